@@ -1,0 +1,88 @@
+//! Route policies and prefix lists: every name resolves, every entry parses.
+
+use super::*;
+use crate::at::At;
+use crate::prefix_list::PrefixListEntry;
+use crate::values::PolicyRef;
+
+pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
+    let policies = &config.policies;
+    for (name, terms) in &policies.route_policies {
+        if PolicyRef::BUILTIN.contains(&name.as_str()) {
+            out.push(
+                POLICY_SHADOWS_BUILTIN
+                    .at(
+                        terms.pos,
+                        format!("route policy `{name}` has the name of a built-in policy"),
+                    )
+                    .help("rename it"),
+            );
+        }
+        for term in terms.iter() {
+            if let Some(list) = &term.matches.prefix_list
+                && !policies.prefix_lists.contains_key(list.as_str())
+            {
+                out.push(
+                    PREFIX_LIST_UNKNOWN
+                        .at(list.pos, format!("route policy `{name}` matches prefix list `{}`, which is not defined", list.value))
+                        .help(defined("prefix lists", policies.prefix_lists.keys())),
+                );
+            }
+        }
+    }
+    for (name, entries) in &policies.prefix_lists {
+        for entry in entries.iter() {
+            if let Err(why) = entry.parse::<PrefixListEntry>() {
+                out.push(
+                    PREFIX_LIST_MALFORMED.at(entry.pos, format!("prefix list `{name}`: {why}")),
+                );
+            }
+        }
+    }
+
+    let refs = config
+        .uplinks
+        .iter()
+        .flat_map(|u| {
+            [&u.import, &u.export]
+                .into_iter()
+                .map(move |r| (r, Some(u.name.as_str())))
+        })
+        .chain(
+            config
+                .neighbors
+                .iter()
+                .flat_map(|n| [(&n.import, None), (&n.export, None)]),
+        );
+    for (reference, uplink) in refs {
+        let Some(At {
+            value: PolicyRef::Named(name),
+            pos,
+        }) = reference
+        else {
+            continue;
+        };
+        if !policies.route_policies.contains_key(name) {
+            let mut f = POLICY_UNKNOWN
+                .at(*pos, format!("policy `{name}` is not defined"))
+                .help(format!(
+                    "use {} or {}",
+                    PolicyRef::BUILTIN.join(", "),
+                    defined("route policies", policies.route_policies.keys())
+                ));
+            if let Some(u) = uplink {
+                f = f.uplink(u);
+            }
+            out.push(f);
+        }
+    }
+}
+
+fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        format!("no {what} are defined")
+    } else {
+        format!("defined {what}: {}", names.join(", "))
+    }
+}
