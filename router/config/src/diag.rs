@@ -120,11 +120,14 @@ pub fn render_human(source: &Source, findings: &[Finding]) -> String {
         };
         let _ = writeln!(out, "{label}[{}]: {}", f.rule, f.message);
         let path = source.path.display();
-        if !f.pos.is_known() {
-            let _ = writeln!(out, "  --> {path}");
+        let pad = " ".repeat(if f.pos.is_known() {
+            f.pos.line.to_string().len()
         } else {
-            let gutter = f.pos.line.to_string().len();
-            let pad = " ".repeat(gutter);
+            1
+        });
+        if !f.pos.is_known() {
+            let _ = writeln!(out, "{pad}--> {path}");
+        } else {
             let _ = writeln!(out, "{pad}--> {path}:{}:{}", f.pos.line, f.pos.column);
             if let Some(line) = source.line(f.pos.line) {
                 let col = f.pos.column.saturating_sub(1) as usize;
@@ -140,10 +143,10 @@ pub fn render_human(source: &Source, findings: &[Finding]) -> String {
             }
         }
         if let Some(help) = &f.help {
-            let _ = writeln!(out, "  = help: {help}");
+            let _ = writeln!(out, "{pad} = help: {help}");
         }
         if let Some(reason) = &f.waived {
-            let _ = writeln!(out, "  = waived: {reason}");
+            let _ = writeln!(out, "{pad} = waived: {reason}");
         }
         out.push('\n');
     }

@@ -1,0 +1,264 @@
+//! `sluice`: one binary, verb first. `sluice run` is the daemon; the other
+//! verbs are the validator and clients of a running daemon.
+//!
+//! Exit status: 0 success, 1 refused or problems found, 2 bad usage or
+//! unreadable input, 3 the daemon could not be reached.
+
+mod client;
+mod output;
+mod validate_cmd;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sluice_config::values::Duration as ConfigDuration;
+use sluice_control::{Request, Response};
+use sluice_daemon::logging::{self, LogFormat};
+use sluice_daemon::{DaemonError, RunOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sluice",
+    version,
+    about = "An edge router for sites with redundant internet access points"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon in the foreground.
+    Run(RunArgs),
+    /// Check config files without running them.
+    Validate(ValidateArgs),
+    /// Version, uptime, config and uplink states of the running daemon.
+    Status(ReadArgs),
+    /// Show one part of the running daemon's state.
+    Show {
+        #[command(subcommand)]
+        what: Show,
+    },
+    /// Re-read the config file; a config that fails validation is refused and the running one stays.
+    Reload {
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Roll back unless `sluice confirm` follows within this time (e.g. 5m).
+        #[arg(long, value_name = "DURATION")]
+        confirm_within: Option<ConfigDuration>,
+    },
+    /// Keep the config of a `reload --confirm-within`.
+    Confirm(ReadArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum Show {
+    /// Each uplink with its state and why.
+    Uplinks(ReadArgs),
+    /// What the daemon did recently, oldest first.
+    Events(ReadArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// Control socket, instead of the config's control.socket.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Metrics address (e.g. 127.0.0.1:9179, port 0 picks one) or `off`, instead of control.metrics.
+    #[arg(long, value_name = "ADDR|off", value_parser = parse_metrics)]
+    metrics: Option<MetricsAddr>,
+    /// State directory, instead of control.state_dir.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+    /// Log level or filter (RUST_LOG syntax); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Clone, Debug)]
+struct MetricsAddr(Option<SocketAddr>);
+
+fn parse_metrics(s: &str) -> Result<MetricsAddr, String> {
+    if s == "off" {
+        return Ok(MetricsAddr(None));
+    }
+    s.parse()
+        .map(|a| MetricsAddr(Some(a)))
+        .map_err(|_| format!("`{s}` is not ADDRESS:PORT or `off`"))
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct ValidateArgs {
+    /// Config files to check.
+    #[arg(value_name = "FILE", required_unless_present = "list_rules")]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// List every rule with its ID, severity and summary.
+    #[arg(long)]
+    list_rules: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
+
+/// How client commands find the daemon, and how they print.
+#[derive(Args, Debug)]
+struct ReadArgs {
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Find the socket from this config's control.socket.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the daemon's answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate(args) => {
+            let format = if args.json { Format::Json } else { args.format };
+            if args.list_rules {
+                validate_cmd::list_rules(format);
+                0
+            } else {
+                validate_cmd::run(&args.files, format)
+            }
+        }
+        Command::Status(read) => ask(&read, Request::Status),
+        Command::Show {
+            what: Show::Uplinks(read),
+        } => ask(&read, Request::ShowUplinks),
+        Command::Show {
+            what: Show::Events(read),
+        } => ask(&read, Request::ShowEvents),
+        Command::Reload {
+            read,
+            confirm_within,
+        } => {
+            let confirm_within_ms =
+                confirm_within.map(|d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX));
+            ask(&read, Request::Reload { confirm_within_ms })
+        }
+        Command::Confirm(read) => ask(&read, Request::Confirm),
+    };
+    ExitCode::from(code)
+}
+
+fn run(args: RunArgs) -> u8 {
+    logging::init(
+        match args.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        &args.log_level,
+    );
+    let opts = RunOptions {
+        config: args.config,
+        socket: args.socket,
+        metrics: args.metrics.map(|m| m.0),
+        state_dir: args.state_dir,
+    };
+    match sluice_daemon::run(opts) {
+        Ok(()) => 0,
+        Err(DaemonError::Config(refusal)) => {
+            eprint!("{}", refusal.rendered);
+            eprintln!("sluice: not starting: {}", refusal.message);
+            if refusal.unreadable { 2 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("sluice: not starting: {e}");
+            1
+        }
+    }
+}
+
+/// Sends one request and prints the answer; returns the exit status.
+fn ask(read: &ReadArgs, request: Request) -> u8 {
+    let socket = match client::socket_path(read.socket.as_deref(), read.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return 2;
+        }
+    };
+    let response = match client::call(&socket, &request) {
+        Ok(r) => r,
+        Err(client::Unreachable(why)) => {
+            eprintln!("sluice: {why}");
+            return 3;
+        }
+    };
+    print_response(&response, read.json, &socket)
+}
+
+fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
+    let code = match response {
+        Response::Refused { .. } | Response::Error { .. } => 1,
+        _ => 0,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(response).unwrap_or_default()
+        );
+        return code;
+    }
+    match response {
+        Response::Status(s) => print!("{}", output::status(s)),
+        Response::Uplinks { uplinks } => print!("{}", output::uplinks(uplinks)),
+        Response::Events { events } => print!("{}", output::events(events)),
+        Response::Reloaded(r) => {
+            print!("{}", r.notes);
+            let what = if r.changed {
+                "config reloaded"
+            } else {
+                "config unchanged"
+            };
+            println!("{what} (sha256 {})", &r.sha256[..r.sha256.len().min(12)]);
+            if let Some(left) = r.confirm_deadline_secs {
+                println!(
+                    "rolls back in {} unless `sluice confirm --socket {}`",
+                    output::duration(left),
+                    socket.display()
+                );
+            }
+        }
+        Response::Confirmed { message } => println!("{message}"),
+        Response::Refused {
+            message, rendered, ..
+        } => {
+            eprint!("{rendered}");
+            eprintln!("sluice: refused: {message}");
+        }
+        Response::Error { message } => {
+            eprintln!("sluice: the daemon did not understand: {message}")
+        }
+    }
+    code
+}

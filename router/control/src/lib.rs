@@ -1,0 +1,181 @@
+//! The control API between `sluice` client commands and `sluice run`.
+//!
+//! Framing: the client connects to the daemon's Unix socket, writes one
+//! [`Request`] as a JSON line, reads one [`Response`] as a JSON line, and
+//! closes. Messages only; the socket code lives with the daemon and the CLI.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Status,
+    ShowUplinks,
+    ShowEvents,
+    /// Re-read the config file; with `confirm_within_ms`, roll back unless
+    /// `Confirm` arrives in time.
+    Reload {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm_within_ms: Option<u64>,
+    },
+    Confirm,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Response {
+    Status(Status),
+    Uplinks {
+        uplinks: Vec<Uplink>,
+    },
+    Events {
+        events: Vec<Event>,
+    },
+    Reloaded(Reloaded),
+    Confirmed {
+        message: String,
+    },
+    /// The daemon would not do it; nothing changed. `findings` is the
+    /// validator's JSON, `rendered` its human form.
+    Refused {
+        message: String,
+        #[serde(default)]
+        rendered: String,
+        #[serde(default)]
+        findings: serde_json::Value,
+    },
+    /// The request itself was not understood.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub pid: u32,
+    /// Unix time in seconds.
+    pub started_at: u64,
+    pub uptime_secs: u64,
+    pub config: ConfigInfo,
+    /// Address the metrics endpoint listens on, if any.
+    pub metrics: Option<String>,
+    pub uplinks: Vec<Uplink>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    pub path: String,
+    /// SHA-256 of the file as loaded, hex.
+    pub sha256: String,
+    pub loaded_at: u64,
+    /// Seconds left before an unconfirmed reload rolls back.
+    pub confirm_deadline_secs: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uplink {
+    pub name: String,
+    pub interface: String,
+    pub state: UplinkState,
+    /// Why it is in that state, for a person.
+    pub reason: String,
+    /// "203.0.113.1 AS65001" for each configured peer.
+    pub peers: Vec<String>,
+}
+
+/// DESIGN.md, principle 2: the states an uplink can be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UplinkState {
+    Active,
+    Draining,
+    Drained,
+    /// Data-plane probes through it fail.
+    Degraded,
+    Down,
+}
+
+impl UplinkState {
+    pub const ALL: [UplinkState; 5] = [
+        UplinkState::Active,
+        UplinkState::Draining,
+        UplinkState::Drained,
+        UplinkState::Degraded,
+        UplinkState::Down,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UplinkState::Active => "active",
+            UplinkState::Draining => "draining",
+            UplinkState::Drained => "drained",
+            UplinkState::Degraded => "degraded",
+            UplinkState::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for UplinkState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reloaded {
+    /// False when the file had not changed.
+    pub changed: bool,
+    pub sha256: String,
+    /// Warnings and waived findings of the new config, rendered.
+    #[serde(default)]
+    pub notes: String,
+    pub confirm_deadline_secs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_json_lines() {
+        let r = Request::Reload {
+            confirm_within_ms: Some(300_000),
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text, r#"{"cmd":"reload","confirm_within_ms":300000}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"cmd":"reload"}"#).unwrap(),
+            Request::Reload {
+                confirm_within_ms: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::ShowUplinks).unwrap(),
+            r#"{"cmd":"show-uplinks"}"#
+        );
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        let r = Response::Refused {
+            message: "no".into(),
+            rendered: "x".into(),
+            findings: serde_json::json!([1]),
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.starts_with(r#"{"result":"refused""#), "{text}");
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), r);
+    }
+}

@@ -1,0 +1,211 @@
+//! `sluice run`: the daemon's runtime.
+//!
+//! ```text
+//!   control socket ──┐                      ┌── metrics HTTP (reads Metrics)
+//!   (one task per    ├─ bounded mpsc ─► Core ┤
+//!    connection)     │                      └── events, uplink states
+//!   SIGHUP / timers ─┘
+//! ```
+//!
+//! One task owns [`core::Core`]; everything else talks to it through a
+//! bounded channel, so a burst of clients waits rather than queueing without
+//! limit.
+
+pub mod core;
+pub mod events;
+pub mod links;
+pub mod logging;
+pub mod metrics;
+pub mod socket;
+pub mod uplinks;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sluice_control::{Request, Response};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{Core, Refusal, check_file};
+use crate::metrics::Metrics;
+use crate::socket::{ControlSocket, SocketError};
+
+/// Command-line settings of `sluice run`; each override beats the config's `control` section.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub socket: Option<PathBuf>,
+    /// `Some(None)` turns the metrics endpoint off.
+    pub metrics: Option<Option<SocketAddr>>,
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{}", .0.message)]
+    Config(Refusal),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create state directory {}: {source}", path.display())]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT.
+pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    runtime.block_on(serve(opts))
+}
+
+type Inbox = mpsc::Sender<(Request, oneshot::Sender<Response>)>;
+
+async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
+    let checked = check_file(&opts.config).map_err(DaemonError::Config)?;
+    let control = &checked.loaded.config.control;
+    let socket_path = opts
+        .socket
+        .clone()
+        .unwrap_or_else(|| control.socket.clone());
+    let metrics_addr = opts.metrics.unwrap_or(control.metrics);
+    let state_dir = opts
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| control.state_dir.clone());
+
+    std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
+        path: state_dir.clone(),
+        source,
+    })?;
+    let (listener, socket_guard) = ControlSocket::bind(&socket_path)?;
+
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let metrics = Metrics::new(started);
+    let metrics_bound = match metrics_addr {
+        Some(addr) => {
+            let l = metrics::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Metrics { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| DaemonError::Metrics { addr, source })?;
+            tokio::spawn(metrics::serve(l, metrics.clone()));
+            Some(bound.to_string())
+        }
+        None => None,
+    };
+
+    let config_path = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
+    let mut core = Core::new(
+        config_path.clone(),
+        checked,
+        metrics,
+        metrics_bound.clone(),
+        links::link,
+    );
+    core.events.record(
+        "start",
+        format!(
+            "sluice {} started: config {}, control {}, metrics {}",
+            env!("CARGO_PKG_VERSION"),
+            config_path.display(),
+            socket_path.display(),
+            metrics_bound.as_deref().unwrap_or("off")
+        ),
+    );
+    core.refresh();
+
+    let (tx, mut rx) = mpsc::channel(64);
+    let acceptor = tokio::spawn(accept(listener, tx));
+    let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Runtime)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+
+    let why = loop {
+        let deadline = core.rollback_deadline();
+        tokio::select! {
+            Some((request, reply)) = rx.recv() => {
+                let _ = reply.send(core.handle(request, Instant::now()));
+            }
+            _ = hangup.recv() => {
+                if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None }, Instant::now()) {
+                    tracing::warn!("SIGHUP reload refused:\n{rendered}");
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => core.roll_back(),
+            _ = tick.tick() => core.refresh(),
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+        }
+    };
+    acceptor.abort();
+    core.events.record("stop", format!("stopping on {why}"));
+    drop(socket_guard);
+    Ok(())
+}
+
+/// Accepts control connections; each gets a task that forwards one request.
+async fn accept(listener: UnixListener, inbox: Inbox) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(answer(stream, inbox.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Largest request line accepted; requests are a few dozen bytes.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+async fn answer(stream: UnixStream, inbox: Inbox) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_REQUEST);
+    let response =
+        match tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await {
+            Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
+                Ok(request) => {
+                    let (reply, answer) = oneshot::channel();
+                    if inbox.send((request, reply)).await.is_err() {
+                        return;
+                    }
+                    match answer.await {
+                        Ok(r) => r,
+                        Err(_) => return,
+                    }
+                }
+                Err(e) => Response::Error {
+                    message: format!("bad request: {e}"),
+                },
+            },
+            _ => return,
+        };
+    let mut text = serde_json::to_string(&response).unwrap_or_default();
+    text.push('\n');
+    let _ = write.write_all(text.as_bytes()).await;
+}

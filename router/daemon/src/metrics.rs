@@ -1,0 +1,198 @@
+//! The Prometheus endpoint: build info, uplink states, reload outcomes.
+//!
+//! The registry is built once; the core updates the metric families (they
+//! are shared handles) and the HTTP task only encodes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use sluice_control::{Uplink, UplinkState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UplinkLabels {
+    uplink: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    uplink_state: Family<UplinkLabels, Gauge>,
+    reloads: Family<ResultLabels, Counter>,
+}
+
+/// How a reload ended, for `sluice_config_reloads_total`.
+#[derive(Clone, Copy, Debug)]
+pub enum ReloadResult {
+    Applied,
+    Refused,
+    RolledBack,
+}
+
+impl Metrics {
+    pub fn new(started_at_secs: u64) -> Metrics {
+        let mut registry = Registry::with_prefix("sluice");
+        registry.register(
+            "build",
+            "Version of the running daemon",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let start = Gauge::<i64>::default();
+        start.set(i64::try_from(started_at_secs).unwrap_or(0));
+        registry.register("start_time_seconds", "Unix time the daemon started", start);
+        let uplink_state = Family::<UplinkLabels, Gauge>::default();
+        registry.register(
+            "uplink_state",
+            "1 for the state each uplink is in, 0 for the others",
+            uplink_state.clone(),
+        );
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Config reloads by result",
+            reloads.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            uplink_state,
+            reloads,
+        }
+    }
+
+    pub fn set_uplinks(&self, uplinks: &[Uplink]) {
+        self.uplink_state.clear();
+        for u in uplinks {
+            for state in UplinkState::ALL {
+                let labels = UplinkLabels {
+                    uplink: u.name.clone(),
+                    state: state.as_str(),
+                };
+                self.uplink_state
+                    .get_or_create(&labels)
+                    .set(i64::from(u.state == state));
+            }
+        }
+    }
+
+    pub fn reload(&self, result: ReloadResult) {
+        let result = match result {
+            ReloadResult::Applied => "applied",
+            ReloadResult::Refused => "refused",
+            ReloadResult::RolledBack => "rolled_back",
+        };
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Serves `GET /metrics` until the task is dropped. A deliberately small
+/// HTTP/1.0-style responder: one request per connection.
+pub async fn serve(listener: TcpListener, metrics: Metrics) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = respond(stream, &metrics).await {
+                tracing::debug!(error = %e, "metrics request failed");
+            }
+        });
+    }
+}
+
+async fn respond(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    // Read the request head (bounded); the body, if any, is ignored.
+    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read(&mut buf[len..]),
+        )
+        .await??;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    let head = String::from_utf8_lossy(&buf[..len]);
+    let mut words = head.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, kind, body) = match (method, path.split('?').next().unwrap_or("")) {
+        ("GET", "/metrics") => (
+            "200 OK",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics.encode(),
+        ),
+        ("GET", _) => ("404 Not Found", "text/plain", "try /metrics\n".to_string()),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_string(),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uplink_state_is_a_state_set() {
+        let m = Metrics::new(42);
+        m.set_uplinks(&[Uplink {
+            name: "iap-a".into(),
+            interface: "eth1".into(),
+            state: UplinkState::Drained,
+            reason: String::new(),
+            peers: vec![],
+        }]);
+        m.reload(ReloadResult::Refused);
+        let text = m.encode();
+        assert!(
+            text.contains("sluice_uplink_state{uplink=\"iap-a\",state=\"drained\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_uplink_state{uplink=\"iap-a\",state=\"active\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_config_reloads_total{result=\"refused\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("sluice_build_info{version=\""), "{text}");
+        assert!(text.contains("sluice_start_time_seconds 42"), "{text}");
+    }
+}

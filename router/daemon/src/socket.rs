@@ -1,0 +1,116 @@
+//! Claiming the control socket path: refuse when a live daemon holds it,
+//! clean a stale one, and never delete a file that is not a socket.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("another sluice daemon is already serving {}", .0.display())]
+    InUse(PathBuf),
+    #[error("{} exists and is not a socket; refusing to replace it", .0.display())]
+    NotASocket(PathBuf),
+    #[error("cannot prepare control socket {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Removes the control socket's path when dropped, if the path still names
+/// this socket (a successor may have replaced it).
+#[derive(Debug)]
+pub struct ControlSocket {
+    path: PathBuf,
+    inode: u64,
+}
+
+impl ControlSocket {
+    pub fn bind(path: &Path) -> Result<(UnixListener, ControlSocket), SocketError> {
+        let io_err = |source| SocketError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(SocketError::NotASocket(path.to_path_buf()));
+            }
+            Ok(_) => match StdUnixStream::connect(path) {
+                Ok(_) => return Err(SocketError::InUse(path.to_path_buf())),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    tracing::info!(path = %path.display(), "removing stale control socket");
+                    std::fs::remove_file(path).map_err(io_err)?;
+                }
+                Err(e) => return Err(io_err(e)),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let listener = UnixListener::bind(path).map_err(io_err)?;
+        // Operators in the socket's group may drive the daemon; nobody else.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
+        let inode = std::fs::metadata(path).map_err(io_err)?.ino();
+        Ok((
+            listener,
+            ControlSocket {
+                path: path.to_path_buf(),
+                inode,
+            },
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn live_is_refused_stale_is_replaced_and_files_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/sluice.sock");
+        let (_listener, first) = ControlSocket::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        assert!(matches!(
+            ControlSocket::bind(&path),
+            Err(SocketError::InUse(_))
+        ));
+
+        drop(first);
+        assert!(!path.exists(), "drop removes the socket");
+
+        // A crashed daemon leaves a socket file nobody listens on: stale.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let second = ControlSocket::bind(&path).unwrap();
+        drop(second);
+        assert!(!path.exists(), "drop removes the socket");
+
+        std::fs::write(&path, "precious").unwrap();
+        assert!(matches!(
+            ControlSocket::bind(&path),
+            Err(SocketError::NotASocket(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    }
+}
