@@ -1,0 +1,297 @@
+//! `sluice run` driven over its control socket: status, reloads good and
+//! bad (by command and by SIGHUP), a second daemon on the same socket, the
+//! metrics endpoint, and a clean stop.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// A daemon in a temp dir, killed on drop if the test fails before stopping it.
+struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(config: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.yaml"), config).unwrap();
+        let child = Command::new(SLUICE)
+            .args([
+                "run",
+                "-c",
+                "c.yaml",
+                "--socket",
+                "s.sock",
+                "--state-dir",
+                "state",
+                "--metrics",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let d = Daemon { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.client(&["status"]).status.code() != Some(0) {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn client(&self, args: &[&str]) -> Output {
+        let sock = self.path("s.sock");
+        Command::new(SLUICE)
+            .args(args)
+            .args(["--socket", sock.to_str().unwrap()])
+            .output()
+            .unwrap()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let o = self.client(&["status", "--json"]);
+        assert_eq!(o.status.code(), Some(0));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -s {sig}");
+    }
+
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.signal("TERM");
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code(), err)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/example.yaml"),
+    )
+    .unwrap()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn daemon_serves_status_reloads_and_stops_cleanly() {
+    let d = Daemon::start(&example());
+    let status = d.status();
+    let first_sha = status["config"]["sha256"].as_str().unwrap().to_string();
+    assert_eq!(status["uplinks"][0]["name"], "iap-a");
+    assert_eq!(status["uplinks"].as_array().unwrap().len(), 2);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.path("s.sock")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o660);
+    assert!(d.path("state").is_dir());
+
+    // Human status names the config and its hash.
+    let o = d.client(&["status"]);
+    let human = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        human.contains(&first_sha) && human.contains("c.yaml"),
+        "{human}"
+    );
+
+    // A second daemon on the same socket is refused; the first keeps serving.
+    let o = Command::new(SLUICE)
+        .args([
+            "run",
+            "-c",
+            "c.yaml",
+            "--socket",
+            "s.sock",
+            "--state-dir",
+            "state",
+            "--metrics",
+            "off",
+        ])
+        .current_dir(d.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already serving"));
+    assert_eq!(d.status()["config"]["sha256"], first_sha);
+
+    // A bad config is refused with its findings; the running one stays.
+    std::fs::write(
+        d.path("c.yaml"),
+        example().replace("interface: eth2", "interface: eth9"),
+    )
+    .unwrap();
+    let o = d.client(&["reload"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("UPLINK-UNKNOWN-INTERFACE") && err.contains("c.yaml:24:16"),
+        "{err}"
+    );
+    let o = d.client(&["reload", "--json"]);
+    let refused: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(refused["result"], "refused");
+    assert_eq!(refused["findings"][0]["line"], 24);
+    assert_eq!(d.status()["config"]["sha256"], first_sha);
+
+    // A good change is applied.
+    std::fs::write(
+        d.path("c.yaml"),
+        example().replace("drained: []", "drained: [iap-b]"),
+    )
+    .unwrap();
+    let o = d.client(&["reload"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let status = d.status();
+    let second_sha = status["config"]["sha256"].as_str().unwrap().to_string();
+    assert_ne!(second_sha, first_sha);
+    assert_eq!(status["uplinks"][1]["state"], "drained");
+
+    // SIGHUP reloads too, and refuses a broken file the same way.
+    std::fs::write(d.path("c.yaml"), "router: [").unwrap();
+    d.signal("HUP");
+    wait_for("refused SIGHUP reload in events", || {
+        String::from_utf8_lossy(&d.client(&["show", "events"]).stdout).contains("reload-refused")
+    });
+    assert_eq!(d.status()["config"]["sha256"], second_sha);
+    std::fs::write(d.path("c.yaml"), example()).unwrap();
+    d.signal("HUP");
+    wait_for("SIGHUP reload", || {
+        d.status()["config"]["sha256"] == first_sha
+    });
+
+    // Metrics: build info, per-uplink state, reload outcomes.
+    let addr = d.status()["metrics"].as_str().unwrap().to_string();
+    let body = http_get(&addr, "/metrics");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(body.contains("sluice_build_info{version=\""), "{body}");
+    assert!(
+        body.contains("sluice_uplink_state{uplink=\"iap-b\",state=\"drained\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("sluice_config_reloads_total{result=\"refused\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("sluice_config_reloads_total{result=\"applied\"} 2"),
+        "{body}"
+    );
+    assert!(http_get(&addr, "/nope").starts_with("HTTP/1.1 404"));
+
+    let sock = d.path("s.sock");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!sock.exists(), "socket removed on stop");
+    let stop = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "stop");
+    assert!(stop.is_some(), "JSON log has the stop event: {log}");
+}
+
+#[test]
+fn unconfirmed_reload_rolls_back() {
+    let d = Daemon::start(&example());
+    let first = d.status()["config"]["sha256"].clone();
+    std::fs::write(
+        d.path("c.yaml"),
+        example().replace("drained: []", "drained: [iap-a]"),
+    )
+    .unwrap();
+    let o = d.client(&["reload", "--confirm-within", "1s"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("rolls back in 1s"));
+    assert_ne!(d.status()["config"]["sha256"], first);
+    wait_for("rollback", || d.status()["config"]["sha256"] == first);
+    let events = String::from_utf8_lossy(&d.client(&["show", "events"]).stdout).into_owned();
+    assert!(events.contains("rollback"), "{events}");
+    let (code, _) = d.stop();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_stale_socket_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    std::fs::write(dir.path().join("c.yaml"), example()).unwrap();
+    let mut child = Command::new(SLUICE)
+        .args([
+            "run",
+            "-c",
+            "c.yaml",
+            "--socket",
+            "s.sock",
+            "--state-dir",
+            "state",
+            "--metrics",
+            "off",
+        ])
+        .current_dir(dir.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("daemon on the stale path", || {
+        Command::new(SLUICE)
+            .args(["status", "--socket", sock.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
