@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The demo: builds Sluice, gives it a network namespace with the interfaces
+# configs/example.yaml names (veth pairs to a second namespace standing in
+# for the access points and the LAN), runs the daemon there, shows its
+# status, takes one access point's link down and back up, and stops it.
+# Everything it creates is removed on exit, also on failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[[ $(id -u) -eq 0 ]] || { echo "demo: needs root (network namespaces); run it as root" >&2; exit 1; }
+
+CONFIG=configs/example.yaml
+SLUICE=$PWD/target/debug/sluice
+RUN=sluice-demo-$$          # the router's namespace
+WORLD=sluice-demo-w-$$      # the access points' and LAN's side of the links
+WORK=$(mktemp -d /tmp/sluice-demo.XXXXXX)
+SOCK=$WORK/sluice.sock
+DAEMON=""
+
+cleanup() {
+  if [[ -n "$DAEMON" ]] && kill -0 "$DAEMON" 2>/dev/null; then kill -TERM "$DAEMON"; wait "$DAEMON" || true; fi
+  ip netns del "$RUN" 2>/dev/null || true
+  ip netns del "$WORLD" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+say "build"
+cargo build --quiet --bin sluice
+
+say "validate $CONFIG"
+show "$SLUICE" validate "$CONFIG"
+
+say "network: namespace $RUN with eth1 (iap-a), eth2 (iap-b), eth3 (LAN)"
+ip netns add "$RUN"
+ip netns add "$WORLD"
+ip -n "$RUN" link set lo up
+# name in the router, address in the router, peer name, peer address
+while read -r ifname addr peer peer_addr; do
+  ip link add "$ifname" netns "$RUN" type veth peer name "$peer" netns "$WORLD"
+  ip -n "$RUN" addr add "$addr" dev "$ifname"
+  ip -n "$WORLD" addr add "$peer_addr" dev "$peer"
+  ip -n "$RUN" link set "$ifname" up
+  ip -n "$WORLD" link set "$peer" up
+done <<'LINKS'
+eth1 203.0.113.2/30 iap-a 203.0.113.1/30
+eth2 203.0.113.6/30 iap-b 203.0.113.5/30
+eth3 10.0.0.1/24 lan 10.0.0.2/24
+LINKS
+show ip -n "$RUN" -brief address
+
+say "start: sluice run -c $CONFIG (in $RUN)"
+ip netns exec "$RUN" "$SLUICE" run -c "$CONFIG" --socket "$SOCK" --state-dir "$WORK/state" \
+  --metrics 127.0.0.1:9179 2>"$WORK/daemon.log" &
+DAEMON=$!
+for _ in $(seq 100); do "$SLUICE" status --socket "$SOCK" >/dev/null 2>&1 && break; sleep 0.1; done
+show "$SLUICE" status --socket "$SOCK"
+
+say "iap-b's link goes down"
+show ip -n "$WORLD" link set iap-b down
+sleep 1.5
+show "$SLUICE" show uplinks --socket "$SOCK"
+show ip -n "$WORLD" link set iap-b up
+sleep 1.5
+
+say "metrics (from inside $RUN)"
+ip netns exec "$RUN" curl -fsS http://127.0.0.1:9179/metrics | grep -E '^sluice_(uplink_state\{.*\} 1|build_info)'
+
+say "events"
+show "$SLUICE" show events --socket "$SOCK"
+
+say "stop"
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+echo "daemon exited with status $?"
+DAEMON=""
+cleanup
+trap - EXIT
+if ip netns list | grep -q "sluice-demo-.*$$"; then echo "demo: namespaces left behind" >&2; exit 1; fi
+echo "demo done: nothing left behind"
