@@ -19,7 +19,9 @@ cargo build --workspace --bins --quiet
 step "validate configs/"
 target/debug/sluice validate configs/*.yaml
 
-netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort || true)
+# Namespaces the tests make: the harness's sl<pid>x… and the demo's sluice-….
+ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(sl[0-9]+x|sluice-)' | sort || true; }
+netns_before=$(ours)
 
 if [[ $(id -u) -eq 0 ]]; then
   step "tests (as root: including end-to-end tests in network namespaces)"
@@ -31,7 +33,7 @@ else
 fi
 
 step "leftovers"
-netns_after=$(ip netns list 2>/dev/null | awk '{print $1}' | sort || true)
+netns_after=$(ours)
 leaked=$(comm -13 <(echo "$netns_before") <(echo "$netns_after") | grep -v '^$' || true)
 if [[ -n "$leaked" ]]; then
   echo "the tests left network namespaces behind: $leaked" >&2

@@ -227,6 +227,10 @@ pub struct Policies {
     pub prefix_lists: BTreeMap<String, At<Vec<At<String>>>>,
     #[serde(default)]
     pub route_policies: BTreeMap<String, At<Vec<At<Term>>>>,
+    /// Prefixes refused from uplinks. Unset: the built-in list of
+    /// special-purpose space plus IPv4 longer than /24 and IPv6 longer than
+    /// /48; a list replaces all of that; `[]` turns the filter off.
+    pub bogons: Option<Vec<At<Prefix>>>,
 }
 
 /// One term of a route policy: terms are tried in order, the first whose
