@@ -1,0 +1,259 @@
+//! Path attributes as the RIB keeps them, interned: every distinct set is
+//! stored once and routes hold a 4-byte id, so a full table with tens of
+//! thousands of distinct sets costs a few bytes of attributes per route.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use sluice_wire::update::{self, Attrs};
+
+/// ORIGIN values (RFC 4271 §5.1.1).
+pub const IGP: u8 = 0;
+pub const EGP: u8 = 1;
+pub const INCOMPLETE: u8 = 2;
+
+/// The attributes of a path, canonical: 4-octet AS_PATH, sorted communities.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PathAttrs {
+    pub origin: u8,
+    /// AS_PATH segments with 4-octet ASNs, as on the wire.
+    pub as_path: Vec<u8>,
+    pub next_hop: Option<IpAddr>,
+    /// The IPv6 link-local next hop of an MP_REACH with two next hops.
+    pub next_hop_link_local: Option<IpAddr>,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub atomic_aggregate: bool,
+    pub aggregator: Option<Vec<u8>>,
+    pub communities: Vec<u32>,
+    pub large_communities: Vec<(u32, u32, u32)>,
+    /// Unrecognised optional transitive attributes, whole, to pass on.
+    pub unknown: Vec<Vec<u8>>,
+}
+
+impl PathAttrs {
+    /// From a parsed UPDATE. `next_hop` is the classic NEXT_HOP or the
+    /// MP_REACH next hop, whichever the caller's family uses.
+    pub fn from_wire(
+        a: &Attrs<'_>,
+        four_octet: bool,
+        next_hop: Option<IpAddr>,
+        link_local: Option<IpAddr>,
+    ) -> PathAttrs {
+        let as_path = match a.as_path {
+            Some(p) if four_octet => p.to_vec(),
+            Some(p) => update::widen_as_path(p),
+            None => Vec::new(),
+        };
+        let mut communities: Vec<u32> = a
+            .communities
+            .map(|c| {
+                c.chunks_exact(4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        communities.sort_unstable();
+        communities.dedup();
+        let mut large_communities: Vec<(u32, u32, u32)> = a
+            .large_communities
+            .map(|c| {
+                c.chunks_exact(12)
+                    .map(|b| {
+                        let n = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                        (n(0), n(4), n(8))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        large_communities.sort_unstable();
+        large_communities.dedup();
+        PathAttrs {
+            origin: a.origin.unwrap_or(INCOMPLETE),
+            as_path,
+            next_hop,
+            next_hop_link_local: link_local,
+            med: a.med,
+            local_pref: a.local_pref,
+            atomic_aggregate: a.atomic_aggregate,
+            aggregator: a.aggregator.map(<[u8]>::to_vec),
+            communities,
+            large_communities,
+            unknown: a.unknown_transitive.iter().map(|u| u.to_vec()).collect(),
+        }
+    }
+
+    pub fn as_path_len(&self) -> u32 {
+        update::as_path_len(&self.as_path)
+    }
+
+    /// The ASNs of the path in order, sets flattened.
+    pub fn asns(&self) -> Vec<u32> {
+        update::as_path_segments(&self.as_path, true)
+            .flat_map(|(_, a)| a)
+            .collect()
+    }
+
+    /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
+    pub fn neighbor_as(&self) -> Option<u32> {
+        update::as_path_segments(&self.as_path, true)
+            .next()
+            .filter(|(kind, _)| *kind == update::AS_SEQUENCE)
+            .and_then(|(_, a)| a.first().copied())
+    }
+
+    /// Prepends `asn` `times` times to the leading AS_SEQUENCE.
+    pub fn prepend(&mut self, asn: u32, times: usize) {
+        if times == 0 {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.as_path.len() + 2 + 4 * times);
+        let mut rest: &[u8] = &self.as_path;
+        let mut pending = times;
+        // Merge into an existing leading AS_SEQUENCE while it has room.
+        if let [update::AS_SEQUENCE, count, tail @ ..] = rest {
+            let room = 255 - usize::from(*count);
+            let take = pending.min(room);
+            out.extend([update::AS_SEQUENCE, (usize::from(*count) + take) as u8]);
+            out.extend(std::iter::repeat_n(asn.to_be_bytes(), take).flatten());
+            out.extend(&tail[..usize::from(*count) * 4]);
+            rest = &tail[usize::from(*count) * 4..];
+            pending -= take;
+        }
+        let mut head = Vec::new();
+        while pending > 0 {
+            let take = pending.min(255);
+            head.extend([update::AS_SEQUENCE, take as u8]);
+            head.extend(std::iter::repeat_n(asn.to_be_bytes(), take).flatten());
+            pending -= take;
+        }
+        head.extend(out);
+        head.extend(rest);
+        self.as_path = head;
+    }
+}
+
+/// Index of an interned attribute set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrId(pub u32);
+
+/// One copy of each distinct attribute set, reference counted by routes.
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: HashMap<Arc<PathAttrs>, AttrId>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    attrs: Option<Arc<PathAttrs>>,
+    refs: u32,
+}
+
+impl Interner {
+    /// The id of `attrs`, with one more reference.
+    pub fn intern(&mut self, attrs: PathAttrs) -> AttrId {
+        if let Some(&id) = self.ids.get(&attrs) {
+            self.slots[id.0 as usize].refs += 1;
+            return id;
+        }
+        let attrs = Arc::new(attrs);
+        let slot = Slot {
+            attrs: Some(attrs.clone()),
+            refs: 1,
+        };
+        let id = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                AttrId(i)
+            }
+            None => {
+                self.slots.push(slot);
+                AttrId(self.slots.len() as u32 - 1)
+            }
+        };
+        self.ids.insert(attrs, id);
+        id
+    }
+
+    /// One more reference to an existing id.
+    pub fn retain(&mut self, id: AttrId) {
+        self.slots[id.0 as usize].refs += 1;
+    }
+
+    /// Drops one reference; the set is freed with its last route.
+    pub fn release(&mut self, id: AttrId) {
+        let slot = &mut self.slots[id.0 as usize];
+        slot.refs -= 1;
+        if slot.refs == 0 {
+            if let Some(a) = slot.attrs.take() {
+                self.ids.remove(&a);
+            }
+            self.free.push(id.0);
+        }
+    }
+
+    pub fn get(&self, id: AttrId) -> &PathAttrs {
+        self.slots[id.0 as usize]
+            .attrs
+            .as_deref()
+            .expect("a live attribute id")
+    }
+
+    /// Distinct attribute sets alive.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(asns: &[u32]) -> PathAttrs {
+        let mut as_path = vec![update::AS_SEQUENCE, asns.len() as u8];
+        for a in asns {
+            as_path.extend(a.to_be_bytes());
+        }
+        PathAttrs {
+            as_path,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn interning_shares_and_frees() {
+        let mut i = Interner::default();
+        let a = i.intern(path(&[1, 2]));
+        let b = i.intern(path(&[1, 2]));
+        let c = i.intern(path(&[3]));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(i.len(), 2);
+        i.release(a);
+        assert_eq!(i.len(), 2);
+        i.release(b);
+        assert_eq!(i.len(), 1);
+        let d = i.intern(path(&[4]));
+        assert_eq!(d, a, "freed slots are reused");
+        assert_eq!(i.get(c).asns(), [3]);
+    }
+
+    #[test]
+    fn prepend_merges_into_the_leading_sequence() {
+        let mut p = path(&[65001, 65002]);
+        p.prepend(64500, 3);
+        assert_eq!(p.asns(), [64500, 64500, 64500, 65001, 65002]);
+        assert_eq!(p.as_path_len(), 5);
+        assert_eq!(p.neighbor_as(), Some(64500));
+        let mut empty = PathAttrs::default();
+        empty.prepend(64500, 2);
+        assert_eq!(empty.asns(), [64500, 64500]);
+    }
+}

@@ -1,0 +1,311 @@
+//! The routing table: every path of every peer per prefix (the Adj-RIBs-In
+//! after import policy), and best-path selection over them (the Loc-RIB).
+//!
+//! One map holds all paths; a path is a peer id and an interned attribute
+//! id, so a route costs its prefix and eight bytes.
+
+use std::collections::HashMap;
+
+use sluice_wire::Prefix;
+use smallvec::SmallVec;
+
+use crate::attrs::{AttrId, Interner, PathAttrs};
+use crate::decision::{self, Candidate, PeerInfo, Reason};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u16);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Path {
+    pub peer: PeerId,
+    pub attrs: AttrId,
+    /// Kept from before a graceful restart until the peer's End-of-RIB.
+    pub stale: bool,
+}
+
+/// The outcome of best-path selection for one prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub best: Path,
+    /// Equal-cost paths sharing traffic with `best` (best first), at most `ecmp`.
+    pub multipath: Vec<Path>,
+    /// Why `best` beat the runner-up.
+    pub reason: Reason,
+}
+
+#[derive(Debug, Default)]
+pub struct Rib {
+    pub attrs: Interner,
+    peers: Vec<Option<PeerInfo>>,
+    table: HashMap<Prefix, SmallVec<[Path; 1]>>,
+    counts: Vec<u32>,
+}
+
+impl Rib {
+    pub fn add_peer(&mut self, info: PeerInfo) -> PeerId {
+        let id = match self.peers.iter().position(Option::is_none) {
+            Some(i) => {
+                self.peers[i] = Some(info);
+                i
+            }
+            None => {
+                self.peers.push(Some(info));
+                self.counts.push(0);
+                self.peers.len() - 1
+            }
+        };
+        PeerId(id as u16)
+    }
+
+    /// Forgets a peer; its routes must have been removed first.
+    pub fn remove_peer(&mut self, id: PeerId) {
+        debug_assert_eq!(self.counts[usize::from(id.0)], 0);
+        self.peers[usize::from(id.0)] = None;
+    }
+
+    pub fn peer(&self, id: PeerId) -> &PeerInfo {
+        self.peers[usize::from(id.0)]
+            .as_ref()
+            .expect("a live peer id")
+    }
+
+    /// Routes received from `peer` and kept.
+    pub fn count(&self, peer: PeerId) -> u32 {
+        self.counts[usize::from(peer.0)]
+    }
+
+    pub fn prefixes(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Installs or replaces `peer`'s path to `prefix` (an UPDATE implicitly
+    /// withdraws the previous one). Takes over one reference of `attrs`.
+    pub fn announce(&mut self, peer: PeerId, prefix: Prefix, attrs: AttrId) {
+        let paths = self.table.entry(prefix).or_default();
+        let path = Path {
+            peer,
+            attrs,
+            stale: false,
+        };
+        match paths.iter_mut().find(|p| p.peer == peer) {
+            Some(old) => {
+                let previous = std::mem::replace(old, path);
+                self.attrs.release(previous.attrs);
+            }
+            None => {
+                paths.push(path);
+                self.counts[usize::from(peer.0)] += 1;
+            }
+        }
+    }
+
+    /// Interns `attrs` and announces.
+    pub fn announce_attrs(&mut self, peer: PeerId, prefix: Prefix, attrs: PathAttrs) {
+        let id = self.attrs.intern(attrs);
+        self.announce(peer, prefix, id);
+    }
+
+    /// Removes `peer`'s path to `prefix`; false if it had none.
+    pub fn withdraw(&mut self, peer: PeerId, prefix: &Prefix) -> bool {
+        let Some(paths) = self.table.get_mut(prefix) else {
+            return false;
+        };
+        let Some(i) = paths.iter().position(|p| p.peer == peer) else {
+            return false;
+        };
+        let gone = paths.swap_remove(i);
+        if paths.is_empty() {
+            self.table.remove(prefix);
+        }
+        self.attrs.release(gone.attrs);
+        self.counts[usize::from(peer.0)] -= 1;
+        true
+    }
+
+    /// Removes every path of `peer` (session down) and returns the prefixes touched.
+    pub fn flush_peer(&mut self, peer: PeerId) -> Vec<Prefix> {
+        self.retain_peer(peer, |_| false)
+    }
+
+    /// Marks every path of `peer` stale (the peer restarts gracefully).
+    pub fn mark_stale(&mut self, peer: PeerId) {
+        for p in self
+            .table
+            .values_mut()
+            .flat_map(|v| v.iter_mut())
+            .filter(|p| p.peer == peer)
+        {
+            p.stale = true;
+        }
+    }
+
+    /// Removes `peer`'s paths still stale (End-of-RIB or restart timer).
+    pub fn sweep_stale(&mut self, peer: PeerId) -> Vec<Prefix> {
+        self.retain_peer(peer, |p| !p.stale)
+    }
+
+    fn retain_peer(&mut self, peer: PeerId, keep: impl Fn(&Path) -> bool) -> Vec<Prefix> {
+        let mut touched = Vec::new();
+        let mut released = Vec::new();
+        self.table.retain(|prefix, paths| {
+            let before = paths.len();
+            paths.retain(|p| {
+                let drop = p.peer == peer && !keep(p);
+                if drop {
+                    released.push(p.attrs);
+                }
+                !drop
+            });
+            if paths.len() != before {
+                touched.push(*prefix);
+            }
+            !paths.is_empty()
+        });
+        self.counts[usize::from(peer.0)] -= released.len() as u32;
+        for id in released {
+            self.attrs.release(id);
+        }
+        touched
+    }
+
+    pub fn paths(&self, prefix: &Prefix) -> &[Path] {
+        self.table.get(prefix).map_or(&[], |v| v.as_slice())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &[Path])> {
+        self.table.iter().map(|(p, v)| (p, v.as_slice()))
+    }
+
+    /// Best path and multipath set for `prefix`. `usable` says whether a
+    /// peer's uplink (if any) is active; `ecmp` caps the multipath set.
+    pub fn select(
+        &self,
+        prefix: &Prefix,
+        usable: impl Fn(&PeerInfo) -> bool,
+        ecmp: usize,
+    ) -> Option<Selection> {
+        let paths = self.table.get(prefix)?;
+        let cand = |p: &Path| {
+            let peer = self.peer(p.peer);
+            Candidate {
+                peer,
+                attrs: self.attrs.get(p.attrs),
+                usable: usable(peer),
+            }
+        };
+        let mut order: SmallVec<[(Path, Candidate<'_>); 4]> =
+            paths.iter().map(|p| (*p, cand(p))).collect();
+        order.sort_by(|a, b| decision::compare(&a.1, &b.1).0);
+        let (best, best_c) = order[0];
+        let reason = order
+            .get(1)
+            .map_or(Reason::Only, |(_, c)| decision::compare(&best_c, c).1);
+        let multipath = order
+            .iter()
+            .filter(|(_, c)| decision::multipath(&best_c, c))
+            .take(ecmp.max(1))
+            .map(|(p, _)| *p)
+            .collect();
+        Some(Selection {
+            best,
+            multipath,
+            reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use sluice_wire::update::AS_SEQUENCE;
+
+    fn peer(n: u8) -> PeerInfo {
+        PeerInfo {
+            name: format!("p{n}"),
+            address: IpAddr::from([203, 0, 113, n]),
+            asn: 65000 + u32::from(n),
+            router_id: Ipv4Addr::new(10, 0, 0, n),
+            ebgp: true,
+            uplink: Some(usize::from(n)),
+        }
+    }
+
+    fn attrs(first_as: u32, len: usize) -> PathAttrs {
+        let mut as_path = vec![AS_SEQUENCE, len as u8];
+        for _ in 0..len {
+            as_path.extend(first_as.to_be_bytes());
+        }
+        PathAttrs {
+            as_path,
+            ..Default::default()
+        }
+    }
+
+    fn pfx(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn implicit_withdraw_and_counts() {
+        let mut rib = Rib::default();
+        let a = rib.add_peer(peer(1));
+        rib.announce_attrs(a, pfx("198.51.100.0/24"), attrs(65001, 1));
+        rib.announce_attrs(a, pfx("198.51.100.0/24"), attrs(65001, 2));
+        assert_eq!(rib.count(a), 1);
+        assert_eq!(
+            rib.attrs.len(),
+            1,
+            "the replaced attribute set was released"
+        );
+        assert!(rib.withdraw(a, &pfx("198.51.100.0/24")));
+        assert!(!rib.withdraw(a, &pfx("198.51.100.0/24")));
+        assert_eq!((rib.count(a), rib.prefixes(), rib.attrs.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn selection_prefers_usable_then_attributes_and_caps_ecmp() {
+        let mut rib = Rib::default();
+        let ids: Vec<PeerId> = (1..=3).map(|n| rib.add_peer(peer(n))).collect();
+        let p = pfx("0.0.0.0/0");
+        for (i, id) in ids.iter().enumerate() {
+            rib.announce_attrs(*id, p, attrs(65001 + i as u32, 2));
+        }
+        let all = rib.select(&p, |_| true, 4).unwrap();
+        assert_eq!(all.best.peer, ids[0]);
+        assert_eq!(all.reason, Reason::RouterId);
+        assert_eq!(all.multipath.len(), 3);
+        assert_eq!(rib.select(&p, |_| true, 2).unwrap().multipath.len(), 2);
+
+        let without_first = rib.select(&p, |peer| peer.name != "p1", 4).unwrap();
+        assert_eq!(without_first.best.peer, ids[1]);
+        assert_eq!(
+            without_first
+                .multipath
+                .iter()
+                .map(|m| m.peer)
+                .collect::<Vec<_>>(),
+            [ids[1], ids[2]]
+        );
+    }
+
+    #[test]
+    fn flush_and_stale_sweep() {
+        let mut rib = Rib::default();
+        let (a, b) = (rib.add_peer(peer(1)), rib.add_peer(peer(2)));
+        for i in 0..10u8 {
+            let prefix = pfx(&format!("10.{i}.0.0/16"));
+            rib.announce_attrs(a, prefix, attrs(65001, 1));
+            rib.announce_attrs(b, prefix, attrs(65002, 1));
+        }
+        rib.mark_stale(a);
+        rib.announce_attrs(a, pfx("10.0.0.0/16"), attrs(65001, 1));
+        let swept = rib.sweep_stale(a);
+        assert_eq!(swept.len(), 9);
+        assert_eq!(rib.count(a), 1);
+        let flushed = rib.flush_peer(b);
+        assert_eq!(flushed.len(), 10);
+        assert_eq!((rib.count(b), rib.prefixes()), (0, 1));
+    }
+}
