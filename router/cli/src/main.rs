@@ -60,6 +60,18 @@ enum Show {
     Uplinks(ReadArgs),
     /// What the daemon did recently, oldest first.
     Events(ReadArgs),
+    /// BGP sessions: state, uptime, prefixes received, accepted and advertised, last error.
+    Peers(ReadArgs),
+    /// Every path to a prefix and which won and why; without PREFIX, the table.
+    Routes {
+        /// A prefix (exact match, else the longest covering one) or an address.
+        prefix: Option<String>,
+        /// At most this many prefixes.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -157,6 +169,17 @@ fn main() -> ExitCode {
         Command::Show {
             what: Show::Events(read),
         } => ask(&read, Request::ShowEvents),
+        Command::Show {
+            what: Show::Peers(read),
+        } => ask(&read, Request::ShowPeers),
+        Command::Show {
+            what:
+                Show::Routes {
+                    prefix,
+                    limit,
+                    read,
+                },
+        } => ask(&read, Request::ShowRoutes { prefix, limit }),
         Command::Reload {
             read,
             confirm_within,
@@ -217,6 +240,12 @@ fn ask(read: &ReadArgs, request: Request) -> u8 {
     print_response(&response, read.json, &socket)
 }
 
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
     let code = match response {
         Response::Refused { .. } | Response::Error { .. } => 1,
@@ -233,6 +262,8 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Status(s) => print!("{}", output::status(s)),
         Response::Uplinks { uplinks } => print!("{}", output::uplinks(uplinks)),
         Response::Events { events } => print!("{}", output::events(events)),
+        Response::Peers { peers } => print!("{}", output::peers(peers, now())),
+        Response::Routes { routes, total } => print!("{}", output::routes(routes, *total)),
         Response::Reloaded(r) => {
             print!("{}", r.notes);
             let what = if r.changed {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sluice_control::{Event, Status, Uplink};
+use sluice_control::{Event, PeerView, RouteView, Status, Uplink};
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -107,6 +107,96 @@ pub fn events(events: &[Event]) -> String {
         })
         .collect();
     table(&["TIME", "EVENT", "MESSAGE"], &rows)
+}
+
+pub fn peers(peers: &[PeerView], now: u64) -> String {
+    if peers.is_empty() {
+        return "no BGP sessions configured\n".into();
+    }
+    let rows: Vec<Vec<String>> = peers
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.address.clone(),
+                format!("AS{}", p.asn),
+                p.kind.clone(),
+                p.state.clone(),
+                duration(now.saturating_sub(p.since)),
+                format!("{}/{}/{}", p.received, p.accepted, p.advertised),
+                p.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "PEER",
+            "ADDRESS",
+            "ASN",
+            "KIND",
+            "STATE",
+            "FOR",
+            "RCVD/ACCEPTED/SENT",
+            "LAST ERROR",
+        ],
+        &rows,
+    )
+}
+
+pub fn routes(routes: &[RouteView], total: usize) -> String {
+    let mut out = String::new();
+    for r in routes {
+        let _ = writeln!(out, "{}  ({})", r.prefix, r.reason);
+        let rows: Vec<Vec<String>> = r
+            .paths
+            .iter()
+            .map(|p| {
+                let mark = match (p.best, p.multipath) {
+                    (true, _) => "*>",
+                    (false, true) => "*=",
+                    _ => " ",
+                };
+                let path = p
+                    .as_path
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                vec![
+                    format!("  {mark}"),
+                    p.peer.clone(),
+                    p.next_hop.clone(),
+                    opt(p.local_pref),
+                    opt(p.med),
+                    format!(
+                        "{} {}",
+                        if path.is_empty() { "(local)" } else { &path },
+                        p.origin
+                    ),
+                    format!(
+                        "{}{}",
+                        p.communities.join(" "),
+                        if p.stale { " (stale)" } else { "" }
+                    ),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "",
+                "PEER",
+                "NEXT HOP",
+                "LPREF",
+                "MED",
+                "AS PATH",
+                "COMMUNITIES",
+            ],
+            &rows,
+        ));
+    }
+    let _ = writeln!(out, "{} of {total} prefixes shown", routes.len());
+    out
 }
 
 #[cfg(test)]

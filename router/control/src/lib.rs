@@ -14,6 +14,14 @@ pub enum Request {
     Status,
     ShowUplinks,
     ShowEvents,
+    ShowPeers,
+    /// Paths of one prefix (exact, else the longest covering one), or of all up to `limit`.
+    ShowRoutes {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+        #[serde(default = "default_limit")]
+        limit: usize,
+    },
     /// Re-read the config file; with `confirm_within_ms`, roll back unless
     /// `Confirm` arrives in time.
     Reload {
@@ -33,6 +41,13 @@ pub enum Response {
     Events {
         events: Vec<Event>,
     },
+    Peers {
+        peers: Vec<PeerView>,
+    },
+    Routes {
+        routes: Vec<RouteView>,
+        total: usize,
+    },
     Reloaded(Reloaded),
     Confirmed {
         message: String,
@@ -50,6 +65,55 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+fn default_limit() -> usize {
+    1000
+}
+
+/// A BGP session, for `sluice show peers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub name: String,
+    pub address: String,
+    pub asn: u32,
+    /// uplink, ibgp or ebgp.
+    pub kind: String,
+    pub state: String,
+    /// Unix time of the last state change.
+    pub since: u64,
+    /// Prefixes announced by the peer since the session came up.
+    pub received: u64,
+    /// Prefixes kept after import policy.
+    pub accepted: u64,
+    pub advertised: u64,
+    pub last_error: Option<String>,
+    pub families: Vec<String>,
+}
+
+/// A prefix and every path to it, for `sluice show routes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    pub prefix: String,
+    /// Why the best path won.
+    pub reason: String,
+    pub paths: Vec<PathView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathView {
+    pub peer: String,
+    pub next_hop: String,
+    pub as_path: Vec<u32>,
+    pub origin: String,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub communities: Vec<String>,
+    pub best: bool,
+    /// Shares traffic with the best path (ECMP).
+    pub multipath: bool,
+    /// Kept from before the peer's graceful restart.
+    pub stale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ use sluice_control::{ConfigInfo, Reloaded, Request, Response, Status, Uplink, Up
 
 use crate::events::Events;
 use crate::metrics::{Metrics, ReloadResult};
+use crate::routing::Routing;
 use crate::uplinks::{Link, uplink_states};
 
 /// A config that loaded and passed validation.
@@ -106,6 +107,8 @@ pub struct Core {
     metrics_addr: Option<String>,
     link: fn(&str) -> Link,
     last_states: HashMap<String, UplinkState>,
+    /// BGP: absent in tests that exercise only config handling.
+    pub routing: Option<Routing>,
 }
 
 impl Core {
@@ -130,7 +133,36 @@ impl Core {
             metrics_addr,
             link,
             last_states: HashMap::new(),
+            routing: None,
         }
+    }
+
+    pub fn config(&self) -> &sluice_config::Config {
+        &self.active.checked.loaded.config
+    }
+
+    /// Which uplinks are active, in config order.
+    pub fn active(&self) -> Vec<bool> {
+        self.uplinks()
+            .iter()
+            .map(|u| u.state == UplinkState::Active)
+            .collect()
+    }
+
+    /// A session event: routes into the RIB, and uplink states re-read
+    /// since a session coming or going can change them.
+    pub fn session_event(&mut self, id: usize, event: sluice_bgp::session::Event) {
+        let active = self.active();
+        if let Some(r) = self.routing.as_mut() {
+            r.handle(
+                id,
+                event,
+                &self.active.checked.loaded.config,
+                &active,
+                &mut self.events,
+            );
+        }
+        self.refresh();
     }
 
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
@@ -142,6 +174,30 @@ impl Core {
             Request::ShowEvents => Response::Events {
                 events: self.events.all(),
             },
+            Request::ShowPeers => Response::Peers {
+                peers: self
+                    .routing
+                    .as_ref()
+                    .map(|r| r.peer_views())
+                    .unwrap_or_default(),
+            },
+            Request::ShowRoutes { prefix, limit } => {
+                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
+                    Ok(f) => f,
+                    Err(message) => return Response::Error { message },
+                };
+                let active = self.active();
+                match self.routing.as_ref() {
+                    Some(r) => Response::Routes {
+                        routes: r.route_views(filter.as_ref(), self.config(), &active, limit),
+                        total: r.rib.prefixes(),
+                    },
+                    None => Response::Routes {
+                        routes: vec![],
+                        total: 0,
+                    },
+                }
+            }
             Request::Reload { confirm_within_ms } => {
                 self.reload(confirm_within_ms.map(Duration::from_millis), now)
             }
@@ -155,18 +211,38 @@ impl Core {
     }
 
     fn uplinks(&self) -> Vec<Uplink> {
-        uplink_states(&self.active.checked.loaded.config, self.link)
+        let routing = self.routing.as_ref();
+        uplink_states(&self.active.checked.loaded.config, self.link, |i| {
+            routing.map(|r| r.uplink_up(i))
+        })
     }
 
-    /// Re-reads observations, updates metrics and logs state changes.
+    /// Re-reads observations, updates metrics and logs state changes; a
+    /// change of uplink state re-evaluates what every peer is sent.
     pub fn refresh(&mut self) {
         let uplinks = self.uplinks();
+        let mut changed = false;
         for u in &uplinks {
             if self.last_states.insert(u.name.clone(), u.state) != Some(u.state) {
                 self.events.record(
                     "uplink-state",
                     format!("uplink {} is {}: {}", u.name, u.state, u.reason),
                 );
+                changed = true;
+            }
+        }
+        let active: Vec<bool> = uplinks
+            .iter()
+            .map(|u| u.state == UplinkState::Active)
+            .collect();
+        if let Some(r) = self.routing.as_mut() {
+            r.expire_stale(
+                &self.active.checked.loaded.config,
+                &active,
+                &mut self.events,
+            );
+            if changed {
+                r.resync(&self.active.checked.loaded.config, &active);
             }
         }
         self.last_states
@@ -249,7 +325,7 @@ impl Core {
                     &sha256[..12]
                 ),
             );
-            self.refresh();
+            self.reconfigure();
         }
         Response::Reloaded(Reloaded {
             changed,
@@ -291,9 +367,32 @@ impl Core {
                     &self.active.checked.sha256[..12]
                 ),
             );
-            self.refresh();
+            self.reconfigure();
         }
     }
+}
+
+impl Core {
+    /// A new config is in force: sessions and policies follow it.
+    fn reconfigure(&mut self) {
+        if let Some(r) = self.routing.as_mut() {
+            r.reconfigure(&self.active.checked.loaded.config, &mut self.events);
+        }
+        self.refresh();
+        let active = self.active();
+        if let Some(r) = self.routing.as_mut() {
+            r.resync(&self.active.checked.loaded.config, &active);
+        }
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<sluice_wire::Prefix, String> {
+    if let Ok(p) = s.parse::<sluice_wire::Prefix>() {
+        return Ok(p.trunc());
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(sluice_wire::Prefix::from)
+        .map_err(|_| format!("`{s}` is not a prefix or an address"))
 }
 
 /// Warnings and waived errors of an accepted config, for the operator.

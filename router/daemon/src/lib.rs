@@ -16,6 +16,7 @@ pub mod events;
 pub mod links;
 pub mod logging;
 pub mod metrics;
+pub mod routing;
 pub mod socket;
 pub mod uplinks;
 
@@ -134,6 +135,24 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     );
     core.refresh();
 
+    // BGP: one task per session, one listener for all of them.
+    let directory = routing::Directory::default();
+    let (session_tx, mut session_rx) = mpsc::channel(1024);
+    let restarting = graceful_restart::was_restarting(&state_dir);
+    core.routing = Some(routing::Routing::new(
+        core.config(),
+        session_tx,
+        directory.clone(),
+        restarting,
+    ));
+    if restarting {
+        core.events.record(
+            "graceful-restart",
+            "restarting gracefully: peers were asked to keep our routes".into(),
+        );
+    }
+    let listeners = bgp_listeners(&directory, &mut core.events).await;
+
     let (tx, mut rx) = mpsc::channel(64);
     let acceptor = tokio::spawn(accept(listener, tx));
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Runtime)?;
@@ -147,6 +166,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             Some((request, reply)) = rx.recv() => {
                 let _ = reply.send(core.handle(request, Instant::now()));
             }
+            Some((id, event)) = session_rx.recv() => core.session_event(id, event),
             _ = hangup.recv() => {
                 if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None }, Instant::now()) {
                     tracing::warn!("SIGHUP reload refused:\n{rendered}");
@@ -159,9 +179,104 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         }
     };
     acceptor.abort();
-    core.events.record("stop", format!("stopping on {why}"));
+    for l in listeners {
+        l.abort();
+    }
+    let keep = core.config().dataplane.keep_on_exit;
+    if let Some(r) = core.routing.as_mut() {
+        if keep {
+            // Peers keep our routes while we are away (RFC 4724): no NOTIFICATION.
+            graceful_restart::mark(&state_dir);
+            r.shutdown(None);
+        } else {
+            r.shutdown(Some("sluice stopping"));
+        }
+    }
+    core.events.record(
+        "stop",
+        format!(
+            "stopping on {why}{}",
+            if keep {
+                "; sessions closed for a graceful restart"
+            } else {
+                ""
+            }
+        ),
+    );
+    // Let the session tasks send their last words.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(socket_guard);
     Ok(())
+}
+
+/// Listens on the BGP port for IPv4 and IPv6; without the rights to, the
+/// daemon still runs and opens its sessions itself.
+async fn bgp_listeners(
+    directory: &routing::Directory,
+    events: &mut events::Events,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for addr in [
+        SocketAddr::from(([0, 0, 0, 0], sluice_bgp::session::PORT)),
+        SocketAddr::from(([0u16; 8], sluice_bgp::session::PORT)),
+    ] {
+        let bound = (|| {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            if addr.is_ipv6() {
+                socket2::SockRef::from(&socket).set_only_v6(true)?;
+            }
+            socket.bind(addr)?;
+            socket.listen(128)
+        })();
+        match bound {
+            Ok(listener) => {
+                let dir = directory.clone();
+                tasks.push(tokio::spawn(sluice_bgp::session::listen(
+                    listener,
+                    move |from| dir.read().ok()?.get(&from).cloned(),
+                )));
+            }
+            Err(e) => events.warn(
+                "bgp-listen",
+                format!(
+                    "cannot listen for BGP on {addr}: {e}; sessions will only be opened from here"
+                ),
+            ),
+        }
+    }
+    tasks
+}
+
+/// A marker in the state directory: the daemon stopped for a restart and
+/// asked its peers to keep its routes, so the next start sets the
+/// graceful-restart R and F bits.
+mod graceful_restart {
+    use std::path::Path;
+    use std::time::{Duration, SystemTime};
+
+    const FILE: &str = "graceful-restart";
+
+    pub fn mark(state_dir: &Path) {
+        let _ = std::fs::write(state_dir.join(FILE), b"");
+    }
+
+    /// True if the marker is younger than the restart time; removes it.
+    pub fn was_restarting(state_dir: &Path) -> bool {
+        let path = state_dir.join(FILE);
+        let fresh = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| {
+                SystemTime::now().duration_since(t).unwrap_or_default()
+                    < Duration::from_secs(u64::from(crate::routing::peers::RESTART_TIME))
+            });
+        let _ = std::fs::remove_file(&path);
+        fresh
+    }
 }
 
 /// Accepts control connections; each gets a task that forwards one request.

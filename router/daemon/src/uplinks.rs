@@ -15,12 +15,19 @@ pub enum Link {
     Missing,
 }
 
-/// The state of every uplink, in config order.
-pub fn uplink_states(config: &Config, link: impl Fn(&str) -> Link) -> Vec<Uplink> {
+/// The state of every uplink, in config order. `session_up(i)` says whether
+/// uplink `i` has an established BGP session (`None`: not known, e.g. when
+/// no sessions run).
+pub fn uplink_states(
+    config: &Config,
+    link: impl Fn(&str) -> Link,
+    session_up: impl Fn(usize) -> Option<bool>,
+) -> Vec<Uplink> {
     config
         .uplinks
         .iter()
-        .map(|u| {
+        .enumerate()
+        .map(|(i, u)| {
             let iface = u.interface.as_str();
             let held = config
                 .maintenance
@@ -37,6 +44,10 @@ pub fn uplink_states(config: &Config, link: impl Fn(&str) -> Link) -> Vec<Uplink
                     format!("interface {iface} does not exist"),
                 ),
                 (None, Link::Down) => (UplinkState::Down, format!("interface {iface} is down")),
+                (None, Link::Up) if session_up(i) == Some(false) => (
+                    UplinkState::Down,
+                    format!("interface {iface} is up, no BGP session is established"),
+                ),
                 (None, Link::Up) => (UplinkState::Active, format!("interface {iface} is up")),
             };
             Uplink {
@@ -73,11 +84,15 @@ maintenance: { drained: [c] }
     #[test]
     fn drain_wins_over_link_and_link_decides_the_rest() {
         let config = parse(&Source::new("t.yaml", CONFIG)).unwrap();
-        let states = uplink_states(&config, |i| match i {
-            "eth1" => Link::Up,
-            "eth2" => Link::Down,
-            _ => Link::Missing,
-        });
+        let states = uplink_states(
+            &config,
+            |i| match i {
+                "eth1" => Link::Up,
+                "eth2" => Link::Down,
+                _ => Link::Missing,
+            },
+            |_| None,
+        );
         let got: Vec<_> = states.iter().map(|u| (u.name.as_str(), u.state)).collect();
         assert_eq!(
             got,
@@ -92,5 +107,12 @@ maintenance: { drained: [c] }
             "held drained by maintenance.drained (line 7)"
         );
         assert_eq!(states[0].peers, ["203.0.113.1 AS65001"]);
+        let no_session = uplink_states(&config, |_| Link::Up, |i| Some(i != 0));
+        assert_eq!(no_session[0].state, UplinkState::Down);
+        assert_eq!(
+            no_session[0].reason,
+            "interface eth1 is up, no BGP session is established"
+        );
+        assert_eq!(no_session[1].state, UplinkState::Active);
     }
 }

@@ -84,6 +84,78 @@ impl PathAttrs {
         }
     }
 
+    /// Every attribute but MP_REACH_NLRI, as sent to a peer. NEXT_HOP is
+    /// written only for IPv4 (IPv6 carries it in MP_REACH_NLRI).
+    pub fn encode(&self, four_octet: bool, ipv4: bool) -> Vec<u8> {
+        use sluice_wire::encode::attribute;
+        use sluice_wire::iana::attr::*;
+        let mut out = Vec::with_capacity(64);
+        attribute(&mut out, FLAG_TRANSITIVE, ORIGIN, &[self.origin]);
+        if four_octet {
+            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &self.as_path);
+        } else {
+            // A 2-octet peer sees AS_TRANS for ASNs above 65535 (RFC 6793 §4.2.2).
+            let mut narrow = Vec::with_capacity(self.as_path.len());
+            for (kind, asns) in update::as_path_segments(&self.as_path, true) {
+                narrow.extend([kind, asns.len() as u8]);
+                for asn in asns {
+                    narrow.extend(
+                        u16::try_from(asn)
+                            .unwrap_or(sluice_wire::iana::AS_TRANS)
+                            .to_be_bytes(),
+                    );
+                }
+            }
+            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &narrow);
+        }
+        if let (true, Some(IpAddr::V4(nh))) = (ipv4, self.next_hop) {
+            attribute(&mut out, FLAG_TRANSITIVE, NEXT_HOP, &nh.octets());
+        }
+        if let Some(med) = self.med {
+            attribute(&mut out, FLAG_OPTIONAL, MED, &med.to_be_bytes());
+        }
+        if let Some(lp) = self.local_pref {
+            attribute(&mut out, FLAG_TRANSITIVE, LOCAL_PREF, &lp.to_be_bytes());
+        }
+        if self.atomic_aggregate {
+            attribute(&mut out, FLAG_TRANSITIVE, ATOMIC_AGGREGATE, &[]);
+        }
+        if let Some(agg) = &self.aggregator
+            && (agg.len() == 8) == four_octet
+        {
+            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, agg);
+        }
+        if !self.communities.is_empty() {
+            let v: Vec<u8> = self
+                .communities
+                .iter()
+                .flat_map(|c| c.to_be_bytes())
+                .collect();
+            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, COMMUNITIES, &v);
+        }
+        if !self.large_communities.is_empty() {
+            let v: Vec<u8> = self
+                .large_communities
+                .iter()
+                .flat_map(|(a, b, c)| [a.to_be_bytes(), b.to_be_bytes(), c.to_be_bytes()])
+                .flatten()
+                .collect();
+            attribute(
+                &mut out,
+                FLAG_OPTIONAL | FLAG_TRANSITIVE,
+                LARGE_COMMUNITIES,
+                &v,
+            );
+        }
+        for raw in &self.unknown {
+            // Passed on with the Partial bit set (RFC 4271 §5).
+            let mut a = raw.clone();
+            a[0] |= FLAG_PARTIAL;
+            out.extend(a);
+        }
+        out
+    }
+
     pub fn as_path_len(&self) -> u32 {
         update::as_path_len(&self.as_path)
     }

@@ -1,0 +1,525 @@
+//! The task of one configured peer: connect (or wait to be connected),
+//! exchange OPENs, resolve collisions (RFC 4271 §6.8), then carry UPDATEs
+//! both ways until the session ends, and start over after the retry time.
+//!
+//! ```text
+//!  connect / incoming ─► handshake (OPEN, KEEPALIVE) ─► established ─► Down
+//!          ▲                                                            │
+//!          └──────────────────── connect-retry ◄───────────────────────┘
+//! ```
+//!
+//! Received UPDATEs are parsed here (RFC 7606 verdicts included) and sent
+//! to the route owner as [`Event::Routes`]; what to send comes back as
+//! [`Command::Send`]. The event channel is bounded: a slow route owner
+//! slows the reading of the socket, and TCP slows the peer.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use sluice_wire::iana::err;
+use sluice_wire::update::{Attrs, Ctx, Problem, Verdict};
+use sluice_wire::{Afi, Message, Notify, Prefix, encode, nlri};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+
+use crate::conn::{Conn, ReadError};
+use crate::negotiate::{Local, Negotiated};
+use crate::sockopt;
+
+pub const PORT: u16 = 179;
+
+impl Settings {
+    /// Whether `other` describes the same session (a reload need not restart it).
+    pub fn same_session(&self, other: &Settings) -> bool {
+        (
+            self.address,
+            self.port,
+            &self.local,
+            self.ebgp,
+            self.passive,
+            &self.md5,
+            self.ttl,
+            self.min_ttl,
+        ) == (
+            other.address,
+            other.port,
+            &other.local,
+            other.ebgp,
+            other.passive,
+            &other.md5,
+            other.ttl,
+            other.min_ttl,
+        )
+    }
+}
+
+/// How to reach and talk to one peer.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub name: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub local: Local,
+    pub ebgp: bool,
+    pub passive: bool,
+    pub md5: Option<Vec<u8>>,
+    /// TTL of our packets.
+    pub ttl: u8,
+    /// GTSM: the lowest TTL accepted.
+    pub min_ttl: Option<u8>,
+    pub connect_retry: Duration,
+}
+
+/// Routes of one UPDATE for one family, with the attributes as received.
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    pub afi: Option<Afi>,
+    pub announce: Vec<Prefix>,
+    pub withdraw: Vec<Prefix>,
+    /// The whole UPDATE, for the route owner to build attributes from.
+    pub update: Vec<u8>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Up {
+        negotiated: Negotiated,
+        local: IpAddr,
+    },
+    Routes(Routes),
+    EndOfRib(Afi),
+    RouteRefresh(Afi),
+    /// `graceful`: the session ended without a NOTIFICATION either way, so a
+    /// graceful-restart helper keeps the peer's routes (RFC 4724 §4.2).
+    Down {
+        reason: String,
+        graceful: bool,
+    },
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Send(Vec<Vec<u8>>),
+    /// Close the session: with a Cease NOTIFICATION carrying an RFC 9003
+    /// message, or silently (`None`) so that the peer keeps our routes.
+    Stop(Option<String>),
+    /// Close with this NOTIFICATION and stay down for `hold_off` (max-prefix).
+    Reset {
+        code: u8,
+        subcode: u8,
+        hold_off: Duration,
+    },
+}
+
+/// The running task of a peer.
+#[derive(Debug)]
+pub struct Handle {
+    pub commands: mpsc::Sender<Command>,
+    pub incoming: mpsc::Sender<TcpStream>,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the peer task. Events carry `id` so one channel serves all peers.
+pub fn spawn(id: usize, settings: Settings, events: mpsc::Sender<(usize, Event)>) -> Handle {
+    let (commands, cmd_rx) = mpsc::channel(64);
+    let (incoming, in_rx) = mpsc::channel(4);
+    let task = tokio::spawn(run(id, settings, events, cmd_rx, in_rx));
+    Handle {
+        commands,
+        incoming,
+        task,
+    }
+}
+
+struct Peer {
+    id: usize,
+    s: Settings,
+    events: mpsc::Sender<(usize, Event)>,
+    commands: mpsc::Receiver<Command>,
+    incoming: mpsc::Receiver<TcpStream>,
+}
+
+/// How a session (or an attempt) ended.
+enum End {
+    /// Stop command: the task ends.
+    Stopped,
+    /// Try again after the retry time.
+    Retry,
+    /// Try again after this long.
+    HoldOff(Duration),
+}
+
+async fn run(
+    id: usize,
+    s: Settings,
+    events: mpsc::Sender<(usize, Event)>,
+    commands: mpsc::Receiver<Command>,
+    incoming: mpsc::Receiver<TcpStream>,
+) {
+    let mut peer = Peer {
+        id,
+        s,
+        events,
+        commands,
+        incoming,
+    };
+    // A short first delay lets a peer that connects at once win without a collision.
+    let mut next_connect = Instant::now() + Duration::from_millis(500);
+    loop {
+        let conn = tokio::select! {
+            Some(stream) = peer.incoming.recv() => Some(stream),
+            _ = sleep_until(next_connect), if !peer.s.passive => match peer.connect().await {
+                Ok(stream) => Some(stream),
+                Err(e) => {
+                    tracing::debug!(peer = %peer.s.name, error = %e, "connect failed");
+                    None
+                }
+            },
+            cmd = peer.commands.recv() => match cmd {
+                None | Some(Command::Stop(_)) => return,
+                Some(Command::Send(_) | Command::Reset { .. }) => None,
+            },
+        };
+        let mut wait = peer.s.connect_retry;
+        if let Some(stream) = conn {
+            match peer.session(stream).await {
+                End::Stopped => return,
+                End::Retry => {}
+                End::HoldOff(d) => wait = d,
+            }
+        }
+        next_connect = Instant::now() + wait;
+    }
+}
+
+impl Peer {
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let addr = SocketAddr::new(self.s.address, self.s.port);
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        self.prepare(&socket)?;
+        timeout(Duration::from_secs(5), socket.connect(addr))
+            .await
+            .map_err(|_| std::io::ErrorKind::TimedOut)?
+    }
+
+    fn prepare(
+        &self,
+        socket: &(impl std::os::fd::AsRawFd + std::os::fd::AsFd),
+    ) -> std::io::Result<()> {
+        if let Some(key) = &self.s.md5 {
+            sockopt::set_md5(socket, self.s.address, key)?;
+        }
+        sockopt::set_ttl(socket, self.s.address, self.s.ttl)?;
+        if let Some(min) = self.s.min_ttl {
+            sockopt::set_min_ttl(socket, self.s.address, min)?;
+        }
+        Ok(())
+    }
+
+    async fn emit(&self, event: Event) {
+        let _ = self.events.send((self.id, event)).await;
+    }
+
+    /// Runs one connection from OPEN to its end.
+    async fn session(&mut self, stream: TcpStream) -> End {
+        let _ = self.prepare(&stream);
+        let local = stream
+            .local_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let mut conn = Conn::new(stream);
+        let negotiated = match self.handshake(&mut conn).await {
+            Ok(n) => n,
+            Err(reason) => {
+                self.emit(Event::Down {
+                    reason,
+                    graceful: false,
+                })
+                .await;
+                return End::Retry;
+            }
+        };
+        conn.max_message = negotiated.max_message();
+        tracing::info!(peer = %self.s.name, asn = negotiated.peer_asn, hold = negotiated.hold_time, "session established");
+        self.emit(Event::Up {
+            negotiated: negotiated.clone(),
+            local: canonical(local),
+        })
+        .await;
+        let (end, reason, graceful) = self.established(&mut conn, &negotiated).await;
+        tracing::info!(peer = %self.s.name, %reason, "session down");
+        self.emit(Event::Down { reason, graceful }).await;
+        end
+    }
+
+    /// OpenSent and OpenConfirm: our OPEN, theirs, checks, KEEPALIVEs.
+    async fn handshake(&mut self, conn: &mut Conn) -> Result<Negotiated, String> {
+        let open = encode::open(&self.s.local.open());
+        conn.send(&open)
+            .await
+            .map_err(|e| format!("sending OPEN: {e}"))?;
+        // RFC 4271 §8.2.2: a large hold time while waiting for the OPEN.
+        let wait = Duration::from_secs(30);
+        let first = match timeout(wait, conn.read_owned()).await {
+            Err(_) => return Err("no OPEN within 30 s".into()),
+            Ok(r) => r,
+        };
+        let negotiated = match first {
+            Ok(m) => match Message::decode(&m) {
+                Ok(Message::Open(o)) => self.s.local.accept(&o),
+                Ok(Message::Notification(n)) => return Err(format!("received NOTIFICATION: {n}")),
+                Ok(_) => Err(Notify::new(err::FSM, 1, [])),
+                Err(n) => Err(n),
+            },
+            Err(e) => return Err(read_error(e)),
+        };
+        let negotiated = match negotiated {
+            Ok(n) => n,
+            Err(n) => {
+                conn.notify_and_close(&n).await;
+                return Err(format!("sent NOTIFICATION: {n}"));
+            }
+        };
+        conn.send(&encode::keepalive())
+            .await
+            .map_err(|e| format!("sending KEEPALIVE: {e}"))?;
+        // OpenConfirm: a KEEPALIVE confirms; meanwhile a second connection may collide.
+        let hold = negotiated.hold().unwrap_or(Duration::from_secs(240));
+        let deadline = Instant::now() + hold;
+        loop {
+            tokio::select! {
+                r = conn.read_owned() => {
+                    let m = r.map_err(read_error)?;
+                    match Message::decode(&m) {
+                        Ok(Message::Keepalive) => return Ok(negotiated),
+                        Ok(Message::Notification(n)) => return Err(format!("received NOTIFICATION: {n}")),
+                        _ => return Err("unexpected message in OpenConfirm".into()),
+                    }
+                }
+                Some(other) = self.incoming.recv() => {
+                    // RFC 4271 §6.8: the connection opened by the speaker with the higher BGP id survives.
+                    if u32::from(self.s.local.router_id) > u32::from(negotiated.peer_router_id) {
+                        Conn::new(other).notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                    } else {
+                        let mut old = std::mem::replace(conn, Conn::new(other));
+                        old.notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                        let _ = self.prepare(&conn.stream);
+                        return Box::pin(self.handshake(conn)).await;
+                    }
+                }
+                _ = sleep_until(deadline) => return Err("hold timer expired in OpenConfirm".into()),
+            }
+        }
+    }
+
+    /// Established: UPDATEs in, commands out, keepalives and the hold timer.
+    async fn established(&mut self, conn: &mut Conn, n: &Negotiated) -> (End, String, bool) {
+        let ctx = Ctx {
+            four_octet_as: n.four_octet_as,
+            ebgp: self.s.ebgp,
+        };
+        let keepalive = n
+            .keepalive_interval()
+            .unwrap_or(Duration::from_secs(u64::MAX / 4));
+        let hold = n.hold().unwrap_or(Duration::from_secs(u64::MAX / 4));
+        let mut next_keepalive = Instant::now() + keepalive;
+        let mut hold_deadline = Instant::now() + hold;
+        loop {
+            tokio::select! {
+                r = conn.next() => {
+                    let len = match r {
+                        Ok(len) => len,
+                        Err(ReadError::Notify(nt)) => return self.fail(conn, nt).await,
+                        Err(e) => return (End::Retry, read_error(e), true),
+                    };
+                    hold_deadline = Instant::now() + hold;
+                    let outcome = self.received(conn.message(len), ctx).await;
+                    conn.consume(len);
+                    match outcome {
+                        Ok(()) => {}
+                        Err(Received::Notify(nt)) => return self.fail(conn, nt).await,
+                        Err(Received::Notification(text)) => return (End::Retry, text, false),
+                    }
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Send(msgs)) => {
+                        for m in msgs {
+                            if let Err(e) = conn.send(&m).await {
+                                return (End::Retry, format!("sending: {e}"), true);
+                            }
+                        }
+                        next_keepalive = Instant::now() + keepalive;
+                    }
+                    Some(Command::Stop(Some(message))) => {
+                        let _ = conn.send(&encode::shutdown(err::CEASE_ADMIN_SHUTDOWN, &message)).await;
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
+                        return (End::Stopped, format!("administrative shutdown: \"{message}\""), false);
+                    }
+                    Some(Command::Stop(None)) | None => return (End::Stopped, "stopped without NOTIFICATION".into(), true),
+                    Some(Command::Reset { code, subcode, hold_off }) => {
+                        let (_, reason, _) = self.fail(conn, Notify::new(code, subcode, [])).await;
+                        return (End::HoldOff(hold_off), reason, false);
+                    }
+                },
+                Some(other) = self.incoming.recv() => {
+                    // A new connection while established: refuse it (RFC 4271 §6.8).
+                    Conn::new(other).notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                }
+                _ = sleep_until(next_keepalive) => {
+                    if let Err(e) = conn.send(&encode::keepalive()).await {
+                        return (End::Retry, format!("sending KEEPALIVE: {e}"), true);
+                    }
+                    next_keepalive = Instant::now() + keepalive;
+                }
+                _ = sleep_until(hold_deadline) => {
+                    return self.fail(conn, Notify::new(err::HOLD_TIMER_EXPIRED, 0, [])).await;
+                }
+            }
+        }
+    }
+
+    async fn fail(&self, conn: &mut Conn, n: Notify) -> (End, String, bool) {
+        conn.notify_and_close(&n).await;
+        (End::Retry, format!("sent NOTIFICATION: {n}"), false)
+    }
+
+    /// Handles one received message in Established.
+    async fn received(&self, m: &[u8], ctx: Ctx) -> Result<(), Received> {
+        match Message::decode(m).map_err(Received::Notify)? {
+            Message::Keepalive => Ok(()),
+            Message::Notification(n) => Err(Received::Notification(format!(
+                "received NOTIFICATION: {n}"
+            ))),
+            Message::RouteRefresh { afi, .. } => {
+                if let Some(afi) = Afi::from_code(afi) {
+                    self.emit(Event::RouteRefresh(afi)).await;
+                }
+                Ok(())
+            }
+            Message::Open(_) => Err(Received::Notify(Notify::new(err::FSM, 3, []))),
+            Message::Update(u) => {
+                if u.is_end_of_rib_ipv4() {
+                    self.emit(Event::EndOfRib(Afi::Ipv4)).await;
+                    return Ok(());
+                }
+                let (attrs, verdict) = Attrs::parse(&u, ctx).map_err(Received::Notify)?;
+                for p in &attrs.problems {
+                    tracing::warn!(peer = %self.s.name, attribute = p.code, discarded = p.discarded, why = p.why, "malformed attribute (RFC 7606)");
+                }
+                let use_it = verdict == Verdict::Use;
+                // Classic IPv4 fields.
+                let mut v4 = Routes {
+                    afi: Some(Afi::Ipv4),
+                    withdraw: u.withdrawn().collect(),
+                    ..Default::default()
+                };
+                if use_it {
+                    v4.announce = u.announced().collect();
+                } else {
+                    v4.withdraw.extend(u.announced());
+                }
+                // MP_REACH / MP_UNREACH, per family.
+                let mut mp: Option<Routes> = None;
+                if let Some(r) = attrs.mp_reach {
+                    let routes = mp.get_or_insert_with(|| Routes {
+                        afi: Some(r.afi),
+                        ..Default::default()
+                    });
+                    let list = nlri::Prefixes::new(r.afi, r.nlri);
+                    if use_it {
+                        routes.announce.extend(list)
+                    } else {
+                        routes.withdraw.extend(list)
+                    }
+                }
+                if let Some(w) = attrs.mp_unreach {
+                    if w.withdrawn.is_empty()
+                        && attrs.mp_reach.is_none()
+                        && u.nlri.is_empty()
+                        && u.withdrawn.is_empty()
+                    {
+                        self.emit(Event::EndOfRib(w.afi)).await;
+                        return Ok(());
+                    }
+                    if mp.as_ref().is_some_and(|m| m.afi != Some(w.afi)) {
+                        // Both families in one UPDATE: send the reach part first.
+                        let reach = mp.take().expect("checked");
+                        self.emit(Event::Routes(Routes {
+                            update: m.to_vec(),
+                            problems: attrs.problems.clone(),
+                            ..reach
+                        }))
+                        .await;
+                    }
+                    let routes = mp.get_or_insert_with(|| Routes {
+                        afi: Some(w.afi),
+                        ..Default::default()
+                    });
+                    routes
+                        .withdraw
+                        .extend(nlri::Prefixes::new(w.afi, w.withdrawn));
+                }
+                for mut r in [Some(v4), mp].into_iter().flatten() {
+                    if r.announce.is_empty() && r.withdraw.is_empty() {
+                        continue;
+                    }
+                    if !r.announce.is_empty() {
+                        r.update = m.to_vec();
+                    }
+                    r.problems.clone_from(&attrs.problems);
+                    self.emit(Event::Routes(r)).await;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+enum Received {
+    Notify(Notify),
+    Notification(String),
+}
+
+fn read_error(e: ReadError) -> String {
+    match e {
+        ReadError::Io(e) => format!("connection error: {e}"),
+        ReadError::Closed => "connection closed by the peer".into(),
+        ReadError::Notify(n) => format!("bad message: {n}"),
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as plain IPv4.
+pub fn canonical(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Accepts BGP connections and hands each to its peer's task by address.
+pub async fn listen(
+    listener: tokio::net::TcpListener,
+    route: impl Fn(IpAddr) -> Option<mpsc::Sender<TcpStream>>,
+) {
+    loop {
+        let Ok((stream, from)) = listener.accept().await else {
+            sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        match route(canonical(from.ip())) {
+            Some(tx) => {
+                let _ = tx.try_send(stream);
+            }
+            None => {
+                tracing::info!(from = %from.ip(), "refusing BGP connection from an unconfigured address")
+            }
+        }
+    }
+}

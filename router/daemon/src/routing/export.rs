@@ -1,0 +1,299 @@
+//! What each peer should be sent, and the difference from what it was sent.
+//!
+//! To uplinks go only this router's own routes (`announce`): an edge router
+//! never passes one transit's routes to another, whatever the policy says.
+//! Neighbours get the default route while an uplink is active, and learned
+//! routes if their export policy passes them.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use sluice_bgp::session::Command;
+use sluice_config::Config;
+use sluice_config::values::{Community, PolicyRef};
+use sluice_control::{PathView, RouteView};
+use sluice_rib::attrs::{IGP, PathAttrs};
+use sluice_rib::fib::{self, View};
+use sluice_rib::policy::Source;
+use sluice_wire::nlri::afi_of;
+use sluice_wire::{Afi, Prefix, encode};
+
+use super::Routing;
+use super::peers::{Configured, Role};
+
+/// What a peer was sent: prefix → hash of the encoded attributes.
+#[derive(Debug, Default)]
+pub struct AdjOut {
+    sent: HashMap<Prefix, u64>,
+}
+
+impl AdjOut {
+    /// Prefixes the peer holds from us.
+    pub fn advertised(&self) -> usize {
+        self.sent.len()
+    }
+}
+
+/// Whether learned routes can pass this peer's export policy at all.
+pub fn gets_learned(conf: &Configured) -> bool {
+    matches!(conf.role, Role::Neighbor(_))
+        && matches!(
+            conf.export_policy(),
+            Some(PolicyRef::FullTable | PolicyRef::Named(_))
+        )
+}
+
+impl Routing {
+    /// Brings peer `i` in line with everything it should have; after the
+    /// first sync of a session, ends each family with End-of-RIB.
+    pub(super) fn sync_peer(&mut self, i: usize, config: &Config, active: &[bool], initial: bool) {
+        let mut want: HashSet<Prefix> = self
+            .local_candidates(i, config, active)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        if gets_learned(&self.peers[i].conf) {
+            want.extend(self.rib.iter().map(|(p, _)| *p));
+        }
+        want.extend(self.peers[i].adj_out.sent.keys().copied());
+        self.sync_prefixes(i, &want, config, active);
+        if initial && let Some((n, _)) = &self.peers[i].established {
+            let eors: Vec<Vec<u8>> = n.families.iter().map(|f| encode::end_of_rib(*f)).collect();
+            let _ = self.peers[i].handle.commands.try_send(Command::Send(eors));
+        }
+    }
+
+    /// Sends peer `i` the changes among `prefixes`.
+    pub(super) fn sync_prefixes(
+        &mut self,
+        i: usize,
+        prefixes: &HashSet<Prefix>,
+        config: &Config,
+        active: &[bool],
+    ) {
+        let Some((negotiated, local)) = self.peers[i].established.clone() else {
+            return;
+        };
+        let locals: HashMap<Prefix, PathAttrs> = self
+            .local_candidates(i, config, active)
+            .into_iter()
+            .collect();
+        let mut announce: HashMap<(Afi, Vec<u8>), Vec<Prefix>> = HashMap::new();
+        let mut withdraw: HashMap<Afi, Vec<Prefix>> = HashMap::new();
+        let own_family = afi_of(&Prefix::from(local));
+        for prefix in prefixes {
+            let afi = afi_of(prefix);
+            let desired = if afi != own_family || !negotiated.families.contains(&afi) {
+                None
+            } else if let Some(a) = locals.get(prefix) {
+                self.exported(i, prefix, a.clone(), Source::Local, config, active, local)
+            } else if gets_learned(&self.peers[i].conf) {
+                self.learned_candidate(i, prefix, config, active)
+                    .and_then(|a| {
+                        self.exported(i, prefix, a, Source::Learned, config, active, local)
+                    })
+            } else {
+                None
+            };
+            let adj = &mut self.peers[i].adj_out.sent;
+            match desired {
+                Some(attrs) => {
+                    let bytes = attrs.encode(negotiated.four_octet_as, afi == Afi::Ipv4);
+                    let hash = hash_of(&bytes);
+                    if adj.insert(*prefix, hash) != Some(hash) {
+                        announce.entry((afi, bytes)).or_default().push(*prefix);
+                    }
+                }
+                None => {
+                    if adj.remove(prefix).is_some() {
+                        withdraw.entry(afi).or_default().push(*prefix);
+                    }
+                }
+            }
+        }
+        let max = negotiated.max_message();
+        let mut msgs = Vec::new();
+        for (afi, list) in withdraw {
+            msgs.extend(encode::withdraw(afi, &list, max));
+        }
+        let nh6 = match local {
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+            IpAddr::V4(_) => Vec::new(),
+        };
+        for ((afi, attrs), list) in announce {
+            msgs.extend(encode::announce(afi, &attrs, &nh6, &list, max));
+        }
+        if !msgs.is_empty() {
+            // A full channel means the session is slow; the task applies back-pressure.
+            let tx = self.peers[i].handle.commands.clone();
+            if tx.try_send(Command::Send(msgs)).is_err() {
+                tracing::warn!(peer = %self.peers[i].conf.name, "command queue full; UPDATEs dropped, resyncing on next change");
+                self.peers[i].adj_out = AdjOut::default();
+            }
+        }
+    }
+
+    /// This router's own routes a peer may get: `announce`, and for
+    /// neighbours the default route while any uplink is active.
+    fn local_candidates(
+        &self,
+        i: usize,
+        config: &Config,
+        active: &[bool],
+    ) -> Vec<(Prefix, PathAttrs)> {
+        let own = || PathAttrs {
+            origin: IGP,
+            ..Default::default()
+        };
+        let mut out: Vec<(Prefix, PathAttrs)> =
+            config.announce.iter().map(|a| (a.value.0, own())).collect();
+        if matches!(self.peers[i].conf.role, Role::Neighbor(_)) && active.iter().any(|a| *a) {
+            out.push(("0.0.0.0/0".parse().expect("literal"), own()));
+            out.push(("::/0".parse().expect("literal"), own()));
+        }
+        out
+    }
+
+    /// The best path to `prefix` as a candidate for peer `i`, unless it
+    /// came from that peer or (iBGP to iBGP) must not be reflected.
+    fn learned_candidate(
+        &self,
+        i: usize,
+        prefix: &Prefix,
+        config: &Config,
+        active: &[bool],
+    ) -> Option<PathAttrs> {
+        let (_, sel) = fib::learned(&self.rib, prefix, &View { config, active })?;
+        let from = self.rib.peer(sel.best.peer);
+        let to = &self.peers[i].conf;
+        if from.address == to.settings.address || (!from.ebgp && !to.ebgp()) {
+            return None;
+        }
+        Some(self.rib.attrs.get(sel.best.attrs).clone())
+    }
+
+    /// Export policy and the rewriting every eBGP or iBGP export gets.
+    #[allow(clippy::too_many_arguments)]
+    fn exported(
+        &self,
+        i: usize,
+        prefix: &Prefix,
+        mut a: PathAttrs,
+        source: Source,
+        config: &Config,
+        active: &[bool],
+        local: IpAddr,
+    ) -> Option<PathAttrs> {
+        let conf = &self.peers[i].conf;
+        let policy = conf.export_policy()?;
+        if conf.ebgp() {
+            // MED and LOCAL_PREF do not leave the AS (RFC 4271 §5.1.4, 5.1.5).
+            a.med = None;
+            a.local_pref = None;
+        }
+        if !self.policies.export(&policy, source, prefix, &mut a) {
+            return None;
+        }
+        a.next_hop = Some(local);
+        a.next_hop_link_local = None;
+        if conf.ebgp() {
+            a.local_pref = None;
+            let mut prepend = 1;
+            if let Role::Uplink(u) = conf.role
+                && !active.get(u).copied().unwrap_or(false)
+            {
+                // A drained or failed uplink keeps announcing, made unattractive (RFC 8326).
+                let drain = &config.maintenance.drain;
+                prepend += usize::from(drain.prepend);
+                if drain.graceful_shutdown {
+                    a.communities.push(Community::GRACEFUL_SHUTDOWN.0);
+                    a.communities.sort_unstable();
+                    a.communities.dedup();
+                }
+            }
+            a.prepend(config.router.asn.value, prepend);
+        } else {
+            a.local_pref = Some(
+                a.local_pref
+                    .unwrap_or(sluice_rib::decision::DEFAULT_LOCAL_PREF),
+            );
+        }
+        Some(a)
+    }
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// `sluice show routes`: every path of the matching prefixes, best first.
+pub fn route_views(
+    r: &Routing,
+    filter: Option<&Prefix>,
+    config: &Config,
+    active: &[bool],
+    limit: usize,
+) -> Vec<RouteView> {
+    let mut prefixes: Vec<Prefix> = match filter {
+        Some(f) if !r.rib.paths(f).is_empty() => vec![*f],
+        // The longest prefix that covers the one asked for.
+        Some(f) => r
+            .rib
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| p.contains(f))
+            .max_by_key(|p| p.prefix_len())
+            .into_iter()
+            .collect(),
+        None => r.rib.iter().map(|(p, _)| *p).collect(),
+    };
+    prefixes.sort();
+    prefixes.truncate(limit);
+    let view = View { config, active };
+    prefixes
+        .iter()
+        .map(|prefix| {
+            let sel = fib::learned(&r.rib, prefix, &view).map(|(_, s)| s);
+            let mut paths: Vec<PathView> = r
+                .rib
+                .paths(prefix)
+                .iter()
+                .map(|path| {
+                    let peer = r.rib.peer(path.peer);
+                    let a = r.rib.attrs.get(path.attrs);
+                    PathView {
+                        peer: peer.name.clone(),
+                        next_hop: a.next_hop.map(|n| n.to_string()).unwrap_or_default(),
+                        as_path: a.asns(),
+                        origin: ["igp", "egp", "incomplete"]
+                            .get(usize::from(a.origin))
+                            .unwrap_or(&"?")
+                            .to_string(),
+                        med: a.med,
+                        local_pref: a.local_pref,
+                        communities: a
+                            .communities
+                            .iter()
+                            .map(|c| Community(*c).to_string())
+                            .collect(),
+                        best: sel.as_ref().is_some_and(|s| s.best == *path),
+                        multipath: sel.as_ref().is_some_and(|s| s.multipath.contains(path)),
+                        stale: path.stale,
+                    }
+                })
+                .collect();
+            paths.sort_by_key(|p| (!p.best, !p.multipath));
+            RouteView {
+                prefix: prefix.to_string(),
+                reason: sel
+                    .map(|s| s.reason.describe().to_string())
+                    .unwrap_or_else(|| "no usable path".into()),
+                paths,
+            }
+        })
+        .collect()
+}

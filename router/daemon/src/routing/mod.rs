@@ -1,0 +1,572 @@
+//! The route owner: sessions' events in, the RIB updated, exports out.
+//!
+//! One task owns this (the daemon core); session tasks parse UPDATEs and
+//! send [`Event`]s, this module applies import policy, keeps the RIB,
+//! selects best paths and sends each peer the difference between what it
+//! should have and what it was sent (its Adj-RIB-Out).
+
+mod export;
+pub mod peers;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sluice_bgp::negotiate::Negotiated;
+use sluice_bgp::session::{self, Command, Event, Handle};
+use sluice_config::Config;
+use sluice_config::model::MaxPrefixAction;
+use sluice_control::{PeerView, RouteView};
+use sluice_rib::attrs::PathAttrs;
+use sluice_rib::policy::Policies;
+use sluice_rib::{PeerId, PeerInfo, Rib};
+use sluice_wire::update::{Attrs, Ctx};
+use sluice_wire::{Afi, Message, Prefix};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::events::Events;
+pub use export::AdjOut;
+use peers::{Configured, Role};
+
+/// Incoming connections are routed to peer tasks by address through this.
+pub type Directory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
+
+/// A session's life as the route owner sees it.
+#[derive(Debug)]
+struct Peer {
+    /// The session task's id, carried by its events.
+    id: usize,
+    conf: Configured,
+    handle: Handle,
+    rib_id: Option<PeerId>,
+    established: Option<(Negotiated, IpAddr)>,
+    since: SystemTime,
+    last_error: Option<String>,
+    received: u64,
+    /// Routes held stale after a graceful-restart-capable peer went away, and until when.
+    stale_until: Option<Instant>,
+    adj_out: AdjOut,
+    /// Max-prefix tripped with action warn: logged once.
+    warned_max_prefix: bool,
+    /// The restart time of the peer's graceful-restart capability.
+    gr_time: Option<u16>,
+}
+
+#[derive(Debug)]
+pub struct Routing {
+    pub rib: Rib,
+    policies: Policies,
+    peers: Vec<Peer>,
+    events_tx: mpsc::Sender<(usize, Event)>,
+    directory: Directory,
+    next_id: usize,
+    /// Session ids → index in `peers`.
+    index: HashMap<usize, usize>,
+    /// The policies section of the config in force, to see whether a reload changed it.
+    policy_text: String,
+    /// Started as a graceful restart: kept so that a reload sees the same sessions.
+    restarting: bool,
+}
+
+impl Routing {
+    pub fn new(
+        config: &Config,
+        events_tx: mpsc::Sender<(usize, Event)>,
+        directory: Directory,
+        restarting: bool,
+    ) -> Routing {
+        let mut r = Routing {
+            rib: Rib::default(),
+            policies: Policies::new(config),
+            peers: Vec::new(),
+            events_tx,
+            directory,
+            next_id: 0,
+            index: HashMap::new(),
+            policy_text: format!("{:?}", config.policies),
+            restarting,
+        };
+        for conf in peers::sessions(config, restarting) {
+            r.start(conf);
+        }
+        r
+    }
+
+    fn start(&mut self, conf: Configured) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let handle = session::spawn(id, conf.settings.clone(), self.events_tx.clone());
+        self.directory
+            .write()
+            .expect("directory lock")
+            .insert(conf.settings.address, handle.incoming.clone());
+        self.index.insert(id, self.peers.len());
+        self.peers.push(Peer {
+            id,
+            conf,
+            handle,
+            rib_id: None,
+            established: None,
+            since: SystemTime::now(),
+            last_error: None,
+            received: 0,
+            stale_until: None,
+            adj_out: AdjOut::default(),
+            warned_max_prefix: false,
+            gr_time: None,
+        });
+    }
+
+    /// Follows a new config: sessions whose settings changed restart,
+    /// removed ones close with "peer de-configured", new ones start, and a
+    /// changed import policy asks the peer to send its routes again
+    /// (route refresh, RFC 2918) since only post-policy routes are kept.
+    pub fn reconfigure(&mut self, config: &Config, events: &mut Events) {
+        let policies_changed = format!("{:?}", config.policies) != self.policy_text;
+        self.policy_text = format!("{:?}", config.policies);
+        self.policies = Policies::new(config);
+        let mut keep = vec![false; self.peers.len()];
+        let mut added = Vec::new();
+        for conf in peers::sessions(config, self.restarting) {
+            let same = self
+                .peers
+                .iter()
+                .position(|p| p.conf.settings.same_session(&conf.settings));
+            match same {
+                Some(i) if !keep[i] => {
+                    let old = &self.peers[i].conf;
+                    let refresh = policies_changed
+                        || old.import != conf.import
+                        || old.local_pref != conf.local_pref
+                        || old.role != conf.role;
+                    self.peers[i].conf = conf;
+                    keep[i] = true;
+                    if refresh
+                        && let Some((n, _)) = &self.peers[i].established
+                        && n.route_refresh
+                    {
+                        let msgs = n
+                            .families
+                            .iter()
+                            .map(|f| sluice_wire::encode::route_refresh(*f))
+                            .collect();
+                        let _ = self.peers[i].handle.commands.try_send(Command::Send(msgs));
+                        events.record(
+                            "route-refresh",
+                            format!(
+                                "asked {} to resend its routes: import policy changed",
+                                self.peers[i].conf.name
+                            ),
+                        );
+                    }
+                }
+                _ => added.push(conf),
+            }
+        }
+        let mut touched = Vec::new();
+        for i in (0..self.peers.len()).rev() {
+            if keep[i] {
+                continue;
+            }
+            let p = self.peers.remove(i);
+            events.record(
+                "session-removed",
+                format!(
+                    "session {} ({}) removed from the config",
+                    p.conf.name, p.conf.settings.address
+                ),
+            );
+            let _ = p
+                .handle
+                .commands
+                .try_send(Command::Stop(Some("peer de-configured".into())));
+            self.directory
+                .write()
+                .expect("directory lock")
+                .remove(&p.conf.settings.address);
+            if let Some(rib_id) = p.rib_id {
+                touched.extend(self.rib.flush_peer(rib_id));
+                self.rib.remove_peer(rib_id);
+            }
+        }
+        self.index = self
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        for conf in added {
+            self.start(conf);
+        }
+        let active: Vec<bool> = (0..config.uplinks.len())
+            .map(|u| self.uplink_up(u))
+            .collect();
+        self.propagate(&touched, config, &active);
+    }
+
+    /// Whether uplink `i` has an established session.
+    pub fn uplink_up(&self, i: usize) -> bool {
+        self.peers
+            .iter()
+            .any(|p| p.conf.role == Role::Uplink(i) && p.established.is_some())
+    }
+
+    /// Applies one session event; `active` says which uplinks are active.
+    pub fn handle(
+        &mut self,
+        id: usize,
+        event: Event,
+        config: &Config,
+        active: &[bool],
+        events: &mut Events,
+    ) {
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        match event {
+            Event::Up { negotiated, local } => {
+                let p = &mut self.peers[i];
+                events.record(
+                    "session-up",
+                    format!(
+                        "session {} ({}) established, AS{}",
+                        p.conf.name, p.conf.settings.address, negotiated.peer_asn
+                    ),
+                );
+                let info = PeerInfo {
+                    name: p.conf.name.clone(),
+                    address: p.conf.settings.address,
+                    asn: negotiated.peer_asn,
+                    router_id: negotiated.peer_router_id,
+                    ebgp: p.conf.ebgp(),
+                    uplink: match p.conf.role {
+                        Role::Uplink(u) => Some(u),
+                        Role::Neighbor(_) => None,
+                    },
+                };
+                if p.rib_id.is_none() {
+                    p.rib_id = Some(self.rib.add_peer(info));
+                }
+                p.gr_time = negotiated.peer_graceful_restart.as_ref().map(|g| g.time);
+                p.established = Some((negotiated, local));
+                p.since = SystemTime::now();
+                p.received = 0;
+                p.warned_max_prefix = false;
+                p.adj_out = AdjOut::default();
+                self.sync_peer(i, config, active, true);
+            }
+            Event::Routes(routes) => {
+                let touched = self.learn(i, routes, events);
+                self.propagate(&touched, config, active);
+            }
+            Event::EndOfRib(afi) => {
+                let p = &mut self.peers[i];
+                if let (Some(rib_id), Some(_)) = (p.rib_id, p.stale_until) {
+                    let touched = self.rib.sweep_stale(rib_id);
+                    events.record(
+                        "end-of-rib",
+                        format!(
+                            "{} sent End-of-RIB ({afi:?}); {} stale routes removed",
+                            self.peers[i].conf.name,
+                            touched.len()
+                        ),
+                    );
+                    self.peers[i].stale_until = None;
+                    self.propagate(&touched, config, active);
+                }
+            }
+            Event::RouteRefresh(_) => {
+                self.peers[i].adj_out = AdjOut::default();
+                self.sync_peer(i, config, active, false);
+            }
+            Event::Down { reason, graceful } => {
+                let p = &mut self.peers[i];
+                let was_up = p.established.take().is_some();
+                p.last_error = Some(reason.clone());
+                p.since = SystemTime::now();
+                p.adj_out = AdjOut::default();
+                if was_up {
+                    events.warn(
+                        "session-down",
+                        format!(
+                            "session {} ({}) down: {reason}",
+                            p.conf.name, p.conf.settings.address
+                        ),
+                    );
+                }
+                self.drop_routes(i, graceful, config, active, events);
+            }
+        }
+    }
+
+    /// A session went away: keep its routes stale (graceful restart) or remove them.
+    fn drop_routes(
+        &mut self,
+        i: usize,
+        graceful: bool,
+        config: &Config,
+        active: &[bool],
+        events: &mut Events,
+    ) {
+        let Some(rib_id) = self.peers[i].rib_id else {
+            return;
+        };
+        let helper_time = if graceful {
+            self.peers[i].gr_time
+        } else {
+            None
+        };
+        let touched = match helper_time {
+            Some(t) if t > 0 => {
+                self.rib.mark_stale(rib_id);
+                self.peers[i].stale_until =
+                    Some(Instant::now() + Duration::from_secs(u64::from(t)));
+                events.record(
+                    "graceful-restart",
+                    format!(
+                        "keeping {} routes of {} as stale for up to {t} s",
+                        self.rib.count(rib_id),
+                        self.peers[i].conf.name
+                    ),
+                );
+                Vec::new()
+            }
+            _ => {
+                let touched = self.rib.flush_peer(rib_id);
+                self.rib.remove_peer(rib_id);
+                self.peers[i].rib_id = None;
+                self.peers[i].stale_until = None;
+                touched
+            }
+        };
+        self.propagate(&touched, config, active);
+    }
+
+    /// Stale routes whose restart time ran out.
+    pub fn expire_stale(&mut self, config: &Config, active: &[bool], events: &mut Events) {
+        let now = Instant::now();
+        for i in 0..self.peers.len() {
+            if self.peers[i].stale_until.is_some_and(|t| t <= now)
+                && let Some(rib_id) = self.peers[i].rib_id
+            {
+                let touched = self.rib.sweep_stale(rib_id);
+                events.warn(
+                    "graceful-restart",
+                    format!(
+                        "restart time of {} ran out; {} stale routes removed",
+                        self.peers[i].conf.name,
+                        touched.len()
+                    ),
+                );
+                self.peers[i].stale_until = None;
+                if self.peers[i].established.is_none() {
+                    self.rib.remove_peer(rib_id);
+                    self.peers[i].rib_id = None;
+                }
+                self.propagate(&touched, config, active);
+            }
+        }
+    }
+
+    /// Import: the routes of one UPDATE into the RIB. Returns the prefixes touched.
+    fn learn(&mut self, i: usize, routes: session::Routes, events: &mut Events) -> Vec<Prefix> {
+        let p = &mut self.peers[i];
+        let (Some(rib_id), Some((negotiated, _))) = (p.rib_id, &p.established) else {
+            return Vec::new();
+        };
+        let four = negotiated.four_octet_as;
+        let mut touched = Vec::with_capacity(routes.announce.len() + routes.withdraw.len());
+        for w in &routes.withdraw {
+            if self.rib.withdraw(rib_id, w) {
+                touched.push(*w);
+            }
+        }
+        if routes.announce.is_empty() {
+            return touched;
+        }
+        p.received += routes.announce.len() as u64;
+        let Ok(Message::Update(u)) = Message::decode(&routes.update) else {
+            return touched;
+        };
+        let Ok((attrs, _)) = Attrs::parse(
+            &u,
+            Ctx {
+                four_octet_as: four,
+                ebgp: p.conf.ebgp(),
+            },
+        ) else {
+            return touched;
+        };
+        let (next_hop, link_local) = match routes.afi {
+            Some(Afi::Ipv6) => {
+                let nh = attrs.mp_reach.map(|m| m.next_hop).unwrap_or(&[]);
+                let addr = |b: &[u8]| <[u8; 16]>::try_from(b).ok().map(IpAddr::from);
+                (nh.get(..16).and_then(addr), nh.get(16..32).and_then(addr))
+            }
+            _ => (attrs.next_hop.map(IpAddr::V4), None),
+        };
+        let mut base = PathAttrs::from_wire(&attrs, four, next_hop, link_local);
+        if let Some(lp) = p.conf.local_pref {
+            base.local_pref = Some(lp);
+        }
+        let from_uplink = matches!(p.conf.role, Role::Uplink(_));
+        let policy = p.conf.import.clone();
+        let ebgp = p.conf.ebgp();
+        let mut shared = None;
+        for prefix in &routes.announce {
+            let mut a = base.clone();
+            if !self
+                .policies
+                .import(policy.as_ref(), ebgp, from_uplink, prefix, &mut a)
+            {
+                if self.rib.withdraw(rib_id, prefix) {
+                    touched.push(*prefix);
+                }
+                continue;
+            }
+            // Routes the policy left unchanged share one interned set.
+            let id = if a == base {
+                match shared {
+                    Some(id) => {
+                        self.rib.attrs.retain(id);
+                        id
+                    }
+                    None => {
+                        let id = self.rib.attrs.intern(a);
+                        shared = Some(id);
+                        id
+                    }
+                }
+            } else {
+                self.rib.attrs.intern(a)
+            };
+            self.rib.announce(rib_id, *prefix, id);
+            touched.push(*prefix);
+        }
+        self.check_max_prefix(i, events);
+        touched
+    }
+
+    fn check_max_prefix(&mut self, i: usize, events: &mut Events) {
+        let p = &mut self.peers[i];
+        let (Some(max), Some(rib_id)) = (&p.conf.max_prefix, p.rib_id) else {
+            return;
+        };
+        let count = u64::from(self.rib.count(rib_id));
+        if count <= max.limit {
+            return;
+        }
+        match max.action {
+            MaxPrefixAction::Warn if !p.warned_max_prefix => {
+                p.warned_max_prefix = true;
+                events.warn(
+                    "max-prefix",
+                    format!(
+                        "{} sent {count} prefixes, above max_prefix {}",
+                        p.conf.name, max.limit
+                    ),
+                );
+            }
+            MaxPrefixAction::Warn => {}
+            MaxPrefixAction::Restart => {
+                events.warn(
+                    "max-prefix",
+                    format!(
+                        "{} sent {count} prefixes, above max_prefix {}; closing, retry in {}",
+                        p.conf.name, max.limit, max.restart_after
+                    ),
+                );
+                let _ = p.handle.commands.try_send(Command::Reset {
+                    code: sluice_wire::iana::err::CEASE,
+                    subcode: sluice_wire::iana::err::CEASE_MAX_PREFIX,
+                    hold_off: max.restart_after.0,
+                });
+            }
+        }
+    }
+
+    /// Tells peers about best-path changes of `touched`.
+    fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
+        if touched.is_empty() {
+            return;
+        }
+        let set: HashSet<Prefix> = touched.iter().copied().collect();
+        for i in 0..self.peers.len() {
+            if self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf) {
+                self.sync_prefixes(i, &set, config, active);
+            }
+        }
+    }
+
+    /// Re-evaluates what every peer should have: after a reload or an
+    /// uplink state change (the default route, drain attributes).
+    pub fn resync(&mut self, config: &Config, active: &[bool]) {
+        for i in 0..self.peers.len() {
+            if self.peers[i].established.is_some() {
+                self.sync_peer(i, config, active, false);
+            }
+        }
+    }
+
+    /// Stops every session: with an RFC 9003 message, or silently so peers keep our routes.
+    pub fn shutdown(&mut self, message: Option<&str>) {
+        for p in &self.peers {
+            let _ = p
+                .handle
+                .commands
+                .try_send(Command::Stop(message.map(str::to_string)));
+        }
+    }
+
+    pub fn peer_views(&self) -> Vec<PeerView> {
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.peers
+            .iter()
+            .map(|p| PeerView {
+                name: p.conf.name.clone(),
+                address: p.conf.settings.address.to_string(),
+                asn: p.conf.settings.local.peer_asn,
+                kind: match p.conf.role {
+                    Role::Uplink(_) => "uplink".into(),
+                    Role::Neighbor(_) if p.conf.ebgp() => "ebgp".into(),
+                    Role::Neighbor(_) => "ibgp".into(),
+                },
+                state: if p.established.is_some() {
+                    "established".into()
+                } else if p.conf.settings.passive {
+                    "idle (passive)".into()
+                } else {
+                    "connect".into()
+                },
+                since: secs(p.since),
+                received: p.received,
+                accepted: p.rib_id.map_or(0, |r| u64::from(self.rib.count(r))),
+                advertised: p.adj_out.advertised() as u64,
+                last_error: p.last_error.clone(),
+                families: p
+                    .established
+                    .as_ref()
+                    .map(|(n, _)| {
+                        n.families
+                            .iter()
+                            .map(|f| format!("{f:?}").to_lowercase())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Every path of `filter` (or all prefixes), best first.
+    pub fn route_views(
+        &self,
+        filter: Option<&Prefix>,
+        config: &Config,
+        active: &[bool],
+        limit: usize,
+    ) -> Vec<RouteView> {
+        export::route_views(self, filter, config, active, limit)
+    }
+}
