@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo: builds Sluice, gives it a network namespace with the interfaces
 # configs/example.yaml names (veth pairs to a second namespace standing in
-# for the access points and the LAN), runs the daemon there, shows its
-# status, takes one access point's link down and back up, and stops it.
-# Everything it creates is removed on exit, also on failure or Ctrl-C.
+# for the access points and the LAN), where one BIRD plays both upstreams
+# (iap-a with a few routes and a default, iap-b with a default only) and the
+# internal iBGP neighbour. Runs the daemon, shows sessions, routes and what
+# BIRD learned from Sluice, takes one access point's link down and back up,
+# and stops. Everything it creates is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +18,11 @@ WORLD=sluice-demo-w-$$      # the access points' and LAN's side of the links
 WORK=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 SOCK=$WORK/sluice.sock
 DAEMON=""
+BIRD="bird -c $WORK/bird.conf -s $WORK/bird.ctl -P $WORK/bird.pid"
 
 cleanup() {
   if [[ -n "$DAEMON" ]] && kill -0 "$DAEMON" 2>/dev/null; then kill -TERM "$DAEMON"; wait "$DAEMON" || true; fi
+  [[ -f "$WORK/bird.pid" ]] && kill "$(cat "$WORK/bird.pid")" 2>/dev/null || true
   ip netns del "$RUN" 2>/dev/null || true
   ip netns del "$WORLD" 2>/dev/null || true
   rm -rf "$WORK"
@@ -52,12 +56,37 @@ eth3 10.0.0.1/24 lan 10.0.0.2/24
 LINKS
 show ip -n "$RUN" -brief address
 
+say "BIRD plays the upstreams (AS65001, AS65002) and the LAN router (AS64500)"
+cat > "$WORK/bird.conf" <<BIRDCONF
+router id 203.0.113.1;
+log "$WORK/bird.log" all;
+protocol device {}
+protocol direct { ipv4; }
+protocol static transit { ipv4; route 0.0.0.0/0 blackhole; route 8.8.8.0/24 blackhole; route 1.1.1.0/24 blackhole; }
+template bgp t { connect retry time 1; hold time 9; graceful restart on; }
+protocol bgp iap_a from t { local 203.0.113.1 as 65001; neighbor 203.0.113.2 as 64500; ipv4 { import all; export all; }; }
+protocol bgp iap_b from t { local 203.0.113.5 as 65002; neighbor 203.0.113.6 as 64500;
+  ipv4 { import all; export where net = 0.0.0.0/0; }; }
+protocol bgp lan from t { local 10.0.0.2 as 64500; neighbor 10.0.0.1 as 64500; ipv4 { import all; export none; }; }
+BIRDCONF
+ip netns exec "$WORLD" $BIRD
+
 say "start: sluice run -c $CONFIG (in $RUN)"
 ip netns exec "$RUN" "$SLUICE" run -c "$CONFIG" --socket "$SOCK" --state-dir "$WORK/state" \
   --metrics 127.0.0.1:9179 2>"$WORK/daemon.log" &
 DAEMON=$!
 for _ in $(seq 100); do "$SLUICE" status --socket "$SOCK" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do
+  [[ $("$SLUICE" show peers --socket "$SOCK" --json | grep -c '"established"') -ge 3 ]] && break; sleep 0.2
+done
 show "$SLUICE" status --socket "$SOCK"
+
+say "BGP: sessions and the routes learned from the upstreams"
+show "$SLUICE" show peers --socket "$SOCK"
+show "$SLUICE" show routes --socket "$SOCK"
+
+say "what BIRD learned from Sluice: 198.51.100.0/24 on both upstreams, a default on the LAN"
+show birdc -s "$WORK/bird.ctl" show route where source = RTS_BGP
 
 say "iap-b's link goes down"
 show ip -n "$WORLD" link set iap-b down

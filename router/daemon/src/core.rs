@@ -248,6 +248,9 @@ impl Core {
         self.last_states
             .retain(|name, _| uplinks.iter().any(|u| &u.name == name));
         self.metrics.set_uplinks(&uplinks);
+        if let Some(r) = self.routing.as_ref() {
+            self.metrics.set_peers(&r.peer_views());
+        }
     }
 
     fn status(&self, now: Instant) -> Status {

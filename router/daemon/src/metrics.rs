@@ -13,7 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use sluice_control::{Uplink, UplinkState};
+use sluice_control::{PeerView, Uplink, UplinkState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -21,6 +21,18 @@ use tokio::net::{TcpListener, TcpStream};
 struct UplinkLabels {
     uplink: String,
     state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+    address: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PrefixLabels {
+    peer: String,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,6 +45,8 @@ pub struct Metrics {
     registry: Arc<Registry>,
     uplink_state: Family<UplinkLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
+    session_up: Family<PeerLabels, Gauge>,
+    prefixes: Family<PrefixLabels, Gauge>,
 }
 
 /// How a reload ended, for `sluice_config_reloads_total`.
@@ -66,10 +80,24 @@ impl Metrics {
             "Config reloads by result",
             reloads.clone(),
         );
+        let session_up = Family::<PeerLabels, Gauge>::default();
+        registry.register(
+            "bgp_session_up",
+            "1 while the BGP session is established",
+            session_up.clone(),
+        );
+        let prefixes = Family::<PrefixLabels, Gauge>::default();
+        registry.register(
+            "bgp_prefixes",
+            "Prefixes per session: received, accepted (after import policy), advertised",
+            prefixes.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             uplink_state,
             reloads,
+            session_up,
+            prefixes,
         }
     }
 
@@ -84,6 +112,32 @@ impl Metrics {
                 self.uplink_state
                     .get_or_create(&labels)
                     .set(i64::from(u.state == state));
+            }
+        }
+    }
+
+    pub fn set_peers(&self, peers: &[PeerView]) {
+        self.session_up.clear();
+        self.prefixes.clear();
+        for p in peers {
+            let labels = PeerLabels {
+                peer: p.name.clone(),
+                address: p.address.clone(),
+            };
+            self.session_up
+                .get_or_create(&labels)
+                .set(i64::from(p.state == "established"));
+            for (kind, n) in [
+                ("received", p.received),
+                ("accepted", p.accepted),
+                ("advertised", p.advertised),
+            ] {
+                self.prefixes
+                    .get_or_create(&PrefixLabels {
+                        peer: p.name.clone(),
+                        kind,
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
     }
