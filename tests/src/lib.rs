@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+pub mod netns;
+pub mod peers;
+
 pub use sluice_testns;
 
 /// The `sluice` binary of this build: `target/<profile>/sluice`, beside the
