@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 pub mod netns;
 pub mod peers;
+pub mod sluice;
 
 pub use sluice_testns;
 
