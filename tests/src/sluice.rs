@@ -20,9 +20,16 @@ pub struct Sluice<'lab> {
 impl<'lab> Sluice<'lab> {
     /// Writes `config` and starts the daemon on `node`; waits until it answers.
     pub fn start(node: &Node<'lab>, config: &str) -> Sluice<'lab> {
-        let dir = tempfile::Builder::new().prefix("sluice-e2e-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-e2e-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::write(dir.path().join("sluice.yaml"), config).expect("write config");
-        let mut s = Sluice { node: node.clone(), dir, process: None };
+        let mut s = Sluice {
+            node: node.clone(),
+            dir,
+            process: None,
+        };
         s.run();
         s
     }
@@ -45,7 +52,11 @@ impl<'lab> Sluice<'lab> {
             "debug",
         ]);
         self.process = Some(process);
-        wait_until(Duration::from_secs(10), "sluice answers on its socket", || self.try_cli(&["status"]).is_ok());
+        wait_until(
+            Duration::from_secs(10),
+            "sluice answers on its socket",
+            || self.try_cli(&["status"]).is_ok(),
+        );
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -55,16 +66,26 @@ impl<'lab> Sluice<'lab> {
     /// Runs a client command against this daemon; Err(stderr) if it failed.
     pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
         let sock = self.dir.path().join("sluice.sock");
-        let out = Command::new(sluice_bin()).args(args).arg("--socket").arg(&sock).output().expect("sluice runs");
+        let out = Command::new(sluice_bin())
+            .args(args)
+            .arg("--socket")
+            .arg(&sock)
+            .output()
+            .expect("sluice runs");
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
-        self.try_cli(args).unwrap_or_else(|e| panic!("sluice {args:?} failed: {e}\nlog:\n{}", self.log()))
+        self.try_cli(args)
+            .unwrap_or_else(|e| panic!("sluice {args:?} failed: {e}\nlog:\n{}", self.log()))
     }
 
     pub fn json(&self, args: &[&str]) -> Value {
@@ -76,11 +97,19 @@ impl<'lab> Sluice<'lab> {
     /// `show peers` entry for the session with `address`.
     pub fn peer(&self, address: &str) -> Value {
         let peers = self.json(&["show", "peers"]);
-        peers["peers"].as_array().expect("peers").iter().find(|p| p["address"] == address).cloned().unwrap_or_else(|| panic!("no session {address}: {peers}"))
+        peers["peers"]
+            .as_array()
+            .expect("peers")
+            .iter()
+            .find(|p| p["address"] == address)
+            .cloned()
+            .unwrap_or_else(|| panic!("no session {address}: {peers}"))
     }
 
     pub fn wait_established(&self, address: &str, timeout: Duration) {
-        wait_until(timeout, &format!("session {address} established"), || self.peer(address)["state"] == "established");
+        wait_until(timeout, &format!("session {address} established"), || {
+            self.peer(address)["state"] == "established"
+        });
     }
 
     /// Paths to `prefix` (exact), empty if none.
@@ -99,7 +128,13 @@ impl<'lab> Sluice<'lab> {
         self.paths(prefix).into_iter().find(|p| p["best"] == true)
     }
 
-    pub fn wait_best(&self, prefix: &str, timeout: Duration, what: &str, mut cond: impl FnMut(&Value) -> bool) -> Value {
+    pub fn wait_best(
+        &self,
+        prefix: &str,
+        timeout: Duration,
+        what: &str,
+        mut cond: impl FnMut(&Value) -> bool,
+    ) -> Value {
         let mut last = None;
         wait_until(timeout, what, || {
             last = self.best(prefix);
@@ -119,12 +154,24 @@ impl<'lab> Sluice<'lab> {
     }
 
     pub fn log(&self) -> String {
-        self.process.as_ref().map(ProcessHandle::log).unwrap_or_default()
+        self.process
+            .as_ref()
+            .map(ProcessHandle::log)
+            .unwrap_or_default()
     }
 
     /// SIGTERM, waits for the exit; returns whether it exited 0.
     pub fn stop(&mut self) -> bool {
-        self.process.take().and_then(|p| p.stop()).is_some_and(|s| s.success())
+        self.process
+            .take()
+            .and_then(|p| p.stop())
+            .is_some_and(|s| s.success())
+    }
+
+    /// Starts again after [`Sluice::stop`], with the same config and state directory.
+    pub fn restart_stopped(&mut self) {
+        assert!(self.process.is_none(), "still running");
+        self.run();
     }
 
     /// Stops and starts again with the same config and state directory.

@@ -200,12 +200,18 @@ impl Rib {
         let reason = order
             .get(1)
             .map_or(Reason::Only, |(_, c)| decision::compare(&best_c, c).1);
-        let multipath = order
-            .iter()
-            .filter(|(_, c)| decision::multipath(&best_c, c))
-            .take(ecmp.max(1))
-            .map(|(p, _)| *p)
-            .collect();
+        // With no usable path at all, the best unusable one still forwards:
+        // a drained uplink is better than no way out.
+        let multipath = if best_c.usable {
+            order
+                .iter()
+                .filter(|(_, c)| decision::multipath(&best_c, c))
+                .take(ecmp.max(1))
+                .map(|(p, _)| *p)
+                .collect()
+        } else {
+            vec![best]
+        };
         Some(Selection {
             best,
             multipath,
@@ -277,6 +283,13 @@ mod tests {
         assert_eq!(all.reason, Reason::RouterId);
         assert_eq!(all.multipath.len(), 3);
         assert_eq!(rib.select(&p, |_| true, 2).unwrap().multipath.len(), 2);
+
+        let none_usable = rib.select(&p, |_| false, 4).unwrap();
+        assert_eq!(
+            (none_usable.best.peer, none_usable.multipath.len()),
+            (ids[0], 1),
+            "the best unusable path still forwards"
+        );
 
         let without_first = rib.select(&p, |peer| peer.name != "p1", 4).unwrap();
         assert_eq!(without_first.best.peer, ids[1]);

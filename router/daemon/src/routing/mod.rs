@@ -206,11 +206,13 @@ impl Routing {
         self.propagate(&touched, config, &active);
     }
 
-    /// Whether uplink `i` has an established session.
+    /// Whether uplink `i` has an established session. A session whose peer
+    /// is restarting gracefully (its routes kept stale) counts: the peer is
+    /// expected to keep forwarding meanwhile (RFC 4724).
     pub fn uplink_up(&self, i: usize) -> bool {
-        self.peers
-            .iter()
-            .any(|p| p.conf.role == Role::Uplink(i) && p.established.is_some())
+        self.peers.iter().any(|p| {
+            p.conf.role == Role::Uplink(i) && (p.established.is_some() || p.stale_until.is_some())
+        })
     }
 
     /// Applies one session event; `active` says which uplinks are active.
