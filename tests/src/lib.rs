@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod fakepeer;
 pub mod netns;
 pub mod peers;
 pub mod sluice;

@@ -66,22 +66,37 @@ fn uplink_state_follows_the_link() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|u| format!("{}: {}", u["state"].as_str().unwrap(), u["reason"].as_str().unwrap()))
+            .map(|u| {
+                format!(
+                    "{}: {}",
+                    u["state"].as_str().unwrap(),
+                    u["reason"].as_str().unwrap()
+                )
+            })
             .collect::<Vec<_>>()
     };
     let up = |i: &str| format!("down: interface {i} is up, no BGP session is established");
-    wait_until(Duration::from_secs(10), "both links up", || states() == [up("eth1"), up("eth2")]);
+    wait_until(Duration::from_secs(10), "both links up", || {
+        states() == [up("eth1"), up("eth2")]
+    });
 
     world.ip(["link", "set", "iap-b", "down"]);
     let eth2_down = "down: interface eth2 is down".to_string();
-    wait_until(Duration::from_secs(5), "eth2 down", || states() == [up("eth1"), eth2_down.clone()]);
+    wait_until(Duration::from_secs(5), "eth2 down", || {
+        states() == [up("eth1"), eth2_down.clone()]
+    });
 
     // The metrics endpoint listens inside the router's namespace.
     let metrics = router.run(["curl", "-fsS", "http://127.0.0.1:9179/metrics"]);
-    assert!(metrics.contains("sluice_uplink_state{uplink=\"iap-b\",state=\"down\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("sluice_uplink_state{uplink=\"iap-b\",state=\"down\"} 1"),
+        "{metrics}"
+    );
 
     world.ip(["link", "set", "iap-b", "up"]);
-    wait_until(Duration::from_secs(5), "eth2 back", || states() == [up("eth1"), up("eth2")]);
+    wait_until(Duration::from_secs(5), "eth2 back", || {
+        states() == [up("eth1"), up("eth2")]
+    });
     let status = daemon.stop();
     assert!(
         status.is_some_and(|s| s.success()),

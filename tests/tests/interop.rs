@@ -509,3 +509,92 @@ fn clean_shutdown_sends_an_rfc9003_message() {
     });
     bird.wait_no_route("198.51.100.0/24", ROUTE);
 }
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn max_prefix_restart_and_warn() {
+    must_be_root();
+    let lab = Lab::new("maxpfx");
+    let r = lab.node("r");
+    let up = &BIRD_A;
+    let node = wire(&lab, &r, up);
+    let routes: Vec<Announce> = (0..5)
+        .map(|i| Announce::new(&format!("100.64.{i}.0/24")))
+        .collect();
+    let bird = peer(&node, up, &routes, false);
+    let cfg = config(&[up], "").replace(
+        "local_pref: 200\n",
+        "local_pref: 200\n    max_prefix: { limit: 3, action: restart, restart_after: 1m }\n",
+    );
+    let sluice = Sluice::start(&r, &cfg);
+    wait_until(UP, "BIRD reports the max-prefix Cease", || {
+        bird.last_error(ip(&up.ours4()))
+            .contains("Maximum number of prefixes reached")
+    });
+    let p = sluice.peer(&up.theirs4());
+    assert_ne!(p["state"], "established", "{p}");
+    assert!(
+        p["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("maximum number of prefixes"),
+        "{p}"
+    );
+    assert!(
+        sluice.paths("100.64.0.0/24").is_empty(),
+        "routes of a closed session are gone"
+    );
+
+    // With action warn the session stays and an event says why.
+    let warn = cfg.replace("action: restart, restart_after: 1m", "action: warn");
+    sluice.reload(&warn);
+    sluice.wait_established(&up.theirs4(), UP);
+    wait_until(ROUTE, "all five routes kept", || {
+        (0..5).all(|i| !sluice.paths(&format!("100.64.{i}.0/24")).is_empty())
+    });
+    assert!(sluice.events().contains("above max_prefix 3"));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn an_import_change_on_reload_refreshes_routes_and_gtsm_holds() {
+    must_be_root();
+    let lab = Lab::new("refresh");
+    let r = lab.node("r");
+    let up = &BIRD_A;
+    let node = wire(&lab, &r, up);
+    // GTSM on both sides: BIRD sends and expects TTL 255, as Sluice does with ttl_security.
+    let spec = PeerSpec::new(Kind::Bird, up.asn, up.theirs4().parse().unwrap())
+        .neighbor(NeighborSpec::new(ip(&up.ours4()), 64500).ttl_security())
+        .announce(Announce::new("100.64.0.0/16"));
+    let bird = Peer::start(&node, spec);
+    let cfg = format!(
+        "router: {{ id: 192.0.2.1, asn: 64500 }}\ninterfaces: [{{ name: eth1, addresses: [{}/30] }}]\nuplinks:\n  - name: bird\n    interface: eth1\n    peer: {{ address: {}, asn: 65001, ttl_security: true }}\n    import: full-table\n    local_pref: 150\npolicies: {{ bogons: [] }}\n",
+        up.ours4(),
+        up.theirs4()
+    );
+    let sluice = Sluice::start(&r, &cfg);
+    sluice.wait_established(&up.theirs4(), UP);
+    sluice.wait_best("100.64.0.0/16", ROUTE, "local-pref 150", |p| {
+        p["local_pref"] == 150
+    });
+    sluice.reload(&cfg.replace("local_pref: 150", "local_pref: 250"));
+    sluice.wait_best(
+        "100.64.0.0/16",
+        ROUTE,
+        "local-pref 250 after the refresh",
+        |p| p["local_pref"] == 250,
+    );
+    assert_eq!(
+        sluice.peer(&up.theirs4())["state"],
+        "established",
+        "a policy change does not reset the session"
+    );
+    assert!(sluice.events().contains("resend its routes"));
+    assert!(
+        bird.log().contains("route refresh")
+            || bird.log().contains("ROUTE-REFRESH")
+            || bird.log().contains("Got ROUTE-REFRESH"),
+        "BIRD saw no route refresh"
+    );
+}

@@ -182,6 +182,9 @@ fn session(c: &mut String, asn: u32, n: &NeighborSpec) {
     if n.passive {
         let _ = writeln!(c, "  passive on;");
     }
+    if n.ttl_security {
+        let _ = writeln!(c, "  ttl security on;");
+    }
     if let Some(ttl) = n.multihop {
         let _ = writeln!(c, "  multihop {ttl};");
     }

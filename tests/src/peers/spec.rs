@@ -70,6 +70,8 @@ pub struct NeighborSpec {
     pub multihop: Option<u8>,
     /// Proposed hold time in seconds; keepalive is a third of it.
     pub hold_time: u16,
+    /// GTSM (RFC 5082): send with TTL 255, accept only TTL 255 (BIRD only).
+    pub ttl_security: bool,
 }
 
 impl NeighborSpec {
@@ -79,6 +81,7 @@ impl NeighborSpec {
             asn,
             local: None,
             md5: None,
+            ttl_security: false,
             passive: false,
             graceful_restart: false,
             multihop: None,
@@ -93,6 +96,11 @@ impl NeighborSpec {
 
     pub fn md5(mut self, password: &str) -> NeighborSpec {
         self.md5 = Some(password.to_owned());
+        self
+    }
+
+    pub fn ttl_security(mut self) -> NeighborSpec {
+        self.ttl_security = true;
         self
     }
 
