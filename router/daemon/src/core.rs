@@ -109,6 +109,8 @@ pub struct Core {
     last_states: HashMap<String, UplinkState>,
     /// BGP: absent in tests that exercise only config handling.
     pub routing: Option<Routing>,
+    /// Which uplinks were active at the last refresh.
+    active_uplinks: Vec<bool>,
 }
 
 impl Core {
@@ -134,6 +136,7 @@ impl Core {
             link,
             last_states: HashMap::new(),
             routing: None,
+            active_uplinks: Vec::new(),
         }
     }
 
@@ -151,18 +154,24 @@ impl Core {
 
     /// A session event: routes into the RIB, and uplink states re-read
     /// since a session coming or going can change them.
+    /// Routes are the hot path (a full table is ~100k UPDATEs): they use the
+    /// uplink states of the last refresh, and only a session coming or going
+    /// re-reads them.
     pub fn session_event(&mut self, id: usize, event: sluice_bgp::session::Event) {
-        let active = self.active();
+        use sluice_bgp::session::Event;
+        let state_change = matches!(event, Event::Up { .. } | Event::Down { .. });
         if let Some(r) = self.routing.as_mut() {
             r.handle(
                 id,
                 event,
                 &self.active.checked.loaded.config,
-                &active,
+                &self.active_uplinks,
                 &mut self.events,
             );
         }
-        self.refresh();
+        if state_change {
+            self.refresh();
+        }
     }
 
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
@@ -235,6 +244,7 @@ impl Core {
             .iter()
             .map(|u| u.state == UplinkState::Active)
             .collect();
+        self.active_uplinks.clone_from(&active);
         if let Some(r) = self.routing.as_mut() {
             r.expire_stale(
                 &self.active.checked.loaded.config,

@@ -160,6 +160,25 @@ impl PathAttrs {
         update::as_path_len(&self.as_path)
     }
 
+    /// Whether `asn` appears anywhere in the path; no allocation.
+    pub fn contains_asn(&self, asn: u32) -> bool {
+        let mut v: &[u8] = &self.as_path;
+        while let [_, count, rest @ ..] = v {
+            let n = usize::from(*count) * 4;
+            let Some(body) = rest.get(..n) else {
+                return false;
+            };
+            if body
+                .chunks_exact(4)
+                .any(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) == asn)
+            {
+                return true;
+            }
+            v = &rest[n..];
+        }
+        false
+    }
+
     /// The ASNs of the path in order, sets flattened.
     pub fn asns(&self) -> Vec<u32> {
         update::as_path_segments(&self.as_path, true)
@@ -169,10 +188,25 @@ impl PathAttrs {
 
     /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
     pub fn neighbor_as(&self) -> Option<u32> {
-        update::as_path_segments(&self.as_path, true)
-            .next()
-            .filter(|(kind, _)| *kind == update::AS_SEQUENCE)
-            .and_then(|(_, a)| a.first().copied())
+        match self.as_path.as_slice() {
+            [update::AS_SEQUENCE, n, a, b, c, d, ..] if *n > 0 => {
+                Some(u32::from_be_bytes([*a, *b, *c, *d]))
+            }
+            _ => None,
+        }
+    }
+
+    /// What the decision process compares, computed once per attribute set.
+    pub fn decision_key(&self) -> DecisionKey {
+        DecisionKey {
+            local_pref: self
+                .local_pref
+                .unwrap_or(crate::decision::DEFAULT_LOCAL_PREF),
+            as_path_len: self.as_path_len(),
+            origin: self.origin,
+            med: self.med.unwrap_or(0),
+            neighbor_as: self.neighbor_as(),
+        }
     }
 
     /// Prepends `asn` `times` times to the leading AS_SEQUENCE.
@@ -206,6 +240,18 @@ impl PathAttrs {
     }
 }
 
+/// The attributes the decision process looks at (RFC 4271 §9.1.2.2), kept
+/// beside each interned set so selection never walks an AS_PATH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecisionKey {
+    pub local_pref: u32,
+    pub as_path_len: u32,
+    pub origin: u8,
+    /// A missing MED counts as 0.
+    pub med: u32,
+    pub neighbor_as: Option<u32>,
+}
+
 /// Index of an interned attribute set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttrId(pub u32);
@@ -221,6 +267,7 @@ pub struct Interner {
 #[derive(Debug)]
 struct Slot {
     attrs: Option<Arc<PathAttrs>>,
+    key: DecisionKey,
     refs: u32,
 }
 
@@ -231,9 +278,11 @@ impl Interner {
             self.slots[id.0 as usize].refs += 1;
             return id;
         }
+        let key = attrs.decision_key();
         let attrs = Arc::new(attrs);
         let slot = Slot {
             attrs: Some(attrs.clone()),
+            key,
             refs: 1,
         };
         let id = match self.free.pop() {
@@ -265,6 +314,10 @@ impl Interner {
             }
             self.free.push(id.0);
         }
+    }
+
+    pub fn key(&self, id: AttrId) -> &DecisionKey {
+        &self.slots[id.0 as usize].key
     }
 
     pub fn get(&self, id: AttrId) -> &PathAttrs {

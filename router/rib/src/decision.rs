@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
-use crate::attrs::PathAttrs;
+use crate::attrs::DecisionKey;
 
 /// What the decision process knows of the peer a path came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,30 +59,22 @@ impl Reason {
 #[derive(Clone, Copy, Debug)]
 pub struct Candidate<'a> {
     pub peer: &'a PeerInfo,
-    pub attrs: &'a PathAttrs,
+    pub key: &'a DecisionKey,
     /// Whether its uplink (if any) is active.
     pub usable: bool,
 }
 
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
 
-impl Candidate<'_> {
-    fn local_pref(&self) -> u32 {
-        self.attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF)
-    }
-}
-
 /// `Less` when `a` is better than `b`, with the deciding step.
 pub fn compare(a: &Candidate<'_>, b: &Candidate<'_>) -> (Ordering, Reason) {
+    let (ka, kb) = (a.key, b.key);
     let steps: [(Ordering, Reason); 5] = [
         (b.usable.cmp(&a.usable), Reason::UplinkState),
-        (b.local_pref().cmp(&a.local_pref()), Reason::LocalPref),
-        (
-            a.attrs.as_path_len().cmp(&b.attrs.as_path_len()),
-            Reason::AsPathLength,
-        ),
-        (a.attrs.origin.cmp(&b.attrs.origin), Reason::Origin),
-        (med(a, b), Reason::Med),
+        (kb.local_pref.cmp(&ka.local_pref), Reason::LocalPref),
+        (ka.as_path_len.cmp(&kb.as_path_len), Reason::AsPathLength),
+        (ka.origin.cmp(&kb.origin), Reason::Origin),
+        (med(ka, kb), Reason::Med),
     ];
     for (ord, reason) in steps {
         if ord != Ordering::Equal {
@@ -103,9 +95,9 @@ pub fn compare(a: &Candidate<'_>, b: &Candidate<'_>) -> (Ordering, Reason) {
 }
 
 /// MED is compared only between paths from the same neighbouring AS; a missing MED is 0.
-fn med(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
-    if a.attrs.neighbor_as() == b.attrs.neighbor_as() {
-        a.attrs.med.unwrap_or(0).cmp(&b.attrs.med.unwrap_or(0))
+fn med(a: &DecisionKey, b: &DecisionKey) -> Ordering {
+    if a.neighbor_as == b.neighbor_as {
+        a.med.cmp(&b.med)
     } else {
         Ordering::Equal
     }
@@ -125,6 +117,7 @@ pub fn multipath(best: &Candidate<'_>, other: &Candidate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attrs::PathAttrs;
     use sluice_wire::update::AS_SEQUENCE;
 
     fn peer(n: u8, ebgp: bool) -> PeerInfo {
@@ -153,15 +146,16 @@ mod tests {
     }
 
     fn cmp(a: (&PeerInfo, &PathAttrs), b: (&PeerInfo, &PathAttrs)) -> (Ordering, Reason) {
+        let (ka, kb) = (a.1.decision_key(), b.1.decision_key());
         compare(
             &Candidate {
                 peer: a.0,
-                attrs: a.1,
+                key: &ka,
                 usable: true,
             },
             &Candidate {
                 peer: b.0,
-                attrs: b.1,
+                key: &kb,
                 usable: true,
             },
         )
@@ -211,44 +205,19 @@ mod tests {
     #[test]
     fn usable_paths_win_and_multipath_needs_equal_attributes() {
         let (p1, p2) = (peer(1, true), peer(2, true));
-        let a = attrs(&[65001, 1], None, None, 0);
-        let b = attrs(&[65002, 7], None, None, 0);
-        let drained = Candidate {
-            peer: &p1,
-            attrs: &a,
-            usable: false,
-        };
-        let active = Candidate {
-            peer: &p2,
-            attrs: &attrs(&[65002, 7, 8, 9], None, None, 0),
-            usable: true,
-        };
+        let a = attrs(&[65001, 1], None, None, 0).decision_key();
+        let b = attrs(&[65002, 7], None, None, 0).decision_key();
+        let far = attrs(&[65002, 7, 8, 9], None, None, 0).decision_key();
+        let longer = attrs(&[65002, 7, 8], None, None, 0).decision_key();
+        let c = |peer, key, usable| Candidate { peer, key, usable };
         assert_eq!(
-            compare(&active, &drained),
+            compare(&c(&p2, &far, true), &c(&p1, &a, false)),
             (Ordering::Less, Reason::UplinkState)
         );
-        let c1 = Candidate {
-            peer: &p1,
-            attrs: &a,
-            usable: true,
-        };
-        let c2 = Candidate {
-            peer: &p2,
-            attrs: &b,
-            usable: true,
-        };
         assert!(
-            multipath(&c1, &c2),
+            multipath(&c(&p1, &a, true), &c(&p2, &b, true)),
             "different upstreams, equal length: relaxed multipath"
         );
-        let longer = attrs(&[65002, 7, 8], None, None, 0);
-        assert!(!multipath(
-            &c1,
-            &Candidate {
-                peer: &p2,
-                attrs: &longer,
-                usable: true
-            }
-        ));
+        assert!(!multipath(&c(&p1, &a, true), &c(&p2, &longer, true)));
     }
 }

@@ -121,9 +121,19 @@ impl Policies {
         prefix: &Prefix,
         attrs: &mut PathAttrs,
     ) -> bool {
-        if attrs.asns().contains(&self.asn) {
-            return false;
-        }
+        !self.looped(attrs) && self.import_prefix(policy, ebgp, from_uplink, prefix, attrs)
+    }
+
+    /// [`Policies::import`] without the AS-path loop check, which depends
+    /// only on the attributes and so is done once per UPDATE by the caller.
+    pub fn import_prefix(
+        &self,
+        policy: Option<&PolicyRef>,
+        ebgp: bool,
+        from_uplink: bool,
+        prefix: &Prefix,
+        attrs: &mut PathAttrs,
+    ) -> bool {
         if from_uplink && self.is_bogon(prefix) {
             return false;
         }
@@ -134,6 +144,17 @@ impl Policies {
             Some(PolicyRef::Announce) => false,
             Some(PolicyRef::Named(name)) => self.run(name, prefix, attrs),
         }
+    }
+
+    /// Whether `policy` may rewrite attributes, so that each route needs
+    /// its own copy; the built-ins only accept or reject.
+    pub fn rewrites(policy: Option<&PolicyRef>) -> bool {
+        matches!(policy, Some(PolicyRef::Named(_)))
+    }
+
+    /// The path already holds our ASN (RFC 4271 §9.1.2).
+    pub fn looped(&self, attrs: &PathAttrs) -> bool {
+        attrs.contains_asn(self.asn)
     }
 
     /// Export: whether `prefix` goes to a session with `policy`; may rewrite `attrs`.

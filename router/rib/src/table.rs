@@ -189,7 +189,7 @@ impl Rib {
             let peer = self.peer(p.peer);
             Candidate {
                 peer,
-                attrs: self.attrs.get(p.attrs),
+                key: self.attrs.key(p.attrs),
                 usable: usable(peer),
             }
         };

@@ -416,36 +416,47 @@ impl Routing {
         let from_uplink = matches!(p.conf.role, Role::Uplink(_));
         let policy = p.conf.import.clone();
         let ebgp = p.conf.ebgp();
+        // Loop detection depends on the attributes only: once per UPDATE.
+        let looped = self.policies.looped(&base);
+        let rewrites = Policies::rewrites(policy.as_ref());
+        // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
         for prefix in &routes.announce {
-            let mut a = base.clone();
-            if !self
-                .policies
-                .import(policy.as_ref(), ebgp, from_uplink, prefix, &mut a)
-            {
-                if self.rib.withdraw(rib_id, prefix) {
-                    touched.push(*prefix);
-                }
-                continue;
-            }
-            // Routes the policy left unchanged share one interned set.
-            let id = if a == base {
-                match shared {
+            let accepted = if looped {
+                None
+            } else if rewrites {
+                let mut a = base.clone();
+                self.policies
+                    .import_prefix(policy.as_ref(), ebgp, from_uplink, prefix, &mut a)
+                    .then(|| self.rib.attrs.intern(a))
+            } else if self.policies.import_prefix(
+                policy.as_ref(),
+                ebgp,
+                from_uplink,
+                prefix,
+                &mut base,
+            ) {
+                Some(match shared {
                     Some(id) => {
                         self.rib.attrs.retain(id);
                         id
                     }
-                    None => {
-                        let id = self.rib.attrs.intern(a);
-                        shared = Some(id);
-                        id
+                    None => *shared.insert(self.rib.attrs.intern(base.clone())),
+                })
+            } else {
+                None
+            };
+            match accepted {
+                Some(id) => {
+                    self.rib.announce(rib_id, *prefix, id);
+                    touched.push(*prefix);
+                }
+                None => {
+                    if self.rib.withdraw(rib_id, prefix) {
+                        touched.push(*prefix);
                     }
                 }
-            } else {
-                self.rib.attrs.intern(a)
-            };
-            self.rib.announce(rib_id, *prefix, id);
-            touched.push(*prefix);
+            }
         }
         self.check_max_prefix(i, events);
         touched
