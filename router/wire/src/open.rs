@@ -57,8 +57,11 @@ impl Open {
         let hold_time = u16::from_be_bytes([body[3], body[4]]);
         let router_id = Ipv4Addr::new(body[5], body[6], body[7], body[8]);
         let params_len = usize::from(body[9]);
+        // The parameters must fill the rest of the message exactly: octets
+        // past them would be ignored, capabilities and all.
         let params = body
-            .get(10..10 + params_len)
+            .get(10..)
+            .filter(|p| p.len() == params_len)
             .ok_or_else(|| Notify::new(err::OPEN, 0, []))?;
         if hold_time == 1 || hold_time == 2 {
             return Err(Notify::new(err::OPEN, err::OPEN_UNACCEPTABLE_HOLD, []));
@@ -235,5 +238,13 @@ mod tests {
         let mut short = body.clone();
         short[9] += 5;
         assert!(Open::decode(&short).is_err());
+        // Optional Parameters Length shorter than what follows: the rest
+        // would be ignored (found by the netgauze oracle, tests/oracle.rs).
+        let mut long = body.clone();
+        long[9] -= 1;
+        assert!(Open::decode(&long).is_err());
+        let mut none = body.clone();
+        none[9] = 0;
+        assert!(Open::decode(&none).is_err());
     }
 }

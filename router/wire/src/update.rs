@@ -182,8 +182,10 @@ impl<'a> Attrs<'a> {
                 (3, rest.get(2).map_or(usize::MAX, |l| usize::from(*l)))
             };
             let Some(whole) = rest.get(..hlen.saturating_add(len)) else {
-                // RFC 7606 §4: the length overruns the attribute list.
-                if a.mp_reach.is_none() && matches!(code, attr::MP_REACH | attr::MP_UNREACH) {
+                // RFC 7606 §4: the length overruns the attribute list. For
+                // MP_REACH/MP_UNREACH that means their NLRI cannot be found
+                // (§5.3), whether or not an MP_REACH came before: reset.
+                if matches!(code, attr::MP_REACH | attr::MP_UNREACH) {
                     return Err(Notify::new(
                         err::UPDATE,
                         err::UPDATE_MALFORMED_ATTR_LIST,

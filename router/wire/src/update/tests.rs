@@ -258,6 +258,19 @@ fn session_reset_cases() {
     // Malformed MP_REACH_NLRI.
     let bad_mp: &[u8] = &[0, 2, 1, 16, 0x20, 1];
     assert!(parse_with(&[good_attrs(), vec![(FLAG_OPTIONAL, MP_REACH, bad_mp)]].concat()).is_err());
+    // MP_UNREACH_NLRI overrunning the attribute list after a good MP_REACH_NLRI:
+    // its withdrawn routes cannot be found, so treat-as-withdraw would leave
+    // them in place (found by the netgauze oracle, tests/oracle.rs).
+    let mut a = attrs(&[good_attrs(), vec![(FLAG_OPTIONAL, MP_REACH, mp)]].concat());
+    a.extend([FLAG_OPTIONAL, MP_UNREACH, 40, 0, 2, 1, 32, 0x20]);
+    let msg = encode::update(&[], &a, &[24, 198, 51, 100]);
+    let Message::Update(u) = Message::decode(&msg).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        Attrs::parse(&u, EBGP_AS4).unwrap_err().subcode,
+        err::UPDATE_MALFORMED_ATTR_LIST
+    );
 }
 
 #[test]
