@@ -132,8 +132,8 @@ impl FakePeer {
             loop {
                 match TcpStream::connect_timeout(&to, Duration::from_secs(1)) {
                     Ok(s) => return s,
-                    Err(e) if Instant::now() < deadline => {
-                        let _ = e;
+                    // Refused until the daemon listens: try again.
+                    Err(_) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(50));
                     }
                     Err(e) => panic!("cannot connect to {to}: {e}"),

@@ -133,7 +133,6 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             metrics_bound.as_deref().unwrap_or("off")
         ),
     );
-    core.refresh();
 
     // BGP: one task per session, one listener for all of them.
     let directory = routing::Directory::default();
@@ -152,6 +151,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         );
     }
     let listeners = bgp_listeners(&directory, &mut core.events).await;
+    // The first look at the uplinks, now that their sessions are known.
+    core.refresh();
 
     let (tx, mut rx) = mpsc::channel(64);
     let acceptor = tokio::spawn(accept(listener, tx));

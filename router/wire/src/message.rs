@@ -84,11 +84,16 @@ impl<'a> Message<'a> {
     /// attributes are only located here, not yet checked: see
     /// [`crate::update::Attrs::parse`].
     pub fn decode(message: &'a [u8]) -> Result<Message<'a>, Notify> {
+        if message.len() < iana::HEADER_LEN {
+            return Err(Notify::new(err::HEADER, err::HEADER_BAD_LENGTH, []));
+        }
         let body = &message[iana::HEADER_LEN..];
         Ok(match message[18] {
             msg::OPEN => Message::Open(Open::decode(body)?),
             msg::UPDATE => Message::Update(Update::split(body)?),
-            msg::NOTIFICATION => Message::Notification(Notification::decode(body)),
+            msg::NOTIFICATION if body.len() >= 2 => {
+                Message::Notification(Notification::decode(body))
+            }
             msg::KEEPALIVE => Message::Keepalive,
             msg::ROUTE_REFRESH => {
                 if body.len() != 4 {

@@ -235,6 +235,11 @@ impl<'a> Attrs<'a> {
                 }
                 continue;
             };
+            // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded
+            // whatever its form (RFC 4271 §5.1.5 ignores it anyway).
+            if code == attr::LOCAL_PREF && ctx.ebgp {
+                continue;
+            }
             let flags_ok = flags & (attr::FLAG_OPTIONAL | attr::FLAG_TRANSITIVE) == expected;
             let result = if flags_ok {
                 a.take(code, value, ctx)
@@ -343,6 +348,15 @@ impl<'a> Attrs<'a> {
                 }
                 self.large_communities = Some(v);
             }
+            attr::MP_REACH | attr::MP_UNREACH if !carried_family(v) => {
+                // A family we do not carry (and did not negotiate): ignore
+                // it, as BIRD and FRR do, rather than reset the session.
+                self.problems.push(Problem {
+                    code,
+                    discarded: true,
+                    why: "multiprotocol attribute for a family not carried; ignored",
+                });
+            }
             attr::MP_REACH => self.mp_reach = Some(parse_mp_reach(v)?),
             attr::MP_UNREACH => {
                 let [a0, a1, safi, withdrawn @ ..] = v else {
@@ -362,6 +376,17 @@ impl<'a> Attrs<'a> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// Whether an MP_REACH/MP_UNREACH value is for IPv4 or IPv6 unicast (a
+/// value too short to say counts as carried, so that it is checked).
+fn carried_family(v: &[u8]) -> bool {
+    match v {
+        [a0, a1, safi, ..] => {
+            Afi::from_code(u16::from_be_bytes([*a0, *a1])).is_some() && *safi == SAFI_UNICAST
+        }
+        _ => true,
     }
 }
 

@@ -1181,6 +1181,10 @@ fn classify_update(buf: &[u8], e: &BgpUpdateMessageParsingError, ctx: Ctx) -> Cl
             P::AsPathError(_) => Class::Withdraw("AS_PATH"),
             P::NextHopError(_) => Class::Withdraw("NEXT_HOP"),
             P::MultiExitDiscriminatorError(_) => Class::Withdraw("MULTI_EXIT_DISC"),
+            // RFC 7606 §7.5: from an external peer LOCAL_PREF is discarded, whatever its form.
+            P::LocalPreferenceError(_) if ctx.ebgp => {
+                Class::Unconstrained("LOCAL_PREF from an external peer (attribute-discard)")
+            }
             P::LocalPreferenceError(_) => Class::Withdraw("LOCAL_PREF"),
             P::CommunitiesError(_) => Class::Withdraw("COMMUNITIES"),
             P::LargeCommunitiesError(_) => Class::Withdraw("LARGE_COMMUNITIES"),
@@ -1195,6 +1199,11 @@ fn classify_update(buf: &[u8], e: &BgpUpdateMessageParsingError, ctx: Ctx) -> Cl
                 // inside MP_REACH/MP_UNREACH whatever its context says.
                 if format!("{pe:?}").contains("InvalidUnicastNetwork") {
                     Class::Unconstrained("non-unicast prefix in MP_REACH/MP_UNREACH")
+                } else if ignores_family(buf, ctx) {
+                    // An AFI/SAFI other than IPv4/IPv6 unicast is one Sluice
+                    // never negotiates; like BIRD and FRR it ignores the
+                    // attribute, where netgauze parses (and rejects) it.
+                    Class::Unconstrained("multiprotocol attribute for a family not carried")
                 } else {
                     Class::Reset("MP_REACH_NLRI / MP_UNREACH_NLRI")
                 }
@@ -1214,6 +1223,9 @@ fn classify_update(buf: &[u8], e: &BgpUpdateMessageParsingError, ctx: Ctx) -> Cl
                 use PathAttributeType as T;
                 match value {
                     Ok(T::MpReachNlri | T::MpUnreachNlri) => Class::Reset("MP_* flags"),
+                    Ok(T::LocalPreference) if ctx.ebgp => {
+                        Class::Unconstrained("LOCAL_PREF from an external peer (attribute-discard)")
+                    }
                     Ok(
                         T::Origin
                         | T::AsPath
@@ -1241,6 +1253,22 @@ fn classify_update(buf: &[u8], e: &BgpUpdateMessageParsingError, ctx: Ctx) -> Cl
             },
         },
     }
+}
+
+/// Whether sluice ignored a multiprotocol attribute of `buf` as being for a
+/// family it does not carry.
+fn ignores_family(buf: &[u8], ctx: Ctx) -> bool {
+    let Ok(Some(n)) = sluice_wire::frame(buf, 65535) else {
+        return false;
+    };
+    let Ok(Message::Update(u)) = Message::decode(&buf[..n]) else {
+        return false;
+    };
+    Attrs::parse(&u, ctx).is_ok_and(|(a, _)| {
+        a.problems
+            .iter()
+            .any(|p| p.why.contains("family not carried"))
+    })
 }
 
 /// The comparison rule; returns (netgauze class, sluice outcome) for statistics.

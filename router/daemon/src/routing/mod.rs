@@ -34,6 +34,69 @@ use peers::{Configured, Role};
 pub type Directory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
 
 /// A session's life as the route owner sees it.
+impl Peer {
+    /// RFC 4271 §6.3 and RFC 7606 §7.2: routes whose next hop cannot be
+    /// used, or (from an external peer) whose AS path does not start with
+    /// the peer's AS, are ignored. Logged once per session.
+    fn plausible(&mut self, a: &PathAttrs, peer_asn: u32, config: &Config) -> bool {
+        let why = if self.conf.ebgp() && a.neighbor_as() != Some(peer_asn) {
+            Some(format!(
+                "AS path {:?} does not start with the peer's AS{peer_asn}",
+                a.asns()
+            ))
+        } else {
+            match a.next_hop {
+                None => Some("no next hop".to_string()),
+                Some(nh) if own_addresses(config).any(|o| o == nh) => {
+                    Some(format!("next hop {nh} is this router"))
+                }
+                Some(nh) if self.single_hop() && !on_link(config, self.conf.role, nh) => Some(
+                    format!("next hop {nh} is not on a connected subnet of a single-hop session"),
+                ),
+                Some(_) => None,
+            }
+        };
+        if let Some(why) = &why
+            && !self.warned_implausible
+        {
+            self.warned_implausible = true;
+            tracing::warn!(peer = %self.conf.name, %why, "ignoring routes (RFC 4271 §6.3)");
+        }
+        why.is_none()
+    }
+
+    fn single_hop(&self) -> bool {
+        self.conf.ebgp() && self.conf.settings.ttl == 1 || self.conf.settings.min_ttl == Some(255)
+    }
+}
+
+fn own_addresses(config: &Config) -> impl Iterator<Item = IpAddr> + '_ {
+    config
+        .interfaces
+        .iter()
+        .flat_map(|i| i.addresses.iter().map(|a| a.addr()))
+}
+
+/// Whether `nh` lies on a subnet of the session's interface (uplinks) or of
+/// any interface (neighbours); IPv6 link-local next hops are on-link by definition.
+fn on_link(config: &Config, role: Role, nh: IpAddr) -> bool {
+    if let IpAddr::V6(v6) = nh
+        && v6.is_unicast_link_local()
+    {
+        return true;
+    }
+    let iface = match role {
+        Role::Uplink(u) => config.uplinks.get(u).map(|u| u.interface.value.as_str()),
+        Role::Neighbor(_) => None,
+    };
+    config
+        .interfaces
+        .iter()
+        .filter(|i| iface.is_none_or(|n| n == i.name.value.as_str()))
+        .flat_map(|i| i.addresses.iter())
+        .any(|a| a.subnet().contains(&nh))
+}
+
 #[derive(Debug)]
 struct Peer {
     /// The session task's id, carried by its events.
@@ -52,6 +115,8 @@ struct Peer {
     warned_max_prefix: bool,
     /// The restart time of the peer's graceful-restart capability.
     gr_time: Option<u16>,
+    /// Implausible routes from this session were logged once.
+    warned_implausible: bool,
 }
 
 #[derive(Debug)]
@@ -116,6 +181,7 @@ impl Routing {
             adj_out: AdjOut::default(),
             warned_max_prefix: false,
             gr_time: None,
+            warned_implausible: false,
         });
     }
 
@@ -256,11 +322,12 @@ impl Routing {
                 p.since = SystemTime::now();
                 p.received = 0;
                 p.warned_max_prefix = false;
+                p.warned_implausible = false;
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
             Event::Routes(routes) => {
-                let touched = self.learn(i, routes, events);
+                let touched = self.learn(i, routes, config, events);
                 self.propagate(&touched, config, active);
             }
             Event::EndOfRib(afi) => {
@@ -373,7 +440,13 @@ impl Routing {
     }
 
     /// Import: the routes of one UPDATE into the RIB. Returns the prefixes touched.
-    fn learn(&mut self, i: usize, routes: session::Routes, events: &mut Events) -> Vec<Prefix> {
+    fn learn(
+        &mut self,
+        i: usize,
+        routes: session::Routes,
+        config: &Config,
+        events: &mut Events,
+    ) -> Vec<Prefix> {
         let p = &mut self.peers[i];
         let (Some(rib_id), Some((negotiated, _))) = (p.rib_id, &p.established) else {
             return Vec::new();
@@ -417,7 +490,9 @@ impl Routing {
         let policy = p.conf.import.clone();
         let ebgp = p.conf.ebgp();
         // Loop detection depends on the attributes only: once per UPDATE.
-        let looped = self.policies.looped(&base);
+        let peer_asn = negotiated.peer_asn;
+        let looped =
+            self.policies.looped(&base) || !self.peers[i].plausible(&base, peer_asn, config);
         let rewrites = Policies::rewrites(policy.as_ref());
         // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
