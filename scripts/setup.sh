@@ -40,4 +40,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust 1.95 or newer (https://rustup.rs) and run this again" >&2
   exit 1
 fi
+# Fuzzing (scripts/fuzz.sh) needs cargo-fuzz on the nightly toolchain;
+# where there is no nightly, the fuzz step says it was skipped.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz
+fi
+
 echo "setup: ok ($(cargo --version), $(clang --version | head -n1))"

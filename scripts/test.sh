@@ -32,6 +32,9 @@ else
   cargo test --workspace
 fi
 
+step "fuzz the BGP decoder (60 s)"
+scripts/fuzz.sh 60
+
 step "leftovers"
 netns_after=$(ours)
 leaked=$(comm -13 <(echo "$netns_before") <(echo "$netns_after") | grep -v '^$' || true)
