@@ -412,23 +412,60 @@ proptest! {
 #[test]
 fn malformed_local_pref_from_ebgp_is_discarded_not_withdrawn() {
     // RFC 7606 §7.5: wrong length or wrong flags, from an external peer: attribute-discard.
-    for lp in [(FLAG_TRANSITIVE, LOCAL_PREF, &[0, 100][..]), (FLAG_OPTIONAL | FLAG_TRANSITIVE, LOCAL_PREF, &[0, 0, 0, 100][..])] {
+    for lp in [
+        (FLAG_TRANSITIVE, LOCAL_PREF, &[0, 100][..]),
+        (
+            FLAG_OPTIONAL | FLAG_TRANSITIVE,
+            LOCAL_PREF,
+            &[0, 0, 0, 100][..],
+        ),
+    ] {
         let (_, verdict) = parse_with(&[good_attrs(), vec![lp]].concat()).unwrap();
         assert_eq!(verdict, Verdict::Use, "{lp:?}");
     }
     // From an internal peer the same length error withdraws.
-    let msg = encode::update(&[], &attrs(&[good_attrs(), vec![(FLAG_TRANSITIVE, LOCAL_PREF, &[0, 100][..])]].concat()), &[24, 198, 51, 100]);
-    let Message::Update(u) = Message::decode(&msg).unwrap() else { panic!() };
-    assert_eq!(Attrs::parse(&u, Ctx { four_octet_as: true, ebgp: false }).unwrap().1, Verdict::TreatAsWithdraw);
+    let msg = encode::update(
+        &[],
+        &attrs(
+            &[
+                good_attrs(),
+                vec![(FLAG_TRANSITIVE, LOCAL_PREF, &[0, 100][..])],
+            ]
+            .concat(),
+        ),
+        &[24, 198, 51, 100],
+    );
+    let Message::Update(u) = Message::decode(&msg).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        Attrs::parse(
+            &u,
+            Ctx {
+                four_octet_as: true,
+                ebgp: false
+            }
+        )
+        .unwrap()
+        .1,
+        Verdict::TreatAsWithdraw
+    );
 }
 
 #[test]
 fn multiprotocol_attributes_of_other_families_are_ignored() {
     // IPv4 multicast (SAFI 2) and L2VPN (AFI 25): not carried, not a reason to reset.
-    for value in [&[0, 1, 2, 4, 10, 0, 0, 1, 0, 24, 239, 1, 1][..], &[0, 25, 65, 0, 0][..]] {
-        let (problems, verdict) = parse_with(&[good_attrs(), vec![(FLAG_OPTIONAL, MP_REACH, value)]].concat()).unwrap();
+    for value in [
+        &[0, 1, 2, 4, 10, 0, 0, 1, 0, 24, 239, 1, 1][..],
+        &[0, 25, 65, 0, 0][..],
+    ] {
+        let (problems, verdict) =
+            parse_with(&[good_attrs(), vec![(FLAG_OPTIONAL, MP_REACH, value)]].concat()).unwrap();
         assert_eq!(verdict, Verdict::Use);
-        assert!(problems.iter().any(|p| p.discarded && p.code == MP_REACH), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.discarded && p.code == MP_REACH),
+            "{problems:?}"
+        );
     }
 }
 
