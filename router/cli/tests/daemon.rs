@@ -20,24 +20,13 @@ impl Daemon {
     fn start(config: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("c.yaml"), config).unwrap();
-        let child = Command::new(SLUICE)
-            .args([
-                "run",
-                "-c",
-                "c.yaml",
-                "--socket",
-                "s.sock",
-                "--state-dir",
-                "state",
-                "--metrics",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .current_dir(dir.path())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = run_in(
+            dir.path(),
+            &["--metrics", "127.0.0.1:0", "--log-format", "json"],
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         let d = Daemon { child, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while d.client(&["status"]).status.code() != Some(0) {
@@ -99,6 +88,23 @@ impl Drop for Daemon {
     }
 }
 
+/// `sluice run` on `dir`'s c.yaml with the socket and state there, plus `extra` flags.
+fn run_in(dir: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(SLUICE);
+    c.args([
+        "run",
+        "-c",
+        "c.yaml",
+        "--socket",
+        "s.sock",
+        "--state-dir",
+        "state",
+    ])
+    .args(extra)
+    .current_dir(dir);
+    c
+}
+
 fn example() -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/example.yaml"),
@@ -144,19 +150,7 @@ fn daemon_serves_status_reloads_and_stops_cleanly() {
     );
 
     // A second daemon on the same socket is refused; the first keeps serving.
-    let o = Command::new(SLUICE)
-        .args([
-            "run",
-            "-c",
-            "c.yaml",
-            "--socket",
-            "s.sock",
-            "--state-dir",
-            "state",
-            "--metrics",
-            "off",
-        ])
-        .current_dir(d.dir.path())
+    let o = run_in(d.dir.path(), &["--metrics", "off"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -268,19 +262,7 @@ fn a_stale_socket_is_replaced() {
     let sock = dir.path().join("s.sock");
     drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
     std::fs::write(dir.path().join("c.yaml"), example()).unwrap();
-    let mut child = Command::new(SLUICE)
-        .args([
-            "run",
-            "-c",
-            "c.yaml",
-            "--socket",
-            "s.sock",
-            "--state-dir",
-            "state",
-            "--metrics",
-            "off",
-        ])
-        .current_dir(dir.path())
+    let mut child = run_in(dir.path(), &["--metrics", "off"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

@@ -307,79 +307,82 @@ policies:
     #[test]
     fn builtins_rfc8212_bogons_and_loops() {
         let pol = policies();
-        let mut a = PathAttrs::default();
-        assert!(
-            !pol.import(None, true, true, &p("8.8.8.0/24"), &mut a),
-            "eBGP without policy: deny"
-        );
-        assert!(
-            pol.import(None, false, false, &p("8.8.8.0/24"), &mut a),
-            "iBGP without policy: accept"
-        );
-        assert!(pol.import(
-            Some(&PolicyRef::FullTable),
-            true,
-            true,
-            &p("8.8.8.0/24"),
-            &mut a
-        ));
-        assert!(
-            !pol.import(
-                Some(&PolicyRef::FullTable),
+        let (full, default) = (Some(&PolicyRef::FullTable), Some(&PolicyRef::DefaultOnly));
+        // (policy, eBGP, from an uplink, prefix, accepted, why)
+        let cases = [
+            (
+                None,
                 true,
                 true,
-                &p("10.1.0.0/16"),
-                &mut a
+                "8.8.8.0/24",
+                false,
+                "eBGP without policy: deny (RFC 8212)",
             ),
-            "bogon"
-        );
-        assert!(
-            !pol.import(
-                Some(&PolicyRef::FullTable),
+            (
+                None,
+                false,
+                false,
+                "8.8.8.0/24",
                 true,
-                true,
-                &p("8.8.8.0/25"),
-                &mut a
+                "iBGP without policy: accept",
             ),
-            "too long"
-        );
-        assert!(
-            pol.import(
-                Some(&PolicyRef::FullTable),
+            (full, true, true, "8.8.8.0/24", true, "full-table"),
+            (
+                full,
+                true,
+                true,
+                "10.1.0.0/16",
+                false,
+                "bogon from an uplink",
+            ),
+            (
+                full,
+                true,
+                true,
+                "8.8.8.0/25",
+                false,
+                "longer than /24 from an uplink",
+            ),
+            (
+                full,
                 true,
                 false,
-                &p("10.1.0.0/16"),
-                &mut a
+                "10.1.0.0/16",
+                true,
+                "neighbours are not bogon-filtered",
             ),
-            "neighbours are not bogon-filtered"
-        );
-        assert!(pol.import(
-            Some(&PolicyRef::DefaultOnly),
-            true,
-            true,
-            &p("0.0.0.0/0"),
-            &mut a
-        ));
-        assert!(!pol.import(
-            Some(&PolicyRef::DefaultOnly),
-            true,
-            true,
-            &p("8.8.8.0/24"),
-            &mut a
-        ));
+            (
+                default,
+                true,
+                true,
+                "0.0.0.0/0",
+                true,
+                "default-only: the default",
+            ),
+            (
+                default,
+                true,
+                true,
+                "8.8.8.0/24",
+                false,
+                "default-only: nothing else",
+            ),
+        ];
+        for (policy, ebgp, uplink, prefix, accepted, why) in cases {
+            assert_eq!(
+                pol.import(policy, ebgp, uplink, &p(prefix), &mut PathAttrs::default()),
+                accepted,
+                "{why}"
+            );
+        }
         let mut looped = PathAttrs::default();
         looped.prepend(64500, 1);
         assert!(
-            !pol.import(
-                Some(&PolicyRef::FullTable),
-                true,
-                true,
-                &p("8.8.8.0/24"),
-                &mut looped
-            ),
+            !pol.import(full, true, true, &p("8.8.8.0/24"), &mut looped),
             "our own ASN"
         );
 
+        let mut a = PathAttrs::default();
         assert!(pol.export(
             &PolicyRef::Announce,
             Source::Local,
