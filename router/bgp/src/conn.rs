@@ -65,6 +65,11 @@ impl Conn {
         }
     }
 
+    /// The length of the next message if it is already wholly buffered.
+    pub fn buffered(&self) -> Result<Option<usize>, Notify> {
+        frame(&self.buf[self.start..self.end], self.max_message)
+    }
+
     pub fn message(&self, len: usize) -> &[u8] {
         &self.buf[self.start..self.start + len]
     }

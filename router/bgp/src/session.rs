@@ -30,6 +30,10 @@ use crate::sockopt;
 
 pub const PORT: u16 = 179;
 
+/// UPDATEs per batch sent to the route owner: bounds the latency of the
+/// first routes and the memory a batch holds.
+const MAX_BATCH: usize = 256;
+
 impl Settings {
     /// Whether `other` describes the same session (a reload need not restart it).
     pub fn same_session(&self, other: &Settings) -> bool {
@@ -89,7 +93,8 @@ pub enum Event {
         negotiated: Negotiated,
         local: IpAddr,
     },
-    Routes(Routes),
+    /// The routes of consecutive UPDATEs, in order (one event per read, not per UPDATE).
+    Routes(Vec<Routes>),
     EndOfRib(Afi),
     RouteRefresh(Afi),
     /// `graceful`: the session ended without a NOTIFICATION either way, so a
@@ -135,6 +140,8 @@ pub fn spawn(id: usize, settings: Settings, events: mpsc::Sender<(usize, Event)>
 }
 
 struct Peer {
+    /// Routes of UPDATEs read but not yet sent to the route owner.
+    batch: Vec<Routes>,
     id: usize,
     s: Settings,
     events: mpsc::Sender<(usize, Event)>,
@@ -160,6 +167,7 @@ async fn run(
     incoming: mpsc::Receiver<TcpStream>,
 ) {
     let mut peer = Peer {
+        batch: Vec::new(),
         id,
         s,
         events,
@@ -223,8 +231,17 @@ impl Peer {
         Ok(())
     }
 
-    async fn emit(&self, event: Event) {
+    async fn emit(&mut self, event: Event) {
+        self.flush().await;
         let _ = self.events.send((self.id, event)).await;
+    }
+
+    /// Sends the routes read so far.
+    async fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            let _ = self.events.send((self.id, Event::Routes(batch))).await;
+        }
     }
 
     /// Runs one connection from OPEN to its end.
@@ -340,13 +357,24 @@ impl Peer {
                         Err(e) => return (End::Retry, read_error(e), true),
                     };
                     hold_deadline = Instant::now() + hold;
-                    let outcome = self.received(conn.message(len), ctx).await;
-                    conn.consume(len);
-                    match outcome {
-                        Ok(()) => {}
-                        Err(Received::Notify(nt)) => return self.fail(conn, nt).await,
-                        Err(Received::Notification(text)) => return (End::Retry, text, false),
+                    // Handle every message already buffered, then hand the
+                    // route owner one batch: one wake-up per read, not per UPDATE.
+                    let mut next = Some(len);
+                    while let Some(len) = next {
+                        let outcome = self.received(conn.message(len), ctx).await;
+                        conn.consume(len);
+                        match outcome {
+                            Ok(()) => {}
+                            Err(Received::Notify(nt)) => return self.fail(conn, nt).await,
+                            Err(Received::Notification(text)) => return (End::Retry, text, false),
+                        }
+                        next = match conn.buffered() {
+                            Ok(n) if self.batch.len() < MAX_BATCH => n,
+                            Ok(_) => None,
+                            Err(nt) => return self.fail(conn, nt).await,
+                        };
                     }
+                    self.flush().await;
                 }
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Send(msgs)) => {
@@ -391,7 +419,7 @@ impl Peer {
     }
 
     /// Handles one received message in Established.
-    async fn received(&self, m: &[u8], ctx: Ctx) -> Result<(), Received> {
+    async fn received(&mut self, m: &[u8], ctx: Ctx) -> Result<(), Received> {
         match Message::decode(m).map_err(Received::Notify)? {
             Message::Keepalive => Ok(()),
             Message::Notification(n) => Err(Received::Notification(format!(
@@ -451,12 +479,11 @@ impl Peer {
                     if mp.as_ref().is_some_and(|m| m.afi != Some(w.afi)) {
                         // Both families in one UPDATE: send the reach part first.
                         let reach = mp.take().expect("checked");
-                        self.emit(Event::Routes(Routes {
+                        self.batch.push(Routes {
                             update: m.to_vec(),
                             problems: attrs.problems.clone(),
                             ..reach
-                        }))
-                        .await;
+                        });
                     }
                     let routes = mp.get_or_insert_with(|| Routes {
                         afi: Some(w.afi),
@@ -474,7 +501,7 @@ impl Peer {
                         r.update = m.to_vec();
                     }
                     r.problems.clone_from(&attrs.problems);
-                    self.emit(Event::Routes(r)).await;
+                    self.batch.push(r);
                 }
                 Ok(())
             }

@@ -2,7 +2,6 @@
 //! stored once and routes hold a 4-byte id, so a full table with tens of
 //! thousands of distinct sets costs a few bytes of attributes per route.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -259,7 +258,7 @@ pub struct AttrId(pub u32);
 /// One copy of each distinct attribute set, reference counted by routes.
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: HashMap<Arc<PathAttrs>, AttrId>,
+    ids: rustc_hash::FxHashMap<Arc<PathAttrs>, AttrId>,
     slots: Vec<Slot>,
     free: Vec<u32>,
 }

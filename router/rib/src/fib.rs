@@ -80,7 +80,7 @@ pub fn learned(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<(FibRoute,
 pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
     let mut fib: BTreeMap<Prefix, FibRoute> = rib
         .iter()
-        .filter_map(|(p, _)| learned(rib, p, view).map(|(r, _)| (*p, r)))
+        .filter_map(|(p, _)| learned(rib, &p, view).map(|(r, _)| (p, r)))
         .collect();
     for a in &view.config.announce {
         fib.entry(a.value.0).or_insert(FibRoute::Discard);

@@ -7,6 +7,7 @@ pub mod attrs;
 pub mod decision;
 pub mod fib;
 pub mod policy;
+pub mod store;
 pub mod table;
 
 pub use attrs::{AttrId, PathAttrs};

@@ -4,13 +4,12 @@
 //! One map holds all paths; a path is a peer id and an interned attribute
 //! id, so a route costs its prefix and eight bytes.
 
-use std::collections::HashMap;
-
 use sluice_wire::Prefix;
 use smallvec::SmallVec;
 
 use crate::attrs::{AttrId, Interner, PathAttrs};
 use crate::decision::{self, Candidate, PeerInfo, Reason};
+use crate::store::{Paths, PrefixMap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u16);
@@ -37,7 +36,7 @@ pub struct Selection {
 pub struct Rib {
     pub attrs: Interner,
     peers: Vec<Option<PeerInfo>>,
-    table: HashMap<Prefix, SmallVec<[Path; 1]>>,
+    table: PrefixMap,
     counts: Vec<u32>,
 }
 
@@ -81,13 +80,17 @@ impl Rib {
     /// Installs or replaces `peer`'s path to `prefix` (an UPDATE implicitly
     /// withdraws the previous one). Takes over one reference of `attrs`.
     pub fn announce(&mut self, peer: PeerId, prefix: Prefix, attrs: AttrId) {
-        let paths = self.table.entry(prefix).or_default();
         let path = Path {
             peer,
             attrs,
             stale: false,
         };
-        match paths.iter_mut().find(|p| p.peer == peer) {
+        let Some(paths) = self.table.get_mut(&prefix) else {
+            self.table.insert(prefix, Paths::One(path));
+            self.counts[usize::from(peer.0)] += 1;
+            return;
+        };
+        match paths.as_mut_slice().iter_mut().find(|p| p.peer == peer) {
             Some(old) => {
                 let previous = std::mem::replace(old, path);
                 self.attrs.release(previous.attrs);
@@ -110,14 +113,14 @@ impl Rib {
         let Some(paths) = self.table.get_mut(prefix) else {
             return false;
         };
-        let Some(i) = paths.iter().position(|p| p.peer == peer) else {
-            return false;
-        };
-        let gone = paths.swap_remove(i);
-        if paths.is_empty() {
+        let mut gone = Vec::new();
+        if paths.remove_where(|p| p.peer == peer, &mut gone).is_none() {
             self.table.remove(prefix);
         }
-        self.attrs.release(gone.attrs);
+        let Some(path) = gone.pop() else {
+            return false;
+        };
+        self.attrs.release(path.attrs);
         self.counts[usize::from(peer.0)] -= 1;
         true
     }
@@ -129,13 +132,10 @@ impl Rib {
 
     /// Marks every path of `peer` stale (the peer restarts gracefully).
     pub fn mark_stale(&mut self, peer: PeerId) {
-        for p in self
-            .table
-            .values_mut()
-            .flat_map(|v| v.iter_mut())
-            .filter(|p| p.peer == peer)
-        {
-            p.stale = true;
+        for paths in self.table.values_mut() {
+            for p in paths.as_mut_slice().iter_mut().filter(|p| p.peer == peer) {
+                p.stale = true;
+            }
         }
     }
 
@@ -148,31 +148,25 @@ impl Rib {
         let mut touched = Vec::new();
         let mut released = Vec::new();
         self.table.retain(|prefix, paths| {
-            let before = paths.len();
-            paths.retain(|p| {
-                let drop = p.peer == peer && !keep(p);
-                if drop {
-                    released.push(p.attrs);
-                }
-                !drop
-            });
-            if paths.len() != before {
-                touched.push(*prefix);
+            let before = released.len();
+            let left = paths.remove_where(|p| p.peer == peer && !keep(p), &mut released);
+            if released.len() != before {
+                touched.push(prefix);
             }
-            !paths.is_empty()
+            left.is_some()
         });
         self.counts[usize::from(peer.0)] -= released.len() as u32;
-        for id in released {
-            self.attrs.release(id);
+        for p in released {
+            self.attrs.release(p.attrs);
         }
         touched
     }
 
     pub fn paths(&self, prefix: &Prefix) -> &[Path] {
-        self.table.get(prefix).map_or(&[], |v| v.as_slice())
+        self.table.get(prefix).map_or(&[], Paths::as_slice)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &[Path])> {
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &[Path])> {
         self.table.iter().map(|(p, v)| (p, v.as_slice()))
     }
 
@@ -184,7 +178,7 @@ impl Rib {
         usable: impl Fn(&PeerInfo) -> bool,
         ecmp: usize,
     ) -> Option<Selection> {
-        let paths = self.table.get(prefix)?;
+        let paths = self.table.get(prefix)?.as_slice();
         let cand = |p: &Path| {
             let peer = self.peer(p.peer);
             Candidate {

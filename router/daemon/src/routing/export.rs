@@ -55,7 +55,7 @@ impl Routing {
             .map(|(p, _)| p)
             .collect();
         if gets_learned(&self.peers[i].conf) {
-            want.extend(self.rib.iter().map(|(p, _)| *p));
+            want.extend(self.rib.iter().map(|(p, _)| p));
         }
         want.extend(self.peers[i].adj_out.sent.keys().copied());
         self.sync_prefixes(i, &want, config, active);
@@ -244,12 +244,12 @@ pub fn route_views(
         Some(f) => r
             .rib
             .iter()
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .filter(|p| p.contains(f))
             .max_by_key(|p| p.prefix_len())
             .into_iter()
             .collect(),
-        None => r.rib.iter().map(|(p, _)| *p).collect(),
+        None => r.rib.iter().map(|(p, _)| p).collect(),
     };
     prefixes.sort();
     prefixes.truncate(limit);

@@ -326,8 +326,11 @@ impl Routing {
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
-            Event::Routes(routes) => {
-                let touched = self.learn(i, routes, config, events);
+            Event::Routes(batch) => {
+                let mut touched = Vec::new();
+                for routes in batch {
+                    touched.extend(self.learn(i, routes, config, events));
+                }
                 self.propagate(&touched, config, active);
             }
             Event::EndOfRib(afi) => {

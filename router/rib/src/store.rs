@@ -1,0 +1,225 @@
+//! Where the paths of every prefix live, laid out for a full table.
+//!
+//! IPv4 prefixes are keyed by one `u64` (address and length) and IPv6 ones
+//! by `(u128, u8)`, in separate maps; the common case of a single path is
+//! stored inline, more paths go to the heap. An IPv4 route costs about 25
+//! bytes of table (key, value, control byte) before the map's spare room.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rustc_hash::FxHashMap;
+use sluice_wire::Prefix;
+
+use crate::table::Path;
+
+/// The paths of one prefix: never empty.
+#[derive(Clone, Debug)]
+pub enum Paths {
+    One(Path),
+    Many(Box<Vec<Path>>),
+}
+
+impl Paths {
+    pub fn as_slice(&self) -> &[Path] {
+        match self {
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [Path] {
+        match self {
+            Paths::One(p) => std::slice::from_mut(p),
+            Paths::Many(v) => v,
+        }
+    }
+
+    pub fn push(&mut self, path: Path) {
+        match self {
+            Paths::One(first) => *self = Paths::Many(Box::new(vec![*first, path])),
+            Paths::Many(v) => v.push(path),
+        }
+    }
+
+    /// Removes the paths `drop` selects and returns them; `None` left means
+    /// the prefix has no path any more.
+    pub fn remove_where(
+        &mut self,
+        mut drop: impl FnMut(&Path) -> bool,
+        removed: &mut Vec<Path>,
+    ) -> Option<()> {
+        match self {
+            Paths::One(p) if drop(p) => {
+                removed.push(*p);
+                None
+            }
+            Paths::One(_) => Some(()),
+            Paths::Many(v) => {
+                v.retain(|p| {
+                    let d = drop(p);
+                    if d {
+                        removed.push(*p);
+                    }
+                    !d
+                });
+                match v.len() {
+                    0 => None,
+                    1 => {
+                        *self = Paths::One(v[0]);
+                        Some(())
+                    }
+                    _ => Some(()),
+                }
+            }
+        }
+    }
+}
+
+fn key4(p: &Ipv4Net) -> u64 {
+    (u64::from(u32::from(p.network())) << 8) | u64::from(p.prefix_len())
+}
+
+fn unkey4(k: u64) -> Prefix {
+    IpNet::V4(Ipv4Net::new_assert(
+        Ipv4Addr::from((k >> 8) as u32),
+        (k & 0xff) as u8,
+    ))
+}
+
+fn key6(p: &Ipv6Net) -> (u128, u8) {
+    (u128::from(p.network()), p.prefix_len())
+}
+
+fn unkey6((a, l): (u128, u8)) -> Prefix {
+    IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(a), l))
+}
+
+/// Prefix → paths, for both families.
+#[derive(Debug, Default)]
+pub struct PrefixMap {
+    v4: FxHashMap<u64, Paths>,
+    v6: FxHashMap<(u128, u8), Paths>,
+}
+
+impl PrefixMap {
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, prefix: &Prefix) -> Option<&Paths> {
+        match prefix {
+            IpNet::V4(p) => self.v4.get(&key4(p)),
+            IpNet::V6(p) => self.v6.get(&key6(p)),
+        }
+    }
+
+    pub fn get_mut(&mut self, prefix: &Prefix) -> Option<&mut Paths> {
+        match prefix {
+            IpNet::V4(p) => self.v4.get_mut(&key4(p)),
+            IpNet::V6(p) => self.v6.get_mut(&key6(p)),
+        }
+    }
+
+    pub fn insert(&mut self, prefix: Prefix, paths: Paths) {
+        match prefix {
+            IpNet::V4(p) => self.v4.insert(key4(&p), paths),
+            IpNet::V6(p) => self.v6.insert(key6(&p), paths),
+        };
+    }
+
+    pub fn remove(&mut self, prefix: &Prefix) {
+        match prefix {
+            IpNet::V4(p) => self.v4.remove(&key4(p)),
+            IpNet::V6(p) => self.v6.remove(&key6(p)),
+        };
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &Paths)> {
+        self.v4
+            .iter()
+            .map(|(k, v)| (unkey4(*k), v))
+            .chain(self.v6.iter().map(|(k, v)| (unkey6(*k), v)))
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Paths> {
+        self.v4.values_mut().chain(self.v6.values_mut())
+    }
+
+    /// Keeps the prefixes for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(Prefix, &mut Paths) -> bool) {
+        self.v4.retain(|k, v| keep(unkey4(*k), v));
+        self.v6.retain(|k, v| keep(unkey6(*k), v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attrs::AttrId;
+    use crate::table::PeerId;
+
+    fn path(peer: u16) -> Path {
+        Path {
+            peer: PeerId(peer),
+            attrs: AttrId(7),
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_and_families_stay_apart() {
+        let mut m = PrefixMap::default();
+        for p in [
+            "0.0.0.0/0",
+            "198.51.100.0/24",
+            "255.255.255.255/32",
+            "::/0",
+            "2001:db8::/32",
+            "2001:db8::/33",
+        ] {
+            m.insert(p.parse().unwrap(), Paths::One(path(1)));
+        }
+        assert_eq!(m.len(), 6);
+        let mut got: Vec<String> = m.iter().map(|(p, _)| p.to_string()).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "0.0.0.0/0",
+                "198.51.100.0/24",
+                "2001:db8::/32",
+                "2001:db8::/33",
+                "255.255.255.255/32",
+                "::/0"
+            ]
+        );
+        assert!(m.get(&"198.51.100.0/25".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn one_and_many() {
+        let mut p = Paths::One(path(1));
+        p.push(path(2));
+        p.push(path(3));
+        assert_eq!(p.as_slice().len(), 3);
+        let mut removed = Vec::new();
+        assert!(
+            p.remove_where(|x| x.peer != PeerId(2), &mut removed)
+                .is_some()
+        );
+        assert!(matches!(p, Paths::One(x) if x.peer == PeerId(2)));
+        assert_eq!(removed.len(), 2);
+        assert!(p.remove_where(|_| true, &mut removed).is_none());
+    }
+
+    #[test]
+    fn compact() {
+        assert!(std::mem::size_of::<Paths>() <= 16);
+        assert_eq!(std::mem::size_of::<Path>(), 8);
+    }
+}
