@@ -1,0 +1,340 @@
+//! One measurement: a lab of two namespaces (feeder, receiver) joined by a
+//! veth, the receiver started and idle, then the feeder, then polling the
+//! receiver's count every 100 ms until it holds the whole table.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use sluice_testns::{Lab, ProcessHandle};
+
+use crate::receivers::{Kind, Receiver};
+
+pub const FEEDER_ASN: u32 = 65001;
+pub const RECEIVER_ASN: u32 = 64500;
+pub const FEEDER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+pub const RECEIVER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
+pub const FEEDER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const RECEIVER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// The longest the adaptive poll interval grows to.
+const MAX_POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub struct RunSpec<'a> {
+    pub kind: Kind,
+    pub stream: &'a Path,
+    pub total: u64,
+    /// Routes that must be in the receiver's RIB at the end, with their AS paths.
+    pub samples: &'a [(ipnet::IpNet, Vec<u32>)],
+    pub timeout: Duration,
+    /// How often the receiver's count is read.
+    pub poll: Duration,
+    pub sluice: &'a Path,
+    pub exe: &'a Path,
+}
+
+/// What one receiver did with one table.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub kind: Kind,
+    pub finished: bool,
+    /// OPEN exchange to the first poll that saw the whole table (or to the timeout).
+    pub seconds: f64,
+    /// The poll before that one: the table was completed in between.
+    pub seconds_before: f64,
+    pub count: u64,
+    pub total: u64,
+    /// VmRSS once started and idle, before the session.
+    pub baseline_kb: u64,
+    pub peak_kb: u64,
+    pub final_kb: u64,
+    /// User + system CPU time of the receiver during the load.
+    pub cpu_seconds: f64,
+    /// OPEN exchange to the feeder having handed everything to the kernel.
+    pub feeder_done: Option<f64>,
+    /// (seconds since OPEN, count), about one a second.
+    pub samples: Vec<(f64, u64)>,
+    /// Count queries made, and how long they took.
+    pub polls: u32,
+    pub mean_poll: Duration,
+    pub slowest_poll: Duration,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// Peak RSS above the idle daemon, per route in the table.
+    pub fn bytes_per_route(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        (self.peak_kb.saturating_sub(self.baseline_kb) * 1024) as f64 / self.count as f64
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "receiver": self.kind.name(),
+            "finished": self.finished,
+            "seconds": round3(self.seconds),
+            "seconds_previous_poll": round3(self.seconds_before),
+            "count": self.count,
+            "total": self.total,
+            "baseline_rss_kib": self.baseline_kb,
+            "peak_rss_kib": self.peak_kb,
+            "final_rss_kib": self.final_kb,
+            "bytes_per_route": self.bytes_per_route().round(),
+            "cpu_seconds": round3(self.cpu_seconds),
+            "feeder_sent_seconds": self.feeder_done.map(round3),
+            "polls": self.polls,
+            "mean_poll_ms": round3(self.mean_poll.as_secs_f64() * 1e3),
+            "slowest_poll_ms": round3(self.slowest_poll.as_secs_f64() * 1e3),
+            "samples": self.samples.iter().map(|(t, c)| json!([round3(*t), c])).collect::<Vec<_>>(),
+            "error": self.error,
+        })
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn measure(spec: &RunSpec<'_>) -> Outcome {
+    let lab = Lab::new("fulltable");
+    let prefix = lab.prefix().to_owned();
+    let outcome = measure_in(&lab, spec);
+    drop(lab);
+    let left = sluice_testns::leftovers(&prefix);
+    if !left.is_empty() {
+        eprintln!("warning: lab {prefix} left behind: {left:?}");
+    }
+    outcome
+}
+
+fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
+    let mut out = Outcome {
+        kind: spec.kind,
+        finished: false,
+        seconds: 0.0,
+        seconds_before: 0.0,
+        count: 0,
+        total: spec.total,
+        baseline_kb: 0,
+        peak_kb: 0,
+        final_kb: 0,
+        cpu_seconds: 0.0,
+        feeder_done: None,
+        samples: Vec::new(),
+        polls: 0,
+        mean_poll: Duration::ZERO,
+        slowest_poll: Duration::ZERO,
+        error: None,
+    };
+    let feed = lab.node("feed");
+    let recv = lab.node("recv");
+    lab.link(&feed, "eth1", &recv, "eth1");
+    feed.addr("eth1", &format!("{FEEDER_V4}/30"));
+    recv.addr("eth1", &format!("{RECEIVER_V4}/30"));
+    // nodad: usable at once, so BIRD sees the IPv6 next hop on-link.
+    feed.ip([
+        "addr",
+        "add",
+        &format!("{FEEDER_V6}/64"),
+        "dev",
+        "eth1",
+        "nodad",
+    ]);
+    recv.ip([
+        "addr",
+        "add",
+        &format!("{RECEIVER_V6}/64"),
+        "dev",
+        "eth1",
+        "nodad",
+    ]);
+
+    let dir = lab.log_dir().join(spec.kind.name());
+    std::fs::create_dir_all(&dir).expect("receiver dir");
+    let receiver = Receiver {
+        kind: spec.kind,
+        dir: dir.clone(),
+        sluice: spec.sluice.to_path_buf(),
+    };
+    let daemon = recv.spawn(receiver.prepare());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !receiver.ready() {
+        if !daemon.is_running() || Instant::now() > deadline {
+            out.error = Some(format!("receiver did not start:\n{}", tail(&daemon.log())));
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = daemon.pid();
+    std::thread::sleep(Duration::from_millis(300));
+    out.baseline_kb = status_kb(pid, "VmRSS:").unwrap_or(0);
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+
+    let feeder = feed.spawn([
+        spec.exe.to_string_lossy().as_ref(),
+        "feed",
+        "--stream",
+        spec.stream.to_string_lossy().as_ref(),
+        "--connect",
+        &RECEIVER_V4.to_string(),
+        "--asn",
+        &FEEDER_ASN.to_string(),
+        "--router-id",
+        &FEEDER_V4.to_string(),
+    ]);
+    // The feeder reads the stream file first; then the handshake.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let open_ns = loop {
+        if let Some(t) = milestone(&feeder, "established") {
+            break t;
+        }
+        if !feeder.is_running() || Instant::now() > deadline {
+            out.error = Some(format!(
+                "no session: feeder says:\n{}\nreceiver says:\n{}",
+                tail(&feeder.log()),
+                tail(&daemon.log())
+            ));
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let since_open = |ns: u128| ns.saturating_sub(open_ns) as f64 / 1e9;
+
+    // A poll must not become the receiver's main work: when reading the
+    // count takes longer than a tenth of the interval (GoBGP walks its
+    // whole Adj-RIB-In to count), the next poll waits ten times as long
+    // (at most MAX_POLL).
+    let mut query_total = Duration::ZERO;
+    let mut last_sample = -1.0;
+    let mut last_report = Instant::now();
+    loop {
+        let asked = Instant::now();
+        let count = receiver.count();
+        let took = asked.elapsed();
+        out.polls += 1;
+        query_total += took;
+        out.slowest_poll = out.slowest_poll.max(took);
+        let next_poll = asked + spec.poll.max((took * 10).min(MAX_POLL));
+        let t = since_open(now_ns());
+        match count {
+            Ok(c) => {
+                out.count = c;
+                if t - last_sample >= 1.0 || c >= spec.total {
+                    out.samples.push((t, c));
+                    last_sample = t;
+                }
+                if c >= spec.total {
+                    out.finished = true;
+                    out.seconds = t;
+                    break;
+                }
+                out.seconds_before = t;
+            }
+            Err(e) if !daemon.is_running() => {
+                out.error = Some(format!("receiver exited: {e}\n{}", tail(&daemon.log())));
+                out.seconds = t;
+                break;
+            }
+            // Busy daemons may miss a poll; the next one counts.
+            Err(_) => {}
+        }
+        if !feeder.is_running() && out.error.is_none() {
+            out.error = Some(format!("feeder stopped:\n{}", tail(&feeder.log())));
+        }
+        if t > spec.timeout.as_secs_f64() {
+            out.seconds = t;
+            break;
+        }
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("    {:>6.1} s: {} of {} routes", t, out.count, spec.total);
+            last_report = Instant::now();
+        }
+        std::thread::sleep(next_poll.saturating_duration_since(Instant::now()));
+    }
+    out.cpu_seconds = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    out.mean_poll = query_total / out.polls.max(1);
+    out.feeder_done = milestone(&feeder, "sent").map(since_open);
+    // Let any work after the last route (export sync, GC) show in the peak.
+    std::thread::sleep(Duration::from_secs(2));
+    out.peak_kb = status_kb(pid, "VmHWM:").unwrap_or(0);
+    out.final_kb = status_kb(pid, "VmRSS:").unwrap_or(0);
+    if out.finished {
+        // The count must settle at the table size, not beyond it.
+        match receiver.count() {
+            Ok(c) if c == spec.total => {}
+            Ok(c) => out.error = Some(format!("count settled at {c}, table has {}", spec.total)),
+            Err(e) => out.error = Some(e),
+        }
+        for (prefix, path) in spec.samples {
+            match receiver.as_path(prefix) {
+                Ok(Some(got)) if got == *path => {}
+                Ok(got) => {
+                    out.error = Some(format!("{prefix}: AS path {got:?}, sent {path:?}"));
+                }
+                Err(e) => out.error = Some(format!("{prefix}: {e}")),
+            }
+        }
+    }
+    if !daemon.is_running() {
+        out.error
+            .get_or_insert_with(|| format!("receiver exited:\n{}", tail(&daemon.log())));
+    }
+    out
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The `unix_ns=` of the feeder's line starting with `word`.
+fn milestone(feeder: &ProcessHandle, word: &str) -> Option<u128> {
+    feeder
+        .log()
+        .lines()
+        .filter(|l| l.starts_with(word))
+        .find_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("unix_ns="))
+                .and_then(|n| n.parse().ok())
+        })
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// A `kB` field of /proc/PID/status.
+pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// utime + stime of every thread, from /proc/PID/stat (USER_HZ is 100).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// `target/` of this build: the bench binary lives in `target/<profile>/`.
+pub fn target_dir(exe: &Path) -> PathBuf {
+    exe.parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
+}

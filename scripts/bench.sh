@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Full-table benchmark (README.md, "Benchmarks"): one generated table fed
+# to Sluice, BIRD 2 and GoBGP in turn, each in its own network namespace;
+# prints time to the whole table and peak RSS side by side and writes
+# target/bench/fulltable.json. Needs root. Arguments go to fulltable:
+#   scripts/bench.sh                          # 1M IPv4 + 200k IPv6, both mixes, all three
+#   scripts/bench.sh --v4 10000 --v6 2000     # a quick check
+#   scripts/bench.sh --sets 260000 --only sluice,bird
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench.sh: needs root (network namespaces); run it with sudo" >&2
+  exit 2
+fi
+cargo build --release -p sluice -p sluice-bench
+
+target/release/fulltable "$@" &
+pid=$!
+# An interrupted run cannot tear its labs down (namespaces sl<pid>x*, the
+# daemons in them run in their own process groups, temporary directories):
+# remove them here.
+cleanup() {
+  local ns p tmp="${TMPDIR:-/tmp}"
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^sl${pid}x" || true); do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+    echo "bench.sh: removed leftover namespace $ns" >&2
+  done
+  rm -rf "$tmp/sluice-sl${pid}x"* "$tmp/sluice-fulltable-${pid}-"*
+}
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+status=0
+wait "$pid" || status=$?
+while kill -0 "$pid" 2>/dev/null; do
+  status=0
+  wait "$pid" || status=$?
+done
+cleanup
+exit "$status"
