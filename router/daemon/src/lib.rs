@@ -136,7 +136,9 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
 
     // BGP: one task per session, one listener for all of them.
     let directory = routing::Directory::default();
-    let (session_tx, mut session_rx) = mpsc::channel(1024);
+    // Each event carries up to 256 UPDATEs: a few in flight keep both cores busy
+    // without buffering a whole table.
+    let (session_tx, mut session_rx) = mpsc::channel(16);
     let restarting = graceful_restart::was_restarting(&state_dir);
     core.routing = Some(routing::Routing::new(
         core.config(),
