@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Sluice XDP forwarder.
+ *
+ * Ethernet (one optional 802.1Q tag, kept as is) carrying IPv4 or IPv6:
+ * longest-prefix lookup -> next-hop group -> member picked by a flow hash
+ * over resilient buckets -> MAC rewrite, TTL / hop-limit decrement (RFC 1624
+ * incremental IPv4 checksum) -> bpf_redirect_map through tx_ports.
+ *
+ * Verdict rule: a frame whose headers are truncated or inconsistent (the
+ * kernel would drop it too) is dropped and counted (VERDICT_DROP_*);
+ * everything this program does not fully understand, or must not forward
+ * itself, goes to the kernel (XDP_PASS) untouched and is counted by reason;
+ * only a frame that passes every check is rewritten and forwarded. The
+ * first rule that applies decides, in this order:
+ *
+ *   DROP malformed:  frame shorter than an Ethernet header; 802.1Q tag cut
+ *                    off.
+ *   PASS ARP/ND:     ARP (tagged or not).
+ *   PASS not IP:     any other ether type than IPv4/IPv6; stacked tags.
+ *   DROP malformed:  IPv4/IPv6 header not fully in the frame; IPv4 version
+ *                    != 4, IHL < 5, total length below the header length or
+ *                    beyond the frame; IPv6 version != 6 or payload length
+ *                    beyond the frame. (Ethernet padding after the IP packet
+ *                    is fine and kept.)
+ *   PASS options:    IPv4 IHL > 5.
+ *   DROP checksum:   IPv4 header checksum wrong (RFC 1812 5.2.2).
+ *   PASS ARP/ND:     ICMPv6 types 133-137 (RS, RA, NS, NA, redirect).
+ *   PASS special:    group (multicast/broadcast) Ethernet destination; IPv4
+ *                    source or destination in 0/8, 127/8 or 224/3
+ *                    (multicast, class E, limited broadcast); IPv6 source or
+ *                    destination ::, ::1 or multicast (so all ICMPv6 to a
+ *                    multicast group).
+ *   PASS link-local: source or destination in 169.254/16 or fe80::/10 (so
+ *                    all ICMPv6 to a link-local address).
+ *   PASS local:      destination in own4 / own6.
+ *   PASS IPv6 ext:   IPv6 next header not TCP, UDP or ICMPv6 (hop-by-hop,
+ *                    routing, fragment, ... and anything else not parsed).
+ *   PASS TTL:        TTL / hop limit <= 1 (the kernel sends time-exceeded).
+ *   PASS no route:   FIB lookup yields 0 (or an unusable group id).
+ *   PASS no nexthop: the chosen bucket is empty or its next hop not valid.
+ *   PASS no MAC:     the next hop's MAC is unknown (the kernel resolves it).
+ *   PASS MTU:        IP length above the next hop's MTU (the kernel sends
+ *                    fragmentation-needed / packet-too-big, or fragments).
+ *   PASS no port:    the egress ifindex is not in tx_ports.
+ *
+ * IPv4 fragments are forwarded; every fragment of a datagram (MF set or a
+ * non-zero offset) is hashed on (source, destination, protocol) so they all
+ * take the same path. Other packets hash on the 5-tuple (ports 0 when the
+ * protocol is not TCP/UDP or the ports are not in the frame).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sluice.h"
+
+_Static_assert(sizeof(struct nexthop) == 20, "struct nexthop layout");
+_Static_assert(sizeof(struct nh_group) == 2 * NH_BUCKETS, "struct nh_group layout");
+_Static_assert(sizeof(struct nh_stats) == 16, "struct nh_stats layout");
+_Static_assert(sizeof(struct fib6_key) == 20, "struct fib6_key layout");
+_Static_assert(VERDICT_COUNT <= VERDICTS_MAX, "verdicts map too small");
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- maps (names are the pin names) ---------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB4_TOP_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib4_top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB4_TBL8_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib4_tbl8 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fib6_key);
+	__type(value, __u16);
+	__uint(max_entries, FIB6_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} fib6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nh_group);
+	__uint(max_entries, NH_GROUPS_MAX);
+} nh_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nexthop);
+	__uint(max_entries, NEXTHOPS_MAX);
+} nexthops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+	__uint(max_entries, TX_PORTS_MAX);
+} tx_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32); /* network byte order */
+	__type(value, __u8);
+	__uint(max_entries, OWN_ADDRS_MAX);
+} own4 SEC(".maps");
+
+struct own6_key {
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct own6_key);
+	__type(value, __u8);
+	__uint(max_entries, OWN_ADDRS_MAX);
+} own6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nh_stats);
+	__uint(max_entries, NEXTHOPS_MAX);
+} nh_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	/* enum verdict; the kernel wants an INT as an array's BTF key */
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, VERDICTS_MAX);
+} verdicts SEC(".maps");
+
+/* ---- helpers --------------------------------------------------------------- */
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+#define IPV4_MF 0x2000
+#define IPV4_OFFSET 0x1fff
+#define ICMPV6_ND_FIRST 133 /* router solicitation */
+#define ICMPV6_ND_LAST 137  /* redirect */
+#define IPPROTO_ICMPV6_ 58
+
+static __always_inline int count(enum verdict reason, int action)
+{
+	__u64 *c = bpf_map_lookup_elem(&verdicts, &reason);
+
+	if (c)
+		*c += 1;
+	return action;
+}
+
+#define PASS(reason) count(reason, XDP_PASS)
+#define DROP(reason) count(reason, XDP_DROP)
+
+static __always_inline __u32 rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+/* MurmurHash3 (x86_32) rounds: cheap, and good enough to spread flows over
+ * 64 buckets. */
+static __always_inline __u32 hash_word(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51;
+	k = rotl32(k, 15);
+	k *= 0x1b873593;
+	h ^= k;
+	h = rotl32(h, 13);
+	return h * 5 + 0xe6546b64;
+}
+
+static __always_inline __u32 hash_final(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+#define HASH_SEED 0x5a1c0de5u
+
+/* Both ports as one word, or 0 if the protocol has none or they are not in
+ * the packet. `l4` points just after the IP header, `l3_end` at its end. */
+static __always_inline __u32 ports_of(void *l4, void *l3_end, void *data_end, __u8 proto)
+{
+	__u32 *ports = l4;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	if ((void *)(ports + 1) > data_end || (void *)(ports + 1) > l3_end)
+		return 0;
+	return *ports;
+}
+
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). One's complement sums do not
+ * depend on byte order, so the words stay in network order. */
+static __always_inline __u16 csum_replace16(__u16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u32)(__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Next-hop group -> member -> checks shared by both families. On success
+ * returns VERDICT_FORWARDED and sets *nh_id / *nh_out. */
+static __always_inline enum verdict select_nexthop(__u32 group, __u32 hash, __u32 ip_len,
+						   __u32 *nh_id, struct nexthop **nh_out)
+{
+	struct nh_group *g;
+	struct nexthop *nh;
+	__u32 id, ifindex;
+
+	if (group == 0 || group >= NH_GROUPS_MAX)
+		return VERDICT_PASS_NO_ROUTE;
+	g = bpf_map_lookup_elem(&nh_groups, &group);
+	if (!g)
+		return VERDICT_PASS_NO_ROUTE;
+	id = g->buckets[hash & (NH_BUCKETS - 1)];
+	if (id == 0)
+		return VERDICT_PASS_NO_NEXTHOP;
+	nh = bpf_map_lookup_elem(&nexthops, &id);
+	if (!nh || !(nh->flags & NH_F_VALID))
+		return VERDICT_PASS_NO_NEXTHOP;
+	if (!(nh->flags & NH_F_MAC_KNOWN))
+		return VERDICT_PASS_NO_MAC;
+	if (ip_len > nh->mtu)
+		return VERDICT_PASS_MTU;
+	/* Checked before the packet is rewritten: a failed redirect must not
+	 * hand the kernel a packet with a decremented TTL and foreign MACs. */
+	ifindex = nh->ifindex;
+	if (!bpf_map_lookup_elem(&tx_ports, &ifindex))
+		return VERDICT_PASS_NO_TX_PORT;
+	*nh_id = id;
+	*nh_out = nh;
+	return VERDICT_FORWARDED;
+}
+
+static __always_inline int redirect(struct xdp_md *ctx, struct ethhdr *eth, __u32 nh_id,
+				    struct nexthop *nh)
+{
+	struct nh_stats *s;
+
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
+	s = bpf_map_lookup_elem(&nh_stats, &nh_id);
+	if (s) {
+		s->packets += 1;
+		s->bytes += ctx->data_end - ctx->data;
+	}
+	count(VERDICT_FORWARDED, 0);
+	/* Fails only if the port vanished since select_nexthop looked: then
+	 * XDP_ABORTED (flags 0) drops it visibly (trace_xdp_exception). */
+	return bpf_redirect_map(&tx_ports, nh->ifindex, 0);
+}
+
+/* ---- IPv4 ------------------------------------------------------------------ */
+
+static __always_inline __u32 fib4_entry(void *map, __u32 index)
+{
+	__u32 word = index / FIB4_ENTRIES_PER_WORD;
+	__u64 *w = bpf_map_lookup_elem(map, &word);
+
+	if (!w)
+		return 0;
+	return (*w >> (16 * (index & 3))) & 0xffff;
+}
+
+static __always_inline __u32 fib4_lookup(__u32 daddr /* host order */)
+{
+	__u32 v = fib4_entry(&fib4_top, daddr >> 8);
+
+	if (v & FIB4_TBL8_FLAG) {
+		v = fib4_entry(&fib4_tbl8, (v & FIB4_VALUE_MASK) * 256 + (daddr & 0xff));
+		if (v & FIB4_TBL8_FLAG) /* a tbl8 entry never chains */
+			return 0;
+	}
+	return v;
+}
+
+/* 0/8, 127/8, 224/3 (multicast, class E, limited broadcast). */
+static __always_inline int special4(__u32 addr /* host order */)
+{
+	__u32 top = addr >> 24;
+
+	return top == 0 || top == 127 || top >= 224;
+}
+
+static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 tot_len, sum, daddr, saddr, group, hash, nh_id = 0;
+	enum verdict why;
+	struct nexthop *nh = 0;
+	__u16 *w, old, new;
+	__u32 ports = 0;
+
+	if ((void *)(ip + 1) > data_end)
+		return DROP(VERDICT_DROP_MALFORMED);
+	if (ip->version != 4 || ip->ihl < 5)
+		return DROP(VERDICT_DROP_MALFORMED);
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len < (__u32)ip->ihl * 4 || (void *)ip + tot_len > data_end)
+		return DROP(VERDICT_DROP_MALFORMED);
+	if (ip->ihl != 5)
+		return PASS(VERDICT_PASS_OPTIONS);
+
+	w = (__u16 *)ip;
+	sum = 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	if (sum != 0xffff)
+		return DROP(VERDICT_DROP_BAD_CHECKSUM);
+
+	daddr = bpf_ntohl(ip->daddr);
+	saddr = bpf_ntohl(ip->saddr);
+	if ((eth->h_dest[0] & 1) || special4(daddr) || special4(saddr))
+		return PASS(VERDICT_PASS_SPECIAL_ADDR);
+	if ((daddr >> 16) == 0xa9fe || (saddr >> 16) == 0xa9fe) /* 169.254/16 */
+		return PASS(VERDICT_PASS_LINK_LOCAL);
+	if (bpf_map_lookup_elem(&own4, &ip->daddr))
+		return PASS(VERDICT_PASS_LOCAL);
+	if (ip->ttl <= 1)
+		return PASS(VERDICT_PASS_TTL);
+
+	group = fib4_lookup(daddr);
+	if (group == 0)
+		return PASS(VERDICT_PASS_NO_ROUTE);
+
+	if (!(ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET)))
+		ports = ports_of(ip + 1, (void *)ip + tot_len, data_end, ip->protocol);
+	hash = hash_word(HASH_SEED, ip->saddr);
+	hash = hash_word(hash, ip->daddr);
+	hash = hash_word(hash, ip->protocol);
+	hash = hash_word(hash, ports);
+	hash = hash_final(hash);
+
+	why = select_nexthop(group, hash, tot_len, &nh_id, &nh);
+	if (why != VERDICT_FORWARDED || !nh)
+		return PASS(why);
+
+	/* TTL and protocol share one 16-bit word of the header. */
+	old = *(__u16 *)&ip->ttl;
+	ip->ttl -= 1;
+	new = *(__u16 *)&ip->ttl;
+	ip->check = csum_replace16(ip->check, old, new);
+
+	return redirect(ctx, eth, nh_id, nh);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------ */
+
+static __always_inline int v6_multicast(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr8[0] == 0xff;
+}
+
+static __always_inline int v6_link_local(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80;
+}
+
+/* :: or ::1 */
+static __always_inline int v6_unspec_or_loopback(const struct in6_addr *a)
+{
+	return (a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2]) == 0 &&
+	       (a->in6_u.u6_addr32[3] == 0 || a->in6_u.u6_addr32[3] == bpf_htonl(1));
+}
+
+static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ip_len, group, hash, nh_id = 0, ports = 0;
+	enum verdict why;
+	struct nexthop *nh = 0;
+	struct fib6_key key;
+	__u16 *group_p;
+	__u8 nexthdr;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return DROP(VERDICT_DROP_MALFORMED);
+	if (ip6->version != 6)
+		return DROP(VERDICT_DROP_MALFORMED);
+	ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if ((void *)ip6 + ip_len > data_end)
+		return DROP(VERDICT_DROP_MALFORMED);
+
+	nexthdr = ip6->nexthdr;
+	if (nexthdr == IPPROTO_ICMPV6_) {
+		__u8 *type = (void *)(ip6 + 1);
+
+		/* No type byte: not ND, whatever it is. */
+		if ((void *)(type + 1) <= data_end && ip_len > sizeof(*ip6) &&
+		    *type >= ICMPV6_ND_FIRST && *type <= ICMPV6_ND_LAST)
+			return PASS(VERDICT_PASS_ARP_ND);
+	}
+	if ((eth->h_dest[0] & 1) || v6_multicast(&ip6->daddr) || v6_multicast(&ip6->saddr) ||
+	    v6_unspec_or_loopback(&ip6->daddr) || v6_unspec_or_loopback(&ip6->saddr))
+		return PASS(VERDICT_PASS_SPECIAL_ADDR);
+	if (v6_link_local(&ip6->daddr) || v6_link_local(&ip6->saddr))
+		return PASS(VERDICT_PASS_LINK_LOCAL);
+	if (bpf_map_lookup_elem(&own6, &ip6->daddr))
+		return PASS(VERDICT_PASS_LOCAL);
+	if (nexthdr != IPPROTO_TCP && nexthdr != IPPROTO_UDP && nexthdr != IPPROTO_ICMPV6_)
+		return PASS(VERDICT_PASS_IPV6_EXT);
+	if (ip6->hop_limit <= 1)
+		return PASS(VERDICT_PASS_TTL);
+
+	key.prefixlen = 128;
+	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+	group_p = bpf_map_lookup_elem(&fib6, &key);
+	group = group_p ? *group_p : 0;
+	if (group == 0)
+		return PASS(VERDICT_PASS_NO_ROUTE);
+
+	ports = ports_of(ip6 + 1, (void *)ip6 + ip_len, data_end, nexthdr);
+	hash = HASH_SEED;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		hash = hash_word(hash, ip6->saddr.in6_u.u6_addr32[i]);
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		hash = hash_word(hash, ip6->daddr.in6_u.u6_addr32[i]);
+	hash = hash_word(hash, nexthdr);
+	hash = hash_word(hash, ports);
+	hash = hash_final(hash);
+
+	why = select_nexthop(group, hash, ip_len, &nh_id, &nh);
+	if (why != VERDICT_FORWARDED || !nh)
+		return PASS(why);
+
+	ip6->hop_limit -= 1;
+	return redirect(ctx, eth, nh_id, nh);
+}
+
+/* ---- entry ----------------------------------------------------------------- */
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	void *l3 = data + sizeof(*eth);
+	__be16 proto;
+
+	if (l3 > data_end)
+		return DROP(VERDICT_DROP_MALFORMED);
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q)) {
+		struct vlan_hdr *vh = l3;
+
+		if ((void *)(vh + 1) > data_end)
+			return DROP(VERDICT_DROP_MALFORMED);
+		proto = vh->proto;
+		l3 = vh + 1;
+	}
+	if (proto == bpf_htons(ETH_P_ARP))
+		return PASS(VERDICT_PASS_ARP_ND);
+	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
+		return PASS(VERDICT_PASS_NOT_IP);
+	if (proto == bpf_htons(ETH_P_IP))
+		return forward4(ctx, eth, l3);
+	return forward6(ctx, eth, l3);
+}

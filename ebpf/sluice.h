@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Sluice XDP forwarder: the layout contract between ebpf/sluice.c and user
+ * space. Every type, constant and enum value here is mirrored by
+ * router/dataplane/src/layout.rs, and tests there compare the two (the
+ * verdict enum is read from this file; map sizes from the object's BTF).
+ * Change both together; pinned maps of an older layout are incompatible.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <linux/types.h>
+
+/* ---- IPv4 FIB, DIR-24-8 --------------------------------------------------
+ * 16-bit entries: 0 = no route; bit 15 set = "look in tbl8 group
+ * (v & 0x7fff)"; otherwise a next-hop-group id 1..=32767.
+ * Four entries are packed into one u64 array element: logical entry i is
+ * element i >> 2, bits 16 * (i & 3) .. +15 (native byte order).
+ * fib4_top is indexed by the destination's top 24 bits; tbl8 group g with
+ * the destination's last octet b is logical entry g * 256 + b of fib4_tbl8.
+ */
+#define FIB4_TOP_ENTRIES   (1u << 24)
+#define FIB4_ENTRIES_PER_WORD 4u
+#define FIB4_TOP_WORDS     (FIB4_TOP_ENTRIES / FIB4_ENTRIES_PER_WORD)
+#define FIB4_TBL8_GROUPS   8192u
+#define FIB4_TBL8_WORDS    (FIB4_TBL8_GROUPS * 256u / FIB4_ENTRIES_PER_WORD)
+#define FIB4_TBL8_FLAG     0x8000u
+#define FIB4_VALUE_MASK    0x7fffu
+
+/* ---- IPv6 FIB: LPM trie, value = next-hop-group id (0 = no route) ------- */
+#define FIB6_MAX_ENTRIES   262144u
+struct fib6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* ---- next-hop groups ------------------------------------------------------
+ * Resilient hashing: a flow's hash picks one of NH_BUCKETS buckets; each
+ * bucket holds a next-hop id (0 = empty). User space fills the buckets in
+ * proportion to the members' weights and, on a member change, rewrites only
+ * the buckets that must move.
+ */
+#define NH_BUCKETS         64u
+#define NH_GROUPS_MAX      32768u
+struct nh_group {
+	__u16 buckets[NH_BUCKETS];
+};
+
+/* ---- next hops (id 0 is never used) --------------------------------------- */
+#define NEXTHOPS_MAX       65536u
+#define NH_F_VALID         0x1u
+#define NH_F_MAC_KNOWN     0x2u
+struct nexthop {
+	__u32 ifindex; /* egress interface; also the tx_ports key */
+	__u8 dmac[6];  /* the next hop's MAC */
+	__u8 smac[6];  /* the egress interface's MAC */
+	__u16 mtu;     /* egress L3 MTU; a larger IP packet is punted (0 punts all) */
+	__u16 flags;   /* NH_F_* */
+};
+
+/* ---- egress ports: DEVMAP keyed by ifindex (so ifindex < TX_PORTS_MAX) --- */
+#define TX_PORTS_MAX       256u
+
+/* ---- the router's own addresses -------------------------------------------- */
+#define OWN_ADDRS_MAX      4096u
+
+/* ---- counters -------------------------------------------------------------- */
+struct nh_stats {
+	__u64 packets;
+	__u64 bytes; /* whole frames as received, Ethernet header included */
+};
+
+/* Why a packet got its verdict; index into the per-CPU `verdicts` array.
+ * Keep the explicit values: layout.rs is checked against them. */
+enum verdict {
+	VERDICT_FORWARDED = 0,         /* redirected to the next hop */
+	VERDICT_PASS_NOT_IP = 1,       /* not IPv4/IPv6 (or stacked VLAN tags) */
+	VERDICT_PASS_ARP_ND = 2,       /* ARP; ICMPv6 RS/RA/NS/NA/redirect */
+	VERDICT_PASS_LOCAL = 3,        /* destination is one of our addresses */
+	VERDICT_PASS_SPECIAL_ADDR = 4, /* multicast/broadcast/loopback/unspecified/reserved */
+	VERDICT_PASS_LINK_LOCAL = 5,   /* link-local source or destination */
+	VERDICT_PASS_TTL = 6,          /* TTL / hop limit <= 1 */
+	VERDICT_PASS_OPTIONS = 7,      /* IPv4 header with options */
+	VERDICT_PASS_IPV6_EXT = 8,     /* IPv6 next header not TCP/UDP/ICMPv6 */
+	VERDICT_PASS_NO_ROUTE = 9,     /* no FIB entry */
+	VERDICT_PASS_NO_NEXTHOP = 10,  /* empty bucket, or next hop not valid */
+	VERDICT_PASS_NO_MAC = 11,      /* next hop's MAC not known yet */
+	VERDICT_PASS_MTU = 12,         /* IP packet larger than the egress MTU */
+	VERDICT_PASS_NO_TX_PORT = 13,  /* egress ifindex not in tx_ports */
+	VERDICT_DROP_MALFORMED = 14,   /* truncated or inconsistent headers */
+	VERDICT_DROP_BAD_CHECKSUM = 15, /* IPv4 header checksum wrong */
+	VERDICT_COUNT = 16,
+};
+#define VERDICTS_MAX       32u /* map size: room to add verdicts */
+
+#endif /* SLUICE_H */

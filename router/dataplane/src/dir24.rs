@@ -1,0 +1,731 @@
+//! The IPv4 FIB in DIR-24-8 layout, built in user space exactly as the XDP
+//! program reads it (no I/O, no BPF here; the loader copies the words).
+//!
+//! # Layout (the contract with `ebpf/`)
+//!
+//! Every logical entry is a `u16`:
+//!
+//! * `0` — no route;
+//! * bit 15 set (`0x8000 | g`) — go to tbl8 group `g = v & 0x7fff`
+//!   (only ever found in `top`);
+//! * otherwise a next-hop-group id `1..=32767`.
+//!
+//! `top` has 2^24 logical entries indexed by the top 24 bits of the
+//! destination address (`addr >> 8`). Entries are packed four per `u64`
+//! array element: logical index `i` lives in word `i >> 2` at bits
+//! `16 * (i & 3) .. 16 * (i & 3) + 15` (the value is
+//! `(word >> (16 * (i & 3))) & 0xffff`). So `top` is 2^22 words (32 MiB).
+//!
+//! `tbl8` holds groups of 256 logical entries, one per value of the last
+//! octet: group `g` entry `b` is logical index `g * 256 + b`, packed the same
+//! way (word `(g * 256 + b) >> 2`, slot `(g * 256 + b) & 3`); a group is 64
+//! words. The capacity is configurable ([`DEFAULT_TBL8_GROUPS`] = 8192 groups
+//! = 4 MiB, at most [`MAX_TBL8_GROUPS`]). tbl8 entries never have bit 15 set.
+//!
+//! A lookup is therefore at most two reads; [`lookup_in`] is the reference
+//! implementation (it is what [`Dir24::lookup`] runs).
+//!
+//! # Updating a live map
+//!
+//! [`Dir24::take_dirty`] returns the word ranges of `top` and `tbl8` that
+//! changed since the previous call. Write the **tbl8 ranges first, then the
+//! top ranges**, each word with one aligned 8-byte store: a group newly
+//! referenced by a top entry is then complete before the top entry points to
+//! it. A group freed by a collapse is not handed out again until the next
+//! `take_dirty` (it is "quarantined"), so within one batch no group that the
+//! kernel's current `top` may still point to is refilled for another /24.
+//!
+//! # Longest-prefix match under any update order
+//!
+//! The set of installed prefixes is kept (one hash map per length), and every
+//! logical entry carries the length of the prefix that owns it (a parallel
+//! "depth" byte, `len + 1`, 0 = none; as in DPDK's `rte_lpm`). An insert
+//! only writes entries whose depth is ≤ its own; a delete rewrites the entries
+//! whose depth equals its own with the best remaining covering prefix. For a
+//! top entry that points to a tbl8 group, the top depth is that of the best
+//! covering prefix of length ≤ 24, and the group's entries owned by that
+//! prefix carry its depth too.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use std::str::FromStr;
+
+/// Logical entries in `top` (2^24).
+pub const TOP_ENTRIES: usize = 1 << 24;
+/// `u64` words in `top` (2^22, 32 MiB).
+pub const TOP_WORDS: usize = TOP_ENTRIES / ENTRIES_PER_WORD;
+/// Logical `u16` entries packed into one `u64` word.
+pub const ENTRIES_PER_WORD: usize = 4;
+/// Logical entries in one tbl8 group.
+pub const TBL8_GROUP_ENTRIES: usize = 256;
+/// `u64` words in one tbl8 group.
+pub const TBL8_GROUP_WORDS: usize = TBL8_GROUP_ENTRIES / ENTRIES_PER_WORD;
+/// Default number of tbl8 groups (4 MiB).
+pub const DEFAULT_TBL8_GROUPS: u32 = 8192;
+/// Most tbl8 groups a 15-bit group id can address.
+pub const MAX_TBL8_GROUPS: u32 = 0x8000;
+/// Bit 15 of a top entry: the rest is a tbl8 group id.
+pub const TBL8_FLAG: u16 = 0x8000;
+/// Largest next-hop-group id an entry can hold.
+pub const MAX_NEXT_HOP_GROUP: u16 = 0x7fff;
+
+/// Errors from building the FIB.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Dir24Error {
+    #[error("prefix length {0} is longer than 32")]
+    BadLength(u8),
+    #[error("invalid IPv4 prefix {0:?}")]
+    BadPrefix(String),
+    #[error("next-hop-group id {0} is outside 1..=32767")]
+    BadGroup(u16),
+    #[error(
+        "all {capacity} tbl8 groups are in use ({quarantined} of them freed since the last take_dirty)"
+    )]
+    Tbl8Exhausted { capacity: u32, quarantined: u32 },
+}
+
+/// An IPv4 prefix; host bits are cleared on construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Prefix {
+    addr: u32,
+    len: u8,
+}
+
+impl Prefix {
+    /// `addr/len` with the host bits of `addr` cleared (like `Ipv4Net::trunc`).
+    pub const fn new(addr: u32, len: u8) -> Result<Prefix, Dir24Error> {
+        if len > 32 {
+            return Err(Dir24Error::BadLength(len));
+        }
+        Ok(Prefix {
+            addr: addr & mask(len),
+            len,
+        })
+    }
+
+    /// From an [`Ipv4Addr`] (e.g. `Ipv4Net::network()` and `prefix_len()`).
+    pub fn from_ipv4(addr: Ipv4Addr, len: u8) -> Result<Prefix, Dir24Error> {
+        Prefix::new(u32::from(addr), len)
+    }
+
+    /// The network address as a host-order integer.
+    pub const fn addr(self) -> u32 {
+        self.addr
+    }
+
+    pub const fn prefix_len(self) -> u8 {
+        self.len
+    }
+
+    pub fn network(self) -> Ipv4Addr {
+        Ipv4Addr::from(self.addr)
+    }
+
+    pub const fn contains(self, addr: u32) -> bool {
+        addr & mask(self.len) == self.addr
+    }
+}
+
+impl TryFrom<(u32, u8)> for Prefix {
+    type Error = Dir24Error;
+    fn try_from((addr, len): (u32, u8)) -> Result<Self, Self::Error> {
+        Prefix::new(addr, len)
+    }
+}
+
+impl TryFrom<(Ipv4Addr, u8)> for Prefix {
+    type Error = Dir24Error;
+    fn try_from((addr, len): (Ipv4Addr, u8)) -> Result<Self, Self::Error> {
+        Prefix::from_ipv4(addr, len)
+    }
+}
+
+impl FromStr for Prefix {
+    type Err = Dir24Error;
+    /// `a.b.c.d/len`; a bare address is a /32.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || Dir24Error::BadPrefix(s.to_owned());
+        let (a, l) = match s.split_once('/') {
+            Some((a, l)) => (a, l.parse::<u8>().map_err(|_| bad())?),
+            None => (s, 32),
+        };
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
+        Prefix::from_ipv4(addr, l)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network(), self.len)
+    }
+}
+
+/// Word ranges (indices into [`Dir24::top_words`] / [`Dir24::tbl8_words`])
+/// changed since the previous [`Dir24::take_dirty`]: half-open, sorted,
+/// disjoint and not adjacent (touching ranges are merged).
+///
+/// Write `tbl8` before `top` (see the module documentation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dirty {
+    pub top: Vec<Range<u32>>,
+    pub tbl8: Vec<Range<u32>>,
+}
+
+impl Dirty {
+    pub fn is_empty(&self) -> bool {
+        self.top.is_empty() && self.tbl8.is_empty()
+    }
+
+    /// Changed `top` words.
+    pub fn top_word_count(&self) -> usize {
+        self.top.iter().map(|r| r.len()).sum()
+    }
+
+    /// Changed `tbl8` words.
+    pub fn tbl8_word_count(&self) -> usize {
+        self.tbl8.iter().map(|r| r.len()).sum()
+    }
+}
+
+/// Reads a DIR-24-8 FIB the way the XDP program does: the top entry for
+/// `addr >> 8`, then, if bit 15 is set, entry `addr & 0xff` of that tbl8
+/// group. Returns the next-hop-group id, 0 for no route. Out-of-range group
+/// ids (which the builder never writes) read as 0, as the bounds-checked map
+/// lookup in the program would miss.
+///
+/// Usable on words read back from the kernel maps.
+#[inline]
+pub fn lookup_in(top: &[u64], tbl8: &[u64], addr: u32) -> u16 {
+    let v = read_packed(top, (addr >> 8) as usize).unwrap_or(0);
+    if v & TBL8_FLAG == 0 {
+        return v;
+    }
+    let idx = (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize;
+    read_packed(tbl8, idx).unwrap_or(0)
+}
+
+#[inline]
+fn read_packed(words: &[u64], i: usize) -> Option<u16> {
+    words.get(i >> 2).map(|w| (w >> ((i & 3) * 16)) as u16)
+}
+
+#[inline]
+fn get16(words: &[u64], i: usize) -> u16 {
+    (words[i >> 2] >> ((i & 3) * 16)) as u16
+}
+
+#[inline]
+fn set16(words: &mut [u64], i: usize, v: u16) {
+    let sh = (i & 3) * 16;
+    let w = &mut words[i >> 2];
+    *w = (*w & !(0xffff << sh)) | (u64::from(v) << sh);
+}
+
+/// Sets logical entries `lo..hi` to `v`.
+fn fill16(words: &mut [u64], lo: usize, hi: usize, v: u16) {
+    let mut i = lo;
+    while i < hi && i & 3 != 0 {
+        set16(words, i, v);
+        i += 1;
+    }
+    let (wlo, whi) = (i >> 2, hi >> 2);
+    if wlo < whi {
+        words[wlo..whi].fill(u64::from(v) * 0x0001_0001_0001_0001);
+        i = whi << 2;
+    }
+    while i < hi {
+        set16(words, i, v);
+        i += 1;
+    }
+}
+
+const fn mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - len) }
+}
+
+/// A cheap hasher for `u32` keys (the prefix maps are keyed by masked
+/// addresses; SipHash would dominate the bulk load).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (self.0 ^ u64::from(i)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        // High bits are well mixed; fold them into the low (bucket) bits.
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
+type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
+
+/// One dirty bit per word, with a summary bit per 64 dirty bits so that
+/// collecting a few changes does not scan the whole bitmap.
+#[derive(Clone)]
+struct DirtyBits {
+    bits: Vec<u64>,
+    summary: Vec<u64>,
+}
+
+impl DirtyBits {
+    fn new(words: usize) -> DirtyBits {
+        let n = words.div_ceil(64);
+        DirtyBits {
+            bits: vec![0; n],
+            summary: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    fn mark(&mut self, w: usize) {
+        let b = w / 64;
+        self.bits[b] |= 1 << (w % 64);
+        self.summary[b / 64] |= 1 << (b % 64);
+    }
+
+    /// Marks words `lo..hi`.
+    fn mark_range(&mut self, lo: usize, hi: usize) {
+        if lo >= hi {
+            return;
+        }
+        let (first, last) = (lo / 64, (hi - 1) / 64);
+        for b in first..=last {
+            let from = if b == first { lo % 64 } else { 0 };
+            let to = if b == last { (hi - 1) % 64 + 1 } else { 64 };
+            let m = if to - from == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (to - from)) - 1) << from
+            };
+            self.bits[b] |= m;
+            self.summary[b / 64] |= 1 << (b % 64);
+        }
+    }
+
+    fn take(&mut self) -> Vec<Range<u32>> {
+        let mut out: Vec<Range<u32>> = Vec::new();
+        let DirtyBits { bits, summary } = self;
+        for (si, s) in summary.iter_mut().enumerate() {
+            let mut sm = std::mem::take(s);
+            while sm != 0 {
+                let b = si * 64 + sm.trailing_zeros() as usize;
+                sm &= sm - 1;
+                let mut bm = std::mem::take(&mut bits[b]);
+                while bm != 0 {
+                    let start = bm.trailing_zeros();
+                    let run = (bm >> start).trailing_ones();
+                    let lo = (b * 64) as u32 + start;
+                    let hi = lo + run;
+                    match out.last_mut() {
+                        Some(r) if r.end == lo => r.end = hi,
+                        _ => out.push(lo..hi),
+                    }
+                    bm = if run == 64 {
+                        0
+                    } else {
+                        bm & !(((1u64 << run) - 1) << start)
+                    };
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The DIR-24-8 IPv4 FIB builder. See the module documentation for the layout.
+#[derive(Clone)]
+pub struct Dir24 {
+    top: Vec<u64>,
+    /// Owner length + 1 of each top entry (0 = none); for an entry pointing
+    /// to a tbl8 group, the best covering prefix of length ≤ 24.
+    top_depth: Vec<u8>,
+    tbl8: Vec<u64>,
+    tbl8_depth: Vec<u8>,
+    /// Per group: installed prefixes of length 25..=32 under its /24.
+    tbl8_refs: Vec<u16>,
+    /// Free group ids; popped from the end (initially 0 first).
+    free: Vec<u32>,
+    /// Groups freed since the last `take_dirty`; not reusable until then.
+    quarantine: Vec<u32>,
+    capacity: u32,
+    /// Installed prefixes: `routes[len]` maps the masked address to its group.
+    routes: Vec<RouteMap>,
+    count: usize,
+    top_dirty: DirtyBits,
+    tbl8_dirty: DirtyBits,
+}
+
+impl fmt::Debug for Dir24 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dir24")
+            .field("prefixes", &self.count)
+            .field("tbl8_capacity", &self.capacity)
+            .field("tbl8_in_use", &self.tbl8_groups_in_use())
+            .field("tbl8_quarantined", &self.quarantine.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Dir24 {
+    fn default() -> Self {
+        Dir24::new(DEFAULT_TBL8_GROUPS)
+    }
+}
+
+impl Dir24 {
+    /// An empty FIB (all words zero, nothing dirty) with room for
+    /// `tbl8_groups` /24s holding longer prefixes.
+    ///
+    /// # Panics
+    /// If `tbl8_groups` exceeds [`MAX_TBL8_GROUPS`] (15-bit group ids).
+    pub fn new(tbl8_groups: u32) -> Dir24 {
+        assert!(
+            tbl8_groups <= MAX_TBL8_GROUPS,
+            "at most {MAX_TBL8_GROUPS} tbl8 groups, asked for {tbl8_groups}"
+        );
+        let cap = tbl8_groups as usize;
+        Dir24 {
+            top: vec![0; TOP_WORDS],
+            top_depth: vec![0; TOP_ENTRIES],
+            tbl8: vec![0; cap * TBL8_GROUP_WORDS],
+            tbl8_depth: vec![0; cap * TBL8_GROUP_ENTRIES],
+            tbl8_refs: vec![0; cap],
+            free: (0..tbl8_groups).rev().collect(),
+            quarantine: Vec::new(),
+            capacity: tbl8_groups,
+            routes: (0..=32).map(|_| RouteMap::default()).collect(),
+            count: 0,
+            top_dirty: DirtyBits::new(TOP_WORDS),
+            tbl8_dirty: DirtyBits::new(cap * TBL8_GROUP_WORDS),
+        }
+    }
+
+    /// Builds a FIB from a full table in one pass: prefixes are bucketed by
+    /// length and written shortest first, each simply overwriting (no depth
+    /// checks). A prefix given twice keeps its last group.
+    ///
+    /// Every `top` word and every allocated tbl8 group is marked dirty, so
+    /// `take_dirty` describes a complete load (into a fresh or a stale map).
+    pub fn from_routes<I>(tbl8_groups: u32, routes: I) -> Result<Dir24, Dir24Error>
+    where
+        I: IntoIterator<Item = (Prefix, u16)>,
+    {
+        let mut fib = Dir24::new(tbl8_groups);
+        let routes: Vec<(Prefix, u16)> = routes.into_iter().collect();
+        let mut per_len = [0usize; 33];
+        for (p, group) in &routes {
+            check_group(*group)?;
+            per_len[usize::from(p.len)] += 1;
+        }
+        for (map, n) in fib.routes.iter_mut().zip(per_len) {
+            map.reserve(n);
+        }
+        for (p, group) in routes {
+            fib.routes[usize::from(p.len)].insert(p.addr, group);
+        }
+        fib.count = fib.routes.iter().map(HashMap::len).sum();
+
+        let mut sorted: Vec<(u32, u16)> = Vec::new();
+        for len in 0..=32u8 {
+            let map = &fib.routes[usize::from(len)];
+            if map.is_empty() {
+                continue;
+            }
+            // Address order keeps the writes roughly sequential.
+            sorted.clear();
+            sorted.extend(map.iter().map(|(&a, &g)| (a, g)));
+            sorted.sort_unstable_by_key(|&(a, _)| a);
+            let depth = len + 1;
+            if len <= 24 {
+                for &(addr, group) in &sorted {
+                    let lo = (addr >> 8) as usize;
+                    let hi = lo + (1usize << (24 - len));
+                    fill16(&mut fib.top, lo, hi, group);
+                    fib.top_depth[lo..hi].fill(depth);
+                }
+            } else {
+                for &(addr, group) in &sorted {
+                    let i = (addr >> 8) as usize;
+                    let cur = get16(&fib.top, i);
+                    let g = if cur & TBL8_FLAG != 0 {
+                        usize::from(cur & MAX_NEXT_HOP_GROUP)
+                    } else {
+                        fib.extend(i)?
+                    };
+                    fib.tbl8_refs[g] += 1;
+                    let lo = g * TBL8_GROUP_ENTRIES + (addr & 0xff) as usize;
+                    let hi = lo + (1usize << (32 - len));
+                    fill16(&mut fib.tbl8, lo, hi, group);
+                    fib.tbl8_depth[lo..hi].fill(depth);
+                }
+            }
+        }
+        fib.top_dirty.mark_range(0, TOP_WORDS);
+        Ok(fib)
+    }
+
+    /// Installs `prefix` → `group`, replacing the group of the same prefix if
+    /// present. Fails, changing nothing, if `group` is not in `1..=32767` or
+    /// the prefix is longer than /24 and needs a tbl8 group when none is free.
+    pub fn insert(&mut self, prefix: Prefix, group: u16) -> Result<(), Dir24Error> {
+        check_group(group)?;
+        let Prefix { addr, len } = prefix;
+        let depth = len + 1;
+        if len <= 24 {
+            if self.routes[usize::from(len)].insert(addr, group).is_none() {
+                self.count += 1;
+            }
+            let lo = (addr >> 8) as usize;
+            let hi = lo + (1usize << (24 - len));
+            for i in lo..hi {
+                if self.top_depth[i] > depth {
+                    continue;
+                }
+                self.top_depth[i] = depth;
+                let cur = get16(&self.top, i);
+                if cur & TBL8_FLAG != 0 {
+                    let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                    self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
+                } else if cur != group {
+                    set16(&mut self.top, i, group);
+                    self.top_dirty.mark(i >> 2);
+                }
+            }
+        } else {
+            let i = (addr >> 8) as usize;
+            let cur = get16(&self.top, i);
+            // Allocate first: on exhaustion nothing has been touched.
+            let g = if cur & TBL8_FLAG != 0 {
+                usize::from(cur & MAX_NEXT_HOP_GROUP)
+            } else {
+                self.extend(i)?
+            };
+            if self.routes[usize::from(len)].insert(addr, group).is_none() {
+                self.count += 1;
+                self.tbl8_refs[g] += 1;
+            }
+            let lo = (addr & 0xff) as usize;
+            let hi = lo + (1usize << (32 - len));
+            self.tbl8_write_if(g, lo..hi, |d| d <= depth, group, depth);
+        }
+        Ok(())
+    }
+
+    /// Removes `prefix`; the entries it owned fall back to the next-longest
+    /// installed covering prefix (or no route). Returns whether it was
+    /// installed. A tbl8 group whose last longer-than-/24 prefix goes is
+    /// collapsed back into its top entry and freed (reusable after the next
+    /// [`take_dirty`](Self::take_dirty)).
+    pub fn remove(&mut self, prefix: Prefix) -> bool {
+        let Prefix { addr, len } = prefix;
+        if self.routes[usize::from(len)].remove(&addr).is_none() {
+            return false;
+        }
+        self.count -= 1;
+        let depth = len + 1;
+        let (rv, rd) = self.covering(addr, len);
+        if len <= 24 {
+            let lo = (addr >> 8) as usize;
+            let hi = lo + (1usize << (24 - len));
+            for i in lo..hi {
+                if self.top_depth[i] != depth {
+                    continue;
+                }
+                self.top_depth[i] = rd;
+                let cur = get16(&self.top, i);
+                if cur & TBL8_FLAG != 0 {
+                    let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                    self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
+                } else if cur != rv {
+                    set16(&mut self.top, i, rv);
+                    self.top_dirty.mark(i >> 2);
+                }
+            }
+        } else {
+            let i = (addr >> 8) as usize;
+            let cur = get16(&self.top, i);
+            debug_assert!(cur & TBL8_FLAG != 0, "a /{len} without a tbl8 group");
+            let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+            let lo = (addr & 0xff) as usize;
+            let hi = lo + (1usize << (32 - len));
+            self.tbl8_write_if(g, lo..hi, |d| d == depth, rv, rd);
+            self.tbl8_refs[g] -= 1;
+            if self.tbl8_refs[g] == 0 {
+                // Every entry now belongs to the covering prefix of length ≤ 24.
+                let base = g * TBL8_GROUP_ENTRIES;
+                let v = get16(&self.tbl8, base);
+                debug_assert!(
+                    (base..base + TBL8_GROUP_ENTRIES)
+                        .all(|e| get16(&self.tbl8, e) == v
+                            && self.tbl8_depth[e] == self.top_depth[i])
+                );
+                set16(&mut self.top, i, v);
+                self.top_dirty.mark(i >> 2);
+                self.quarantine.push(g as u32);
+            }
+        }
+        true
+    }
+
+    /// The next-hop group for `addr` (0 = no route), read from the packed
+    /// words exactly as the XDP program reads them ([`lookup_in`]).
+    #[inline]
+    pub fn lookup(&self, addr: u32) -> u16 {
+        lookup_in(&self.top, &self.tbl8, addr)
+    }
+
+    /// The group installed for exactly `prefix`.
+    pub fn get(&self, prefix: Prefix) -> Option<u16> {
+        self.routes[usize::from(prefix.len)]
+            .get(&prefix.addr)
+            .copied()
+    }
+
+    /// Installed prefixes, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
+        self.routes.iter().enumerate().flat_map(|(len, m)| {
+            m.iter().map(move |(&addr, &g)| {
+                (
+                    Prefix {
+                        addr,
+                        len: len as u8,
+                    },
+                    g,
+                )
+            })
+        })
+    }
+
+    /// Number of installed prefixes.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The packed top level: 2^22 words (see the module documentation).
+    pub fn top_words(&self) -> &[u64] {
+        &self.top
+    }
+
+    /// The packed tbl8 groups: `tbl8_capacity() * 64` words.
+    pub fn tbl8_words(&self) -> &[u64] {
+        &self.tbl8
+    }
+
+    pub fn tbl8_capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// tbl8 groups referenced from `top`.
+    pub fn tbl8_groups_in_use(&self) -> u32 {
+        self.capacity - self.free.len() as u32 - self.quarantine.len() as u32
+    }
+
+    /// tbl8 groups freed since the last `take_dirty`, not yet reusable.
+    pub fn tbl8_groups_quarantined(&self) -> u32 {
+        self.quarantine.len() as u32
+    }
+
+    /// The words changed since the previous call (write tbl8, then top), and
+    /// releases the groups freed meanwhile for reuse. Call it once the
+    /// previous batch has been written, or the quarantine guarantee is void.
+    pub fn take_dirty(&mut self) -> Dirty {
+        self.free.append(&mut self.quarantine);
+        Dirty {
+            top: self.top_dirty.take(),
+            tbl8: self.tbl8_dirty.take(),
+        }
+    }
+
+    /// Marks every top word and every tbl8 group in use dirty, e.g. to
+    /// rewrite a map of unknown content (pinned, from an earlier run).
+    pub fn mark_all_dirty(&mut self) {
+        self.top_dirty.mark_range(0, TOP_WORDS);
+        for i in 0..TOP_ENTRIES {
+            let v = get16(&self.top, i);
+            if v & TBL8_FLAG != 0 {
+                let w = usize::from(v & MAX_NEXT_HOP_GROUP) * TBL8_GROUP_WORDS;
+                self.tbl8_dirty.mark_range(w, w + TBL8_GROUP_WORDS);
+            }
+        }
+    }
+
+    /// Allocates a group for top entry `i` (not extended yet), fills it with
+    /// the entry's value and depth and points the entry at it.
+    fn extend(&mut self, i: usize) -> Result<usize, Dir24Error> {
+        let g = self.free.pop().ok_or(Dir24Error::Tbl8Exhausted {
+            capacity: self.capacity,
+            quarantined: self.quarantine.len() as u32,
+        })? as usize;
+        let cur = get16(&self.top, i);
+        let base = g * TBL8_GROUP_ENTRIES;
+        fill16(&mut self.tbl8, base, base + TBL8_GROUP_ENTRIES, cur);
+        self.tbl8_depth[base..base + TBL8_GROUP_ENTRIES].fill(self.top_depth[i]);
+        self.tbl8_dirty
+            .mark_range(g * TBL8_GROUP_WORDS, (g + 1) * TBL8_GROUP_WORDS);
+        self.tbl8_refs[g] = 0;
+        set16(&mut self.top, i, TBL8_FLAG | g as u16);
+        self.top_dirty.mark(i >> 2);
+        Ok(g)
+    }
+
+    /// In group `g`, sets entries `range` whose depth passes `pred` to
+    /// (`v`, `depth`).
+    #[inline]
+    fn tbl8_write_if(
+        &mut self,
+        g: usize,
+        range: Range<usize>,
+        pred: impl Fn(u8) -> bool,
+        v: u16,
+        depth: u8,
+    ) {
+        let base = g * TBL8_GROUP_ENTRIES;
+        for e in base + range.start..base + range.end {
+            if !pred(self.tbl8_depth[e]) {
+                continue;
+            }
+            self.tbl8_depth[e] = depth;
+            if get16(&self.tbl8, e) != v {
+                set16(&mut self.tbl8, e, v);
+                self.tbl8_dirty.mark(e >> 2);
+            }
+        }
+    }
+
+    /// The longest installed prefix covering `addr` shorter than `len`:
+    /// (group, depth), or (0, 0).
+    fn covering(&self, addr: u32, len: u8) -> (u16, u8) {
+        for l in (0..len).rev() {
+            if let Some(&g) = self.routes[usize::from(l)].get(&(addr & mask(l))) {
+                return (g, l + 1);
+            }
+        }
+        (0, 0)
+    }
+}
+
+fn check_group(group: u16) -> Result<(), Dir24Error> {
+    if group == 0 || group > MAX_NEXT_HOP_GROUP {
+        Err(Dir24Error::BadGroup(group))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

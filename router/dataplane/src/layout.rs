@@ -1,0 +1,626 @@
+//! The layout contract with the XDP program: the Rust mirror of
+//! ebpf/sluice.h — map names and sizes, value structs, the DIR-24-8 entry
+//! encoding and the verdict enum. The tests below check the constants
+//! against the header; tests/layout.rs checks the maps, struct sizes and
+//! field offsets against the compiled object's BTF, and the verdict enum
+//! against the header.
+//!
+//! Values cross the map boundary as byte arrays (`to_bytes` / `from_bytes`),
+//! so no `unsafe impl Pod` is needed for the structs; the byte order of
+//! multi-byte integers is the host's, as in the C structs.
+
+use std::fmt;
+
+/// Map names in the object; they are also the names the maps are pinned by.
+pub mod map {
+    /// IPv4 DIR-24-8 top level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
+    pub const FIB4_TOP: &str = "fib4_top";
+    /// IPv4 DIR-24-8 second level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
+    pub const FIB4_TBL8: &str = "fib4_tbl8";
+    /// IPv6 FIB: `LPM_TRIE` of ([`super::Fib6Key`]) → u16 group id.
+    pub const FIB6: &str = "fib6";
+    /// `ARRAY` of [`super::NhGroup`] indexed by group id.
+    pub const NH_GROUPS: &str = "nh_groups";
+    /// `ARRAY` of [`super::NextHop`] indexed by next-hop id.
+    pub const NEXTHOPS: &str = "nexthops";
+    /// `DEVMAP` indexed by egress ifindex.
+    pub const TX_PORTS: &str = "tx_ports";
+    /// `HASH` u32 (network order) → u8: the router's own IPv4 addresses.
+    pub const OWN4: &str = "own4";
+    /// `HASH` [u8; 16] → u8: the router's own IPv6 addresses.
+    pub const OWN6: &str = "own6";
+    /// `PERCPU_ARRAY` of [`super::NhStats`] indexed by next-hop id.
+    pub const NH_STATS: &str = "nh_stats";
+    /// `PERCPU_ARRAY` of u64 indexed by [`super::Verdict`].
+    pub const VERDICTS: &str = "verdicts";
+    /// Every map of the program.
+    pub const ALL: [&str; 10] = [
+        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
+    ];
+}
+
+/// The XDP program's function name in the object.
+pub const PROGRAM: &str = "sluice_xdp";
+
+// ---- IPv4 FIB, DIR-24-8 -----------------------------------------------------
+
+/// Logical entries of the top level (one per /24).
+pub const FIB4_TOP_ENTRIES: usize = 1 << 24;
+/// 16-bit entries packed into one u64 map element.
+pub const FIB4_ENTRIES_PER_WORD: usize = 4;
+/// u64 elements of `fib4_top`.
+pub const FIB4_TOP_WORDS: usize = FIB4_TOP_ENTRIES / FIB4_ENTRIES_PER_WORD;
+/// tbl8 groups `fib4_tbl8` has room for.
+pub const FIB4_TBL8_GROUPS: usize = 8192;
+/// u64 elements of `fib4_tbl8`.
+pub const FIB4_TBL8_WORDS: usize = FIB4_TBL8_GROUPS * 256 / FIB4_ENTRIES_PER_WORD;
+/// Entry flag: the low 15 bits name a tbl8 group, not a next-hop group.
+pub const FIB4_TBL8_FLAG: u16 = 0x8000;
+/// Mask of an entry's group (next-hop group or tbl8 group).
+pub const FIB4_VALUE_MASK: u16 = 0x7fff;
+
+/// Element index and bit shift of logical entry `index` in a packed array.
+pub const fn fib4_position(index: usize) -> (usize, u32) {
+    (
+        index / FIB4_ENTRIES_PER_WORD,
+        16 * (index % FIB4_ENTRIES_PER_WORD) as u32,
+    )
+}
+
+/// Reads logical entry `index` from packed words.
+pub fn fib4_get(words: &[u64], index: usize) -> u16 {
+    let (word, shift) = fib4_position(index);
+    (words[word] >> shift) as u16
+}
+
+/// Writes logical entry `index` into packed words.
+pub fn fib4_set(words: &mut [u64], index: usize, value: u16) {
+    let (word, shift) = fib4_position(index);
+    words[word] = (words[word] & !(0xffff << shift)) | (u64::from(value) << shift);
+}
+
+/// The program's IPv4 lookup over packed words: the next-hop group for
+/// `addr`, 0 for no route.
+pub fn fib4_lookup(top: &[u64], tbl8: &[u64], addr: std::net::Ipv4Addr) -> u16 {
+    let addr = u32::from(addr);
+    let v = fib4_get(top, (addr >> 8) as usize);
+    if v & FIB4_TBL8_FLAG == 0 {
+        return v;
+    }
+    let index = usize::from(v & FIB4_VALUE_MASK) * 256 + (addr & 0xff) as usize;
+    if index / FIB4_ENTRIES_PER_WORD >= tbl8.len() {
+        return 0;
+    }
+    match fib4_get(tbl8, index) {
+        v if v & FIB4_TBL8_FLAG != 0 => 0,
+        v => v,
+    }
+}
+
+// ---- IPv6 FIB -----------------------------------------------------------------
+
+/// `fib6` capacity.
+pub const FIB6_MAX_ENTRIES: u32 = 262_144;
+/// Size of `struct fib6_key` (u32 prefix length, 16 address bytes).
+pub const FIB6_KEY_SIZE: usize = 20;
+
+// ---- next-hop groups ------------------------------------------------------------
+
+/// Buckets per next-hop group.
+pub const NH_BUCKETS: usize = 64;
+/// `nh_groups` capacity; valid group ids are 1..NH_GROUPS_MAX.
+pub const NH_GROUPS_MAX: u32 = 32_768;
+
+/// `struct nh_group`: resilient-hashing buckets, each a next-hop id
+/// (0 = empty, which punts the flows hashed to it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NhGroup {
+    /// The member next-hop id of each bucket.
+    pub buckets: [u16; NH_BUCKETS],
+}
+
+impl Default for NhGroup {
+    /// The empty group.
+    fn default() -> Self {
+        Self {
+            buckets: [0; NH_BUCKETS],
+        }
+    }
+}
+
+impl NhGroup {
+    /// A group with members `(next-hop id, weight)` filled from empty.
+    pub fn with_members(members: &[(u16, u32)]) -> Result<Self, LayoutError> {
+        let mut group = Self::default();
+        group.set_members(members)?;
+        Ok(group)
+    }
+
+    /// Resilient update: gives each member a share of the buckets
+    /// proportional to its weight (largest remainder; a member whose share
+    /// rounds to 0 gets no bucket), keeping every bucket whose member stays
+    /// within its share. Only the buckets of members that left or shrank
+    /// move, so flows on the other members keep their next hop. Weight 0
+    /// or an empty list empties the group. Returns the number of buckets
+    /// that changed.
+    pub fn set_members(&mut self, members: &[(u16, u32)]) -> Result<usize, LayoutError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for &(id, _) in members {
+            if id == 0 {
+                return Err(LayoutError::NextHopZero);
+            }
+            if !seen.insert(id) {
+                return Err(LayoutError::DuplicateMember(id));
+            }
+        }
+        let members: Vec<(u16, u64)> = members
+            .iter()
+            .filter(|&&(_, w)| w > 0)
+            .map(|&(id, w)| (id, u64::from(w)))
+            .collect();
+        let total: u64 = members.iter().map(|&(_, w)| w).sum();
+        let buckets = NH_BUCKETS as u64;
+        let mut quota: Vec<u64> = members
+            .iter()
+            .map(|&(_, w)| w * buckets / total.max(1))
+            .collect();
+        let mut left = if total == 0 {
+            0
+        } else {
+            buckets - quota.iter().sum::<u64>()
+        };
+        // Largest remainder first; ties to the member listed first.
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(members[i].1 * buckets % total.max(1)));
+        // Fewer are left over than there are members.
+        for &i in &order {
+            if left == 0 {
+                break;
+            }
+            quota[i] += 1;
+            left -= 1;
+        }
+
+        let before = *self;
+        let mut kept = vec![0u64; members.len()];
+        let mut free = Vec::new();
+        for (slot, bucket) in self.buckets.iter_mut().enumerate() {
+            match members.iter().position(|&(id, _)| id == *bucket) {
+                Some(i) if kept[i] < quota[i] => kept[i] += 1,
+                _ => {
+                    *bucket = 0;
+                    free.push(slot);
+                }
+            }
+        }
+        // Hand out the free buckets round-robin among members below quota,
+        // so a member's new buckets interleave with the others'.
+        let mut free = free.into_iter();
+        'fill: loop {
+            let mut gave = false;
+            for (i, &(id, _)) in members.iter().enumerate() {
+                if kept[i] < quota[i] {
+                    let Some(slot) = free.next() else {
+                        break 'fill;
+                    };
+                    self.buckets[slot] = id;
+                    kept[i] += 1;
+                    gave = true;
+                }
+            }
+            if !gave {
+                break;
+            }
+        }
+        Ok(self
+            .buckets
+            .iter()
+            .zip(before.buckets.iter())
+            .filter(|(a, b)| a != b)
+            .count())
+    }
+
+    /// The map value.
+    pub fn to_bytes(&self) -> [u16; NH_BUCKETS] {
+        self.buckets
+    }
+}
+
+// ---- next hops ---------------------------------------------------------------------
+
+/// `nexthops` capacity; valid next-hop ids are 1..NEXTHOPS_MAX.
+pub const NEXTHOPS_MAX: u32 = 65_536;
+/// Size of `struct nexthop`.
+pub const NEXTHOP_SIZE: usize = 20;
+
+/// `struct nexthop`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NextHop {
+    /// Egress interface; must also be in `tx_ports`.
+    pub ifindex: u32,
+    /// The next hop's MAC address.
+    pub dmac: [u8; 6],
+    /// The egress interface's MAC address.
+    pub smac: [u8; 6],
+    /// Egress L3 MTU: larger IP packets are punted (0 punts every packet).
+    pub mtu: u16,
+    /// [`NextHop::VALID`] | [`NextHop::MAC_KNOWN`].
+    pub flags: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<NextHop>() == NEXTHOP_SIZE);
+const _: () = assert!(std::mem::size_of::<NhGroup>() == 2 * NH_BUCKETS);
+const _: () = assert!(std::mem::size_of::<NhStats>() == 16);
+
+impl NextHop {
+    /// The entry is in use.
+    pub const VALID: u16 = 0x1;
+    /// `dmac` is resolved; without it packets are punted to the kernel.
+    pub const MAC_KNOWN: u16 = 0x2;
+
+    /// A valid next hop with a resolved MAC.
+    pub const fn resolved(ifindex: u32, dmac: [u8; 6], smac: [u8; 6], mtu: u16) -> Self {
+        Self {
+            ifindex,
+            dmac,
+            smac,
+            mtu,
+            flags: Self::VALID | Self::MAC_KNOWN,
+        }
+    }
+
+    /// The map value (host byte order, as the C struct).
+    pub fn to_bytes(&self) -> [u8; NEXTHOP_SIZE] {
+        let mut b = [0u8; NEXTHOP_SIZE];
+        b[0..4].copy_from_slice(&self.ifindex.to_ne_bytes());
+        b[4..10].copy_from_slice(&self.dmac);
+        b[10..16].copy_from_slice(&self.smac);
+        b[16..18].copy_from_slice(&self.mtu.to_ne_bytes());
+        b[18..20].copy_from_slice(&self.flags.to_ne_bytes());
+        b
+    }
+
+    /// Parses a map value.
+    pub fn from_bytes(b: &[u8; NEXTHOP_SIZE]) -> Self {
+        let mut dmac = [0u8; 6];
+        let mut smac = [0u8; 6];
+        dmac.copy_from_slice(&b[4..10]);
+        smac.copy_from_slice(&b[10..16]);
+        Self {
+            ifindex: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            dmac,
+            smac,
+            mtu: u16::from_ne_bytes([b[16], b[17]]),
+            flags: u16::from_ne_bytes([b[18], b[19]]),
+        }
+    }
+}
+
+// ---- egress ports, own addresses -------------------------------------------------------
+
+/// `tx_ports` capacity: egress ifindexes must be below this.
+pub const TX_PORTS_MAX: u32 = 256;
+/// Size of `struct bpf_devmap_val` (ifindex, program fd/id).
+pub const DEVMAP_VALUE_SIZE: usize = 8;
+/// `own4` / `own6` capacity.
+pub const OWN_ADDRS_MAX: u32 = 4096;
+
+// ---- counters --------------------------------------------------------------------------
+
+/// `struct nh_stats`, summed over CPUs when read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NhStats {
+    /// Packets forwarded through the next hop.
+    pub packets: u64,
+    /// Their bytes, whole frames as received (Ethernet header included).
+    pub bytes: u64,
+}
+
+impl NhStats {
+    /// From the map value.
+    pub const fn from_words(w: [u64; 2]) -> Self {
+        Self {
+            packets: w[0],
+            bytes: w[1],
+        }
+    }
+}
+
+/// `verdicts` capacity (room to add verdicts without resizing a pinned map).
+pub const VERDICTS_MAX: u32 = 32;
+
+/// `enum verdict`: why a packet got its XDP action; the index of its
+/// per-CPU counter in `verdicts`. See the top of ebpf/sluice.c for the rules.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Redirected to the next hop.
+    Forwarded = 0,
+    /// Not IPv4/IPv6 (or stacked VLAN tags).
+    PassNotIp = 1,
+    /// ARP; ICMPv6 router/neighbour solicitation/advertisement, redirect.
+    PassArpNd = 2,
+    /// Destination is one of the router's own addresses.
+    PassLocal = 3,
+    /// Multicast/broadcast/loopback/unspecified/reserved address or a
+    /// group-addressed Ethernet frame.
+    PassSpecialAddr = 4,
+    /// Link-local source or destination (169.254/16, fe80::/10).
+    PassLinkLocal = 5,
+    /// TTL / hop limit ≤ 1.
+    PassTtl = 6,
+    /// IPv4 header with options.
+    PassOptions = 7,
+    /// IPv6 next header other than TCP, UDP, ICMPv6.
+    PassIpv6Ext = 8,
+    /// No FIB entry.
+    PassNoRoute = 9,
+    /// Empty bucket, or the next hop is not valid.
+    PassNoNexthop = 10,
+    /// The next hop's MAC is not known.
+    PassNoMac = 11,
+    /// IP packet larger than the egress MTU.
+    PassMtu = 12,
+    /// Egress ifindex not in `tx_ports`.
+    PassNoTxPort = 13,
+    /// Truncated or inconsistent headers.
+    DropMalformed = 14,
+    /// IPv4 header checksum wrong.
+    DropBadChecksum = 15,
+}
+
+impl Verdict {
+    /// Every verdict, in counter order.
+    pub const ALL: [Verdict; 16] = [
+        Verdict::Forwarded,
+        Verdict::PassNotIp,
+        Verdict::PassArpNd,
+        Verdict::PassLocal,
+        Verdict::PassSpecialAddr,
+        Verdict::PassLinkLocal,
+        Verdict::PassTtl,
+        Verdict::PassOptions,
+        Verdict::PassIpv6Ext,
+        Verdict::PassNoRoute,
+        Verdict::PassNoNexthop,
+        Verdict::PassNoMac,
+        Verdict::PassMtu,
+        Verdict::PassNoTxPort,
+        Verdict::DropMalformed,
+        Verdict::DropBadChecksum,
+    ];
+
+    /// The name used in counters and metrics (`VERDICT_` + upper case of
+    /// this in the C header).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Verdict::Forwarded => "forwarded",
+            Verdict::PassNotIp => "pass_not_ip",
+            Verdict::PassArpNd => "pass_arp_nd",
+            Verdict::PassLocal => "pass_local",
+            Verdict::PassSpecialAddr => "pass_special_addr",
+            Verdict::PassLinkLocal => "pass_link_local",
+            Verdict::PassTtl => "pass_ttl",
+            Verdict::PassOptions => "pass_options",
+            Verdict::PassIpv6Ext => "pass_ipv6_ext",
+            Verdict::PassNoRoute => "pass_no_route",
+            Verdict::PassNoNexthop => "pass_no_nexthop",
+            Verdict::PassNoMac => "pass_no_mac",
+            Verdict::PassMtu => "pass_mtu",
+            Verdict::PassNoTxPort => "pass_no_tx_port",
+            Verdict::DropMalformed => "drop_malformed",
+            Verdict::DropBadChecksum => "drop_bad_checksum",
+        }
+    }
+
+    /// The XDP action that goes with the verdict.
+    pub const fn action(self) -> XdpAction {
+        match self {
+            Verdict::Forwarded => XdpAction::Redirect,
+            Verdict::DropMalformed | Verdict::DropBadChecksum => XdpAction::Drop,
+            _ => XdpAction::Pass,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// XDP return codes (`enum xdp_action`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum XdpAction {
+    /// `XDP_ABORTED`
+    Aborted = 0,
+    /// `XDP_DROP`
+    Drop = 1,
+    /// `XDP_PASS`
+    Pass = 2,
+    /// `XDP_TX`
+    Tx = 3,
+    /// `XDP_REDIRECT`
+    Redirect = 4,
+}
+
+impl XdpAction {
+    /// From a program's return value.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        Some(match v {
+            0 => XdpAction::Aborted,
+            1 => XdpAction::Drop,
+            2 => XdpAction::Pass,
+            3 => XdpAction::Tx,
+            4 => XdpAction::Redirect,
+            _ => return None,
+        })
+    }
+}
+
+/// A value that does not fit the layout.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LayoutError {
+    /// Next-hop id 0 means "empty bucket".
+    #[error("next-hop id 0 is reserved (it marks an empty bucket)")]
+    NextHopZero,
+    /// A member listed twice.
+    #[error("next hop {0} is listed twice in one group")]
+    DuplicateMember(u16),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_dense_and_fit_the_map() {
+        // The names and values are checked against ebpf/sluice.h in
+        // tests/layout.rs.
+        assert!(Verdict::ALL.len() as u32 <= VERDICTS_MAX);
+        for (i, v) in Verdict::ALL.iter().enumerate() {
+            assert_eq!(*v as usize, i);
+        }
+    }
+
+    /// `#define NAME value` of the header, value as written.
+    fn header_define(name: &str) -> String {
+        include_str!("../../../ebpf/sluice.h")
+            .lines()
+            .find_map(|l| {
+                let rest = l
+                    .strip_prefix("#define ")?
+                    .trim_start()
+                    .strip_prefix(name)?;
+                rest.starts_with([' ', '\t']).then(|| {
+                    rest.split("/*")
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
+            })
+            .unwrap_or_else(|| panic!("{name} is not defined in sluice.h"))
+    }
+
+    #[test]
+    fn constants_mirror_the_header() {
+        for (name, ours) in [
+            ("FIB4_TBL8_GROUPS", FIB4_TBL8_GROUPS as u64),
+            ("FIB4_ENTRIES_PER_WORD", FIB4_ENTRIES_PER_WORD as u64),
+            ("FIB4_TBL8_FLAG", u64::from(FIB4_TBL8_FLAG)),
+            ("FIB4_VALUE_MASK", u64::from(FIB4_VALUE_MASK)),
+            ("FIB6_MAX_ENTRIES", u64::from(FIB6_MAX_ENTRIES)),
+            ("NH_BUCKETS", NH_BUCKETS as u64),
+            ("NH_GROUPS_MAX", u64::from(NH_GROUPS_MAX)),
+            ("NEXTHOPS_MAX", u64::from(NEXTHOPS_MAX)),
+            ("NH_F_VALID", u64::from(NextHop::VALID)),
+            ("NH_F_MAC_KNOWN", u64::from(NextHop::MAC_KNOWN)),
+            ("TX_PORTS_MAX", u64::from(TX_PORTS_MAX)),
+            ("OWN_ADDRS_MAX", u64::from(OWN_ADDRS_MAX)),
+            ("VERDICTS_MAX", u64::from(VERDICTS_MAX)),
+        ] {
+            let text = header_define(name);
+            let digits = text.trim_end_matches('u');
+            let value = match digits.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => digits.parse(),
+            }
+            .unwrap_or_else(|_| panic!("{name}: cannot parse {text:?}"));
+            assert_eq!(value, ours, "{name}");
+        }
+        assert_eq!(header_define("FIB4_TOP_ENTRIES"), "(1u << 24)");
+        assert_eq!(FIB4_TOP_ENTRIES, 1 << 24);
+    }
+
+    #[test]
+    fn next_hop_bytes_round_trip_in_c_order() {
+        let nh = NextHop {
+            ifindex: 0x0102_0304,
+            dmac: [1, 2, 3, 4, 5, 6],
+            smac: [7, 8, 9, 10, 11, 12],
+            mtu: 1500,
+            flags: NextHop::VALID,
+        };
+        let b = nh.to_bytes();
+        assert_eq!(&b[4..10], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(&b[10..16], &[7, 8, 9, 10, 11, 12]);
+        assert_eq!(NextHop::from_bytes(&b), nh);
+        // Field offsets as in the C struct.
+        assert_eq!(std::mem::offset_of!(NextHop, dmac), 4);
+        assert_eq!(std::mem::offset_of!(NextHop, smac), 10);
+        assert_eq!(std::mem::offset_of!(NextHop, mtu), 16);
+        assert_eq!(std::mem::offset_of!(NextHop, flags), 18);
+    }
+
+    #[test]
+    fn fib4_packing() {
+        let mut words = vec![0u64; 4];
+        fib4_set(&mut words, 0, 0x1111);
+        fib4_set(&mut words, 3, 0x8004);
+        fib4_set(&mut words, 5, 7);
+        assert_eq!(words[0], 0x8004_0000_0000_1111);
+        assert_eq!(words[1], 7 << 16);
+        assert_eq!(fib4_get(&words, 3), 0x8004);
+        fib4_set(&mut words, 3, 9);
+        assert_eq!(words[0], 0x0009_0000_0000_1111);
+    }
+
+    fn shares(g: &NhGroup) -> std::collections::BTreeMap<u16, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for &b in &g.buckets {
+            *m.entry(b).or_default() += 1;
+        }
+        m
+    }
+
+    #[test]
+    fn group_shares_follow_weights() {
+        let g = NhGroup::with_members(&[(1, 1), (2, 1)]).unwrap();
+        assert_eq!(shares(&g), [(1, 32), (2, 32)].into());
+        // Interleaved, so that neighbouring hashes spread.
+        assert_ne!(g.buckets[0], g.buckets[1]);
+        let g = NhGroup::with_members(&[(1, 1), (2, 2), (3, 0)]).unwrap();
+        assert_eq!(shares(&g), [(1, 21), (2, 43)].into());
+        let g = NhGroup::with_members(&[(4, 1), (5, 1), (6, 1)]).unwrap();
+        assert_eq!(shares(&g).values().sum::<usize>(), 64);
+        assert!(shares(&g).values().all(|&n| n == 21 || n == 22));
+        assert_eq!(NhGroup::with_members(&[]).unwrap(), NhGroup::default());
+        assert_eq!(
+            NhGroup::with_members(&[(0, 1)]),
+            Err(LayoutError::NextHopZero)
+        );
+        assert_eq!(
+            NhGroup::with_members(&[(1, 1), (1, 2)]),
+            Err(LayoutError::DuplicateMember(1))
+        );
+    }
+
+    #[test]
+    fn group_change_moves_only_the_changed_members_buckets() {
+        let mut g = NhGroup::with_members(&[(1, 1), (2, 1), (3, 1), (4, 1)]).unwrap();
+        let before = g;
+        // Member 3 leaves: only its 16 buckets move, spread over 1, 2 and 4.
+        let changed = g.set_members(&[(1, 1), (2, 1), (4, 1)]).unwrap();
+        assert_eq!(changed, 16);
+        for (a, b) in before.buckets.iter().zip(g.buckets.iter()) {
+            if *a != 3 {
+                assert_eq!(a, b, "a bucket of a staying member moved");
+            }
+        }
+        assert!(!g.buckets.contains(&3));
+        // It comes back: it takes 16 buckets, each from a member above quota.
+        let changed = g.set_members(&[(1, 1), (2, 1), (3, 1), (4, 1)]).unwrap();
+        assert_eq!(changed, 16);
+        assert_eq!(shares(&g), [(1, 16), (2, 16), (3, 16), (4, 16)].into());
+        // Unchanged membership changes nothing.
+        assert_eq!(g.set_members(&[(1, 1), (2, 1), (3, 1), (4, 1)]).unwrap(), 0);
+        // Everyone leaves: empty group.
+        assert_eq!(g.set_members(&[]).unwrap(), 64);
+        assert_eq!(g, NhGroup::default());
+    }
+}

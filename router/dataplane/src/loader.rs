@@ -1,0 +1,579 @@
+//! A thin aya layer over the XDP program: loads ebpf/sluice.o (built by
+//! build.rs) into the kernel, verifies the program, and gives typed access
+//! to its maps — next hops, next-hop groups, the IPv4 DIR-24-8 arrays
+//! (written through a shared mmap of the `BPF_F_MMAPABLE` maps), IPv6
+//! routes, own addresses, egress ports and the per-CPU counters.
+//!
+//! This part only loads: pinning the maps and the link under the bpffs,
+//! adopting pinned state after a restart, attaching to interfaces, and
+//! filling the maps from netlink neighbours and the RIB belong to the
+//! data-plane driver (the second part of the data-plane issue).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::Ordering;
+
+use aya::maps::lpm_trie::Key;
+use aya::maps::{Array, DevMap, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
+use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
+use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
+
+use crate::dir24::{Dir24, Dirty};
+use crate::layout::{
+    self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NH_GROUPS_MAX,
+    NextHop, NhGroup, NhStats, TX_PORTS_MAX, Verdict, XdpAction,
+};
+use mmap::MappedWords;
+
+/// The compiled XDP program.
+pub static OBJECT: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sluice.o"));
+
+/// What can go wrong loading the program or writing its maps.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object could not be loaded (maps created, relocations applied).
+    #[error("loading the XDP object: {0}")]
+    Load(#[from] EbpfError),
+    /// The program could not be loaded or test-run (verifier log included).
+    #[error("XDP program: {0}")]
+    Program(#[from] ProgramError),
+    /// The object lacks a map or program of the layout.
+    #[error("the XDP object has no {0} (object and layout.rs out of step?)")]
+    Missing(&'static str),
+    /// A map operation failed.
+    #[error("map {map}: {source}")]
+    Map {
+        /// The map's name.
+        map: &'static str,
+        /// The error.
+        #[source]
+        source: MapError,
+    },
+    /// A DEVMAP update failed.
+    #[error("map tx_ports: {0}")]
+    TxPort(#[from] aya::maps::xdp::XdpMapError),
+    /// mmap(2) of a `BPF_F_MMAPABLE` map failed.
+    #[error("mmap of map {map}: {source}")]
+    Mmap {
+        /// The map's name.
+        map: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An id, index or length outside what the layout allows.
+    #[error("{what} {value} is out of range (allowed: {allowed})")]
+    OutOfRange {
+        /// What was out of range.
+        what: &'static str,
+        /// The value given.
+        value: u64,
+        /// The allowed range, for the message.
+        allowed: String,
+    },
+}
+
+fn map_err(map: &'static str) -> impl FnOnce(MapError) -> Error {
+    move |source| Error::Map { map, source }
+}
+
+fn check_range(what: &'static str, value: u64, min: u64, max_excl: u64) -> Result<(), Error> {
+    if (min..max_excl).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::OutOfRange {
+            what,
+            value,
+            allowed: format!("{min}..{max_excl}"),
+        })
+    }
+}
+
+/// The result of one `BPF_PROG_TEST_RUN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// The program's return value.
+    pub action: XdpAction,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+}
+
+/// What [`Dataplane::sync_fib4`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fib4Sync {
+    /// `fib4_top` words that changed.
+    pub top_words: usize,
+    /// `fib4_tbl8` words that changed.
+    pub tbl8_words: usize,
+}
+
+/// A DIR-24-8 array map and its shared mapping.
+struct Fib4Array {
+    words: MappedWords,
+    /// The map itself (the mapping alone would keep it alive too), for
+    /// pinning by the driver.
+    _map: MapData,
+}
+
+/// The loaded XDP program and its maps.
+pub struct Dataplane {
+    fib4_top: Fib4Array,
+    fib4_tbl8: Fib4Array,
+    fib6: LpmTrie<MapData, [u8; 16], u16>,
+    nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
+    nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
+    tx_ports: DevMap<MapData>,
+    own4: HashMap<MapData, u32, u8>,
+    own6: HashMap<MapData, [u8; 16], u8>,
+    nh_stats: PerCpuArray<MapData, [u64; 2]>,
+    verdicts: PerCpuArray<MapData, u64>,
+    // Last: the maps above hold their own references.
+    ebpf: Ebpf,
+}
+
+impl std::fmt::Debug for Dataplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataplane")
+            .field("program", &layout::PROGRAM)
+            .field("maps", &layout::map::ALL)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dataplane {
+    /// Creates the maps, loads and verifies the program. Nothing is attached
+    /// and nothing is pinned: dropping the value frees everything.
+    pub fn load() -> Result<Self, Error> {
+        let mut ebpf = EbpfLoader::new().load(OBJECT)?;
+        let program: &mut Xdp = ebpf
+            .program_mut(layout::PROGRAM)
+            .ok_or(Error::Missing("program sluice_xdp"))?
+            .try_into()?;
+        program.load()?;
+
+        let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
+        let mmapped = |map: Map, name: &'static str, words: usize| match map {
+            Map::Array(map) => {
+                let words = MappedWords::new(std::os::fd::AsFd::as_fd(map.fd()), words)
+                    .map_err(|source| Error::Mmap { map: name, source })?;
+                Ok::<_, Error>(Fib4Array { words, _map: map })
+            }
+            _ => Err(Error::Missing(name)),
+        };
+        use layout::map as m;
+        let fib4_top = mmapped(take(m::FIB4_TOP)?, m::FIB4_TOP, FIB4_TOP_WORDS)?;
+        let fib4_tbl8 = mmapped(take(m::FIB4_TBL8)?, m::FIB4_TBL8, FIB4_TBL8_WORDS)?;
+        let fib6 = LpmTrie::try_from(take(m::FIB6)?).map_err(map_err(m::FIB6))?;
+        let nh_groups = Array::try_from(take(m::NH_GROUPS)?).map_err(map_err(m::NH_GROUPS))?;
+        let nexthops = Array::try_from(take(m::NEXTHOPS)?).map_err(map_err(m::NEXTHOPS))?;
+        let tx_ports = DevMap::try_from(take(m::TX_PORTS)?).map_err(map_err(m::TX_PORTS))?;
+        let own4 = HashMap::try_from(take(m::OWN4)?).map_err(map_err(m::OWN4))?;
+        let own6 = HashMap::try_from(take(m::OWN6)?).map_err(map_err(m::OWN6))?;
+        let nh_stats = PerCpuArray::try_from(take(m::NH_STATS)?).map_err(map_err(m::NH_STATS))?;
+        let verdicts = PerCpuArray::try_from(take(m::VERDICTS)?).map_err(map_err(m::VERDICTS))?;
+        Ok(Self {
+            fib4_top,
+            fib4_tbl8,
+            fib6,
+            nh_groups,
+            nexthops,
+            tx_ports,
+            own4,
+            own6,
+            nh_stats,
+            verdicts,
+            ebpf,
+        })
+    }
+
+    /// The loaded (not attached) program.
+    pub fn program(&self) -> Result<&Xdp, Error> {
+        Ok(self
+            .ebpf
+            .program(layout::PROGRAM)
+            .ok_or(Error::Missing("program sluice_xdp"))?
+            .try_into()?)
+    }
+
+    /// The loaded (not attached) program, for attaching.
+    pub fn program_mut(&mut self) -> Result<&mut Xdp, Error> {
+        Ok(self
+            .ebpf
+            .program_mut(layout::PROGRAM)
+            .ok_or(Error::Missing("program sluice_xdp"))?
+            .try_into()?)
+    }
+
+    /// Runs the program once on `frame` with `BPF_PROG_TEST_RUN`. The
+    /// kernel takes frames of 14 bytes (an Ethernet header) or more.
+    pub fn test_run(&self, frame: &[u8]) -> Result<TestOutcome, Error> {
+        let mut out = vec![0u8; frame.len() + 256];
+        let result = self.program()?.test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..TestRunOptions::new()
+        })?;
+        out.truncate(result.data_size_out as usize);
+        let action = XdpAction::from_u32(result.return_value).ok_or(Error::OutOfRange {
+            what: "XDP action",
+            value: result.return_value.into(),
+            allowed: "0..5".into(),
+        })?;
+        Ok(TestOutcome { action, frame: out })
+    }
+
+    // ---- next hops and groups -----------------------------------------------
+
+    /// Writes next hop `id` (1..65536). Its egress ifindex must also be in
+    /// `tx_ports` ([`Self::add_tx_port`]) for packets to be forwarded.
+    pub fn set_next_hop(&mut self, id: u16, nh: &NextHop) -> Result<(), Error> {
+        check_range("next-hop id", id.into(), 1, NEXTHOPS_MAX.into())?;
+        self.nexthops
+            .set(u32::from(id), nh.to_bytes(), 0)
+            .map_err(map_err(layout::map::NEXTHOPS))
+    }
+
+    /// Reads next hop `id`.
+    pub fn next_hop(&self, id: u16) -> Result<NextHop, Error> {
+        let b = self
+            .nexthops
+            .get(&u32::from(id), 0)
+            .map_err(map_err(layout::map::NEXTHOPS))?;
+        Ok(NextHop::from_bytes(&b))
+    }
+
+    /// Writes the buckets of group `id` (1..32768).
+    pub fn set_group(&mut self, id: u16, group: &NhGroup) -> Result<(), Error> {
+        check_range("next-hop group id", id.into(), 1, NH_GROUPS_MAX.into())?;
+        self.nh_groups
+            .set(u32::from(id), group.to_bytes(), 0)
+            .map_err(map_err(layout::map::NH_GROUPS))
+    }
+
+    /// Reads the buckets of group `id` (for a resilient update).
+    pub fn group(&self, id: u16) -> Result<NhGroup, Error> {
+        let buckets = self
+            .nh_groups
+            .get(&u32::from(id), 0)
+            .map_err(map_err(layout::map::NH_GROUPS))?;
+        Ok(NhGroup { buckets })
+    }
+
+    // ---- egress ports ------------------------------------------------------------
+
+    /// Lets the program redirect to `ifindex` (which must be below 256 and
+    /// exist in the caller's network namespace).
+    pub fn add_tx_port(&mut self, ifindex: u32) -> Result<(), Error> {
+        check_range("egress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
+        self.tx_ports.set(ifindex, ifindex, None, 0)?;
+        Ok(())
+    }
+
+    /// Stops redirects to `ifindex`; next hops on it are punted.
+    pub fn remove_tx_port(&mut self, ifindex: u32) -> Result<(), Error> {
+        check_range("egress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
+        // A DEVMAP entry with ifindex 0 is an empty slot (aya 0.14 has no
+        // delete for DevMap).
+        self.tx_ports.set(ifindex, 0, None, 0)?;
+        Ok(())
+    }
+
+    // ---- own addresses ---------------------------------------------------------------
+
+    /// Adds one of the router's addresses: packets to it go to the kernel.
+    pub fn add_own_address(&mut self, addr: IpAddr) -> Result<(), Error> {
+        match addr {
+            IpAddr::V4(a) => self
+                .own4
+                .insert(u32::from_ne_bytes(a.octets()), 1, 0)
+                .map_err(map_err(layout::map::OWN4)),
+            IpAddr::V6(a) => self
+                .own6
+                .insert(a.octets(), 1, 0)
+                .map_err(map_err(layout::map::OWN6)),
+        }
+    }
+
+    /// Removes one of the router's addresses (absent is not an error).
+    pub fn remove_own_address(&mut self, addr: IpAddr) -> Result<(), Error> {
+        let (map, r) = match addr {
+            IpAddr::V4(a) => (
+                layout::map::OWN4,
+                self.own4.remove(&u32::from_ne_bytes(a.octets())),
+            ),
+            IpAddr::V6(a) => (layout::map::OWN6, self.own6.remove(&a.octets())),
+        };
+        match r {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(map_err(map)(e)),
+        }
+    }
+
+    // ---- IPv6 FIB ----------------------------------------------------------------------
+
+    fn fib6_key(prefix: Ipv6Addr, len: u8) -> Result<Key<[u8; 16]>, Error> {
+        check_range("IPv6 prefix length", len.into(), 0, 129)?;
+        let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+        let addr = u128::from(prefix) & mask;
+        Ok(Key::new(len.into(), addr.to_be_bytes()))
+    }
+
+    /// Routes `prefix/len` to next-hop group `group` (1..32768).
+    pub fn set_route6(&mut self, prefix: Ipv6Addr, len: u8, group: u16) -> Result<(), Error> {
+        check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())?;
+        let key = Self::fib6_key(prefix, len)?;
+        self.fib6
+            .insert(&key, group, 0)
+            .map_err(map_err(layout::map::FIB6))
+    }
+
+    /// Removes the route for `prefix/len` (absent is not an error).
+    pub fn remove_route6(&mut self, prefix: Ipv6Addr, len: u8) -> Result<(), Error> {
+        let key = Self::fib6_key(prefix, len)?;
+        match self.fib6.remove(&key) {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(map_err(layout::map::FIB6)(e)),
+        }
+    }
+
+    /// The next-hop group the program would use for `addr` (0: no route).
+    pub fn lookup6(&self, addr: Ipv6Addr) -> Result<u16, Error> {
+        match self.fib6.get(&Key::new(128, addr.octets()), 0) {
+            Ok(group) => Ok(group),
+            Err(MapError::KeyNotFound) => Ok(0),
+            Err(e) => Err(map_err(layout::map::FIB6)(e)),
+        }
+    }
+
+    // ---- IPv4 FIB (DIR-24-8) -----------------------------------------------------------
+
+    fn write_words(
+        map: &'static str,
+        mapped: &MappedWords,
+        first: usize,
+        words: &[u64],
+    ) -> Result<usize, Error> {
+        let target = mapped.words();
+        let end = first
+            .checked_add(words.len())
+            .filter(|&e| e <= target.len());
+        let Some(end) = end else {
+            return Err(Error::OutOfRange {
+                what: map,
+                value: (first + words.len()) as u64,
+                allowed: format!("words 0..{}", target.len()),
+            });
+        };
+        let mut changed = 0;
+        for (slot, &word) in target[first..end].iter().zip(words) {
+            if slot.load(Ordering::Relaxed) != word {
+                slot.store(word, Ordering::Release);
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Writes `words` into `fib4_top` from word `first` on (word i holds
+    /// the entries of /24s 4i..4i+3); returns how many changed. Point no
+    /// entry at a tbl8 group before that group is written.
+    pub fn write_fib4_top(&mut self, first: usize, words: &[u64]) -> Result<usize, Error> {
+        Self::write_words(layout::map::FIB4_TOP, &self.fib4_top.words, first, words)
+    }
+
+    /// Writes `words` into `fib4_tbl8` from word `first` on (group g holds
+    /// words 64g..64g+63); returns how many changed.
+    pub fn write_fib4_tbl8(&mut self, first: usize, words: &[u64]) -> Result<usize, Error> {
+        Self::write_words(layout::map::FIB4_TBL8, &self.fib4_tbl8.words, first, words)
+    }
+
+    /// Makes the kernel's IPv4 FIB equal to the given arrays (e.g. a
+    /// [`Dir24`]'s `top_words()` / `tbl8_words()`, when adopting maps of
+    /// unknown content), comparing every word and writing only those that
+    /// differ: tbl8 first, then the top level, so an entry never points at
+    /// a group not yet written. A tbl8 group that the new arrays use for
+    /// another /24 than the live ones is briefly seen with its new content by
+    /// the old /24. `tbl8` may be shorter than the map (the rest is left
+    /// alone). For incremental updates use [`Self::write_fib4_dirty`].
+    pub fn sync_fib4(&mut self, top: &[u64], tbl8: &[u64]) -> Result<Fib4Sync, Error> {
+        if top.len() != FIB4_TOP_WORDS {
+            return Err(Error::OutOfRange {
+                what: "fib4_top length",
+                value: top.len() as u64,
+                allowed: format!("exactly {FIB4_TOP_WORDS}"),
+            });
+        }
+        let tbl8_words = self.write_fib4_tbl8(0, tbl8)?;
+        let top_words = self.write_fib4_top(0, top)?;
+        Ok(Fib4Sync {
+            top_words,
+            tbl8_words,
+        })
+    }
+
+    /// Writes the words `dirty` names (from [`Dir24::take_dirty`]) from
+    /// `fib`: the tbl8 ranges first, then the top ranges, as the builder's
+    /// update protocol requires. Call `take_dirty` again only after this
+    /// returned. Returns how many words actually changed.
+    pub fn write_fib4_dirty(&mut self, fib: &Dir24, dirty: &Dirty) -> Result<Fib4Sync, Error> {
+        let mut sync = Fib4Sync::default();
+        let (top, tbl8) = (fib.top_words(), fib.tbl8_words());
+        for r in &dirty.tbl8 {
+            let (start, end) = (r.start as usize, r.end as usize);
+            sync.tbl8_words += self.write_fib4_tbl8(start, &tbl8[start..end])?;
+        }
+        for r in &dirty.top {
+            let (start, end) = (r.start as usize, r.end as usize);
+            sync.top_words += self.write_fib4_top(start, &top[start..end])?;
+        }
+        Ok(sync)
+    }
+
+    /// The next-hop group the program would use for `addr` (0: no route),
+    /// read from the live arrays.
+    pub fn lookup4(&self, addr: Ipv4Addr) -> u16 {
+        let a = u32::from(addr);
+        let read = |m: &Fib4Array, index: usize| {
+            let (word, shift) = layout::fib4_position(index);
+            m.words
+                .words()
+                .get(word)
+                .map_or(0, |w| (w.load(Ordering::Acquire) >> shift) as u16)
+        };
+        let v = read(&self.fib4_top, (a >> 8) as usize);
+        if v & layout::FIB4_TBL8_FLAG == 0 {
+            return v;
+        }
+        let v = read(
+            &self.fib4_tbl8,
+            usize::from(v & layout::FIB4_VALUE_MASK) * 256 + (a & 0xff) as usize,
+        );
+        if v & layout::FIB4_TBL8_FLAG == 0 {
+            v
+        } else {
+            0
+        }
+    }
+
+    /// Reads `fib4_top` word `index` through the mapping.
+    pub fn fib4_top_word(&self, index: usize) -> Option<u64> {
+        self.fib4_top
+            .words
+            .words()
+            .get(index)
+            .map(|w| w.load(Ordering::Acquire))
+    }
+
+    // ---- counters ------------------------------------------------------------------
+
+    /// Every verdict counter, summed over CPUs, in [`Verdict::ALL`] order.
+    pub fn verdict_counts(&self) -> Result<Vec<(Verdict, u64)>, Error> {
+        Verdict::ALL
+            .iter()
+            .map(|&v| Ok((v, self.verdict_count(v)?)))
+            .collect()
+    }
+
+    /// One verdict counter, summed over CPUs.
+    pub fn verdict_count(&self, verdict: Verdict) -> Result<u64, Error> {
+        let values = self
+            .verdicts
+            .get(&(verdict as u32), 0)
+            .map_err(map_err(layout::map::VERDICTS))?;
+        Ok(values.iter().sum())
+    }
+
+    /// Next hop `id`'s forwarding counters, summed over CPUs.
+    pub fn nh_stats(&self, id: u16) -> Result<NhStats, Error> {
+        let values = self
+            .nh_stats
+            .get(&u32::from(id), 0)
+            .map_err(map_err(layout::map::NH_STATS))?;
+        Ok(values.iter().fold(NhStats::default(), |acc, w| {
+            let s = NhStats::from_words(*w);
+            NhStats {
+                packets: acc.packets + s.packets,
+                bytes: acc.bytes + s.bytes,
+            }
+        }))
+    }
+}
+
+mod mmap {
+    //! Shared mappings of `BPF_F_MMAPABLE` array maps (aya 0.14 has no mmap
+    //! API): mmap(2) on the map's fd, seen as a slice of `AtomicU64` so user
+    //! space and the XDP program may read and write words concurrently. The
+    //! only module of the crate with `unsafe` code.
+    #![allow(unsafe_code)]
+
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    use std::ptr::{self, NonNull};
+    use std::sync::atomic::AtomicU64;
+
+    /// A read-write shared mapping of an array map of u64 values.
+    #[derive(Debug)]
+    pub(super) struct MappedWords {
+        ptr: NonNull<AtomicU64>,
+        len: usize,
+    }
+
+    // SAFETY: the mapping is plain shared memory owned by this value; every
+    // access goes through `AtomicU64`, which is Sync, so moving the owner to
+    // another thread is sound.
+    unsafe impl Send for MappedWords {}
+    // SAFETY: as above: `&MappedWords` only hands out `&[AtomicU64]`.
+    unsafe impl Sync for MappedWords {}
+
+    impl MappedWords {
+        /// Maps the first `len` u64 elements of the array map behind `fd`,
+        /// which must be an `ARRAY` map with 8-byte values, `BPF_F_MMAPABLE`
+        /// and at least `len` entries (the kernel refuses the mapping
+        /// otherwise).
+        pub(super) fn new(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+            let bytes = len
+                .checked_mul(size_of::<u64>())
+                .filter(|&b| b > 0)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: a fresh mapping placed by the kernel (addr null), so no
+            // existing memory is affected; fd is open for the duration of the
+            // call; the result is checked for MAP_FAILED before use.
+            let addr = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if addr == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let ptr = NonNull::new(addr.cast::<AtomicU64>())
+                .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
+            Ok(Self { ptr, len })
+        }
+
+        /// The mapped words.
+        pub(super) fn words(&self) -> &[AtomicU64] {
+            // SAFETY: `ptr` starts a live mapping of `len * 8` bytes (unmapped
+            // only in Drop, which takes `&mut self`); it is page aligned, so
+            // aligned for AtomicU64, which has u64's size; the kernel zero-fills
+            // array maps, so every word is initialised; the other parties (the
+            // BPF program, bpf(2) updates) access the words as whole aligned
+            // u64s, which atomics tolerate.
+            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        }
+    }
+
+    impl Drop for MappedWords {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`; no slice from
+            // `words()` outlives the `&self` it came from, so none is left.
+            unsafe {
+                libc::munmap(self.ptr.as_ptr().cast(), self.len * size_of::<u64>());
+            }
+        }
+    }
+}

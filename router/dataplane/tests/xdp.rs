@@ -1,0 +1,959 @@
+//! The XDP program on crafted frames through `BPF_PROG_TEST_RUN`: forwarding
+//! (MAC rewrite, TTL / hop limit, checksum), every punt and drop rule of
+//! ebpf/sluice.c with its verdict counter, DIR-24-8 lookups and ECMP.
+//! Needs root (CAP_BPF): run it via scripts/test.sh as root.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use sluice_dataplane::dir24::{Dir24, Prefix};
+use sluice_dataplane::layout::{
+    self, FIB4_TBL8_FLAG, FIB4_TBL8_GROUPS, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, NextHop, NhGroup,
+    Verdict, XdpAction,
+};
+use sluice_dataplane::loader::{Dataplane, TestOutcome};
+
+// ---- root ---------------------------------------------------------------------
+
+fn require_root() {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("Uid line in /proc/self/status");
+    if euid != "0" {
+        panic!("this test needs root (BPF); run it as root via scripts/test.sh");
+    }
+}
+
+// ---- frames -------------------------------------------------------------------
+
+const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const SENDER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x99];
+const EGRESS_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xee];
+const ETH_IP: u16 = 0x0800;
+const ETH_IP6: u16 = 0x86dd;
+const ETH_ARP: u16 = 0x0806;
+const ETH_VLAN: u16 = 0x8100;
+const UDP: u8 = 17;
+const TCP: u8 = 6;
+const ICMP6: u8 = 58;
+
+/// The MAC of next hop `id` in these tests.
+fn nh_mac(id: u16) -> [u8; 6] {
+    [0x02, 0xaa, 0, 0, (id >> 8) as u8, id as u8]
+}
+
+fn ether(dst: [u8; 6], vlan: Option<u16>, ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(18 + payload.len());
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&SENDER_MAC);
+    if let Some(vid) = vlan {
+        f.extend_from_slice(&ETH_VLAN.to_be_bytes());
+        f.extend_from_slice(&vid.to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// One's complement sum of 16-bit big-endian words, folded.
+fn ones_sum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// The IPv4 header checksum computed from scratch.
+fn ip_checksum(header: &[u8]) -> u16 {
+    let mut h = header.to_vec();
+    h[10] = 0;
+    h[11] = 0;
+    !ones_sum(&h)
+}
+
+fn l4_ports(sport: u16, dport: u16, len: usize) -> Vec<u8> {
+    let mut l4 = vec![0u8; len.max(4)];
+    l4[0..2].copy_from_slice(&sport.to_be_bytes());
+    l4[2..4].copy_from_slice(&dport.to_be_bytes());
+    l4
+}
+
+#[derive(Clone, Copy)]
+struct V4 {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    proto: u8,
+    id: u16,
+    frag: u16,
+}
+
+impl V4 {
+    fn udp(src: [u8; 4], dst: [u8; 4]) -> Self {
+        Self {
+            src: src.into(),
+            dst: dst.into(),
+            ttl: 64,
+            proto: UDP,
+            id: 0x1234,
+            frag: 0x4000, // DF
+        }
+    }
+
+    fn packet(&self, l4: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        p[4..6].copy_from_slice(&self.id.to_be_bytes());
+        p[6..8].copy_from_slice(&self.frag.to_be_bytes());
+        p[8] = self.ttl;
+        p[9] = self.proto;
+        p[12..16].copy_from_slice(&self.src.octets());
+        p[16..20].copy_from_slice(&self.dst.octets());
+        let c = ip_checksum(&p);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p.extend_from_slice(l4);
+        p
+    }
+
+    fn frame(&self, sport: u16, dport: u16) -> Vec<u8> {
+        ether(
+            ROUTER_MAC,
+            None,
+            ETH_IP,
+            &self.packet(&l4_ports(sport, dport, 8)),
+        )
+    }
+}
+
+fn v6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, hop: u8, next: u8, l4: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+    p[6] = next;
+    p[7] = hop;
+    p[8..24].copy_from_slice(&src.octets());
+    p[24..40].copy_from_slice(&dst.octets());
+    p.extend_from_slice(l4);
+    p
+}
+
+fn v6_udp_frame(src: &str, dst: &str, hop: u8, sport: u16) -> Vec<u8> {
+    ether(
+        ROUTER_MAC,
+        None,
+        ETH_IP6,
+        &ipv6_packet(v6(src), v6(dst), hop, UDP, &l4_ports(sport, 53, 8)),
+    )
+}
+
+// ---- the fixture ------------------------------------------------------------------
+
+/// The loopback device exists in every namespace, so the DEVMAP accepts it.
+const EGRESS_IFINDEX: u32 = 1;
+const MTU: u16 = 1500;
+
+/// A loaded program with next hops 1..=4 (resolved, on the loopback),
+/// group g = {next hop g} for g in 1..=4, group 5 = {1, 2} at 1:1.
+struct Fixture {
+    dp: Dataplane,
+    fib: Dir24,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        require_root();
+        let mut dp = Dataplane::load().expect("load the XDP program");
+        dp.add_tx_port(EGRESS_IFINDEX).unwrap();
+        for id in 1..=4u16 {
+            dp.set_next_hop(
+                id,
+                &NextHop::resolved(EGRESS_IFINDEX, nh_mac(id), EGRESS_MAC, MTU),
+            )
+            .unwrap();
+            dp.set_group(id, &NhGroup::with_members(&[(id, 1)]).unwrap())
+                .unwrap();
+        }
+        dp.set_group(5, &NhGroup::with_members(&[(1, 1), (2, 1)]).unwrap())
+            .unwrap();
+        Self {
+            dp,
+            fib: Dir24::new(FIB4_TBL8_GROUPS as u32),
+        }
+    }
+
+    /// Adds an IPv4 route through the DIR-24-8 builder and writes the words
+    /// it changed.
+    fn route4(&mut self, prefix: [u8; 4], len: u8, group: u16) {
+        let prefix = Prefix::from_ipv4(prefix.into(), len).unwrap();
+        self.fib.insert(prefix, group).unwrap();
+        self.write_fib4();
+    }
+
+    fn unroute4(&mut self, prefix: [u8; 4], len: u8) {
+        assert!(
+            self.fib
+                .remove(Prefix::from_ipv4(prefix.into(), len).unwrap())
+        );
+        self.write_fib4();
+    }
+
+    fn write_fib4(&mut self) {
+        let dirty = self.fib.take_dirty();
+        self.dp.write_fib4_dirty(&self.fib, &dirty).unwrap();
+    }
+
+    fn counts(&self) -> BTreeMap<Verdict, u64> {
+        self.dp.verdict_counts().unwrap().into_iter().collect()
+    }
+
+    fn run(&self, frame: &[u8]) -> TestOutcome {
+        self.dp.test_run(frame).expect("BPF_PROG_TEST_RUN")
+    }
+
+    /// Runs `frame`, checks the action and that exactly `verdict`'s counter
+    /// moved (by one); returns the outcome.
+    fn expect(&self, frame: &[u8], verdict: Verdict) -> TestOutcome {
+        let before = self.counts();
+        let out = self.run(frame);
+        let after = self.counts();
+        let moved: Vec<(Verdict, u64)> = after
+            .iter()
+            .filter(|(v, n)| before[v] != **n)
+            .map(|(v, n)| (*v, n - before[v]))
+            .collect();
+        assert_eq!(moved, vec![(verdict, 1)], "verdict counters that moved");
+        assert_eq!(out.action, verdict.action(), "action for {verdict}");
+        if verdict.action() != XdpAction::Redirect {
+            assert_eq!(out.frame, frame, "a {verdict} frame must not be modified");
+        }
+        out
+    }
+
+    /// `expect` with a forwarding verdict, returning the next hop chosen
+    /// (from the rewritten destination MAC).
+    fn forwarded_to(&self, frame: &[u8]) -> u16 {
+        let out = self.expect(frame, Verdict::Forwarded);
+        assert_eq!(&out.frame[6..12], &EGRESS_MAC, "source MAC rewritten");
+        let dmac = &out.frame[0..6];
+        let id = u16::from_be_bytes([dmac[4], dmac[5]]);
+        assert_eq!(dmac, nh_mac(id), "destination MAC is a next hop's");
+        id
+    }
+}
+
+// ---- forwarding ------------------------------------------------------------------
+
+/// Checks a forwarded IPv4 frame against its input: MACs, TTL - 1, the
+/// header checksum equal to one computed from scratch, nothing else changed.
+fn check_forwarded_v4(input: &[u8], out: &[u8], l3: usize, nh: u16) {
+    assert_eq!(out.len(), input.len());
+    assert_eq!(&out[0..6], &nh_mac(nh));
+    assert_eq!(&out[6..12], &EGRESS_MAC);
+    assert_eq!(&out[12..l3], &input[12..l3], "ether type / tag kept");
+    let (ih, oh) = (&input[l3..l3 + 20], &out[l3..l3 + 20]);
+    assert_eq!(oh[8], ih[8] - 1, "TTL decremented");
+    let check = u16::from_be_bytes([oh[10], oh[11]]);
+    assert_eq!(check, ip_checksum(oh), "incremental checksum == recomputed");
+    assert_eq!(ones_sum(oh), 0xffff, "header verifies");
+    for i in (0..20).filter(|i| ![8, 10, 11].contains(i)) {
+        assert_eq!(oh[i], ih[i], "header byte {i}");
+    }
+    assert_eq!(&out[l3 + 20..], &input[l3 + 20..], "payload unchanged");
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn ipv4_with_a_route_is_redirected_with_rewritten_macs_and_ttl() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    let frame = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).frame(1000, 53);
+    let out = f.expect(&frame, Verdict::Forwarded);
+    check_forwarded_v4(&frame, &out.frame, 14, 1);
+    let stats = f.dp.nh_stats(1).unwrap();
+    assert_eq!((stats.packets, stats.bytes), (1, frame.len() as u64));
+    assert_eq!(f.dp.nh_stats(2).unwrap().packets, 0);
+
+    // TCP and ICMP are forwarded too; Ethernet padding after the packet is
+    // allowed and kept.
+    let mut tcp = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]);
+    tcp.proto = TCP;
+    let frame = ether(
+        ROUTER_MAC,
+        None,
+        ETH_IP,
+        &tcp.packet(&l4_ports(4000, 443, 20)),
+    );
+    let out = f.expect(&frame, Verdict::Forwarded);
+    check_forwarded_v4(&frame, &out.frame, 14, 1);
+    let mut icmp = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]);
+    icmp.proto = 1;
+    let mut frame = ether(ROUTER_MAC, None, ETH_IP, &icmp.packet(&[8, 0, 0, 0]));
+    frame.resize(60, 0);
+    let out = f.expect(&frame, Verdict::Forwarded);
+    check_forwarded_v4(&frame, &out.frame, 14, 1);
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn ipv4_incremental_checksum_equals_recomputed_at_the_edges() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    let base = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]);
+    // Choose the identification field so that the original checksum takes
+    // each edge value (0x0000, 0xfeff -> 0x0000 after the update, ...).
+    let targets = [
+        0x0000u16, 0x0001, 0x00fe, 0x00ff, 0x0100, 0x7fff, 0xfe00, 0xfeff, 0xff00, 0xfffe, 0xbeef,
+    ];
+    let mut cases = 0;
+    for ttl in [2u8, 3, 64, 128, 255] {
+        for &target in &targets {
+            let mut h = V4 { ttl, id: 0, ..base }.packet(&l4_ports(5, 6, 8))[..20].to_vec();
+            // checksum = !(S + id)  =>  id = !target - S (one's complement)
+            let s = !ip_checksum(&h);
+            let want = !target;
+            let id = ones_sum(&[want.to_be_bytes(), (!s).to_be_bytes()].concat());
+            h[4..6].copy_from_slice(&id.to_be_bytes());
+            let c = ip_checksum(&h);
+            if c != target {
+                continue; // not reachable from scratch (e.g. 0xffff)
+            }
+            let frame = V4 { ttl, id, ..base }.frame(5, 6);
+            assert_eq!(&frame[24..26], &target.to_be_bytes());
+            let out = f.expect(&frame, Verdict::Forwarded);
+            check_forwarded_v4(&frame, &out.frame, 14, 1);
+            cases += 1;
+        }
+    }
+    assert!(cases >= 40, "only {cases} edge cases were reachable");
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn ipv6_with_a_route_is_redirected_with_hop_limit_decremented() {
+    let mut f = Fixture::new();
+    f.dp.set_route6(v6("2001:db8::"), 32, 2).unwrap();
+    let frame = v6_udp_frame("2001:db8:ffff::1", "2001:db8:1::5", 64, 4242);
+    let out = f.expect(&frame, Verdict::Forwarded).frame;
+    assert_eq!(&out[0..6], &nh_mac(2));
+    assert_eq!(&out[6..12], &EGRESS_MAC);
+    assert_eq!(out[14 + 7], 63, "hop limit decremented");
+    let mut rest = out.clone();
+    rest[14 + 7] = 64;
+    assert_eq!(&rest[12..], &frame[12..], "nothing else changed");
+    assert_eq!(f.dp.nh_stats(2).unwrap().packets, 1);
+    // ICMPv6 echo is forwarded (only ND is punted).
+    let echo = ether(
+        ROUTER_MAC,
+        None,
+        ETH_IP6,
+        &ipv6_packet(
+            v6("2001:db8:ffff::1"),
+            v6("2001:db8:1::5"),
+            64,
+            ICMP6,
+            &[128, 0, 0, 0, 0, 1, 0, 1],
+        ),
+    );
+    f.expect(&echo, Verdict::Forwarded);
+    // Longest prefix wins.
+    f.dp.set_route6(v6("2001:db8:1::"), 48, 3).unwrap();
+    assert_eq!(f.forwarded_to(&frame), 3);
+    assert_eq!(f.dp.lookup6(v6("2001:db8:1::5")).unwrap(), 3);
+    f.dp.remove_route6(v6("2001:db8:1::"), 48).unwrap();
+    assert_eq!(f.forwarded_to(&frame), 2);
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn vlan_tagged_frames_are_forwarded_with_the_tag_kept() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    f.dp.set_route6(v6("2001:db8::"), 32, 2).unwrap();
+    let p4 = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, 8));
+    let frame = ether(ROUTER_MAC, Some(100), ETH_IP, &p4);
+    let out = f.expect(&frame, Verdict::Forwarded);
+    assert_eq!(&out.frame[12..16], &[0x81, 0x00, 0x00, 100]);
+    check_forwarded_v4(&frame, &out.frame, 18, 1);
+
+    let p6 = ipv6_packet(
+        v6("2001:db8:ffff::1"),
+        v6("2001:db8:1::5"),
+        2,
+        UDP,
+        &l4_ports(1, 2, 8),
+    );
+    let frame = ether(ROUTER_MAC, Some(4094), ETH_IP6, &p6);
+    let out = f.expect(&frame, Verdict::Forwarded).frame;
+    assert_eq!(&out[0..6], &nh_mac(2));
+    assert_eq!(&out[12..18], &[0x81, 0x00, 0x0f, 0xfe, 0x86, 0xdd]);
+    assert_eq!(out[18 + 7], 1);
+
+    // Tagged control traffic is punted like untagged.
+    let frame = ether([0xff; 6], Some(100), ETH_ARP, &[0u8; 28]);
+    f.expect(&frame, Verdict::PassArpNd);
+    // A tagged frame without a route is punted.
+    let p4 = V4::udp([192, 0, 2, 1], [11, 0, 0, 1]).packet(&l4_ports(1, 2, 8));
+    f.expect(
+        &ether(ROUTER_MAC, Some(7), ETH_IP, &p4),
+        Verdict::PassNoRoute,
+    );
+}
+
+// ---- punts --------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn no_route_is_punted_and_counted() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    f.dp.set_route6(v6("2001:db8::"), 32, 2).unwrap();
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [11, 1, 2, 3]).frame(1, 2),
+        Verdict::PassNoRoute,
+    );
+    f.expect(
+        &v6_udp_frame("2001:db8::1", "2001:db9::1", 64, 1),
+        Verdict::PassNoRoute,
+    );
+    // A route to a group id with nothing in it: punted, not blackholed.
+    f.route4([11, 0, 0, 0], 8, 100);
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [11, 1, 2, 3]).frame(1, 2),
+        Verdict::PassNoNexthop,
+    );
+    assert_eq!(f.dp.verdict_count(Verdict::PassNoRoute).unwrap(), 2);
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn control_and_local_traffic_is_punted() {
+    let mut f = Fixture::new();
+    f.route4([0, 0, 0, 0], 0, 1);
+    f.dp.set_route6(v6("::"), 0, 1).unwrap();
+
+    // Own addresses.
+    f.dp.add_own_address(IpAddr::V4([10, 0, 0, 1].into()))
+        .unwrap();
+    f.dp.add_own_address(IpAddr::V6(v6("2001:db8::1"))).unwrap();
+    let to_us4 = V4::udp([192, 0, 2, 1], [10, 0, 0, 1]).frame(1, 179);
+    f.expect(&to_us4, Verdict::PassLocal);
+    let to_us6 = v6_udp_frame("2001:db8::2", "2001:db8::1", 64, 179);
+    f.expect(&to_us6, Verdict::PassLocal);
+    f.dp.remove_own_address(IpAddr::V4([10, 0, 0, 1].into()))
+        .unwrap();
+    f.dp.remove_own_address(IpAddr::V6(v6("2001:db8::1")))
+        .unwrap();
+    f.expect(&to_us4, Verdict::Forwarded);
+    f.expect(&to_us6, Verdict::Forwarded);
+
+    // TTL / hop limit 1 and 0.
+    for ttl in [0, 1] {
+        let frame = V4 {
+            ttl,
+            ..V4::udp([192, 0, 2, 1], [10, 1, 2, 3])
+        }
+        .frame(1, 2);
+        f.expect(&frame, Verdict::PassTtl);
+        f.expect(
+            &v6_udp_frame("2001:db8::2", "2001:db8:5::1", ttl, 1),
+            Verdict::PassTtl,
+        );
+    }
+
+    // IPv4 options (IHL 6, header checksum valid).
+    let mut p = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, 8));
+    p.splice(20..20, [1, 1, 1, 0]); // NOP NOP NOP EOL
+    p[0] = 0x46;
+    let len = p.len() as u16;
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    let c = ip_checksum(&p[..24]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP, &p), Verdict::PassOptions);
+
+    // ARP (broadcast and unicast).
+    f.expect(
+        &ether([0xff; 6], None, ETH_ARP, &[0u8; 28]),
+        Verdict::PassArpNd,
+    );
+    f.expect(
+        &ether(ROUTER_MAC, None, ETH_ARP, &[0u8; 28]),
+        Verdict::PassArpNd,
+    );
+
+    // ND: NS to the solicited-node group, NA / RS / RA / redirect, also to a
+    // global unicast address.
+    let ns = ipv6_packet(
+        v6("fe80::2"),
+        v6("ff02::1:ff00:1"),
+        255,
+        ICMP6,
+        &[135, 0, 0, 0, 0, 0, 0, 0],
+    );
+    f.expect(
+        &ether([0x33, 0x33, 0xff, 0, 0, 1], None, ETH_IP6, &ns),
+        Verdict::PassArpNd,
+    );
+    for ty in 133..=137u8 {
+        let p = ipv6_packet(
+            v6("2001:db8::2"),
+            v6("2001:db8:5::1"),
+            255,
+            ICMP6,
+            &[ty, 0, 0, 0, 0, 0, 0, 0],
+        );
+        f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), Verdict::PassArpNd);
+    }
+
+    // Link-local source or destination.
+    f.expect(
+        &V4::udp([169, 254, 1, 1], [10, 1, 2, 3]).frame(1, 2),
+        Verdict::PassLinkLocal,
+    );
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [169, 254, 0, 9]).frame(1, 2),
+        Verdict::PassLinkLocal,
+    );
+    f.expect(
+        &v6_udp_frame("fe80::2", "2001:db8:5::1", 64, 1),
+        Verdict::PassLinkLocal,
+    );
+    f.expect(
+        &v6_udp_frame("2001:db8::2", "fe80::1", 64, 1),
+        Verdict::PassLinkLocal,
+    );
+    // ICMPv6 (not ND) to a link-local address.
+    let p = ipv6_packet(
+        v6("2001:db8::2"),
+        v6("fe80::1"),
+        64,
+        ICMP6,
+        &[128, 0, 0, 0, 0, 1, 0, 1],
+    );
+    f.expect(
+        &ether(ROUTER_MAC, None, ETH_IP6, &p),
+        Verdict::PassLinkLocal,
+    );
+
+    // IPv6 extension headers: hop-by-hop, routing, fragment, destination
+    // options; and a protocol it does not parse.
+    for next in [0u8, 43, 44, 60, 47] {
+        let p = ipv6_packet(v6("2001:db8::2"), v6("2001:db8:5::1"), 64, next, &[0u8; 16]);
+        f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), Verdict::PassIpv6Ext);
+    }
+
+    // Multicast and broadcast: IP destination, Ethernet destination; loopback.
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [224, 0, 0, 5]).frame(1, 2),
+        Verdict::PassSpecialAddr,
+    );
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [255, 255, 255, 255]).frame(1, 2),
+        Verdict::PassSpecialAddr,
+    );
+    f.expect(
+        &V4::udp([127, 0, 0, 1], [10, 1, 2, 3]).frame(1, 2),
+        Verdict::PassSpecialAddr,
+    );
+    f.expect(
+        &v6_udp_frame("2001:db8::2", "ff05::2", 64, 1),
+        Verdict::PassSpecialAddr,
+    );
+    f.expect(
+        &v6_udp_frame("2001:db8::2", "::1", 64, 1),
+        Verdict::PassSpecialAddr,
+    );
+    let p = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, 8));
+    f.expect(
+        &ether([0xff; 6], None, ETH_IP, &p),
+        Verdict::PassSpecialAddr,
+    );
+
+    // Not IP: LLDP, MPLS; stacked tags (QinQ).
+    f.expect(
+        &ether(ROUTER_MAC, None, 0x88cc, &[0u8; 46]),
+        Verdict::PassNotIp,
+    );
+    f.expect(
+        &ether(ROUTER_MAC, None, 0x8847, &[0u8; 46]),
+        Verdict::PassNotIp,
+    );
+    f.expect(
+        &ether(ROUTER_MAC, None, 0x88a8, &[0u8; 46]),
+        Verdict::PassNotIp,
+    );
+    let inner = ether(ROUTER_MAC, Some(5), ETH_IP, &p);
+    f.expect(
+        &ether(ROUTER_MAC, Some(6), ETH_VLAN, &inner[14..]),
+        Verdict::PassNotIp,
+    );
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn next_hop_problems_are_punted_before_the_frame_is_touched() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    f.dp.set_route6(v6("2001:db8::"), 32, 1).unwrap();
+    let mut nh = f.dp.next_hop(1).unwrap();
+
+    // MTU: the IP packet (not the frame) is compared with the next hop's MTU.
+    let mtu = 1500usize;
+    let at_mtu = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, mtu - 20));
+    let frame = ether(ROUTER_MAC, None, ETH_IP, &at_mtu);
+    f.expect(&frame, Verdict::Forwarded);
+    let over = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, mtu - 19));
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP, &over), Verdict::PassMtu);
+    let p = ipv6_packet(
+        v6("2001:db8::2"),
+        v6("2001:db8:5::1"),
+        64,
+        UDP,
+        &l4_ports(1, 2, mtu - 40),
+    );
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), Verdict::Forwarded);
+    let p = ipv6_packet(
+        v6("2001:db8::2"),
+        v6("2001:db8:5::1"),
+        64,
+        UDP,
+        &l4_ports(1, 2, mtu - 39),
+    );
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), Verdict::PassMtu);
+    // A smaller egress MTU (a tunnel, say).
+    nh.mtu = 1400;
+    f.dp.set_next_hop(1, &nh).unwrap();
+    f.expect(&frame, Verdict::PassMtu);
+    nh.mtu = MTU;
+
+    // MAC unknown.
+    let small = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).frame(1, 2);
+    f.dp.set_next_hop(
+        1,
+        &NextHop {
+            flags: NextHop::VALID,
+            ..nh
+        },
+    )
+    .unwrap();
+    f.expect(&small, Verdict::PassNoMac);
+    f.expect(
+        &v6_udp_frame("2001:db8::2", "2001:db8:5::1", 64, 1),
+        Verdict::PassNoMac,
+    );
+    // Next hop not valid, or an empty group.
+    f.dp.set_next_hop(1, &NextHop { flags: 0, ..nh }).unwrap();
+    f.expect(&small, Verdict::PassNoNexthop);
+    f.dp.set_next_hop(1, &nh).unwrap();
+    f.expect(&small, Verdict::Forwarded);
+    f.dp.set_group(1, &NhGroup::default()).unwrap();
+    f.expect(&small, Verdict::PassNoNexthop);
+    f.dp.set_group(1, &NhGroup::with_members(&[(1, 1)]).unwrap())
+        .unwrap();
+
+    // Egress port missing from tx_ports.
+    f.dp.remove_tx_port(EGRESS_IFINDEX).unwrap();
+    f.expect(&small, Verdict::PassNoTxPort);
+    f.dp.add_tx_port(EGRESS_IFINDEX).unwrap();
+    f.expect(&small, Verdict::Forwarded);
+}
+
+// ---- malformed ----------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn malformed_frames_are_dropped_and_counted() {
+    let mut f = Fixture::new();
+    f.route4([0, 0, 0, 0], 0, 1);
+    f.dp.set_route6(v6("::"), 0, 1).unwrap();
+    let good = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, 8));
+    let drop = Verdict::DropMalformed;
+
+    // Shorter than an Ethernet header: BPF_PROG_TEST_RUN itself refuses
+    // frames under 14 bytes, so the shortest frame the program can see is a
+    // bare header; with a tag announced but cut off, it is malformed.
+    assert!(f.dp.test_run(&[0u8; 13]).is_err());
+    f.expect(&ether(ROUTER_MAC, None, ETH_VLAN, &[0x00]), drop);
+    f.expect(&ether(ROUTER_MAC, None, ETH_VLAN, &[]), drop);
+
+    // Short IP headers.
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP, &[]), drop);
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP, &good[..19]), drop);
+    f.expect(&ether(ROUTER_MAC, Some(3), ETH_IP, &good[..10]), drop);
+    let p6 = ipv6_packet(v6("2001:db8::2"), v6("2001:db8:5::1"), 64, UDP, &[0u8; 8]);
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p6[..39]), drop);
+
+    let fix = |mut p: Vec<u8>| {
+        let c = ip_checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        ether(ROUTER_MAC, None, ETH_IP, &p)
+    };
+    // Bad IHL (< 5), wrong version.
+    for first in [0x44u8, 0x40, 0x55, 0x65] {
+        let mut p = good.clone();
+        p[0] = first;
+        f.expect(&fix(p), drop);
+    }
+    // IHL larger than the packet / the frame.
+    let mut p = good.clone();
+    p[0] = 0x4f;
+    f.expect(&fix(p), drop);
+    // Total length beyond the frame, or below the header length.
+    for tot in [good.len() as u16 + 1, 1500, 19, 0] {
+        let mut p = good.clone();
+        p[2..4].copy_from_slice(&tot.to_be_bytes());
+        f.expect(&fix(p), drop);
+    }
+    // IPv6: payload length beyond the frame, wrong version.
+    let mut p = p6.clone();
+    p[4..6].copy_from_slice(&9u16.to_be_bytes());
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), drop);
+    let mut p = p6.clone();
+    p[0] = 0x40;
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p), drop);
+
+    // A wrong IPv4 header checksum is dropped under its own counter.
+    let mut p = good.clone();
+    p[10] ^= 0x01;
+    f.expect(
+        &ether(ROUTER_MAC, None, ETH_IP, &p),
+        Verdict::DropBadChecksum,
+    );
+
+    // The good packet itself passes all of this.
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP, &good), Verdict::Forwarded);
+    f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p6), Verdict::Forwarded);
+}
+
+// ---- DIR-24-8 -----------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn dir24_8_lookups_of_8_24_25_and_32_routes() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 1);
+    f.route4([10, 1, 2, 0], 24, 2);
+    f.route4([10, 1, 2, 128], 25, 3);
+    f.route4([10, 1, 2, 200], 32, 4);
+    f.route4([10, 1, 3, 7], 32, 4); // a /32 right under the /8
+    for (dst, group) in [
+        ([10, 9, 9, 9], 1),
+        ([10, 0, 0, 0], 1),
+        ([10, 255, 255, 254], 1),
+        ([10, 1, 2, 5], 2),
+        ([10, 1, 2, 127], 2),
+        ([10, 1, 2, 128], 3),
+        ([10, 1, 2, 199], 3),
+        ([10, 1, 2, 200], 4),
+        ([10, 1, 2, 201], 3),
+        ([10, 1, 2, 255], 3),
+        ([10, 1, 3, 7], 4),
+        ([10, 1, 3, 8], 1),
+        ([10, 1, 1, 200], 1),
+    ] {
+        assert_eq!(f.dp.lookup4(dst.into()), group, "lookup4 {dst:?}");
+        let frame = V4::udp([192, 0, 2, 1], dst).frame(1, 2);
+        assert_eq!(f.forwarded_to(&frame), group, "forwarded {dst:?}");
+    }
+    for dst in [[11, 0, 0, 1], [9, 255, 255, 255]] {
+        assert_eq!(f.dp.lookup4(dst.into()), 0);
+        f.expect(
+            &V4::udp([192, 0, 2, 1], dst).frame(1, 2),
+            Verdict::PassNoRoute,
+        );
+    }
+    // The live top-level entry for 10.1.2.0/24 points at a tbl8 group, and
+    // the live arrays agree with the builder and with layout.rs' lookup.
+    let index = 0x0a0102usize;
+    let word = f.dp.fib4_top_word(index / 4).unwrap();
+    assert_ne!((word >> (16 * (index % 4))) as u16 & FIB4_TBL8_FLAG, 0);
+    for a in [0x0a01_0205u32, 0x0a01_02c8, 0x0a01_0307, 0x0b00_0001] {
+        let addr = Ipv4Addr::from(a);
+        let want = f.fib.lookup(a);
+        assert_eq!(f.dp.lookup4(addr), want);
+        assert_eq!(
+            layout::fib4_lookup(f.fib.top_words(), f.fib.tbl8_words(), addr),
+            want
+        );
+    }
+    // Writing an unchanged table changes nothing.
+    let sync =
+        f.dp.sync_fib4(f.fib.top_words(), f.fib.tbl8_words())
+            .unwrap();
+    assert_eq!((sync.top_words, sync.tbl8_words), (0, 0));
+
+    // Removing the /25 uncovers the /24; removing the /24 the /8.
+    f.unroute4([10, 1, 2, 128], 25);
+    let frame = V4::udp([192, 0, 2, 1], [10, 1, 2, 130]).frame(1, 2);
+    assert_eq!(f.forwarded_to(&frame), 2);
+    f.unroute4([10, 1, 2, 0], 24);
+    assert_eq!(f.forwarded_to(&frame), 1);
+    let frame = V4::udp([192, 0, 2, 1], [10, 1, 2, 200]).frame(1, 2);
+    assert_eq!(f.forwarded_to(&frame), 4);
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn dir24_8_words_written_by_hand_per_the_layout() {
+    // Independent of the builder: 192.168.1.0/24 -> group 3 in the top
+    // level; 192.168.2.0/24 through the last tbl8 group, .77/32 -> group 4,
+    // the rest of the /24 -> group 2.
+    let mut f = Fixture::new();
+    let put_top = |f: &mut Fixture, index: usize, value: u16| {
+        let word = index / 4;
+        let old = f.dp.fib4_top_word(word).unwrap();
+        let shift = 16 * (index % 4);
+        let new = (old & !(0xffff << shift)) | (u64::from(value) << shift);
+        f.dp.write_fib4_top(word, &[new]).unwrap();
+    };
+    put_top(&mut f, 0xc0a801, 3);
+    let g = FIB4_TBL8_GROUPS - 1;
+    let mut group = vec![0u64; 64];
+    for b in 0..256 {
+        layout::fib4_set(&mut group, b, if b == 77 { 4 } else { 2 });
+    }
+    f.dp.write_fib4_tbl8(g * 64, &group).unwrap();
+    put_top(&mut f, 0xc0a802, FIB4_TBL8_FLAG | g as u16);
+    for (dst, group) in [
+        ([192, 168, 1, 1], 3),
+        ([192, 168, 1, 255], 3),
+        ([192, 168, 2, 77], 4),
+        ([192, 168, 2, 76], 2),
+        ([192, 168, 2, 78], 2),
+    ] {
+        let frame = V4::udp([192, 0, 2, 1], dst).frame(1, 2);
+        assert_eq!(f.forwarded_to(&frame), group, "{dst:?}");
+    }
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [192, 168, 3, 1]).frame(1, 2),
+        Verdict::PassNoRoute,
+    );
+    // A top entry naming a tbl8 group beyond the map: no route.
+    put_top(&mut f, 0xc0a803, FIB4_TBL8_FLAG | 0x7fff);
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [192, 168, 3, 1]).frame(1, 2),
+        Verdict::PassNoRoute,
+    );
+}
+
+// ---- ECMP ---------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn ecmp_spreads_flows_evenly_and_keeps_each_flow_on_one_member() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 5);
+    f.dp.set_route6(v6("2001:db8::"), 32, 5).unwrap();
+
+    let mut per_member: BTreeMap<u16, usize> = BTreeMap::new();
+    for i in 0..1000u32 {
+        let src = [192, 0, 2 + (i % 7) as u8, (i % 251) as u8];
+        let frame = V4::udp(src, [10, 1, 2, 3]).frame(1024 + i as u16, 443);
+        *per_member.entry(f.forwarded_to(&frame)).or_default() += 1;
+    }
+    assert_eq!(per_member.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+    for (member, n) in &per_member {
+        assert!(
+            (350..=650).contains(n),
+            "member {member} got {n} of 1000 flows"
+        );
+    }
+
+    let mut per_member6: BTreeMap<u16, usize> = BTreeMap::new();
+    for i in 0..1000u16 {
+        let frame = v6_udp_frame("2001:db8:ffff::1", "2001:db8:1::5", 64, 1024 + i);
+        *per_member6.entry(f.forwarded_to(&frame)).or_default() += 1;
+    }
+    for (member, n) in &per_member6 {
+        assert!(
+            (350..=650).contains(n),
+            "IPv6: member {member} got {n} of 1000 flows"
+        );
+    }
+
+    // The same 5-tuple always picks the same member, whatever else differs
+    // (TTL, identification, length, payload).
+    for i in 0..50u16 {
+        let flow = V4::udp([198, 51, 100, i as u8], [10, 7, 7, 7]);
+        let first = f.forwarded_to(&flow.frame(3000 + i, 80));
+        for (ttl, id, len) in [(2u8, 1u16, 8usize), (200, 0xffff, 100), (64, 7, 1000)] {
+            let mut l4 = l4_ports(3000 + i, 80, len);
+            l4[len - 1] = i as u8;
+            let other = V4 { ttl, id, ..flow };
+            let frame = ether(ROUTER_MAC, None, ETH_IP, &other.packet(&l4));
+            assert_eq!(f.forwarded_to(&frame), first, "flow {i}");
+        }
+    }
+
+    // Fragments of one datagram (first with ports, later ones with payload
+    // where the ports would be) all take the same member.
+    let mut members = std::collections::BTreeSet::new();
+    for (frag, l4) in [
+        (0x2000u16, l4_ports(5555, 80, 16)), // MF, offset 0
+        (0x2002, vec![0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]), // MF, offset 16
+        (0x0004, vec![0x12, 0x34, 0x56, 0x78]), // last fragment
+    ] {
+        let p = V4 {
+            frag,
+            ..V4::udp([203, 0, 113, 9], [10, 2, 3, 4])
+        }
+        .packet(&l4);
+        members.insert(f.forwarded_to(&ether(ROUTER_MAC, None, ETH_IP, &p)));
+    }
+    assert_eq!(members.len(), 1, "fragments split over {members:?}");
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn ecmp_member_change_moves_only_its_flows() {
+    let mut f = Fixture::new();
+    f.route4([10, 0, 0, 0], 8, 6);
+    let members = [(1, 1), (2, 1), (3, 1)];
+    let mut group = NhGroup::with_members(&members).unwrap();
+    f.dp.set_group(6, &group).unwrap();
+    let flows: Vec<Vec<u8>> = (0..300u16)
+        .map(|i| V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).frame(2000 + i, 443))
+        .collect();
+    let before: Vec<u16> = flows.iter().map(|fr| f.forwarded_to(fr)).collect();
+    // Member 2 leaves.
+    group.set_members(&[(1, 1), (3, 1)]).unwrap();
+    f.dp.set_group(6, &group).unwrap();
+    for (fr, &was) in flows.iter().zip(&before) {
+        let now = f.forwarded_to(fr);
+        if was == 2 {
+            assert_ne!(now, 2);
+        } else {
+            assert_eq!(now, was, "a flow on a staying member moved");
+        }
+    }
+}
+
+// ---- the layout as loaded ----------------------------------------------------------
+
+#[test]
+#[ignore = "needs root: BPF"]
+fn next_hops_and_groups_read_back() {
+    let mut f = Fixture::new();
+    let nh = NextHop::resolved(7, [1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1], 9000);
+    f.dp.set_next_hop(65535, &nh).unwrap();
+    assert_eq!(f.dp.next_hop(65535).unwrap(), nh);
+    assert!(f.dp.set_next_hop(0, &nh).is_err());
+    let g = NhGroup::with_members(&[(9, 3), (10, 1)]).unwrap();
+    f.dp.set_group(32767, &g).unwrap();
+    assert_eq!(f.dp.group(32767).unwrap(), g);
+    assert!(f.dp.set_group(0, &g).is_err());
+    assert!(f.dp.add_tx_port(256).is_err());
+    assert!(f.dp.write_fib4_top(FIB4_TOP_WORDS, &[1]).is_err());
+    assert!(f.dp.write_fib4_tbl8(FIB4_TBL8_WORDS - 1, &[0, 0]).is_err());
+}
