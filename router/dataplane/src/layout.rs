@@ -17,7 +17,7 @@ pub mod map {
     pub const FIB4_TOP: &str = "fib4_top";
     /// IPv4 DIR-24-8 second level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
     pub const FIB4_TBL8: &str = "fib4_tbl8";
-    /// IPv6 FIB: `LPM_TRIE` of ([`super::Fib6Key`]) → u16 group id.
+    /// IPv6 FIB: `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[16] }` → u16 group id.
     pub const FIB6: &str = "fib6";
     /// `ARRAY` of [`super::NhGroup`] indexed by group id.
     pub const NH_GROUPS: &str = "nh_groups";

@@ -3,6 +3,7 @@
 //! the pure DIR-24-8 IPv4 FIB builder ([`dir24`]) and the loader that puts
 //! them into the kernel ([`loader`]).
 
+pub mod attach;
 pub mod dir24;
 pub mod layout;
 pub mod loader;
