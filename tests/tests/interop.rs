@@ -598,3 +598,56 @@ fn an_import_change_on_reload_refreshes_routes_and_gtsm_holds() {
         "BIRD saw no route refresh"
     );
 }
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn ibgp_neighbour_with_full_table_gets_learned_routes_with_next_hop_self() {
+    must_be_root();
+    let lab = Lab::new("ibgpfull");
+    let r = lab.node("r");
+    let up = &BIRD_A;
+    let node = wire(&lab, &r, up);
+    let mut bird = peer(
+        &node,
+        up,
+        &[Announce::new("100.64.0.0/16").as_path(&[65100])],
+        false,
+    );
+    let lan = lab.node("lan");
+    lab.link(&r, "lan", &lan, "eth1");
+    r.addr("lan", "10.0.0.1/24");
+    lan.addr("eth1", "10.0.0.2/24");
+    let inside = Peer::start(
+        &lan,
+        PeerSpec::new(Kind::Gobgp, 64500, "10.0.0.2".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("10.0.0.1"), 64500).passive()),
+    );
+    let sluice = Sluice::start(
+        &r,
+        &config(
+            &[up],
+            "neighbors:\n  - { address: 10.0.0.2, asn: 64500, export: full-table }\n",
+        ),
+    );
+    sluice.wait_established("10.0.0.2", UP);
+    let learned = inside.wait_route(ip("10.0.0.1"), "100.64.0.0/16", UP);
+    assert_eq!(
+        learned.next_hop,
+        Some(ip("10.0.0.1")),
+        "next-hop-self: {learned:?}"
+    );
+    assert_eq!(
+        learned.as_path,
+        [65001, 65100],
+        "iBGP keeps the path: {learned:?}"
+    );
+    assert_eq!(
+        learned.local_pref,
+        Some(200),
+        "the uplink's local-pref travels inside the AS: {learned:?}"
+    );
+    inside.wait_route(ip("10.0.0.1"), "198.51.100.0/24", ROUTE);
+    // A withdrawal upstream reaches the neighbour.
+    bird.withdraw("100.64.0.0/16");
+    inside.wait_no_route("100.64.0.0/16", ROUTE);
+}

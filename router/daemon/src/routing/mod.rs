@@ -580,14 +580,18 @@ impl Routing {
 
     /// Tells peers about best-path changes of `touched`.
     fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
-        if touched.is_empty() {
+        let receivers: Vec<usize> = (0..self.peers.len())
+            .filter(|&i| {
+                self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf)
+            })
+            .collect();
+        // On the hot path of a full table most sites have no such peer: skip the set.
+        if touched.is_empty() || receivers.is_empty() {
             return;
         }
         let set: HashSet<Prefix> = touched.iter().copied().collect();
-        for i in 0..self.peers.len() {
-            if self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf) {
-                self.sync_prefixes(i, &set, config, active);
-            }
+        for i in receivers {
+            self.sync_prefixes(i, &set, config, active);
         }
     }
 
