@@ -111,6 +111,18 @@ fn config(ups: &[&Upstream], extra: &str) -> String {
     c
 }
 
+/// An internal router (GoBGP, AS64500, 10.0.0.2) on the router's `lan`
+/// interface (10.0.0.1), waiting for Sluice to connect.
+fn lan_router<'lab>(lab: &'lab Lab, router: &Node<'lab>) -> Peer<'lab> {
+    let lan = lab.node("lan");
+    lab.link(router, "lan", &lan, "eth1");
+    router.addr("lan", "10.0.0.1/24");
+    lan.addr("eth1", "10.0.0.2/24");
+    let spec = PeerSpec::new(Kind::Gobgp, 64500, "10.0.0.2".parse().unwrap())
+        .neighbor(NeighborSpec::new(ip("10.0.0.1"), 64500).passive());
+    Peer::start(&lan, spec)
+}
+
 const BIRD_A: Upstream = Upstream {
     name: "bird",
     ifname: "eth1",
@@ -454,15 +466,7 @@ fn ibgp_neighbour_gets_next_hop_self_and_loses_the_default_with_the_uplinks() {
     let up = &BIRD_A;
     let node = wire(&lab, &r, up);
     let mut bird = peer(&node, up, &[Announce::new("100.64.0.0/16")], false);
-    let lan = lab.node("lan");
-    lab.link(&r, "lan", &lan, "eth1");
-    r.addr("lan", "10.0.0.1/24");
-    lan.addr("eth1", "10.0.0.2/24");
-    let inside = Peer::start(
-        &lan,
-        PeerSpec::new(Kind::Gobgp, 64500, "10.0.0.2".parse().unwrap())
-            .neighbor(NeighborSpec::new(ip("10.0.0.1"), 64500).passive()),
-    );
+    let inside = lan_router(&lab, &r);
     let cfg = config(&[up], "neighbors:\n  - { address: 10.0.0.2, asn: 64500 }\n");
     let sluice = Sluice::start(&r, &cfg);
     sluice.wait_established("10.0.0.2", UP);
@@ -613,15 +617,7 @@ fn ibgp_neighbour_with_full_table_gets_learned_routes_with_next_hop_self() {
         &[Announce::new("100.64.0.0/16").as_path(&[65100])],
         false,
     );
-    let lan = lab.node("lan");
-    lab.link(&r, "lan", &lan, "eth1");
-    r.addr("lan", "10.0.0.1/24");
-    lan.addr("eth1", "10.0.0.2/24");
-    let inside = Peer::start(
-        &lan,
-        PeerSpec::new(Kind::Gobgp, 64500, "10.0.0.2".parse().unwrap())
-            .neighbor(NeighborSpec::new(ip("10.0.0.1"), 64500).passive()),
-    );
+    let inside = lan_router(&lab, &r);
     let sluice = Sluice::start(
         &r,
         &config(
