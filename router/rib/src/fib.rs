@@ -2,7 +2,7 @@
 //! config and the uplink states to what forwarding should do per prefix.
 //! Pure, so the daemon and the validator's simulations share it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -11,6 +11,7 @@ use sluice_wire::Prefix;
 
 use crate::decision::PeerInfo;
 use crate::table::{Rib, Selection};
+use crate::ways::{Way, Ways};
 
 /// One way out for a prefix.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -99,3 +100,81 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
     }
     fib
 }
+
+/// What the data plane installs for a prefix: independent of uplink states,
+/// which it applies itself, per next-hop group, through [`Ways::resolve`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Entry {
+    Forward(Ways),
+    /// An announced aggregate that nothing more specific covers.
+    Discard,
+}
+
+/// The config's part of the FIB, indexed: static routes, announced
+/// aggregates, ECMP width and uplink weights.
+#[derive(Debug, Clone, Default)]
+pub struct Local {
+    statics: HashMap<Prefix, IpAddr>,
+    announce: HashSet<Prefix>,
+    ecmp: usize,
+    weights: Vec<u32>,
+}
+
+impl Local {
+    pub fn new(config: &Config) -> Local {
+        Local {
+            statics: config
+                .static_routes
+                .iter()
+                .map(|s| (s.prefix.value.0, s.via.value))
+                .collect(),
+            announce: config.announce.iter().map(|a| a.value.0).collect(),
+            ecmp: config.router.ecmp.value as usize,
+            weights: config.uplinks.iter().map(|u| u.weight.value).collect(),
+        }
+    }
+
+    /// The entry for `prefix`, the same choice as [`full`]: a static route
+    /// beats learned routes, which beat an announce's discard route.
+    pub fn entry(&self, rib: &Rib, prefix: &Prefix) -> Option<Entry> {
+        if let Some(via) = self.statics.get(prefix) {
+            return Some(Entry::Forward(Ways::single(Way {
+                next_hop: *via,
+                uplink: None,
+                weight: 1,
+            })));
+        }
+        if let Some(ways) = Ways::of(rib, prefix, self.ecmp, |u| {
+            self.weights.get(u).copied().unwrap_or(1)
+        }) {
+            return Some(Entry::Forward(ways));
+        }
+        self.announce.contains(prefix).then_some(Entry::Discard)
+    }
+
+    /// Prefixes with an entry whatever the RIB holds.
+    pub fn prefixes(&self) -> impl Iterator<Item = Prefix> + '_ {
+        self.statics.keys().chain(self.announce.iter()).copied()
+    }
+}
+
+/// The forwarding route an entry gives under `view`'s uplink states.
+pub fn resolve(entry: &Entry, view: &View<'_>) -> FibRoute {
+    match entry {
+        Entry::Discard => FibRoute::Discard,
+        Entry::Forward(ways) => FibRoute::Forward {
+            next_hops: ways
+                .resolve(|u| u.is_some_and(|u| view.active.get(u).copied().unwrap_or(false)))
+                .into_iter()
+                .map(|w| NextHop {
+                    address: w.next_hop,
+                    uplink: w.uplink.map(|u| view.config.uplinks[u].name.value.clone()),
+                    weight: w.weight,
+                })
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
