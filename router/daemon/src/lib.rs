@@ -13,6 +13,7 @@
 
 pub mod core;
 pub mod events;
+pub mod fib;
 pub mod links;
 pub mod logging;
 pub mod metrics;
