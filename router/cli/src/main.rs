@@ -72,6 +72,20 @@ enum Show {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// What the data plane forwards with, read back from its maps: the
+    /// entry for PREFIX (or address, longest match), else every entry.
+    Fib {
+        /// A prefix or an address.
+        prefix: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Forwarding counters: per next hop, and per verdict (forwarded,
+    /// passed to the kernel by reason, dropped).
+    Counters(ReadArgs),
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +194,17 @@ fn main() -> ExitCode {
                     read,
                 },
         } => ask(&read, Request::ShowRoutes { prefix, limit }),
+        Command::Show {
+            what:
+                Show::Fib {
+                    prefix,
+                    limit,
+                    read,
+                },
+        } => ask(&read, Request::ShowFib { prefix, limit }),
+        Command::Show {
+            what: Show::Counters(read),
+        } => ask(&read, Request::ShowCounters),
         Command::Reload {
             read,
             confirm_within,
@@ -264,6 +289,8 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Events { events } => print!("{}", output::events(events)),
         Response::Peers { peers } => print!("{}", output::peers(peers, now())),
         Response::Routes { routes, total } => print!("{}", output::routes(routes, *total)),
+        Response::Fib(f) => print!("{}", output::fib(f)),
+        Response::Counters(c) => print!("{}", output::counters(c)),
         Response::Reloaded(r) => {
             print!("{}", r.notes);
             let what = if r.changed {

@@ -19,6 +19,11 @@ struct Daemon {
 impl Daemon {
     fn start(config: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
+        // These daemons run in the caller's network namespace: keep their
+        // hands off its interfaces and routes.
+        let config = config
+            .replace("  xdp: native", "  xdp: off")
+            .replace("  kernel_fib: full", "  kernel_fib: off");
         std::fs::write(dir.path().join("c.yaml"), config).unwrap();
         let child = run_in(
             dir.path(),

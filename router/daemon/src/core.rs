@@ -211,7 +211,25 @@ impl Core {
                 self.reload(confirm_within_ms.map(Duration::from_millis), now)
             }
             Request::Confirm => self.confirm(),
+            Request::ShowFib { prefix, limit } => {
+                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
+                    Ok(f) => f,
+                    Err(message) => return Response::Error { message },
+                };
+                Response::Fib(
+                    self.fib()
+                        .map(|f| f.show(filter.as_ref(), limit))
+                        .unwrap_or_default(),
+                )
+            }
+            Request::ShowCounters => {
+                Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
+            }
         }
+    }
+
+    fn fib(&self) -> Option<&crate::fib::Fib> {
+        self.routing.as_ref()?.fib.as_ref()
     }
 
     /// When an unconfirmed reload rolls back, if one is pending.
@@ -281,6 +299,13 @@ impl Core {
             },
             metrics: self.metrics_addr.clone(),
             uplinks: self.uplinks(),
+            dataplane: Box::new(self.fib().map(|f| f.status()).unwrap_or_else(|| {
+                sluice_control::DataplaneStatus {
+                    xdp: "off".into(),
+                    reason: Some("off: not started".into()),
+                    ..Default::default()
+                }
+            })),
         }
     }
 

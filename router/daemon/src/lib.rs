@@ -153,6 +153,11 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             "restarting gracefully: peers were asked to keep our routes".into(),
         );
     }
+    let fib = fib::Fib::start(core.config());
+    core.events.record("dataplane", fib.describe());
+    if let Some(r) = core.routing.as_mut() {
+        r.fib = Some(fib);
+    }
     let listeners = bgp_listeners(&directory, &mut core.events).await;
     // The first look at the uplinks, now that their sessions are known.
     core.refresh();

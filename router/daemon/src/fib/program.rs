@@ -239,9 +239,27 @@ impl Programmer {
         self.routes.iter()
     }
 
-    /// The next hops and group ids in use.
+    /// Next hop `id`, if in use.
     pub fn hop(&self, id: u16) -> Option<&Hop> {
         self.hops.get(&id).map(|h| &h.hop)
+    }
+
+    pub fn hops(&self) -> impl Iterator<Item = (u16, &Hop)> {
+        self.hops.iter().map(|(id, h)| (*id, &h.hop))
+    }
+
+    pub fn hop_count(&self) -> usize {
+        self.hops.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The uplink whose interface `hop` leaves through.
+    pub fn uplink_of(&self, hop: &Hop) -> Option<usize> {
+        let iface = hop.interface.as_deref()?;
+        self.uplink_ifaces.iter().position(|u| u == iface)
     }
 
     /// Sets uplink states (config order); rewrites the groups that change.

@@ -133,6 +133,8 @@ pub struct Routing {
     policy_text: String,
     /// Started as a graceful restart: kept so that a reload sees the same sessions.
     restarting: bool,
+    /// The data plane, programmed before any peer hears of a change.
+    pub fib: Option<crate::fib::Fib>,
 }
 
 impl Routing {
@@ -152,6 +154,7 @@ impl Routing {
             index: HashMap::new(),
             policy_text: format!("{:?}", config.policies),
             restarting,
+            fib: None,
         };
         for conf in peers::sessions(config, restarting) {
             r.start(conf);
@@ -190,6 +193,9 @@ impl Routing {
     /// changed import policy asks the peer to send its routes again
     /// (route refresh, RFC 2918) since only post-policy routes are kept.
     pub fn reconfigure(&mut self, config: &Config, events: &mut Events) {
+        if let Some(fib) = self.fib.as_mut() {
+            fib.reconfigure(config, &self.rib);
+        }
         let policies_changed = format!("{:?}", config.policies) != self.policy_text;
         self.policy_text = format!("{:?}", config.policies);
         self.policies = Policies::new(config);
@@ -580,6 +586,12 @@ impl Routing {
 
     /// Tells peers about best-path changes of `touched`.
     fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
+        // Into the FIB first: a route is advertised only once it forwards.
+        if let Some(fib) = self.fib.as_mut()
+            && !touched.is_empty()
+        {
+            fib.update(&self.rib, touched);
+        }
         let receivers: Vec<usize> = (0..self.peers.len())
             .filter(|&i| {
                 self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf)
@@ -598,6 +610,9 @@ impl Routing {
     /// Re-evaluates what every peer should have: after a reload or an
     /// uplink state change (the default route, drain attributes).
     pub fn resync(&mut self, config: &Config, active: &[bool]) {
+        if let Some(fib) = self.fib.as_mut() {
+            fib.set_active(active);
+        }
         for i in 0..self.peers.len() {
             if self.peers[i].established.is_some() {
                 self.sync_peer(i, config, active, false);
