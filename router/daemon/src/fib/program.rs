@@ -158,6 +158,8 @@ pub struct Programmer {
     subnets: Vec<(IpNet, String)>,
     ports: HashMap<String, Port>,
     neighbours: HashMap<IpAddr, [u8; 6]>,
+    /// Adopted from a previous run, not yet replaced (see [`Self::adopt`]).
+    stale: HashSet<Prefix>,
     /// The IPv4 FIB in the program's layout; appliers write its dirty words.
     pub fib4: Dir24,
     changes: Changes,
@@ -179,6 +181,7 @@ impl Programmer {
             subnets: Vec::new(),
             ports: HashMap::new(),
             neighbours: HashMap::new(),
+            stale: HashSet::new(),
             fib4: Dir24::default(),
             changes: Changes::default(),
         };
@@ -210,20 +213,48 @@ impl Programmer {
         self.refresh_groups();
     }
 
-    /// Reserves ids an adopted data plane still uses, until released.
-    pub fn reserve(
+    /// Takes over what a previous run left in the maps (DESIGN.md,
+    /// principle 4): its routes keep forwarding through its groups and next
+    /// hops, whose ids are not reused, until [`Self::sweep_stale`]. A new
+    /// entry for a prefix replaces the stale one.
+    pub fn adopt(
         &mut self,
+        routes: impl IntoIterator<Item = (Prefix, u16)>,
         groups: impl IntoIterator<Item = u16>,
         hops: impl IntoIterator<Item = u16>,
     ) {
         self.group_ids.reserved.extend(groups);
         self.hop_ids.reserved.extend(hops);
+        for (prefix, group) in routes {
+            if self.routes.contains_key(&prefix) {
+                continue;
+            }
+            // The maps already hold it: only the builder learns of it.
+            if self.write_route(prefix, Some(group)).is_ok() {
+                self.stale.insert(prefix);
+            }
+        }
+        self.fib4.take_dirty();
     }
 
-    /// Makes reserved ids allocatable again.
-    pub fn unreserve(&mut self) {
-        self.group_ids.reserved.clear();
-        self.hop_ids.reserved.clear();
+    /// Prefixes still forwarding on what a previous run left.
+    pub fn stale_count(&self) -> usize {
+        self.stale.len()
+    }
+
+    /// Removes what a previous run left and the new RIB did not take over,
+    /// and frees the ids it used.
+    pub fn sweep_stale(&mut self) {
+        for prefix in std::mem::take(&mut self.stale) {
+            let _ = self.write_route(prefix, None);
+            self.changes.routes.push((prefix, None));
+        }
+        for id in std::mem::take(&mut self.group_ids.reserved) {
+            self.changes.groups.insert(id, None);
+        }
+        for id in std::mem::take(&mut self.hop_ids.reserved) {
+            self.changes.hops.insert(id, None);
+        }
     }
 
     /// The group `prefix` uses, if programmed.
@@ -314,6 +345,11 @@ impl Programmer {
             Some(Entry::Forward(ways)) => Some(self.acquire(ways)?),
         };
         let old = self.routes.get(&prefix).copied();
+        if self.stale.remove(&prefix) && new.is_none() {
+            let _ = self.write_route(prefix, None);
+            self.changes.routes.push((prefix, None));
+            return Ok(());
+        }
         if old == new {
             if let Some(id) = new {
                 self.release(id);

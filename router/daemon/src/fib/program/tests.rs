@@ -189,3 +189,41 @@ fn statics_and_discards() {
     let hop = c.hops.values().next().unwrap().as_ref().unwrap();
     assert_eq!(hop.port.unwrap().ifindex, 13);
 }
+
+#[test]
+fn adopted_routes_forward_until_replaced_or_swept() {
+    let config = config();
+    let local = Local::new(&config);
+    let rib = rib(2);
+    let mut p = Programmer::new(&config);
+    let old: Prefix = "20.0.0.0/24".parse().unwrap();
+    let gone: Prefix = "30.0.0.0/8".parse().unwrap();
+    let gone6: Prefix = "2001:db8::/32".parse().unwrap();
+    // A previous run used group 1 and next hops 1 and 2.
+    p.adopt([(old, 1), (gone, 1), (gone6, 1)], [1], [1, 2]);
+    assert_eq!(p.stale_count(), 3);
+    assert_eq!(p.fib4.lookup(u32::from(Ipv4Addr::new(30, 1, 2, 3))), 1);
+    assert!(p.fib4.take_dirty().is_empty(), "the maps already hold them");
+
+    p.set_port("eth1", Some(port(11, true)));
+    p.set_port("eth2", Some(port(12, true)));
+    p.set_active(&[true, true]);
+    for (prefix, _) in rib.iter() {
+        p.set_route(prefix, local.entry(&rib, &prefix).as_ref())
+            .unwrap();
+    }
+    let c = p.take();
+    let (&gid, _) = c.groups.iter().next().unwrap();
+    assert_ne!(gid, 1, "adopted ids are not reused");
+    assert!(c.hops.keys().all(|&h| h > 2), "{:?}", c.hops.keys());
+    assert_eq!(p.stale_count(), 2, "20.0.0.0/24 was taken over");
+    assert_eq!(p.fib4.lookup(u32::from(Ipv4Addr::new(20, 0, 0, 1))), gid);
+
+    p.sweep_stale();
+    let c = p.take();
+    assert_eq!(p.stale_count(), 0);
+    assert_eq!(p.fib4.lookup(u32::from(Ipv4Addr::new(30, 1, 2, 3))), 0);
+    assert!(c.routes.contains(&(gone, None)) && c.routes.contains(&(gone6, None)));
+    assert_eq!(c.groups.get(&1), Some(&None));
+    assert_eq!((c.hops.get(&1), c.hops.get(&2)), (Some(&None), Some(&None)));
+}
