@@ -174,6 +174,20 @@ impl Core {
         }
     }
 
+    /// Link and neighbour changes: the data plane follows at once (a next
+    /// hop on a link gone down leaves its groups), then uplink states.
+    pub fn netlink_events(&mut self, events: Vec<sluice_netlink::Event>) {
+        let mut links = false;
+        if let Some(fib) = self.routing.as_mut().and_then(|r| r.fib.as_mut()) {
+            for e in events {
+                links |= fib.netlink_event(e);
+            }
+        }
+        if links {
+            self.refresh();
+        }
+    }
+
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
         match request {
             Request::Status => Response::Status(self.status(now)),

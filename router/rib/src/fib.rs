@@ -152,6 +152,11 @@ impl Local {
         self.announce.contains(prefix).then_some(Entry::Discard)
     }
 
+    /// Whether `prefix` is a static route or an announced aggregate.
+    pub fn has(&self, prefix: &Prefix) -> bool {
+        self.statics.contains_key(prefix) || self.announce.contains(prefix)
+    }
+
     /// Prefixes with an entry whatever the RIB holds.
     pub fn prefixes(&self) -> impl Iterator<Item = Prefix> + '_ {
         self.statics.keys().chain(self.announce.iter()).copied()

@@ -7,10 +7,15 @@
 //! group or next hop), so a route is in the XDP FIB before it is
 //! advertised to anyone (suppress until programmed).
 
+pub mod kernel;
 pub mod program;
 pub mod xdp;
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+
+use sluice_config::model::{FibMode, KernelFib as KernelFibMode};
+use sluice_netlink::{Event as NlEvent, Link, Netlink, RouteTarget};
 
 use sluice_config::Config;
 use sluice_control::{
@@ -20,7 +25,8 @@ use sluice_rib::Rib;
 use sluice_rib::fib::Local;
 use sluice_wire::Prefix;
 
-use program::{GROUP_DISCARD, Port, Programmer};
+use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
+use program::{Changes, GROUP_DISCARD, Port, Programmer};
 use xdp::Xdp;
 
 /// The data plane as the daemon drives it.
@@ -29,10 +35,29 @@ pub struct Fib {
     local: Local,
     program: Programmer,
     xdp: Option<Xdp>,
+    kernel: Option<KernelFib>,
+    /// `kernel_fib: summary`: only default, static and discard routes.
+    kernel_summary: bool,
+    /// Netlink for link and neighbour dumps and managed neighbours.
+    nl: Option<Netlink>,
+    /// Configured interface names, and the ifindex of those seen.
+    interfaces: HashSet<String>,
+    ifnames: HashMap<u32, String>,
+    /// Next hops the kernel was asked to keep resolved.
+    managed: HashMap<IpAddr, u32>,
     status: DataplaneStatus,
     /// Uplink names, for counters.
     uplinks: Vec<String>,
     failed: usize,
+}
+
+fn port_of(link: &Link) -> Port {
+    Port {
+        ifindex: link.ifindex,
+        mac: link.mac.unwrap_or_default(),
+        mtu: link.mtu,
+        up: link.up,
+    }
 }
 
 impl Fib {
@@ -43,27 +68,25 @@ impl Fib {
         let mut status = DataplaneStatus {
             xdp: "off".into(),
             fib: format!("{:?}", dp.fib).to_lowercase(),
-            kernel_fib: format!("{:?}", dp.kernel_fib).to_lowercase(),
+            kernel_fib: "off".into(),
             ..Default::default()
         };
-        let xdp = match Xdp::start(config) {
-            Ok((xdp, note)) => {
-                status.xdp = xdp.mode().into();
-                status.attached = xdp.attached();
-                status.reason = note;
-                Some(xdp)
-            }
-            Err(reason) => {
-                tracing::warn!("data plane: XDP {reason}");
-                status.reason = Some(reason);
-                None
-            }
-        };
+        let interfaces: HashSet<String> = config
+            .interfaces
+            .iter()
+            .map(|i| i.name.value.clone())
+            .collect();
         let mut fib = Fib {
             local: Local::new(config),
             program: Programmer::new(config),
-            xdp,
-            status,
+            xdp: None,
+            kernel: None,
+            kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
+            nl: None,
+            interfaces,
+            ifnames: HashMap::new(),
+            managed: HashMap::new(),
+            status: status.clone(),
             uplinks: config
                 .uplinks
                 .iter()
@@ -71,8 +94,134 @@ impl Fib {
                 .collect(),
             failed: 0,
         };
+        let links = match Netlink::new().and_then(|mut nl| Ok((nl.links()?, nl))) {
+            Ok((links, nl)) => {
+                fib.nl = Some(nl);
+                links
+            }
+            Err(e) => {
+                status.reason = Some(format!("off: netlink: {e}"));
+                fib.status = status;
+                return fib;
+            }
+        };
+        // A daemon whose interfaces are not here (a test, a config checked
+        // on the wrong host) must not touch this namespace's forwarding.
+        if !links.iter().any(|l| fib.interfaces.contains(&l.name)) {
+            status.reason = Some(
+                "off: none of the configured interfaces exists in this network namespace".into(),
+            );
+            fib.status = status;
+            return fib;
+        }
+        let mut notes = Vec::new();
+        match Xdp::start(config) {
+            Ok((xdp, note)) => {
+                status.xdp = xdp.mode().into();
+                status.attached = xdp.attached();
+                notes.extend(note);
+                fib.xdp = Some(xdp);
+            }
+            Err(reason) => notes.push(reason),
+        }
+        let wants_kernel = dp.kernel_fib != KernelFibMode::Off || dp.fib == FibMode::Kernel;
+        if wants_kernel {
+            match KernelFib::start() {
+                Ok((kernel, ids)) => {
+                    status.kernel_fib = if fib.kernel_summary {
+                        "summary"
+                    } else {
+                        "full"
+                    }
+                    .into();
+                    fib.program.adopt(
+                        [],
+                        ids.iter()
+                            .filter(|&&i| i > GROUP_BASE)
+                            .map(|&i| (i - GROUP_BASE) as u16),
+                        ids.iter().filter(|&&i| i < GROUP_BASE).map(|&i| i as u16),
+                    );
+                    fib.kernel = Some(kernel);
+                }
+                Err(e) => notes.push(format!("kernel FIB off: {e}")),
+            }
+        }
+        if fib.xdp.is_none() && fib.kernel.is_some() {
+            notes.push("forwarding on the kernel FIB alone".into());
+        }
+        status.reason = (!notes.is_empty()).then(|| notes.join("; "));
+        fib.status = status;
+        for link in &links {
+            fib.link(link);
+        }
+        fib.reload_neighbours();
         fib.install_local(&Rib::default());
         fib
+    }
+
+    /// Follows the kernel's view of one interface.
+    fn link(&mut self, link: &Link) -> bool {
+        if !self.interfaces.contains(&link.name) {
+            return false;
+        }
+        self.ifnames.insert(link.ifindex, link.name.clone());
+        let came_up = self.program.port(&link.name).is_some_and(|p| !p.up) && link.up;
+        self.program.set_port(&link.name, Some(port_of(link)));
+        self.flush();
+        if came_up {
+            self.kernel_repair();
+        }
+        true
+    }
+
+    fn reload_neighbours(&mut self) {
+        let Some(nl) = self.nl.as_mut() else { return };
+        let Ok(neighbours) = nl.neighbours() else {
+            return;
+        };
+        for n in neighbours {
+            if self.ifnames.contains_key(&n.ifindex) {
+                let mac = n.mac.filter(|_| n.is_usable());
+                self.program.set_neighbour(n.addr, mac);
+            }
+        }
+        self.flush();
+    }
+
+    /// A netlink event; true if an interface changed (uplink states may
+    /// follow).
+    pub fn netlink_event(&mut self, event: NlEvent) -> bool {
+        match event {
+            NlEvent::Link(link) => self.link(&link),
+            NlEvent::LinkGone(ifindex) => match self.ifnames.remove(&ifindex) {
+                Some(name) => {
+                    self.set_port(&name, None);
+                    true
+                }
+                None => false,
+            },
+            NlEvent::Neighbour(n) => {
+                if self.ifnames.contains_key(&n.ifindex) {
+                    let mac = n.mac.filter(|_| n.is_usable());
+                    self.set_neighbour(n.addr, mac);
+                }
+                false
+            }
+            NlEvent::NeighbourGone { ifindex, addr } => {
+                if self.ifnames.contains_key(&ifindex) {
+                    self.set_neighbour(addr, None);
+                }
+                false
+            }
+            NlEvent::Overrun => {
+                let links = self.nl.as_mut().and_then(|nl| nl.links().ok());
+                for link in links.unwrap_or_default() {
+                    self.link(&link);
+                }
+                self.reload_neighbours();
+                true
+            }
+        }
     }
 
     fn install_local(&mut self, rib: &Rib) {
@@ -127,14 +276,166 @@ impl Fib {
 
     fn flush(&mut self) {
         let changes = self.program.take();
-        if changes.is_empty() && changes.routes.is_empty() {
-            // IPv4 words may still be dirty from a failed write: they go with the next change.
+        if changes.is_empty() {
             return;
         }
-        if let Some(x) = self.xdp.as_mut() {
-            x.apply(&changes, &mut self.program.fib4);
-        } else {
-            self.program.fib4.take_dirty();
+        match self.xdp.as_mut() {
+            Some(x) => x.apply(&changes, &mut self.program.fib4),
+            None => {
+                self.program.fib4.take_dirty();
+            }
+        }
+        self.manage_neighbours(&changes);
+        if self.kernel.is_some() {
+            let routes: Vec<(Prefix, Option<u16>)> = changes
+                .routes
+                .iter()
+                .filter(|(p, _)| self.in_kernel(p))
+                .copied()
+                .collect();
+            self.kernel_push(
+                changes.hops.keys().copied(),
+                changes.groups.keys().copied(),
+                routes,
+            );
+        }
+    }
+
+    /// Asks the kernel to keep new next hops resolved: XDP-forwarded
+    /// traffic never confirms a neighbour entry (XDP-NOTES.md).
+    fn manage_neighbours(&mut self, changes: &Changes) {
+        let Some(nl) = self.nl.as_mut() else { return };
+        for (id, hop) in &changes.hops {
+            match hop {
+                Some(h) => {
+                    if let Some(p) = h.port
+                        && self.managed.get(&h.addr) != Some(&p.ifindex)
+                    {
+                        if let Err(e) = nl.add_managed_neighbour(p.ifindex, h.addr) {
+                            tracing::debug!(next_hop = %h.addr, "managed neighbour: {e}");
+                        }
+                        self.managed.insert(h.addr, p.ifindex);
+                    }
+                }
+                None => {
+                    let gone: Vec<IpAddr> = self
+                        .managed
+                        .keys()
+                        .filter(|a| self.program.hop(*id).is_none_or(|h| h.addr != **a))
+                        .filter(|a| !self.program.hops().any(|(_, h)| h.addr == **a))
+                        .copied()
+                        .collect();
+                    for addr in gone {
+                        if let Some(ifindex) = self.managed.remove(&addr) {
+                            let _ = nl.remove_managed_neighbour(ifindex, addr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn in_kernel(&self, prefix: &Prefix) -> bool {
+        !self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix)
+    }
+
+    /// Queues the current state of these next hops, groups and routes for
+    /// the kernel.
+    fn kernel_push(
+        &self,
+        hops: impl IntoIterator<Item = u16>,
+        groups: impl IntoIterator<Item = u16>,
+        routes: Vec<(Prefix, Option<u16>)>,
+    ) {
+        let Some(kernel) = self.kernel.as_ref() else {
+            return;
+        };
+        let usable = |id: u16| {
+            self.program
+                .hop(id)
+                .and_then(|h| h.port.filter(|p| p.up).map(|p| (h.addr, p.ifindex)))
+        };
+        let hops: Vec<(u32, Option<(IpAddr, u32)>)> = hops
+            .into_iter()
+            .map(|id| (u32::from(id), usable(id)))
+            .collect();
+        let all_groups: HashMap<u16, program::Group> = self.program.groups().collect();
+        let groups: Vec<(u32, Option<kernel::Members>)> = groups
+            .into_iter()
+            .map(|id| {
+                let members = all_groups.get(&id).map(|g| {
+                    let pick = |list: &[(u16, u32)]| -> Vec<(u32, u16)> {
+                        list.iter()
+                            .filter(|(h, _)| usable(*h).is_some())
+                            .map(|&(h, w)| (u32::from(h), w.clamp(1, 255) as u16))
+                            .collect()
+                    };
+                    let now = pick(&g.members);
+                    if now.is_empty() {
+                        let all: Vec<(u16, u32)> = g.all.iter().map(|&h| (h, 1)).collect();
+                        pick(&all)
+                    } else {
+                        now
+                    }
+                });
+                (GROUP_BASE + u32::from(id), members)
+            })
+            .collect();
+        let routes: Vec<(KernelPrefix, Option<RouteTarget>)> = routes
+            .into_iter()
+            .map(|(p, g)| {
+                let target = g.map(|g| {
+                    if g == GROUP_DISCARD {
+                        RouteTarget::Blackhole
+                    } else {
+                        RouteTarget::Nexthop(GROUP_BASE + u32::from(g))
+                    }
+                });
+                ((p.addr(), p.prefix_len()), target)
+            })
+            .collect();
+        kernel.push(hops, groups, routes);
+    }
+
+    /// Re-sends everything to the kernel: it deletes nexthop objects (and
+    /// the routes using them) when their interface goes down.
+    fn kernel_repair(&self) {
+        if self.kernel.is_none() {
+            return;
+        }
+        let hops: Vec<u16> = self.program.hops().map(|(id, _)| id).collect();
+        let groups: Vec<u16> = self.program.groups().map(|(id, _)| id).collect();
+        let routes: Vec<(Prefix, Option<u16>)> = self
+            .program
+            .routes()
+            .filter(|(p, _)| self.in_kernel(p))
+            .map(|(p, g)| (*p, Some(*g)))
+            .collect();
+        self.kernel_push(hops, groups, routes);
+    }
+
+    /// Prefixes kept from a previous run that the RIB has not replaced.
+    pub fn stale(&self) -> usize {
+        self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
+    }
+
+    /// Removes what a previous run left and nothing replaced.
+    pub fn sweep_stale(&mut self) {
+        self.program.sweep_stale();
+        self.flush();
+        if let Some(k) = self.kernel.as_ref() {
+            k.sweep_stale();
+        }
+    }
+
+    /// The daemon stops: with `keep`, forwarding goes on as programmed;
+    /// without, everything Sluice installed is removed.
+    pub fn stop(mut self, keep: bool) {
+        if let Some(k) = self.kernel.take() {
+            k.stop(!keep);
+        }
+        if let Some(x) = self.xdp.take() {
+            x.stop(keep);
         }
     }
 
@@ -162,6 +463,20 @@ impl Fib {
         s.next_hops = self.program.hop_count();
         if let Some(t) = self.xdp.as_ref().and_then(|x| x.trouble.clone()) {
             s.reason = Some(t);
+        }
+        s.stale = self.program.stale_count();
+        if let Some(k) = self.kernel.as_ref() {
+            let ks = k.status();
+            s.kernel_routes = ks.installed;
+            s.kernel_pending = ks.pending;
+            s.stale += ks.stale;
+            if let Some(e) = ks.last_error {
+                let note = format!("kernel FIB: {} errors, last: {e}", ks.errors);
+                s.reason = Some(match s.reason {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
         }
         s
     }

@@ -77,6 +77,8 @@ struct GroupSlot {
     /// Next-hop id of each way, in `ways.all()` order.
     hops: Vec<u16>,
     buckets: NhGroup,
+    /// The members of the last refresh.
+    members: Vec<(u16, u32)>,
 }
 
 #[derive(Debug)]
@@ -279,6 +281,26 @@ impl Programmer {
         self.hops.iter().map(|(id, h)| (*id, &h.hop))
     }
 
+    /// Interface `name` as last reported.
+    pub fn port(&self, name: &str) -> Option<Port> {
+        self.ports.get(name).copied()
+    }
+
+    /// Every group in use, as the maps should hold it.
+    pub fn groups(&self) -> impl Iterator<Item = (u16, Group)> + '_ {
+        self.groups.iter().map(|(id, g)| {
+            let mut all = g.hops.clone();
+            all.sort_unstable();
+            all.dedup();
+            let group = Group {
+                members: g.members.clone(),
+                all,
+                buckets: g.buckets,
+            };
+            (*id, group)
+        })
+    }
+
     pub fn hop_count(&self) -> usize {
         self.hops.len()
     }
@@ -426,6 +448,7 @@ impl Programmer {
             refs: 1,
             hops,
             buckets: NhGroup::default(),
+            members: Vec::new(),
         };
         self.by_ways.insert(ways.clone(), id);
         self.groups.insert(id, slot);
@@ -544,6 +567,7 @@ impl Programmer {
         let changed = buckets.set_members(&members).unwrap_or(0) > 0;
         let slot = self.groups.get_mut(&id).expect("a live group");
         slot.buckets = buckets;
+        slot.members.clone_from(&members);
         if changed || force {
             self.changes.groups.insert(
                 id,

@@ -190,6 +190,17 @@ impl Xdp {
         }
     }
 
+    /// The daemon stops. With `keep` the program stays attached and keeps
+    /// forwarding (once its link and maps are pinned); without, it is
+    /// detached and its pins removed.
+    pub fn stop(self, keep: bool) {
+        if !keep {
+            for a in self.attached {
+                let _ = a.detach();
+            }
+        }
+    }
+
     /// The group the maps give for `addr`.
     pub fn lookup(&self, addr: IpAddr) -> u16 {
         match addr {

@@ -117,6 +117,8 @@ struct Peer {
     gr_time: Option<u16>,
     /// Implausible routes from this session were logged once.
     warned_implausible: bool,
+    /// The peer sent End-of-RIB since the session came up.
+    end_of_rib: bool,
 }
 
 #[derive(Debug)]
@@ -133,6 +135,7 @@ pub struct Routing {
     policy_text: String,
     /// Started as a graceful restart: kept so that a reload sees the same sessions.
     restarting: bool,
+    started: Instant,
     /// The data plane, programmed before any peer hears of a change.
     pub fib: Option<crate::fib::Fib>,
 }
@@ -154,6 +157,7 @@ impl Routing {
             index: HashMap::new(),
             policy_text: format!("{:?}", config.policies),
             restarting,
+            started: Instant::now(),
             fib: None,
         };
         for conf in peers::sessions(config, restarting) {
@@ -185,6 +189,7 @@ impl Routing {
             warned_max_prefix: false,
             gr_time: None,
             warned_implausible: false,
+            end_of_rib: false,
         });
     }
 
@@ -329,6 +334,7 @@ impl Routing {
                 p.received = 0;
                 p.warned_max_prefix = false;
                 p.warned_implausible = false;
+                p.end_of_rib = false;
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
@@ -341,6 +347,7 @@ impl Routing {
             }
             Event::EndOfRib(afi) => {
                 let p = &mut self.peers[i];
+                p.end_of_rib = true;
                 if let (Some(rib_id), Some(_)) = (p.rib_id, p.stale_until) {
                     let touched = self.rib.sweep_stale(rib_id);
                     events.record(
@@ -425,6 +432,34 @@ impl Routing {
     /// Stale routes whose restart time ran out.
     pub fn expire_stale(&mut self, config: &Config, active: &[bool], events: &mut Events) {
         let now = Instant::now();
+        // What a previous run left in the data plane forwards until every
+        // uplink has sent its table (End-of-RIB), or for the restart time.
+        if let Some(fib) = self.fib.as_mut()
+            && fib.stale() > 0
+        {
+            let synced = self
+                .peers
+                .iter()
+                .filter(|p| matches!(p.conf.role, Role::Uplink(_)))
+                .all(|p| p.end_of_rib);
+            let timed_out = now.duration_since(self.started)
+                > Duration::from_secs(u64::from(peers::RESTART_TIME));
+            if synced || timed_out {
+                let n = fib.stale();
+                fib.sweep_stale();
+                events.record(
+                    "dataplane",
+                    format!(
+                        "{n} routes kept from the previous run removed or replaced ({})",
+                        if synced {
+                            "every uplink sent End-of-RIB"
+                        } else {
+                            "restart time ran out"
+                        }
+                    ),
+                );
+            }
+        }
         for i in 0..self.peers.len() {
             if self.peers[i].stale_until.is_some_and(|t| t <= now)
                 && let Some(rib_id) = self.peers[i].rib_id
