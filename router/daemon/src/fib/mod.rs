@@ -165,10 +165,16 @@ impl Fib {
             return false;
         }
         self.ifnames.insert(link.ifindex, link.name.clone());
-        let came_up = self.program.port(&link.name).is_some_and(|p| !p.up) && link.up;
+        // The kernel deletes nexthop objects, and the routes using them,
+        // when their link goes down: both ways, the kernel is resent
+        // everything once the groups follow.
+        let flapped = self
+            .program
+            .port(&link.name)
+            .is_some_and(|p| p.up != link.up);
         self.program.set_port(&link.name, Some(port_of(link)));
         self.flush();
-        if came_up {
+        if flapped {
             self.kernel_repair();
         }
         true
@@ -487,7 +493,9 @@ impl Fib {
             return FibView::default();
         };
         let mut routes: Vec<(Prefix, u16)> = match filter {
-            Some(p) => vec![(*p, xdp.lookup(p.addr()))],
+            // The group comes from the maps; the prefix it was written for
+            // from the programmer (the DIR-24-8 arrays do not keep it).
+            Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
             None => {
                 let mut all: Vec<Prefix> = self.program.routes().map(|(p, _)| *p).collect();
                 all.sort();
@@ -506,6 +514,14 @@ impl Fib {
             entries,
             total: self.program.route_count(),
         }
+    }
+
+    /// The longest programmed prefix covering `p`.
+    fn covering(&self, p: &Prefix) -> Option<Prefix> {
+        (0..=p.prefix_len()).rev().find_map(|len| {
+            let candidate = Prefix::new(p.addr(), len).ok()?.trunc();
+            self.program.route(&candidate).map(|_| candidate)
+        })
     }
 
     fn entry_view(&self, xdp: &Xdp, prefix: Prefix, group: u16) -> FibEntryView {

@@ -1,0 +1,266 @@
+//! Real packets through a Sluice router: src — r — two BIRD uplinks — dst.
+//!
+//! ```text
+//!   src 10.0.0.2 ─lan─ r ─eth1─ up-a (AS65001, local-pref 200) ─┐
+//!                        └eth2─ up-b (AS65002, local-pref 100) ─┴─ dst 192.0.2.100
+//! ```
+//!
+//! Both uplinks announce 192.0.2.0/24; replies come back through up-b. The
+//! counters of the data plane show which uplink carried the traffic.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
+use sluice_e2e::sluice::Sluice;
+use sluice_testns::{Lab, Node, must_be_root, wait_until};
+
+const UP: Duration = Duration::from_secs(30);
+const DST: &str = "192.0.2.100";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Redirected frames need NAPI on the receiving veth (XDP-NOTES.md).
+fn gro(node: &Node<'_>, ifname: &str) {
+    node.run(["ethtool", "-K", ifname, "gro", "on"]);
+}
+
+struct Site<'lab> {
+    r: Node<'lab>,
+    src: Node<'lab>,
+    _peers: Vec<Peer<'lab>>,
+}
+
+fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
+    let r = lab.node("r");
+    let src = lab.node("src");
+    let dst = lab.node("dst");
+    lab.link(&src, "eth1", &r, "lan");
+    src.addr("eth1", "10.0.0.2/24");
+    r.addr("lan", "10.0.0.1/24");
+    src.ip(["route", "add", "default", "via", "10.0.0.1"]);
+    gro(&src, "eth1");
+    dst.addr("lo", &format!("{DST}/32"));
+    let mut peers = Vec::new();
+    for (name, ifname, asn, n) in [("up-a", "eth1", 65001, 1u8), ("up-b", "eth2", 65002, 2)] {
+        let up = lab.node(name);
+        lab.link(&r, ifname, &up, "eth1");
+        let (theirs, ours) = (4 * n - 3, 4 * n - 2);
+        r.addr(ifname, &format!("203.0.113.{ours}/30"));
+        up.addr("eth1", &format!("203.0.113.{theirs}/30"));
+        gro(&up, "eth1");
+        lab.link(&up, "eth2", &dst, &format!("eth{n}"));
+        up.addr("eth2", &format!("10.{n}.0.1/30"));
+        dst.addr(&format!("eth{n}"), &format!("10.{n}.0.2/30"));
+        gro(&dst, &format!("eth{n}"));
+        up.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        up.ip([
+            "route",
+            "add",
+            "192.0.2.0/24",
+            "via",
+            &format!("10.{n}.0.2"),
+        ]);
+        up.ip([
+            "route",
+            "add",
+            "10.0.0.0/24",
+            "via",
+            &format!("203.0.113.{ours}"),
+        ]);
+        let spec = PeerSpec::new(
+            Kind::Bird,
+            asn,
+            ip(&format!("203.0.113.{theirs}"))
+                .to_string()
+                .parse()
+                .unwrap(),
+        )
+        .neighbor(NeighborSpec::new(ip(&format!("203.0.113.{ours}")), 64500))
+        .announce(Announce::new("192.0.2.0/24"));
+        peers.push(Peer::start(&up, spec));
+    }
+    // Replies go back through up-b, whichever way the requests came.
+    dst.ip(["route", "add", "10.0.0.0/24", "via", "10.2.0.1"]);
+    // Packets XDP punts (an unresolved next hop, the LAN's own subnet)
+    // are forwarded by the kernel.
+    r.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    Site {
+        r,
+        src,
+        _peers: peers,
+    }
+}
+
+fn config(xdp: &str, kernel_fib: &str) -> String {
+    format!(
+        "router: {{ id: 192.0.2.1, asn: 64500 }}
+interfaces:
+  - {{ name: eth1, addresses: [203.0.113.2/30] }}
+  - {{ name: eth2, addresses: [203.0.113.6/30] }}
+  - {{ name: lan, addresses: [10.0.0.1/24] }}
+uplinks:
+  - {{ name: iap-a, interface: eth1, peer: {{ address: 203.0.113.1, asn: 65001 }}, import: full-table, local_pref: 200 }}
+  - {{ name: iap-b, interface: eth2, peer: {{ address: 203.0.113.5, asn: 65002 }}, import: full-table }}
+announce: [198.51.100.0/24]
+policies: {{ bogons: [] }}
+dataplane: {{ xdp: {xdp}, kernel_fib: {kernel_fib} }}
+"
+    )
+}
+
+fn up<'lab>(site: &Site<'lab>, xdp: &str, kernel_fib: &str) -> Sluice<'lab> {
+    let sluice = Sluice::start(&site.r, &config(xdp, kernel_fib));
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_established("203.0.113.5", UP);
+    sluice.wait_best("192.0.2.0/24", UP, "192.0.2.0/24 via iap-a", |b| {
+        b["next_hop"] == "203.0.113.1"
+    });
+    sluice
+}
+
+/// Pings dst `count` times, quickly; returns how many replies came back.
+fn ping(src: &Node<'_>, count: u32) -> u32 {
+    let out = src
+        .try_run([
+            "ping",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "-W",
+            "1",
+            DST,
+        ])
+        .map_or_else(|e| e.to_string(), |o| o);
+    out.split(',')
+        .find_map(|part| part.trim().strip_suffix(" received")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Packets the data plane forwarded to `next_hop`.
+fn forwarded_to(sluice: &Sluice<'_>, next_hop: &str) -> u64 {
+    let c = sluice.json(&["show", "counters"]);
+    c["next_hops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["address"] == next_hop)
+        .map(|h| h["packets"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn verdict(sluice: &Sluice<'_>, name: &str) -> u64 {
+    let c = sluice.json(&["show", "counters"]);
+    c["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["verdict"] == name)
+        .and_then(|v| v["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until the next hop's MAC is known, so XDP forwards rather than punts.
+fn wait_resolved(sluice: &Sluice<'_>, prefix: &str) -> Value {
+    let mut entry = Value::Null;
+    wait_until(UP, &format!("{prefix} resolved in the FIB"), || {
+        let fib = sluice.json(&["show", "fib", prefix]);
+        entry = fib["entries"][0].clone();
+        entry["next_hops"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["mac"].is_string()))
+    });
+    entry
+}
+
+fn forwards_through_the_fib(xdp: &str) {
+    must_be_root();
+    let lab = Lab::new(&format!("fwd-{xdp}"));
+    let site = site(&lab);
+    let sluice = up(&site, xdp, "full");
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], xdp, "{status:#}");
+
+    let entry = wait_resolved(&sluice, DST);
+    assert_eq!(entry["prefix"], "192.0.2.0/24", "{entry:#}");
+    assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
+    // The discard route of the announced aggregate is in the FIB too.
+    let discard = sluice.json(&["show", "fib", "198.51.100.7"]);
+    assert_eq!(discard["entries"][0]["action"], "discard", "{discard:#}");
+
+    let (a0, b0) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert_eq!(ping(&site.src, 100), 100);
+    let (a1, b1) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(a1 - a0 >= 100, "requests left through iap-a: {a0} → {a1}");
+    assert_eq!(b1, b0, "nothing through iap-b");
+
+    // iap-a's link goes down: traffic moves to iap-b at once (no hold timer).
+    site.r.ip(["link", "set", "eth1", "down"]);
+    wait_until(Duration::from_secs(5), "the FIB moved to iap-b", || {
+        let fib = sluice.json(&["show", "fib", DST]);
+        fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
+    });
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 100), 100);
+    let (a2, b2) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(b2 - b1 >= 100, "requests left through iap-b: {b1} → {b2}");
+    assert_eq!(a2, a1, "nothing more through iap-a");
+    assert!(verdict(&sluice, "forwarded") >= 200);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn native_xdp_forwards_by_the_fib_and_fails_over_on_link_down() {
+    forwards_through_the_fib("native");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn generic_xdp_forwards_the_same_traffic() {
+    forwards_through_the_fib("generic");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn kernel_only_mode_forwards_through_the_kernel_fib() {
+    must_be_root();
+    let lab = Lab::new("fwd-kernel");
+    let site = site(&lab);
+    let sluice = up(&site, "off", "full");
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], "off", "{status:#}");
+    assert_eq!(status["dataplane"]["kernel_fib"], "full", "{status:#}");
+    wait_until(UP, "the kernel has Sluice's route", || {
+        site.r
+            .ip(["route", "show", "proto", "201"])
+            .contains("192.0.2.0/24")
+    });
+    let routes = site.r.ip(["route", "show", "proto", "201"]);
+    assert!(routes.contains("blackhole 198.51.100.0/24"), "{routes}");
+    assert_eq!(ping(&site.src, 50), 50);
+    // The kernel forwarded them through iap-a's next hop.
+    let get = site.r.ip(["route", "get", DST]);
+    assert!(get.contains("via 203.0.113.1"), "{get}");
+
+    site.r.ip(["link", "set", "eth1", "down"]);
+    wait_until(
+        Duration::from_secs(10),
+        "the kernel route moved to iap-b",
+        || site.r.ip(["route", "get", DST]).contains("via 203.0.113.5"),
+    );
+    assert_eq!(ping(&site.src, 50), 50);
+}
