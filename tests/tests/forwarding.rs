@@ -136,7 +136,7 @@ fn ping(src: &Node<'_>, count: u32) -> u32 {
             "1",
             DST,
         ])
-        .map_or_else(|e| e.to_string(), |o| o);
+        .unwrap_or_else(|e| e.to_string());
     out.split(',')
         .find_map(|part| part.trim().strip_suffix(" received")?.trim().parse().ok())
         .unwrap_or(0)
