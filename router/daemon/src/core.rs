@@ -293,6 +293,9 @@ impl Core {
         if let Some(r) = self.routing.as_ref() {
             self.metrics.set_peers(&r.peer_views());
         }
+        if let Some(f) = self.fib() {
+            self.metrics.set_dataplane(&f.counters(), &f.status());
+        }
     }
 
     fn status(&self, now: Instant) -> Status {
