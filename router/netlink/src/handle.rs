@@ -74,9 +74,9 @@ impl Netlink {
     /// Every link of the namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
         self.sock.dump(link::encode_dump, |m| {
-            Ok((m.kind == RTM_NEWLINK)
+            (m.kind == RTM_NEWLINK)
                 .then(|| link::parse(m.payload))
-                .transpose()?)
+                .transpose()
         })
     }
 
@@ -206,9 +206,9 @@ impl Netlink {
 
     fn all_nexthops(&mut self) -> io::Result<Vec<Nexthop>> {
         self.sock.dump(nexthop::encode_dump, |m| {
-            Ok((m.kind == RTM_NEWNEXTHOP)
+            (m.kind == RTM_NEWNEXTHOP)
                 .then(|| nexthop::parse(m.payload))
-                .transpose()?)
+                .transpose()
         })
     }
 

@@ -328,3 +328,32 @@ fn flush_removes_only_our_routes_and_nexthops() {
     assert!(t.r.ip(["nexthop", "show"]).contains("id 500"));
     assert_eq!(nl.flush_own().unwrap(), Default::default(), "idempotent");
 }
+
+/// Every change of a big batch failing must not overflow the receive
+/// buffer: the batch is cut into rounds sized for that worst case, so
+/// each error comes back, none is lost to ENOBUFS.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_batch_where_everything_fails_reports_every_error() {
+    require_root();
+    let lab = Lab::new("nl-allfail");
+    let t = topology(&lab);
+    let mut nl = in_ns(&t.r, || Netlink::new().unwrap());
+    let n = 50_000;
+    let changes: Vec<_> = (0..n)
+        .map(|i| set(v4_prefix(i), 24, RouteTarget::Nexthop(4242)))
+        .collect();
+    let failed = nl.apply_routes(&changes).unwrap();
+    assert_eq!(failed.len(), n);
+    assert!(failed.iter().zip(&changes).all(|((c, _), want)| c == want));
+    assert!(
+        failed[n - 1]
+            .1
+            .to_string()
+            .contains("Nexthop id does not exist")
+    );
+    // The socket is still in step: the next request gets its own answer.
+    assert!(nl.own_routes().unwrap().is_empty());
+    nexthops(&mut nl, &t);
+    assert_eq!(nl.own_nexthops().unwrap().len(), 6);
+}
