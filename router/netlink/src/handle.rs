@@ -74,9 +74,9 @@ impl Netlink {
     /// Every link of the namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
         self.sock.dump(link::encode_dump, |m| {
-            Ok((m.kind == RTM_NEWLINK)
+            (m.kind == RTM_NEWLINK)
                 .then(|| link::parse(m.payload))
-                .transpose()?)
+                .transpose()
         })
     }
 
@@ -206,9 +206,9 @@ impl Netlink {
 
     fn all_nexthops(&mut self) -> io::Result<Vec<Nexthop>> {
         self.sock.dump(nexthop::encode_dump, |m| {
-            Ok((m.kind == RTM_NEWNEXTHOP)
+            (m.kind == RTM_NEWNEXTHOP)
                 .then(|| nexthop::parse(m.payload))
-                .transpose()?)
+                .transpose()
         })
     }
 
@@ -226,9 +226,10 @@ impl Netlink {
     /// Applies `changes` in order, pipelined: many messages per `sendmsg`,
     /// one ack per round of up to a few thousand, errors matched to their
     /// change by sequence number. A refused change does not stop the
-    /// others. Returns the refused changes with the kernel's error (e.g.
-    /// ENOENT "Nexthop id does not exist", or ESRCH for deleting a route
-    /// that is not there). `Err` only if the socket itself failed; changes
+    /// others. Returns the refused changes with the kernel's error, e.g.
+    /// EINVAL "Nexthop id does not exist", EINVAL "Invalid prefix for given
+    /// prefix length", EINVAL "IPv6 routes can not use an IPv4 nexthop",
+    /// or ESRCH for deleting a route that is not there. `Err` only if the socket itself failed; changes
     /// before the failing round are applied.
     pub fn apply_routes(
         &mut self,

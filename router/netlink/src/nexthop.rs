@@ -192,7 +192,7 @@ pub(crate) fn parse(payload: &[u8]) -> Result<Nexthop, DecodeError> {
 }
 
 fn parse_group(value: &[u8]) -> Result<Vec<(u32, u16)>, DecodeError> {
-    if value.len() % NEXTHOP_GRP_LEN != 0 {
+    if !value.len().is_multiple_of(NEXTHOP_GRP_LEN) {
         return Err(DecodeError::Invalid {
             what: "NHA_GROUP",
             detail: format!("{} bytes, not a multiple of 8", value.len()),
