@@ -2,7 +2,8 @@
 //! build.rs with clang), the Rust mirror of its map layouts ([`layout`]),
 //! the pure DIR-24-8 IPv4 FIB builder ([`dir24`]) and the loader that puts
 //! them into the kernel ([`loader`]), with run-time [`settings`] (FIB mode,
-//! anti-spoofing).
+//! anti-spoofing), and pinning under a bpffs so the data plane outlives the
+//! daemon ([`pin`]).
 //!
 //! # Pipeline
 //!
@@ -21,4 +22,5 @@ pub mod attach;
 pub mod dir24;
 pub mod layout;
 pub mod loader;
+pub mod pin;
 pub mod settings;

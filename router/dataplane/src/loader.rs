@@ -60,6 +60,43 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The pin directory is not on a bpffs.
+    #[error(
+        "{path} is not on a bpffs (file system magic {magic:#x}, a bpffs has 0xcafe4a11): \
+         mount one with `mount -t bpf bpf /run/sluice/bpf` and set `dataplane.bpffs` to it \
+         (`ip netns exec` hides the host's /sys/fs/bpf behind a fresh sysfs)"
+    )]
+    NotBpffs {
+        /// The directory checked (the pin directory or its nearest existing
+        /// ancestor).
+        path: std::path::PathBuf,
+        /// Its `statfs` file system type.
+        magic: i64,
+    },
+    /// A pinned map does not fit this program's layout.
+    #[error(
+        "pinned map {map} ({path}) does not fit this program: {problem}; it was made by \
+         another version of Sluice: stop that data plane cleanly or remove the pins"
+    )]
+    PinnedLayout {
+        /// The map's name.
+        map: &'static str,
+        /// Its pin.
+        path: std::path::PathBuf,
+        /// What differs.
+        problem: String,
+    },
+    /// A pin or pin-directory operation failed.
+    #[error("{what} {path}: {source}")]
+    Pin {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The operation.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An id, index or length outside what the layout allows.
     #[error("{what} {value} is out of range (allowed: {allowed})")]
     OutOfRange {

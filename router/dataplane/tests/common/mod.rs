@@ -10,6 +10,8 @@ use sluice_dataplane::dir24::{Dir24, Prefix};
 use sluice_dataplane::layout::{FIB4_TBL8_GROUPS, NextHop, NhGroup, Verdict, XdpAction};
 use sluice_dataplane::loader::{Dataplane, TestOutcome};
 
+pub mod bpffs;
+
 // ---- root ---------------------------------------------------------------------
 
 pub fn require_root() {
