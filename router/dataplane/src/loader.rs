@@ -544,6 +544,16 @@ impl Dataplane {
         }
     }
 
+    /// The live `fib4_top` and `fib4_tbl8` words, through the mappings.
+    pub(crate) fn fib4_live_words(
+        &self,
+    ) -> (
+        &[std::sync::atomic::AtomicU64],
+        &[std::sync::atomic::AtomicU64],
+    ) {
+        (self.fib4_top.words.words(), self.fib4_tbl8.words.words())
+    }
+
     /// Reads `fib4_top` word `index` through the mapping.
     pub fn fib4_top_word(&self, index: usize) -> Option<u64> {
         self.fib4_top
