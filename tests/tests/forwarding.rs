@@ -79,7 +79,7 @@ fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
                 .parse()
                 .unwrap(),
         )
-        .neighbor(NeighborSpec::new(ip(&format!("203.0.113.{ours}")), 64500))
+        .neighbor(NeighborSpec::new(ip(&format!("203.0.113.{ours}")), 64500).graceful_restart())
         .announce(Announce::new("192.0.2.0/24"));
         peers.push(Peer::start(&up, spec));
     }
@@ -96,6 +96,10 @@ fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
 }
 
 fn config(xdp: &str, kernel_fib: &str) -> String {
+    config_with(xdp, kernel_fib, "")
+}
+
+fn config_with(xdp: &str, kernel_fib: &str, dataplane: &str) -> String {
     format!(
         "router: {{ id: 192.0.2.1, asn: 64500 }}
 interfaces:
@@ -107,13 +111,17 @@ uplinks:
   - {{ name: iap-b, interface: eth2, peer: {{ address: 203.0.113.5, asn: 65002 }}, import: full-table }}
 announce: [198.51.100.0/24]
 policies: {{ bogons: [] }}
-dataplane: {{ xdp: {xdp}, kernel_fib: {kernel_fib} }}
+dataplane: {{ xdp: {xdp}, kernel_fib: {kernel_fib}{dataplane} }}
 "
     )
 }
 
 fn up<'lab>(site: &Site<'lab>, xdp: &str, kernel_fib: &str) -> Sluice<'lab> {
-    let sluice = Sluice::start(&site.r, &config(xdp, kernel_fib));
+    up_with(site, &config(xdp, kernel_fib))
+}
+
+fn up_with<'lab>(site: &Site<'lab>, config: &str) -> Sluice<'lab> {
+    let sluice = Sluice::start(&site.r, config);
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("203.0.113.5", UP);
     sluice.wait_best("192.0.2.0/24", UP, "192.0.2.0/24 via iap-a", |b| {
@@ -267,4 +275,92 @@ fn kernel_only_mode_forwards_through_the_kernel_fib() {
         },
     );
     assert_eq!(ping(&site.src, 50), 50);
+}
+
+/// A bpffs of the test's own, visible inside `ip netns exec` (which hides
+/// /sys/fs/bpf); unmounted when dropped.
+struct Bpffs(tempfile::TempDir);
+
+impl Bpffs {
+    fn mount() -> Bpffs {
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-bpffs-")
+            .tempdir()
+            .unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mount -t bpf failed");
+        Bpffs(dir)
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn a_daemon_restart_loses_no_packets() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-restart");
+    let site = site(&lab);
+    let extra = format!(
+        ", bpffs: {}, instance: {}",
+        bpffs.0.path().display(),
+        lab.prefix()
+    );
+    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let status = sluice.json(&["status"]);
+    assert!(status["dataplane"]["pins"].is_string(), "{status:#}");
+    wait_resolved(&sluice, DST);
+    let before = verdict(&sluice, "forwarded");
+
+    // 1000 pings over 5 s; the daemon stops and starts in the middle.
+    let pinger = site
+        .src
+        .spawn(["ping", "-q", "-c", "1000", "-i", "0.005", "-W", "1", DST]);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        sluice.stop(),
+        "sluice did not stop cleanly:\n{}",
+        sluice.log()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    sluice.restart_stopped();
+    wait_until(Duration::from_secs(15), "ping done", || {
+        !pinger.is_running()
+    });
+    let out = pinger.log();
+    assert!(
+        out.contains(" 1000 received"),
+        "packets lost across the restart:\n{out}"
+    );
+
+    // The new daemon adopted the maps: the counters went on (next-hop ids
+    // are new, the verdict counters the same), and the previous run's FIB
+    // was replaced once both uplinks sent End-of-RIB.
+    let after = verdict(&sluice, "forwarded");
+    assert!(after >= before + 1000, "forwarded {before} → {after}");
+    eprintln!("{:#}", sluice.json(&["status"])["dataplane"]);
+    wait_until(UP, "the previous run's FIB swept", || {
+        sluice
+            .events()
+            .contains("data plane of the previous run taken over")
+    });
+    assert!(
+        sluice
+            .events()
+            .contains("data plane of the previous run taken over"),
+        "{}",
+        sluice.events()
+    );
 }

@@ -119,7 +119,11 @@ impl Fib {
             Ok((xdp, note)) => {
                 status.xdp = xdp.mode().into();
                 status.attached = xdp.attached();
+                status.pins = xdp.pins.as_ref().map(|p| p.display().to_string());
                 notes.extend(note);
+                if xdp.adopted {
+                    fib.adopt(&xdp);
+                }
                 fib.xdp = Some(xdp);
             }
             Err(reason) => notes.push(reason),
@@ -157,6 +161,44 @@ impl Fib {
         fib.reload_neighbours();
         fib.install_local(&Rib::default());
         fib
+    }
+
+    /// Takes over the FIB a previous run left in the pinned maps: it keeps
+    /// forwarding until the new RIB replaces it (see [`Self::sweep_stale`]).
+    fn adopt(&mut self, xdp: &Xdp) {
+        let plane = &xdp.plane;
+        let mut routes: Vec<(Prefix, u16)> = plane
+            .fib4_entries()
+            .into_iter()
+            .filter_map(|(p, g)| {
+                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
+                Some((Prefix::V4(net), g))
+            })
+            .collect();
+        for (addr, len, g) in plane.fib6_entries().unwrap_or_default() {
+            if let Ok(net) = ipnet::Ipv6Net::new(addr, len) {
+                routes.push((Prefix::V6(net), g));
+            }
+        }
+        let groups: Vec<u16> = plane
+            .groups()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let hops: Vec<u16> = plane
+            .next_hops()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        tracing::info!(
+            routes = routes.len(),
+            groups = groups.len(),
+            next_hops = hops.len(),
+            "data plane: adopted the pinned FIB of the previous run"
+        );
+        self.program.adopt(routes, groups, hops);
     }
 
     /// Follows the kernel's view of one interface.
@@ -423,6 +465,11 @@ impl Fib {
     /// Prefixes kept from a previous run that the RIB has not replaced.
     pub fn stale(&self) -> usize {
         self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
+    }
+
+    /// Whether a previous run's state awaits [`Self::sweep_stale`].
+    pub fn adopting(&self) -> bool {
+        self.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
     }
 
     /// Removes what a previous run left and nothing replaced.

@@ -244,6 +244,13 @@ impl Programmer {
         self.stale.len()
     }
 
+    /// Whether anything of a previous run awaits [`Self::sweep_stale`].
+    pub fn adopting(&self) -> bool {
+        !self.stale.is_empty()
+            || !self.group_ids.reserved.is_empty()
+            || !self.hop_ids.reserved.is_empty()
+    }
+
     /// Removes what a previous run left and the new RIB did not take over,
     /// and frees the ids it used.
     pub fn sweep_stale(&mut self) {

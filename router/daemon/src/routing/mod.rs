@@ -347,6 +347,7 @@ impl Routing {
             }
             Event::EndOfRib(afi) => {
                 let p = &mut self.peers[i];
+                tracing::debug!(peer = %p.conf.name, ?afi, "End-of-RIB");
                 p.end_of_rib = true;
                 if let (Some(rib_id), Some(_)) = (p.rib_id, p.stale_until) {
                     let touched = self.rib.sweep_stale(rib_id);
@@ -435,7 +436,7 @@ impl Routing {
         // What a previous run left in the data plane forwards until every
         // uplink has sent its table (End-of-RIB), or for the restart time.
         if let Some(fib) = self.fib.as_mut()
-            && fib.stale() > 0
+            && fib.adopting()
         {
             let synced = self
                 .peers
@@ -450,7 +451,7 @@ impl Routing {
                 events.record(
                     "dataplane",
                     format!(
-                        "{n} routes kept from the previous run removed or replaced ({})",
+                        "data plane of the previous run taken over; {n} of its routes not replaced were removed ({})",
                         if synced {
                             "every uplink sent End-of-RIB"
                         } else {
