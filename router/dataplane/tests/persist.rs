@@ -128,3 +128,43 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     assert!(!dir.exists());
     assert_eq!(ping(&topo.src, DST4, 3), 0);
 }
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and mount"]
+fn a_pinned_link_of_a_vanished_interface_is_replaced() {
+    require_root();
+    let lab = Lab::new("xdp-relink");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    lab.link(&a, "eth0", &b, "eth0");
+    let fs = Bpffs::mount("relink");
+    let dir = fs.path().join("p");
+    let ns = a.name().to_owned();
+
+    let mut dp = in_netns(&ns, || {
+        let (mut dp, _) = Dataplane::open(&dir).unwrap();
+        let first = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!first.replaced);
+        // Again in the same process: the same link, program swapped.
+        let again = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(again.replaced);
+        dp
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+
+    // The interface goes away and comes back under its name: the pinned
+    // link is defunct, so a new one replaces its pin.
+    a.ip(["link", "del", "eth0"]);
+    lab.link(&a, "eth0", &b, "eth0");
+    let fresh = a.ip(["-d", "link", "show", "eth0"]);
+    assert!(!fresh.contains("prog/xdp"), "{fresh}");
+    in_netns(&ns, || {
+        let next = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!next.replaced, "{next:?}");
+        assert!(next.path.exists());
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+    dp.detach_and_unpin(&dir).unwrap();
+    assert!(!a.ip(["-d", "link", "show", "eth0"]).contains("prog/xdp"));
+}
