@@ -35,7 +35,7 @@ fn forwarded(dp: &Dataplane) -> (u64, NhStats) {
     )
 }
 
-const FLOOD: u32 = 600; // 10 ms apart: 6 s
+const FLOOD: u32 = 1000; // 10 ms apart: 10 s
 
 #[test]
 #[ignore = "needs root: network namespaces, BPF and mount"]
@@ -90,12 +90,17 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     // The second "daemon" adopts the maps: counters kept rising meanwhile.
     let (mut dp, adopted) = Dataplane::open(&dir).expect("reopen");
     assert_eq!(adopted.reused, map::ALL.to_vec());
-    let c1 = forwarded(&dp);
-    assert!(
-        c1.1.packets >= c0.1.packets + 100,
-        "forwarded while no process held the program: {c0:?} -> {c1:?}"
+    // (Holding the maps again does not hold the attached program: that is
+    // still the first one, kept only by the link pins.) Waits rather than
+    // expecting a rate: a loaded machine slows the flood.
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding with no process holding the program",
+        || forwarded(&dp).1.packets >= c0.1.packets + 100,
     );
+    let c1 = forwarded(&dp);
     assert!(c1.0 >= c0.0 + 200, "{c0:?} -> {c1:?}");
+    assert_eq!(xdp_prog_id(&topo, "eth1"), Some(first_prog));
 
     // Re-attach through the pinned links: the same links, a new program.
     in_netns(&r, || {
@@ -108,12 +113,14 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     let second_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
     assert_ne!(second_prog, first_prog, "program replaced");
     assert_eq!(xdp_prog_id(&topo, "eth2"), Some(second_prog));
-    std::thread::sleep(Duration::from_millis(500));
-    let c2 = forwarded(&dp);
-    assert!(c2.1.packets >= c1.1.packets + 30, "{c1:?} -> {c2:?}");
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding by the new program",
+        || forwarded(&dp).1.packets >= c1.1.packets + 30,
+    );
     assert!(flood.is_running(), "the flood spans the exit and the swap");
 
-    sluice_testns::wait_until(Duration::from_secs(20), "the ping flood to end", || {
+    sluice_testns::wait_until(Duration::from_secs(60), "the ping flood to end", || {
         !flood.is_running()
     });
     let log = flood.log();
