@@ -35,7 +35,7 @@ fn forwarded(dp: &Dataplane) -> (u64, NhStats) {
     )
 }
 
-const FLOOD: u32 = 600; // 10 ms apart: 6 s
+const FLOOD: u32 = 1000; // 10 ms apart: 10 s
 
 #[test]
 #[ignore = "needs root: network namespaces, BPF and mount"]
@@ -90,12 +90,17 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     // The second "daemon" adopts the maps: counters kept rising meanwhile.
     let (mut dp, adopted) = Dataplane::open(&dir).expect("reopen");
     assert_eq!(adopted.reused, map::ALL.to_vec());
-    let c1 = forwarded(&dp);
-    assert!(
-        c1.1.packets >= c0.1.packets + 100,
-        "forwarded while no process held the program: {c0:?} -> {c1:?}"
+    // (Holding the maps again does not hold the attached program: that is
+    // still the first one, kept only by the link pins.) Waits rather than
+    // expecting a rate: a loaded machine slows the flood.
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding with no process holding the program",
+        || forwarded(&dp).1.packets >= c0.1.packets + 100,
     );
+    let c1 = forwarded(&dp);
     assert!(c1.0 >= c0.0 + 200, "{c0:?} -> {c1:?}");
+    assert_eq!(xdp_prog_id(&topo, "eth1"), Some(first_prog));
 
     // Re-attach through the pinned links: the same links, a new program.
     in_netns(&r, || {
@@ -108,12 +113,14 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     let second_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
     assert_ne!(second_prog, first_prog, "program replaced");
     assert_eq!(xdp_prog_id(&topo, "eth2"), Some(second_prog));
-    std::thread::sleep(Duration::from_millis(500));
-    let c2 = forwarded(&dp);
-    assert!(c2.1.packets >= c1.1.packets + 30, "{c1:?} -> {c2:?}");
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding by the new program",
+        || forwarded(&dp).1.packets >= c1.1.packets + 30,
+    );
     assert!(flood.is_running(), "the flood spans the exit and the swap");
 
-    sluice_testns::wait_until(Duration::from_secs(20), "the ping flood to end", || {
+    sluice_testns::wait_until(Duration::from_secs(60), "the ping flood to end", || {
         !flood.is_running()
     });
     let log = flood.log();
@@ -127,4 +134,44 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     assert_eq!(xdp_prog_id(&topo, "eth2"), None);
     assert!(!dir.exists());
     assert_eq!(ping(&topo.src, DST4, 3), 0);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and mount"]
+fn a_pinned_link_of_a_vanished_interface_is_replaced() {
+    require_root();
+    let lab = Lab::new("xdp-relink");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    lab.link(&a, "eth0", &b, "eth0");
+    let fs = Bpffs::mount("relink");
+    let dir = fs.path().join("p");
+    let ns = a.name().to_owned();
+
+    let mut dp = in_netns(&ns, || {
+        let (mut dp, _) = Dataplane::open(&dir).unwrap();
+        let first = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!first.replaced);
+        // Again in the same process: the same link, program swapped.
+        let again = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(again.replaced);
+        dp
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+
+    // The interface goes away and comes back under its name: the pinned
+    // link is defunct, so a new one replaces its pin.
+    a.ip(["link", "del", "eth0"]);
+    lab.link(&a, "eth0", &b, "eth0");
+    let fresh = a.ip(["-d", "link", "show", "eth0"]);
+    assert!(!fresh.contains("prog/xdp"), "{fresh}");
+    in_netns(&ns, || {
+        let next = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!next.replaced, "{next:?}");
+        assert!(next.path.exists());
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+    dp.detach_and_unpin(&dir).unwrap();
+    assert!(!a.ip(["-d", "link", "show", "eth0"]).contains("prog/xdp"));
 }
