@@ -109,9 +109,13 @@ fn main() {
             })
         })
         .collect();
-    let deletes: Vec<RouteChange> = (0..n)
+    let mut deletes: Vec<RouteChange> = (0..n)
         .map(|i| RouteChange::Delete((prefix(i), 24)))
         .collect();
+    // SLUICE_BENCH_DELETE_ORDER=reverse deletes the last-added route first.
+    if std::env::var("SLUICE_BENCH_DELETE_ORDER").as_deref() == Ok("reverse") {
+        deletes.reverse();
+    }
 
     // Sluice: add, dump, replace, delete.
     let (failed, add) = time_self(|| nl.apply_routes(&sets).unwrap());

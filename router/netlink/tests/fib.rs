@@ -118,6 +118,11 @@ fn nexthops_groups_and_many_routes() {
     assert_eq!(ours.len(), 6, "{ours:?}");
     let g = ours.iter().find(|n| n.id == 106).unwrap();
     assert_eq!(g.kind, NexthopKind::Group(vec![(11, 1), (12, 3)]));
+    // Weights above 256 use weight_high (Linux 6.12).
+    nl.set_nexthop_group(107, &[(1, 300), (2, 65535)]).unwrap();
+    let g = nl.nexthop(107).unwrap().unwrap();
+    assert_eq!(g.kind, NexthopKind::Group(vec![(1, 300), (2, 65535)]));
+    assert!(nl.delete_nexthop(107).unwrap());
 
     // 10k IPv4 routes, 100 IPv6 routes, a blackhole.
     let mut changes: Vec<RouteChange> = (0..10_000)
