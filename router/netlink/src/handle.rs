@@ -56,8 +56,16 @@ impl Netlink {
     }
 
     /// Opens a handle that marks (and only touches) routes and nexthops of
-    /// `protocol`.
+    /// `protocol`. Numbers up to 4 (RTPROT_STATIC) are refused: 0 would
+    /// match every route in deletes and dumps, and 1–4 are the kernel's
+    /// and the administrator's.
     pub fn with_protocol(protocol: u8) -> io::Result<Netlink> {
+        if protocol <= 4 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("route protocol {protocol} is reserved; use one above 4"),
+            ));
+        }
         Ok(Netlink {
             sock: Socket::open()?,
             protocol,

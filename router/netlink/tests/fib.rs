@@ -409,3 +409,11 @@ fn link_down_deletes_the_links_nexthops() {
     let left: Vec<u32> = nl.own_nexthops().unwrap().iter().map(|n| n.id).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn reserved_protocols_are_refused() {
+    for protocol in 0..=4 {
+        let e = Netlink::with_protocol(protocol).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+}
