@@ -6,10 +6,14 @@
 //! SLUICE_BENCH_ROUTES=1000000 cargo bench -p sluice-netlink --bench routes
 //! ```
 //!
-//! Every route is an IPv4 /24 through one nexthop object (id 1), protocol
-//! 201, metric 20, table main. Needs root (network namespaces); prints a
-//! skip line otherwise. One measurement per mode: a batch of a million
-//! routes is its own average, and repeating it would take minutes.
+//! Every route is an IPv4 /24 through nexthop object 1, protocol 201,
+//! metric 20, table main. Steps: add all; dump; set them again unchanged;
+//! re-point them to nexthop 2; delete them in ascending order (or
+//! descending with SLUICE_BENCH_DELETE_ORDER=reverse); `ip -batch` adds the
+//! same routes; `flush_own` removes them (descending). Needs root (network
+//! namespaces); prints a skip line otherwise. One measurement per step: a
+//! batch of a million routes is its own average, and repeating it would
+//! take minutes.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,6 +30,15 @@ const DEFAULT_ROUTES: usize = 200_000;
 
 fn prefix(i: usize) -> IpAddr {
     IpAddr::from([20 + (i >> 16) as u8, (i >> 8) as u8, i as u8, 0])
+}
+
+fn all_ok(failed: &[(RouteChange, std::io::Error)]) {
+    assert!(
+        failed.is_empty(),
+        "{} changes failed, first {:?}",
+        failed.len(),
+        failed.first()
+    );
 }
 
 fn rate(n: usize, d: Duration) -> f64 {
@@ -100,6 +113,8 @@ fn main() {
     let mut nl = common::in_ns(&r, || Netlink::new().unwrap());
     nl.set_nexthop(1, "10.1.0.2".parse().unwrap(), eth1)
         .unwrap();
+    nl.set_nexthop(2, "10.1.0.3".parse().unwrap(), eth1)
+        .unwrap();
 
     let sets: Vec<RouteChange> = (0..n)
         .map(|i| {
@@ -109,9 +124,13 @@ fn main() {
             })
         })
         .collect();
-    let deletes: Vec<RouteChange> = (0..n)
+    let mut deletes: Vec<RouteChange> = (0..n)
         .map(|i| RouteChange::Delete((prefix(i), 24)))
         .collect();
+    // SLUICE_BENCH_DELETE_ORDER=reverse deletes the last-added route first.
+    if std::env::var("SLUICE_BENCH_DELETE_ORDER").as_deref() == Ok("reverse") {
+        deletes.reverse();
+    }
 
     // Sluice: add, dump, replace, delete.
     let (failed, add) = time_self(|| nl.apply_routes(&sets).unwrap());
@@ -124,9 +143,19 @@ fn main() {
     let (own, dump) = time_self(|| nl.own_routes().unwrap().len());
     assert_eq!(own, n);
     let (failed, replace) = time_self(|| nl.apply_routes(&sets).unwrap());
-    assert!(failed.is_empty());
+    all_ok(&failed);
+    let repoint: Vec<RouteChange> = (0..n)
+        .map(|i| {
+            RouteChange::Set(Route {
+                prefix: (prefix(i), 24),
+                target: RouteTarget::Nexthop(2),
+            })
+        })
+        .collect();
+    let (failed, repointed) = time_self(|| nl.apply_routes(&repoint).unwrap());
+    all_ok(&failed);
     let (failed, delete) = time_self(|| nl.apply_routes(&deletes).unwrap());
-    assert!(failed.is_empty());
+    all_ok(&failed);
     assert!(nl.own_routes().unwrap().is_empty());
 
     // ip -batch of the same routes.
@@ -154,12 +183,13 @@ fn main() {
     let _ = std::fs::remove_file(&file.0);
 
     println!(
-        "kernel FIB, {n} IPv4 /24 routes via one nexthop object, namespace {}",
+        "kernel FIB, {n} IPv4 /24 routes via nexthop objects, namespace {}",
         r.name()
     );
     report("apply_routes (add)", n, add);
     report("own_routes (dump)", n, dump);
-    report("apply_routes (replace)", n, replace);
+    report("apply_routes (same again)", n, replace);
+    report("apply_routes (to nexthop 2)", n, repointed);
     report("apply_routes (delete)", n, delete);
     report("ip -batch (add)", n, ip_batch);
     report("flush_own (dump + delete)", n, flush);

@@ -56,8 +56,16 @@ impl Netlink {
     }
 
     /// Opens a handle that marks (and only touches) routes and nexthops of
-    /// `protocol`.
+    /// `protocol`. Numbers up to 4 (RTPROT_STATIC) are refused: 0 would
+    /// match every route in deletes and dumps, and 1–4 are the kernel's
+    /// and the administrator's.
     pub fn with_protocol(protocol: u8) -> io::Result<Netlink> {
+        if protocol <= 4 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("route protocol {protocol} is reserved; use one above 4"),
+            ));
+        }
         Ok(Netlink {
             sock: Socket::open()?,
             protocol,
@@ -229,7 +237,11 @@ impl Netlink {
     /// others. Returns the refused changes with the kernel's error, e.g.
     /// EINVAL "Nexthop id does not exist", EINVAL "Invalid prefix for given
     /// prefix length", EINVAL "IPv6 routes can not use an IPv4 nexthop",
-    /// or ESRCH for deleting a route that is not there. `Err` only if the socket itself failed; changes
+    /// or ESRCH for deleting a route that is not there.
+    ///
+    /// Order matters to the kernel's cost: deleting 1M IPv4 routes in
+    /// ascending prefix order took 27 s of CPU on 6.18, in descending order
+    /// 4.4 s (adding is fast either way). Sort big withdrawals descending. `Err` only if the socket itself failed; changes
     /// before the failing round are applied.
     pub fn apply_routes(
         &mut self,
@@ -281,7 +293,10 @@ impl Netlink {
     /// nexthops. Routes of other protocols that use one of our nexthop
     /// objects go with it (the kernel's rule).
     pub fn flush_own(&mut self) -> io::Result<Flushed> {
-        let routes = self.dump_own_routes()?;
+        let mut routes = self.dump_own_routes()?;
+        // Dumps come in ascending prefix order; the IPv4 trie removes routes
+        // far faster in descending order (see `apply_routes`).
+        routes.reverse();
         let protocol = self.protocol;
         let mut errors = Vec::new();
         self.sock.batch(

@@ -55,8 +55,16 @@
 //!
 //! # Kernel behaviour worth knowing
 //!
-//! - Deleting a nexthop object deletes every route using it; deleting a
-//!   link deletes its nexthops (and so their routes) and neighbours.
+//! - Deleting a nexthop object deletes every route using it.
+//! - A link going down — admin down **or carrier loss** — deletes the
+//!   nexthop objects on it: they leave their groups, a group left empty is
+//!   deleted, and routes via a deleted object go with it. After
+//!   [`Event::Link`] with `up` again, set the nexthops (and re-apply the
+//!   routes that used a deleted one) again. Deleting a link also deletes
+//!   its neighbours.
+//! - Deleting many IPv4 routes in ascending prefix order costs the kernel
+//!   about 6× the CPU of descending order at 1M routes (fib_trie);
+//!   [`Netlink::flush_own`] deletes in descending order.
 //! - A gateway nexthop needs its gateway reachable through its interface
 //!   (a connected route) when it is created.
 //! - IPv6 routes via nexthop objects need IPv6 (or group-of-IPv6) nexthops.

@@ -16,6 +16,7 @@ mod common;
 
 use std::io;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use common::{ifindex_of, in_ns, require_root};
 use sluice_netlink::{
@@ -25,15 +26,17 @@ use sluice_testns::{Lab, Node};
 
 struct Topology<'lab> {
     r: Node<'lab>,
+    u2: Node<'lab>,
     eth1: u32,
     eth2: u32,
 }
 
 fn topology(lab: &Lab) -> Topology<'_> {
     let r = lab.node("r");
-    for (n, peer) in [(1, lab.node("u1")), (2, lab.node("u2"))] {
+    let (u1, u2) = (lab.node("u1"), lab.node("u2"));
+    for (n, peer) in [(1, &u1), (2, &u2)] {
         let ifname = format!("eth{n}");
-        lab.link(&r, &ifname, &peer, "eth0");
+        lab.link(&r, &ifname, peer, "eth0");
         r.addr(&ifname, &format!("10.{n}.0.1/24"));
         peer.addr("eth0", &format!("10.{n}.0.2/24"));
         r.ip([
@@ -57,6 +60,7 @@ fn topology(lab: &Lab) -> Topology<'_> {
         eth1: ifindex_of(&r, "eth1"),
         eth2: ifindex_of(&r, "eth2"),
         r,
+        u2,
     }
 }
 
@@ -118,6 +122,11 @@ fn nexthops_groups_and_many_routes() {
     assert_eq!(ours.len(), 6, "{ours:?}");
     let g = ours.iter().find(|n| n.id == 106).unwrap();
     assert_eq!(g.kind, NexthopKind::Group(vec![(11, 1), (12, 3)]));
+    // Weights above 256 use weight_high (Linux 6.12).
+    nl.set_nexthop_group(107, &[(1, 300), (2, 65535)]).unwrap();
+    let g = nl.nexthop(107).unwrap().unwrap();
+    assert_eq!(g.kind, NexthopKind::Group(vec![(1, 300), (2, 65535)]));
+    assert!(nl.delete_nexthop(107).unwrap());
 
     // 10k IPv4 routes, 100 IPv6 routes, a blackhole.
     let mut changes: Vec<RouteChange> = (0..10_000)
@@ -356,4 +365,55 @@ fn a_batch_where_everything_fails_reports_every_error() {
     assert!(nl.own_routes().unwrap().is_empty());
     nexthops(&mut nl, &t);
     assert_eq!(nl.own_nexthops().unwrap().len(), 6);
+}
+
+/// What the kernel does to nexthop objects when a link goes down: it
+/// deletes those on the link (admin down or carrier loss), drops them from
+/// their groups, and deletes a group left empty together with its routes.
+/// The daemon has to put them back when the link comes up.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn link_down_deletes_the_links_nexthops() {
+    require_root();
+    let lab = Lab::new("nl-linkdown");
+    let t = topology(&lab);
+    let mut nl = in_ns(&t.r, || Netlink::new().unwrap());
+    nexthops(&mut nl, &t);
+    let routes = [
+        set(ip("100.64.0.0"), 16, RouteTarget::Nexthop(100)),
+        set(ip("100.65.0.0"), 16, RouteTarget::Nexthop(1)),
+    ];
+    assert!(nl.apply_routes(&routes).unwrap().is_empty());
+
+    t.r.ip(["link", "set", "eth1", "down"]);
+    let ids: Vec<u32> = nl.own_nexthops().unwrap().iter().map(|n| n.id).collect();
+    assert!(!ids.contains(&1) && !ids.contains(&11), "{ids:?}");
+    let g = nl.nexthop(100).unwrap().unwrap();
+    assert_eq!(g.kind, NexthopKind::Group(vec![(2, 1)]));
+    let own = nl.own_routes().unwrap();
+    assert_eq!(
+        own,
+        [Route {
+            prefix: (ip("100.64.0.0"), 16),
+            target: RouteTarget::Nexthop(100)
+        }]
+    );
+
+    // Carrier loss on eth2 (its peer goes down) empties group 100, which
+    // goes, and its route with it.
+    t.u2.ip(["link", "set", "eth0", "down"]);
+    sluice_testns::wait_until(Duration::from_secs(10), "group 100 to go", || {
+        nl.nexthop(100).unwrap().is_none()
+    });
+    assert!(nl.own_routes().unwrap().is_empty());
+    let left: Vec<u32> = nl.own_nexthops().unwrap().iter().map(|n| n.id).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn reserved_protocols_are_refused() {
+    for protocol in 0..=4 {
+        let e = Netlink::with_protocol(protocol).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
 }

@@ -221,3 +221,39 @@ fn managed_neighbours_resolve_without_traffic() {
     drop(lab);
     assert_eq!(sluice_testns::leftovers(&prefix), Vec::<String>::new());
 }
+
+/// More events than the socket buffer holds: the loss is reported as
+/// `Event::Overrun` (so the daemon re-dumps), and the socket keeps working.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn an_event_flood_reports_overrun() {
+    require_root();
+    let lab = Lab::new("nl-overrun");
+    let (a, _b) = pair(&lab);
+    let mut events = in_ns(&a, || EventSocket::new().unwrap());
+    // 40k permanent entries, ~1 KiB of receive buffer each as events:
+    // more than the 16 MiB the socket may queue.
+    let batch = (0..40_000u32)
+        .map(|i| {
+            let [_, _, hi, lo] = i.to_be_bytes();
+            format!("neigh add 10.{}.{hi}.{lo} lladdr 02:00:00:00:{hi:02x}:{lo:02x} dev eth1 nud permanent\n", 100 + (i >> 16))
+        })
+        .collect::<String>();
+    let file = lab.log_dir().join("neigh.batch");
+    std::fs::write(&file, batch).unwrap();
+    a.ip(["-batch", file.to_str().unwrap()]);
+    let mut overrun = false;
+    let mut count = 0;
+    while let Ok(batch) = events.try_recv_events() {
+        overrun |= batch.contains(&Event::Overrun);
+        count += batch.len();
+    }
+    assert!(overrun, "no Overrun after {count} events");
+    a.ip(["link", "set", "eth1", "mtu", "1300"]);
+    wait_event(
+        &mut events,
+        WAIT,
+        "an event after the overrun",
+        |e| matches!(e, Event::Link(l) if l.mtu == 1300),
+    );
+}
