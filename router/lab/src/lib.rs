@@ -102,7 +102,16 @@ pub fn load(path: &Path) -> Result<Topology, LabError> {
         path: path.to_path_buf(),
         error,
     })?;
-    topology::parse(path, &text).map_err(LabError::Invalid)
+    let mut topo = topology::parse(path, &text).map_err(LabError::Invalid)?;
+    // Bind sources are relative to the file; nodes start in `/`.
+    for node in &mut topo.nodes {
+        for bind in &mut node.binds {
+            if let Ok(abs) = std::path::absolute(&bind.host) {
+                bind.host = abs;
+            }
+        }
+    }
+    Ok(topo)
 }
 
 /// The lab a TOPOLOGY argument names: a topology file (its `name`), or
@@ -118,5 +127,54 @@ pub fn lab_name(arg: &str) -> Result<String, LabError> {
         Err(LabError::Usage(format!(
             "`{arg}` is neither a topology file nor a lab name"
         )))
+    }
+}
+
+/// A lab that is brought up and removed again when dropped (also when a
+/// test panics): the helper end-to-end tests use, over the same [`up`]
+/// and [`down`] as the CLI.
+#[derive(Debug)]
+pub struct Running {
+    name: String,
+}
+
+impl Running {
+    /// [`up`], keeping the lab's name for [`down`] on drop.
+    pub fn up(path: &Path, opts: &Options) -> Result<Running, LabError> {
+        let status = up(path, opts)?;
+        Ok(Running { name: status.lab })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// [`down`] now, reporting problems instead of printing them.
+    pub fn down(self) -> Result<runner::Removed, LabError> {
+        let name = self.name.clone();
+        std::mem::forget(self);
+        down(&name)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the nodes said is usually why the test failed.
+            if let Ok(state) = state::State::load(&state::lab_dir(&self.name)) {
+                for n in &state.nodes {
+                    let log = std::fs::read_to_string(&n.log).unwrap_or_default();
+                    eprintln!(
+                        "--- lab {} node {} ---\n{}",
+                        self.name,
+                        n.name,
+                        sys::tail(&log, 30)
+                    );
+                }
+            }
+        }
+        if let Err(e) = down(&self.name) {
+            eprintln!("sluice-lab: {e}");
+        }
     }
 }

@@ -548,11 +548,7 @@ impl Status {
             self.topology,
             if self.up { "" } else { " - not fully up" }
         );
-        let _ = writeln!(
-            s,
-            "{:<12} {:<8} {:<6} {}",
-            "NODE", "RUNNING", "READY", "PROCESS"
-        );
+        let _ = writeln!(s, "{:<12} {:<8} {:<6} PROCESS", "NODE", "RUNNING", "READY");
         for n in &self.nodes {
             let ready = match n.ready {
                 Some(true) => "yes",
@@ -579,7 +575,7 @@ impl Status {
                 let _ = writeln!(s, "{:<12}   namespace {} is gone", "", n.netns);
             }
         }
-        let _ = writeln!(s, "{:<16} {:<16} {}", "LINK A", "LINK B", "STATE");
+        let _ = writeln!(s, "{:<16} {:<16} STATE", "LINK A", "LINK B");
         for l in &self.links {
             let mut line = format!("{:<16} {:<16} {} / {}", l.a, l.b, l.state.0, l.state.1);
             for (e, p) in &l.loss {

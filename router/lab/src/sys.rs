@@ -261,9 +261,12 @@ pub fn spawn_holder(netns: &str, lab: &str, script: &str, log: &Path) -> Result<
     });
     let line = rx.recv_timeout(CMD_TIMEOUT).unwrap_or_default();
     if line.trim() == "ready" {
-        // The holder outlives us; its exit is never collected by this
-        // process, which is about to exit anyway (init adopts it).
-        std::mem::forget(child);
+        // The holder outlives a CLI run (init adopts it); in a long-lived
+        // caller such as a test, reap it when `down` ends it.
+        std::thread::spawn(move || {
+            let mut child = child;
+            let _ = child.wait();
+        });
         return Ok(pid);
     }
     let _ = child.kill();
@@ -284,7 +287,14 @@ pub fn spawn_in_node(mut cmd: Command, command: &str, log: &Path) -> Result<u32,
         .open(log)
         .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
-    cmd.args(["sh", "-c", &format!("exec {command}")])
+    // A simple command replaces the shell, so its pid is the daemon's.
+    let simple = !command.contains(|c: char| ";&|<>()$`\n\"'*?".contains(c));
+    let line = if simple {
+        format!("exec {command}")
+    } else {
+        command.to_owned()
+    };
+    cmd.args(["sh", "-c", &line])
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
