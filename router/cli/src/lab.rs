@@ -298,7 +298,14 @@ fn agent(role: Agent) -> u8 {
             sluice_lab::agent::send(dst, rate, Duration::from_millis(ms)).map(|n| ("sent", n))
         }
         Agent::Recv { port, ms, v6 } => {
-            sluice_lab::agent::recv(port, v6, Duration::from_millis(ms)).map(|n| ("received", n))
+            // `traffic` starts the sender once it reads this line.
+            let listening = || {
+                use std::io::Write;
+                println!("listening");
+                let _ = std::io::stdout().flush();
+            };
+            sluice_lab::agent::recv(port, v6, Duration::from_millis(ms), listening)
+                .map(|n| ("received", n))
         }
     };
     match result {

@@ -37,10 +37,12 @@ pub fn send(dst: SocketAddr, rate: u32, duration: Duration) -> std::io::Result<u
     Ok(sent)
 }
 
-/// Counts datagrams arriving on `port` until `duration` has passed.
-pub fn recv(port: u16, v6: bool, duration: Duration) -> std::io::Result<u64> {
+/// Counts datagrams arriving on `port` until `duration` has passed;
+/// calls `bound` once the socket listens.
+pub fn recv(port: u16, v6: bool, duration: Duration, bound: impl FnOnce()) -> std::io::Result<u64> {
     let bind = if v6 { "[::]" } else { "0.0.0.0" };
     let socket = UdpSocket::bind(format!("{bind}:{port}"))?;
+    bound();
     let deadline = Instant::now() + duration;
     let mut received = 0;
     let mut buf = [0u8; 2048];
@@ -66,7 +68,7 @@ mod tests {
             let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
         };
-        let rx = std::thread::spawn(move || recv(port, false, Duration::from_millis(900)));
+        let rx = std::thread::spawn(move || recv(port, false, Duration::from_millis(900), || {}));
         std::thread::sleep(Duration::from_millis(100));
         let dst: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let sent = send(dst, 200, Duration::from_millis(500)).unwrap();

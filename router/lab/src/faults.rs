@@ -211,8 +211,9 @@ pub fn traffic(lab: &str, spec: &TrafficSpec) -> Result<TrafficReport, LabError>
     if dst.is_ipv6() {
         recv.arg("--v6");
     }
-    let receiver = std::thread::spawn(move || sys::run(recv, listen + Duration::from_secs(10)));
-    std::thread::sleep(Duration::from_millis(300));
+    let (receiver, listening) = sys::spawn_reader(recv, listen + Duration::from_secs(10));
+    // The stream starts once the receiver listens (or gave up trying).
+    let _ = listening.recv_timeout(Duration::from_secs(10));
     let mut send = sys::in_node(h_from, &state.path_env, lab, &[]);
     let target = std::net::SocketAddr::new(dst, spec.port).to_string();
     send.args(["sluice", "lab", "agent", "send", "--dst", &target])
@@ -223,6 +224,10 @@ pub fn traffic(lab: &str, spec: &TrafficSpec) -> Result<TrafficReport, LabError>
         .join()
         .map_err(|_| failed("the receiver thread panicked".into()))?
         .map_err(failed)?;
+    let got = sys::Outcome {
+        stdout: got.stdout.lines().last().unwrap_or_default().to_owned(),
+        ..got
+    };
     let count = |o: &sys::Outcome, key: &str, node: &str| -> Result<u64, LabError> {
         if !o.ok {
             return Err(failed(format!(

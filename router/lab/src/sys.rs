@@ -92,6 +92,66 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
     }
 }
 
+/// Like [`run`] in a thread, also signalling on the returned channel when
+/// the command prints its first line (a readiness line).
+pub fn spawn_reader(
+    mut cmd: Command,
+    timeout: Duration,
+) -> (
+    std::thread::JoinHandle<Result<Outcome, String>>,
+    mpsc::Receiver<()>,
+) {
+    let (first_tx, first_rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let shown = format!("{cmd:?}");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {shown}: {e}"))?;
+        let pgid = child.id();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+            text
+        });
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let finished = done.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + timeout;
+            while Instant::now() < deadline {
+                if finished.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            signal(&[format!("-{pgid}")], "KILL");
+        });
+        let mut out = String::new();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            let _ = first_tx.send(());
+            out.push_str(&line);
+            line.clear();
+        }
+        let status = child.wait().map_err(|e| format!("{shown}: {e}"));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let status = status?;
+        Ok(Outcome {
+            ok: status.success(),
+            code: status.code(),
+            stdout: out,
+            stderr: errors.join().unwrap_or_default(),
+        })
+    });
+    (handle, first_rx)
+}
+
 /// Runs a plumbing command that must succeed.
 pub fn must<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String, String> {
     let mut cmd = Command::new(program);
