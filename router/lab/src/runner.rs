@@ -140,7 +140,8 @@ fn build(topo: &Topology, state: &mut State, timeout: Duration) -> Result<(), La
     for node in &topo.nodes {
         let ns = state.node(&node.name).cloned().unwrap_or_default();
         for cmd in &node.exec {
-            let out = sys::run(node_command(state, &ns, &cmd.value), sys::CMD_TIMEOUT)
+            // Generous: an exec may generate a full table.
+            let out = sys::run(node_command(state, &ns, &cmd.value), timeout.max(sys::CMD_TIMEOUT))
                 .map_err(|e| node_error(topo, node, cmd.pos, "LAB-NODE-EXEC", e))?;
             if !out.ok {
                 let why = format!("`{}` failed: {}", cmd.value, out.text());

@@ -349,7 +349,7 @@ pub fn spawn_in_node(mut cmd: Command, command: &str, log: &Path) -> Result<u32,
     let err = out.try_clone().map_err(|e| e.to_string())?;
     // A simple command replaces the shell, so its pid is the daemon's.
     let simple = !command.contains(|c: char| ";&|<>()$`\n\"'*?".contains(c));
-    let line = if simple {
+    let line = if simple && !command.trim_start().starts_with("exec ") {
         format!("exec {command}")
     } else {
         command.to_owned()
