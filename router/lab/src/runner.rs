@@ -141,8 +141,11 @@ fn build(topo: &Topology, state: &mut State, timeout: Duration) -> Result<(), La
         let ns = state.node(&node.name).cloned().unwrap_or_default();
         for cmd in &node.exec {
             // Generous: an exec may generate a full table.
-            let out = sys::run(node_command(state, &ns, &cmd.value), timeout.max(sys::CMD_TIMEOUT))
-                .map_err(|e| node_error(topo, node, cmd.pos, "LAB-NODE-EXEC", e))?;
+            let out = sys::run(
+                node_command(state, &ns, &cmd.value),
+                timeout.max(sys::CMD_TIMEOUT),
+            )
+            .map_err(|e| node_error(topo, node, cmd.pos, "LAB-NODE-EXEC", e))?;
             if !out.ok {
                 let why = format!("`{}` failed: {}", cmd.value, out.text());
                 return Err(node_error(topo, node, cmd.pos, "LAB-NODE-EXEC", why));
