@@ -25,6 +25,9 @@ use crate::{LabError, Options, load};
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// A single ready check may take this long.
 const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// A node with a process but no `sluice.ready` is ready once its process
+/// has run this long.
+const STARTED_AFTER: Duration = Duration::from_secs(1);
 /// Log lines shown with a node that failed.
 const LOG_LINES: usize = 25;
 
@@ -176,7 +179,8 @@ fn node_command(state: &State, ns: &NodeState, command: &str) -> std::process::C
 }
 
 fn wait_ready(topo: &Topology, state: &State, timeout: Duration) -> Result<(), LabError> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut pending: Vec<&Node> = topo.nodes.iter().collect();
     let mut last: Vec<(String, String)> = Vec::new();
     loop {
@@ -194,7 +198,13 @@ fn wait_ready(topo: &Topology, state: &State, timeout: Duration) -> Result<(), L
                 );
                 return Err(node_error(topo, node, run.pos, "LAB-NODE-EXITED", why));
             }
-            let Some(ready) = &node.ready else { continue };
+            let Some(ready) = &node.ready else {
+                // Without a check, a process is ready once it stayed up a moment.
+                if node.run.is_some() && started.elapsed() < STARTED_AFTER {
+                    still.push(node);
+                }
+                continue;
+            };
             let ok = match sys::run(node_command(state, &ns, &ready.value), READY_CHECK_TIMEOUT) {
                 Ok(out) if out.ok => true,
                 Ok(out) => {

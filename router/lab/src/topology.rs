@@ -5,9 +5,12 @@
 //!
 //! Read from a node: `binds` (`host:container[:ro]`, host relative to the
 //! file), `exec` (shell commands run once links exist: addresses, routes),
-//! `env`, and two labels, which containerlab passes through untouched:
-//! `sluice.run` (the node's long-running process, a shell command) and
-//! `sluice.ready` (a shell command that succeeds once the node is ready).
+//! `env`, `cmd`, and two labels, which containerlab passes through
+//! untouched: `sluice.run` (the node's long-running process, a shell
+//! command; without it, `cmd`, which Docker runs too) and `sluice.ready`
+//! (a shell command that succeeds once the node is ready). A node whose
+//! image starts its daemon by itself (FRR's) needs `sluice.run`; one whose
+//! image does not (Sluice's, BIRD's) can say it once, in `cmd`.
 //! `kind`, `image` and the other container keys are for containerlab and
 //! ignored here.
 
@@ -134,6 +137,10 @@ struct NodeDef {
     env: BTreeMap<String, Scalar>,
     #[serde(default)]
     labels: BTreeMap<String, At<Scalar>>,
+    /// containerlab's command for the container; the run command when
+    /// there is no `sluice.run` label.
+    #[serde(default)]
+    cmd: Option<At<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -388,7 +395,7 @@ fn node(name: &At<String>, def: NodeDef, dir: &Path, findings: &mut Vec<Finding>
         }
     }
     let ready = label(READY_LABEL);
-    let run = label(RUN_LABEL);
+    let run = label(RUN_LABEL).or_else(|| def.cmd.clone());
     if let (Some(ready), None) = (&ready, &run)
         && ready.trim().is_empty()
     {

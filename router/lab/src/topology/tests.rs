@@ -123,3 +123,15 @@ fn missing_name_is_reported() {
     assert_eq!(f[0].rule, "LAB-YAML");
     assert!(f[0].message.contains("name"), "{}", f[0].message);
 }
+
+#[test]
+fn cmd_is_the_run_command_without_a_label() {
+    let text = GOOD.replace("    h1:\n", "    h1:\n      cmd: bird -f\n");
+    let t = parse_str(&text).unwrap();
+    assert_eq!(t.nodes[1].run.as_ref().unwrap().value, "bird -f");
+    assert_eq!(t.nodes[1].run.as_ref().unwrap().pos.line, 15);
+    // The label wins over `cmd`.
+    let text = GOOD.replace("      labels:\n", "      cmd: other\n      labels:\n");
+    let t = parse_str(&text).unwrap();
+    assert_eq!(t.nodes[0].run.as_ref().unwrap().value, "sluice run -c /etc/sluice/sluice.yml");
+}
