@@ -19,6 +19,9 @@ cargo build --workspace --bins --quiet
 step "validate configs/"
 target/debug/sluice validate configs/*.yaml
 
+step "validate the Sluice configs of topologies/"
+target/debug/sluice validate topologies/*/*/sluice.yml
+
 # Namespaces the tests make: the harness's sl<pid>x… and the demo's sluice-….
 ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(sl[0-9]+x|sluice-|slab\.)' | sort || true; }
 netns_before=$(ours)
