@@ -134,6 +134,24 @@ fn dual_iap_up_traffic_faults_down() {
         status.render()
     );
 
+    // Inside a node: its own interfaces in /sys, the lab's bpffs for pins.
+    let state = sluice_lab::state::State::load(&lab_dir(&lab)).unwrap();
+    let r1_state = state.node("r1").unwrap();
+    let mut cmd = sys::in_node(r1_state.holder.unwrap(), &state.path_env, &lab, &[]);
+    cmd.args([
+        "sh",
+        "-c",
+        "stat -f -c %T /sys/fs/bpf; ls /sys/class/net; ls /run/sluice",
+    ]);
+    let out = sys::run(cmd, Duration::from_secs(10)).unwrap();
+    assert!(out.ok, "{out:?}");
+    for want in ["bpf_fs", "eth1", "eth3", "sluice.sock"] {
+        assert!(
+            out.stdout.split_whitespace().any(|w| w == want),
+            "{want}: {out:?}"
+        );
+    }
+
     // Packets cross Sluice.
     let r = stream(&lab, 500, 1000);
     assert!(r.received > 0 && r.sent == 500, "{r:?}");
@@ -230,5 +248,45 @@ fn a_failed_up_names_the_node_and_removes_everything() {
         "{text}"
     );
     assert!(text.contains("hello from a"), "{text}");
+    assert_eq!(leftovers(&lab), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn down_cleans_up_after_a_crashed_up() {
+    if !can_run(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // b never becomes ready, so `up` is still waiting when it is killed.
+    let path = write_topology(
+        dir.path(),
+        "    a:\n      labels: { sluice.run: sleep 60 }\n    b:\n      labels: { sluice.run: sleep 60, sluice.ready: \"false\" }\n",
+    );
+    let lab = format!("crash{}", std::process::id());
+    let mut up = std::process::Command::new(sluice_dir().join("sluice"))
+        .args(["lab", "up", "--name", &lab, "--timeout", "60s"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = sluice_lab::state::State::load(&lab_dir(&lab));
+        if state.is_ok_and(|s| s.nodes.iter().all(|n| n.run.is_some())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "up never started its processes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    up.kill().unwrap();
+    up.wait().unwrap();
+    assert!(
+        !leftovers(&lab).is_empty(),
+        "the crash should leave the lab behind"
+    );
+    let removed = sluice_lab::down(&lab).unwrap();
+    assert_eq!(removed.namespaces.len(), 2, "{removed:?}");
     assert_eq!(leftovers(&lab), Vec::<String>::new());
 }

@@ -133,5 +133,8 @@ fn cmd_is_the_run_command_without_a_label() {
     // The label wins over `cmd`.
     let text = GOOD.replace("      labels:\n", "      cmd: other\n      labels:\n");
     let t = parse_str(&text).unwrap();
-    assert_eq!(t.nodes[0].run.as_ref().unwrap().value, "sluice run -c /etc/sluice/sluice.yml");
+    assert_eq!(
+        t.nodes[0].run.as_ref().unwrap().value,
+        "sluice run -c /etc/sluice/sluice.yml"
+    );
 }
