@@ -562,7 +562,11 @@ impl Status {
             self.topology,
             if self.up { "" } else { " - not fully up" }
         );
-        let _ = writeln!(s, "{:<12} {:<8} {:<6} PROCESS", "NODE", "RUNNING", "READY");
+        let _ = writeln!(
+            s,
+            "{:<12} {:<8} {:<6} {:<6} PROCESS",
+            "NODE", "RUNNING", "READY", "PROCS"
+        );
         for n in &self.nodes {
             let ready = match n.ready {
                 Some(true) => "yes",
@@ -576,10 +580,11 @@ impl Status {
             };
             let _ = writeln!(
                 s,
-                "{:<12} {:<8} {:<6} {}",
+                "{:<12} {:<8} {:<6} {:<6} {}",
                 n.name,
                 running,
                 ready,
+                n.processes.len(),
                 n.run.as_deref().unwrap_or("-")
             );
             for (peer, st) in &n.sessions {
@@ -639,4 +644,61 @@ pub fn logs(lab: &str, node: &str) -> Result<String, LabError> {
         path: n.log.clone(),
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table_and_json() {
+        let status = Status {
+            lab: "t".into(),
+            topology: "/t.clab.yml".into(),
+            up: true,
+            nodes: vec![
+                NodeStatus {
+                    name: "r1".into(),
+                    netns: "slab.t.r1".into(),
+                    netns_exists: true,
+                    run: Some("sluice run".into()),
+                    pid: Some(42),
+                    running: true,
+                    processes: vec![(42, "sluice run".into())],
+                    ready: Some(true),
+                    sessions: vec![("iap-a (203.0.113.1)".into(), "established".into())],
+                },
+                NodeStatus {
+                    name: "iap-a".into(),
+                    netns: "slab.t.iap-a".into(),
+                    netns_exists: true,
+                    run: Some("bird -f".into()),
+                    pid: Some(43),
+                    running: false,
+                    processes: vec![],
+                    ready: Some(false),
+                    sessions: vec![],
+                },
+            ],
+            links: vec![LinkStatus {
+                a: "r1:eth1".into(),
+                b: "iap-a:eth1".into(),
+                state: ("DOWN (admin)".into(), "DOWN".into()),
+                loss: vec![("r1:eth1".into(), 5.0)],
+            }],
+        };
+        let expected = "\
+lab t (/t.clab.yml)
+NODE         RUNNING  READY  PROCS  PROCESS
+r1           42       yes    1      sluice run
+               session iap-a (203.0.113.1): established
+iap-a        exited   no     0      bird -f
+LINK A           LINK B           STATE
+r1:eth1          iap-a:eth1       DOWN (admin) / DOWN  loss 5% at r1:eth1
+";
+        assert_eq!(status.render(), expected);
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["nodes"][0]["sessions"][0][1], "established");
+        assert_eq!(json["links"][0]["loss"][0][1], 5.0);
+    }
 }

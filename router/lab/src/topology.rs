@@ -130,6 +130,8 @@ struct TopologyDef {
 #[derive(Debug, Default, Deserialize)]
 struct NodeDef {
     #[serde(default)]
+    kind: Option<At<String>>,
+    #[serde(default)]
     binds: Vec<At<String>>,
     #[serde(default)]
     exec: Vec<At<String>>,
@@ -349,6 +351,16 @@ fn check(file: File, path: &Path, dir: &Path) -> (Topology, Vec<Finding>) {
 }
 
 fn node(name: &At<String>, def: NodeDef, dir: &Path, findings: &mut Vec<Finding>) -> Node {
+    if let Some(kind) = def.kind.as_ref().filter(|k| k.as_str() != "linux") {
+        findings.push(finding(
+            "LAB-KIND",
+            kind.pos,
+            format!(
+                "node `{}`: kind `{}` needs containerlab; `sluice lab` runs `kind: linux` nodes",
+                **name, **kind
+            ),
+        ));
+    }
     let mut binds = Vec::new();
     for raw in &def.binds {
         let parts: Vec<&str> = raw.split(':').collect();

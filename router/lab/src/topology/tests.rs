@@ -138,3 +138,14 @@ fn cmd_is_the_run_command_without_a_label() {
         "sluice run -c /etc/sluice/sluice.yml"
     );
 }
+
+#[test]
+fn only_linux_nodes_run_without_docker() {
+    let f = errors(&GOOD.replace("kind: linux", "kind: nokia_srlinux"));
+    assert_eq!((f[0].rule, f[0].pos.line), ("LAB-KIND", 5));
+    assert!(
+        f[0].message.starts_with("node `r1`: kind `nokia_srlinux`"),
+        "{}",
+        f[0].message
+    );
+}
