@@ -41,6 +41,11 @@ pub fn up(path: &Path, opts: &Options) -> Result<Status, LabError> {
         )));
     }
     check_bind_sources(&topo)?;
+    if !sys::is_root() {
+        return Err(failed(
+            "sluice lab up needs root: it creates network namespaces, veth pairs and mounts".into(),
+        ));
+    }
     let prefix = netns_prefix(&lab);
     let dir = lab_dir(&lab);
     if sys::netns_names().iter().any(|n| n.starts_with(&prefix)) {

@@ -168,6 +168,16 @@ pub fn must<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String, String
     }
 }
 
+/// Whether this process runs with effective uid 0.
+pub fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        == Some("0")
+}
+
 /// Names under /run/netns.
 pub fn netns_names() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(NETNS_DIR) else {

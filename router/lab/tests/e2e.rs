@@ -10,18 +10,9 @@ use std::time::{Duration, Instant};
 use sluice_lab::state::{lab_dir, netns_prefix};
 use sluice_lab::{LabError, Options, Running, TrafficSpec, sys};
 
-fn root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned));
-    uid.as_deref() == Some("0")
-}
-
 /// Whether this test can run here; prints why not.
 fn can_run(needs: &[&str]) -> bool {
-    if !root() {
+    if !sys::is_root() {
         eprintln!("SKIPPED: needs root (network namespaces, veth, mounts)");
         return false;
     }
