@@ -5,6 +5,7 @@
 //! unreadable input, 3 the daemon could not be reached.
 
 mod client;
+mod lab;
 mod output;
 mod validate_cmd;
 
@@ -52,6 +53,8 @@ enum Command {
     },
     /// Keep the config of a `reload --confirm-within`.
     Confirm(ReadArgs),
+    /// Run containerlab topologies on network namespaces, with faults and traffic.
+    Lab(lab::LabArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -214,6 +217,7 @@ fn main() -> ExitCode {
             ask(&read, Request::Reload { confirm_within_ms })
         }
         Command::Confirm(read) => ask(&read, Request::Confirm),
+        Command::Lab(args) => lab::run(args),
     };
     ExitCode::from(code)
 }
