@@ -32,6 +32,8 @@ pub enum FibRoute {
     /// Traffic to an announced aggregate that no more-specific covers is dropped
     /// here rather than sent back out the default route.
     Discard,
+    /// A subnet of one of the router's interfaces: delivered on the link.
+    Connected,
 }
 
 /// Everything the forwarding decision needs besides the RIB.
@@ -87,6 +89,9 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
         fib.entry(a.value.0).or_insert(FibRoute::Discard);
     }
     for s in &view.config.static_routes {
+        if connected(view.config).any(|c| c == s.prefix.value.0) {
+            continue;
+        }
         fib.insert(
             s.prefix.value.0,
             FibRoute::Forward {
@@ -98,7 +103,18 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
             },
         );
     }
+    for c in connected(view.config) {
+        fib.insert(c, FibRoute::Connected);
+    }
     fib
+}
+
+/// The subnets of the router's interfaces.
+fn connected(config: &Config) -> impl Iterator<Item = Prefix> + '_ {
+    config
+        .interfaces
+        .iter()
+        .flat_map(|i| i.addresses.iter().map(|a| a.subnet()))
 }
 
 /// What the data plane installs for a prefix: independent of uplink states,
@@ -108,12 +124,15 @@ pub enum Entry {
     Forward(Ways),
     /// An announced aggregate that nothing more specific covers.
     Discard,
+    /// A subnet of one of the router's interfaces (it beats everything).
+    Connected,
 }
 
 /// The config's part of the FIB, indexed: static routes, announced
 /// aggregates, ECMP width and uplink weights.
 #[derive(Debug, Clone, Default)]
 pub struct Local {
+    connected: HashSet<Prefix>,
     statics: HashMap<Prefix, IpAddr>,
     announce: HashSet<Prefix>,
     ecmp: usize,
@@ -123,6 +142,7 @@ pub struct Local {
 impl Local {
     pub fn new(config: &Config) -> Local {
         Local {
+            connected: connected(config).collect(),
             statics: config
                 .static_routes
                 .iter()
@@ -134,9 +154,13 @@ impl Local {
         }
     }
 
-    /// The entry for `prefix`, the same choice as [`full`]: a static route
-    /// beats learned routes, which beat an announce's discard route.
+    /// The entry for `prefix`, the same choice as [`full`]: a connected
+    /// subnet beats a static route, which beats learned routes, which beat
+    /// an announce's discard route.
     pub fn entry(&self, rib: &Rib, prefix: &Prefix) -> Option<Entry> {
+        if self.connected.contains(prefix) {
+            return Some(Entry::Connected);
+        }
         if let Some(via) = self.statics.get(prefix) {
             return Some(Entry::Forward(Ways::single(Way {
                 next_hop: *via,
@@ -159,7 +183,11 @@ impl Local {
 
     /// Prefixes with an entry whatever the RIB holds.
     pub fn prefixes(&self) -> impl Iterator<Item = Prefix> + '_ {
-        self.statics.keys().chain(self.announce.iter()).copied()
+        self.connected
+            .iter()
+            .chain(self.statics.keys())
+            .chain(self.announce.iter())
+            .copied()
     }
 }
 
@@ -167,6 +195,7 @@ impl Local {
 pub fn resolve(entry: &Entry, view: &View<'_>) -> FibRoute {
     match entry {
         Entry::Discard => FibRoute::Discard,
+        Entry::Connected => FibRoute::Connected,
         Entry::Forward(ways) => FibRoute::Forward {
             next_hops: ways
                 .resolve(|u| u.is_some_and(|u| view.active.get(u).copied().unwrap_or(false)))

@@ -26,7 +26,7 @@ use sluice_rib::fib::Local;
 use sluice_wire::Prefix;
 
 use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
-use program::{Changes, GROUP_DISCARD, Port, Programmer};
+use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port, Programmer};
 use xdp::Xdp;
 
 /// The data plane as the daemon drives it.
@@ -338,7 +338,7 @@ impl Fib {
             let routes: Vec<(Prefix, Option<u16>)> = changes
                 .routes
                 .iter()
-                .filter(|(p, _)| self.in_kernel(p))
+                .filter(|(p, g)| self.kernel_route(p, *g))
                 .copied()
                 .collect();
             self.kernel_push(
@@ -385,6 +385,11 @@ impl Fib {
 
     fn in_kernel(&self, prefix: &Prefix) -> bool {
         !self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix)
+    }
+
+    /// The kernel has its own connected routes.
+    fn kernel_route(&self, prefix: &Prefix, group: Option<u16>) -> bool {
+        group != Some(GROUP_LOCAL) && self.in_kernel(prefix)
     }
 
     /// Queues the current state of these next hops, groups and routes for
@@ -456,7 +461,7 @@ impl Fib {
         let routes: Vec<(Prefix, Option<u16>)> = self
             .program
             .routes()
-            .filter(|(p, _)| self.in_kernel(p))
+            .filter(|(p, g)| self.kernel_route(p, Some(**g)))
             .map(|(p, g)| (*p, Some(*g)))
             .collect();
         self.kernel_push(hops, groups, routes);
@@ -572,11 +577,16 @@ impl Fib {
     }
 
     fn entry_view(&self, xdp: &Xdp, prefix: Prefix, group: u16) -> FibEntryView {
-        if group == GROUP_DISCARD {
+        if group == GROUP_DISCARD || group == GROUP_LOCAL {
             return FibEntryView {
                 prefix: prefix.to_string(),
                 group,
-                action: "discard".into(),
+                action: if group == GROUP_DISCARD {
+                    "discard"
+                } else {
+                    "connected"
+                }
+                .into(),
                 next_hops: vec![],
             };
         }

@@ -22,6 +22,11 @@ use sluice_wire::Prefix;
 /// The group id that drops (announced aggregates' discard routes).
 pub const GROUP_DISCARD: u16 = (NH_GROUPS_MAX - 1) as u16;
 
+/// The group id of connected subnets: never written, so its buckets stay
+/// empty and the program hands those packets to the kernel, which
+/// resolves the host on the link.
+pub const GROUP_LOCAL: u16 = GROUP_DISCARD - 1;
+
 /// An interface as the kernel reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Port {
@@ -175,8 +180,8 @@ impl Programmer {
             by_ways: HashMap::new(),
             hops: HashMap::new(),
             by_addr: HashMap::new(),
-            // Ids below GROUP_DISCARD; 0 means "none" in the maps.
-            group_ids: Ids::new(u32::from(GROUP_DISCARD)),
+            // Ids below the reserved ones; 0 means "none" in the maps.
+            group_ids: Ids::new(u32::from(GROUP_LOCAL)),
             hop_ids: Ids::new(NEXTHOPS_MAX),
             active: Vec::new(),
             uplink_ifaces: Vec::new(),
@@ -371,6 +376,7 @@ impl Programmer {
         let new = match entry {
             None => None,
             Some(Entry::Discard) => Some(GROUP_DISCARD),
+            Some(Entry::Connected) => Some(GROUP_LOCAL),
             Some(Entry::Forward(ways)) => Some(self.acquire(ways)?),
         };
         let old = self.routes.get(&prefix).copied();
@@ -464,7 +470,7 @@ impl Programmer {
     }
 
     fn release(&mut self, id: u16) {
-        if id == GROUP_DISCARD {
+        if id == GROUP_DISCARD || id == GROUP_LOCAL {
             return;
         }
         let slot = self.groups.get_mut(&id).expect("a live group");
@@ -559,8 +565,9 @@ impl Programmer {
             .filter_map(|w| {
                 let i = all.iter().position(|x| std::ptr::eq(x, w))?;
                 let hop = &self.hops[&slot.hops[i]].hop;
-                // An internal next hop on a down link forwards nothing.
-                (w.uplink.is_some() || self.port_up(hop.interface.as_deref()))
+                // A next hop on a down link forwards nothing (with no
+                // usable way at all, `resolve` offers the best one anyway).
+                self.port_up(hop.interface.as_deref())
                     .then_some((slot.hops[i], w.weight))
             })
             .collect();

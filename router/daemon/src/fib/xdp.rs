@@ -300,6 +300,9 @@ impl Xdp {
 /// BCP 38 on internal interfaces (those no uplink uses): sources must lie
 /// in the site's own space — the announced prefixes, the internal
 /// interfaces' subnets and the static routes toward internal next hops.
+/// An interface with an iBGP peer of the same AS on it is not checked:
+/// that peer may be the other edge router of the site, forwarding
+/// internet traffic (the ha-pair topology).
 fn anti_spoofing(plane: &mut Dataplane, config: &Config) -> Result<(), String> {
     let uplink_ifaces: HashSet<&str> = config
         .uplinks
@@ -337,11 +340,19 @@ fn anti_spoofing(plane: &mut Dataplane, config: &Config) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let on = config.dataplane.anti_spoofing;
+    let ibgp_on = |i: &sluice_config::model::Interface| {
+        config.neighbors.iter().any(|n| {
+            n.asn.value == config.router.asn.value
+                && i.addresses
+                    .iter()
+                    .any(|a| a.subnet().contains(&n.address.value))
+        })
+    };
     for i in &config.interfaces {
         let Some(ifindex) = sluice_dataplane::attach::ifindex(&i.name.value).ok() else {
             continue;
         };
-        let flags = if on && !uplink_ifaces.contains(i.name.value.as_str()) {
+        let flags = if on && !uplink_ifaces.contains(i.name.value.as_str()) && !ibgp_on(i) {
             IF_F_ANTISPOOF
         } else {
             0

@@ -96,7 +96,7 @@ proptest! {
         let view = View { config: &config, active: &active };
         let local = Local::new(&config);
         let full = full(&rib, &view);
-        for prefix in ["0.0.0.0/0", "198.51.100.0/24", "172.16.0.0/12", "192.0.2.0/24"] {
+        for prefix in ["0.0.0.0/0", "198.51.100.0/24", "172.16.0.0/12", "192.0.2.0/24", "10.0.0.0/24"] {
             let prefix: Prefix = prefix.parse().unwrap();
             let entry = local.entry(&rib, &prefix).map(|e| resolve(&e, &view));
             prop_assert_eq!(entry.as_ref(), full.get(&prefix), "{}", prefix);

@@ -171,6 +171,11 @@ fn statics_and_discards() {
     }
     let agg: Prefix = "198.51.100.0/24".parse().unwrap();
     assert_eq!(p.route(&agg), Some(GROUP_DISCARD));
+    // A connected subnet goes to the kernel, which resolves the host.
+    assert_eq!(
+        p.fib4.lookup(u32::from(Ipv4Addr::new(10, 0, 0, 5))),
+        GROUP_LOCAL
+    );
     assert_eq!(
         p.fib4.lookup(u32::from(Ipv4Addr::new(198, 51, 100, 7))),
         GROUP_DISCARD
