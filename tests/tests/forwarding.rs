@@ -197,6 +197,32 @@ fn forwards_through_the_fib(xdp: &str) {
     let entry = wait_resolved(&sluice, DST);
     assert_eq!(entry["prefix"], "192.0.2.0/24", "{entry:#}");
     assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
+    // The whole FIB as the maps hold it: the learned route, the connected
+    // subnets (to the kernel) and the announced aggregate's discard route.
+    let all = sluice.json(&["show", "fib"]);
+    let actions: Vec<(String, String)> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["prefix"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (prefix, action) in [
+        ("192.0.2.0/24", "forward"),
+        ("198.51.100.0/24", "discard"),
+        ("10.0.0.0/24", "connected"),
+        // Both uplink /30s: the arrays hold them as one run of one group.
+        ("203.0.113.0/29", "connected"),
+    ] {
+        assert!(
+            actions.contains(&(prefix.to_string(), action.to_string())),
+            "{prefix} {action} missing from {actions:?}"
+        );
+    }
     // The discard route of the announced aggregate is in the FIB too.
     let discard = sluice.json(&["show", "fib", "198.51.100.7"]);
     assert_eq!(discard["entries"][0]["action"], "discard", "{discard:#}");

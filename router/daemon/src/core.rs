@@ -188,6 +188,13 @@ impl Core {
         }
     }
 
+    /// The kernel FIB wrote routes: neighbours may now hear of them.
+    pub fn programmed(&mut self) {
+        if let Some(r) = self.routing.as_mut() {
+            r.programmed(&self.active.checked.loaded.config, &self.active_uplinks);
+        }
+    }
+
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
         match request {
             Request::Status => Response::Status(self.status(now)),

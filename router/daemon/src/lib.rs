@@ -161,6 +161,11 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     if let Some(r) = core.routing.as_mut() {
         r.fib = Some(fib);
     }
+    let programmed = core
+        .routing
+        .as_ref()
+        .and_then(|r| r.fib.as_ref())
+        .and_then(fib::Fib::programmed_signal);
     let (netlink_tx, mut netlink_rx) = mpsc::channel(64);
     let netlink_task = match link_events {
         Ok(sock) => Some(tokio::spawn(follow_netlink(sock, netlink_tx))),
@@ -191,6 +196,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
             Some((id, event)) = session_rx.recv() => core.session_event(id, event),
             Some(events) = netlink_rx.recv() => core.netlink_events(events),
+            _ = async { programmed.as_ref().expect("guarded").wait().await }, if programmed.is_some() => core.programmed(),
             _ = hangup.recv() => {
                 if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None }, Instant::now()) {
                     tracing::warn!("SIGHUP reload refused:\n{rendered}");

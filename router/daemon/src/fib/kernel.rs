@@ -61,6 +61,10 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Prefixes written since the last [`KernelFib::take_written`], when
+    /// someone waits for them; `written_ready` wakes that someone.
+    written: Mutex<Option<Vec<KernelPrefix>>>,
+    written_ready: tokio::sync::Notify,
 }
 
 /// Counts for `sluice status`.
@@ -71,6 +75,16 @@ pub struct KernelStatus {
     pub stale: usize,
     pub errors: u64,
     pub last_error: Option<String>,
+}
+
+/// Waits for the writer to have written prefixes.
+#[derive(Debug, Clone)]
+pub struct WrittenSignal(Arc<Shared>);
+
+impl WrittenSignal {
+    pub async fn wait(&self) {
+        self.0.written_ready.notified().await;
+    }
 }
 
 /// The background writer.
@@ -137,6 +151,24 @@ impl KernelFib {
             s.pending.routes.entry(p).or_insert(None);
         }
         self.shared.wake.notify_one();
+    }
+
+    /// From now on, remember which prefixes were written (for suppress
+    /// until programmed when the kernel FIB is the one forwarding).
+    pub fn track_written(&self) {
+        let mut w = self.shared.written.lock().expect("kernel fib lock");
+        w.get_or_insert_with(Vec::new);
+    }
+
+    /// Prefixes written since the last call.
+    pub fn take_written(&self) -> Vec<KernelPrefix> {
+        let mut w = self.shared.written.lock().expect("kernel fib lock");
+        w.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// A handle that waits for prefixes to be written.
+    pub fn written_signal(&self) -> WrittenSignal {
+        WrittenSignal(self.shared.clone())
     }
 
     pub fn status(&self) -> KernelStatus {
@@ -224,6 +256,10 @@ fn write_loop(mut nl: Netlink, shared: &Shared) {
         };
         let mut errors = Vec::new();
         write(&mut nl, &batch, &mut errors);
+        if let Some(w) = shared.written.lock().expect("kernel fib lock").as_mut() {
+            w.extend(batch.routes.keys().copied());
+            shared.written_ready.notify_one();
+        }
         let mut s = shared.state.lock().expect("kernel fib lock");
         s.writing = false;
         for (prefix, target) in &batch.routes {

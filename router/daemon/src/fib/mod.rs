@@ -38,6 +38,10 @@ pub struct Fib {
     kernel: Option<KernelFib>,
     /// `kernel_fib: summary`: only default, static and discard routes.
     kernel_summary: bool,
+    /// `fib: kernel`: XDP looks routes up in the kernel FIB.
+    fib_kernel: bool,
+    /// The dataplane section it was started with (changes need a restart).
+    dataplane_text: String,
     /// Netlink for link and neighbour dumps and managed neighbours.
     nl: Option<Netlink>,
     /// Configured interface names, and the ifindex of those seen.
@@ -82,6 +86,8 @@ impl Fib {
             xdp: None,
             kernel: None,
             kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
+            fib_kernel: dp.fib == FibMode::Kernel,
+            dataplane_text: format!("{dp:?}"),
             nl: None,
             interfaces,
             ifnames: HashMap::new(),
@@ -153,6 +159,11 @@ impl Fib {
         if fib.xdp.is_none() && fib.kernel.is_some() {
             notes.push("forwarding on the kernel FIB alone".into());
         }
+        if fib.kernel_forwards()
+            && let Some(k) = fib.kernel.as_ref()
+        {
+            k.track_written();
+        }
         status.reason = (!notes.is_empty()).then(|| notes.join("; "));
         fib.status = status;
         for link in &links {
@@ -167,19 +178,7 @@ impl Fib {
     /// forwarding until the new RIB replaces it (see [`Self::sweep_stale`]).
     fn adopt(&mut self, xdp: &Xdp) {
         let plane = &xdp.plane;
-        let mut routes: Vec<(Prefix, u16)> = plane
-            .fib4_entries()
-            .into_iter()
-            .filter_map(|(p, g)| {
-                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
-                Some((Prefix::V4(net), g))
-            })
-            .collect();
-        for (addr, len, g) in plane.fib6_entries().unwrap_or_default() {
-            if let Ok(net) = ipnet::Ipv6Net::new(addr, len) {
-                routes.push((Prefix::V6(net), g));
-            }
-        }
+        let routes = xdp.entries();
         let groups: Vec<u16> = plane
             .groups()
             .unwrap_or_default()
@@ -309,6 +308,11 @@ impl Fib {
 
     /// A new config: static routes and announces may have changed.
     pub fn reconfigure(&mut self, config: &Config, rib: &Rib) {
+        if format!("{:?}", config.dataplane) != self.dataplane_text {
+            tracing::warn!(
+                "the dataplane section changed: it takes effect when the daemon restarts"
+            );
+        }
         let old: Vec<Prefix> = self.local.prefixes().collect();
         self.local = Local::new(config);
         self.uplinks = config
@@ -472,6 +476,31 @@ impl Fib {
         self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
     }
 
+    /// Whether the kernel FIB is what forwards (no XDP, or XDP in
+    /// `bpf_fib_lookup` mode): routes are then advertised only once
+    /// written there.
+    pub fn kernel_forwards(&self) -> bool {
+        self.kernel.is_some() && (self.xdp.is_none() || self.fib_kernel)
+    }
+
+    /// Prefixes the kernel FIB wrote since the last call.
+    pub fn take_programmed(&self) -> Vec<Prefix> {
+        let Some(k) = self.kernel.as_ref() else {
+            return Vec::new();
+        };
+        k.take_written()
+            .into_iter()
+            .filter_map(|(addr, len)| Prefix::new(addr, len).ok())
+            .collect()
+    }
+
+    /// Wakes when the kernel FIB wrote prefixes that wait to be advertised.
+    pub fn programmed_signal(&self) -> Option<kernel::WrittenSignal> {
+        self.kernel_forwards()
+            .then(|| self.kernel.as_ref().map(KernelFib::written_signal))
+            .flatten()
+    }
+
     /// Whether a previous run's state awaits [`Self::sweep_stale`].
     pub fn adopting(&self) -> bool {
         self.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
@@ -539,33 +568,27 @@ impl Fib {
         s
     }
 
-    /// `show fib`: the entry for one address or prefix, or all up to `limit`.
+    /// `show fib`: the entry for one address or prefix, or every entry the
+    /// maps hold (IPv4 as the DIR-24-8 arrays resolve it: runs of one group
+    /// as the fewest prefixes), up to `limit`.
     pub fn show(&self, filter: Option<&Prefix>, limit: usize) -> FibView {
         let Some(xdp) = self.xdp.as_ref() else {
             return FibView::default();
         };
-        let mut routes: Vec<(Prefix, u16)> = match filter {
+        let all = match filter {
             // The group comes from the maps; the prefix it was written for
             // from the programmer (the DIR-24-8 arrays do not keep it).
             Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
-            None => {
-                let mut all: Vec<Prefix> = self.program.routes().map(|(p, _)| *p).collect();
-                all.sort();
-                all.into_iter()
-                    .take(limit)
-                    .map(|p| (p, xdp.lookup(p.addr())))
-                    .collect()
-            }
+            None => xdp.entries(),
         };
-        routes.retain(|(_, g)| *g != 0);
-        let entries = routes
+        let total = all.len();
+        let entries = all
             .into_iter()
+            .filter(|(_, g)| *g != 0)
+            .take(limit)
             .map(|(prefix, group)| self.entry_view(xdp, prefix, group))
             .collect();
-        FibView {
-            entries,
-            total: self.program.route_count(),
-        }
+        FibView { entries, total }
     }
 
     /// The longest programmed prefix covering `p`.

@@ -291,6 +291,25 @@ impl Xdp {
         }
     }
 
+    /// Every route the maps hold: IPv4 read from the arrays, then IPv6.
+    pub fn entries(&self) -> Vec<(Prefix, u16)> {
+        let mut out: Vec<(Prefix, u16)> = self
+            .plane
+            .fib4_entries()
+            .into_iter()
+            .filter_map(|(p, g)| {
+                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
+                Some((Prefix::V4(net), g))
+            })
+            .collect();
+        for (addr, len, g) in self.plane.fib6_entries().unwrap_or_default() {
+            if let Ok(net) = ipnet::Ipv6Net::new(addr, len) {
+                out.push((Prefix::V6(net), g));
+            }
+        }
+        out
+    }
+
     /// Every verdict counter.
     pub fn verdicts(&self) -> Vec<(Verdict, u64)> {
         self.plane.verdict_counts().unwrap_or_default()

@@ -623,11 +623,32 @@ impl Routing {
     /// Tells peers about best-path changes of `touched`.
     fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
         // Into the FIB first: a route is advertised only once it forwards.
+        // XDP is written before this returns; the kernel FIB in the
+        // background, and when it is the one forwarding, neighbours hear of
+        // a prefix once it is written (see `programmed`).
         if let Some(fib) = self.fib.as_mut()
             && !touched.is_empty()
         {
             fib.update(&self.rib, touched);
+            if fib.kernel_forwards() {
+                return;
+            }
         }
+        self.advertise(touched, config, active);
+    }
+
+    /// The kernel FIB, which forwards, has written these prefixes: now
+    /// neighbours may hear of them.
+    pub fn programmed(&mut self, config: &Config, active: &[bool]) {
+        let Some(fib) = self.fib.as_mut() else { return };
+        let written = fib.take_programmed();
+        if !written.is_empty() {
+            self.advertise(&written, config, active);
+        }
+    }
+
+    /// Sends neighbours that take learned routes the changes of `touched`.
+    fn advertise(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
         let receivers: Vec<usize> = (0..self.peers.len())
             .filter(|&i| {
                 self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf)
