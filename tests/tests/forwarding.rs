@@ -390,3 +390,59 @@ fn a_daemon_restart_loses_no_packets() {
         sluice.events()
     );
 }
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-clean");
+    let site = site(&lab);
+    // A route of someone else's, which Sluice must leave alone.
+    site.r.ip([
+        "route",
+        "add",
+        "172.31.0.0/16",
+        "via",
+        "10.0.0.2",
+        "proto",
+        "static",
+    ]);
+    let extra = format!(
+        ", bpffs: {}, instance: {}, keep_on_exit: false",
+        bpffs.0.path().display(),
+        lab.prefix()
+    );
+    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let pins = bpffs.0.path().join("sluice").join(lab.prefix());
+    wait_until(UP, "Sluice's kernel routes", || {
+        site.r
+            .ip(["route", "show", "proto", "201"])
+            .contains("192.0.2.0/24")
+    });
+    assert!(pins.join("fib4_top").exists(), "{}", pins.display());
+    assert!(site.r.ip(["link", "show", "eth1"]).contains("xdp"));
+
+    assert!(
+        sluice.stop(),
+        "sluice did not stop cleanly:\n{}",
+        sluice.log()
+    );
+    assert_eq!(site.r.ip(["route", "show", "proto", "201"]).trim(), "");
+    assert_eq!(site.r.ip(["nexthop", "show", "protocol", "201"]).trim(), "");
+    for ifname in ["eth1", "eth2", "lan"] {
+        let link = site.r.ip(["link", "show", ifname]);
+        assert!(!link.contains("prog/xdp"), "{ifname} still has XDP: {link}");
+    }
+    assert!(
+        !pins.join("fib4_top").exists(),
+        "pins left in {}",
+        pins.display()
+    );
+    assert!(
+        site.r
+            .ip(["route", "show", "proto", "static"])
+            .contains("172.31.0.0/16"),
+        "someone else's route was removed"
+    );
+}
