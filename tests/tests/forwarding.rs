@@ -35,6 +35,11 @@ struct Site<'lab> {
 }
 
 fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
+    site_with(lab, "192.0.2.0/24")
+}
+
+/// The site, with up-b announcing `b_announces` (up-a: 192.0.2.0/24).
+fn site_with<'lab>(lab: &'lab Lab, b_announces: &str) -> Site<'lab> {
     let r = lab.node("r");
     let src = lab.node("src");
     let dst = lab.node("dst");
@@ -80,7 +85,11 @@ fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
                 .unwrap(),
         )
         .neighbor(NeighborSpec::new(ip(&format!("203.0.113.{ours}")), 64500).graceful_restart())
-        .announce(Announce::new("192.0.2.0/24"));
+        .announce(Announce::new(if n == 1 {
+            "192.0.2.0/24"
+        } else {
+            b_announces
+        }));
         peers.push(Peer::start(&up, spec));
     }
     // Replies go back through up-b, whichever way the requests came.
@@ -445,4 +454,55 @@ fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {
             .contains("172.31.0.0/16"),
         "someone else's route was removed"
     );
+}
+
+/// The incident Sluice exists to prevent: the preferred uplink is drained,
+/// but a more-specific only it offers would keep traffic on it. The FIB
+/// leaves that prefix out, so its traffic follows the other uplink's
+/// default route.
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
+    must_be_root();
+    let lab = Lab::new("fwd-drain");
+    let site = site_with(&lab, "0.0.0.0/0");
+    let normal = config("native", "full");
+    let sluice = up_with(&site, &normal);
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 50), 50);
+    let (a0, b0) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(a0 >= 50, "{a0}");
+
+    sluice.reload(&format!("{normal}maintenance: {{ drained: [iap-a] }}\n"));
+    wait_until(
+        Duration::from_secs(10),
+        "DST follows iap-b's default",
+        || {
+            let fib = sluice.json(&["show", "fib", DST]);
+            fib["entries"][0]["prefix"] == "0.0.0.0/0"
+                && fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
+        },
+    );
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 50), 50);
+    let (a1, b1) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    // iap-a's next hop is unused now, and freed with its counters.
+    assert!(
+        a1 == a0 || a1 == 0,
+        "more through the drained iap-a: {a0} → {a1}"
+    );
+    assert!(b1 - b0 >= 50, "through iap-b: {b0} → {b1}");
+
+    // Undrained: the more-specific is back, through iap-a.
+    sluice.reload(&normal);
+    wait_until(Duration::from_secs(10), "DST back on iap-a", || {
+        let fib = sluice.json(&["show", "fib", DST]);
+        fib["entries"][0]["prefix"] == "192.0.2.0/24"
+    });
 }

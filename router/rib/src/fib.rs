@@ -64,7 +64,7 @@ pub fn learned(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<(FibRoute,
         .filter_map(|path| {
             let peer = rib.peer(path.peer);
             let address = rib.attrs.get(path.attrs).next_hop?;
-            let uplink = peer.uplink.map(|u| &view.config.uplinks[u]);
+            let uplink = peer.uplink.and_then(|u| view.config.uplinks.get(u));
             Some(NextHop {
                 address,
                 uplink: uplink.map(|u| u.name.value.clone()),
@@ -81,9 +81,18 @@ pub fn learned(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<(FibRoute,
 /// The whole FIB: learned routes, static routes and discard routes for the
 /// announced aggregates. Static routes beat learned ones for the same prefix.
 pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
+    let any_active = view.active.iter().any(|a| *a);
     let mut fib: BTreeMap<Prefix, FibRoute> = rib
         .iter()
-        .filter_map(|(p, _)| learned(rib, &p, view).map(|(r, _)| (p, r)))
+        .filter_map(|(p, _)| {
+            let (route, sel) = learned(rib, &p, view)?;
+            // Principle 2: a prefix only non-active uplinks offer is left
+            // out when an active path covers it, so its traffic follows that.
+            if any_active && !view.usable(rib.peer(sel.best.peer)) && covered(rib, &p, view) {
+                return None;
+            }
+            Some((p, route))
+        })
         .collect();
     for a in &view.config.announce {
         fib.entry(a.value.0).or_insert(FibRoute::Discard);
@@ -107,6 +116,37 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
         fib.insert(c, FibRoute::Connected);
     }
     fib
+}
+
+/// Whether a shorter prefix with a usable path (or a static or connected
+/// route) covers `prefix`: the longest such match, skipping covering
+/// prefixes that have no usable path themselves; an announce's discard
+/// route stops the search.
+fn covered(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> bool {
+    for len in (0..prefix.prefix_len()).rev() {
+        let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {
+            continue;
+        };
+        if connected(view.config).any(|c| c == q)
+            || view
+                .config
+                .static_routes
+                .iter()
+                .any(|s| s.prefix.value.0 == q)
+        {
+            return true;
+        }
+        if let Some(sel) = rib.select(&q, |p| view.usable(p), view.ecmp()) {
+            if view.usable(rib.peer(sel.best.peer)) {
+                return true;
+            }
+            continue;
+        }
+        if view.config.announce.iter().any(|a| a.value.0 == q) {
+            return false;
+        }
+    }
+    false
 }
 
 /// The subnets of the router's interfaces.
@@ -176,6 +216,48 @@ impl Local {
         self.announce.contains(prefix).then_some(Entry::Discard)
     }
 
+    /// [`Self::entry`] under uplink states `active` (config order): `None`
+    /// for a prefix that only non-active uplinks offer while an active path
+    /// covers it (DESIGN.md, principle 2), so longest match falls through
+    /// to that path. The same rule as [`full`].
+    pub fn entry_under(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> Option<Entry> {
+        let entry = self.entry(rib, prefix)?;
+        let ok = |w: &Way| {
+            w.uplink
+                .is_none_or(|u| active.get(u).copied().unwrap_or(false))
+        };
+        if let Entry::Forward(ways) = &entry
+            && active.iter().any(|a| *a)
+            && !ways.any_usable(ok)
+            && self.covered(rib, prefix, ok)
+        {
+            return None;
+        }
+        Some(entry)
+    }
+
+    fn covered(&self, rib: &Rib, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
+        for len in (0..prefix.prefix_len()).rev() {
+            let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {
+                continue;
+            };
+            if self.connected.contains(&q) || self.statics.contains_key(&q) {
+                return true;
+            }
+            if !rib.paths(&q).is_empty() {
+                match self.entry(rib, &q) {
+                    Some(Entry::Forward(ways)) if ways.any_usable(&ok) => return true,
+                    Some(Entry::Forward(_)) => continue,
+                    _ => {}
+                }
+            }
+            if self.announce.contains(&q) {
+                return false;
+            }
+        }
+        false
+    }
+
     /// Whether `prefix` is a static route or an announced aggregate.
     pub fn has(&self, prefix: &Prefix) -> bool {
         self.statics.contains_key(prefix) || self.announce.contains(prefix)
@@ -198,7 +280,10 @@ pub fn resolve(entry: &Entry, view: &View<'_>) -> FibRoute {
         Entry::Connected => FibRoute::Connected,
         Entry::Forward(ways) => FibRoute::Forward {
             next_hops: ways
-                .resolve(|u| u.is_some_and(|u| view.active.get(u).copied().unwrap_or(false)))
+                .resolve(|w| {
+                    w.uplink
+                        .is_none_or(|u| view.active.get(u).copied().unwrap_or(false))
+                })
                 .into_iter()
                 .map(|w| NextHop {
                     address: w.next_hop,

@@ -113,13 +113,12 @@ impl Ways {
         &self.ways
     }
 
-    /// The ways that forward when `usable(uplink)` says which uplinks are
-    /// active (internal ways are always usable): the best usable way and
-    /// those that may share with it, at most `ecmp`; with no usable way at
-    /// all, the best one anyway (a drained uplink beats no way out).
-    pub fn resolve(&self, usable: impl Fn(Option<usize>) -> bool) -> SmallVec<[&Way; 4]> {
-        let ok = |w: &Way| w.uplink.is_none() || usable(w.uplink);
-        let Some(best) = self.ways.iter().position(ok) else {
+    /// The ways that forward when `ok` says which ways are usable (their
+    /// uplink active, say): the best usable way and those that may share
+    /// with it, at most `ecmp`; with no usable way at all, the best one
+    /// anyway (a drained uplink beats no way out; see [`Self::any_usable`]).
+    pub fn resolve(&self, ok: impl Fn(&Way) -> bool) -> SmallVec<[&Way; 4]> {
+        let Some(best) = self.ways.iter().position(&ok) else {
             return SmallVec::from_elem(&self.ways[0], 1);
         };
         let shares = self.shares[best];
@@ -133,6 +132,12 @@ impl Ways {
             )
             .take(usize::from(self.ecmp))
             .collect()
+    }
+
+    /// Whether any way is usable; if none is, [`Self::resolve`] falls back
+    /// to the best one.
+    pub fn any_usable(&self, ok: impl Fn(&Way) -> bool) -> bool {
+        self.ways.iter().any(ok)
     }
 
     /// The uplinks any way goes through.

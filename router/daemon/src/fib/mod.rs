@@ -40,6 +40,11 @@ pub struct Fib {
     kernel_summary: bool,
     /// `fib: kernel`: XDP looks routes up in the kernel FIB.
     fib_kernel: bool,
+    /// Uplink states (config order) the FIB was last programmed for.
+    active: Vec<bool>,
+    /// Learned prefixes left out of the FIB: only non-active uplinks offer
+    /// them and an active path covers them.
+    suppressed: HashSet<Prefix>,
     /// The dataplane section it was started with (changes need a restart).
     dataplane_text: String,
     /// Netlink for link and neighbour dumps and managed neighbours.
@@ -87,6 +92,8 @@ impl Fib {
             kernel: None,
             kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
             fib_kernel: dp.fib == FibMode::Kernel,
+            active: Vec::new(),
+            suppressed: HashSet::new(),
             dataplane_text: format!("{dp:?}"),
             nl: None,
             interfaces,
@@ -277,22 +284,68 @@ impl Fib {
     }
 
     /// Re-evaluates `prefixes` from the RIB and programs the difference.
-    pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) {
+    /// Returns the prefixes neighbours may hear of now: all of them, unless
+    /// the kernel FIB is what forwards, whose changed routes are reported
+    /// once written ([`Self::take_programmed`]).
+    pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) -> Vec<Prefix> {
+        let mut now = Vec::new();
         for prefix in prefixes {
-            let entry = self.local.entry(rib, prefix);
-            if let Err(e) = self.program.set_route(*prefix, entry.as_ref()) {
+            let changed = self.program_one(rib, prefix);
+            if !self.kernel_forwards()
+                || !changed
+                || !self.kernel_route(prefix, self.program.route(prefix))
+            {
+                now.push(*prefix);
+            }
+        }
+        // A covering route came or went: prefixes left to it may return.
+        if !self.suppressed.is_empty() && prefixes.iter().any(|p| p.prefix_len() < 24) {
+            let again: Vec<Prefix> = self.suppressed.iter().copied().collect();
+            for prefix in &again {
+                self.program_one(rib, prefix);
+            }
+        }
+        self.flush();
+        now
+    }
+
+    /// Programs one prefix; true if the FIB changed.
+    fn program_one(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
+        let entry = self.local.entry_under(rib, prefix, &self.active);
+        if entry.is_none() && !rib.paths(prefix).is_empty() {
+            self.suppressed.insert(*prefix);
+        } else {
+            self.suppressed.remove(prefix);
+        }
+        match self.program.set_route(*prefix, entry.as_ref()) {
+            Ok(changed) => changed,
+            Err(e) => {
                 self.failed += 1;
                 if self.failed == 1 {
                     tracing::warn!(%prefix, "data plane: cannot program: {e}");
                 }
+                false
             }
         }
-        self.flush();
     }
 
-    /// New uplink states: the groups that use a changed uplink are rewritten.
-    pub fn set_active(&mut self, active: &[bool]) {
+    /// New uplink states. First the groups that use a changed uplink are
+    /// rewritten (one write each, however many prefixes use them); then,
+    /// prefix by prefix, those that only a non-active uplink offers leave
+    /// the FIB where an active path covers them, and those left earlier
+    /// come back if that changed (DESIGN.md, principles 2 and 3).
+    pub fn set_active(&mut self, rib: &Rib, active: &[bool]) {
+        if self.active == active {
+            return;
+        }
+        self.active = active.to_vec();
         self.program.set_active(active);
+        self.flush();
+        let mut again = self.program.fallback_routes();
+        again.extend(self.suppressed.iter().copied());
+        for prefix in &again {
+            self.program_one(rib, prefix);
+        }
         self.flush();
     }
 

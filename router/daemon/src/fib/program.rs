@@ -16,7 +16,7 @@ use sluice_config::Config;
 use sluice_dataplane::dir24::{self, Dir24};
 use sluice_dataplane::layout::{NEXTHOPS_MAX, NH_GROUPS_MAX, NhGroup};
 use sluice_rib::fib::Entry;
-use sluice_rib::ways::Ways;
+use sluice_rib::ways::{Way, Ways};
 use sluice_wire::Prefix;
 
 /// The group id that drops (announced aggregates' discard routes).
@@ -84,6 +84,9 @@ struct GroupSlot {
     buckets: NhGroup,
     /// The members of the last refresh.
     members: Vec<(u16, u32)>,
+    /// No way was usable at the last refresh: the best one forwards
+    /// although its uplink is not active.
+    fallback: bool,
 }
 
 #[derive(Debug)]
@@ -371,8 +374,23 @@ impl Programmer {
         }
     }
 
-    /// Installs (or with None removes) the entry for `prefix`.
-    pub fn set_route(&mut self, prefix: Prefix, entry: Option<&Entry>) -> Result<(), ProgramError> {
+    /// Prefixes whose group forwards on its fallback (no usable way): the
+    /// candidates for leaving the FIB to a covering route.
+    pub fn fallback_routes(&self) -> Vec<Prefix> {
+        self.routes
+            .iter()
+            .filter(|(_, g)| self.groups.get(g).is_some_and(|s| s.fallback))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Installs (or with None removes) the entry for `prefix`; true if
+    /// what the maps hold for it changed.
+    pub fn set_route(
+        &mut self,
+        prefix: Prefix,
+        entry: Option<&Entry>,
+    ) -> Result<bool, ProgramError> {
         let new = match entry {
             None => None,
             Some(Entry::Discard) => Some(GROUP_DISCARD),
@@ -383,13 +401,13 @@ impl Programmer {
         if self.stale.remove(&prefix) && new.is_none() {
             let _ = self.write_route(prefix, None);
             self.changes.routes.push((prefix, None));
-            return Ok(());
+            return Ok(true);
         }
         if old == new {
             if let Some(id) = new {
                 self.release(id);
             }
-            return Ok(());
+            return Ok(false);
         }
         if let Err(e) = self.write_route(prefix, new) {
             if let Some(id) = new {
@@ -405,7 +423,7 @@ impl Programmer {
             self.release(id);
         }
         self.changes.routes.push((prefix, new));
-        Ok(())
+        Ok(true)
     }
 
     /// Everything that changed since the last call; ids freed by it become
@@ -462,6 +480,7 @@ impl Programmer {
             hops,
             buckets: NhGroup::default(),
             members: Vec::new(),
+            fallback: false,
         };
         self.by_ways.insert(ways.clone(), id);
         self.groups.insert(id, slot);
@@ -551,26 +570,33 @@ impl Programmer {
     /// Recomputes a group's members; records it if its buckets changed (or `force`).
     fn refresh_group(&mut self, id: u16, force: bool) {
         let slot = &self.groups[&id];
-        let usable = |u: Option<usize>| {
-            u.is_some_and(|u| {
-                self.active.get(u).copied().unwrap_or(false)
-                    && self.port_up(self.uplink_ifaces.get(u).map(String::as_str))
-            })
-        };
         let all = slot.ways.all();
-        let mut members: Vec<(u16, u32)> = slot
-            .ways
-            .resolve(usable)
-            .into_iter()
-            .filter_map(|w| {
-                let i = all.iter().position(|x| std::ptr::eq(x, w))?;
-                let hop = &self.hops[&slot.hops[i]].hop;
-                // A next hop on a down link forwards nothing (with no
-                // usable way at all, `resolve` offers the best one anyway).
-                self.port_up(hop.interface.as_deref())
-                    .then_some((slot.hops[i], w.weight))
-            })
-            .collect();
+        let hop_of = |w: &Way| {
+            let i = all.iter().position(|x| std::ptr::eq(x, w)).unwrap_or(0);
+            slot.hops[i]
+        };
+        let link_up = |w: &Way| self.port_up(self.hops[&hop_of(w)].hop.interface.as_deref());
+        // Usable: its uplink (if any) is active and its link is up.
+        let ok = |w: &Way| {
+            w.uplink
+                .is_none_or(|u| self.active.get(u).copied().unwrap_or(false))
+                && link_up(w)
+        };
+        let fallback = !slot.ways.any_usable(ok);
+        let mut members: Vec<(u16, u32)> = if fallback {
+            // No usable way: the best one whose link is up (a drained
+            // uplink beats no way out), else nothing (the kernel decides).
+            all.iter()
+                .find(|w| link_up(w))
+                .map(|w| vec![(hop_of(w), w.weight)])
+                .unwrap_or_default()
+        } else {
+            slot.ways
+                .resolve(ok)
+                .into_iter()
+                .map(|w| (hop_of(w), w.weight))
+                .collect()
+        };
         // Two paths may share a next hop: it is one member.
         let mut seen = HashSet::new();
         members.retain(|(h, _)| seen.insert(*h));
@@ -582,6 +608,7 @@ impl Programmer {
         let slot = self.groups.get_mut(&id).expect("a live group");
         slot.buckets = buckets;
         slot.members.clone_from(&members);
+        slot.fallback = fallback;
         if changed || force {
             self.changes.groups.insert(
                 id,

@@ -257,6 +257,7 @@ impl Xdp {
         for (&id, hop) in &changes.hops {
             if hop.is_none() {
                 let _ = self.plane.set_next_hop(id, &NextHop::default());
+                let _ = self.plane.reset_nh_stats(id);
             }
         }
     }

@@ -629,10 +629,9 @@ impl Routing {
         if let Some(fib) = self.fib.as_mut()
             && !touched.is_empty()
         {
-            fib.update(&self.rib, touched);
-            if fib.kernel_forwards() {
-                return;
-            }
+            let now = fib.update(&self.rib, touched);
+            self.advertise(&now, config, active);
+            return;
         }
         self.advertise(touched, config, active);
     }
@@ -668,7 +667,7 @@ impl Routing {
     /// uplink state change (the default route, drain attributes).
     pub fn resync(&mut self, config: &Config, active: &[bool]) {
         if let Some(fib) = self.fib.as_mut() {
-            fib.set_active(active);
+            fib.set_active(&self.rib, active);
         }
         for i in 0..self.peers.len() {
             if self.peers[i].established.is_some() {

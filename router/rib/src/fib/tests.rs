@@ -71,6 +71,15 @@ fn rib_with(paths: &[PathSpec]) -> Rib {
         for prefix in ["0.0.0.0/0", "198.51.100.0/24", "172.16.0.0/12"] {
             rib.announce_attrs(peer, prefix.parse().unwrap(), attrs.clone());
         }
+        // More-specifics only some uplinks offer: covered by the default
+        // (and one of them by a covering /8) when those are drained.
+        if n <= 2 {
+            rib.announce_attrs(peer, "20.1.0.0/16".parse().unwrap(), attrs.clone());
+            rib.announce_attrs(peer, "30.1.0.0/16".parse().unwrap(), attrs.clone());
+        }
+        if n >= 3 {
+            rib.announce_attrs(peer, "30.0.0.0/8".parse().unwrap(), attrs.clone());
+        }
     }
     rib
 }
@@ -96,9 +105,9 @@ proptest! {
         let view = View { config: &config, active: &active };
         let local = Local::new(&config);
         let full = full(&rib, &view);
-        for prefix in ["0.0.0.0/0", "198.51.100.0/24", "172.16.0.0/12", "192.0.2.0/24", "10.0.0.0/24"] {
+        for prefix in ["0.0.0.0/0", "198.51.100.0/24", "172.16.0.0/12", "192.0.2.0/24", "10.0.0.0/24", "20.1.0.0/16", "30.1.0.0/16", "30.0.0.0/8"] {
             let prefix: Prefix = prefix.parse().unwrap();
-            let entry = local.entry(&rib, &prefix).map(|e| resolve(&e, &view));
+            let entry = local.entry_under(&rib, &prefix, &active).map(|e| resolve(&e, &view));
             prop_assert_eq!(entry.as_ref(), full.get(&prefix), "{}", prefix);
         }
     }
@@ -123,4 +132,25 @@ fn ibgp_routes_forward() {
             }]
         }
     );
+}
+
+#[test]
+fn a_prefix_only_a_drained_uplink_offers_follows_the_covering_route() {
+    let config = config(4);
+    // iap-1 offers everything; iap-3 only the default (and a /8).
+    let rib = rib_with(&[Some((200, 1, 0, 0)), None, Some((100, 1, 0, 0)), None, None]);
+    let local = Local::new(&config);
+    let specific: Prefix = "20.1.0.0/16".parse().unwrap();
+    let all = [true; 4];
+    assert!(local.entry_under(&rib, &specific, &all).is_some());
+    let drained = [false, true, true, true];
+    assert_eq!(local.entry_under(&rib, &specific, &drained), None);
+    let view = View {
+        config: &config,
+        active: &drained,
+    };
+    assert!(!full(&rib, &view).contains_key(&specific));
+    // With nothing active at all, the drained uplink still beats no way out.
+    let none = [false; 4];
+    assert!(local.entry_under(&rib, &specific, &none).is_some());
 }
