@@ -171,6 +171,12 @@ impl KernelFib {
         WrittenSignal(self.shared.clone())
     }
 
+    /// Whether every change pushed so far is in the kernel.
+    pub fn idle(&self) -> bool {
+        let s = self.shared.state.lock().expect("kernel fib lock");
+        !s.writing && s.pending.is_empty()
+    }
+
     pub fn status(&self) -> KernelStatus {
         let s = self.shared.state.lock().expect("kernel fib lock");
         KernelStatus {

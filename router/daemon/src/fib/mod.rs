@@ -186,18 +186,27 @@ impl Fib {
     fn adopt(&mut self, xdp: &Xdp) {
         let plane = &xdp.plane;
         let routes = xdp.entries();
-        let groups: Vec<u16> = plane
-            .groups()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        let hops: Vec<u16> = plane
+        // Every id the old state uses or points at stays reserved.
+        let live_groups = plane.groups().unwrap_or_default();
+        let mut groups: HashSet<u16> = live_groups.iter().map(|(id, _)| *id).collect();
+        groups.extend(
+            routes
+                .iter()
+                .map(|(_, g)| *g)
+                .filter(|g| *g != GROUP_DISCARD && *g != GROUP_LOCAL),
+        );
+        let mut hops: HashSet<u16> = plane
             .next_hops()
             .unwrap_or_default()
             .into_iter()
             .map(|(id, _)| id)
             .collect();
+        hops.extend(
+            live_groups
+                .iter()
+                .flat_map(|(_, g)| g.buckets)
+                .filter(|h| *h != 0),
+        );
         tracing::info!(
             routes = routes.len(),
             groups = groups.len(),
@@ -380,7 +389,12 @@ impl Fib {
     }
 
     fn flush(&mut self) {
-        let changes = self.program.take();
+        // With a kernel FIB, ids are reused only once the kernel has caught
+        // up with the changes that freed them.
+        let changes = match self.kernel.as_ref() {
+            Some(k) => self.program.take_late(k.idle()),
+            None => self.program.take(),
+        };
         if changes.is_empty() {
             return;
         }

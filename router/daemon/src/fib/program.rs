@@ -103,6 +103,8 @@ struct Ids {
     max: u32,
     free: Vec<u16>,
     quarantine: Vec<u16>,
+    /// Freed before the last take, for writers that apply changes later.
+    older: Vec<u16>,
     reserved: HashSet<u16>,
 }
 
@@ -113,6 +115,7 @@ impl Ids {
             max,
             free: Vec::new(),
             quarantine: Vec::new(),
+            older: Vec::new(),
             reserved: HashSet::new(),
         }
     }
@@ -135,8 +138,20 @@ impl Ids {
         self.quarantine.push(id);
     }
 
+    /// At a take whose changes are applied before the next one.
     fn settle(&mut self) {
+        self.free.append(&mut self.older);
         self.free.append(&mut self.quarantine);
+    }
+
+    /// At a take whose changes a late writer applies some time after: ids
+    /// freed in earlier rounds become free once that writer is `idle` (has
+    /// applied every earlier round); this round's wait.
+    fn settle_late(&mut self, idle: bool) {
+        if idle {
+            self.free.append(&mut self.older);
+        }
+        self.older.append(&mut self.quarantine);
     }
 }
 
@@ -239,12 +254,14 @@ impl Programmer {
             if self.routes.contains_key(&prefix) {
                 continue;
             }
-            // The maps already hold it: only the builder learns of it.
             if self.write_route(prefix, Some(group)).is_ok() {
                 self.stale.insert(prefix);
             }
         }
-        self.fib4.take_dirty();
+        // The maps hold the same routes, but the builder may number its
+        // tbl8 groups differently: the next write compares every word and
+        // rewrites those that differ (tbl8 first, then the top level).
+        self.fib4.mark_all_dirty();
     }
 
     /// Prefixes still forwarding on what a previous run left.
@@ -431,6 +448,15 @@ impl Programmer {
     pub fn take(&mut self) -> Changes {
         self.group_ids.settle();
         self.hop_ids.settle();
+        std::mem::take(&mut self.changes)
+    }
+
+    /// [`Self::take`] when a writer applies the changes later (the
+    /// kernel's): freed ids are reused only once it is `idle` after the
+    /// round that freed them, as it may still route through them.
+    pub fn take_late(&mut self, idle: bool) -> Changes {
+        self.group_ids.settle_late(idle);
+        self.hop_ids.settle_late(idle);
         std::mem::take(&mut self.changes)
     }
 

@@ -117,8 +117,8 @@ struct Peer {
     gr_time: Option<u16>,
     /// Implausible routes from this session were logged once.
     warned_implausible: bool,
-    /// The peer sent End-of-RIB since the session came up.
-    end_of_rib: bool,
+    /// The families the peer sent End-of-RIB for since the session came up.
+    end_of_rib: Vec<Afi>,
 }
 
 #[derive(Debug)]
@@ -189,7 +189,7 @@ impl Routing {
             warned_max_prefix: false,
             gr_time: None,
             warned_implausible: false,
-            end_of_rib: false,
+            end_of_rib: Vec::new(),
         });
     }
 
@@ -334,7 +334,7 @@ impl Routing {
                 p.received = 0;
                 p.warned_max_prefix = false;
                 p.warned_implausible = false;
-                p.end_of_rib = false;
+                p.end_of_rib.clear();
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
@@ -348,7 +348,7 @@ impl Routing {
             Event::EndOfRib(afi) => {
                 let p = &mut self.peers[i];
                 tracing::debug!(peer = %p.conf.name, ?afi, "End-of-RIB");
-                p.end_of_rib = true;
+                p.end_of_rib.push(afi);
                 if let (Some(rib_id), Some(_)) = (p.rib_id, p.stale_until) {
                     let touched = self.rib.sweep_stale(rib_id);
                     events.record(
@@ -442,7 +442,11 @@ impl Routing {
                 .peers
                 .iter()
                 .filter(|p| matches!(p.conf.role, Role::Uplink(_)))
-                .all(|p| p.end_of_rib);
+                .all(|p| {
+                    p.established
+                        .as_ref()
+                        .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
+                });
             let timed_out = now.duration_since(self.started)
                 > Duration::from_secs(u64::from(peers::RESTART_TIME));
             if synced || timed_out {
