@@ -258,6 +258,12 @@ impl Local {
         false
     }
 
+    /// Whether learned prefixes resolve the same under `other` (ECMP width
+    /// and uplink weights).
+    pub fn same_paths(&self, other: &Local) -> bool {
+        self.ecmp == other.ecmp && self.weights == other.weights
+    }
+
     /// Whether `prefix` is a static route or an announced aggregate.
     pub fn has(&self, prefix: &Prefix) -> bool {
         self.statics.contains_key(prefix) || self.announce.contains(prefix)

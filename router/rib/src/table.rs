@@ -62,6 +62,13 @@ impl Rib {
         self.peers[usize::from(id.0)] = None;
     }
 
+    /// A reload moved the peer's session to another uplink (or none).
+    pub fn set_uplink(&mut self, id: PeerId, uplink: Option<usize>) {
+        if let Some(Some(p)) = self.peers.get_mut(usize::from(id.0)) {
+            p.uplink = uplink;
+        }
+    }
+
     pub fn peer(&self, id: PeerId) -> &PeerInfo {
         self.peers[usize::from(id.0)]
             .as_ref()

@@ -42,6 +42,10 @@ pub struct Fib {
     fib_kernel: bool,
     /// Uplink states (config order) the FIB was last programmed for.
     active: Vec<bool>,
+    /// The config in force (interfaces that appear later need it).
+    config: Config,
+    /// Set up: later interface events are changes, not the initial dump.
+    running: bool,
     /// Learned prefixes left out of the FIB: only non-active uplinks offer
     /// them and an active path covers them.
     suppressed: HashSet<Prefix>,
@@ -93,6 +97,8 @@ impl Fib {
             kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
             fib_kernel: dp.fib == FibMode::Kernel,
             active: Vec::new(),
+            config: config.clone(),
+            running: false,
             suppressed: HashSet::new(),
             dataplane_text: format!("{dp:?}"),
             nl: None,
@@ -178,6 +184,7 @@ impl Fib {
         }
         fib.reload_neighbours();
         fib.install_local(&Rib::default());
+        fib.running = true;
         fib
     }
 
@@ -222,16 +229,22 @@ impl Fib {
             return false;
         }
         self.ifnames.insert(link.ifindex, link.name.clone());
+        let old = self.program.port(&link.name);
+        // A new interface, or one deleted and made again: attach to it.
+        let appeared = old.is_none_or(|p| p.ifindex != link.ifindex);
         // The kernel deletes nexthop objects, and the routes using them,
-        // when their link goes down: both ways, the kernel is resent
-        // everything once the groups follow.
-        let flapped = self
-            .program
-            .port(&link.name)
-            .is_some_and(|p| p.up != link.up);
+        // when their link goes down or away: either way, the kernel is
+        // resent everything once the groups follow.
+        let flapped = appeared || old.is_some_and(|p| p.up != link.up);
         self.program.set_port(&link.name, Some(port_of(link)));
+        if appeared
+            && self.running
+            && let Some(x) = self.xdp.as_mut()
+        {
+            x.interface_appeared(&link.name, &self.config);
+        }
         self.flush();
-        if flapped {
+        if flapped && self.running {
             self.kernel_repair();
         }
         true
@@ -369,23 +382,48 @@ impl Fib {
     }
 
     /// A new config: static routes and announces may have changed.
-    pub fn reconfigure(&mut self, config: &Config, rib: &Rib) {
+    pub fn reconfigure(&mut self, config: &Config, rib: &Rib, paths_changed: bool) {
         if format!("{:?}", config.dataplane) != self.dataplane_text {
             tracing::warn!(
                 "the dataplane section changed: it takes effect when the daemon restarts"
             );
         }
         let old: Vec<Prefix> = self.local.prefixes().collect();
-        self.local = Local::new(config);
+        let new = Local::new(config);
+        // ECMP width and weights are part of every learned prefix's ways,
+        // and so are uplink indexes when sessions moved between uplinks.
+        let everything = paths_changed || !new.same_paths(&self.local);
+        self.local = new;
+        self.config = config.clone();
         self.uplinks = config
             .uplinks
             .iter()
             .map(|u| u.name.value.clone())
             .collect();
+        self.interfaces = config
+            .interfaces
+            .iter()
+            .map(|i| i.name.value.clone())
+            .collect();
         self.program.configure(config);
+        if let Some(x) = self.xdp.as_mut() {
+            x.reconfigure(config);
+        }
         let mut prefixes: Vec<Prefix> = self.local.prefixes().collect();
         prefixes.extend(old);
+        if everything {
+            prefixes.extend(rib.iter().map(|(p, _)| p));
+        }
+        // A config change may leave the FIB on other uplinks' paths.
+        let active = self.active.clone();
+        self.active.clear();
         self.update(rib, &prefixes);
+        self.set_active(rib, &active);
+        // Interfaces the new config names: their ports.
+        let links = self.nl.as_mut().and_then(|nl| nl.links().ok());
+        for link in links.unwrap_or_default() {
+            self.link(&link);
+        }
     }
 
     fn flush(&mut self) {

@@ -25,6 +25,13 @@ enum Attached {
 }
 
 impl Attached {
+    fn ifname(&self) -> &str {
+        match self {
+            Attached::Owned(a) => a.ifname(),
+            Attached::Pinned { ifname, .. } => ifname,
+        }
+    }
+
     fn describe(&self) -> String {
         let (ifname, mode) = match self {
             Attached::Owned(a) => (a.ifname(), a.mode()),
@@ -54,6 +61,10 @@ pub struct Xdp {
     pub pins: Option<PathBuf>,
     /// The maps held a previous run's state.
     pub adopted: bool,
+    /// The mode asked for, for interfaces that appear later.
+    mode: XdpMode,
+    /// The router's own addresses, as written to the maps.
+    own: HashSet<IpAddr>,
     tx_ports: HashSet<u32>,
     /// Something could not be written (logged once; shown in status).
     pub trouble: Option<String>,
@@ -150,23 +161,73 @@ impl Xdp {
         if let Err(e) = plane.set_fib_mode(fib_mode) {
             notes.push(format!("fib mode: {e}"));
         }
-        for iface in &config.interfaces {
-            for a in &iface.addresses {
-                let _ = plane.add_own_address(a.addr());
-            }
-        }
-        if let Err(e) = anti_spoofing(&mut plane, config) {
-            notes.push(format!("anti-spoofing: {e}"));
-        }
-        let xdp = Xdp {
+        let mut xdp = Xdp {
             plane,
             attached,
             pins,
             adopted,
+            mode,
+            own: HashSet::new(),
             tx_ports: HashSet::new(),
             trouble: None,
         };
+        if let Err(e) = xdp.local_settings(config) {
+            notes.push(e);
+        }
         Ok((xdp, (!notes.is_empty()).then(|| notes.join("; "))))
+    }
+
+    /// What the program needs from the config besides routes: the
+    /// router's own addresses and anti-spoofing. New entries are written
+    /// before old ones are removed.
+    fn local_settings(&mut self, config: &Config) -> Result<(), String> {
+        let own: HashSet<IpAddr> = config
+            .interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter().map(|a| a.addr()))
+            .collect();
+        for a in own.difference(&self.own) {
+            let _ = self.plane.add_own_address(*a);
+        }
+        for a in self.own.difference(&own) {
+            let _ = self.plane.remove_own_address(*a);
+        }
+        self.own = own;
+        anti_spoofing(&mut self.plane, config).map_err(|e| format!("anti-spoofing: {e}"))
+    }
+
+    /// A new config: own addresses, anti-spoofing.
+    pub fn reconfigure(&mut self, config: &Config) {
+        if let Err(e) = self.local_settings(config) {
+            self.note(e);
+        }
+    }
+
+    /// An interface of the config appeared (again, maybe with a new
+    /// ifindex): attach to it and set its anti-spoofing flag.
+    pub fn interface_appeared(&mut self, ifname: &str, config: &Config) {
+        let attached = match &self.pins {
+            Some(dir) => {
+                self.plane
+                    .attach_pinned(ifname, self.mode, dir)
+                    .map(|a| Attached::Pinned {
+                        ifname: a.ifname,
+                        mode: self.mode,
+                    })
+            }
+            None => self.plane.attach(ifname, self.mode).map(Attached::Owned),
+        };
+        match attached {
+            Ok(a) => {
+                self.attached.retain(|x| x.ifname() != ifname);
+                self.attached.push(a);
+            }
+            Err(e) => self.note(format!("{ifname}: not attached: {e}")),
+        }
+        self.tx_ports.clear();
+        if let Err(e) = anti_spoofing(&mut self.plane, config) {
+            self.note(format!("anti-spoofing: {e}"));
+        }
     }
 
     /// Interfaces attached, with their modes.

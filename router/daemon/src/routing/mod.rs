@@ -198,9 +198,7 @@ impl Routing {
     /// changed import policy asks the peer to send its routes again
     /// (route refresh, RFC 2918) since only post-policy routes are kept.
     pub fn reconfigure(&mut self, config: &Config, events: &mut Events) {
-        if let Some(fib) = self.fib.as_mut() {
-            fib.reconfigure(config, &self.rib);
-        }
+        let mut roles_changed = false;
         let policies_changed = format!("{:?}", config.policies) != self.policy_text;
         self.policy_text = format!("{:?}", config.policies);
         self.policies = Policies::new(config);
@@ -218,6 +216,17 @@ impl Routing {
                         || old.import != conf.import
                         || old.local_pref != conf.local_pref
                         || old.role != conf.role;
+                    if old.role != conf.role {
+                        // Paths keep the uplink they came through by index.
+                        roles_changed = true;
+                        if let Some(rib_id) = self.peers[i].rib_id {
+                            let uplink = match conf.role {
+                                Role::Uplink(u) => Some(u),
+                                Role::Neighbor(_) => None,
+                            };
+                            self.rib.set_uplink(rib_id, uplink);
+                        }
+                    }
                     self.peers[i].conf = conf;
                     keep[i] = true;
                     if refresh
@@ -276,6 +285,9 @@ impl Routing {
             .collect();
         for conf in added {
             self.start(conf);
+        }
+        if let Some(fib) = self.fib.as_mut() {
+            fib.reconfigure(config, &self.rib, roles_changed);
         }
         let active: Vec<bool> = (0..config.uplinks.len())
             .map(|u| self.uplink_up(u))
