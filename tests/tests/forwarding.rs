@@ -371,7 +371,8 @@ fn a_daemon_restart_loses_no_packets() {
     );
     std::thread::sleep(Duration::from_millis(1500));
     sluice.restart_stopped();
-    wait_until(Duration::from_secs(15), "ping done", || {
+    // A loaded machine paces ping slower than asked: give it time.
+    wait_until(Duration::from_secs(60), "ping done", || {
         !pinger.is_running()
     });
     let out = pinger.log();
