@@ -7,6 +7,14 @@
  * over resilient buckets -> MAC rewrite, TTL / hop-limit decrement (RFC 1624
  * incremental IPv4 checksum) -> bpf_redirect_map through tx_ports.
  *
+ * Two FIB modes, chosen per packet by settings.fib_mode (one array read):
+ * FIB_MODE_SLUICE looks up Sluice's own maps as above; FIB_MODE_KERNEL asks
+ * bpf_fib_lookup() (the kernel FIB and neighbour table of the ingress
+ * device's namespace, which needs forwarding enabled on that device) and
+ * takes egress ifindex and MACs from its answer. Everything before the
+ * route lookup (the punt rules, anti-spoofing) and after it (MAC rewrite,
+ * TTL decrement, tx_ports check, redirect) is the same in both modes.
+ *
  * Verdict rule: a frame whose headers are truncated or inconsistent (the
  * kernel would drop it too) is dropped and counted (VERDICT_DROP_*);
  * everything this program does not fully understand, or must not forward
@@ -23,9 +31,18 @@
  *                    beyond the frame; IPv6 version != 6 or payload length
  *                    beyond the frame. (Ethernet padding after the IP packet
  *                    is fine and kept.)
+ *   PASS ARP/ND:     ICMPv6 types 133-137 (RS, RA, NS, NA, redirect).
+ *   DROP spoofed:    BCP 38: the ingress interface has IF_F_ANTISPOOF in
+ *                    if_settings and the source is not covered by src4 /
+ *                    src6. Exempt (they go on to the rules below, which
+ *                    punt them): IPv4 sources in 0/8 (DHCP) and 169.254/16,
+ *                    IPv6 :: (DAD) and fe80::/10. The check comes before
+ *                    every other punt, so spoofed packets to the router's
+ *                    own addresses, with options, or to multicast are
+ *                    dropped too (as rp_filter would), and only ARP/ND
+ *                    reaches the kernel whatever its source.
  *   PASS options:    IPv4 IHL > 5.
  *   DROP checksum:   IPv4 header checksum wrong (RFC 1812 5.2.2).
- *   PASS ARP/ND:     ICMPv6 types 133-137 (RS, RA, NS, NA, redirect).
  *   PASS special:    group (multicast/broadcast) Ethernet destination; IPv4
  *                    source or destination in 0/8, 127/8 or 224/3
  *                    (multicast, class E, limited broadcast); IPv6 source or
@@ -37,17 +54,32 @@
  *   PASS IPv6 ext:   IPv6 next header not TCP, UDP or ICMPv6 (hop-by-hop,
  *                    routing, fragment, ... and anything else not parsed).
  *   PASS TTL:        TTL / hop limit <= 1 (the kernel sends time-exceeded).
+ * then, in FIB_MODE_SLUICE:
  *   PASS no route:   FIB lookup yields 0 (or an unusable group id).
+ *   DROP discard:    FIB lookup yields GROUP_DISCARD.
  *   PASS no nexthop: the chosen bucket is empty or its next hop not valid.
  *   PASS no MAC:     the next hop's MAC is unknown (the kernel resolves it).
  *   PASS MTU:        IP length above the next hop's MTU (the kernel sends
  *                    fragmentation-needed / packet-too-big, or fragments).
+ * or, in FIB_MODE_KERNEL, by bpf_fib_lookup()'s answer:
+ *   PASS fwd disabled: FWD_DISABLED (forwarding off on the ingress device).
+ *   PASS unreachable: BLACKHOLE, UNREACHABLE, PROHIBIT (the kernel drops or
+ *                    answers with ICMP).
+ *   PASS no route:   NOT_FWDED (no route, or a local/broadcast one),
+ *                    UNSUPP_LWT, NO_SRC_ADDR, anything unknown.
+ *   PASS no MAC:     NO_NEIGH.
+ *   PASS MTU:        FRAG_NEEDED (IP length above the route's MTU).
+ * and in both:
  *   PASS no port:    the egress ifindex is not in tx_ports.
  *
  * IPv4 fragments are forwarded; every fragment of a datagram (MF set or a
  * non-zero offset) is hashed on (source, destination, protocol) so they all
  * take the same path. Other packets hash on the 5-tuple (ports 0 when the
- * protocol is not TCP/UDP or the ports are not in the frame).
+ * protocol is not TCP/UDP or the ports are not in the frame). In kernel FIB
+ * mode the kernel picks among multipath routes by its own hash.
+ *
+ * Counters: nh_stats counts per next hop in FIB_MODE_SLUICE only (kernel
+ * routes have no next-hop id here); verdicts count in both modes.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -63,7 +95,11 @@ _Static_assert(sizeof(struct nexthop) == 20, "struct nexthop layout");
 _Static_assert(sizeof(struct nh_group) == 2 * NH_BUCKETS, "struct nh_group layout");
 _Static_assert(sizeof(struct nh_stats) == 16, "struct nh_stats layout");
 _Static_assert(sizeof(struct fib6_key) == 20, "struct fib6_key layout");
+_Static_assert(sizeof(struct src4_key) == 8, "struct src4_key layout");
+_Static_assert(sizeof(struct if_settings) == 4, "struct if_settings layout");
+_Static_assert(sizeof(struct settings) == 8, "struct settings layout");
 _Static_assert(VERDICT_COUNT <= VERDICTS_MAX, "verdicts map too small");
+_Static_assert(GROUP_DISCARD == NH_GROUPS_MAX - 1, "GROUP_DISCARD is the last group id");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -147,6 +183,36 @@ struct {
 	__uint(max_entries, VERDICTS_MAX);
 } verdicts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32); /* ingress ifindex */
+	__type(value, struct if_settings);
+	__uint(max_entries, TX_PORTS_MAX);
+} if_settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct src4_key);
+	__type(value, __u8);
+	__uint(max_entries, SRC_PREFIXES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} src4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fib6_key);
+	__type(value, __u8);
+	__uint(max_entries, SRC_PREFIXES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} src6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct settings);
+	__uint(max_entries, 1);
+} settings SEC(".maps");
+
 /* ---- helpers --------------------------------------------------------------- */
 
 struct vlan_hdr {
@@ -159,6 +225,8 @@ struct vlan_hdr {
 #define ICMPV6_ND_FIRST 133 /* router solicitation */
 #define ICMPV6_ND_LAST 137  /* redirect */
 #define IPPROTO_ICMPV6_ 58
+#define AF_INET_ 2
+#define AF_INET6_ 10
 
 static __always_inline int count(enum verdict reason, int action)
 {
@@ -277,6 +345,65 @@ static __always_inline int redirect(struct xdp_md *ctx, struct ethhdr *eth, __u3
 	return bpf_redirect_map(&tx_ports, nh->ifindex, 0);
 }
 
+/* The settings entry's fib_mode (FIB_MODE_SLUICE if it cannot be read). */
+static __always_inline __u32 fib_mode(void)
+{
+	__u32 zero = 0;
+	struct settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s ? s->fib_mode : FIB_MODE_SLUICE;
+}
+
+/* Whether the ingress interface asks for source checks (IF_F_ANTISPOOF). */
+static __always_inline int antispoof(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct if_settings *s = bpf_map_lookup_elem(&if_settings, &ifindex);
+
+	return s && (s->flags & IF_F_ANTISPOOF);
+}
+
+/* bpf_fib_lookup()'s answer as a verdict; on success the caller rewrites
+ * with p->smac / p->dmac and redirects to p->ifindex. `p` is filled by the
+ * caller except for ifindex (the ingress interface, set here). */
+static __always_inline enum verdict kernel_fib(struct xdp_md *ctx, struct bpf_fib_lookup *p)
+{
+	__u32 ifindex;
+	long rc;
+
+	p->ifindex = ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(ctx, p, sizeof(*p), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return VERDICT_PASS_UNREACHABLE;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return VERDICT_PASS_FWD_DISABLED;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return VERDICT_PASS_NO_MAC;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return VERDICT_PASS_MTU;
+	default: /* NOT_FWDED, UNSUPP_LWT, NO_SRC_ADDR, errors */
+		return VERDICT_PASS_NO_ROUTE;
+	}
+	/* As in select_nexthop: check before the packet is rewritten. */
+	ifindex = p->ifindex;
+	if (!bpf_map_lookup_elem(&tx_ports, &ifindex))
+		return VERDICT_PASS_NO_TX_PORT;
+	return VERDICT_FORWARDED;
+}
+
+static __always_inline int redirect_kernel(struct ethhdr *eth, struct bpf_fib_lookup *p)
+{
+	__builtin_memcpy(eth->h_dest, p->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, p->smac, ETH_ALEN);
+	count(VERDICT_FORWARDED, 0);
+	return bpf_redirect_map(&tx_ports, p->ifindex, 0);
+}
+
 /* ---- IPv4 ------------------------------------------------------------------ */
 
 static __always_inline __u32 fib4_entry(void *map, __u32 index)
@@ -309,14 +436,58 @@ static __always_inline int special4(__u32 addr /* host order */)
 	return top == 0 || top == 127 || top >= 224;
 }
 
+/* BCP 38 for IPv4: whether `saddr` (host order; `saddr_be` the same in
+ * network order) is neither exempt (0/8, 169.254/16) nor in src4. */
+static __always_inline int spoofed4(__u32 saddr, __u32 saddr_be)
+{
+	struct src4_key key = { .prefixlen = 32 };
+
+	if ((saddr >> 24) == 0 || (saddr >> 16) == 0xa9fe)
+		return 0;
+	__builtin_memcpy(key.addr, &saddr_be, sizeof(key.addr));
+	return !bpf_map_lookup_elem(&src4, &key);
+}
+
+/* TTL - 1 with the RFC 1624 checksum update; TTL and protocol share one
+ * 16-bit word of the header. */
+static __always_inline void decrement_ttl4(struct iphdr *ip)
+{
+	__u16 old = *(__u16 *)&ip->ttl, new;
+
+	ip->ttl -= 1;
+	new = *(__u16 *)&ip->ttl;
+	ip->check = csum_replace16(ip->check, old, new);
+}
+
+static __always_inline int kernel4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
+				   __u32 tot_len, __u32 ports)
+{
+	struct bpf_fib_lookup p = {};
+	enum verdict why;
+
+	p.family = AF_INET_;
+	p.tos = ip->tos;
+	p.l4_protocol = ip->protocol;
+	/* sport and dport are adjacent, in network order, like `ports`. */
+	__builtin_memcpy(&p.sport, &ports, sizeof(ports));
+	p.tot_len = tot_len;
+	p.ipv4_src = ip->saddr;
+	p.ipv4_dst = ip->daddr;
+	why = kernel_fib(ctx, &p);
+	if (why != VERDICT_FORWARDED)
+		return PASS(why);
+	decrement_ttl4(ip);
+	return redirect_kernel(eth, &p);
+}
+
 static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 tot_len, sum, daddr, saddr, group, hash, nh_id = 0;
 	enum verdict why;
 	struct nexthop *nh = 0;
-	__u16 *w, old, new;
 	__u32 ports = 0;
+	__u16 *w;
 
 	if ((void *)(ip + 1) > data_end)
 		return DROP(VERDICT_DROP_MALFORMED);
@@ -325,6 +496,10 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	tot_len = bpf_ntohs(ip->tot_len);
 	if (tot_len < (__u32)ip->ihl * 4 || (void *)ip + tot_len > data_end)
 		return DROP(VERDICT_DROP_MALFORMED);
+	daddr = bpf_ntohl(ip->daddr);
+	saddr = bpf_ntohl(ip->saddr);
+	if (antispoof(ctx) && spoofed4(saddr, ip->saddr))
+		return DROP(VERDICT_DROP_SPOOFED);
 	if (ip->ihl != 5)
 		return PASS(VERDICT_PASS_OPTIONS);
 
@@ -338,8 +513,6 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (sum != 0xffff)
 		return DROP(VERDICT_DROP_BAD_CHECKSUM);
 
-	daddr = bpf_ntohl(ip->daddr);
-	saddr = bpf_ntohl(ip->saddr);
 	if ((eth->h_dest[0] & 1) || special4(daddr) || special4(saddr))
 		return PASS(VERDICT_PASS_SPECIAL_ADDR);
 	if ((daddr >> 16) == 0xa9fe || (saddr >> 16) == 0xa9fe) /* 169.254/16 */
@@ -349,12 +522,17 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (ip->ttl <= 1)
 		return PASS(VERDICT_PASS_TTL);
 
+	if (!(ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET)))
+		ports = ports_of(ip + 1, (void *)ip + tot_len, data_end, ip->protocol);
+	if (fib_mode() == FIB_MODE_KERNEL)
+		return kernel4(ctx, eth, ip, tot_len, ports);
+
 	group = fib4_lookup(daddr);
 	if (group == 0)
 		return PASS(VERDICT_PASS_NO_ROUTE);
+	if (group == GROUP_DISCARD)
+		return DROP(VERDICT_DROP_DISCARD);
 
-	if (!(ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET)))
-		ports = ports_of(ip + 1, (void *)ip + tot_len, data_end, ip->protocol);
 	hash = hash_word(HASH_SEED, ip->saddr);
 	hash = hash_word(hash, ip->daddr);
 	hash = hash_word(hash, ip->protocol);
@@ -365,12 +543,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (why != VERDICT_FORWARDED || !nh)
 		return PASS(why);
 
-	/* TTL and protocol share one 16-bit word of the header. */
-	old = *(__u16 *)&ip->ttl;
-	ip->ttl -= 1;
-	new = *(__u16 *)&ip->ttl;
-	ip->check = csum_replace16(ip->check, old, new);
-
+	decrement_ttl4(ip);
 	return redirect(ctx, eth, nh_id, nh);
 }
 
@@ -391,6 +564,40 @@ static __always_inline int v6_unspec_or_loopback(const struct in6_addr *a)
 {
 	return (a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2]) == 0 &&
 	       (a->in6_u.u6_addr32[3] == 0 || a->in6_u.u6_addr32[3] == bpf_htonl(1));
+}
+
+/* BCP 38 for IPv6: whether the source is neither exempt (::, fe80::/10)
+ * nor in src6. */
+static __always_inline int spoofed6(const struct in6_addr *saddr)
+{
+	struct fib6_key key = { .prefixlen = 128 };
+
+	if (v6_link_local(saddr) ||
+	    (saddr->in6_u.u6_addr32[0] | saddr->in6_u.u6_addr32[1] | saddr->in6_u.u6_addr32[2] |
+	     saddr->in6_u.u6_addr32[3]) == 0)
+		return 0;
+	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
+	return !bpf_map_lookup_elem(&src6, &key);
+}
+
+static __always_inline int kernel6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6,
+				   __u32 ip_len, __u32 ports)
+{
+	struct bpf_fib_lookup p = {};
+	enum verdict why;
+
+	p.family = AF_INET6_;
+	p.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
+	p.l4_protocol = ip6->nexthdr;
+	__builtin_memcpy(&p.sport, &ports, sizeof(ports));
+	p.tot_len = ip_len;
+	__builtin_memcpy(p.ipv6_src, &ip6->saddr, sizeof(p.ipv6_src));
+	__builtin_memcpy(p.ipv6_dst, &ip6->daddr, sizeof(p.ipv6_dst));
+	why = kernel_fib(ctx, &p);
+	if (why != VERDICT_FORWARDED)
+		return PASS(why);
+	ip6->hop_limit -= 1;
+	return redirect_kernel(eth, &p);
 }
 
 static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6)
@@ -420,6 +627,8 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		    *type >= ICMPV6_ND_FIRST && *type <= ICMPV6_ND_LAST)
 			return PASS(VERDICT_PASS_ARP_ND);
 	}
+	if (antispoof(ctx) && spoofed6(&ip6->saddr))
+		return DROP(VERDICT_DROP_SPOOFED);
 	if ((eth->h_dest[0] & 1) || v6_multicast(&ip6->daddr) || v6_multicast(&ip6->saddr) ||
 	    v6_unspec_or_loopback(&ip6->daddr) || v6_unspec_or_loopback(&ip6->saddr))
 		return PASS(VERDICT_PASS_SPECIAL_ADDR);
@@ -432,14 +641,19 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (ip6->hop_limit <= 1)
 		return PASS(VERDICT_PASS_TTL);
 
+	ports = ports_of(ip6 + 1, (void *)ip6 + ip_len, data_end, nexthdr);
+	if (fib_mode() == FIB_MODE_KERNEL)
+		return kernel6(ctx, eth, ip6, ip_len, ports);
+
 	key.prefixlen = 128;
 	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
 	group_p = bpf_map_lookup_elem(&fib6, &key);
 	group = group_p ? *group_p : 0;
 	if (group == 0)
 		return PASS(VERDICT_PASS_NO_ROUTE);
+	if (group == GROUP_DISCARD)
+		return DROP(VERDICT_DROP_DISCARD);
 
-	ports = ports_of(ip6 + 1, (void *)ip6 + ip_len, data_end, nexthdr);
 	hash = HASH_SEED;
 #pragma unroll
 	for (int i = 0; i < 4; i++)

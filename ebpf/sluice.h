@@ -42,6 +42,10 @@ struct fib6_key {
  */
 #define NH_BUCKETS         64u
 #define NH_GROUPS_MAX      32768u
+/* A FIB entry (either family) naming this group drops the packet
+ * (VERDICT_DROP_DISCARD): a discard route, e.g. for an announced aggregate.
+ * Its nh_groups slot is never read. Ordinary group ids are 1..32766. */
+#define GROUP_DISCARD      32767u /* NH_GROUPS_MAX - 1 */
 struct nh_group {
 	__u16 buckets[NH_BUCKETS];
 };
@@ -63,6 +67,28 @@ struct nexthop {
 
 /* ---- the router's own addresses -------------------------------------------- */
 #define OWN_ADDRS_MAX      4096u
+
+/* ---- per ingress interface: ARRAY keyed by ifindex (< TX_PORTS_MAX) ------- */
+#define IF_F_ANTISPOOF     0x1u /* BCP 38: drop sources outside src4 / src6 */
+struct if_settings {
+	__u32 flags; /* IF_F_* */
+};
+
+/* ---- the site's own address space (anti-spoofing): LPM tries, value 1 ----- */
+#define SRC_PREFIXES_MAX   1024u
+struct src4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+/* src6 is keyed by struct fib6_key. */
+
+/* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
+#define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
+#define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
+struct settings {
+	__u32 fib_mode; /* FIB_MODE_* */
+	__u32 reserved; /* 0 */
+};
 
 /* ---- counters -------------------------------------------------------------- */
 struct nh_stats {
@@ -89,7 +115,11 @@ enum verdict {
 	VERDICT_PASS_NO_TX_PORT = 13,  /* egress ifindex not in tx_ports */
 	VERDICT_DROP_MALFORMED = 14,   /* truncated or inconsistent headers */
 	VERDICT_DROP_BAD_CHECKSUM = 15, /* IPv4 header checksum wrong */
-	VERDICT_COUNT = 16,
+	VERDICT_DROP_DISCARD = 16,     /* FIB entry names GROUP_DISCARD */
+	VERDICT_DROP_SPOOFED = 17,     /* source outside src4/src6 on an antispoof interface */
+	VERDICT_PASS_UNREACHABLE = 18, /* kernel FIB: blackhole/unreachable/prohibit route */
+	VERDICT_PASS_FWD_DISABLED = 19, /* kernel FIB: forwarding off on the ingress interface */
+	VERDICT_COUNT = 20,
 };
 #define VERDICTS_MAX       32u /* map size: room to add verdicts */
 

@@ -89,12 +89,7 @@ impl Dataplane {
     /// (the kernel picks). The same program may be attached to several
     /// interfaces, each with its own [`Attachment`].
     pub fn attach(&mut self, ifname: &str, mode: XdpMode) -> Result<Attachment, Error> {
-        let unknown = || {
-            Error::Program(ProgramError::UnknownInterface {
-                name: ifname.to_owned(),
-            })
-        };
-        let ifindex = sys::if_nametoindex(ifname).ok_or_else(unknown)?;
+        let ifindex = ifindex(ifname)?;
         let program = self.program_mut()?;
         let id = program.attach_to_if_index(ifindex, mode)?;
         let link = program.take_link(id)?;
@@ -105,6 +100,15 @@ impl Dataplane {
             mode,
         })
     }
+}
+
+/// The index of interface `ifname` in the calling thread's namespace.
+pub(crate) fn ifindex(ifname: &str) -> Result<u32, Error> {
+    sys::if_nametoindex(ifname).ok_or_else(|| {
+        Error::Program(ProgramError::UnknownInterface {
+            name: ifname.to_owned(),
+        })
+    })
 }
 
 /// Runs `f` on a new thread that has joined the network namespace `name`

@@ -8,7 +8,8 @@
 //! * `0` — no route;
 //! * bit 15 set (`0x8000 | g`) — go to tbl8 group `g = v & 0x7fff`
 //!   (only ever found in `top`);
-//! * otherwise a next-hop-group id `1..=32767`.
+//! * otherwise a next-hop-group id `1..=32767` (32767 is
+//!   [`crate::layout::GROUP_DISCARD`]: a discard route).
 //!
 //! `top` has 2^24 logical entries indexed by the top 24 bits of the
 //! destination address (`addr >> 8`). Entries are packed four per `u64`

@@ -33,9 +33,138 @@ pub mod map {
     pub const NH_STATS: &str = "nh_stats";
     /// `PERCPU_ARRAY` of u64 indexed by [`super::Verdict`].
     pub const VERDICTS: &str = "verdicts";
+    /// `ARRAY` of `struct if_settings` (u32 flags) indexed by ingress ifindex.
+    pub const IF_SETTINGS: &str = "if_settings";
+    /// `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[4] }` → u8: the site's
+    /// IPv4 source space (anti-spoofing).
+    pub const SRC4: &str = "src4";
+    /// `LPM_TRIE` keyed like [`FIB6`] → u8: the site's IPv6 source space.
+    pub const SRC6: &str = "src6";
+    /// `ARRAY` of one `struct settings` (fib mode).
+    pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 10] = [
-        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
+    pub const ALL: [&str; 14] = [
+        FIB4_TOP,
+        FIB4_TBL8,
+        FIB6,
+        NH_GROUPS,
+        NEXTHOPS,
+        TX_PORTS,
+        OWN4,
+        OWN6,
+        NH_STATS,
+        VERDICTS,
+        IF_SETTINGS,
+        SRC4,
+        SRC6,
+        SETTINGS,
+    ];
+
+    /// A map's definition as the kernel reports it (`bpf_map_info`), to
+    /// check that a pinned map fits this layout.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Spec {
+        /// The map (pin) name.
+        pub name: &'static str,
+        /// `BPF_MAP_TYPE_*`.
+        pub map_type: u32,
+        /// Key size in bytes.
+        pub key_size: u32,
+        /// Value size in bytes.
+        pub value_size: u32,
+        /// Capacity.
+        pub max_entries: u32,
+        /// `BPF_F_*` creation flags.
+        pub flags: u32,
+    }
+
+    /// `BPF_MAP_TYPE_HASH`.
+    pub const TYPE_HASH: u32 = 1;
+    /// `BPF_MAP_TYPE_ARRAY`.
+    pub const TYPE_ARRAY: u32 = 2;
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    pub const TYPE_PERCPU_ARRAY: u32 = 6;
+    /// `BPF_MAP_TYPE_LPM_TRIE`.
+    pub const TYPE_LPM_TRIE: u32 = 11;
+    /// `BPF_MAP_TYPE_DEVMAP`.
+    pub const TYPE_DEVMAP: u32 = 14;
+    /// `BPF_F_NO_PREALLOC`.
+    pub const F_NO_PREALLOC: u32 = 1;
+    /// `BPF_F_MMAPABLE`.
+    pub const F_MMAPABLE: u32 = 1 << 10;
+
+    const fn spec(
+        name: &'static str,
+        map_type: u32,
+        key_size: usize,
+        value_size: usize,
+        max_entries: u32,
+        flags: u32,
+    ) -> Spec {
+        Spec {
+            name,
+            map_type,
+            key_size: key_size as u32,
+            value_size: value_size as u32,
+            max_entries,
+            flags,
+        }
+    }
+
+    use super::*;
+
+    /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
+    /// them against the object).
+    pub const SPECS: [Spec; 14] = [
+        spec(
+            FIB4_TOP,
+            TYPE_ARRAY,
+            4,
+            8,
+            FIB4_TOP_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB4_TBL8,
+            TYPE_ARRAY,
+            4,
+            8,
+            FIB4_TBL8_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB6,
+            TYPE_LPM_TRIE,
+            FIB6_KEY_SIZE,
+            2,
+            FIB6_MAX_ENTRIES,
+            F_NO_PREALLOC,
+        ),
+        spec(NH_GROUPS, TYPE_ARRAY, 4, 2 * NH_BUCKETS, NH_GROUPS_MAX, 0),
+        spec(NEXTHOPS, TYPE_ARRAY, 4, NEXTHOP_SIZE, NEXTHOPS_MAX, 0),
+        spec(TX_PORTS, TYPE_DEVMAP, 4, DEVMAP_VALUE_SIZE, TX_PORTS_MAX, 0),
+        spec(OWN4, TYPE_HASH, 4, 1, OWN_ADDRS_MAX, 0),
+        spec(OWN6, TYPE_HASH, 16, 1, OWN_ADDRS_MAX, 0),
+        spec(NH_STATS, TYPE_PERCPU_ARRAY, 4, 16, NEXTHOPS_MAX, 0),
+        spec(VERDICTS, TYPE_PERCPU_ARRAY, 4, 8, VERDICTS_MAX, 0),
+        spec(IF_SETTINGS, TYPE_ARRAY, 4, 4, TX_PORTS_MAX, 0),
+        spec(
+            SRC4,
+            TYPE_LPM_TRIE,
+            SRC4_KEY_SIZE,
+            1,
+            SRC_PREFIXES_MAX,
+            F_NO_PREALLOC,
+        ),
+        spec(
+            SRC6,
+            TYPE_LPM_TRIE,
+            FIB6_KEY_SIZE,
+            1,
+            SRC_PREFIXES_MAX,
+            F_NO_PREALLOC,
+        ),
+        spec(SETTINGS, TYPE_ARRAY, 4, SETTINGS_SIZE, 1, 0),
     ];
 }
 
@@ -108,8 +237,13 @@ pub const FIB6_KEY_SIZE: usize = 20;
 
 /// Buckets per next-hop group.
 pub const NH_BUCKETS: usize = 64;
-/// `nh_groups` capacity; valid group ids are 1..NH_GROUPS_MAX.
+/// `nh_groups` capacity; group ids are 1..NH_GROUPS_MAX, of which
+/// [`GROUP_DISCARD`] is reserved.
 pub const NH_GROUPS_MAX: u32 = 32_768;
+/// A FIB entry (IPv4 or IPv6) naming this group drops the packet and counts
+/// [`Verdict::DropDiscard`]: a discard route. Ordinary groups are
+/// 1..=32766.
+pub const GROUP_DISCARD: u16 = (NH_GROUPS_MAX - 1) as u16;
 
 /// `struct nh_group`: resilient-hashing buckets, each a next-hop id
 /// (0 = empty, which punts the flows hashed to it).
@@ -307,6 +441,43 @@ pub const DEVMAP_VALUE_SIZE: usize = 8;
 /// `own4` / `own6` capacity.
 pub const OWN_ADDRS_MAX: u32 = 4096;
 
+// ---- anti-spoofing, settings ---------------------------------------------------------
+
+/// `if_settings` flag: drop packets arriving on the interface whose source
+/// is not in `src4` / `src6` (BCP 38).
+pub const IF_F_ANTISPOOF: u32 = 0x1;
+/// `src4` / `src6` capacity.
+pub const SRC_PREFIXES_MAX: u32 = 1024;
+/// Size of `struct src4_key` (u32 prefix length, 4 address bytes).
+pub const SRC4_KEY_SIZE: usize = 8;
+/// Size of `struct settings`.
+pub const SETTINGS_SIZE: usize = 8;
+
+/// `settings.fib_mode`: where the program looks routes up.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FibMode {
+    /// `FIB_MODE_SLUICE`: the program's own maps (DIR-24-8, the IPv6 trie,
+    /// next-hop groups and next hops).
+    #[default]
+    Sluice = 0,
+    /// `FIB_MODE_KERNEL`: `bpf_fib_lookup()` on the kernel's FIB and
+    /// neighbour table (of the ingress interface's namespace, which must
+    /// have forwarding enabled on that interface).
+    Kernel = 1,
+}
+
+impl FibMode {
+    /// From the map value; unknown values read as `None`.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(FibMode::Sluice),
+            1 => Some(FibMode::Kernel),
+            _ => None,
+        }
+    }
+}
+
 // ---- counters --------------------------------------------------------------------------
 
 /// `struct nh_stats`, summed over CPUs when read.
@@ -370,11 +541,21 @@ pub enum Verdict {
     DropMalformed = 14,
     /// IPv4 header checksum wrong.
     DropBadChecksum = 15,
+    /// The FIB entry names [`GROUP_DISCARD`] (a discard route).
+    DropDiscard = 16,
+    /// Source outside `src4` / `src6` on an interface with
+    /// [`IF_F_ANTISPOOF`] (BCP 38).
+    DropSpoofed = 17,
+    /// Kernel FIB mode: a blackhole, unreachable or prohibit route (the
+    /// kernel drops the packet or answers with ICMP).
+    PassUnreachable = 18,
+    /// Kernel FIB mode: forwarding is disabled on the ingress interface.
+    PassFwdDisabled = 19,
 }
 
 impl Verdict {
     /// Every verdict, in counter order.
-    pub const ALL: [Verdict; 16] = [
+    pub const ALL: [Verdict; 20] = [
         Verdict::Forwarded,
         Verdict::PassNotIp,
         Verdict::PassArpNd,
@@ -391,6 +572,10 @@ impl Verdict {
         Verdict::PassNoTxPort,
         Verdict::DropMalformed,
         Verdict::DropBadChecksum,
+        Verdict::DropDiscard,
+        Verdict::DropSpoofed,
+        Verdict::PassUnreachable,
+        Verdict::PassFwdDisabled,
     ];
 
     /// The name used in counters and metrics (`VERDICT_` + upper case of
@@ -413,6 +598,10 @@ impl Verdict {
             Verdict::PassNoTxPort => "pass_no_tx_port",
             Verdict::DropMalformed => "drop_malformed",
             Verdict::DropBadChecksum => "drop_bad_checksum",
+            Verdict::DropDiscard => "drop_discard",
+            Verdict::DropSpoofed => "drop_spoofed",
+            Verdict::PassUnreachable => "pass_unreachable",
+            Verdict::PassFwdDisabled => "pass_fwd_disabled",
         }
     }
 
@@ -420,7 +609,10 @@ impl Verdict {
     pub const fn action(self) -> XdpAction {
         match self {
             Verdict::Forwarded => XdpAction::Redirect,
-            Verdict::DropMalformed | Verdict::DropBadChecksum => XdpAction::Drop,
+            Verdict::DropMalformed
+            | Verdict::DropBadChecksum
+            | Verdict::DropDiscard
+            | Verdict::DropSpoofed => XdpAction::Drop,
             _ => XdpAction::Pass,
         }
     }
@@ -523,6 +715,11 @@ mod tests {
             ("TX_PORTS_MAX", u64::from(TX_PORTS_MAX)),
             ("OWN_ADDRS_MAX", u64::from(OWN_ADDRS_MAX)),
             ("VERDICTS_MAX", u64::from(VERDICTS_MAX)),
+            ("GROUP_DISCARD", u64::from(GROUP_DISCARD)),
+            ("IF_F_ANTISPOOF", u64::from(IF_F_ANTISPOOF)),
+            ("SRC_PREFIXES_MAX", u64::from(SRC_PREFIXES_MAX)),
+            ("FIB_MODE_SLUICE", FibMode::Sluice as u64),
+            ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
         ] {
             let text = header_define(name);
             let digits = text.trim_end_matches('u');

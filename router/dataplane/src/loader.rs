@@ -19,8 +19,8 @@ use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
 
 use crate::dir24::{Dir24, Dirty};
 use crate::layout::{
-    self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NH_GROUPS_MAX,
-    NextHop, NhGroup, NhStats, TX_PORTS_MAX, Verdict, XdpAction,
+    self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, GROUP_DISCARD, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS,
+    NH_GROUPS_MAX, NextHop, NhGroup, NhStats, TX_PORTS_MAX, Verdict, XdpAction,
 };
 use mmap::MappedWords;
 
@@ -60,6 +60,43 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The pin directory is not on a bpffs.
+    #[error(
+        "{path} is not on a bpffs (file system magic {magic:#x}, a bpffs has 0xcafe4a11): \
+         mount one with `mount -t bpf bpf /run/sluice/bpf` and set `dataplane.bpffs` to it \
+         (`ip netns exec` hides the host's /sys/fs/bpf behind a fresh sysfs)"
+    )]
+    NotBpffs {
+        /// The directory checked (the pin directory or its nearest existing
+        /// ancestor).
+        path: std::path::PathBuf,
+        /// Its `statfs` file system type.
+        magic: i64,
+    },
+    /// A pinned map does not fit this program's layout.
+    #[error(
+        "pinned map {map} ({path}) does not fit this program: {problem}; it was made by \
+         another version of Sluice: stop that data plane cleanly or remove the pins"
+    )]
+    PinnedLayout {
+        /// The map's name.
+        map: &'static str,
+        /// Its pin.
+        path: std::path::PathBuf,
+        /// What differs.
+        problem: String,
+    },
+    /// A pin or pin-directory operation failed.
+    #[error("{what} {path}: {source}")]
+    Pin {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The operation.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An id, index or length outside what the layout allows.
     #[error("{what} {value} is out of range (allowed: {allowed})")]
     OutOfRange {
@@ -72,11 +109,27 @@ pub enum Error {
     },
 }
 
-fn map_err(map: &'static str) -> impl FnOnce(MapError) -> Error {
+pub(crate) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> Error {
     move |source| Error::Map { map, source }
 }
 
-fn check_range(what: &'static str, value: u64, min: u64, max_excl: u64) -> Result<(), Error> {
+/// `Ok` for a missing key too, so removals are idempotent. (aya 0.14's
+/// `remove` reports a missing key as a syscall error with ENOENT, not as
+/// `MapError::KeyNotFound`.)
+pub(crate) fn absent_ok(map: &'static str, r: Result<(), MapError>) -> Result<(), Error> {
+    match r {
+        Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(map_err(map)(e)),
+    }
+}
+
+pub(crate) fn check_range(
+    what: &'static str,
+    value: u64,
+    min: u64,
+    max_excl: u64,
+) -> Result<(), Error> {
     if (min..max_excl).contains(&value) {
         Ok(())
     } else {
@@ -118,16 +171,20 @@ struct Fib4Array {
 pub struct Dataplane {
     fib4_top: Fib4Array,
     fib4_tbl8: Fib4Array,
-    fib6: LpmTrie<MapData, [u8; 16], u16>,
-    nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
-    nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
-    tx_ports: DevMap<MapData>,
-    own4: HashMap<MapData, u32, u8>,
-    own6: HashMap<MapData, [u8; 16], u8>,
-    nh_stats: PerCpuArray<MapData, [u64; 2]>,
-    verdicts: PerCpuArray<MapData, u64>,
+    pub(crate) fib6: LpmTrie<MapData, [u8; 16], u16>,
+    pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
+    pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
+    pub(crate) tx_ports: DevMap<MapData>,
+    pub(crate) own4: HashMap<MapData, u32, u8>,
+    pub(crate) own6: HashMap<MapData, [u8; 16], u8>,
+    pub(crate) nh_stats: PerCpuArray<MapData, [u64; 2]>,
+    pub(crate) verdicts: PerCpuArray<MapData, u64>,
+    pub(crate) if_settings: Array<MapData, u32>,
+    pub(crate) src4: LpmTrie<MapData, [u8; 4], u8>,
+    pub(crate) src6: LpmTrie<MapData, [u8; 16], u8>,
+    pub(crate) settings: Array<MapData, [u32; 2]>,
     // Last: the maps above hold their own references.
-    ebpf: Ebpf,
+    pub(crate) ebpf: Ebpf,
 }
 
 impl std::fmt::Debug for Dataplane {
@@ -143,7 +200,12 @@ impl Dataplane {
     /// Creates the maps, loads and verifies the program. Nothing is attached
     /// and nothing is pinned: dropping the value frees everything.
     pub fn load() -> Result<Self, Error> {
-        let mut ebpf = EbpfLoader::new().load(OBJECT)?;
+        Self::load_with(&mut EbpfLoader::new())
+    }
+
+    /// Loads with `loader` (e.g. one with pin paths set) and takes the maps.
+    pub(crate) fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Self, Error> {
+        let mut ebpf = loader.load(OBJECT)?;
         let program: &mut Xdp = ebpf
             .program_mut(layout::PROGRAM)
             .ok_or(Error::Missing("program sluice_xdp"))?
@@ -170,6 +232,11 @@ impl Dataplane {
         let own6 = HashMap::try_from(take(m::OWN6)?).map_err(map_err(m::OWN6))?;
         let nh_stats = PerCpuArray::try_from(take(m::NH_STATS)?).map_err(map_err(m::NH_STATS))?;
         let verdicts = PerCpuArray::try_from(take(m::VERDICTS)?).map_err(map_err(m::VERDICTS))?;
+        let if_settings =
+            Array::try_from(take(m::IF_SETTINGS)?).map_err(map_err(m::IF_SETTINGS))?;
+        let src4 = LpmTrie::try_from(take(m::SRC4)?).map_err(map_err(m::SRC4))?;
+        let src6 = LpmTrie::try_from(take(m::SRC6)?).map_err(map_err(m::SRC6))?;
+        let settings = Array::try_from(take(m::SETTINGS)?).map_err(map_err(m::SETTINGS))?;
         Ok(Self {
             fib4_top,
             fib4_tbl8,
@@ -181,6 +248,10 @@ impl Dataplane {
             own6,
             nh_stats,
             verdicts,
+            if_settings,
+            src4,
+            src6,
+            settings,
             ebpf,
         })
     }
@@ -205,11 +276,34 @@ impl Dataplane {
 
     /// Runs the program once on `frame` with `BPF_PROG_TEST_RUN`. The
     /// kernel takes frames of 14 bytes (an Ethernet header) or more.
+    /// The frame arrives on the loopback device of the calling thread's
+    /// network namespace (ifindex 1).
     pub fn test_run(&self, frame: &[u8]) -> Result<TestOutcome, Error> {
+        self.test_run_inner(frame, None)
+    }
+
+    /// [`Self::test_run`] with the frame arriving on `ifindex`, an
+    /// interface of the calling thread's network namespace (`ctx_in`'s
+    /// `ingress_ifindex`; `bpf_fib_lookup` then uses that interface and
+    /// namespace).
+    pub fn test_run_from(&self, frame: &[u8], ifindex: u32) -> Result<TestOutcome, Error> {
+        self.test_run_inner(frame, Some(ifindex))
+    }
+
+    fn test_run_inner(&self, frame: &[u8], ifindex: Option<u32>) -> Result<TestOutcome, Error> {
         let mut out = vec![0u8; frame.len() + 256];
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
+        // rx_queue_index, egress_ifindex; data_end must be the frame length.
+        let ctx: Vec<u8> = ifindex
+            .map(|i| [0, frame.len() as u32, 0, i, 0, 0])
+            .into_iter()
+            .flatten()
+            .flat_map(u32::to_ne_bytes)
+            .collect();
         let result = self.program()?.test_run(TestRunOptions {
             data_in: Some(frame),
             data_out: Some(&mut out),
+            ctx_in: ifindex.map(|_| ctx.as_slice()),
             ..TestRunOptions::new()
         })?;
         out.truncate(result.data_size_out as usize);
@@ -241,9 +335,10 @@ impl Dataplane {
         Ok(NextHop::from_bytes(&b))
     }
 
-    /// Writes the buckets of group `id` (1..32768).
+    /// Writes the buckets of group `id` (1..=32766; [`GROUP_DISCARD`] has
+    /// no buckets).
     pub fn set_group(&mut self, id: u16, group: &NhGroup) -> Result<(), Error> {
-        check_range("next-hop group id", id.into(), 1, NH_GROUPS_MAX.into())?;
+        check_range("next-hop group id", id.into(), 1, GROUP_DISCARD.into())?;
         self.nh_groups
             .set(u32::from(id), group.to_bytes(), 0)
             .map_err(map_err(layout::map::NH_GROUPS))
@@ -302,10 +397,7 @@ impl Dataplane {
             ),
             IpAddr::V6(a) => (layout::map::OWN6, self.own6.remove(&a.octets())),
         };
-        match r {
-            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(map_err(map)(e)),
-        }
+        absent_ok(map, r)
     }
 
     // ---- IPv6 FIB ----------------------------------------------------------------------
@@ -317,7 +409,8 @@ impl Dataplane {
         Ok(Key::new(len.into(), addr.to_be_bytes()))
     }
 
-    /// Routes `prefix/len` to next-hop group `group` (1..32768).
+    /// Routes `prefix/len` to next-hop group `group` (1..32768;
+    /// [`GROUP_DISCARD`] makes it a discard route).
     pub fn set_route6(&mut self, prefix: Ipv6Addr, len: u8, group: u16) -> Result<(), Error> {
         check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())?;
         let key = Self::fib6_key(prefix, len)?;
@@ -329,10 +422,7 @@ impl Dataplane {
     /// Removes the route for `prefix/len` (absent is not an error).
     pub fn remove_route6(&mut self, prefix: Ipv6Addr, len: u8) -> Result<(), Error> {
         let key = Self::fib6_key(prefix, len)?;
-        match self.fib6.remove(&key) {
-            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(map_err(layout::map::FIB6)(e)),
-        }
+        absent_ok(layout::map::FIB6, self.fib6.remove(&key))
     }
 
     /// The next-hop group the program would use for `addr` (0: no route).

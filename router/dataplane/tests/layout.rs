@@ -28,83 +28,41 @@ fn object_maps_match_the_layout() {
     want.sort_unstable();
     assert_eq!(names, want, "map names");
 
-    // (name, type, key size, value size, max entries, flags)
-    let expected: [(&str, u32, usize, usize, u64, u32); 10] = [
-        (
-            map::FIB4_TOP,
-            ARRAY,
-            4,
-            8,
-            layout::FIB4_TOP_WORDS as u64,
-            F_MMAPABLE,
-        ),
-        (
-            map::FIB4_TBL8,
-            ARRAY,
-            4,
-            8,
-            layout::FIB4_TBL8_WORDS as u64,
-            F_MMAPABLE,
-        ),
-        (
-            map::FIB6,
-            LPM_TRIE,
-            layout::FIB6_KEY_SIZE,
-            2,
-            layout::FIB6_MAX_ENTRIES.into(),
-            F_NO_PREALLOC,
-        ),
-        (
-            map::NH_GROUPS,
-            ARRAY,
-            4,
-            size_of::<layout::NhGroup>(),
-            layout::NH_GROUPS_MAX.into(),
-            0,
-        ),
-        (
-            map::NEXTHOPS,
-            ARRAY,
-            4,
-            size_of::<layout::NextHop>(),
-            layout::NEXTHOPS_MAX.into(),
-            0,
-        ),
-        (
-            map::TX_PORTS,
-            DEVMAP,
-            4,
-            layout::DEVMAP_VALUE_SIZE,
-            layout::TX_PORTS_MAX.into(),
-            0,
-        ),
-        (map::OWN4, HASH, 4, 1, layout::OWN_ADDRS_MAX.into(), 0),
-        (map::OWN6, HASH, 16, 1, layout::OWN_ADDRS_MAX.into(), 0),
-        (
-            map::NH_STATS,
-            PERCPU_ARRAY,
-            4,
-            size_of::<layout::NhStats>(),
-            layout::NEXTHOPS_MAX.into(),
-            0,
-        ),
-        (
-            map::VERDICTS,
-            PERCPU_ARRAY,
-            4,
-            8,
-            layout::VERDICTS_MAX.into(),
-            0,
-        ),
-    ];
-    for (name, ty, key, value, max, flags) in expected {
+    assert_eq!(
+        map::SPECS.iter().map(|s| s.name).collect::<Vec<_>>(),
+        map::ALL.to_vec(),
+        "SPECS in ALL order"
+    );
+    for spec in map::SPECS {
+        let name = spec.name;
         let m = &obj.maps[name];
-        assert_eq!(m.map_type(), ty, "{name}: type");
-        assert_eq!(m.key_size() as usize, key, "{name}: key size");
-        assert_eq!(m.value_size() as usize, value, "{name}: value size");
-        assert_eq!(u64::from(m.max_entries()), max, "{name}: max entries");
-        assert_eq!(m.map_flags(), flags, "{name}: flags");
+        assert_eq!(m.map_type(), spec.map_type, "{name}: type");
+        assert_eq!(m.key_size(), spec.key_size, "{name}: key size");
+        assert_eq!(m.value_size(), spec.value_size, "{name}: value size");
+        assert_eq!(m.max_entries(), spec.max_entries, "{name}: max entries");
+        assert_eq!(m.map_flags(), spec.flags, "{name}: flags");
     }
+    // A few against the constants of the kernel's uapi, independently of
+    // SPECS' own spelling.
+    assert_eq!(obj.maps[map::FIB4_TOP].map_type(), ARRAY);
+    assert_eq!(obj.maps[map::FIB4_TOP].map_flags(), F_MMAPABLE);
+    assert_eq!(obj.maps[map::FIB6].map_type(), LPM_TRIE);
+    assert_eq!(obj.maps[map::SRC4].map_flags(), F_NO_PREALLOC);
+    assert_eq!(obj.maps[map::OWN4].map_type(), HASH);
+    assert_eq!(obj.maps[map::NH_STATS].map_type(), PERCPU_ARRAY);
+    assert_eq!(obj.maps[map::TX_PORTS].map_type(), DEVMAP);
+    assert_eq!(
+        obj.maps[map::NH_GROUPS].value_size() as usize,
+        size_of::<layout::NhGroup>()
+    );
+    assert_eq!(
+        obj.maps[map::NEXTHOPS].value_size() as usize,
+        size_of::<layout::NextHop>()
+    );
+    assert_eq!(
+        obj.maps[map::NH_STATS].value_size() as usize,
+        size_of::<layout::NhStats>()
+    );
 }
 
 #[test]
@@ -247,6 +205,24 @@ fn value_structs_match_the_btf() {
         )
     );
     assert_eq!(btf_struct(&types, "own6_key"), (16, fields(&[("addr", 0)])));
+    assert_eq!(
+        btf_struct(&types, "src4_key"),
+        (
+            layout::SRC4_KEY_SIZE,
+            fields(&[("prefixlen", 0), ("addr", 4)])
+        )
+    );
+    assert_eq!(
+        btf_struct(&types, "if_settings"),
+        (4, fields(&[("flags", 0)]))
+    );
+    assert_eq!(
+        btf_struct(&types, "settings"),
+        (
+            layout::SETTINGS_SIZE,
+            fields(&[("fib_mode", 0), ("reserved", 4)])
+        )
+    );
 }
 
 /// `(NAME, value)` of every `VERDICT_NAME = value,` line of the header.

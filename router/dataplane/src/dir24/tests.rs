@@ -471,3 +471,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_discard_group_id_is_accepted() {
+    // layout::GROUP_DISCARD (32767) is a valid entry value: the program
+    // drops instead of looking up a group.
+    let discard = crate::layout::GROUP_DISCARD;
+    assert_eq!(discard, MAX_NEXT_HOP_GROUP);
+    let mut fib = Dir24::new(4);
+    fib.insert(p("198.51.100.0/24"), discard).unwrap();
+    fib.insert(p("198.51.100.128/25"), 7).unwrap();
+    fib.insert(p("203.0.113.9/32"), discard).unwrap();
+    assert_eq!(fib.lookup(a("198.51.100.1")), discard);
+    assert_eq!(fib.lookup(a("198.51.100.200")), 7);
+    assert_eq!(fib.lookup(a("203.0.113.9")), discard);
+    assert_eq!(fib.lookup(a("203.0.113.8")), 0);
+    assert_eq!(
+        fib.insert(p("10.0.0.0/8"), discard + 1),
+        Err(Dir24Error::BadGroup(discard + 1))
+    );
+    assert!(Dir24::from_routes(4, [(p("10.0.0.0/8"), discard)]).is_ok());
+}
