@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sluice_dataplane::attach::{Attachment, XdpMode, in_netns};
 use sluice_dataplane::dir24::{DEFAULT_TBL8_GROUPS, Dir24, Prefix};
-use sluice_dataplane::layout::{NextHop, NhGroup, Verdict};
+use sluice_dataplane::layout::{FibMode, NextHop, NhGroup, Verdict};
 use sluice_dataplane::loader::Dataplane;
 
 use crate::lab::{self, Topology};
@@ -41,11 +41,6 @@ impl Mode {
             Mode::FibLookup => "fib_lookup",
             Mode::Kernel => "kernel",
         }
-    }
-
-    /// Whether this build can run the mode.
-    pub fn available(self) -> bool {
-        self != Mode::FibLookup
     }
 }
 
@@ -176,6 +171,12 @@ impl Forwarder {
             self.attachment = Some(a);
         }
         Ok(())
+    }
+
+    /// Where the program looks routes up: its own FIB, or the kernel's
+    /// through `bpf_fib_lookup` (same program, same maps otherwise).
+    pub fn set_fib_mode(&mut self, mode: FibMode) -> Result<(), String> {
+        self.dp.set_fib_mode(mode).map_err(|e| e.to_string())
     }
 
     pub fn detach(&mut self) -> Result<(), String> {

@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use sluice_dataplane::attach::in_netns;
+use sluice_dataplane::layout::FibMode;
 use sluice_testns::Lab;
 
 use crate::cost::{self, Cost};
@@ -107,18 +108,20 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     };
     let place = &spec.place;
     for &mode in &spec.modes {
-        if !mode.available() {
-            run.rates.push((
-                mode,
-                Err("pending: bpf_fib_lookup mode not merged yet".into()),
-            ));
-            continue;
-        }
         log(&format!("{}: measuring {}", spec.label, mode.name()));
         let rate = match mode {
             Mode::Sluice | Mode::FibLookup => {
-                topo.ip_forward(false);
+                // bpf_fib_lookup answers FWD_DISABLED unless the ingress
+                // device forwards; Sluice's own FIB runs with it off, so
+                // nothing can reach dst but through the program.
+                let kernel_fib = mode == Mode::FibLookup;
+                topo.ip_forward(kernel_fib);
                 topo.ingress_gro(false);
+                fwd.set_fib_mode(if kernel_fib {
+                    FibMode::Kernel
+                } else {
+                    FibMode::Sluice
+                })?;
                 fwd.attach(&topo)?;
                 let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
                 let rate = pps::measure(mode, &tg, &topo, Some(&fwd), tid, place);
