@@ -51,11 +51,17 @@ pub fn frames(dmac: [u8; 6], smac: [u8; 6], dsts: &[u32]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn mean_ns(prog: BorrowedFd<'_>, frames: &[Vec<u8>], repeat: u32) -> Result<(f64, u64), String> {
+fn mean_ns(
+    prog: BorrowedFd<'_>,
+    frames: &[Vec<u8>],
+    ifindex: u32,
+    repeat: u32,
+) -> Result<(f64, u64), String> {
     let mut total = 0u64;
     let mut other = 0u64;
     for f in frames {
-        let r = sys::test_run(prog, f, repeat).map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+        let r = sys::test_run(prog, f, ifindex, repeat)
+            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
         total += u64::from(r.duration_ns);
         if r.retval != XDP_REDIRECT {
             other += 1;
@@ -64,21 +70,23 @@ fn mean_ns(prog: BorrowedFd<'_>, frames: &[Vec<u8>], repeat: u32) -> Result<(f64
     Ok((total as f64 / frames.len().max(1) as f64, other))
 }
 
-/// Measures `prog` against `floor` on `frames`.
+/// Measures `prog` against `floor` on `frames` arriving on `ifindex`, from
+/// the calling thread (which must be in that interface's namespace).
 pub fn measure(
     prog: BorrowedFd<'_>,
     floor: BorrowedFd<'_>,
     frames: &[Vec<u8>],
+    ifindex: u32,
 ) -> Result<Cost, String> {
     // One pass first so that neither program pays for first-touch faults.
     let warmup = &frames[..frames.len().min(1000)];
-    mean_ns(prog, warmup, 1)?;
-    mean_ns(floor, warmup, 1)?;
-    let (cold_ns, not_redirected) = mean_ns(prog, frames, 1)?;
-    let (cold_floor_ns, _) = mean_ns(floor, frames, 1)?;
+    mean_ns(prog, warmup, ifindex, 1)?;
+    mean_ns(floor, warmup, ifindex, 1)?;
+    let (cold_ns, not_redirected) = mean_ns(prog, frames, ifindex, 1)?;
+    let (cold_floor_ns, _) = mean_ns(floor, frames, ifindex, 1)?;
     let few = &frames[..frames.len().min(200)];
-    let (warm_ns, _) = mean_ns(prog, few, 200)?;
-    let (warm_floor_ns, _) = mean_ns(floor, few, 200)?;
+    let (warm_ns, _) = mean_ns(prog, few, ifindex, 200)?;
+    let (warm_floor_ns, _) = mean_ns(floor, few, ifindex, 200)?;
     Ok(Cost {
         cold_ns,
         cold_floor_ns,

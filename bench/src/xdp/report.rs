@@ -146,11 +146,13 @@ impl Report {
             }
         }
         for t in &self.tables {
-            if let Some(c) = &t.cost {
+            for (mode, c) in &t.costs {
                 let _ = writeln!(
                     s,
-                    "\nBPF_PROG_TEST_RUN cost, {} ({} destinations), ns/packet:",
-                    t.label, t.destinations
+                    "\nBPF_PROG_TEST_RUN cost, {}, {} ({} destinations), ns/packet:",
+                    mode.name(),
+                    t.label,
+                    t.destinations
                 );
                 match c {
                     Ok(c) => {
@@ -258,14 +260,14 @@ impl Report {
                         "sluice_write": t.fib_write.as_secs_f64(),
                         "kernel_ip_batch": t.kernel_load.as_secs_f64(),
                     },
-                    "test_run_ns": t.cost.as_ref().map(|c| match c {
+                    "test_run_ns": t.costs.iter().map(|(mode, c)| (mode.name().to_owned(), match c {
                         Ok(c) => json!({
                             "cold_net": c.cold_net(), "cold": c.cold_ns, "cold_floor": c.cold_floor_ns,
                             "warm_net": c.warm_net(), "warm": c.warm_ns, "warm_floor": c.warm_floor_ns,
                             "not_redirected": c.not_redirected, "calls": c.calls,
                         }),
                         Err(e) => json!({ "error": e }),
-                    }),
+                    })).collect::<serde_json::Map<_, _>>(),
                     "uplink_move": t.uplink_move.as_ref().map(|r| match r {
                         Ok(m) => json!({
                             "write_us": m.write_us,

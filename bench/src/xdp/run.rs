@@ -39,7 +39,8 @@ pub struct TableRun {
     pub fib_build: Duration,
     pub fib_write: Duration,
     pub rates: Vec<(Mode, Result<Rate, String>)>,
-    pub cost: Option<Result<Cost, String>>,
+    /// Test-run cost of the program in each XDP mode measured.
+    pub costs: Vec<(Mode, Result<Cost, String>)>,
     pub uplink_move: Option<Result<Move, String>>,
 }
 
@@ -103,7 +104,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         fib_build: fwd.build,
         fib_write: fwd.write,
         rates: Vec::new(),
-        cost: None,
+        costs: Vec::new(),
         uplink_move: None,
     };
     let place = &spec.place;
@@ -125,14 +126,10 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
                 fwd.attach(&topo)?;
                 let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
                 let rate = pps::measure(mode, &tg, &topo, Some(&fwd), tid, place);
-                if mode == Mode::Sluice && spec.cost {
-                    log(&format!("{}: test-run cost", spec.label));
-                    let frames = cost::frames(topo.fin.mac, topo.tx.mac, &spec.dsts);
-                    let prog = fwd.dp.program().map_err(|e| e.to_string())?;
-                    let prog = prog.fd().map_err(|e| e.to_string())?;
-                    let prog = prog.try_clone().map_err(|e| e.to_string())?;
-                    let floor = tg.pass_fd()?;
-                    run.cost = Some(cost::measure(prog.as_fd(), floor.as_fd(), &frames));
+                if spec.cost {
+                    log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
+                    run.costs
+                        .push((mode, test_run_cost(&topo, &fwd, &tg, &spec.dsts)));
                 }
                 if mode == Mode::Sluice && spec.uplink_move {
                     log(&format!("{}: uplink move under load", spec.label));
@@ -164,6 +161,26 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     drop(tg);
     drop(lab);
     Ok(run)
+}
+
+/// The attached program's test-run cost on frames to `dsts`, run in `fwd`'s
+/// namespace as if arriving on its ingress (where `bpf_fib_lookup` looks).
+fn test_run_cost(
+    topo: &Topology<'_>,
+    fwd: &Forwarder,
+    tg: &Traffic,
+    dsts: &[u32],
+) -> Result<Cost, String> {
+    let frames = cost::frames(topo.fin.mac, topo.tx.mac, dsts);
+    let prog = fwd.dp.program().map_err(|e| e.to_string())?;
+    let prog = prog.fd().map_err(|e| e.to_string())?;
+    let prog = prog.try_clone().map_err(|e| e.to_string())?;
+    let floor = tg.pass_fd()?;
+    let fin = topo.fin.ifindex;
+    in_netns(topo.fwd.name(), || {
+        cost::measure(prog.as_fd(), floor.as_fd(), &frames, fin)
+    })
+    .map_err(|e| e.to_string())?
 }
 
 /// Time to insert `routes` into a fresh IPv4 `LPM_TRIE` with

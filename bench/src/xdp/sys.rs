@@ -105,15 +105,29 @@ pub struct RunResult {
     pub duration_ns: u32,
 }
 
-/// Runs the XDP program `prog` `repeat` times on `frame` (the kernel
-/// re-runs on the same buffer, so a program that rewrites the packet sees
-/// its own output from the second run on).
-pub fn test_run(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32) -> io::Result<RunResult> {
+/// Runs the XDP program `prog` `repeat` times on `frame` as if it had
+/// arrived on `ifindex` (of the calling thread's network namespace; what
+/// `bpf_fib_lookup` takes as the ingress device). The kernel re-runs on the
+/// same buffer, so a program that rewrites the packet sees its own output
+/// from the second run on.
+pub fn test_run(
+    prog: BorrowedFd<'_>,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> io::Result<RunResult> {
+    let ctx = XdpMd {
+        data_end: frame.len() as u32,
+        ingress_ifindex: ifindex,
+        ..XdpMd::default()
+    };
     let mut attr = TestAttr {
         prog_fd: prog.as_raw_fd() as u32,
         data_size_in: frame.len() as u32,
         data_in: frame.as_ptr() as u64,
         repeat,
+        ctx_size_in: size_of::<XdpMd>() as u32,
+        ctx_in: (&ctx as *const XdpMd) as u64,
         ..TestAttr::default()
     };
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
