@@ -40,6 +40,7 @@ fn the_pps_harness_forwards_through_sluice() {
             rt: true,
             warmup: Duration::from_millis(300),
             window: Duration::from_secs(1),
+            windows: 1,
         },
     };
     let run = run::run_table(&spec, &|m| eprintln!("{m}")).expect("the harness runs");

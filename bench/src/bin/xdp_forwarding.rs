@@ -1,7 +1,7 @@
 //! `xdp-forwarding`: the data-plane benchmarks (see `sluice_bench`).
 //!
 //! ```text
-//! xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
+//! xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--windows N] [--warmup S]
 //!                [--seed S] [--tables one,full] [--modes sluice,fib_lookup,kernel]
 //!                [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json]
 //! ```
@@ -52,6 +52,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             rt: true,
             warmup: Duration::from_secs(1),
             window: Duration::from_secs(5),
+            windows: 3,
         },
         lpm: true,
         json: false,
@@ -72,6 +73,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--prefixes" => a.prefixes = num(value()?)? as usize,
             "--destinations" => a.destinations = num(value()?)? as usize,
             "--seconds" => a.place.window = Duration::from_secs_f64(num(value()?)?),
+            "--windows" => a.place.windows = (num(value()?)? as usize).max(1),
             "--warmup" => a.place.warmup = Duration::from_secs_f64(num(value()?)?),
             "--seed" => a.seed = num(value()?)? as u64,
             "--fwd-cpu" => a.place.fwd_cpu = num(value()?)? as usize,

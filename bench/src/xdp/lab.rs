@@ -288,6 +288,19 @@ pub fn cpu_ns(tid: u32) -> Option<u64> {
         .ok()
 }
 
+/// USER_HZ, the unit of /proc/stat.
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Steal time of `cpu` so far, in [`TICKS_PER_SECOND`] ticks (/proc/stat).
+pub fn steal_ticks(cpu: usize) -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{cpu}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+    line.split_whitespace().nth(8)?.parse().ok()
+}
+
 fn iface(node: &Node<'_>, name: &str) -> Iface {
     let out = node.ip(["-o", "link", "show", "dev", name]);
     let ifindex = out

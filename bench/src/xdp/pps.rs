@@ -53,6 +53,8 @@ pub struct Placement {
     pub rt: bool,
     pub warmup: Duration,
     pub window: Duration,
+    /// Consecutive windows per mode; the median is reported.
+    pub windows: usize,
 }
 
 /// Next hops and the group every route uses.
@@ -73,6 +75,11 @@ pub struct Rate {
     pub forwarded: Option<u64>,
     /// Share of the window the forwarding NAPI thread was on a CPU.
     pub fwd_busy: f64,
+    /// Share of the window the hypervisor gave the forwarding CPU to others
+    /// (steal time; not in `fwd_busy`).
+    pub fwd_steal: f64,
+    /// Lowest and highest per-core Mpps over the windows measured.
+    pub spread: (f64, f64),
 }
 
 impl Rate {
@@ -210,9 +217,16 @@ struct Sample {
     sent: u64,
     forwarded: u64,
     fwd_ns: u64,
+    steal_ticks: u64,
 }
 
-fn sample(tg: &Traffic, topo: &Topology<'_>, fwd: Option<&Forwarder>, tid: u32) -> Sample {
+fn sample(
+    tg: &Traffic,
+    topo: &Topology<'_>,
+    fwd: Option<&Forwarder>,
+    tid: u32,
+    cpu: usize,
+) -> Sample {
     Sample {
         at: Instant::now(),
         a: tg.received(topo.sa.ifindex).unwrap_or(0),
@@ -220,6 +234,7 @@ fn sample(tg: &Traffic, topo: &Topology<'_>, fwd: Option<&Forwarder>, tid: u32) 
         sent: tg.sent().unwrap_or(0),
         forwarded: fwd.map_or(0, Forwarder::forwarded),
         fwd_ns: lab::cpu_ns(tid).unwrap_or(0),
+        steal_ticks: lab::steal_ticks(cpu).unwrap_or(0),
     }
 }
 
@@ -257,8 +272,11 @@ pub fn with_traffic<T>(
     })
 }
 
-/// Measures one mode; `fwd` must already be set up for it (attached or
-/// not), `tid` is the forwarding NAPI thread.
+/// Measures one mode: `place.windows` consecutive windows under one run of
+/// the sender, reporting the window with the median per-core rate (other
+/// work on a shared machine only ever slows a window down, so the spread
+/// says how disturbed the run was). `fwd` must already be set up for the
+/// mode (attached or not); `tid` is the forwarding NAPI thread.
 pub fn measure(
     mode: Mode,
     tg: &Traffic,
@@ -267,21 +285,42 @@ pub fn measure(
     tid: u32,
     place: &Placement,
 ) -> Result<Rate, String> {
-    let (s0, s1) = with_traffic(tg, topo, place, || {
+    let samples = with_traffic(tg, topo, place, || {
         std::thread::sleep(place.warmup);
-        let s0 = sample(tg, topo, fwd, tid);
-        std::thread::sleep(place.window);
-        (s0, sample(tg, topo, fwd, tid))
+        let mut samples = vec![sample(tg, topo, fwd, tid, place.fwd_cpu)];
+        for _ in 0..place.windows.max(1) {
+            std::thread::sleep(place.window);
+            samples.push(sample(tg, topo, fwd, tid, place.fwd_cpu));
+        }
+        samples
     })?;
-    let seconds = (s1.at - s0.at).as_secs_f64();
-    Ok(Rate {
-        mode,
-        seconds,
-        received: s1.a - s0.a,
-        offered: s1.sent - s0.sent,
-        forwarded: fwd.map(|_| s1.forwarded - s0.forwarded),
-        fwd_busy: (s1.fwd_ns - s0.fwd_ns) as f64 / 1e9 / seconds,
-    })
+    let mut rates: Vec<Rate> = samples
+        .windows(2)
+        .map(|w| {
+            let (s0, s1) = (w[0], w[1]);
+            let seconds = (s1.at - s0.at).as_secs_f64();
+            Rate {
+                mode,
+                seconds,
+                received: s1.a - s0.a,
+                offered: s1.sent - s0.sent,
+                forwarded: fwd.map(|_| s1.forwarded - s0.forwarded),
+                fwd_busy: (s1.fwd_ns - s0.fwd_ns) as f64 / 1e9 / seconds,
+                fwd_steal: (s1.steal_ticks - s0.steal_ticks) as f64
+                    / lab::TICKS_PER_SECOND
+                    / seconds,
+                spread: (0.0, 0.0),
+            }
+        })
+        .collect();
+    rates.sort_by(|a, b| a.per_core_mpps().total_cmp(&b.per_core_mpps()));
+    let spread = (
+        rates[0].per_core_mpps(),
+        rates[rates.len() - 1].per_core_mpps(),
+    );
+    let mut median = rates.swap_remove(rates.len() / 2);
+    median.spread = spread;
+    Ok(median)
 }
 
 /// Moves every route from uplink A to B under full load (one write of the
@@ -296,14 +335,14 @@ pub fn uplink_move(
 ) -> Result<Move, String> {
     let result = with_traffic(tg, topo, place, || {
         std::thread::sleep(place.warmup);
-        let s0 = sample(tg, topo, None, tid);
+        let s0 = sample(tg, topo, None, tid, place.fwd_cpu);
         std::thread::sleep(Duration::from_secs(1));
-        let s1 = sample(tg, topo, None, tid);
+        let s1 = sample(tg, topo, None, tid, place.fwd_cpu);
         let took = fwd.point_group_at(NH_B);
         std::thread::sleep(Duration::from_millis(20));
-        let s2 = sample(tg, topo, None, tid);
+        let s2 = sample(tg, topo, None, tid, place.fwd_cpu);
         std::thread::sleep(Duration::from_secs(1));
-        let s3 = sample(tg, topo, None, tid);
+        let s3 = sample(tg, topo, None, tid, place.fwd_cpu);
         took.map(|t| Move {
             write_us: t.as_secs_f64() * 1e6,
             before_a: s1.a - s0.a,

@@ -88,12 +88,13 @@ impl Report {
         let _ = writeln!(
             s,
             "\nForwarding, 64-byte UDP frames, src → fwd → dst over veth; forwarding on CPU {}, \
-             sender and sinks on CPU {}{}; {:.0} s windows after {:.0} s warm-up.\n\
+             sender and sinks on CPU {}{}; median of {} {:.0} s windows after {:.0} s warm-up.\n\
              Mpps per forwarding core = rate at the sink / share of the window the forwarding \
              NAPI thread was on its CPU.\n",
             p.fwd_cpu,
             p.sender_cpu,
             if p.rt { ", SCHED_FIFO" } else { "" },
+            p.windows,
             p.window.as_secs_f64(),
             p.warmup.as_secs_f64()
         );
@@ -125,16 +126,20 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\nraw: rate at the sink (offered by the sender), forwarding CPU busy, XDP forwarded verdicts / sink count"
+            "\nraw: rate at the sink (offered by the sender), forwarding thread busy, forwarding CPU stolen by the hypervisor, XDP forwarded verdicts / sink count"
         );
         for t in &self.tables {
             for (mode, r) in &t.rates {
                 let line = match r {
                     Ok(r) => format!(
-                        "{:.2} Mpps ({:.2} offered), {:.0}% busy{}",
+                        "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} (windows {:.2}–{:.2}){}",
                         r.mpps(),
                         r.offered_mpps(),
                         r.fwd_busy * 100.0,
+                        r.fwd_steal * 100.0,
+                        r.per_core_mpps(),
+                        r.spread.0,
+                        r.spread.1,
                         r.forwarded.map_or(String::new(), |f| format!(
                             ", forwarded/received {:.3}",
                             f as f64 / r.received.max(1) as f64
@@ -237,6 +242,9 @@ impl Report {
                                 "mpps": r.mpps(),
                                 "offered_mpps": r.offered_mpps(),
                                 "fwd_cpu_busy": r.fwd_busy,
+                                "fwd_cpu_steal": r.fwd_steal,
+                                "mpps_per_core_min": r.spread.0,
+                                "mpps_per_core_max": r.spread.1,
                                 "seconds": r.seconds,
                                 "received": r.received,
                                 "offered": r.offered,
@@ -288,7 +296,7 @@ impl Report {
             "placement": {
                 "fwd_cpu": self.place.fwd_cpu, "sender_cpu": self.place.sender_cpu,
                 "sched_fifo": self.place.rt,
-                "window_s": self.place.window.as_secs_f64(), "warmup_s": self.place.warmup.as_secs_f64(),
+                "window_s": self.place.window.as_secs_f64(), "windows": self.place.windows, "warmup_s": self.place.warmup.as_secs_f64(),
             },
             "tables": tables,
             "lpm_trie_batch_load": self.lpm_load.as_ref().map(|(n, r)| match r {
