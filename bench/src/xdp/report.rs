@@ -180,6 +180,26 @@ impl Report {
                 }
             }
         }
+        for t in self.tables.iter().filter(|t| t.prefixes > 1) {
+            let share = |lo: u8, hi: u8| {
+                let n: usize = t
+                    .mix
+                    .iter()
+                    .filter(|(l, _)| (lo..=hi).contains(l))
+                    .map(|m| m.1)
+                    .sum();
+                100.0 * n as f64 / t.prefixes as f64
+            };
+            let _ = writeln!(
+                s,
+                "\ntable {}: /24 {:.1}%, /16–/23 {:.1}%, /8–/15 {:.1}%, /25–/32 {:.2}%",
+                t.label,
+                share(24, 24),
+                share(16, 23),
+                share(8, 15),
+                share(25, 32)
+            );
+        }
         let _ = writeln!(s, "\nFIB load:");
         for t in &self.tables {
             let _ = writeln!(
@@ -259,6 +279,7 @@ impl Report {
                 json!({
                     "label": t.label,
                     "prefixes": t.prefixes,
+                    "length_mix": t.mix.iter().map(|(l, n)| (format!("/{l}"), json!(n))).collect::<serde_json::Map<_, _>>(),
                     "destinations": t.destinations,
                     "rates": rates,
                     "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),

@@ -34,6 +34,8 @@ pub struct TableSpec {
 pub struct TableRun {
     pub label: String,
     pub prefixes: usize,
+    /// Prefixes per length.
+    pub mix: Vec<(u8, usize)>,
     pub destinations: usize,
     pub kernel_load: Duration,
     pub fib_build: Duration,
@@ -99,6 +101,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     let mut run = TableRun {
         label: spec.label.clone(),
         prefixes: spec.routes.len(),
+        mix: crate::table::length_mix(&spec.routes),
         destinations: spec.dsts.len(),
         kernel_load,
         fib_build: fwd.build,
