@@ -112,7 +112,13 @@ pub struct Move {
     /// And over the second before it.
     pub before_a: u64,
     pub before_b: u64,
+    /// Then, idle, [`PROBES`] test packets: how many each sink saw.
+    pub probe_a: u64,
+    pub probe_b: u64,
 }
+
+/// Test packets sent after the move, with no other traffic.
+pub const PROBES: u32 = 1000;
 
 /// `fwd`'s XDP forwarder: the loaded program, its FIB, maybe attached.
 #[derive(Debug)]
@@ -349,8 +355,20 @@ pub fn uplink_move(
             before_b: s1.b - s0.b,
             after_a: s3.a - s2.a,
             after_b: s3.b - s2.b,
+            probe_a: 0,
+            probe_b: 0,
         })
     })??;
+    // Idle now: a few test packets, each counted where it arrived.
+    std::thread::sleep(Duration::from_millis(100));
+    let s0 = sample(tg, topo, None, tid, place.fwd_cpu);
+    in_netns(topo.src.name(), || tg.send(topo.tx.ifindex, PROBES)).map_err(|e| e.to_string())??;
+    std::thread::sleep(Duration::from_millis(100));
+    let s1 = sample(tg, topo, None, tid, place.fwd_cpu);
     fwd.point_group_at(NH_A)?;
-    Ok(result)
+    Ok(Move {
+        probe_a: s1.a - s0.a,
+        probe_b: s1.b - s0.b,
+        ..result
+    })
 }

@@ -233,8 +233,15 @@ impl Report {
                     Ok(m) => {
                         let _ = writeln!(
                             s,
-                            "  one map write: {:.1} µs\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}",
-                            m.write_us, m.before_a, m.before_b, m.after_a, m.after_b
+                            "  one map write: {:.1} µs\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
+                            m.write_us,
+                            m.before_a,
+                            m.before_b,
+                            m.after_a,
+                            m.after_b,
+                            crate::pps::PROBES,
+                            m.probe_a,
+                            m.probe_b
                         );
                     }
                     Err(e) => {
@@ -302,6 +309,7 @@ impl Report {
                             "write_us": m.write_us,
                             "before": { "a": m.before_a, "b": m.before_b },
                             "after": { "a": m.after_a, "b": m.after_b },
+                            "probes": { "sent": crate::pps::PROBES, "a": m.probe_a, "b": m.probe_b },
                         }),
                         Err(e) => json!({ "error": e }),
                     }),
