@@ -3,7 +3,7 @@
 //! ```text
 //! xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--windows N] [--warmup S]
 //!                [--seed S] [--tables one,full] [--modes sluice,fib_lookup,kernel]
-//!                [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json]
+//!                [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json] [--json-file PATH]
 //! ```
 //!
 //! Needs root (network namespaces, BPF). Progress goes to stderr; the
@@ -20,7 +20,7 @@ use sluice_bench::table;
 const USAGE: &str =
     "usage: xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
                       [--seed S] [--tables one,full] [--modes sluice,fib_lookup,kernel]
-                      [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json]";
+                      [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json] [--json-file PATH]";
 
 /// The one route of the single-route case, and where its destinations come from.
 const ONE_ROUTE: (u32, u8) = (0xc612_0000, 15); // 198.18.0.0/15
@@ -36,6 +36,7 @@ struct Args {
     place: Placement,
     lpm: bool,
     json: bool,
+    json_file: Option<std::path::PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -56,6 +57,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         },
         lpm: true,
         json: false,
+        json_file: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -81,6 +83,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--no-rt" => a.place.rt = false,
             "--no-lpm" => a.lpm = false,
             "--json" => a.json = true,
+            "--json-file" => a.json_file = Some(value()?.into()),
             "--tables" => {
                 let v = value()?;
                 a.one = v.split(',').any(|t| t == "one");
@@ -125,6 +128,13 @@ fn main() -> ExitCode {
     }
     match bench(&args, argv.join(" ")) {
         Ok(r) => {
+            if let Some(path) = &args.json_file {
+                let text = serde_json::to_string_pretty(&r.json()).unwrap();
+                if let Err(e) = std::fs::write(path, text + "\n") {
+                    eprintln!("xdp-forwarding: writing {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&r.json()).unwrap());
             } else {
