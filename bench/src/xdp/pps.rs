@@ -362,7 +362,16 @@ pub fn uplink_move(
     // Idle now: a few test packets, each counted where it arrived.
     std::thread::sleep(Duration::from_millis(100));
     let s0 = sample(tg, topo, None, tid, place.fwd_cpu);
-    in_netns(topo.src.name(), || tg.send(topo.tx.ifindex, PROBES)).map_err(|e| e.to_string())??;
+    // Paced, ten at a time: a burst faster than the forwarder would
+    // overflow the veth ring (256 frames) and lose probes before fwd.
+    in_netns(topo.src.name(), || {
+        for _ in 0..PROBES / 10 {
+            tg.send(topo.tx.ifindex, 10)?;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok::<_, String>(())
+    })
+    .map_err(|e| e.to_string())??;
     std::thread::sleep(Duration::from_millis(100));
     let s1 = sample(tg, topo, None, tid, place.fwd_cpu);
     fwd.point_group_at(NH_A)?;
