@@ -1,11 +1,22 @@
 //! The system calls aya 0.14 does not offer: `BPF_PROG_TEST_RUN` with
 //! `repeat` and `BPF_F_TEST_XDP_LIVE_FRAMES`, an `LPM_TRIE` created and
 //! filled with `BPF_MAP_UPDATE_BATCH`, and pinning the calling thread to a
-//! CPU. The only module of the crate with `unsafe` code.
+//! CPU; and aya's `Pod` for the sender's map values. The only module of the
+//! crate with `unsafe` code.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use crate::traffic::{GenConfig, GenState};
+
+// SAFETY: repr(C), plain integers and byte arrays, no padding (28 bytes:
+// checked below), so every bit pattern is a valid value.
+unsafe impl aya::Pod for GenConfig {}
+// SAFETY: as above (16 bytes).
+unsafe impl aya::Pod for GenState {}
+
+const _: () = assert!(size_of::<GenConfig>() == 28 && size_of::<GenState>() == 16);
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;

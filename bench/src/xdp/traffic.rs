@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{Xdp, XdpMode};
-use aya::{Ebpf, EbpfLoader, Pod, include_bytes_aligned};
+use aya::{Ebpf, EbpfLoader, include_bytes_aligned};
 
 use crate::sys;
 
@@ -31,22 +31,14 @@ pub struct GenConfig {
     pub pad: u16,
 }
 
-// SAFETY: repr(C) plain integers and byte arrays, no padding (28 bytes).
-#[allow(unsafe_code)]
-unsafe impl Pod for GenConfig {}
-
 /// `struct gen_state`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-struct GenState {
+pub(crate) struct GenState {
     pos: u32,
     pad: u32,
     sent: u64,
 }
-
-// SAFETY: repr(C) plain integers, no padding.
-#[allow(unsafe_code)]
-unsafe impl Pod for GenState {}
 
 pub const SENDER: &str = "xdpgen_tx";
 pub const SINK: &str = "xdpgen_sink";
