@@ -9,13 +9,13 @@
 //! Needs root (network namespaces, BPF). Progress goes to stderr; the
 //! table (or with `--json` the JSON) to stdout.
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use sluice_bench::pps::{Mode, Placement};
 use sluice_bench::report::{self, Machine, Report};
 use sluice_bench::run::{self, TableSpec};
-use sluice_bench::table;
+use sluice_bench::{sys, table};
 
 const USAGE: &str =
     "usage: xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
@@ -126,6 +126,19 @@ fn main() -> ExitCode {
         eprintln!("xdp-forwarding: needs root (network namespaces, BPF)");
         return ExitCode::from(2);
     }
+    // Interrupted, the labs cannot unwind: delete their namespaces (and so
+    // their veths and NAPI threads) here; BPF objects go with the process.
+    match sys::block_termination_signals() {
+        Ok(signals) => {
+            std::thread::spawn(move || {
+                let sig = sys::wait_for_signal(&signals);
+                eprintln!("xdp-forwarding: signal {sig}, removing the lab namespaces");
+                remove_lab_namespaces();
+                std::process::exit(128 + sig);
+            });
+        }
+        Err(e) => eprintln!("xdp-forwarding: cannot catch signals ({e}); Ctrl-C leaves namespaces"),
+    }
     match bench(&args, argv.join(" ")) {
         Ok(r) => {
             if let Some(path) = &args.json_file {
@@ -203,6 +216,38 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
     }
     report.machine.load_end = report::loadavg();
     Ok(report)
+}
+
+/// Deletes this process's lab namespaces (`sl<pid>x*`, see sluice-testns),
+/// killing whatever runs in them, and their files in the temp directory.
+fn remove_lab_namespaces() {
+    let prefix = format!("sl{}x", std::process::id());
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    for ns in ip(&["netns", "list"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|ns| ns.starts_with(&prefix))
+    {
+        for pid in ip(&["netns", "pids", ns]).split_whitespace() {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+        ip(&["netns", "del", ns]);
+    }
+    // The labs' log directories and route files.
+    let tmp = std::env::temp_dir();
+    let ours = format!("sluice-{prefix}");
+    for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&ours) {
+            let path = entry.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
 }
 
 fn human_count(n: usize) -> String {

@@ -154,7 +154,11 @@ impl<'lab> Topology<'lab> {
     /// Loads `routes` (all via nexthop object 1) into `fwd`'s kernel FIB with
     /// one `ip -batch`; returns how long it took.
     pub fn load_kernel_routes(&self, routes: &[(u32, u8)]) -> Result<Duration, String> {
-        let mut file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+        // Named after the lab, so an interrupted run's cleanup finds it.
+        let mut file = tempfile::Builder::new()
+            .prefix(&format!("sluice-{}-routes", self.fwd.name()))
+            .tempfile()
+            .map_err(|e| e.to_string())?;
         {
             let mut w = std::io::BufWriter::new(file.as_file_mut());
             for &(net, len) in routes {

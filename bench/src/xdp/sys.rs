@@ -267,6 +267,40 @@ pub fn set_current_fifo(prio: i32) -> io::Result<()> {
     }
 }
 
+/// SIGINT, SIGTERM and SIGHUP, blocked in the calling thread (and so in
+/// every thread it starts afterwards) so that only [`wait_for_signal`]
+/// sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct TerminationSignals(libc::sigset_t);
+
+/// Blocks the termination signals in the calling thread; call it before
+/// starting any other thread.
+pub fn block_termination_signals() -> io::Result<TerminationSignals> {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises;
+    // sigaddset and pthread_sigmask only read and write that set and the
+    // calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(TerminationSignals(set))
+    }
+}
+
+/// Waits until one of `signals` arrives; returns its number.
+pub fn wait_for_signal(signals: &TerminationSignals) -> i32 {
+    let mut sig = 0;
+    // SAFETY: sigwait reads the initialised set and writes one int.
+    let rc = unsafe { libc::sigwait(&signals.0, &mut sig) };
+    if rc == 0 { sig } else { libc::SIGTERM }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
