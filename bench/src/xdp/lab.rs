@@ -97,11 +97,20 @@ impl<'lab> Topology<'lab> {
                 "net.ipv6.conf.default.disable_ipv6=1",
             ]);
         }
+        // Explicit, whatever the host's defaults, and before the links
+        // exist so that they inherit it: no reverse-path check (a
+        // second FIB lookup per packet that only the kernel path would pay).
+        fwd.run([
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=0",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ]);
         lab.link(&src, &names.tx, &fwd, &names.fin);
         lab.link(&fwd, &names.fa, &dst, &names.sa);
         lab.link(&fwd, &names.fb, &dst, &names.sb);
         lab.link(&fwd, &names.tp, &fwd, &names.tq);
-        fwd.run(["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
 
         src.addr(&names.tx, "10.1.0.1/24");
         fwd.addr(&names.fin, "10.1.0.254/24");

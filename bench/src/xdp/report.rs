@@ -132,12 +132,13 @@ impl Report {
             for (mode, r) in &t.rates {
                 let line = match r {
                     Ok(r) => format!(
-                        "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} (windows {:.2}–{:.2}){}",
+                        "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} = {:.0} ns/packet (windows {:.2}–{:.2}){}",
                         r.mpps(),
                         r.offered_mpps(),
                         r.fwd_busy * 100.0,
                         r.fwd_steal * 100.0,
                         r.per_core_mpps(),
+                        1e3 / r.per_core_mpps(),
                         r.spread.0,
                         r.spread.1,
                         r.forwarded.map_or(String::new(), |f| format!(
@@ -266,6 +267,7 @@ impl Report {
                         let v = match r {
                             Ok(r) => json!({
                                 "mpps_per_core": r.per_core_mpps(),
+                                "fwd_ns_per_packet": 1e3 / r.per_core_mpps(),
                                 "mpps": r.mpps(),
                                 "offered_mpps": r.offered_mpps(),
                                 "fwd_cpu_busy": r.fwd_busy,
