@@ -7,7 +7,9 @@
  * over resilient buckets -> MAC rewrite, TTL / hop-limit decrement (RFC 1624
  * incremental IPv4 checksum) -> bpf_redirect_map through tx_ports.
  *
- * Two FIB modes, chosen per packet by settings.fib_mode (one array read):
+ * Two FIB modes, chosen per packet by settings.fib_mode (the one array read
+ * of `settings` per IP packet also says whether any interface checks
+ * sources):
  * FIB_MODE_SLUICE looks up Sluice's own maps as above; FIB_MODE_KERNEL asks
  * bpf_fib_lookup() (the kernel FIB and neighbour table of the ingress
  * device's namespace, which needs forwarding enabled on that device) and
@@ -345,21 +347,16 @@ static __always_inline int redirect(struct xdp_md *ctx, struct ethhdr *eth, __u3
 	return bpf_redirect_map(&tx_ports, nh->ifindex, 0);
 }
 
-/* The settings entry's fib_mode (FIB_MODE_SLUICE if it cannot be read). */
-static __always_inline __u32 fib_mode(void)
-{
-	__u32 zero = 0;
-	struct settings *s = bpf_map_lookup_elem(&settings, &zero);
-
-	return s ? s->fib_mode : FIB_MODE_SLUICE;
-}
-
-/* Whether the ingress interface asks for source checks (IF_F_ANTISPOOF). */
-static __always_inline int antispoof(struct xdp_md *ctx)
+/* Whether the ingress interface asks for source checks (IF_F_ANTISPOOF);
+ * looked up only while some interface does (SETTINGS_F_ANTISPOOF). */
+static __always_inline int antispoof(struct xdp_md *ctx, const struct settings *set)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
-	struct if_settings *s = bpf_map_lookup_elem(&if_settings, &ifindex);
+	struct if_settings *s;
 
+	if (!(set->flags & SETTINGS_F_ANTISPOOF))
+		return 0;
+	s = bpf_map_lookup_elem(&if_settings, &ifindex);
 	return s && (s->flags & IF_F_ANTISPOOF);
 }
 
@@ -480,7 +477,8 @@ static __always_inline int kernel4(struct xdp_md *ctx, struct ethhdr *eth, struc
 	return redirect_kernel(eth, &p);
 }
 
-static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip)
+static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
+				    const struct settings *set)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 tot_len, sum, daddr, saddr, group, hash, nh_id = 0;
@@ -498,7 +496,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return DROP(VERDICT_DROP_MALFORMED);
 	daddr = bpf_ntohl(ip->daddr);
 	saddr = bpf_ntohl(ip->saddr);
-	if (antispoof(ctx) && spoofed4(saddr, ip->saddr))
+	if (antispoof(ctx, set) && spoofed4(saddr, ip->saddr))
 		return DROP(VERDICT_DROP_SPOOFED);
 	if (ip->ihl != 5)
 		return PASS(VERDICT_PASS_OPTIONS);
@@ -524,7 +522,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 
 	if (!(ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET)))
 		ports = ports_of(ip + 1, (void *)ip + tot_len, data_end, ip->protocol);
-	if (fib_mode() == FIB_MODE_KERNEL)
+	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel4(ctx, eth, ip, tot_len, ports);
 
 	group = fib4_lookup(daddr);
@@ -600,7 +598,8 @@ static __always_inline int kernel6(struct xdp_md *ctx, struct ethhdr *eth, struc
 	return redirect_kernel(eth, &p);
 }
 
-static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6)
+static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6,
+				    const struct settings *set)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 ip_len, group, hash, nh_id = 0, ports = 0;
@@ -627,7 +626,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		    *type >= ICMPV6_ND_FIRST && *type <= ICMPV6_ND_LAST)
 			return PASS(VERDICT_PASS_ARP_ND);
 	}
-	if (antispoof(ctx) && spoofed6(&ip6->saddr))
+	if (antispoof(ctx, set) && spoofed6(&ip6->saddr))
 		return DROP(VERDICT_DROP_SPOOFED);
 	if ((eth->h_dest[0] & 1) || v6_multicast(&ip6->daddr) || v6_multicast(&ip6->saddr) ||
 	    v6_unspec_or_loopback(&ip6->daddr) || v6_unspec_or_loopback(&ip6->saddr))
@@ -642,7 +641,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return PASS(VERDICT_PASS_TTL);
 
 	ports = ports_of(ip6 + 1, (void *)ip6 + ip_len, data_end, nexthdr);
-	if (fib_mode() == FIB_MODE_KERNEL)
+	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel6(ctx, eth, ip6, ip_len, ports);
 
 	key.prefixlen = 128;
@@ -682,6 +681,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
+	struct settings *set;
+	__u32 zero = 0;
 	__be16 proto;
 
 	if (l3 > data_end)
@@ -699,7 +700,10 @@ int sluice_xdp(struct xdp_md *ctx)
 		return PASS(VERDICT_PASS_ARP_ND);
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PASS(VERDICT_PASS_NOT_IP);
+	set = bpf_map_lookup_elem(&settings, &zero);
+	if (!set) /* cannot happen: a one-entry array always has key 0 */
+		return PASS(VERDICT_PASS_NOT_IP);
 	if (proto == bpf_htons(ETH_P_IP))
-		return forward4(ctx, eth, l3);
-	return forward6(ctx, eth, l3);
+		return forward4(ctx, eth, l3, set);
+	return forward6(ctx, eth, l3, set);
 }

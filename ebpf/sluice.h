@@ -85,9 +85,13 @@ struct src4_key {
 /* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
 #define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
 #define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
+/* Set by user space while some if_settings entry has IF_F_ANTISPOOF: without
+ * it the program skips the per-interface lookup (one array read per packet
+ * for both settings). */
+#define SETTINGS_F_ANTISPOOF 0x1u
 struct settings {
 	__u32 fib_mode; /* FIB_MODE_* */
-	__u32 reserved; /* 0 */
+	__u32 flags;    /* SETTINGS_F_* */
 };
 
 /* ---- counters -------------------------------------------------------------- */

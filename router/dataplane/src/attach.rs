@@ -14,7 +14,9 @@
 //! [`in_netns`]. Loading the program and writing the other maps does not
 //! depend on the namespace.
 //!
-//! Nothing here pins anything: dropping the [`Attachment`] detaches.
+//! Nothing here pins anything: dropping the [`Attachment`] detaches. For
+//! an attachment that outlives the process see
+//! [`Dataplane::attach_pinned`].
 
 use std::fs::File;
 use std::io;

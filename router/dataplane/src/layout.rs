@@ -446,6 +446,10 @@ pub const OWN_ADDRS_MAX: u32 = 4096;
 /// `if_settings` flag: drop packets arriving on the interface whose source
 /// is not in `src4` / `src6` (BCP 38).
 pub const IF_F_ANTISPOOF: u32 = 0x1;
+/// `settings.flags`: some interface has [`IF_F_ANTISPOOF`]; without it the
+/// program skips the per-interface lookup. Maintained by
+/// `Dataplane::set_interface_flags`.
+pub const SETTINGS_F_ANTISPOOF: u32 = 0x1;
 /// `src4` / `src6` capacity.
 pub const SRC_PREFIXES_MAX: u32 = 1024;
 /// Size of `struct src4_key` (u32 prefix length, 4 address bytes).
@@ -717,6 +721,7 @@ mod tests {
             ("VERDICTS_MAX", u64::from(VERDICTS_MAX)),
             ("GROUP_DISCARD", u64::from(GROUP_DISCARD)),
             ("IF_F_ANTISPOOF", u64::from(IF_F_ANTISPOOF)),
+            ("SETTINGS_F_ANTISPOOF", u64::from(SETTINGS_F_ANTISPOOF)),
             ("SRC_PREFIXES_MAX", u64::from(SRC_PREFIXES_MAX)),
             ("FIB_MODE_SLUICE", FibMode::Sluice as u64),
             ("FIB_MODE_KERNEL", FibMode::Kernel as u64),

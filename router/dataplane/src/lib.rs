@@ -23,4 +23,5 @@ pub mod dir24;
 pub mod layout;
 pub mod loader;
 pub mod pin;
+pub mod readback;
 pub mod settings;

@@ -4,10 +4,13 @@
 //! (written through a shared mmap of the `BPF_F_MMAPABLE` maps), IPv6
 //! routes, own addresses, egress ports and the per-CPU counters.
 //!
-//! This part only loads: pinning the maps and the link under the bpffs,
-//! adopting pinned state after a restart, attaching to interfaces, and
-//! filling the maps from netlink neighbours and the RIB belong to the
-//! data-plane driver (the second part of the data-plane issue).
+//! [`Dataplane::load`] makes private, unpinned maps (tests, tools);
+//! [`Dataplane::open`](crate::pin) loads with the maps pinned and adopts
+//! pinned state after a restart. Attaching is in [`crate::attach`] (and
+//! [`crate::pin`] for pinned links), the settings and anti-spoofing maps in
+//! [`crate::settings`], reading the FIB back in [`crate::readback`].
+//! Filling the maps from netlink neighbours and the RIB belongs to the
+//! data-plane driver.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering;
@@ -542,6 +545,16 @@ impl Dataplane {
         } else {
             0
         }
+    }
+
+    /// The live `fib4_top` and `fib4_tbl8` words, through the mappings.
+    pub(crate) fn fib4_live_words(
+        &self,
+    ) -> (
+        &[std::sync::atomic::AtomicU64],
+        &[std::sync::atomic::AtomicU64],
+    ) {
+        (self.fib4_top.words.words(), self.fib4_tbl8.words.words())
     }
 
     /// Reads `fib4_top` word `index` through the mapping.

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 
 use aya::maps::lpm_trie::Key;
 
-use crate::layout::{self, FibMode, IF_F_ANTISPOOF, TX_PORTS_MAX};
+use crate::layout::{self, FibMode, IF_F_ANTISPOOF, SETTINGS_F_ANTISPOOF, TX_PORTS_MAX};
 use crate::loader::{Dataplane, Error, absent_ok, check_range, map_err};
 
 /// An IP prefix as the program stores it (host bits cleared).
@@ -70,17 +70,26 @@ impl Dataplane {
     /// be enabled on the ingress interfaces, else packets are punted as
     /// `pass_fwd_disabled`); `tx_ports` must still list the egress ports.
     pub fn set_fib_mode(&mut self, mode: FibMode) -> Result<(), Error> {
+        let [_, flags] = self.raw_settings()?;
+        self.write_settings([mode as u32, flags])
+    }
+
+    /// `struct settings` as [fib_mode, flags].
+    fn raw_settings(&self) -> Result<[u32; 2], Error> {
         self.settings
-            .set(0, [mode as u32, 0], 0)
+            .get(&0, 0)
+            .map_err(map_err(layout::map::SETTINGS))
+    }
+
+    fn write_settings(&mut self, value: [u32; 2]) -> Result<(), Error> {
+        self.settings
+            .set(0, value, 0)
             .map_err(map_err(layout::map::SETTINGS))
     }
 
     /// The FIB mode the program uses (an unknown value reads as an error).
     pub fn fib_mode(&self) -> Result<FibMode, Error> {
-        let [mode, _] = self
-            .settings
-            .get(&0, 0)
-            .map_err(map_err(layout::map::SETTINGS))?;
+        let [mode, _] = self.raw_settings()?;
         FibMode::from_u32(mode).ok_or(Error::OutOfRange {
             what: "settings.fib_mode",
             value: mode.into(),
@@ -91,7 +100,9 @@ impl Dataplane {
     // ---- anti-spoofing ---------------------------------------------------------
 
     /// Sets the flags of ingress interface `ifindex` (1..256), e.g.
-    /// [`IF_F_ANTISPOOF`]; 0 clears them.
+    /// [`IF_F_ANTISPOOF`]; 0 clears them. Also keeps
+    /// [`SETTINGS_F_ANTISPOOF`] (some interface is flagged) up to date, which
+    /// spares the program the per-interface lookup while no interface is.
     pub fn set_interface_flags(&mut self, ifindex: u32, flags: u32) -> Result<(), Error> {
         check_range("ingress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
         check_range(
@@ -100,9 +111,30 @@ impl Dataplane {
             0,
             u64::from(IF_F_ANTISPOOF) + 1,
         )?;
+        // Global flag first when setting, last when clearing: the program
+        // never skips a flagged interface.
+        let [mode, global] = self.raw_settings()?;
+        if flags & IF_F_ANTISPOOF != 0 {
+            self.write_settings([mode, global | SETTINGS_F_ANTISPOOF])?;
+        }
         self.if_settings
             .set(ifindex, flags, 0)
-            .map_err(map_err(layout::map::IF_SETTINGS))
+            .map_err(map_err(layout::map::IF_SETTINGS))?;
+        let mut any = false;
+        for i in 1..TX_PORTS_MAX {
+            any |= self.interface_flags(i)? & IF_F_ANTISPOOF != 0;
+        }
+        let global = if any {
+            global | SETTINGS_F_ANTISPOOF
+        } else {
+            global & !SETTINGS_F_ANTISPOOF
+        };
+        self.write_settings([mode, global])
+    }
+
+    /// Whether some interface has [`IF_F_ANTISPOOF`] (`settings.flags`).
+    pub fn antispoof_enabled(&self) -> Result<bool, Error> {
+        Ok(self.raw_settings()?[1] & SETTINGS_F_ANTISPOOF != 0)
     }
 
     /// The flags of ingress interface `ifindex`.

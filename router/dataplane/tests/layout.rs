@@ -220,7 +220,7 @@ fn value_structs_match_the_btf() {
         btf_struct(&types, "settings"),
         (
             layout::SETTINGS_SIZE,
-            fields(&[("fib_mode", 0), ("reserved", 4)])
+            fields(&[("fib_mode", 0), ("flags", 4)])
         )
     );
 }

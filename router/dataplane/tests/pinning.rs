@@ -76,6 +76,19 @@ fn map_contents_survive_a_reopen_from_the_pins() {
     assert_eq!(dp.interface_flags(5).unwrap(), IF_F_ANTISPOOF);
     assert_eq!(dp.interface_flags(9).unwrap(), IF_F_ANTISPOOF);
     assert_eq!(dp.fib_mode().unwrap(), FibMode::Sluice);
+    // What `sluice show fib` reads: the effective IPv4 FIB (the /8 around
+    // the discarded /25 is 17 prefixes), the trie, next hops and groups.
+    let fib4 = dp.fib4_entries();
+    assert!(
+        fib4.contains(&(pfx("10.1.2.128/25"), GROUP_DISCARD)),
+        "{fib4:?}"
+    );
+    assert!(fib4.contains(&(pfx("10.128.0.0/9"), 3)), "{fib4:?}");
+    assert_eq!(fib4.iter().filter(|(_, g)| *g == 3).count(), 17, "{fib4:?}");
+    assert_eq!(fib4.len(), 18);
+    assert_eq!(dp.fib6_entries().unwrap(), vec![(v6("2001:db8::"), 32, 3)]);
+    assert_eq!(dp.next_hops().unwrap(), vec![(7, nh)]);
+    assert_eq!(dp.groups().unwrap(), vec![(3, group)]);
     // Counters too; and the new program uses the adopted maps.
     assert_eq!(dp.verdict_count(Verdict::Forwarded).unwrap(), 1);
     assert_eq!(dp.nh_stats(7).unwrap().packets, 1);

@@ -89,7 +89,9 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
         f.expect(frame, Verdict::Forwarded);
     }
 
+    assert!(!f.dp.antispoof_enabled().unwrap());
     f.dp.set_interface_flags(LO, IF_F_ANTISPOOF).unwrap();
+    assert!(f.dp.antispoof_enabled().unwrap());
     f.expect(&spoofed4, Verdict::DropSpoofed);
     f.expect(&spoofed6, Verdict::DropSpoofed);
     f.expect(&outside4b, Verdict::DropSpoofed);
@@ -129,6 +131,21 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
     f.dp.remove_source_prefix([192, 0, 2, 0].into(), 24)
         .unwrap(); // idempotent
     f.expect(&good4, Verdict::DropSpoofed);
+    // Another flagged interface keeps the global flag on.
+    f.dp.set_interface_flags(7, IF_F_ANTISPOOF).unwrap();
+    f.dp.set_interface_flags(LO, 0).unwrap();
+    assert!(f.dp.antispoof_enabled().unwrap());
+    f.expect(&good4, Verdict::Forwarded);
+    f.dp.set_interface_flags(7, 0).unwrap();
+    assert!(!f.dp.antispoof_enabled().unwrap());
+    // The FIB mode and the global flag are independent.
+    f.dp.set_interface_flags(LO, IF_F_ANTISPOOF).unwrap();
+    f.dp.set_fib_mode(sluice_dataplane::layout::FibMode::Kernel)
+        .unwrap();
+    f.dp.set_fib_mode(sluice_dataplane::layout::FibMode::Sluice)
+        .unwrap();
+    assert!(f.dp.antispoof_enabled().unwrap());
+    f.expect(&spoofed4, Verdict::DropSpoofed);
     f.dp.set_interface_flags(LO, 0).unwrap();
     f.expect(&good4, Verdict::Forwarded);
     f.expect(&spoofed6, Verdict::Forwarded);

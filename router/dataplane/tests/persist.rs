@@ -1,0 +1,177 @@
+//! The data plane outlives the process (DESIGN principle 4), with real
+//! packets through the topology of tests/forwarding.rs (kernel forwarding
+//! off in `r`, so every answered ping went through the XDP program):
+//! attach through pinned links, start a ping flood, drop the [`Dataplane`]
+//! as a daemon exit would, check that forwarding goes on with nobody
+//! holding the program, then open again from the pins and re-attach
+//! through the pinned links (an atomic program swap) while the flood runs:
+//! no ping is lost. Finally the clean stop detaches and unpins.
+//! Needs root (network namespaces, BPF, mount).
+
+use std::time::Duration;
+
+use sluice_dataplane::attach::{XdpMode, in_netns};
+use sluice_dataplane::layout::{NhStats, Verdict, map};
+use sluice_dataplane::loader::Dataplane;
+use sluice_testns::Lab;
+
+mod common;
+mod topo;
+use common::bpffs::Bpffs;
+use topo::*;
+
+/// The id of the XDP program attached to `ifname` in `r`, from
+/// `ip -d link` (`prog/xdp id N`); `None` if there is none.
+fn xdp_prog_id(topo: &Topology<'_>, ifname: &str) -> Option<u32> {
+    let out = link_details(&topo.r, ifname);
+    let rest = out.split("prog/xdp id ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+fn forwarded(dp: &Dataplane) -> (u64, NhStats) {
+    (
+        dp.verdict_count(Verdict::Forwarded).unwrap(),
+        dp.nh_stats(NH_TO_DST).unwrap(),
+    )
+}
+
+const FLOOD: u32 = 1000; // 10 ms apart: 10 s
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and mount"]
+fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
+    require_root();
+    let lab = Lab::new("xdp-pinned");
+    let topo = Topology::new(&lab);
+    // Declared after the lab, so unmounted (dropping every pin) first.
+    let fs = Bpffs::mount("persist");
+    let dir = fs.path().join("sluice/r");
+    let r = topo.r.name().to_owned();
+
+    // The first "daemon": fresh maps, new pinned links.
+    let (mut dp, eth1, eth2) = in_netns(&r, || {
+        let (mut dp, adopted) = Dataplane::open(&dir).expect("open");
+        assert!(!adopted.any(), "{adopted:?}");
+        let a1 = dp.attach_pinned("eth1", XdpMode::Driver, &dir).unwrap();
+        let a2 = dp.attach_pinned("eth2", XdpMode::Driver, &dir).unwrap();
+        assert!(!a1.replaced && !a2.replaced);
+        assert!(a1.path.exists() && a2.path.exists());
+        dp.add_tx_port(a1.ifindex).unwrap();
+        dp.add_tx_port(a2.ifindex).unwrap();
+        (dp, a1.ifindex, a2.ifindex)
+    })
+    .unwrap();
+    program_routes(&topo, &mut dp, eth1, eth2);
+    assert_eq!(ping(&topo.src, DST4, 5), 5);
+    assert_eq!(ping(&topo.src, DST6, 5), 5);
+    let first_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
+
+    let flood = topo.src.spawn([
+        "ping",
+        "-n",
+        "-i",
+        "0.01",
+        "-c",
+        &FLOOD.to_string(),
+        "-W",
+        "2",
+        DST4,
+    ]);
+    std::thread::sleep(Duration::from_millis(800));
+    let c0 = forwarded(&dp);
+    assert!(c0.1.packets > 20, "flood forwarded before the exit: {c0:?}");
+
+    // The daemon exits: nothing of this process holds the program or maps.
+    drop(dp);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(xdp_prog_id(&topo, "eth1"), Some(first_prog));
+    assert_eq!(xdp_prog_id(&topo, "eth2"), Some(first_prog));
+
+    // The second "daemon" adopts the maps: counters kept rising meanwhile.
+    let (mut dp, adopted) = Dataplane::open(&dir).expect("reopen");
+    assert_eq!(adopted.reused, map::ALL.to_vec());
+    // (Holding the maps again does not hold the attached program: that is
+    // still the first one, kept only by the link pins.) Waits rather than
+    // expecting a rate: a loaded machine slows the flood.
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding with no process holding the program",
+        || forwarded(&dp).1.packets >= c0.1.packets + 100,
+    );
+    let c1 = forwarded(&dp);
+    assert!(c1.0 >= c0.0 + 200, "{c0:?} -> {c1:?}");
+    assert_eq!(xdp_prog_id(&topo, "eth1"), Some(first_prog));
+
+    // Re-attach through the pinned links: the same links, a new program.
+    in_netns(&r, || {
+        for ifname in ["eth1", "eth2"] {
+            let a = dp.attach_pinned(ifname, XdpMode::Driver, &dir).unwrap();
+            assert!(a.replaced, "{ifname}: {a:?}");
+        }
+    })
+    .unwrap();
+    let second_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
+    assert_ne!(second_prog, first_prog, "program replaced");
+    assert_eq!(xdp_prog_id(&topo, "eth2"), Some(second_prog));
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding by the new program",
+        || forwarded(&dp).1.packets >= c1.1.packets + 30,
+    );
+    assert!(flood.is_running(), "the flood spans the exit and the swap");
+
+    sluice_testns::wait_until(Duration::from_secs(60), "the ping flood to end", || {
+        !flood.is_running()
+    });
+    let log = flood.log();
+    assert_eq!(received(&log), Some(FLOOD), "no ping lost:\n{log}");
+
+    // The clean stop: links detached, pins gone, r's kernel does not
+    // forward.
+    let removed = dp.detach_and_unpin(&dir).unwrap();
+    assert_eq!(removed.len(), map::ALL.len() + 2, "{removed:?}");
+    assert_eq!(xdp_prog_id(&topo, "eth1"), None);
+    assert_eq!(xdp_prog_id(&topo, "eth2"), None);
+    assert!(!dir.exists());
+    assert_eq!(ping(&topo.src, DST4, 3), 0);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and mount"]
+fn a_pinned_link_of_a_vanished_interface_is_replaced() {
+    require_root();
+    let lab = Lab::new("xdp-relink");
+    let (a, b) = (lab.node("a"), lab.node("b"));
+    lab.link(&a, "eth0", &b, "eth0");
+    let fs = Bpffs::mount("relink");
+    let dir = fs.path().join("p");
+    let ns = a.name().to_owned();
+
+    let mut dp = in_netns(&ns, || {
+        let (mut dp, _) = Dataplane::open(&dir).unwrap();
+        let first = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!first.replaced);
+        // Again in the same process: the same link, program swapped.
+        let again = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(again.replaced);
+        dp
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+
+    // The interface goes away and comes back under its name: the pinned
+    // link is defunct, so a new one replaces its pin.
+    a.ip(["link", "del", "eth0"]);
+    lab.link(&a, "eth0", &b, "eth0");
+    let fresh = a.ip(["-d", "link", "show", "eth0"]);
+    assert!(!fresh.contains("prog/xdp"), "{fresh}");
+    in_netns(&ns, || {
+        let next = dp.attach_pinned("eth0", XdpMode::Skb, &dir).unwrap();
+        assert!(!next.replaced, "{next:?}");
+        assert!(next.path.exists());
+    })
+    .unwrap();
+    assert!(a.ip(["-d", "link", "show", "eth0"]).contains("xdpgeneric"));
+    dp.detach_and_unpin(&dir).unwrap();
+    assert!(!a.ip(["-d", "link", "show", "eth0"]).contains("prog/xdp"));
+}
