@@ -215,8 +215,8 @@ impl<'lab> Topology<'lab> {
     /// Turns threaded NAPI on for `fwd`'s ingress and the two sinks (their
     /// NAPIs exist only while an XDP program or GRO is on, so call this
     /// after every attach or detach), and pins the threads: the forwarder on
-    /// `fwd_cpu`, the sinks on `other_cpu`, all `SCHED_FIFO` when `rt` (the
-    /// sinks above the sender, so they always keep up). Returns the
+    /// `fwd_cpu`, the sinks on `other_cpu`, all `SCHED_FIFO` when `rt` (so the
+    /// sinks always keep up with the sender, which shares their CPU). Returns the
     /// forwarder's thread id.
     pub fn place_napi(&self, fwd_cpu: usize, other_cpu: usize, rt: bool) -> Result<u32, String> {
         for (node, ifname) in [

@@ -93,7 +93,11 @@ impl Report {
              NAPI thread was on its CPU.\n",
             p.fwd_cpu,
             p.sender_cpu,
-            if p.rt { ", SCHED_FIFO" } else { "" },
+            if p.rt {
+                "; NAPI threads SCHED_FIFO, sender nice -20"
+            } else {
+                ""
+            },
             p.windows,
             p.window.as_secs_f64(),
             p.warmup.as_secs_f64()
