@@ -93,11 +93,7 @@ impl Report {
              NAPI thread was on its CPU.\n",
             p.fwd_cpu,
             p.sender_cpu,
-            if p.rt {
-                "; NAPI threads SCHED_FIFO, sender nice -20"
-            } else {
-                ""
-            },
+            if p.rt { ", SCHED_FIFO" } else { "" },
             p.windows,
             p.window.as_secs_f64(),
             p.warmup.as_secs_f64()

@@ -301,21 +301,6 @@ pub fn wait_for_signal(signals: &TerminationSignals) -> i32 {
     if rc == 0 { sig } else { libc::SIGTERM }
 }
 
-/// Sets the calling thread's nice value (Linux nice is per thread).
-pub fn set_current_nice(nice: i32) -> io::Result<()> {
-    // SAFETY: gettid has no preconditions; setpriority changes the
-    // scheduling weight of that one thread.
-    let rc = unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
