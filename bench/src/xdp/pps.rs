@@ -105,7 +105,10 @@ impl Rate {
 /// The uplink move: every route's group rewritten from A to B under load.
 #[derive(Debug, Clone)]
 pub struct Move {
+    /// The move's write, under load.
     pub write_us: f64,
+    /// Median of 101 more writes of the same group, idle.
+    pub write_us_idle_median: f64,
     /// Sink counts over one second after the write (plus 20 ms to drain
     /// what was already in flight).
     pub after_a: u64,
@@ -363,6 +366,7 @@ pub fn uplink_move(
         let s3 = sample(tg, topo, None, tid, place.fwd_cpu);
         took.map(|t| Move {
             write_us: t.as_secs_f64() * 1e6,
+            write_us_idle_median: 0.0,
             before_a: s1.a - s0.a,
             before_b: s1.b - s0.b,
             after_a: s3.a - s2.a,
@@ -386,10 +390,15 @@ pub fn uplink_move(
     .map_err(|e| e.to_string())??;
     std::thread::sleep(Duration::from_millis(100));
     let s1 = sample(tg, topo, None, tid, place.fwd_cpu);
+    let mut idle: Vec<f64> = (0..101)
+        .map(|_| fwd.point_group_at(NH_B).map(|d| d.as_secs_f64() * 1e6))
+        .collect::<Result<_, _>>()?;
+    idle.sort_by(f64::total_cmp);
     fwd.point_group_at(NH_A)?;
     Ok(Move {
         probe_a: s1.a - s0.a,
         probe_b: s1.b - s0.b,
+        write_us_idle_median: idle[idle.len() / 2],
         ..result
     })
 }

@@ -234,8 +234,9 @@ impl Report {
                     Ok(m) => {
                         let _ = writeln!(
                             s,
-                            "  one map write: {:.1} µs\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
+                            "  one map write: {:.1} µs under load (idle: median {:.1} µs of 101)\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
                             m.write_us,
+                            m.write_us_idle_median,
                             m.before_a,
                             m.before_b,
                             m.after_a,
@@ -309,6 +310,7 @@ impl Report {
                     "uplink_move": t.uplink_move.as_ref().map(|r| match r {
                         Ok(m) => json!({
                             "write_us": m.write_us,
+                            "write_us_idle_median": m.write_us_idle_median,
                             "before": { "a": m.before_a, "b": m.before_b },
                             "after": { "a": m.after_a, "b": m.after_b },
                             "probes": { "sent": crate::pps::PROBES, "a": m.probe_a, "b": m.probe_b },
