@@ -19,8 +19,11 @@ cargo build --workspace --bins --quiet
 step "validate configs/"
 target/debug/sluice validate configs/*.yaml
 
+step "validate the Sluice configs of topologies/"
+target/debug/sluice validate topologies/*/*/sluice.yml
+
 # Namespaces the tests make: the harness's sl<pid>x… and the demo's sluice-….
-ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(sl[0-9]+x|sluice-)' | sort || true; }
+ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(sl[0-9]+x|sluice-|slab\.)' | sort || true; }
 netns_before=$(ours)
 
 if [[ $(id -u) -eq 0 ]]; then

@@ -8,14 +8,17 @@
 //!           [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
 //! fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
 //! fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
+//! fulltable bird [--v4 N] [--sets K] [--seed S] --next-hop ADDR --out FILE
 //! ```
 //!
 //! `feed` is the feeder, which the benchmark starts in the feeder's
 //! namespace; `stream` writes the UPDATEs of one table to a file, to run
-//! the feeder against a receiver by hand.
+//! the feeder against a receiver by hand; `bird` writes the IPv4 routes as
+//! BIRD static routes (the `full-table` lab topology's access point).
 //!
 //! Needs root (network namespaces). See README.md, "Benchmarks".
 
+mod bird_static;
 mod feeder;
 mod lab;
 mod receivers;
@@ -34,7 +37,9 @@ const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only 
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
        fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
        fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
-           (writes the UPDATE stream to FILE, for running the feeder by hand)";
+           (writes the UPDATE stream to FILE, for running the feeder by hand)
+       fulltable bird [--v4 N] [--sets K] [--seed S] --next-hop ADDR --out FILE
+           (writes the IPv4 routes as a BIRD `protocol static` to FILE)";
 
 /// The two attribute mixes: few sets (big UPDATEs), and as many as a real
 /// full table from one transit has (small UPDATEs, many interned sets).
@@ -51,8 +56,10 @@ struct Args {
     poll: Duration,
     sluice: Option<PathBuf>,
     json: Option<PathBuf>,
-    /// `stream` only: where to write the UPDATEs.
+    /// `stream` and `bird`: where to write the UPDATEs or the routes.
     out: Option<PathBuf>,
+    /// `bird` only: the next hop of every route.
+    next_hop: Option<std::net::Ipv4Addr>,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +68,8 @@ fn main() -> ExitCode {
         parse_feed(&args[1..]).and_then(|a| feeder::run(&a))
     } else if args.first().is_some_and(|a| a == "stream") {
         parse(&args[1..]).and_then(|a| write_stream(&a))
+    } else if args.first().is_some_and(|a| a == "bird") {
+        parse(&args[1..]).and_then(|a| write_bird(&a))
     } else {
         parse(&args).and_then(|a| bench(&a))
     };
@@ -97,6 +106,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         sluice: None,
         json: None,
         out: None,
+        next_hop: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -125,6 +135,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--sluice" => a.sluice = Some(v?.into()),
             "--json" => a.json = Some(v?.into()),
             "--out" => a.out = Some(v?.into()),
+            "--next-hop" => a.next_hop = Some(number(v?, flag)?),
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
@@ -298,6 +309,27 @@ fn write_stream(a: &Args) -> Result<(), String> {
     for (prefix, path) in &s.samples {
         eprintln!("  {prefix} {path:?}");
     }
+    Ok(())
+}
+
+/// The `bird` subcommand: the IPv4 routes of the first mix as BIRD static routes.
+fn write_bird(a: &Args) -> Result<(), String> {
+    let out = a.out.clone().ok_or("bird: --out FILE is required")?;
+    let next_hop = a.next_hop.ok_or("bird: --next-hop ADDR is required")?;
+    let t = table::generate(&table::Spec {
+        v4: a.v4,
+        v6: 0,
+        sets: a.sets[0],
+        seed: a.seed,
+        feeder_asn: FEEDER_ASN,
+    });
+    let text = bird_static::ipv4(&t, next_hop);
+    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!(
+        "{} IPv4 routes via {next_hop} in {}",
+        t.v4.len(),
+        out.display()
+    );
     Ok(())
 }
 

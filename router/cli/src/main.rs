@@ -5,6 +5,7 @@
 //! unreadable input, 3 the daemon could not be reached.
 
 mod client;
+mod lab;
 mod output;
 mod validate_cmd;
 
@@ -52,6 +53,8 @@ enum Command {
     },
     /// Keep the config of a `reload --confirm-within`.
     Confirm(ReadArgs),
+    /// Run containerlab topologies on network namespaces, with faults and traffic.
+    Lab(lab::LabArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,6 +75,20 @@ enum Show {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// What the data plane forwards with, read back from its maps: the
+    /// entry for PREFIX (or address, longest match), else every entry.
+    Fib {
+        /// A prefix or an address.
+        prefix: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Forwarding counters: per next hop, and per verdict (forwarded,
+    /// passed to the kernel by reason, dropped).
+    Counters(ReadArgs),
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +197,17 @@ fn main() -> ExitCode {
                     read,
                 },
         } => ask(&read, Request::ShowRoutes { prefix, limit }),
+        Command::Show {
+            what:
+                Show::Fib {
+                    prefix,
+                    limit,
+                    read,
+                },
+        } => ask(&read, Request::ShowFib { prefix, limit }),
+        Command::Show {
+            what: Show::Counters(read),
+        } => ask(&read, Request::ShowCounters),
         Command::Reload {
             read,
             confirm_within,
@@ -189,6 +217,7 @@ fn main() -> ExitCode {
             ask(&read, Request::Reload { confirm_within_ms })
         }
         Command::Confirm(read) => ask(&read, Request::Confirm),
+        Command::Lab(args) => lab::run(args),
     };
     ExitCode::from(code)
 }
@@ -264,6 +293,8 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Events { events } => print!("{}", output::events(events)),
         Response::Peers { peers } => print!("{}", output::peers(peers, now())),
         Response::Routes { routes, total } => print!("{}", output::routes(routes, *total)),
+        Response::Fib(f) => print!("{}", output::fib(f)),
+        Response::Counters(c) => print!("{}", output::counters(c)),
         Response::Reloaded(r) => {
             print!("{}", r.notes);
             let what = if r.changed {

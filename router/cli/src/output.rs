@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sluice_control::{Event, PeerView, RouteView, Status, Uplink};
+use sluice_control::{CountersView, Event, FibView, PeerView, RouteView, Status, Uplink};
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -89,8 +89,121 @@ pub fn status(s: &Status) -> String {
             .as_deref()
             .map_or("off".to_string(), |m| format!("http://{m}/metrics"))
     );
+    let d = &s.dataplane;
+    let _ = writeln!(
+        out,
+        "dataplane xdp {}{}, fib {}, kernel_fib {}",
+        d.xdp,
+        if d.attached.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", d.attached.join(", "))
+        },
+        d.fib,
+        d.kernel_fib
+    );
+    if let Some(reason) = &d.reason {
+        let _ = writeln!(out, "         {reason}");
+    }
+    let _ = writeln!(
+        out,
+        "         {} routes, {} next-hop groups, {} next hops{}{}",
+        d.routes,
+        d.groups,
+        d.next_hops,
+        if d.kernel_fib != "off" {
+            format!(
+                "; kernel {} routes, {} pending",
+                d.kernel_routes, d.kernel_pending
+            )
+        } else {
+            String::new()
+        },
+        if d.stale > 0 {
+            format!("; {} stale from before the restart", d.stale)
+        } else {
+            String::new()
+        }
+    );
     out.push('\n');
     out.push_str(&uplinks(&s.uplinks));
+    out
+}
+
+pub fn fib(f: &FibView) -> String {
+    let rows: Vec<Vec<String>> = f
+        .entries
+        .iter()
+        .flat_map(|e| {
+            let first = vec![e.prefix.clone(), e.group.to_string(), e.action.clone()];
+            if e.next_hops.is_empty() {
+                return vec![[first, vec![String::new(); 4]].concat()];
+            }
+            e.next_hops
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let lead = if i == 0 {
+                        first.clone()
+                    } else {
+                        vec![String::new(); 3]
+                    };
+                    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    [
+                        lead,
+                        vec![
+                            format!("{} (#{})", opt(&h.address), h.id),
+                            opt(&h.interface),
+                            h.mac.clone().unwrap_or_else(|| "unresolved".into()),
+                            format!("{}/64", h.buckets),
+                        ],
+                    ]
+                    .concat()
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "PREFIX",
+            "GROUP",
+            "ACTION",
+            "NEXT HOP",
+            "INTERFACE",
+            "MAC",
+            "BUCKETS",
+        ],
+        &rows,
+    );
+    let _ = writeln!(out, "{} of {} entries shown", f.entries.len(), f.total);
+    out
+}
+
+pub fn counters(c: &CountersView) -> String {
+    let rows: Vec<Vec<String>> = c
+        .next_hops
+        .iter()
+        .map(|h| {
+            vec![
+                h.address.clone(),
+                h.uplink.clone().unwrap_or_else(|| "-".into()),
+                h.interface.clone().unwrap_or_else(|| "-".into()),
+                h.packets.to_string(),
+                h.bytes.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &["NEXT HOP", "UPLINK", "INTERFACE", "PACKETS", "BYTES"],
+        &rows,
+    );
+    out.push('\n');
+    let rows: Vec<Vec<String>> = c
+        .verdicts
+        .iter()
+        .map(|v| vec![v.verdict.clone(), v.packets.to_string()])
+        .collect();
+    out.push_str(&table(&["VERDICT", "PACKETS"], &rows));
     out
 }
 
@@ -234,6 +347,19 @@ mod tests {
                     peers: vec![],
                 },
             ],
+            dataplane: Box::new(sluice_control::DataplaneStatus {
+                xdp: "generic".into(),
+                fib: "sluice".into(),
+                kernel_fib: "full".into(),
+                reason: Some("eth2: generic, driver has no native XDP".into()),
+                attached: vec!["eth1 (generic)".into(), "eth2 (generic)".into()],
+                routes: 1000,
+                groups: 2,
+                next_hops: 2,
+                kernel_routes: 900,
+                kernel_pending: 100,
+                ..Default::default()
+            }),
         };
         let expected = "\
 sluice 0.1.0  pid 42  up 1h 2m 3s (since 1970-01-01T00:00:00Z)
@@ -241,6 +367,9 @@ config   /etc/sluice.yaml
          sha256 abababababababababababababababababababababababababababababababab, loaded 1970-01-01T00:01:00Z
          unconfirmed: rolls back in 1m 30s unless `sluice confirm`
 metrics  http://127.0.0.1:9179/metrics
+dataplane xdp generic on eth1 (generic), eth2 (generic), fib sluice, kernel_fib full
+         eth2: generic, driver has no native XDP
+         1000 routes, 2 next-hop groups, 2 next hops; kernel 900 routes, 100 pending
 
 UPLINK  INTERFACE  STATE    PEERS                REASON
 iap-a   eth1       active   203.0.113.1 AS65001  interface eth1 is up

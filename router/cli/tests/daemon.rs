@@ -105,11 +105,16 @@ fn run_in(dir: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// The example config, with the data plane off: these daemons run in the
+/// caller's network namespace and must keep their hands off its
+/// interfaces and routes.
 fn example() -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/example.yaml"),
     )
     .unwrap()
+    .replace("  xdp: native", "  xdp: off")
+    .replace("  kernel_fib: full", "  kernel_fib: off")
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {

@@ -357,6 +357,10 @@ pub struct Dataplane {
     /// A stopped daemon leaves XDP and kernel routes forwarding.
     #[serde(default = "yes")]
     pub keep_on_exit: bool,
+    /// BCP 38 on internal interfaces: drop packets whose source is not the
+    /// site's own space.
+    #[serde(default = "yes")]
+    pub anti_spoofing: bool,
 }
 
 impl Default for Dataplane {
@@ -368,6 +372,7 @@ impl Default for Dataplane {
             instance: default_instance(),
             bpffs: default_bpffs(),
             keep_on_exit: true,
+            anti_spoofing: true,
         }
     }
 }

@@ -29,6 +29,16 @@ pub enum Request {
         confirm_within_ms: Option<u64>,
     },
     Confirm,
+    /// What the data plane holds, read back from its maps: the entry for
+    /// one address or prefix (longest match), or all up to `limit`.
+    ShowFib {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+        #[serde(default = "default_limit")]
+        limit: usize,
+    },
+    /// Forwarding counters per next hop and per verdict.
+    ShowCounters,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +59,8 @@ pub enum Response {
         total: usize,
     },
     Reloaded(Reloaded),
+    Fib(FibView),
+    Counters(CountersView),
     Confirmed {
         message: String,
     },
@@ -127,6 +139,85 @@ pub struct Status {
     /// Address the metrics endpoint listens on, if any.
     pub metrics: Option<String>,
     pub uplinks: Vec<Uplink>,
+    #[serde(default)]
+    pub dataplane: Box<DataplaneStatus>,
+}
+
+/// Which forwarding mode is in force, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneStatus {
+    /// `native`, `generic` or `off`.
+    pub xdp: String,
+    /// `sluice` (own maps) or `kernel` (`bpf_fib_lookup`).
+    pub fib: String,
+    /// `full`, `summary` or `off`.
+    pub kernel_fib: String,
+    /// Why the mode differs from the config, or other trouble.
+    pub reason: Option<String>,
+    /// The pin directory, when XDP is on.
+    pub pins: Option<String>,
+    /// Interfaces the program is attached to, with the mode of each.
+    pub attached: Vec<String>,
+    /// Prefixes programmed into XDP, next-hop groups and next hops in use.
+    pub routes: usize,
+    pub groups: usize,
+    pub next_hops: usize,
+    /// Kernel routes installed and waiting to be written.
+    pub kernel_routes: usize,
+    pub kernel_pending: usize,
+    /// Prefixes kept from before a restart until End-of-RIB or the timer.
+    pub stale: usize,
+}
+
+/// `show fib`: entries as the maps hold them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibView {
+    pub entries: Vec<FibEntryView>,
+    /// Entries in the maps in all (IPv4 coalesced as the arrays hold them).
+    pub total: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibEntryView {
+    pub prefix: String,
+    pub group: u16,
+    /// `forward`, `discard`, or `empty` (every bucket empty: punted).
+    pub action: String,
+    /// The group's next hops with their share of the 64 buckets.
+    pub next_hops: Vec<FibHopView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibHopView {
+    pub id: u16,
+    pub address: Option<String>,
+    pub interface: Option<String>,
+    pub mac: Option<String>,
+    pub buckets: u32,
+}
+
+/// `show counters`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersView {
+    pub next_hops: Vec<HopCounters>,
+    /// Every verdict: `forwarded`, `pass-*` (to the kernel, by reason), `drop-*`.
+    pub verdicts: Vec<VerdictCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopCounters {
+    pub id: u16,
+    pub address: String,
+    pub uplink: Option<String>,
+    pub interface: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictCount {
+    pub verdict: String,
+    pub packets: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

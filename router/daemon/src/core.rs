@@ -174,6 +174,27 @@ impl Core {
         }
     }
 
+    /// Link and neighbour changes: the data plane follows at once (a next
+    /// hop on a link gone down leaves its groups), then uplink states.
+    pub fn netlink_events(&mut self, events: Vec<sluice_netlink::Event>) {
+        let mut links = false;
+        if let Some(fib) = self.routing.as_mut().and_then(|r| r.fib.as_mut()) {
+            for e in events {
+                links |= fib.netlink_event(e);
+            }
+        }
+        if links {
+            self.refresh();
+        }
+    }
+
+    /// The kernel FIB wrote routes: neighbours may now hear of them.
+    pub fn programmed(&mut self) {
+        if let Some(r) = self.routing.as_mut() {
+            r.programmed(&self.active.checked.loaded.config, &self.active_uplinks);
+        }
+    }
+
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
         match request {
             Request::Status => Response::Status(self.status(now)),
@@ -211,7 +232,25 @@ impl Core {
                 self.reload(confirm_within_ms.map(Duration::from_millis), now)
             }
             Request::Confirm => self.confirm(),
+            Request::ShowFib { prefix, limit } => {
+                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
+                    Ok(f) => f,
+                    Err(message) => return Response::Error { message },
+                };
+                Response::Fib(
+                    self.fib()
+                        .map(|f| f.show(filter.as_ref(), limit))
+                        .unwrap_or_default(),
+                )
+            }
+            Request::ShowCounters => {
+                Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
+            }
         }
+    }
+
+    fn fib(&self) -> Option<&crate::fib::Fib> {
+        self.routing.as_ref()?.fib.as_ref()
     }
 
     /// When an unconfirmed reload rolls back, if one is pending.
@@ -261,6 +300,9 @@ impl Core {
         if let Some(r) = self.routing.as_ref() {
             self.metrics.set_peers(&r.peer_views());
         }
+        if let Some(f) = self.fib() {
+            self.metrics.set_dataplane(&f.counters(), &f.status());
+        }
     }
 
     fn status(&self, now: Instant) -> Status {
@@ -281,6 +323,13 @@ impl Core {
             },
             metrics: self.metrics_addr.clone(),
             uplinks: self.uplinks(),
+            dataplane: Box::new(self.fib().map(|f| f.status()).unwrap_or_else(|| {
+                sluice_control::DataplaneStatus {
+                    xdp: "off".into(),
+                    reason: Some("off: not started".into()),
+                    ..Default::default()
+                }
+            })),
         }
     }
 

@@ -13,6 +13,7 @@
 
 pub mod core;
 pub mod events;
+pub mod fib;
 pub mod links;
 pub mod logging;
 pub mod metrics;
@@ -152,6 +153,30 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             "restarting gracefully: peers were asked to keep our routes".into(),
         );
     }
+    // Subscribe before the data plane dumps links and neighbours, so no
+    // change falls between the dump and the events.
+    let link_events = sluice_netlink::EventSocket::new();
+    let fib = fib::Fib::start(core.config());
+    core.events.record("dataplane", fib.describe());
+    if let Some(r) = core.routing.as_mut() {
+        r.fib = Some(fib);
+    }
+    let programmed = core
+        .routing
+        .as_ref()
+        .and_then(|r| r.fib.as_ref())
+        .and_then(fib::Fib::programmed_signal);
+    let (netlink_tx, mut netlink_rx) = mpsc::channel(64);
+    let netlink_task = match link_events {
+        Ok(sock) => Some(tokio::spawn(follow_netlink(sock, netlink_tx))),
+        Err(e) => {
+            core.events.warn(
+                "netlink",
+                format!("cannot follow link and neighbour changes: {e}; polling links"),
+            );
+            None
+        }
+    };
     let listeners = bgp_listeners(&directory, &mut core.events).await;
     // The first look at the uplinks, now that their sessions are known.
     core.refresh();
@@ -170,6 +195,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
                 let _ = reply.send(core.handle(request, Instant::now()));
             }
             Some((id, event)) = session_rx.recv() => core.session_event(id, event),
+            Some(events) = netlink_rx.recv() => core.netlink_events(events),
+            _ = async { programmed.as_ref().expect("guarded").wait().await }, if programmed.is_some() => core.programmed(),
             _ = hangup.recv() => {
                 if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None }, Instant::now()) {
                     tracing::warn!("SIGHUP reload refused:\n{rendered}");
@@ -185,7 +212,13 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     for l in listeners {
         l.abort();
     }
+    if let Some(t) = netlink_task {
+        t.abort();
+    }
     let keep = core.config().dataplane.keep_on_exit;
+    if let Some(fib) = core.routing.as_mut().and_then(|r| r.fib.take()) {
+        fib.stop(keep);
+    }
     if let Some(r) = core.routing.as_mut() {
         if keep {
             // Peers keep our routes while we are away (RFC 4724): no NOTIFICATION.
@@ -210,6 +243,33 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(socket_guard);
     Ok(())
+}
+
+/// Forwards link and neighbour changes from the kernel to the core.
+async fn follow_netlink(
+    sock: sluice_netlink::EventSocket,
+    tx: mpsc::Sender<Vec<sluice_netlink::Event>>,
+) {
+    // `new` is deprecated for fds that might close while registered; this
+    // one is owned by the AsyncFd itself (`register` would need unsafe).
+    #[allow(deprecated)]
+    let Ok(mut fd) = tokio::io::unix::AsyncFd::new(sock) else {
+        return;
+    };
+    loop {
+        let Ok(mut guard) = fd.readable_mut().await else {
+            return;
+        };
+        match guard.try_io(|s| s.get_mut().try_recv_events()) {
+            Ok(Ok(events)) => {
+                if tx.send(events).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("netlink events: {e}"),
+            Err(_would_block) => {}
+        }
+    }
 }
 
 /// Listens on the BGP port for IPv4 and IPv6; without the rights to, the

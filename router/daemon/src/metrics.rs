@@ -13,7 +13,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use sluice_control::{PeerView, Uplink, UplinkState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sluice_control::{CountersView, DataplaneStatus, PeerView, Uplink, UplinkState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -36,6 +38,22 @@ struct PrefixLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HopLabels {
+    next_hop: String,
+    uplink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
 }
@@ -47,6 +65,10 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     session_up: Family<PeerLabels, Gauge>,
     prefixes: Family<PrefixLabels, Gauge>,
+    verdicts: Family<VerdictLabels, Counter<u64, AtomicU64>>,
+    hop_packets: Family<HopLabels, Counter<u64, AtomicU64>>,
+    hop_bytes: Family<HopLabels, Counter<u64, AtomicU64>>,
+    fib_routes: Family<TableLabels, Gauge>,
 }
 
 /// How a reload ended, for `sluice_config_reloads_total`.
@@ -92,12 +114,78 @@ impl Metrics {
             "Prefixes per session: received, accepted (after import policy), advertised",
             prefixes.clone(),
         );
+        let verdicts = Family::<VerdictLabels, Counter<u64, AtomicU64>>::default();
+        registry.register(
+            "dataplane_packets",
+            "Packets the XDP program handled, by verdict: forwarded, pass-* (to the kernel, by reason), drop-*",
+            verdicts.clone(),
+        );
+        let hop_packets = Family::<HopLabels, Counter<u64, AtomicU64>>::default();
+        registry.register(
+            "dataplane_nexthop_packets",
+            "Packets XDP forwarded to each next hop",
+            hop_packets.clone(),
+        );
+        let hop_bytes = Family::<HopLabels, Counter<u64, AtomicU64>>::default();
+        registry.register(
+            "dataplane_nexthop_bytes",
+            "Bytes (whole frames) XDP forwarded to each next hop",
+            hop_bytes.clone(),
+        );
+        let fib_routes = Family::<TableLabels, Gauge>::default();
+        registry.register(
+            "dataplane_routes",
+            "Routes programmed: xdp, kernel (installed), kernel_pending",
+            fib_routes.clone(),
+        );
         Metrics {
+            verdicts,
+            hop_packets,
+            hop_bytes,
+            fib_routes,
             registry: Arc::new(registry),
             uplink_state,
             reloads,
             session_up,
             prefixes,
+        }
+    }
+
+    /// The data plane's counters (absolute values read from its maps).
+    pub fn set_dataplane(&self, counters: &CountersView, status: &DataplaneStatus) {
+        for v in &counters.verdicts {
+            let labels = VerdictLabels {
+                verdict: v.verdict.clone(),
+            };
+            self.verdicts
+                .get_or_create(&labels)
+                .inner()
+                .store(v.packets, Ordering::Relaxed);
+        }
+        self.hop_packets.clear();
+        self.hop_bytes.clear();
+        for h in &counters.next_hops {
+            let labels = HopLabels {
+                next_hop: h.address.clone(),
+                uplink: h.uplink.clone().unwrap_or_default(),
+            };
+            self.hop_packets
+                .get_or_create(&labels)
+                .inner()
+                .store(h.packets, Ordering::Relaxed);
+            self.hop_bytes
+                .get_or_create(&labels)
+                .inner()
+                .store(h.bytes, Ordering::Relaxed);
+        }
+        for (table, n) in [
+            ("xdp", status.routes),
+            ("kernel", status.kernel_routes),
+            ("kernel_pending", status.kernel_pending),
+        ] {
+            self.fib_routes
+                .get_or_create(&TableLabels { table })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 
@@ -248,5 +336,40 @@ mod tests {
         );
         assert!(text.contains("sluice_build_info{version=\""), "{text}");
         assert!(text.contains("sluice_start_time_seconds 42"), "{text}");
+    }
+
+    #[test]
+    fn dataplane_counters_are_exported_as_read() {
+        let m = Metrics::new(0);
+        let mut counters = CountersView {
+            next_hops: vec![sluice_control::HopCounters {
+                id: 3,
+                address: "203.0.113.1".into(),
+                uplink: Some("iap-a".into()),
+                interface: Some("eth1".into()),
+                packets: 100,
+                bytes: 9800,
+            }],
+            verdicts: vec![sluice_control::VerdictCount {
+                verdict: "pass-no-mac".into(),
+                packets: 7,
+            }],
+        };
+        let status = DataplaneStatus {
+            routes: 5,
+            ..Default::default()
+        };
+        m.set_dataplane(&counters, &status);
+        counters.next_hops[0].packets = 250;
+        m.set_dataplane(&counters, &status);
+        let text = m.encode();
+        for line in [
+            "sluice_dataplane_nexthop_packets_total{next_hop=\"203.0.113.1\",uplink=\"iap-a\"} 250",
+            "sluice_dataplane_nexthop_bytes_total{next_hop=\"203.0.113.1\",uplink=\"iap-a\"} 9800",
+            "sluice_dataplane_packets_total{verdict=\"pass-no-mac\"} 7",
+            "sluice_dataplane_routes{table=\"xdp\"} 5",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

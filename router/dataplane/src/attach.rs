@@ -105,7 +105,7 @@ impl Dataplane {
 }
 
 /// The index of interface `ifname` in the calling thread's namespace.
-pub(crate) fn ifindex(ifname: &str) -> Result<u32, Error> {
+pub fn ifindex(ifname: &str) -> Result<u32, Error> {
     sys::if_nametoindex(ifname).ok_or_else(|| {
         Error::Program(ProgramError::UnknownInterface {
             name: ifname.to_owned(),

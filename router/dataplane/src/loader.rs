@@ -599,6 +599,24 @@ impl Dataplane {
             }
         }))
     }
+
+    /// Zeroes next hop `id`'s counters, so an id reused for another next
+    /// hop does not inherit them.
+    pub fn reset_nh_stats(&mut self, id: u16) -> Result<(), Error> {
+        let cpus = self
+            .nh_stats
+            .get(&u32::from(id), 0)
+            .map_err(map_err(layout::map::NH_STATS))?
+            .len();
+        let zeros =
+            aya::maps::PerCpuValues::try_from(vec![[0u64; 2]; cpus]).map_err(|e| Error::Map {
+                map: layout::map::NH_STATS,
+                source: MapError::IoError(e),
+            })?;
+        self.nh_stats
+            .set(u32::from(id), zeros, 0)
+            .map_err(map_err(layout::map::NH_STATS))
+    }
 }
 
 mod mmap {

@@ -9,6 +9,7 @@ pub mod fib;
 pub mod policy;
 pub mod store;
 pub mod table;
+pub mod ways;
 
 pub use attrs::{AttrId, PathAttrs};
 pub use decision::{PeerInfo, Reason};

@@ -196,12 +196,17 @@ impl Rib {
             .map_or(Reason::Only, |(_, c)| decision::compare(&best_c, c).1);
         // With no usable path at all, the best unusable one still forwards:
         // a drained uplink is better than no way out.
+        // The best path always forwards; others join it if they may share
+        // (external and equal enough: iBGP paths forward alone).
         let multipath = if best_c.usable {
-            order
-                .iter()
-                .filter(|(_, c)| decision::multipath(&best_c, c))
+            std::iter::once(best)
+                .chain(
+                    order[1..]
+                        .iter()
+                        .filter(|(_, c)| decision::multipath(&best_c, c))
+                        .map(|(p, _)| *p),
+                )
                 .take(ecmp.max(1))
-                .map(|(p, _)| *p)
                 .collect()
         } else {
             vec![best]

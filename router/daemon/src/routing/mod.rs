@@ -117,6 +117,8 @@ struct Peer {
     gr_time: Option<u16>,
     /// Implausible routes from this session were logged once.
     warned_implausible: bool,
+    /// The families the peer sent End-of-RIB for since the session came up.
+    end_of_rib: Vec<Afi>,
 }
 
 #[derive(Debug)]
@@ -133,6 +135,9 @@ pub struct Routing {
     policy_text: String,
     /// Started as a graceful restart: kept so that a reload sees the same sessions.
     restarting: bool,
+    started: Instant,
+    /// The data plane, programmed before any peer hears of a change.
+    pub fib: Option<crate::fib::Fib>,
 }
 
 impl Routing {
@@ -152,6 +157,8 @@ impl Routing {
             index: HashMap::new(),
             policy_text: format!("{:?}", config.policies),
             restarting,
+            started: Instant::now(),
+            fib: None,
         };
         for conf in peers::sessions(config, restarting) {
             r.start(conf);
@@ -182,6 +189,7 @@ impl Routing {
             warned_max_prefix: false,
             gr_time: None,
             warned_implausible: false,
+            end_of_rib: Vec::new(),
         });
     }
 
@@ -190,6 +198,9 @@ impl Routing {
     /// changed import policy asks the peer to send its routes again
     /// (route refresh, RFC 2918) since only post-policy routes are kept.
     pub fn reconfigure(&mut self, config: &Config, events: &mut Events) {
+        if let Some(fib) = self.fib.as_mut() {
+            fib.reconfigure(config, &self.rib);
+        }
         let policies_changed = format!("{:?}", config.policies) != self.policy_text;
         self.policy_text = format!("{:?}", config.policies);
         self.policies = Policies::new(config);
@@ -323,6 +334,7 @@ impl Routing {
                 p.received = 0;
                 p.warned_max_prefix = false;
                 p.warned_implausible = false;
+                p.end_of_rib.clear();
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
@@ -335,6 +347,8 @@ impl Routing {
             }
             Event::EndOfRib(afi) => {
                 let p = &mut self.peers[i];
+                tracing::debug!(peer = %p.conf.name, ?afi, "End-of-RIB");
+                p.end_of_rib.push(afi);
                 if let (Some(rib_id), Some(_)) = (p.rib_id, p.stale_until) {
                     let touched = self.rib.sweep_stale(rib_id);
                     events.record(
@@ -419,6 +433,38 @@ impl Routing {
     /// Stale routes whose restart time ran out.
     pub fn expire_stale(&mut self, config: &Config, active: &[bool], events: &mut Events) {
         let now = Instant::now();
+        // What a previous run left in the data plane forwards until every
+        // uplink has sent its table (End-of-RIB), or for the restart time.
+        if let Some(fib) = self.fib.as_mut()
+            && fib.adopting()
+        {
+            let synced = self
+                .peers
+                .iter()
+                .filter(|p| matches!(p.conf.role, Role::Uplink(_)))
+                .all(|p| {
+                    p.established
+                        .as_ref()
+                        .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
+                });
+            let timed_out = now.duration_since(self.started)
+                > Duration::from_secs(u64::from(peers::RESTART_TIME));
+            if synced || timed_out {
+                let n = fib.stale();
+                fib.sweep_stale();
+                events.record(
+                    "dataplane",
+                    format!(
+                        "data plane of the previous run taken over; {n} of its routes not replaced were removed ({})",
+                        if synced {
+                            "every uplink sent End-of-RIB"
+                        } else {
+                            "restart time ran out"
+                        }
+                    ),
+                );
+            }
+        }
         for i in 0..self.peers.len() {
             if self.peers[i].stale_until.is_some_and(|t| t <= now)
                 && let Some(rib_id) = self.peers[i].rib_id
@@ -580,6 +626,32 @@ impl Routing {
 
     /// Tells peers about best-path changes of `touched`.
     fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
+        // Into the FIB first: a route is advertised only once it forwards.
+        // XDP is written before this returns; the kernel FIB in the
+        // background, and when it is the one forwarding, neighbours hear of
+        // a prefix once it is written (see `programmed`).
+        if let Some(fib) = self.fib.as_mut()
+            && !touched.is_empty()
+        {
+            let now = fib.update(&self.rib, touched);
+            self.advertise(&now, config, active);
+            return;
+        }
+        self.advertise(touched, config, active);
+    }
+
+    /// The kernel FIB, which forwards, has written these prefixes: now
+    /// neighbours may hear of them.
+    pub fn programmed(&mut self, config: &Config, active: &[bool]) {
+        let Some(fib) = self.fib.as_mut() else { return };
+        let written = fib.take_programmed();
+        if !written.is_empty() {
+            self.advertise(&written, config, active);
+        }
+    }
+
+    /// Sends neighbours that take learned routes the changes of `touched`.
+    fn advertise(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
         let receivers: Vec<usize> = (0..self.peers.len())
             .filter(|&i| {
                 self.peers[i].established.is_some() && export::gets_learned(&self.peers[i].conf)
@@ -598,6 +670,9 @@ impl Routing {
     /// Re-evaluates what every peer should have: after a reload or an
     /// uplink state change (the default route, drain attributes).
     pub fn resync(&mut self, config: &Config, active: &[bool]) {
+        if let Some(fib) = self.fib.as_mut() {
+            fib.set_active(&self.rib, active);
+        }
         for i in 0..self.peers.len() {
             if self.peers[i].established.is_some() {
                 self.sync_peer(i, config, active, false);

@@ -1,0 +1,344 @@
+//! The kernel FIB, written in the background over netlink so that the slow
+//! path and the router's own traffic follow the same decisions as XDP.
+//!
+//! Writing a full table into the kernel takes tens of seconds, so the
+//! route owner only records what should change ([`KernelFib::push`], a few
+//! map inserts under a lock) and a thread writes it in batches. Pending
+//! changes coalesce: a prefix that changes twice before it is written is
+//! written once, and memory stays bounded by the number of prefixes.
+//!
+//! Kernel nexthop ids: next hop `h` is object `h`, group `g` is object
+//! [`GROUP_BASE`]` + g`. Every route and object carries Sluice's route
+//! protocol; nothing else in the kernel is touched.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
+
+/// Kernel nexthop id of group 0; single next hops use their own id.
+pub const GROUP_BASE: u32 = 100_000;
+
+/// Routes per netlink batch: large enough to amortise, small enough that
+/// newer changes still coalesce and a stop is seen soon.
+const BATCH: usize = 20_000;
+
+pub type KernelPrefix = (IpAddr, u8);
+
+/// A kernel nexthop group's members: (nexthop id, weight).
+pub type Members = Vec<(u32, u16)>;
+
+#[derive(Debug, Default)]
+struct Pending {
+    hops: BTreeMap<u32, Option<(IpAddr, u32)>>,
+    groups: BTreeMap<u32, Option<Members>>,
+    routes: HashMap<KernelPrefix, Option<RouteTarget>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.hops.is_empty() && self.groups.is_empty() && self.routes.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pending: Pending,
+    /// Some(flush): stop, removing everything Sluice installed if `flush`.
+    stop: Option<bool>,
+    /// Prefixes with a Sluice route in the kernel.
+    installed: HashSet<KernelPrefix>,
+    /// Installed by a previous run and not written since.
+    stale: HashSet<KernelPrefix>,
+    writing: bool,
+    errors: u64,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Prefixes written since the last [`KernelFib::take_written`], when
+    /// someone waits for them; `written_ready` wakes that someone.
+    written: Mutex<Option<Vec<KernelPrefix>>>,
+    written_ready: tokio::sync::Notify,
+}
+
+/// Counts for `sluice status`.
+#[derive(Debug, Clone, Default)]
+pub struct KernelStatus {
+    pub installed: usize,
+    pub pending: usize,
+    pub stale: usize,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+/// Waits for the writer to have written prefixes.
+#[derive(Debug, Clone)]
+pub struct WrittenSignal(Arc<Shared>);
+
+impl WrittenSignal {
+    pub async fn wait(&self) {
+        self.0.written_ready.notified().await;
+    }
+}
+
+/// The background writer.
+#[derive(Debug)]
+pub struct KernelFib {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KernelFib {
+    /// Opens netlink, adopts the routes a previous run left (kept until
+    /// [`Self::sweep_stale`]) and starts the writer. Returns the nexthop
+    /// object ids in use, which new ones must not reuse meanwhile.
+    pub fn start() -> std::io::Result<(KernelFib, Vec<u32>)> {
+        let mut nl = Netlink::new()?;
+        let routes = nl.own_routes()?;
+        let ids: Vec<u32> = nl.own_nexthops()?.iter().map(|n| n.id).collect();
+        let installed: HashSet<KernelPrefix> = routes.iter().map(|r| r.prefix).collect();
+        let shared = Arc::new(Shared::default());
+        {
+            let mut s = shared.state.lock().expect("kernel fib lock");
+            s.stale.clone_from(&installed);
+            s.installed = installed;
+        }
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("kernel-fib".into())
+                .spawn(move || write_loop(nl, &shared))?
+        };
+        Ok((
+            KernelFib {
+                shared,
+                thread: Some(thread),
+            },
+            ids,
+        ))
+    }
+
+    /// Queues changes; the writer coalesces and writes them.
+    pub fn push(
+        &self,
+        hops: impl IntoIterator<Item = (u32, Option<(IpAddr, u32)>)>,
+        groups: impl IntoIterator<Item = (u32, Option<Members>)>,
+        routes: impl IntoIterator<Item = (KernelPrefix, Option<RouteTarget>)>,
+    ) {
+        let mut s = self.shared.state.lock().expect("kernel fib lock");
+        s.pending.hops.extend(hops);
+        s.pending.groups.extend(groups);
+        for (prefix, target) in routes {
+            s.stale.remove(&prefix);
+            s.pending.routes.insert(prefix, target);
+        }
+        if !s.pending.is_empty() {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Removes adopted routes that nothing wrote since the start.
+    pub fn sweep_stale(&self) {
+        let mut s = self.shared.state.lock().expect("kernel fib lock");
+        let stale: Vec<KernelPrefix> = s.stale.drain().collect();
+        for p in stale {
+            s.pending.routes.entry(p).or_insert(None);
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// From now on, remember which prefixes were written (for suppress
+    /// until programmed when the kernel FIB is the one forwarding).
+    pub fn track_written(&self) {
+        let mut w = self.shared.written.lock().expect("kernel fib lock");
+        w.get_or_insert_with(Vec::new);
+    }
+
+    /// Prefixes written since the last call.
+    pub fn take_written(&self) -> Vec<KernelPrefix> {
+        let mut w = self.shared.written.lock().expect("kernel fib lock");
+        w.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// A handle that waits for prefixes to be written.
+    pub fn written_signal(&self) -> WrittenSignal {
+        WrittenSignal(self.shared.clone())
+    }
+
+    /// Whether every change pushed so far is in the kernel.
+    pub fn idle(&self) -> bool {
+        let s = self.shared.state.lock().expect("kernel fib lock");
+        !s.writing && s.pending.is_empty()
+    }
+
+    pub fn status(&self) -> KernelStatus {
+        let s = self.shared.state.lock().expect("kernel fib lock");
+        KernelStatus {
+            installed: s.installed.len(),
+            pending: s.pending.routes.len(),
+            stale: s.stale.len(),
+            errors: s.errors,
+            last_error: s.last_error.clone(),
+        }
+    }
+
+    /// Stops the writer: with `flush`, after removing every route and
+    /// nexthop object Sluice installed; otherwise what is installed stays
+    /// (pending changes not yet written are dropped: the next start adopts
+    /// the kernel's state).
+    pub fn stop(mut self, flush: bool) {
+        {
+            let mut s = self.shared.state.lock().expect("kernel fib lock");
+            s.stop = Some(flush);
+            self.shared.wake.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for KernelFib {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            if let Ok(mut s) = self.shared.state.lock() {
+                s.stop.get_or_insert(false);
+            }
+            self.shared.wake.notify_one();
+            let _ = t.join();
+        }
+    }
+}
+
+/// Takes one batch: every next hop and group change, up to [`BATCH`]
+/// routes; deletions of objects wait until no route change is left, since
+/// deleting a nexthop object deletes the routes still using it.
+fn take_batch(s: &mut State) -> Pending {
+    let mut batch = Pending {
+        hops: std::mem::take(&mut s.pending.hops),
+        groups: std::mem::take(&mut s.pending.groups),
+        routes: HashMap::new(),
+    };
+    let keys: Vec<KernelPrefix> = s.pending.routes.keys().take(BATCH).copied().collect();
+    for k in keys {
+        let v = s.pending.routes.remove(&k).expect("a pending route");
+        batch.routes.insert(k, v);
+    }
+    if !s.pending.routes.is_empty() {
+        let later_hops = batch.hops.iter().filter(|(_, v)| v.is_none());
+        s.pending.hops.extend(later_hops.map(|(k, _)| (*k, None)));
+        batch.hops.retain(|_, v| v.is_some());
+        let later_groups = batch.groups.iter().filter(|(_, v)| v.is_none());
+        s.pending
+            .groups
+            .extend(later_groups.map(|(k, _)| (*k, None)));
+        batch.groups.retain(|_, v| v.is_some());
+    }
+    batch
+}
+
+fn write_loop(mut nl: Netlink, shared: &Shared) {
+    loop {
+        let batch = {
+            let mut s = shared.state.lock().expect("kernel fib lock");
+            while s.pending.is_empty() && s.stop.is_none() {
+                s = shared.wake.wait(s).expect("kernel fib lock");
+            }
+            if let Some(flush) = s.stop {
+                drop(s);
+                if flush && let Err(e) = nl.flush_own() {
+                    tracing::warn!("kernel FIB: removing Sluice's routes: {e}");
+                }
+                return;
+            }
+            s.writing = true;
+            take_batch(&mut s)
+        };
+        let mut errors = Vec::new();
+        write(&mut nl, &batch, &mut errors);
+        if let Some(w) = shared.written.lock().expect("kernel fib lock").as_mut() {
+            w.extend(batch.routes.keys().copied());
+            shared.written_ready.notify_one();
+        }
+        let mut s = shared.state.lock().expect("kernel fib lock");
+        s.writing = false;
+        for (prefix, target) in &batch.routes {
+            match target {
+                Some(_) => s.installed.insert(*prefix),
+                None => s.installed.remove(prefix),
+            };
+        }
+        if !errors.is_empty() {
+            if s.errors == 0 {
+                tracing::warn!("kernel FIB: {} (and {} more)", errors[0], errors.len() - 1);
+            }
+            s.errors += errors.len() as u64;
+            s.last_error = errors.pop();
+        }
+    }
+}
+
+fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) {
+    for (&id, hop) in &batch.hops {
+        if let Some((gateway, ifindex)) = hop
+            && let Err(e) = nl.set_nexthop(id, *gateway, *ifindex)
+        {
+            errors.push(format!("nexthop {id} via {gateway}: {e}"));
+        }
+    }
+    for (&id, members) in &batch.groups {
+        if let Some(members) = members {
+            let r = if members.is_empty() {
+                // The kernel has no empty group: the routes go instead.
+                nl.delete_nexthop(id).map(|_| ())
+            } else {
+                nl.set_nexthop_group(id, members)
+            };
+            if let Err(e) = r {
+                errors.push(format!("nexthop group {id}: {e}"));
+            }
+        }
+    }
+    let changes: Vec<RouteChange> = batch
+        .routes
+        .iter()
+        .map(|(prefix, target)| match target {
+            Some(t) => RouteChange::Set(Route {
+                prefix: *prefix,
+                target: *t,
+            }),
+            None => RouteChange::Delete(*prefix),
+        })
+        .collect();
+    match nl.apply_routes(&changes) {
+        Ok(failed) => {
+            for (change, e) in failed {
+                // Deleting a route the kernel already removed is fine.
+                if matches!(change, RouteChange::Delete(_))
+                    && sluice_netlink::kernel_errno(&e) == Some(libc::ESRCH)
+                {
+                    continue;
+                }
+                let (addr, len) = change.prefix();
+                errors.push(format!("route {addr}/{len}: {e}"));
+            }
+        }
+        Err(e) => errors.push(format!("routes: {e}")),
+    }
+    for (&id, members) in &batch.groups {
+        if members.is_none() {
+            let _ = nl.delete_nexthop(id);
+        }
+    }
+    for (&id, hop) in &batch.hops {
+        if hop.is_none() {
+            let _ = nl.delete_nexthop(id);
+        }
+    }
+}

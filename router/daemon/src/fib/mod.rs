@@ -1,0 +1,761 @@
+//! The daemon's side of the data plane: the pure [`program::Programmer`]
+//! fed from the RIB and uplink states, and the appliers that write its
+//! changes into the XDP maps ([`xdp`]) and the kernel.
+//!
+//! Everything runs in the route owner's task and XDP writes are
+//! synchronous (memory stores through the mmap, or one bpf(2) call per
+//! group or next hop), so a route is in the XDP FIB before it is
+//! advertised to anyone (suppress until programmed).
+
+pub mod kernel;
+pub mod program;
+pub mod xdp;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use sluice_config::model::{FibMode, KernelFib as KernelFibMode};
+use sluice_netlink::{Event as NlEvent, Link, Netlink, RouteTarget};
+
+use sluice_config::Config;
+use sluice_control::{
+    CountersView, DataplaneStatus, FibEntryView, FibHopView, FibView, HopCounters, VerdictCount,
+};
+use sluice_rib::Rib;
+use sluice_rib::fib::Local;
+use sluice_wire::Prefix;
+
+use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
+use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port, Programmer};
+use xdp::Xdp;
+
+/// The data plane as the daemon drives it.
+#[derive(Debug)]
+pub struct Fib {
+    local: Local,
+    program: Programmer,
+    xdp: Option<Xdp>,
+    kernel: Option<KernelFib>,
+    /// `kernel_fib: summary`: only default, static and discard routes.
+    kernel_summary: bool,
+    /// `fib: kernel`: XDP looks routes up in the kernel FIB.
+    fib_kernel: bool,
+    /// Uplink states (config order) the FIB was last programmed for.
+    active: Vec<bool>,
+    /// Learned prefixes left out of the FIB: only non-active uplinks offer
+    /// them and an active path covers them.
+    suppressed: HashSet<Prefix>,
+    /// The dataplane section it was started with (changes need a restart).
+    dataplane_text: String,
+    /// Netlink for link and neighbour dumps and managed neighbours.
+    nl: Option<Netlink>,
+    /// Configured interface names, and the ifindex of those seen.
+    interfaces: HashSet<String>,
+    ifnames: HashMap<u32, String>,
+    /// Next hops the kernel was asked to keep resolved.
+    managed: HashMap<IpAddr, u32>,
+    status: DataplaneStatus,
+    /// Uplink names, for counters.
+    uplinks: Vec<String>,
+    failed: usize,
+}
+
+fn port_of(link: &Link) -> Port {
+    Port {
+        ifindex: link.ifindex,
+        mac: link.mac.unwrap_or_default(),
+        mtu: link.mtu,
+        up: link.up,
+    }
+}
+
+impl Fib {
+    /// Sets up the data plane the config asks for, falling back as far as
+    /// needed (native → generic → off) and saying why in the status.
+    pub fn start(config: &Config) -> Fib {
+        let dp = &config.dataplane;
+        let mut status = DataplaneStatus {
+            xdp: "off".into(),
+            fib: format!("{:?}", dp.fib).to_lowercase(),
+            kernel_fib: "off".into(),
+            ..Default::default()
+        };
+        let interfaces: HashSet<String> = config
+            .interfaces
+            .iter()
+            .map(|i| i.name.value.clone())
+            .collect();
+        let mut fib = Fib {
+            local: Local::new(config),
+            program: Programmer::new(config),
+            xdp: None,
+            kernel: None,
+            kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
+            fib_kernel: dp.fib == FibMode::Kernel,
+            active: Vec::new(),
+            suppressed: HashSet::new(),
+            dataplane_text: format!("{dp:?}"),
+            nl: None,
+            interfaces,
+            ifnames: HashMap::new(),
+            managed: HashMap::new(),
+            status: status.clone(),
+            uplinks: config
+                .uplinks
+                .iter()
+                .map(|u| u.name.value.clone())
+                .collect(),
+            failed: 0,
+        };
+        let links = match Netlink::new().and_then(|mut nl| Ok((nl.links()?, nl))) {
+            Ok((links, nl)) => {
+                fib.nl = Some(nl);
+                links
+            }
+            Err(e) => {
+                status.reason = Some(format!("off: netlink: {e}"));
+                fib.status = status;
+                return fib;
+            }
+        };
+        // A daemon whose interfaces are not here (a test, a config checked
+        // on the wrong host) must not touch this namespace's forwarding.
+        if !links.iter().any(|l| fib.interfaces.contains(&l.name)) {
+            status.reason = Some(
+                "off: none of the configured interfaces exists in this network namespace".into(),
+            );
+            fib.status = status;
+            return fib;
+        }
+        let mut notes = Vec::new();
+        match Xdp::start(config) {
+            Ok((xdp, note)) => {
+                status.xdp = xdp.mode().into();
+                status.attached = xdp.attached();
+                status.pins = xdp.pins.as_ref().map(|p| p.display().to_string());
+                notes.extend(note);
+                if xdp.adopted {
+                    fib.adopt(&xdp);
+                }
+                fib.xdp = Some(xdp);
+            }
+            Err(reason) => notes.push(reason),
+        }
+        let wants_kernel = dp.kernel_fib != KernelFibMode::Off || dp.fib == FibMode::Kernel;
+        if wants_kernel {
+            match KernelFib::start() {
+                Ok((kernel, ids)) => {
+                    status.kernel_fib = if fib.kernel_summary {
+                        "summary"
+                    } else {
+                        "full"
+                    }
+                    .into();
+                    fib.program.adopt(
+                        [],
+                        ids.iter()
+                            .filter(|&&i| i > GROUP_BASE)
+                            .map(|&i| (i - GROUP_BASE) as u16),
+                        ids.iter().filter(|&&i| i < GROUP_BASE).map(|&i| i as u16),
+                    );
+                    fib.kernel = Some(kernel);
+                }
+                Err(e) => notes.push(format!("kernel FIB off: {e}")),
+            }
+        }
+        if fib.xdp.is_none() && fib.kernel.is_some() {
+            notes.push("forwarding on the kernel FIB alone".into());
+        }
+        if fib.kernel_forwards()
+            && let Some(k) = fib.kernel.as_ref()
+        {
+            k.track_written();
+        }
+        status.reason = (!notes.is_empty()).then(|| notes.join("; "));
+        fib.status = status;
+        for link in &links {
+            fib.link(link);
+        }
+        fib.reload_neighbours();
+        fib.install_local(&Rib::default());
+        fib
+    }
+
+    /// Takes over the FIB a previous run left in the pinned maps: it keeps
+    /// forwarding until the new RIB replaces it (see [`Self::sweep_stale`]).
+    fn adopt(&mut self, xdp: &Xdp) {
+        let plane = &xdp.plane;
+        let routes = xdp.entries();
+        // Every id the old state uses or points at stays reserved.
+        let live_groups = plane.groups().unwrap_or_default();
+        let mut groups: HashSet<u16> = live_groups.iter().map(|(id, _)| *id).collect();
+        groups.extend(
+            routes
+                .iter()
+                .map(|(_, g)| *g)
+                .filter(|g| *g != GROUP_DISCARD && *g != GROUP_LOCAL),
+        );
+        let mut hops: HashSet<u16> = plane
+            .next_hops()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        hops.extend(
+            live_groups
+                .iter()
+                .flat_map(|(_, g)| g.buckets)
+                .filter(|h| *h != 0),
+        );
+        tracing::info!(
+            routes = routes.len(),
+            groups = groups.len(),
+            next_hops = hops.len(),
+            "data plane: adopted the pinned FIB of the previous run"
+        );
+        self.program.adopt(routes, groups, hops);
+    }
+
+    /// Follows the kernel's view of one interface.
+    fn link(&mut self, link: &Link) -> bool {
+        if !self.interfaces.contains(&link.name) {
+            return false;
+        }
+        self.ifnames.insert(link.ifindex, link.name.clone());
+        // The kernel deletes nexthop objects, and the routes using them,
+        // when their link goes down: both ways, the kernel is resent
+        // everything once the groups follow.
+        let flapped = self
+            .program
+            .port(&link.name)
+            .is_some_and(|p| p.up != link.up);
+        self.program.set_port(&link.name, Some(port_of(link)));
+        self.flush();
+        if flapped {
+            self.kernel_repair();
+        }
+        true
+    }
+
+    fn reload_neighbours(&mut self) {
+        let Some(nl) = self.nl.as_mut() else { return };
+        let Ok(neighbours) = nl.neighbours() else {
+            return;
+        };
+        for n in neighbours {
+            if self.ifnames.contains_key(&n.ifindex) {
+                let mac = n.mac.filter(|_| n.is_usable());
+                self.program.set_neighbour(n.addr, mac);
+            }
+        }
+        self.flush();
+    }
+
+    /// A netlink event; true if an interface changed (uplink states may
+    /// follow).
+    pub fn netlink_event(&mut self, event: NlEvent) -> bool {
+        match event {
+            NlEvent::Link(link) => self.link(&link),
+            NlEvent::LinkGone(ifindex) => match self.ifnames.remove(&ifindex) {
+                Some(name) => {
+                    self.set_port(&name, None);
+                    true
+                }
+                None => false,
+            },
+            NlEvent::Neighbour(n) => {
+                if self.ifnames.contains_key(&n.ifindex) {
+                    let mac = n.mac.filter(|_| n.is_usable());
+                    self.set_neighbour(n.addr, mac);
+                }
+                false
+            }
+            NlEvent::NeighbourGone { ifindex, addr } => {
+                if self.ifnames.contains_key(&ifindex) {
+                    self.set_neighbour(addr, None);
+                }
+                false
+            }
+            NlEvent::Overrun => {
+                let links = self.nl.as_mut().and_then(|nl| nl.links().ok());
+                for link in links.unwrap_or_default() {
+                    self.link(&link);
+                }
+                self.reload_neighbours();
+                true
+            }
+        }
+    }
+
+    fn install_local(&mut self, rib: &Rib) {
+        let prefixes: Vec<Prefix> = self.local.prefixes().collect();
+        self.update(rib, &prefixes);
+    }
+
+    /// Re-evaluates `prefixes` from the RIB and programs the difference.
+    /// Returns the prefixes neighbours may hear of now: all of them, unless
+    /// the kernel FIB is what forwards, whose changed routes are reported
+    /// once written ([`Self::take_programmed`]).
+    pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) -> Vec<Prefix> {
+        let mut now = Vec::new();
+        for prefix in prefixes {
+            let changed = self.program_one(rib, prefix);
+            if !self.kernel_forwards()
+                || !changed
+                || !self.kernel_route(prefix, self.program.route(prefix))
+            {
+                now.push(*prefix);
+            }
+        }
+        // A covering route came or went: prefixes left to it may return.
+        if !self.suppressed.is_empty() && prefixes.iter().any(|p| p.prefix_len() < 24) {
+            let again: Vec<Prefix> = self.suppressed.iter().copied().collect();
+            for prefix in &again {
+                self.program_one(rib, prefix);
+            }
+        }
+        self.flush();
+        now
+    }
+
+    /// Programs one prefix; true if the FIB changed.
+    fn program_one(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
+        let entry = self.local.entry_under(rib, prefix, &self.active);
+        if entry.is_none() && !rib.paths(prefix).is_empty() {
+            self.suppressed.insert(*prefix);
+        } else {
+            self.suppressed.remove(prefix);
+        }
+        match self.program.set_route(*prefix, entry.as_ref()) {
+            Ok(changed) => changed,
+            Err(e) => {
+                self.failed += 1;
+                if self.failed == 1 {
+                    tracing::warn!(%prefix, "data plane: cannot program: {e}");
+                }
+                false
+            }
+        }
+    }
+
+    /// New uplink states. First the groups that use a changed uplink are
+    /// rewritten (one write each, however many prefixes use them); then,
+    /// prefix by prefix, those that only a non-active uplink offers leave
+    /// the FIB where an active path covers them, and those left earlier
+    /// come back if that changed (DESIGN.md, principles 2 and 3).
+    pub fn set_active(&mut self, rib: &Rib, active: &[bool]) {
+        if self.active == active {
+            return;
+        }
+        self.active = active.to_vec();
+        self.program.set_active(active);
+        self.flush();
+        let mut again = self.program.fallback_routes();
+        again.extend(self.suppressed.iter().copied());
+        for prefix in &again {
+            self.program_one(rib, prefix);
+        }
+        self.flush();
+    }
+
+    pub fn set_port(&mut self, name: &str, port: Option<Port>) {
+        self.program.set_port(name, port);
+        self.flush();
+    }
+
+    pub fn set_neighbour(&mut self, addr: IpAddr, mac: Option<[u8; 6]>) {
+        self.program.set_neighbour(addr, mac);
+        self.flush();
+    }
+
+    /// A new config: static routes and announces may have changed.
+    pub fn reconfigure(&mut self, config: &Config, rib: &Rib) {
+        if format!("{:?}", config.dataplane) != self.dataplane_text {
+            tracing::warn!(
+                "the dataplane section changed: it takes effect when the daemon restarts"
+            );
+        }
+        let old: Vec<Prefix> = self.local.prefixes().collect();
+        self.local = Local::new(config);
+        self.uplinks = config
+            .uplinks
+            .iter()
+            .map(|u| u.name.value.clone())
+            .collect();
+        self.program.configure(config);
+        let mut prefixes: Vec<Prefix> = self.local.prefixes().collect();
+        prefixes.extend(old);
+        self.update(rib, &prefixes);
+    }
+
+    fn flush(&mut self) {
+        // With a kernel FIB, ids are reused only once the kernel has caught
+        // up with the changes that freed them.
+        let changes = match self.kernel.as_ref() {
+            Some(k) => self.program.take_late(k.idle()),
+            None => self.program.take(),
+        };
+        if changes.is_empty() {
+            return;
+        }
+        match self.xdp.as_mut() {
+            Some(x) => x.apply(&changes, &mut self.program.fib4),
+            None => {
+                self.program.fib4.take_dirty();
+            }
+        }
+        self.manage_neighbours(&changes);
+        if self.kernel.is_some() {
+            let routes: Vec<(Prefix, Option<u16>)> = changes
+                .routes
+                .iter()
+                .filter(|(p, g)| self.kernel_route(p, *g))
+                .copied()
+                .collect();
+            self.kernel_push(
+                changes.hops.keys().copied(),
+                changes.groups.keys().copied(),
+                routes,
+            );
+        }
+    }
+
+    /// Asks the kernel to keep new next hops resolved: XDP-forwarded
+    /// traffic never confirms a neighbour entry (XDP-NOTES.md).
+    fn manage_neighbours(&mut self, changes: &Changes) {
+        let Some(nl) = self.nl.as_mut() else { return };
+        for (id, hop) in &changes.hops {
+            match hop {
+                Some(h) => {
+                    if let Some(p) = h.port
+                        && self.managed.get(&h.addr) != Some(&p.ifindex)
+                    {
+                        if let Err(e) = nl.add_managed_neighbour(p.ifindex, h.addr) {
+                            tracing::debug!(next_hop = %h.addr, "managed neighbour: {e}");
+                        }
+                        self.managed.insert(h.addr, p.ifindex);
+                    }
+                }
+                None => {
+                    let gone: Vec<IpAddr> = self
+                        .managed
+                        .keys()
+                        .filter(|a| self.program.hop(*id).is_none_or(|h| h.addr != **a))
+                        .filter(|a| !self.program.hops().any(|(_, h)| h.addr == **a))
+                        .copied()
+                        .collect();
+                    for addr in gone {
+                        if let Some(ifindex) = self.managed.remove(&addr) {
+                            let _ = nl.remove_managed_neighbour(ifindex, addr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn in_kernel(&self, prefix: &Prefix) -> bool {
+        !self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix)
+    }
+
+    /// The kernel has its own connected routes.
+    fn kernel_route(&self, prefix: &Prefix, group: Option<u16>) -> bool {
+        group != Some(GROUP_LOCAL) && self.in_kernel(prefix)
+    }
+
+    /// Queues the current state of these next hops, groups and routes for
+    /// the kernel.
+    fn kernel_push(
+        &self,
+        hops: impl IntoIterator<Item = u16>,
+        groups: impl IntoIterator<Item = u16>,
+        routes: Vec<(Prefix, Option<u16>)>,
+    ) {
+        let Some(kernel) = self.kernel.as_ref() else {
+            return;
+        };
+        let usable = |id: u16| {
+            self.program
+                .hop(id)
+                .and_then(|h| h.port.filter(|p| p.up).map(|p| (h.addr, p.ifindex)))
+        };
+        let hops: Vec<(u32, Option<(IpAddr, u32)>)> = hops
+            .into_iter()
+            .map(|id| (u32::from(id), usable(id)))
+            .collect();
+        let all_groups: HashMap<u16, program::Group> = self.program.groups().collect();
+        let groups: Vec<(u32, Option<kernel::Members>)> = groups
+            .into_iter()
+            .map(|id| {
+                let members = all_groups.get(&id).map(|g| {
+                    let pick = |list: &[(u16, u32)]| -> Vec<(u32, u16)> {
+                        list.iter()
+                            .filter(|(h, _)| usable(*h).is_some())
+                            .map(|&(h, w)| (u32::from(h), w.clamp(1, 255) as u16))
+                            .collect()
+                    };
+                    let now = pick(&g.members);
+                    if now.is_empty() {
+                        let all: Vec<(u16, u32)> = g.all.iter().map(|&h| (h, 1)).collect();
+                        pick(&all)
+                    } else {
+                        now
+                    }
+                });
+                (GROUP_BASE + u32::from(id), members)
+            })
+            .collect();
+        let routes: Vec<(KernelPrefix, Option<RouteTarget>)> = routes
+            .into_iter()
+            .map(|(p, g)| {
+                let target = g.map(|g| {
+                    if g == GROUP_DISCARD {
+                        RouteTarget::Blackhole
+                    } else {
+                        RouteTarget::Nexthop(GROUP_BASE + u32::from(g))
+                    }
+                });
+                ((p.addr(), p.prefix_len()), target)
+            })
+            .collect();
+        kernel.push(hops, groups, routes);
+    }
+
+    /// Re-sends everything to the kernel: it deletes nexthop objects (and
+    /// the routes using them) when their interface goes down.
+    fn kernel_repair(&self) {
+        if self.kernel.is_none() {
+            return;
+        }
+        let hops: Vec<u16> = self.program.hops().map(|(id, _)| id).collect();
+        let groups: Vec<u16> = self.program.groups().map(|(id, _)| id).collect();
+        let routes: Vec<(Prefix, Option<u16>)> = self
+            .program
+            .routes()
+            .filter(|(p, g)| self.kernel_route(p, Some(**g)))
+            .map(|(p, g)| (*p, Some(*g)))
+            .collect();
+        self.kernel_push(hops, groups, routes);
+    }
+
+    /// Prefixes kept from a previous run that the RIB has not replaced.
+    pub fn stale(&self) -> usize {
+        self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
+    }
+
+    /// Whether the kernel FIB is what forwards (no XDP, or XDP in
+    /// `bpf_fib_lookup` mode): routes are then advertised only once
+    /// written there.
+    pub fn kernel_forwards(&self) -> bool {
+        self.kernel.is_some() && (self.xdp.is_none() || self.fib_kernel)
+    }
+
+    /// Prefixes the kernel FIB wrote since the last call.
+    pub fn take_programmed(&self) -> Vec<Prefix> {
+        let Some(k) = self.kernel.as_ref() else {
+            return Vec::new();
+        };
+        k.take_written()
+            .into_iter()
+            .filter_map(|(addr, len)| Prefix::new(addr, len).ok())
+            .collect()
+    }
+
+    /// Wakes when the kernel FIB wrote prefixes that wait to be advertised.
+    pub fn programmed_signal(&self) -> Option<kernel::WrittenSignal> {
+        self.kernel_forwards()
+            .then(|| self.kernel.as_ref().map(KernelFib::written_signal))
+            .flatten()
+    }
+
+    /// Whether a previous run's state awaits [`Self::sweep_stale`].
+    pub fn adopting(&self) -> bool {
+        self.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
+    }
+
+    /// Removes what a previous run left and nothing replaced.
+    pub fn sweep_stale(&mut self) {
+        self.program.sweep_stale();
+        self.flush();
+        if let Some(k) = self.kernel.as_ref() {
+            k.sweep_stale();
+        }
+    }
+
+    /// The daemon stops: with `keep`, forwarding goes on as programmed;
+    /// without, everything Sluice installed is removed.
+    pub fn stop(mut self, keep: bool) {
+        if let Some(k) = self.kernel.take() {
+            k.stop(!keep);
+        }
+        if let Some(x) = self.xdp.take() {
+            x.stop(keep);
+        }
+    }
+
+    /// One line for the event log.
+    pub fn describe(&self) -> String {
+        let s = self.status();
+        format!(
+            "data plane: xdp {}{}, fib {}, kernel_fib {}{}",
+            s.xdp,
+            if s.attached.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", s.attached.join(", "))
+            },
+            s.fib,
+            s.kernel_fib,
+            s.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        )
+    }
+
+    pub fn status(&self) -> DataplaneStatus {
+        let mut s = self.status.clone();
+        s.routes = self.program.route_count();
+        s.groups = self.program.group_count();
+        s.next_hops = self.program.hop_count();
+        if let Some(t) = self.xdp.as_ref().and_then(|x| x.trouble.clone()) {
+            s.reason = Some(t);
+        }
+        s.stale = self.program.stale_count();
+        if let Some(k) = self.kernel.as_ref() {
+            let ks = k.status();
+            s.kernel_routes = ks.installed;
+            s.kernel_pending = ks.pending;
+            s.stale += ks.stale;
+            if let Some(e) = ks.last_error {
+                let note = format!("kernel FIB: {} errors, last: {e}", ks.errors);
+                s.reason = Some(match s.reason {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
+        }
+        s
+    }
+
+    /// `show fib`: the entry for one address or prefix, or every entry the
+    /// maps hold (IPv4 as the DIR-24-8 arrays resolve it: runs of one group
+    /// as the fewest prefixes), up to `limit`.
+    pub fn show(&self, filter: Option<&Prefix>, limit: usize) -> FibView {
+        let Some(xdp) = self.xdp.as_ref() else {
+            return FibView::default();
+        };
+        let all = match filter {
+            // The group comes from the maps; the prefix it was written for
+            // from the programmer (the DIR-24-8 arrays do not keep it).
+            Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
+            None => xdp.entries(),
+        };
+        let total = all.len();
+        let entries = all
+            .into_iter()
+            .filter(|(_, g)| *g != 0)
+            .take(limit)
+            .map(|(prefix, group)| self.entry_view(xdp, prefix, group))
+            .collect();
+        FibView { entries, total }
+    }
+
+    /// The longest programmed prefix covering `p`.
+    fn covering(&self, p: &Prefix) -> Option<Prefix> {
+        (0..=p.prefix_len()).rev().find_map(|len| {
+            let candidate = Prefix::new(p.addr(), len).ok()?.trunc();
+            self.program.route(&candidate).map(|_| candidate)
+        })
+    }
+
+    fn entry_view(&self, xdp: &Xdp, prefix: Prefix, group: u16) -> FibEntryView {
+        if group == GROUP_DISCARD || group == GROUP_LOCAL {
+            return FibEntryView {
+                prefix: prefix.to_string(),
+                group,
+                action: if group == GROUP_DISCARD {
+                    "discard"
+                } else {
+                    "connected"
+                }
+                .into(),
+                next_hops: vec![],
+            };
+        }
+        let buckets = xdp.plane.group(group).map(|g| g.buckets).unwrap_or([0; 64]);
+        let mut counts: Vec<(u16, u32)> = Vec::new();
+        for b in buckets.into_iter().filter(|&b| b != 0) {
+            match counts.iter_mut().find(|(id, _)| *id == b) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((b, 1)),
+            }
+        }
+        let next_hops = counts
+            .into_iter()
+            .map(|(id, n)| {
+                let nh = xdp.plane.next_hop(id).ok();
+                let hop = self.program.hop(id);
+                FibHopView {
+                    id,
+                    address: hop.map(|h| h.addr.to_string()),
+                    interface: hop.and_then(|h| h.interface.clone()),
+                    mac: nh
+                        .filter(|n| n.flags & sluice_dataplane::layout::NextHop::MAC_KNOWN != 0)
+                        .map(|n| mac_text(n.dmac)),
+                    buckets: n,
+                }
+            })
+            .collect::<Vec<_>>();
+        FibEntryView {
+            prefix: prefix.to_string(),
+            group,
+            action: if next_hops.is_empty() {
+                "empty"
+            } else {
+                "forward"
+            }
+            .into(),
+            next_hops,
+        }
+    }
+
+    /// `show counters`.
+    pub fn counters(&self) -> CountersView {
+        let Some(xdp) = self.xdp.as_ref() else {
+            return CountersView::default();
+        };
+        let mut next_hops: Vec<HopCounters> = self
+            .program
+            .hops()
+            .map(|(id, hop)| {
+                let s = xdp.plane.nh_stats(id).unwrap_or_default();
+                HopCounters {
+                    id,
+                    address: hop.addr.to_string(),
+                    uplink: self.program.uplink_of(hop).map(|u| self.uplinks[u].clone()),
+                    interface: hop.interface.clone(),
+                    packets: s.packets,
+                    bytes: s.bytes,
+                }
+            })
+            .collect();
+        next_hops.sort_by_key(|h| h.id);
+        let verdicts = xdp
+            .verdicts()
+            .into_iter()
+            .map(|(v, packets)| VerdictCount {
+                verdict: v.name().replace('_', "-"),
+                packets,
+            })
+            .collect();
+        CountersView {
+            next_hops,
+            verdicts,
+        }
+    }
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

@@ -1,0 +1,385 @@
+//! Writes the programmer's changes into the XDP program's maps, and reads
+//! them back for `show fib` and `show counters`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use sluice_config::Config;
+use sluice_config::model::XdpMode as ConfigMode;
+use sluice_dataplane::attach::{Attachment, XdpMode};
+use sluice_dataplane::dir24::Dir24;
+use sluice_dataplane::layout::{FibMode, IF_F_ANTISPOOF, NextHop, NhGroup, TX_PORTS_MAX, Verdict};
+use sluice_dataplane::loader::Dataplane;
+use sluice_wire::Prefix;
+
+use super::program::{Changes, Hop};
+
+/// Where the program is attached.
+#[derive(Debug)]
+enum Attached {
+    /// Detached when dropped (no pinning possible).
+    Owned(Attachment),
+    /// Through a pinned link: outlives the daemon.
+    Pinned { ifname: String, mode: XdpMode },
+}
+
+impl Attached {
+    fn describe(&self) -> String {
+        let (ifname, mode) = match self {
+            Attached::Owned(a) => (a.ifname(), a.mode()),
+            Attached::Pinned { ifname, mode } => (ifname.as_str(), *mode),
+        };
+        let mode = if mode == XdpMode::Skb {
+            "generic"
+        } else {
+            "native"
+        };
+        format!("{ifname} ({mode})")
+    }
+
+    fn generic(&self) -> bool {
+        match self {
+            Attached::Owned(a) => a.mode() == XdpMode::Skb,
+            Attached::Pinned { mode, .. } => *mode == XdpMode::Skb,
+        }
+    }
+}
+
+/// The loaded program, its maps and where it is attached.
+pub struct Xdp {
+    pub plane: Dataplane,
+    attached: Vec<Attached>,
+    /// The pin directory, when the maps and links are pinned.
+    pub pins: Option<PathBuf>,
+    /// The maps held a previous run's state.
+    pub adopted: bool,
+    tx_ports: HashSet<u32>,
+    /// Something could not be written (logged once; shown in status).
+    pub trouble: Option<String>,
+}
+
+impl std::fmt::Debug for Xdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Xdp")
+            .field("attached", &self.attached)
+            .field("pins", &self.pins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why XDP is off, for `sluice status`.
+pub type Reason = String;
+
+fn load_reason(e: &sluice_dataplane::loader::Error) -> String {
+    let text = e.to_string();
+    if text.contains("Operation not permitted") || text.contains("EPERM") {
+        format!("off: no CAP_BPF ({text})")
+    } else {
+        format!("off: cannot load the XDP program: {text}")
+    }
+}
+
+impl Xdp {
+    /// Loads the program with its maps pinned under
+    /// `<bpffs>/sluice/<instance>` (adopting what a previous run left), and
+    /// attaches it to every configured interface that exists here through
+    /// pinned links. Without a bpffs it runs unpinned and says so. Generic
+    /// mode is the fallback when a driver has no native XDP; no interface
+    /// at all, or no rights, turns XDP off.
+    pub fn start(config: &Config) -> Result<(Xdp, Option<Reason>), Reason> {
+        let dp = &config.dataplane;
+        let mode = match dp.xdp {
+            ConfigMode::Off => return Err("off: dataplane.xdp is off".into()),
+            ConfigMode::Native => XdpMode::Driver,
+            ConfigMode::Generic => XdpMode::Skb,
+        };
+        let mut notes = Vec::new();
+        let pin_dir = dp.bpffs.join("sluice").join(&dp.instance);
+        let (mut plane, pins, adopted) = match Dataplane::open(&pin_dir) {
+            Ok((plane, adopted)) => (plane, Some(pin_dir), adopted.any()),
+            Err(e) => {
+                notes.push(format!(
+                    "not pinned, a restart interrupts forwarding: {e}{}",
+                    if matches!(e, sluice_dataplane::loader::Error::NotBpffs { .. }) {
+                        " (mount one: `mount -t bpf bpf /run/sluice/bpf`, and set dataplane.bpffs)"
+                    } else {
+                        ""
+                    }
+                ));
+                let plane = Dataplane::load().map_err(|e| load_reason(&e))?;
+                (plane, None, false)
+            }
+        };
+        let mut attached = Vec::new();
+        for iface in &config.interfaces {
+            let name = &iface.name.value;
+            let attach = |plane: &mut Dataplane, mode: XdpMode| match &pins {
+                Some(dir) => plane
+                    .attach_pinned(name, mode, dir)
+                    // A kept link keeps the mode it was made with, which
+                    // is the configured one unless native was refused then.
+                    .map(|a| Attached::Pinned {
+                        ifname: a.ifname,
+                        mode,
+                    }),
+                None => plane.attach(name, mode).map(Attached::Owned),
+            };
+            match attach(&mut plane, mode) {
+                Ok(a) => attached.push(a),
+                Err(e) if mode == XdpMode::Driver => match attach(&mut plane, XdpMode::Skb) {
+                    Ok(a) => {
+                        notes.push(format!("{name}: generic, driver has no native XDP ({e})"));
+                        attached.push(a);
+                    }
+                    Err(e) => notes.push(format!("{name}: not attached: {e}")),
+                },
+                Err(e) => notes.push(format!("{name}: not attached: {e}")),
+            }
+        }
+        if attached.is_empty() {
+            return Err(format!(
+                "off: no configured interface could be attached ({})",
+                notes.join("; ")
+            ));
+        }
+        let fib_mode = match dp.fib {
+            sluice_config::model::FibMode::Sluice => FibMode::Sluice,
+            sluice_config::model::FibMode::Kernel => FibMode::Kernel,
+        };
+        if let Err(e) = plane.set_fib_mode(fib_mode) {
+            notes.push(format!("fib mode: {e}"));
+        }
+        for iface in &config.interfaces {
+            for a in &iface.addresses {
+                let _ = plane.add_own_address(a.addr());
+            }
+        }
+        if let Err(e) = anti_spoofing(&mut plane, config) {
+            notes.push(format!("anti-spoofing: {e}"));
+        }
+        let xdp = Xdp {
+            plane,
+            attached,
+            pins,
+            adopted,
+            tx_ports: HashSet::new(),
+            trouble: None,
+        };
+        Ok((xdp, (!notes.is_empty()).then(|| notes.join("; "))))
+    }
+
+    /// Interfaces attached, with their modes.
+    pub fn attached(&self) -> Vec<String> {
+        self.attached.iter().map(Attached::describe).collect()
+    }
+
+    /// The mode most interfaces run in.
+    pub fn mode(&self) -> &'static str {
+        if self.attached.iter().all(Attached::generic) {
+            "generic"
+        } else {
+            "native"
+        }
+    }
+
+    fn next_hop(&mut self, hop: &Hop) -> NextHop {
+        let Some(port) = hop.port else {
+            return NextHop::default();
+        };
+        if port.ifindex < TX_PORTS_MAX
+            && self.tx_ports.insert(port.ifindex)
+            && let Err(e) = self.plane.add_tx_port(port.ifindex)
+        {
+            self.tx_ports.remove(&port.ifindex);
+            self.note(format!("egress port {}: {e}", port.ifindex));
+        }
+        let mtu = port.mtu.min(u32::from(u16::MAX)) as u16;
+        match hop.mac {
+            Some(mac) => NextHop::resolved(port.ifindex, mac, port.mac, mtu),
+            // Valid but unresolved: the program punts, the kernel resolves.
+            None => NextHop {
+                ifindex: port.ifindex,
+                smac: port.mac,
+                mtu,
+                flags: NextHop::VALID,
+                ..NextHop::default()
+            },
+        }
+    }
+
+    fn note(&mut self, what: String) {
+        if self.trouble.is_none() {
+            tracing::warn!("data plane: {what}");
+        }
+        self.trouble = Some(what);
+    }
+
+    /// Writes `changes` in an order that never lets an entry point at one
+    /// not yet written: next hops, groups, routes, then what was freed.
+    pub fn apply(&mut self, changes: &Changes, fib4: &mut Dir24) {
+        for (&id, hop) in &changes.hops {
+            if let Some(hop) = hop {
+                let nh = self.next_hop(hop);
+                if let Err(e) = self.plane.set_next_hop(id, &nh) {
+                    self.note(format!("next hop {id}: {e}"));
+                }
+            }
+        }
+        for (&id, group) in &changes.groups {
+            if let Some(g) = group
+                && let Err(e) = self.plane.set_group(id, &g.buckets)
+            {
+                self.note(format!("group {id}: {e}"));
+            }
+        }
+        let dirty = fib4.take_dirty();
+        if !dirty.is_empty()
+            && let Err(e) = self.plane.write_fib4_dirty(fib4, &dirty)
+        {
+            self.note(format!("IPv4 FIB: {e}"));
+        }
+        for (prefix, group) in &changes.routes {
+            let Prefix::V6(net) = prefix else { continue };
+            let r = match group {
+                Some(g) => self.plane.set_route6(net.network(), net.prefix_len(), *g),
+                None => self.plane.remove_route6(net.network(), net.prefix_len()),
+            };
+            if let Err(e) = r {
+                self.note(format!("IPv6 route {prefix}: {e}"));
+            }
+        }
+        for (&id, group) in &changes.groups {
+            if group.is_none() {
+                let _ = self.plane.set_group(id, &NhGroup::default());
+            }
+        }
+        for (&id, hop) in &changes.hops {
+            if hop.is_none() {
+                let _ = self.plane.set_next_hop(id, &NextHop::default());
+                let _ = self.plane.reset_nh_stats(id);
+            }
+        }
+    }
+
+    /// The daemon stops. With `keep` and pins, the program stays attached
+    /// and keeps forwarding on the last FIB; otherwise it is detached (and
+    /// its pins removed).
+    pub fn stop(self, keep: bool) {
+        match (&self.pins, keep) {
+            (Some(_), true) => {}
+            (Some(dir), false) => {
+                let dir = dir.clone();
+                if let Err(e) = self.plane.detach_and_unpin(&dir) {
+                    tracing::warn!("data plane: removing pins: {e}");
+                }
+            }
+            (None, _) => {
+                for a in self.attached {
+                    if let Attached::Owned(a) = a {
+                        let _ = a.detach();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The group the maps give for `addr`.
+    pub fn lookup(&self, addr: IpAddr) -> u16 {
+        match addr {
+            IpAddr::V4(a) => self.plane.lookup4(a),
+            IpAddr::V6(a) => self.plane.lookup6(a).unwrap_or(0),
+        }
+    }
+
+    /// Every route the maps hold: IPv4 read from the arrays, then IPv6.
+    pub fn entries(&self) -> Vec<(Prefix, u16)> {
+        let mut out: Vec<(Prefix, u16)> = self
+            .plane
+            .fib4_entries()
+            .into_iter()
+            .filter_map(|(p, g)| {
+                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
+                Some((Prefix::V4(net), g))
+            })
+            .collect();
+        for (addr, len, g) in self.plane.fib6_entries().unwrap_or_default() {
+            if let Ok(net) = ipnet::Ipv6Net::new(addr, len) {
+                out.push((Prefix::V6(net), g));
+            }
+        }
+        out
+    }
+
+    /// Every verdict counter.
+    pub fn verdicts(&self) -> Vec<(Verdict, u64)> {
+        self.plane.verdict_counts().unwrap_or_default()
+    }
+}
+
+/// BCP 38 on internal interfaces (those no uplink uses): sources must lie
+/// in the site's own space — the announced prefixes, the internal
+/// interfaces' subnets and the static routes toward internal next hops.
+/// An interface with an iBGP peer of the same AS on it is not checked:
+/// that peer may be the other edge router of the site, forwarding
+/// internet traffic (the ha-pair topology).
+fn anti_spoofing(plane: &mut Dataplane, config: &Config) -> Result<(), String> {
+    let uplink_ifaces: HashSet<&str> = config
+        .uplinks
+        .iter()
+        .map(|u| u.interface.value.as_str())
+        .collect();
+    let internal: Vec<_> = config
+        .interfaces
+        .iter()
+        .filter(|i| !uplink_ifaces.contains(i.name.value.as_str()))
+        .collect();
+    let mut sources: Vec<(IpAddr, u8)> = config
+        .announce
+        .iter()
+        .map(|a| (a.value.0.network(), a.value.0.prefix_len()))
+        .collect();
+    for i in &internal {
+        for a in &i.addresses {
+            let net = a.subnet();
+            sources.push((net.network(), net.prefix_len()));
+        }
+    }
+    for s in &config.static_routes {
+        if internal.iter().any(|i| {
+            i.addresses
+                .iter()
+                .any(|a| a.subnet().contains(&s.via.value))
+        }) {
+            sources.push((s.prefix.value.0.network(), s.prefix.value.0.prefix_len()));
+        }
+    }
+    for (addr, len) in sources {
+        plane
+            .add_source_prefix(addr, len)
+            .map_err(|e| e.to_string())?;
+    }
+    let on = config.dataplane.anti_spoofing;
+    let ibgp_on = |i: &sluice_config::model::Interface| {
+        config.neighbors.iter().any(|n| {
+            n.asn.value == config.router.asn.value
+                && i.addresses
+                    .iter()
+                    .any(|a| a.subnet().contains(&n.address.value))
+        })
+    };
+    for i in &config.interfaces {
+        let Some(ifindex) = sluice_dataplane::attach::ifindex(&i.name.value).ok() else {
+            continue;
+        };
+        let flags = if on && !uplink_ifaces.contains(i.name.value.as_str()) && !ibgp_on(i) {
+            IF_F_ANTISPOOF
+        } else {
+            0
+        };
+        plane
+            .set_interface_flags(ifindex, flags)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,508 @@
+//! Real packets through a Sluice router: src — r — two BIRD uplinks — dst.
+//!
+//! ```text
+//!   src 10.0.0.2 ─lan─ r ─eth1─ up-a (AS65001, local-pref 200) ─┐
+//!                        └eth2─ up-b (AS65002, local-pref 100) ─┴─ dst 192.0.2.100
+//! ```
+//!
+//! Both uplinks announce 192.0.2.0/24; replies come back through up-b. The
+//! counters of the data plane show which uplink carried the traffic.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
+use sluice_e2e::sluice::Sluice;
+use sluice_testns::{Lab, Node, must_be_root, wait_until};
+
+const UP: Duration = Duration::from_secs(30);
+const DST: &str = "192.0.2.100";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Redirected frames need NAPI on the receiving veth (XDP-NOTES.md).
+fn gro(node: &Node<'_>, ifname: &str) {
+    node.run(["ethtool", "-K", ifname, "gro", "on"]);
+}
+
+struct Site<'lab> {
+    r: Node<'lab>,
+    src: Node<'lab>,
+    _peers: Vec<Peer<'lab>>,
+}
+
+fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
+    site_with(lab, "192.0.2.0/24")
+}
+
+/// The site, with up-b announcing `b_announces` (up-a: 192.0.2.0/24).
+fn site_with<'lab>(lab: &'lab Lab, b_announces: &str) -> Site<'lab> {
+    let r = lab.node("r");
+    let src = lab.node("src");
+    let dst = lab.node("dst");
+    lab.link(&src, "eth1", &r, "lan");
+    src.addr("eth1", "10.0.0.2/24");
+    r.addr("lan", "10.0.0.1/24");
+    src.ip(["route", "add", "default", "via", "10.0.0.1"]);
+    gro(&src, "eth1");
+    dst.addr("lo", &format!("{DST}/32"));
+    let mut peers = Vec::new();
+    for (name, ifname, asn, n) in [("up-a", "eth1", 65001, 1u8), ("up-b", "eth2", 65002, 2)] {
+        let up = lab.node(name);
+        lab.link(&r, ifname, &up, "eth1");
+        let (theirs, ours) = (4 * n - 3, 4 * n - 2);
+        r.addr(ifname, &format!("203.0.113.{ours}/30"));
+        up.addr("eth1", &format!("203.0.113.{theirs}/30"));
+        gro(&up, "eth1");
+        lab.link(&up, "eth2", &dst, &format!("eth{n}"));
+        up.addr("eth2", &format!("10.{n}.0.1/30"));
+        dst.addr(&format!("eth{n}"), &format!("10.{n}.0.2/30"));
+        gro(&dst, &format!("eth{n}"));
+        up.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        up.ip([
+            "route",
+            "add",
+            "192.0.2.0/24",
+            "via",
+            &format!("10.{n}.0.2"),
+        ]);
+        up.ip([
+            "route",
+            "add",
+            "10.0.0.0/24",
+            "via",
+            &format!("203.0.113.{ours}"),
+        ]);
+        let spec = PeerSpec::new(
+            Kind::Bird,
+            asn,
+            ip(&format!("203.0.113.{theirs}"))
+                .to_string()
+                .parse()
+                .unwrap(),
+        )
+        .neighbor(NeighborSpec::new(ip(&format!("203.0.113.{ours}")), 64500).graceful_restart())
+        .announce(Announce::new(if n == 1 {
+            "192.0.2.0/24"
+        } else {
+            b_announces
+        }));
+        peers.push(Peer::start(&up, spec));
+    }
+    // Replies go back through up-b, whichever way the requests came.
+    dst.ip(["route", "add", "10.0.0.0/24", "via", "10.2.0.1"]);
+    // Packets XDP punts (an unresolved next hop, the LAN's own subnet)
+    // are forwarded by the kernel.
+    r.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    Site {
+        r,
+        src,
+        _peers: peers,
+    }
+}
+
+fn config(xdp: &str, kernel_fib: &str) -> String {
+    config_with(xdp, kernel_fib, "")
+}
+
+fn config_with(xdp: &str, kernel_fib: &str, dataplane: &str) -> String {
+    format!(
+        "router: {{ id: 192.0.2.1, asn: 64500 }}
+interfaces:
+  - {{ name: eth1, addresses: [203.0.113.2/30] }}
+  - {{ name: eth2, addresses: [203.0.113.6/30] }}
+  - {{ name: lan, addresses: [10.0.0.1/24] }}
+uplinks:
+  - {{ name: iap-a, interface: eth1, peer: {{ address: 203.0.113.1, asn: 65001 }}, import: full-table, local_pref: 200 }}
+  - {{ name: iap-b, interface: eth2, peer: {{ address: 203.0.113.5, asn: 65002 }}, import: full-table }}
+announce: [198.51.100.0/24]
+policies: {{ bogons: [] }}
+dataplane: {{ xdp: {xdp}, kernel_fib: {kernel_fib}{dataplane} }}
+"
+    )
+}
+
+fn up<'lab>(site: &Site<'lab>, xdp: &str, kernel_fib: &str) -> Sluice<'lab> {
+    up_with(site, &config(xdp, kernel_fib))
+}
+
+fn up_with<'lab>(site: &Site<'lab>, config: &str) -> Sluice<'lab> {
+    let sluice = Sluice::start(&site.r, config);
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_established("203.0.113.5", UP);
+    sluice.wait_best("192.0.2.0/24", UP, "192.0.2.0/24 via iap-a", |b| {
+        b["next_hop"] == "203.0.113.1"
+    });
+    sluice
+}
+
+/// Pings dst `count` times, quickly; returns how many replies came back.
+fn ping(src: &Node<'_>, count: u32) -> u32 {
+    let out = src
+        .try_run([
+            "ping",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "-W",
+            "1",
+            DST,
+        ])
+        .unwrap_or_else(|e| e.to_string());
+    out.split(',')
+        .find_map(|part| part.trim().strip_suffix(" received")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Packets the data plane forwarded to `next_hop`.
+fn forwarded_to(sluice: &Sluice<'_>, next_hop: &str) -> u64 {
+    let c = sluice.json(&["show", "counters"]);
+    c["next_hops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["address"] == next_hop)
+        .map(|h| h["packets"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn verdict(sluice: &Sluice<'_>, name: &str) -> u64 {
+    let c = sluice.json(&["show", "counters"]);
+    c["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["verdict"] == name)
+        .and_then(|v| v["packets"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until the next hop's MAC is known, so XDP forwards rather than punts.
+fn wait_resolved(sluice: &Sluice<'_>, prefix: &str) -> Value {
+    let mut entry = Value::Null;
+    wait_until(UP, &format!("{prefix} resolved in the FIB"), || {
+        let fib = sluice.json(&["show", "fib", prefix]);
+        entry = fib["entries"][0].clone();
+        entry["next_hops"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["mac"].is_string()))
+    });
+    entry
+}
+
+fn forwards_through_the_fib(xdp: &str) {
+    must_be_root();
+    let lab = Lab::new(&format!("fwd-{xdp}"));
+    let site = site(&lab);
+    let sluice = up(&site, xdp, "full");
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], xdp, "{status:#}");
+
+    let entry = wait_resolved(&sluice, DST);
+    assert_eq!(entry["prefix"], "192.0.2.0/24", "{entry:#}");
+    assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
+    // The whole FIB as the maps hold it: the learned route, the connected
+    // subnets (to the kernel) and the announced aggregate's discard route.
+    let all = sluice.json(&["show", "fib"]);
+    let actions: Vec<(String, String)> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["prefix"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (prefix, action) in [
+        ("192.0.2.0/24", "forward"),
+        ("198.51.100.0/24", "discard"),
+        ("10.0.0.0/24", "connected"),
+        // Both uplink /30s: the arrays hold them as one run of one group.
+        ("203.0.113.0/29", "connected"),
+    ] {
+        assert!(
+            actions.contains(&(prefix.to_string(), action.to_string())),
+            "{prefix} {action} missing from {actions:?}"
+        );
+    }
+    // The discard route of the announced aggregate is in the FIB too.
+    let discard = sluice.json(&["show", "fib", "198.51.100.7"]);
+    assert_eq!(discard["entries"][0]["action"], "discard", "{discard:#}");
+
+    let (a0, b0) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert_eq!(ping(&site.src, 100), 100);
+    let (a1, b1) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(a1 - a0 >= 100, "requests left through iap-a: {a0} → {a1}");
+    assert_eq!(b1, b0, "nothing through iap-b");
+
+    // iap-a's link goes down: traffic moves to iap-b at once (no hold timer).
+    site.r.ip(["link", "set", "eth1", "down"]);
+    wait_until(Duration::from_secs(5), "the FIB moved to iap-b", || {
+        let fib = sluice.json(&["show", "fib", DST]);
+        fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
+    });
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 100), 100);
+    let (a2, b2) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(b2 - b1 >= 100, "requests left through iap-b: {b1} → {b2}");
+    assert_eq!(a2, a1, "nothing more through iap-a");
+    assert!(verdict(&sluice, "forwarded") >= 200);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn native_xdp_forwards_by_the_fib_and_fails_over_on_link_down() {
+    forwards_through_the_fib("native");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn generic_xdp_forwards_the_same_traffic() {
+    forwards_through_the_fib("generic");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn kernel_only_mode_forwards_through_the_kernel_fib() {
+    must_be_root();
+    let lab = Lab::new("fwd-kernel");
+    let site = site(&lab);
+    let sluice = up(&site, "off", "full");
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], "off", "{status:#}");
+    assert_eq!(status["dataplane"]["kernel_fib"], "full", "{status:#}");
+    wait_until(UP, "the kernel has Sluice's route", || {
+        site.r
+            .ip(["route", "show", "proto", "201"])
+            .contains("192.0.2.0/24")
+    });
+    let routes = site.r.ip(["route", "show", "proto", "201"]);
+    assert!(routes.contains("blackhole 198.51.100.0/24"), "{routes}");
+    assert_eq!(ping(&site.src, 50), 50);
+    // The kernel forwarded them through iap-a's next hop.
+    let get = site.r.ip(["route", "get", DST]);
+    assert!(get.contains("via 203.0.113.1"), "{get}");
+
+    site.r.ip(["link", "set", "eth1", "down"]);
+    wait_until(
+        Duration::from_secs(10),
+        "the kernel route moved to iap-b",
+        || {
+            site.r
+                .try_run(["ip", "route", "get", DST])
+                .is_ok_and(|out| out.contains("via 203.0.113.5"))
+        },
+    );
+    assert_eq!(ping(&site.src, 50), 50);
+}
+
+/// A bpffs of the test's own, visible inside `ip netns exec` (which hides
+/// /sys/fs/bpf); unmounted when dropped.
+struct Bpffs(tempfile::TempDir);
+
+impl Bpffs {
+    fn mount() -> Bpffs {
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-bpffs-")
+            .tempdir()
+            .unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mount -t bpf failed");
+        Bpffs(dir)
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn a_daemon_restart_loses_no_packets() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-restart");
+    let site = site(&lab);
+    let extra = format!(
+        ", bpffs: {}, instance: {}",
+        bpffs.0.path().display(),
+        lab.prefix()
+    );
+    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let status = sluice.json(&["status"]);
+    assert!(status["dataplane"]["pins"].is_string(), "{status:#}");
+    wait_resolved(&sluice, DST);
+    let before = verdict(&sluice, "forwarded");
+
+    // 1000 pings over 5 s; the daemon stops and starts in the middle.
+    let pinger = site
+        .src
+        .spawn(["ping", "-q", "-c", "1000", "-i", "0.005", "-W", "1", DST]);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        sluice.stop(),
+        "sluice did not stop cleanly:\n{}",
+        sluice.log()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    sluice.restart_stopped();
+    wait_until(Duration::from_secs(15), "ping done", || {
+        !pinger.is_running()
+    });
+    let out = pinger.log();
+    assert!(
+        out.contains(" 1000 received"),
+        "packets lost across the restart:\n{out}"
+    );
+
+    // The new daemon adopted the maps: the counters went on (next-hop ids
+    // are new, the verdict counters the same), and the previous run's FIB
+    // was replaced once both uplinks sent End-of-RIB.
+    let after = verdict(&sluice, "forwarded");
+    assert!(after >= before + 1000, "forwarded {before} → {after}");
+    eprintln!("{:#}", sluice.json(&["status"])["dataplane"]);
+    wait_until(UP, "the previous run's FIB swept", || {
+        sluice
+            .events()
+            .contains("data plane of the previous run taken over")
+    });
+    assert!(
+        sluice
+            .events()
+            .contains("data plane of the previous run taken over"),
+        "{}",
+        sluice.events()
+    );
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-clean");
+    let site = site(&lab);
+    // A route of someone else's, which Sluice must leave alone.
+    site.r.ip([
+        "route",
+        "add",
+        "172.31.0.0/16",
+        "via",
+        "10.0.0.2",
+        "proto",
+        "static",
+    ]);
+    let extra = format!(
+        ", bpffs: {}, instance: {}, keep_on_exit: false",
+        bpffs.0.path().display(),
+        lab.prefix()
+    );
+    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let pins = bpffs.0.path().join("sluice").join(lab.prefix());
+    wait_until(UP, "Sluice's kernel routes", || {
+        site.r
+            .ip(["route", "show", "proto", "201"])
+            .contains("192.0.2.0/24")
+    });
+    assert!(pins.join("fib4_top").exists(), "{}", pins.display());
+    assert!(site.r.ip(["link", "show", "eth1"]).contains("xdp"));
+
+    assert!(
+        sluice.stop(),
+        "sluice did not stop cleanly:\n{}",
+        sluice.log()
+    );
+    assert_eq!(site.r.ip(["route", "show", "proto", "201"]).trim(), "");
+    assert_eq!(site.r.ip(["nexthop", "show", "protocol", "201"]).trim(), "");
+    for ifname in ["eth1", "eth2", "lan"] {
+        let link = site.r.ip(["link", "show", ifname]);
+        assert!(!link.contains("prog/xdp"), "{ifname} still has XDP: {link}");
+    }
+    assert!(
+        !pins.join("fib4_top").exists(),
+        "pins left in {}",
+        pins.display()
+    );
+    assert!(
+        site.r
+            .ip(["route", "show", "proto", "static"])
+            .contains("172.31.0.0/16"),
+        "someone else's route was removed"
+    );
+}
+
+/// The incident Sluice exists to prevent: the preferred uplink is drained,
+/// but a more-specific only it offers would keep traffic on it. The FIB
+/// leaves that prefix out, so its traffic follows the other uplink's
+/// default route.
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
+    must_be_root();
+    let lab = Lab::new("fwd-drain");
+    let site = site_with(&lab, "0.0.0.0/0");
+    let normal = config("native", "full");
+    let sluice = up_with(&site, &normal);
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 50), 50);
+    let (a0, b0) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    assert!(a0 >= 50, "{a0}");
+
+    sluice.reload(&format!("{normal}maintenance: {{ drained: [iap-a] }}\n"));
+    wait_until(
+        Duration::from_secs(10),
+        "DST follows iap-b's default",
+        || {
+            let fib = sluice.json(&["show", "fib", DST]);
+            fib["entries"][0]["prefix"] == "0.0.0.0/0"
+                && fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
+        },
+    );
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 50), 50);
+    let (a1, b1) = (
+        forwarded_to(&sluice, "203.0.113.1"),
+        forwarded_to(&sluice, "203.0.113.5"),
+    );
+    // iap-a's next hop is unused now, and freed with its counters.
+    assert!(
+        a1 == a0 || a1 == 0,
+        "more through the drained iap-a: {a0} → {a1}"
+    );
+    assert!(b1 - b0 >= 50, "through iap-b: {b0} → {b1}");
+
+    // Undrained: the more-specific is back, through iap-a.
+    sluice.reload(&normal);
+    wait_until(Duration::from_secs(10), "DST back on iap-a", || {
+        let fib = sluice.json(&["show", "fib", DST]);
+        fib["entries"][0]["prefix"] == "192.0.2.0/24"
+    });
+}
