@@ -1,0 +1,341 @@
+//! The machine the figures come from, and the figures: a human table and
+//! JSON.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::pps::{Mode, Placement};
+use crate::run::TableRun;
+
+/// Where the figures were measured.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cpu: String,
+    pub nproc: usize,
+    pub kernel: String,
+    pub load_start: String,
+    pub load_end: String,
+}
+
+impl Machine {
+    pub fn probe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        Self {
+            cpu,
+            nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            kernel,
+            load_start: loadavg(),
+            load_end: String::new(),
+        }
+    }
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Everything one invocation measured.
+#[derive(Debug)]
+pub struct Report {
+    pub machine: Machine,
+    pub command: String,
+    pub place: Placement,
+    pub tables: Vec<TableRun>,
+    /// `BPF_MAP_UPDATE_BATCH` into an `LPM_TRIE` of the full table.
+    pub lpm_load: Option<(usize, Result<Duration, String>)>,
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn cell(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.2}{unit}"))
+}
+
+impl Report {
+    pub fn human(&self) -> String {
+        let m = &self.machine;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "machine: {} × {} vCPU, Linux {}",
+            m.cpu, m.nproc, m.kernel
+        );
+        let _ = writeln!(
+            s,
+            "load average: {} at start, {} at end",
+            m.load_start, m.load_end
+        );
+        let _ = writeln!(s, "command: {}", self.command);
+        let p = &self.place;
+        let _ = writeln!(
+            s,
+            "\nForwarding, 64-byte UDP frames, src → fwd → dst over veth; forwarding on CPU {}, \
+             sender and sinks on CPU {}{}; median of {} {:.0} s windows after {:.0} s warm-up.\n\
+             Mpps per forwarding core = rate at the sink / share of the window the forwarding \
+             NAPI thread was on its CPU.\n",
+            p.fwd_cpu,
+            p.sender_cpu,
+            if p.rt { ", SCHED_FIFO" } else { "" },
+            p.windows,
+            p.window.as_secs_f64(),
+            p.warmup.as_secs_f64()
+        );
+        let _ = writeln!(
+            s,
+            "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+            "Mpps per forwarding core",
+            "sluice",
+            "fib_lookup",
+            "kernel",
+            "sluice/fib_lk",
+            "sluice/kern"
+        );
+        for t in &self.tables {
+            let pc = |mode| t.rate(mode).map(|r| r.per_core_mpps());
+            let fib = match t.rates.iter().find(|(m, _)| *m == Mode::FibLookup) {
+                Some((_, Err(e))) if e.starts_with("pending") => "pending".to_owned(),
+                _ => cell(pc(Mode::FibLookup), ""),
+            };
+            let label = format!("{} ({} dst)", t.label, t.destinations);
+            let _ = writeln!(
+                s,
+                "{label:<34} {:>11} {fib:>11} {:>11} {:>14} {:>12}",
+                cell(pc(Mode::Sluice), ""),
+                cell(pc(Mode::Kernel), ""),
+                cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
+                cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nraw: rate at the sink (offered by the sender), forwarding thread busy, forwarding CPU stolen by the hypervisor, XDP forwarded verdicts / sink count"
+        );
+        for t in &self.tables {
+            for (mode, r) in &t.rates {
+                let line = match r {
+                    Ok(r) => format!(
+                        "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} = {:.0} ns/packet (windows {:.2}–{:.2}){}",
+                        r.mpps(),
+                        r.offered_mpps(),
+                        r.fwd_busy * 100.0,
+                        r.fwd_steal * 100.0,
+                        r.per_core_mpps(),
+                        1e3 / r.per_core_mpps(),
+                        r.spread.0,
+                        r.spread.1,
+                        r.forwarded.map_or(String::new(), |f| format!(
+                            ", forwarded/received {:.3}",
+                            f as f64 / r.received.max(1) as f64
+                        ))
+                    ),
+                    Err(e) => e.clone(),
+                };
+                let _ = writeln!(s, "  {:<22} {:<10} {line}", t.label, mode.name());
+            }
+        }
+        for t in &self.tables {
+            for (mode, c) in &t.costs {
+                let _ = writeln!(
+                    s,
+                    "\nBPF_PROG_TEST_RUN cost, {}, {} ({} destinations), ns/packet:",
+                    mode.name(),
+                    t.label,
+                    t.destinations
+                );
+                match c {
+                    Ok(c) => {
+                        let _ = writeln!(
+                            s,
+                            "  cold (fresh frame, new destination every run): {:.0} net ({:.0} measured, floor {:.0})\n  warm (200 runs per frame):                     {:.0} net ({:.0} measured, floor {:.0})\n  {} of {} cold runs not redirected",
+                            c.cold_net(),
+                            c.cold_ns,
+                            c.cold_floor_ns,
+                            c.warm_net(),
+                            c.warm_ns,
+                            c.warm_floor_ns,
+                            c.not_redirected,
+                            c.calls
+                        );
+                    }
+                    Err(e) => {
+                        let _ = writeln!(s, "  failed: {e}");
+                    }
+                }
+            }
+        }
+        for t in self.tables.iter().filter(|t| t.prefixes > 1) {
+            let share = |lo: u8, hi: u8| {
+                let n: usize = t
+                    .mix
+                    .iter()
+                    .filter(|(l, _)| (lo..=hi).contains(l))
+                    .map(|m| m.1)
+                    .sum();
+                100.0 * n as f64 / t.prefixes as f64
+            };
+            let _ = writeln!(
+                s,
+                "\ntable {}: /24 {:.1}%, /16–/23 {:.1}%, /8–/15 {:.1}%, /25–/32 {:.2}%",
+                t.label,
+                share(24, 24),
+                share(16, 23),
+                share(8, 15),
+                share(25, 32)
+            );
+        }
+        let _ = writeln!(s, "\nFIB load:");
+        for t in &self.tables {
+            let _ = writeln!(
+                s,
+                "  {:<22} Sluice DIR-24-8 {:.3} s (build {:.3} s + write through mmap {:.3} s); kernel ip -batch {:.1} s",
+                t.label,
+                (t.fib_build + t.fib_write).as_secs_f64(),
+                t.fib_build.as_secs_f64(),
+                t.fib_write.as_secs_f64(),
+                t.kernel_load.as_secs_f64()
+            );
+        }
+        if let Some((n, r)) = &self.lpm_load {
+            let line = match r {
+                Ok(d) => format!("{:.2} s", d.as_secs_f64()),
+                Err(e) => format!("failed: {e}"),
+            };
+            let _ = writeln!(
+                s,
+                "  {n} prefixes into an LPM_TRIE with BPF_MAP_UPDATE_BATCH: {line}"
+            );
+        }
+        for t in &self.tables {
+            if let Some(mv) = &t.uplink_move {
+                let _ = writeln!(
+                    s,
+                    "\nUplink move, {} (every prefix → one group; its 64 buckets rewritten A → B under load):",
+                    t.label
+                );
+                match mv {
+                    Ok(m) => {
+                        let _ = writeln!(
+                            s,
+                            "  one map write: {:.1} µs under load (idle: median {:.1} µs of 101)\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
+                            m.write_us,
+                            m.write_us_idle_median,
+                            m.before_a,
+                            m.before_b,
+                            m.after_a,
+                            m.after_b,
+                            crate::pps::PROBES,
+                            m.probe_a,
+                            m.probe_b
+                        );
+                    }
+                    Err(e) => {
+                        let _ = writeln!(s, "  failed: {e}");
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    pub fn json(&self) -> Value {
+        let m = &self.machine;
+        let tables: Vec<Value> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let rates: serde_json::Map<String, Value> = t
+                    .rates
+                    .iter()
+                    .map(|(mode, r)| {
+                        let v = match r {
+                            Ok(r) => json!({
+                                "mpps_per_core": r.per_core_mpps(),
+                                "fwd_ns_per_packet": 1e3 / r.per_core_mpps(),
+                                "mpps": r.mpps(),
+                                "offered_mpps": r.offered_mpps(),
+                                "fwd_cpu_busy": r.fwd_busy,
+                                "fwd_cpu_steal": r.fwd_steal,
+                                "mpps_per_core_min": r.spread.0,
+                                "mpps_per_core_max": r.spread.1,
+                                "seconds": r.seconds,
+                                "received": r.received,
+                                "offered": r.offered,
+                                "xdp_forwarded": r.forwarded,
+                            }),
+                            Err(e) => json!({ "error": e }),
+                        };
+                        (mode.name().to_owned(), v)
+                    })
+                    .collect();
+                let pc = |mode| t.rate(mode).map(|r| r.per_core_mpps());
+                json!({
+                    "label": t.label,
+                    "prefixes": t.prefixes,
+                    "length_mix": t.mix.iter().map(|(l, n)| (format!("/{l}"), json!(n))).collect::<serde_json::Map<_, _>>(),
+                    "destinations": t.destinations,
+                    "rates": rates,
+                    "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),
+                    "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
+                    "fib_load_s": {
+                        "sluice_build": t.fib_build.as_secs_f64(),
+                        "sluice_write": t.fib_write.as_secs_f64(),
+                        "kernel_ip_batch": t.kernel_load.as_secs_f64(),
+                    },
+                    "test_run_ns": t.costs.iter().map(|(mode, c)| (mode.name().to_owned(), match c {
+                        Ok(c) => json!({
+                            "cold_net": c.cold_net(), "cold": c.cold_ns, "cold_floor": c.cold_floor_ns,
+                            "warm_net": c.warm_net(), "warm": c.warm_ns, "warm_floor": c.warm_floor_ns,
+                            "not_redirected": c.not_redirected, "calls": c.calls,
+                        }),
+                        Err(e) => json!({ "error": e }),
+                    })).collect::<serde_json::Map<_, _>>(),
+                    "uplink_move": t.uplink_move.as_ref().map(|r| match r {
+                        Ok(m) => json!({
+                            "write_us": m.write_us,
+                            "write_us_idle_median": m.write_us_idle_median,
+                            "before": { "a": m.before_a, "b": m.before_b },
+                            "after": { "a": m.after_a, "b": m.after_b },
+                            "probes": { "sent": crate::pps::PROBES, "a": m.probe_a, "b": m.probe_b },
+                        }),
+                        Err(e) => json!({ "error": e }),
+                    }),
+                })
+            })
+            .collect();
+        json!({
+            "machine": {
+                "cpu": m.cpu, "nproc": m.nproc, "kernel": m.kernel,
+                "loadavg_start": m.load_start, "loadavg_end": m.load_end,
+            },
+            "command": self.command,
+            "placement": {
+                "fwd_cpu": self.place.fwd_cpu, "sender_cpu": self.place.sender_cpu,
+                "sched_fifo": self.place.rt,
+                "window_s": self.place.window.as_secs_f64(), "windows": self.place.windows, "warmup_s": self.place.warmup.as_secs_f64(),
+            },
+            "tables": tables,
+            "lpm_trie_batch_load": self.lpm_load.as_ref().map(|(n, r)| match r {
+                Ok(d) => json!({ "prefixes": n, "seconds": d.as_secs_f64() }),
+                Err(e) => json!({ "prefixes": n, "error": e }),
+            }),
+        })
+    }
+}

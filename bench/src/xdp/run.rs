@@ -1,0 +1,200 @@
+//! One table's worth of measurements, in one lab: the kernel FIB load, the
+//! Sluice FIB load, the forwarding rate of each mode, and (when asked) the
+//! program's test-run cost and the uplink move.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use sluice_dataplane::attach::in_netns;
+use sluice_dataplane::layout::FibMode;
+use sluice_testns::Lab;
+
+use crate::cost::{self, Cost};
+use crate::lab::{self, Topology};
+use crate::pps::{self, Forwarder, Mode, Move, Placement, Rate};
+use crate::sys::LpmTrie4;
+use crate::traffic::{self, GenConfig, Traffic};
+
+/// What to run on one table.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub label: String,
+    pub routes: Vec<(u32, u8)>,
+    pub dsts: Vec<u32>,
+    pub modes: Vec<Mode>,
+    /// Also measure the program's test-run cost.
+    pub cost: bool,
+    /// Also move every route from uplink A to B under load.
+    pub uplink_move: bool,
+    pub place: Placement,
+}
+
+/// What one table gave.
+#[derive(Debug)]
+pub struct TableRun {
+    pub label: String,
+    pub prefixes: usize,
+    /// Prefixes per length.
+    pub mix: Vec<(u8, usize)>,
+    pub destinations: usize,
+    pub kernel_load: Duration,
+    pub fib_build: Duration,
+    pub fib_write: Duration,
+    pub rates: Vec<(Mode, Result<Rate, String>)>,
+    /// Test-run cost of the program in each XDP mode measured.
+    pub costs: Vec<(Mode, Result<Cost, String>)>,
+    pub uplink_move: Option<Result<Move, String>>,
+}
+
+impl TableRun {
+    pub fn rate(&self, mode: Mode) -> Option<&Rate> {
+        self.rates
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .and_then(|(_, r)| r.as_ref().ok())
+    }
+}
+
+/// Loads the benchmark programs into the lab: sender on src, sinks on
+/// both uplinks in dst, the floor program on fwd's throwaway veth.
+fn load_traffic(topo: &Topology<'_>, dsts: &[u32]) -> Result<Traffic, String> {
+    let mut tg = Traffic::load()?;
+    let n = &topo.names;
+    let io = |e: std::io::Error| e.to_string();
+    in_netns(topo.src.name(), || tg.attach(traffic::SENDER, &n.tx)).map_err(io)??;
+    in_netns(topo.dst.name(), || {
+        tg.attach(traffic::SINK, &n.sa)?;
+        tg.attach(traffic::SINK, &n.sb)
+    })
+    .map_err(io)??;
+    in_netns(topo.fwd.name(), || tg.attach(traffic::PASS, &n.tp)).map_err(io)??;
+    let config = GenConfig {
+        dmac: topo.fin.mac,
+        smac: topo.tx.mac,
+        saddr: u32::from_ne_bytes(lab::SRC.parse::<std::net::Ipv4Addr>().unwrap().octets()),
+        sport: 4000u16.to_be(),
+        dport: traffic::PORT.to_be(),
+        frame_len: traffic::FRAME_LEN,
+        ..GenConfig::default()
+    };
+    tg.configure(config, dsts)?;
+    Ok(tg)
+}
+
+pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, String> {
+    let lab = Lab::new("xdpfwd");
+    let topo = Topology::new(&lab);
+    let tg = load_traffic(&topo, &spec.dsts)?;
+    log(&format!(
+        "{}: loading {} routes into fwd's kernel FIB (ip -batch)",
+        spec.label,
+        spec.routes.len()
+    ));
+    let kernel_load = topo.load_kernel_routes(&spec.routes)?;
+    log(&format!(
+        "{}: kernel FIB loaded in {:.1} s; loading the Sluice FIB",
+        spec.label,
+        kernel_load.as_secs_f64()
+    ));
+    // Declared after the lab: detached and freed before the namespaces go.
+    let mut fwd = Forwarder::new(&topo, &spec.routes)?;
+    let mut run = TableRun {
+        label: spec.label.clone(),
+        prefixes: spec.routes.len(),
+        mix: crate::table::length_mix(&spec.routes),
+        destinations: spec.dsts.len(),
+        kernel_load,
+        fib_build: fwd.build,
+        fib_write: fwd.write,
+        rates: Vec::new(),
+        costs: Vec::new(),
+        uplink_move: None,
+    };
+    let place = &spec.place;
+    for &mode in &spec.modes {
+        log(&format!("{}: measuring {}", spec.label, mode.name()));
+        let rate = match mode {
+            Mode::Sluice | Mode::FibLookup => {
+                // bpf_fib_lookup answers FWD_DISABLED unless the ingress
+                // device forwards; Sluice's own FIB runs with it off, so
+                // nothing can reach dst but through the program.
+                let kernel_fib = mode == Mode::FibLookup;
+                topo.ip_forward(kernel_fib);
+                topo.ingress_gro(false);
+                fwd.set_fib_mode(if kernel_fib {
+                    FibMode::Kernel
+                } else {
+                    FibMode::Sluice
+                })?;
+                fwd.attach(&topo)?;
+                let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
+                let rate = pps::measure(mode, &tg, &topo, Some(&fwd), tid, place);
+                if spec.cost {
+                    log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
+                    run.costs
+                        .push((mode, test_run_cost(&topo, &fwd, &tg, &spec.dsts)));
+                }
+                if mode == Mode::Sluice && spec.uplink_move {
+                    log(&format!("{}: uplink move under load", spec.label));
+                    run.uplink_move = Some(pps::uplink_move(&tg, &topo, &mut fwd, tid, place));
+                }
+                rate
+            }
+            Mode::Kernel => {
+                fwd.detach()?;
+                topo.ingress_gro(true);
+                topo.ip_forward(true);
+                let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
+                pps::measure(mode, &tg, &topo, None, tid, place)
+            }
+        };
+        if let Ok(r) = &rate {
+            log(&format!(
+                "{}: {} {:.2} Mpps at the sink, forwarding CPU {:.0}% busy",
+                spec.label,
+                mode.name(),
+                r.mpps(),
+                r.fwd_busy * 100.0
+            ));
+        }
+        run.rates.push((mode, rate));
+    }
+    fwd.detach()?;
+    drop(fwd);
+    drop(tg);
+    drop(lab);
+    Ok(run)
+}
+
+/// The attached program's test-run cost on frames to `dsts`, run in `fwd`'s
+/// namespace as if arriving on its ingress (where `bpf_fib_lookup` looks).
+fn test_run_cost(
+    topo: &Topology<'_>,
+    fwd: &Forwarder,
+    tg: &Traffic,
+    dsts: &[u32],
+) -> Result<Cost, String> {
+    let frames = cost::frames(topo.fin.mac, topo.tx.mac, dsts);
+    let prog = fwd.dp.program().map_err(|e| e.to_string())?;
+    let prog = prog.fd().map_err(|e| e.to_string())?;
+    let prog = prog.try_clone().map_err(|e| e.to_string())?;
+    let floor = tg.pass_fd()?;
+    let fin = topo.fin.ifindex;
+    in_netns(topo.fwd.name(), || {
+        cost::measure(prog.as_fd(), floor.as_fd(), &frames, fin)
+    })
+    .map_err(|e| e.to_string())?
+}
+
+/// Time to insert `routes` into a fresh IPv4 `LPM_TRIE` with
+/// `BPF_MAP_UPDATE_BATCH` (what a trie-based forwarder would do).
+pub fn lpm_trie_load(routes: &[(u32, u8)]) -> Result<Duration, String> {
+    let triples: Vec<(u32, u8, u32)> = routes.iter().map(|&(a, l)| (a, l, 1)).collect();
+    let trie = LpmTrie4::new(routes.len() as u32 + 1).map_err(|e| format!("LPM_TRIE: {e}"))?;
+    let start = std::time::Instant::now();
+    trie.update_batch(&triples, 65_536)
+        .map_err(|e| format!("BPF_MAP_UPDATE_BATCH: {e}"))?;
+    let took = start.elapsed();
+    drop(trie);
+    Ok(took)
+}

@@ -1,0 +1,64 @@
+//! A one-second miniature of the pps harness (a 1,000-prefix FIB, Sluice
+//! mode only), so that the harness itself can fail: packets must reach the
+//! sink on dst, and the XDP program's `forwarded` verdicts must match what
+//! the sink counted (every forwarded frame arrives, nothing else does).
+//!
+//! Needs root (namespaces, BPF) and two CPUs; skips with a message
+//! otherwise.
+
+use std::time::Duration;
+
+use sluice_bench::pps::{Mode, Placement};
+use sluice_bench::run::{self, TableSpec};
+use sluice_bench::table;
+
+#[test]
+fn the_pps_harness_forwards_through_sluice() {
+    if !sluice_testns::is_root() {
+        eprintln!(
+            "skipped: needs root (network namespaces, BPF); run it via scripts/test.sh as root"
+        );
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        eprintln!("skipped: needs two CPUs (one forwards, one sends), found {cpus}");
+        return;
+    }
+    let routes = table::generate(1000, 3);
+    let dsts = table::destinations(&routes, 500, 3);
+    let spec = TableSpec {
+        label: "mini".into(),
+        routes,
+        dsts,
+        modes: vec![Mode::Sluice],
+        cost: false,
+        uplink_move: false,
+        place: Placement {
+            fwd_cpu: 1,
+            sender_cpu: 0,
+            rt: true,
+            warmup: Duration::from_millis(300),
+            window: Duration::from_secs(1),
+            windows: 1,
+        },
+    };
+    let run = run::run_table(&spec, &|m| eprintln!("{m}")).expect("the harness runs");
+    let rate = run.rate(Mode::Sluice).expect("a Sluice rate");
+    eprintln!("{rate:?}");
+    assert!(rate.received > 0, "nothing reached dst: {rate:?}");
+    let forwarded = rate
+        .forwarded
+        .expect("XDP verdicts are read in Sluice mode");
+    let (f, r) = (forwarded as f64, rate.received as f64);
+    assert!(
+        (f - r).abs() <= 0.02 * r + 100.0,
+        "forwarded verdicts {forwarded} vs sink count {}: {rate:?}",
+        rate.received
+    );
+    assert!(
+        rate.fwd_busy > 0.0,
+        "the forwarding NAPI thread never ran: {rate:?}"
+    );
+    assert!(rate.offered >= rate.received, "{rate:?}");
+}
