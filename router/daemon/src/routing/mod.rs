@@ -394,7 +394,20 @@ impl Routing {
                         ),
                     );
                 }
-                self.drop_routes(i, graceful, config, active, events);
+                // Fast failover: the groups move off the uplink at once
+                // (one write each), before its routes are withdrawn one by
+                // one. A gracefully restarting peer keeps forwarding.
+                let mut active = active.to_vec();
+                if let Role::Uplink(u) = self.peers[i].conf.role
+                    && was_up
+                    && !(graceful && self.peers[i].gr_time.is_some_and(|t| t > 0))
+                    && !self.uplink_up(u)
+                    && let (Some(a), Some(fib)) = (active.get_mut(u), self.fib.as_mut())
+                {
+                    *a = false;
+                    fib.set_active(&self.rib, &active);
+                }
+                self.drop_routes(i, graceful, config, &active, events);
             }
         }
     }
