@@ -216,9 +216,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         t.abort();
     }
     let keep = core.config().dataplane.keep_on_exit;
-    if let Some(fib) = core.routing.as_mut().and_then(|r| r.fib.take()) {
-        fib.stop(keep);
-    }
+    let fib = core.routing.as_mut().and_then(|r| r.fib.take());
     if let Some(r) = core.routing.as_mut() {
         if keep {
             // Peers keep our routes while we are away (RFC 4724): no NOTIFICATION.
@@ -239,8 +237,13 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
         ),
     );
-    // Let the session tasks send their last words.
+    // Let the session tasks send their last words; then, without
+    // keep_on_exit, the upstreams have withdrawn our routes before the data
+    // plane goes.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Some(fib) = fib {
+        fib.stop(keep);
+    }
     drop(socket_guard);
     Ok(())
 }

@@ -162,7 +162,9 @@ impl Fib {
                         ids.iter()
                             .filter(|&&i| i > GROUP_BASE)
                             .map(|&i| (i - GROUP_BASE) as u16),
-                        ids.iter().filter(|&&i| i < GROUP_BASE).map(|&i| i as u16),
+                        ids.iter()
+                            .filter(|&&i| i <= u32::from(u16::MAX))
+                            .map(|&i| i as u16),
                     );
                     fib.kernel = Some(kernel);
                 }

@@ -248,8 +248,12 @@ impl Xdp {
         let Some(port) = hop.port else {
             return NextHop::default();
         };
-        if port.ifindex < TX_PORTS_MAX
-            && self.tx_ports.insert(port.ifindex)
+        if port.ifindex >= TX_PORTS_MAX {
+            self.note(format!(
+                "ifindex {} is beyond the egress map (< {TX_PORTS_MAX}): its next hops go through the kernel",
+                port.ifindex
+            ));
+        } else if self.tx_ports.insert(port.ifindex)
             && let Err(e) = self.plane.add_tx_port(port.ifindex)
         {
             self.tx_ports.remove(&port.ifindex);
