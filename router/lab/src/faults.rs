@@ -1,12 +1,13 @@
 //! Faults and traffic: `link A:eth1 down|up`, `loss A:eth1 5%`, `kill
 //! NODE`, `traffic FROM TO --rate R --duration D`.
 //!
-//! Loss: this kernel has no netem (and no `gact` drop action, no `prio`
-//! qdisc), so an HTB root qdisc gets two classes, the second with a pfifo
-//! of length 0 that drops everything it is given, and a classic BPF
-//! classifier sends each IPv4/IPv6 frame there with the given probability
-//! (`ld rand`, the kernel's per-packet random number). ARP and other
-//! frames are never dropped. Delay needs netem and is not offered.
+//! Loss: this kernel has no netem (and no `gact` drop action), so a
+//! classic BPF classifier on the ingress of the link's far end picks each
+//! IPv4/IPv6 frame with the given probability (`ld rand`, the kernel's
+//! per-packet random number) and `mirred` redirects it to a device that is
+//! down. The far end's ingress, because frames a router redirects in XDP
+//! skip the sender's egress qdiscs. ARP and other frames are never
+//! dropped. Delay needs netem and is not offered.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -88,40 +89,46 @@ pub fn loss_bytecode(percent: f64) -> String {
     format!("{},{}", prog.len(), ops.join(","))
 }
 
+/// The blackhole a loss filter sends its victims to: an `ifb` device left
+/// down, in the receiving node (frames sent to a down device are dropped).
+const DROP_DEV: &str = "sl-loss-drop";
+
 /// Drops `percent` of the IP packets leaving `end`; 0 removes the filter.
+///
+/// The filter sits on the ingress of the link's other end, not on `end`'s
+/// egress: a router forwarding in XDP redirects frames past the egress
+/// qdiscs, but the receiving veth still hands them to its ingress hook
+/// (unless the receiver forwards them in XDP itself). This kernel has
+/// neither netem nor the `gact` drop action, so a classic BPF filter picks
+/// the victims with the kernel's per-packet random number and `mirred`
+/// redirects them to a device that is down.
 pub fn loss(lab: &str, end: &str, percent: f64) -> Result<(), LabError> {
     let mut state = load_state(lab)?;
     let end = endpoint(&state, end)?;
-    let ns = netns_name(lab, &end.node);
-    let dev = end.interface.as_str();
-    // Start from a clean root qdisc each time (no error if there is none).
-    let _ = must("tc", &["-n", &ns, "qdisc", "del", "dev", dev, "root"]);
+    let far = state
+        .links
+        .iter()
+        .find_map(|(a, b)| {
+            if a == &end {
+                Some(b.clone())
+            } else if b == &end {
+                Some(a.clone())
+            } else {
+                None
+            }
+        })
+        .ok_or_else(|| failed(format!("{end} is on no link")))?;
+    let ns = netns_name(lab, &far.node);
+    let dev = far.interface.as_str();
+    // Start clean each time (no error if there is nothing).
+    let _ = must("tc", &["-n", &ns, "qdisc", "del", "dev", dev, "clsact"]);
     if percent > 0.0 {
-        let steps: [&[&str]; 4] = [
-            &[
-                "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1",
-            ],
-            &[
-                "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate",
-                "100gbit", "quantum", "60000",
-            ],
-            &[
-                "class", "add", "dev", dev, "parent", "1:", "classid", "1:2", "htb", "rate",
-                "100gbit", "quantum", "60000",
-            ],
-            &[
-                "qdisc", "add", "dev", dev, "parent", "1:2", "handle", "2:", "pfifo", "limit", "0",
-            ],
-        ];
-        for step in steps {
-            let mut args = vec!["-n", ns.as_str()];
-            args.extend_from_slice(step);
-            must("tc", &args).map_err(failed)?;
-        }
+        let _ = must("ip", &["-n", &ns, "link", "add", DROP_DEV, "type", "ifb"]);
+        must("tc", &["-n", &ns, "qdisc", "add", "dev", dev, "clsact"]).map_err(failed)?;
         let code = loss_bytecode(percent);
         let args = [
-            "-n", &ns, "filter", "add", "dev", dev, "parent", "1:", "bpf", "bytecode", &code,
-            "classid", "1:2",
+            "-n", &ns, "filter", "add", "dev", dev, "ingress", "bpf", "bytecode", &code, "action",
+            "mirred", "egress", "redirect", "dev", DROP_DEV,
         ];
         must("tc", &args).map_err(failed)?;
     }
