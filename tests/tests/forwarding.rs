@@ -507,3 +507,126 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
         fib["entries"][0]["prefix"] == "192.0.2.0/24"
     });
 }
+
+/// IPv6 through the same kind of site: the trie FIB, ND-resolved next hops.
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn ipv6_forwards_by_the_fib_and_fails_over_on_link_down() {
+    must_be_root();
+    let lab = Lab::new("fwd-v6");
+    let addr6 = |node: &Node<'_>, ifname: &str, cidr: &str| {
+        node.ip(["addr", "add", cidr, "dev", ifname, "nodad"]);
+    };
+    let dst6 = "2001:db8:ff::100";
+    let (r, src, dst) = (lab.node("r"), lab.node("src"), lab.node("dst"));
+    lab.link(&src, "eth1", &r, "lan");
+    addr6(&src, "eth1", "2001:db8:aa::2/64");
+    addr6(&r, "lan", "2001:db8:aa::1/64");
+    src.ip(["-6", "route", "add", "default", "via", "2001:db8:aa::1"]);
+    gro(&src, "eth1");
+    addr6(&dst, "lo", &format!("{dst6}/128"));
+    let mut peers = Vec::new();
+    for (name, ifname, asn, n) in [("up-a", "eth1", 65001, 1u8), ("up-b", "eth2", 65002, 2)] {
+        let up = lab.node(name);
+        lab.link(&r, ifname, &up, "eth1");
+        addr6(&r, ifname, &format!("2001:db8:{n}::2/64"));
+        addr6(&up, "eth1", &format!("2001:db8:{n}::1/64"));
+        gro(&up, "eth1");
+        lab.link(&up, "eth2", &dst, &format!("eth{n}"));
+        addr6(&up, "eth2", &format!("2001:db8:{n}0::1/64"));
+        addr6(&dst, &format!("eth{n}"), &format!("2001:db8:{n}0::2/64"));
+        gro(&dst, &format!("eth{n}"));
+        up.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+        up.ip([
+            "-6",
+            "route",
+            "add",
+            "2001:db8:ff::/48",
+            "via",
+            &format!("2001:db8:{n}0::2"),
+        ]);
+        up.ip([
+            "-6",
+            "route",
+            "add",
+            "2001:db8:aa::/64",
+            "via",
+            &format!("2001:db8:{n}::2"),
+        ]);
+        let spec = PeerSpec::new(Kind::Bird, asn, format!("10.9.9.{n}").parse().unwrap())
+            .neighbor(NeighborSpec::new(ip(&format!("2001:db8:{n}::2")), 64500))
+            .announce(Announce::new("2001:db8:ff::/48"));
+        peers.push(Peer::start(&up, spec));
+    }
+    dst.ip([
+        "-6",
+        "route",
+        "add",
+        "2001:db8:aa::/64",
+        "via",
+        "2001:db8:20::1",
+    ]);
+    r.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    let config = "router: { id: 192.0.2.1, asn: 64500 }
+interfaces:
+  - { name: eth1, addresses: [\"2001:db8:1::2/64\"] }
+  - { name: eth2, addresses: [\"2001:db8:2::2/64\"] }
+  - { name: lan, addresses: [\"2001:db8:aa::1/64\"] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: \"2001:db8:1::1\", asn: 65001 }, import: full-table, local_pref: 200 }
+  - { name: iap-b, interface: eth2, peer: { address: \"2001:db8:2::1\", asn: 65002 }, import: full-table }
+announce: [\"2001:db8:100::/48\"]
+policies: { bogons: [] }
+";
+    let sluice = Sluice::start(&r, config);
+    sluice.wait_established("2001:db8:1::1", UP);
+    sluice.wait_established("2001:db8:2::1", UP);
+    let entry = wait_resolved(&sluice, dst6);
+    assert_eq!(entry["prefix"], "2001:db8:ff::/48", "{entry:#}");
+    assert_eq!(
+        entry["next_hops"][0]["address"], "2001:db8:1::1",
+        "{entry:#}"
+    );
+
+    let ping6 = |count: u32| {
+        let out = src
+            .try_run([
+                "ping",
+                "-6",
+                "-q",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.01",
+                "-W",
+                "1",
+                dst6,
+            ])
+            .unwrap_or_else(|e| e.to_string());
+        out.split(',')
+            .find_map(|part| {
+                part.trim()
+                    .strip_suffix(" received")?
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    let a0 = forwarded_to(&sluice, "2001:db8:1::1");
+    assert_eq!(ping6(100), 100);
+    let a1 = forwarded_to(&sluice, "2001:db8:1::1");
+    assert!(a1 - a0 >= 100, "requests left through iap-a: {a0} → {a1}");
+
+    r.ip(["link", "set", "eth1", "down"]);
+    wait_until(Duration::from_secs(5), "the FIB moved to iap-b", || {
+        let fib = sluice.json(&["show", "fib", dst6]);
+        fib["entries"][0]["next_hops"][0]["address"] == "2001:db8:2::1"
+    });
+    wait_resolved(&sluice, dst6);
+    let b0 = forwarded_to(&sluice, "2001:db8:2::1");
+    assert_eq!(ping6(100), 100);
+    let b1 = forwarded_to(&sluice, "2001:db8:2::1");
+    assert!(b1 - b0 >= 100, "requests left through iap-b: {b0} → {b1}");
+    drop(peers);
+}
