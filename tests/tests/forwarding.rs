@@ -40,7 +40,11 @@ fn site<'lab>(lab: &'lab Lab) -> Site<'lab> {
 
 /// The site, with up-b announcing `b_announces` (up-a: 192.0.2.0/24).
 fn site_with<'lab>(lab: &'lab Lab, b_announces: &str) -> Site<'lab> {
-    let r = lab.node("r");
+    site_on(lab, lab.node("r"), b_announces)
+}
+
+/// The site around router node `r`, which may already run Sluice.
+fn site_on<'lab>(lab: &'lab Lab, r: Node<'lab>, b_announces: &str) -> Site<'lab> {
     let src = lab.node("src");
     let dst = lab.node("dst");
     lab.link(&src, "eth1", &r, "lan");
@@ -629,4 +633,32 @@ policies: { bogons: [] }
     let b1 = forwarded_to(&sluice, "2001:db8:2::1");
     assert!(b1 - b0 >= 100, "requests left through iap-b: {b0} → {b1}");
     drop(peers);
+}
+
+/// containerlab may start Sluice (`cmd`) before it wires the links: the
+/// data plane starts when the first configured interface appears.
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn the_data_plane_starts_when_the_interfaces_appear() {
+    must_be_root();
+    let lab = Lab::new("fwd-late");
+    let r = lab.node("r");
+    let sluice = Sluice::start(&r, &config("native", "full"));
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], "off", "{status:#}");
+    assert!(
+        status["dataplane"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("none of the configured interfaces")),
+        "{status:#}"
+    );
+    let site = site_on(&lab, r, "192.0.2.0/24");
+    wait_until(UP, "XDP attached", || {
+        sluice.json(&["status"])["dataplane"]["xdp"] == "native"
+    });
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_established("203.0.113.5", UP);
+    wait_resolved(&sluice, DST);
+    assert_eq!(ping(&site.src, 50), 50);
+    assert!(forwarded_to(&sluice, "203.0.113.1") >= 50);
 }

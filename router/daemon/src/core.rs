@@ -178,7 +178,16 @@ impl Core {
     /// hop on a link gone down leaves its groups), then uplink states.
     pub fn netlink_events(&mut self, events: Vec<sluice_netlink::Event>) {
         let mut links = false;
-        if let Some(fib) = self.routing.as_mut().and_then(|r| r.fib.as_mut()) {
+        let start = self
+            .fib()
+            .is_some_and(|f| events.iter().any(|e| f.should_start(e)));
+        if start && let Some(r) = self.routing.as_mut() {
+            r.restart_fib(&self.active.checked.loaded.config, &self.active_uplinks);
+            let described = r.fib.as_ref().map(crate::fib::Fib::describe);
+            self.events
+                .record("dataplane", described.unwrap_or_default());
+            links = true;
+        } else if let Some(fib) = self.routing.as_mut().and_then(|r| r.fib.as_mut()) {
             for e in events {
                 links |= fib.netlink_event(e);
             }

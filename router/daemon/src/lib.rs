@@ -203,7 +203,11 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
                 }
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => core.roll_back(),
-            _ = tick.tick() => core.refresh(),
+            _ = tick.tick() => {
+                core.refresh();
+                // Also polled: the signal may belong to a data plane started later.
+                core.programmed();
+            }
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }

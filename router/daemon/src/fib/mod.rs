@@ -46,6 +46,9 @@ pub struct Fib {
     config: Config,
     /// Set up: later interface events are changes, not the initial dump.
     running: bool,
+    /// Started before any configured interface existed: the data plane
+    /// starts when one appears (containerlab may wire links after `cmd`).
+    waiting: bool,
     /// Learned prefixes left out of the FIB: only non-active uplinks offer
     /// them and an active path covers them.
     suppressed: HashSet<Prefix>,
@@ -99,6 +102,7 @@ impl Fib {
             active: Vec::new(),
             config: config.clone(),
             running: false,
+            waiting: false,
             suppressed: HashSet::new(),
             dataplane_text: format!("{dp:?}"),
             nl: None,
@@ -128,9 +132,11 @@ impl Fib {
         // on the wrong host) must not touch this namespace's forwarding.
         if !links.iter().any(|l| fib.interfaces.contains(&l.name)) {
             status.reason = Some(
-                "off: none of the configured interfaces exists in this network namespace".into(),
+                "off: none of the configured interfaces exists in this network namespace (yet)"
+                    .into(),
             );
             fib.status = status;
+            fib.waiting = true;
             return fib;
         }
         let mut notes = Vec::new();
@@ -264,6 +270,12 @@ impl Fib {
             }
         }
         self.flush();
+    }
+
+    /// Whether this data plane waits for a configured interface to appear
+    /// and `event` is one: then start it anew ([`Fib::start`]).
+    pub fn should_start(&self, event: &NlEvent) -> bool {
+        self.waiting && matches!(event, NlEvent::Link(l) if self.interfaces.contains(&l.name))
     }
 
     /// A netlink event; true if an interface changed (uplink states may

@@ -665,6 +665,16 @@ impl Routing {
         self.advertise(touched, config, active);
     }
 
+    /// Starts the data plane anew (a configured interface appeared after
+    /// the daemon started) and programs the whole RIB into it.
+    pub fn restart_fib(&mut self, config: &Config, active: &[bool]) {
+        let mut fib = crate::fib::Fib::start(config);
+        let all: Vec<Prefix> = self.rib.iter().map(|(p, _)| p).collect();
+        fib.update(&self.rib, &all);
+        fib.set_active(&self.rib, active);
+        self.fib = Some(fib);
+    }
+
     /// The kernel FIB, which forwards, has written these prefixes: now
     /// neighbours may hear of them.
     pub fn programmed(&mut self, config: &Config, active: &[bool]) {
