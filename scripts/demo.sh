@@ -25,6 +25,7 @@ cleanup() {
   [[ -f "$WORK/bird.pid" ]] && kill "$(cat "$WORK/bird.pid")" 2>/dev/null || true
   ip netns del "$RUN" 2>/dev/null || true
   ip netns del "$WORLD" 2>/dev/null || true
+  umount -l "$WORK/bpf" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -37,6 +38,12 @@ cargo build --quiet --bin sluice
 
 say "validate $CONFIG"
 show "$SLUICE" validate "$CONFIG"
+
+# `ip netns exec` hides the host's /sys/fs/bpf: the data plane pins its
+# maps in a bpffs of the demo's own (a restart would adopt them).
+mkdir -p "$WORK/bpf" && mount -t bpf bpf "$WORK/bpf"
+sed -e "s#bpffs: /sys/fs/bpf#bpffs: $WORK/bpf#" -e "s#instance: edge1#instance: demo-$$#" \
+  "$CONFIG" > "$WORK/sluice.yaml"
 
 say "network: namespace $RUN with eth1 (iap-a), eth2 (iap-b), eth3 (LAN)"
 ip netns add "$RUN"
@@ -72,7 +79,7 @@ BIRDCONF
 ip netns exec "$WORLD" $BIRD
 
 say "start: sluice run -c $CONFIG (in $RUN)"
-ip netns exec "$RUN" "$SLUICE" run -c "$CONFIG" --socket "$SOCK" --state-dir "$WORK/state" \
+ip netns exec "$RUN" "$SLUICE" run -c "$WORK/sluice.yaml" --socket "$SOCK" --state-dir "$WORK/state" \
   --metrics 127.0.0.1:9179 2>"$WORK/daemon.log" &
 DAEMON=$!
 for _ in $(seq 100); do "$SLUICE" status --socket "$SOCK" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -87,6 +94,16 @@ show "$SLUICE" show routes --socket "$SOCK"
 
 say "what BIRD learned from Sluice: 198.51.100.0/24 on both upstreams, a default on the LAN"
 show birdc -s "$WORK/bird.ctl" show route where source = RTS_BGP
+
+say "the data plane: what XDP forwards with, read back from its maps"
+show "$SLUICE" show fib --socket "$SOCK"
+
+say "traffic from the LAN to 8.8.8.8 leaves through iap-a (local-pref 200): the counters"
+# Redirected frames need NAPI on the receiving veth (XDP-NOTES.md).
+for i in iap-a iap-b lan; do ip netns exec "$WORLD" ethtool -K "$i" gro on tx off >/dev/null; done
+ip -n "$WORLD" route add 8.8.8.0/24 via 10.0.0.1 src 10.0.0.2
+ip netns exec "$WORLD" ping -q -c 20 -i 0.05 -W 1 8.8.8.8 >/dev/null || true   # nobody answers
+show "$SLUICE" show counters --socket "$SOCK"
 
 say "iap-b's link goes down"
 show ip -n "$WORLD" link set iap-b down

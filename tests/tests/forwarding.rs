@@ -212,7 +212,7 @@ fn forwards_through_the_fib(xdp: &str) {
     assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
     // The whole FIB as the maps hold it: the learned route, the connected
     // subnets (to the kernel) and the announced aggregate's discard route.
-    let all = sluice.json(&["show", "fib"]);
+    let all = sluice.json(&["show", "fib", "--maps"]);
     let actions: Vec<(String, String)> = all["entries"]
         .as_array()
         .unwrap()
@@ -234,6 +234,30 @@ fn forwards_through_the_fib(xdp: &str) {
         assert!(
             actions.contains(&(prefix.to_string(), action.to_string())),
             "{prefix} {action} missing from {actions:?}"
+        );
+    }
+    // Per programmed prefix, each with the group the maps give for it.
+    let programmed = sluice.json(&["show", "fib"]);
+    let listed: Vec<(String, String)> = programmed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["prefix"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (prefix, action) in [
+        ("192.0.2.0/24", "forward"),
+        ("198.51.100.0/24", "discard"),
+        ("203.0.113.0/30", "connected"),
+        ("203.0.113.4/30", "connected"),
+    ] {
+        assert!(
+            listed.contains(&(prefix.to_string(), action.to_string())),
+            "{prefix} {action} missing from {listed:?}"
         );
     }
     // The discard route of the announced aggregate is in the FIB too.

@@ -83,6 +83,10 @@ enum Show {
         /// At most this many entries.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// Every entry as the maps hold it (IPv4 as the DIR-24-8 arrays
+        /// resolve it: runs of one group as the fewest prefixes).
+        #[arg(long)]
+        maps: bool,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -202,9 +206,17 @@ fn main() -> ExitCode {
                 Show::Fib {
                     prefix,
                     limit,
+                    maps,
                     read,
                 },
-        } => ask(&read, Request::ShowFib { prefix, limit }),
+        } => ask(
+            &read,
+            Request::ShowFib {
+                prefix,
+                limit,
+                maps,
+            },
+        ),
         Command::Show {
             what: Show::Counters(read),
         } => ask(&read, Request::ShowCounters),

@@ -36,6 +36,10 @@ pub enum Request {
         prefix: Option<String>,
         #[serde(default = "default_limit")]
         limit: usize,
+        /// Every entry as the IPv4 arrays resolve it (runs of one group as
+        /// the fewest prefixes) rather than per programmed prefix.
+        #[serde(default)]
+        maps: bool,
     },
     /// Forwarding counters per next hop and per verdict.
     ShowCounters,

@@ -241,14 +241,18 @@ impl Core {
                 self.reload(confirm_within_ms.map(Duration::from_millis), now)
             }
             Request::Confirm => self.confirm(),
-            Request::ShowFib { prefix, limit } => {
+            Request::ShowFib {
+                prefix,
+                limit,
+                maps,
+            } => {
                 let filter = match prefix.as_deref().map(parse_prefix).transpose() {
                     Ok(f) => f,
                     Err(message) => return Response::Error { message },
                 };
                 Response::Fib(
                     self.fib()
-                        .map(|f| f.show(filter.as_ref(), limit))
+                        .map(|f| f.show(filter.as_ref(), limit, maps))
                         .unwrap_or_default(),
                 )
             }

@@ -687,10 +687,12 @@ impl Fib {
         s
     }
 
-    /// `show fib`: the entry for one address or prefix, or every entry the
-    /// maps hold (IPv4 as the DIR-24-8 arrays resolve it: runs of one group
-    /// as the fewest prefixes), up to `limit`.
-    pub fn show(&self, filter: Option<&Prefix>, limit: usize) -> FibView {
+    /// `show fib`: the entry for one address or prefix, or every
+    /// programmed prefix up to `limit` — each with the group the maps give
+    /// for an address of it that no longer programmed prefix takes — or,
+    /// with `maps`, every entry as the maps hold it (IPv4 as the DIR-24-8
+    /// arrays resolve it: runs of one group as the fewest prefixes).
+    pub fn show(&self, filter: Option<&Prefix>, limit: usize, maps: bool) -> FibView {
         let Some(xdp) = self.xdp.as_ref() else {
             return FibView::default();
         };
@@ -698,7 +700,24 @@ impl Fib {
             // The group comes from the maps; the prefix it was written for
             // from the programmer (the DIR-24-8 arrays do not keep it).
             Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
-            None => xdp.entries(),
+            None if maps => xdp.entries(),
+            None => {
+                let mut prefixes: Vec<Prefix> = self.program.routes().map(|(p, _)| *p).collect();
+                prefixes.sort();
+                prefixes
+                    .into_iter()
+                    .map(|p| {
+                        let probe = [p.network(), p.broadcast()]
+                            .into_iter()
+                            .find(|a| self.covering(&Prefix::from(*a)) == Some(p));
+                        let group = match probe {
+                            Some(a) => xdp.lookup(a),
+                            None => self.program.route(&p).unwrap_or(0),
+                        };
+                        (p, group)
+                    })
+                    .collect()
+            }
         };
         let total = all.len();
         let entries = all

@@ -110,14 +110,7 @@ impl Xdp {
         let (mut plane, pins, adopted) = match Dataplane::open(&pin_dir) {
             Ok((plane, adopted)) => (plane, Some(pin_dir), adopted.any()),
             Err(e) => {
-                notes.push(format!(
-                    "not pinned, a restart interrupts forwarding: {e}{}",
-                    if matches!(e, sluice_dataplane::loader::Error::NotBpffs { .. }) {
-                        " (mount one: `mount -t bpf bpf /run/sluice/bpf`, and set dataplane.bpffs)"
-                    } else {
-                        ""
-                    }
-                ));
+                notes.push(format!("not pinned, a restart interrupts forwarding: {e}"));
                 let plane = Dataplane::load().map_err(|e| load_reason(&e))?;
                 (plane, None, false)
             }
