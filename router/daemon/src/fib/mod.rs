@@ -263,6 +263,16 @@ impl Fib {
         let Ok(neighbours) = nl.neighbours() else {
             return;
         };
+        // What the dump no longer shows is gone (events may have been lost).
+        let dumped: HashSet<IpAddr> = neighbours.iter().map(|n| n.addr).collect();
+        let gone: Vec<IpAddr> = self
+            .program
+            .neighbours()
+            .filter(|a| !dumped.contains(a))
+            .collect();
+        for addr in gone {
+            self.program.set_neighbour(addr, None);
+        }
         for n in neighbours {
             if self.ifnames.contains_key(&n.ifindex) {
                 let mac = n.mac.filter(|_| n.is_usable());
@@ -304,9 +314,22 @@ impl Fib {
                 false
             }
             NlEvent::Overrun => {
-                let links = self.nl.as_mut().and_then(|nl| nl.links().ok());
-                for link in links.unwrap_or_default() {
-                    self.link(&link);
+                let Some(links) = self.nl.as_mut().and_then(|nl| nl.links().ok()) else {
+                    return false;
+                };
+                let gone: Vec<u32> = self
+                    .ifnames
+                    .keys()
+                    .filter(|i| !links.iter().any(|l| l.ifindex == **i))
+                    .copied()
+                    .collect();
+                for ifindex in gone {
+                    if let Some(name) = self.ifnames.remove(&ifindex) {
+                        self.set_port(&name, None);
+                    }
+                }
+                for link in &links {
+                    self.link(link);
                 }
                 self.reload_neighbours();
                 true

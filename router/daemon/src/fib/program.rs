@@ -313,6 +313,11 @@ impl Programmer {
         self.hops.iter().map(|(id, h)| (*id, &h.hop))
     }
 
+    /// Neighbours whose MAC is known.
+    pub fn neighbours(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.neighbours.keys().copied()
+    }
+
     /// Interface `name` as last reported.
     pub fn port(&self, name: &str) -> Option<Port> {
         self.ports.get(name).copied()
