@@ -15,46 +15,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sluice_wire::iana::{MAX_MESSAGE, attr};
 use sluice_wire::{Afi, encode};
 
-/// SplitMix64: small, fast, and the same sequence everywhere.
-#[derive(Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// One of `choices`, by weight.
-    pub fn weighted<T: Copy>(&mut self, choices: &[(T, u32)]) -> T {
-        let total: u64 = choices.iter().map(|(_, w)| u64::from(*w)).sum();
-        let mut x = self.below(total);
-        for (v, w) in choices {
-            if x < u64::from(*w) {
-                return *v;
-            }
-            x -= u64::from(*w);
-        }
-        choices[choices.len() - 1].0
-    }
-}
+pub use sluice_bench::table::Rng;
 
 /// IPv4 prefix lengths, in thousandths of a percent (sum 100,000).
 const V4_LENGTHS: &[(u8, u32)] = &[

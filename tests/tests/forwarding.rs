@@ -186,6 +186,20 @@ fn verdict(sluice: &Sluice<'_>, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Asserts that `sluice ARGS --json` lists each (prefix, action).
+fn fib_lists(sluice: &Sluice<'_>, args: &[&str], expected: &[(&str, &str)]) {
+    let fib = sluice.json(args);
+    let listed: Vec<(&str, &str)> = fib["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e["prefix"].as_str()?, e["action"].as_str()?)))
+        .collect();
+    for want in expected {
+        assert!(listed.contains(want), "{want:?} missing from {listed:?}");
+    }
+}
+
 /// Waits until the next hop's MAC is known, so XDP forwards rather than punts.
 fn wait_resolved(sluice: &Sluice<'_>, prefix: &str) -> Value {
     let mut entry = Value::Null;
@@ -212,54 +226,28 @@ fn forwards_through_the_fib(xdp: &str) {
     assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
     // The whole FIB as the maps hold it: the learned route, the connected
     // subnets (to the kernel) and the announced aggregate's discard route.
-    let all = sluice.json(&["show", "fib", "--maps"]);
-    let actions: Vec<(String, String)> = all["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["prefix"].as_str().unwrap().to_string(),
-                e["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    for (prefix, action) in [
-        ("192.0.2.0/24", "forward"),
-        ("198.51.100.0/24", "discard"),
-        ("10.0.0.0/24", "connected"),
-        // Both uplink /30s: the arrays hold them as one run of one group.
-        ("203.0.113.0/29", "connected"),
-    ] {
-        assert!(
-            actions.contains(&(prefix.to_string(), action.to_string())),
-            "{prefix} {action} missing from {actions:?}"
-        );
-    }
+    fib_lists(
+        &sluice,
+        &["show", "fib", "--maps"],
+        &[
+            ("192.0.2.0/24", "forward"),
+            ("198.51.100.0/24", "discard"),
+            ("10.0.0.0/24", "connected"),
+            // Both uplink /30s: the arrays hold them as one run of one group.
+            ("203.0.113.0/29", "connected"),
+        ],
+    );
     // Per programmed prefix, each with the group the maps give for it.
-    let programmed = sluice.json(&["show", "fib"]);
-    let listed: Vec<(String, String)> = programmed["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["prefix"].as_str().unwrap().to_string(),
-                e["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    for (prefix, action) in [
-        ("192.0.2.0/24", "forward"),
-        ("198.51.100.0/24", "discard"),
-        ("203.0.113.0/30", "connected"),
-        ("203.0.113.4/30", "connected"),
-    ] {
-        assert!(
-            listed.contains(&(prefix.to_string(), action.to_string())),
-            "{prefix} {action} missing from {listed:?}"
-        );
-    }
+    fib_lists(
+        &sluice,
+        &["show", "fib"],
+        &[
+            ("192.0.2.0/24", "forward"),
+            ("198.51.100.0/24", "discard"),
+            ("203.0.113.0/30", "connected"),
+            ("203.0.113.4/30", "connected"),
+        ],
+    );
     // The discard route of the announced aggregate is in the FIB too.
     let discard = sluice.json(&["show", "fib", "198.51.100.7"]);
     assert_eq!(discard["entries"][0]["action"], "discard", "{discard:#}");

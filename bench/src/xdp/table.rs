@@ -31,6 +31,24 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// One of `choices`, by weight.
+    pub fn weighted<T: Copy>(&mut self, choices: &[(T, u32)]) -> T {
+        let total: u64 = choices.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut x = self.below(total);
+        for (v, w) in choices {
+            if x < u64::from(*w) {
+                return *v;
+            }
+            x -= u64::from(*w);
+        }
+        choices[choices.len() - 1].0
+    }
 }
 
 /// Prefix lengths in thousandths of a percent (sum 100,000).
