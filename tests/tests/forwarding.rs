@@ -145,17 +145,17 @@ fn up_with<'lab>(site: &Site<'lab>, config: &str) -> Sluice<'lab> {
 
 /// Pings dst `count` times, quickly; returns how many replies came back.
 fn ping(src: &Node<'_>, count: u32) -> u32 {
+    ping_to(src, DST, count)
+}
+
+/// Pings `dst` (IPv4 or IPv6) `count` times, quickly; returns how many
+/// replies came back.
+fn ping_to(src: &Node<'_>, dst: &str, count: u32) -> u32 {
+    let family = if dst.contains(':') { "-6" } else { "-4" };
+    let count = count.to_string();
     let out = src
         .try_run([
-            "ping",
-            "-q",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.01",
-            "-W",
-            "1",
-            DST,
+            "ping", family, "-q", "-c", &count, "-i", "0.01", "-W", "1", dst,
         ])
         .unwrap_or_else(|e| e.to_string());
     out.split(',')
@@ -604,33 +604,8 @@ policies: { bogons: [] }
         "{entry:#}"
     );
 
-    let ping6 = |count: u32| {
-        let out = src
-            .try_run([
-                "ping",
-                "-6",
-                "-q",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.01",
-                "-W",
-                "1",
-                dst6,
-            ])
-            .unwrap_or_else(|e| e.to_string());
-        out.split(',')
-            .find_map(|part| {
-                part.trim()
-                    .strip_suffix(" received")?
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-            })
-            .unwrap_or(0)
-    };
     let a0 = forwarded_to(&sluice, "2001:db8:1::1");
-    assert_eq!(ping6(100), 100);
+    assert_eq!(ping_to(&src, dst6, 100), 100);
     let a1 = forwarded_to(&sluice, "2001:db8:1::1");
     assert!(a1 - a0 >= 100, "requests left through iap-a: {a0} → {a1}");
 
@@ -641,7 +616,7 @@ policies: { bogons: [] }
     });
     wait_resolved(&sluice, dst6);
     let b0 = forwarded_to(&sluice, "2001:db8:2::1");
-    assert_eq!(ping6(100), 100);
+    assert_eq!(ping_to(&src, dst6, 100), 100);
     let b1 = forwarded_to(&sluice, "2001:db8:2::1");
     assert!(b1 - b0 >= 100, "requests left through iap-b: {b0} → {b1}");
     drop(peers);
