@@ -121,7 +121,8 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
 /// Whether a shorter prefix with a usable path (or a static or connected
 /// route) covers `prefix`: the longest such match, skipping covering
 /// prefixes that have no usable path themselves; an announce's discard
-/// route stops the search.
+/// route stops the search. Written apart from [`Local::entry_under`]'s
+/// twin on purpose: the proptest checks one against the other.
 fn covered(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> bool {
     for len in (0..prefix.prefix_len()).rev() {
         let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {

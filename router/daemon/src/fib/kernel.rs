@@ -192,15 +192,11 @@ impl KernelFib {
     /// nexthop object Sluice installed; otherwise what is installed stays
     /// (pending changes not yet written are dropped: the next start adopts
     /// the kernel's state).
-    pub fn stop(mut self, flush: bool) {
-        {
-            let mut s = self.shared.state.lock().expect("kernel fib lock");
+    pub fn stop(self, flush: bool) {
+        if let Ok(mut s) = self.shared.state.lock() {
             s.stop = Some(flush);
-            self.shared.wake.notify_one();
         }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        // Drop wakes the writer and waits for it.
     }
 }
 

@@ -56,14 +56,11 @@ pub struct Fib {
     dataplane_text: String,
     /// Netlink for link and neighbour dumps and managed neighbours.
     nl: Option<Netlink>,
-    /// Configured interface names, and the ifindex of those seen.
-    interfaces: HashSet<String>,
+    /// Configured interfaces seen, by ifindex.
     ifnames: HashMap<u32, String>,
     /// Next hops the kernel was asked to keep resolved.
     managed: HashMap<IpAddr, u32>,
     status: DataplaneStatus,
-    /// Uplink names, for counters.
-    uplinks: Vec<String>,
     failed: usize,
 }
 
@@ -87,11 +84,6 @@ impl Fib {
             kernel_fib: "off".into(),
             ..Default::default()
         };
-        let interfaces: HashSet<String> = config
-            .interfaces
-            .iter()
-            .map(|i| i.name.value.clone())
-            .collect();
         let mut fib = Fib {
             local: Local::new(config),
             program: Programmer::new(config),
@@ -106,15 +98,9 @@ impl Fib {
             suppressed: HashSet::new(),
             dataplane_text: format!("{dp:?}"),
             nl: None,
-            interfaces,
             ifnames: HashMap::new(),
             managed: HashMap::new(),
             status: status.clone(),
-            uplinks: config
-                .uplinks
-                .iter()
-                .map(|u| u.name.value.clone())
-                .collect(),
             failed: 0,
         };
         let links = match Netlink::new().and_then(|mut nl| Ok((nl.links()?, nl))) {
@@ -130,7 +116,7 @@ impl Fib {
         };
         // A daemon whose interfaces are not here (a test, a config checked
         // on the wrong host) must not touch this namespace's forwarding.
-        if !links.iter().any(|l| fib.interfaces.contains(&l.name)) {
+        if !links.iter().any(|l| fib.configured(&l.name)) {
             status.reason = Some(
                 "off: none of the configured interfaces exists in this network namespace (yet)"
                     .into(),
@@ -231,9 +217,14 @@ impl Fib {
         self.program.adopt(routes, groups, hops);
     }
 
+    /// Whether the config names interface `name`.
+    fn configured(&self, name: &str) -> bool {
+        self.config.interfaces.iter().any(|i| i.name.value == name)
+    }
+
     /// Follows the kernel's view of one interface.
     fn link(&mut self, link: &Link) -> bool {
-        if !self.interfaces.contains(&link.name) {
+        if !self.configured(&link.name) {
             return false;
         }
         self.ifnames.insert(link.ifindex, link.name.clone());
@@ -285,7 +276,7 @@ impl Fib {
     /// Whether this data plane waits for a configured interface to appear
     /// and `event` is one: then start it anew ([`Fib::start`]).
     pub fn should_start(&self, event: &NlEvent) -> bool {
-        self.waiting && matches!(event, NlEvent::Link(l) if self.interfaces.contains(&l.name))
+        self.waiting && matches!(event, NlEvent::Link(l) if self.configured(&l.name))
     }
 
     /// A netlink event; true if an interface changed (uplink states may
@@ -432,16 +423,6 @@ impl Fib {
         let everything = paths_changed || !new.same_paths(&self.local);
         self.local = new;
         self.config = config.clone();
-        self.uplinks = config
-            .uplinks
-            .iter()
-            .map(|u| u.name.value.clone())
-            .collect();
-        self.interfaces = config
-            .interfaces
-            .iter()
-            .map(|i| i.name.value.clone())
-            .collect();
         self.program.configure(config);
         if let Some(x) = self.xdp.as_mut() {
             x.reconfigure(config);
@@ -489,7 +470,7 @@ impl Fib {
                 .collect();
             self.kernel_push(
                 changes.hops.keys().copied(),
-                changes.groups.keys().copied(),
+                changes.groups.iter().map(|(id, g)| (*id, g.as_ref())),
                 routes,
             );
         }
@@ -499,51 +480,42 @@ impl Fib {
     /// traffic never confirms a neighbour entry (XDP-NOTES.md).
     fn manage_neighbours(&mut self, changes: &Changes) {
         let Some(nl) = self.nl.as_mut() else { return };
-        for (id, hop) in &changes.hops {
-            match hop {
-                Some(h) => {
-                    if let Some(p) = h.port
-                        && self.managed.get(&h.addr) != Some(&p.ifindex)
-                    {
-                        if let Err(e) = nl.add_managed_neighbour(p.ifindex, h.addr) {
-                            tracing::debug!(next_hop = %h.addr, "managed neighbour: {e}");
-                        }
-                        self.managed.insert(h.addr, p.ifindex);
-                    }
+        for h in changes.hops.values().flatten() {
+            if let Some(p) = h.port
+                && self.managed.get(&h.addr) != Some(&p.ifindex)
+            {
+                if let Err(e) = nl.add_managed_neighbour(p.ifindex, h.addr) {
+                    tracing::debug!(next_hop = %h.addr, "managed neighbour: {e}");
                 }
-                None => {
-                    let gone: Vec<IpAddr> = self
-                        .managed
-                        .keys()
-                        .filter(|a| self.program.hop(*id).is_none_or(|h| h.addr != **a))
-                        .filter(|a| !self.program.hops().any(|(_, h)| h.addr == **a))
-                        .copied()
-                        .collect();
-                    for addr in gone {
-                        if let Some(ifindex) = self.managed.remove(&addr) {
-                            let _ = nl.remove_managed_neighbour(ifindex, addr);
-                        }
-                    }
-                }
+                self.managed.insert(h.addr, p.ifindex);
             }
+        }
+        // Next hops gone: the kernel may forget their neighbours again.
+        if changes.hops.values().any(Option::is_none) {
+            let live: HashSet<IpAddr> = self.program.hops().map(|(_, h)| h.addr).collect();
+            self.managed.retain(|addr, ifindex| {
+                let keep = live.contains(addr);
+                if !keep {
+                    let _ = nl.remove_managed_neighbour(*ifindex, *addr);
+                }
+                keep
+            });
         }
     }
 
-    fn in_kernel(&self, prefix: &Prefix) -> bool {
-        !self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix)
-    }
-
-    /// The kernel has its own connected routes.
+    /// Whether the kernel gets this route: not connected subnets (it has
+    /// its own), and in summary mode only default, static and discard routes.
     fn kernel_route(&self, prefix: &Prefix, group: Option<u16>) -> bool {
-        group != Some(GROUP_LOCAL) && self.in_kernel(prefix)
+        group != Some(GROUP_LOCAL)
+            && (!self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix))
     }
 
     /// Queues the current state of these next hops, groups and routes for
     /// the kernel.
-    fn kernel_push(
+    fn kernel_push<'g>(
         &self,
         hops: impl IntoIterator<Item = u16>,
-        groups: impl IntoIterator<Item = u16>,
+        groups: impl IntoIterator<Item = (u16, Option<&'g program::Group>)>,
         routes: Vec<(Prefix, Option<u16>)>,
     ) {
         let Some(kernel) = self.kernel.as_ref() else {
@@ -558,11 +530,10 @@ impl Fib {
             .into_iter()
             .map(|id| (u32::from(id), usable(id)))
             .collect();
-        let all_groups: HashMap<u16, program::Group> = self.program.groups().collect();
         let groups: Vec<(u32, Option<kernel::Members>)> = groups
             .into_iter()
-            .map(|id| {
-                let members = all_groups.get(&id).map(|g| {
+            .map(|(id, group)| {
+                let members = group.map(|g| {
                     let pick = |list: &[(u16, u32)]| -> Vec<(u32, u16)> {
                         list.iter()
                             .filter(|(h, _)| usable(*h).is_some())
@@ -603,14 +574,14 @@ impl Fib {
             return;
         }
         let hops: Vec<u16> = self.program.hops().map(|(id, _)| id).collect();
-        let groups: Vec<u16> = self.program.groups().map(|(id, _)| id).collect();
+        let groups: Vec<(u16, program::Group)> = self.program.groups().collect();
         let routes: Vec<(Prefix, Option<u16>)> = self
             .program
             .routes()
             .filter(|(p, g)| self.kernel_route(p, Some(**g)))
             .map(|(p, g)| (*p, Some(*g)))
             .collect();
-        self.kernel_push(hops, groups, routes);
+        self.kernel_push(hops, groups.iter().map(|(id, g)| (*id, Some(g))), routes);
     }
 
     /// Prefixes kept from a previous run that the RIB has not replaced.
@@ -824,7 +795,11 @@ impl Fib {
                 HopCounters {
                     id,
                     address: hop.addr.to_string(),
-                    uplink: self.program.uplink_of(hop).map(|u| self.uplinks[u].clone()),
+                    uplink: self
+                        .program
+                        .uplink_of(hop)
+                        .and_then(|u| self.config.uplinks.get(u))
+                        .map(|u| u.name.value.clone()),
                     interface: hop.interface.clone(),
                     packets: s.packets,
                     bytes: s.bytes,

@@ -89,6 +89,20 @@ struct GroupSlot {
     fallback: bool,
 }
 
+impl GroupSlot {
+    /// The group as the maps should hold it.
+    fn group(&self) -> Group {
+        let mut all = self.hops.clone();
+        all.sort_unstable();
+        all.dedup();
+        Group {
+            members: self.members.clone(),
+            all,
+            buckets: self.buckets,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct HopSlot {
     hop: Hop,
@@ -325,17 +339,7 @@ impl Programmer {
 
     /// Every group in use, as the maps should hold it.
     pub fn groups(&self) -> impl Iterator<Item = (u16, Group)> + '_ {
-        self.groups.iter().map(|(id, g)| {
-            let mut all = g.hops.clone();
-            all.sort_unstable();
-            all.dedup();
-            let group = Group {
-                members: g.members.clone(),
-                all,
-                buckets: g.buckets,
-            };
-            (*id, group)
-        })
+        self.groups.iter().map(|(id, g)| (*id, g.group()))
     }
 
     pub fn hop_count(&self) -> usize {
@@ -631,24 +635,14 @@ impl Programmer {
         // Two paths may share a next hop: it is one member.
         let mut seen = HashSet::new();
         members.retain(|(h, _)| seen.insert(*h));
-        let mut hops = slot.hops.clone();
-        hops.sort_unstable();
-        hops.dedup();
         let mut buckets = slot.buckets;
         let changed = buckets.set_members(&members).unwrap_or(0) > 0;
         let slot = self.groups.get_mut(&id).expect("a live group");
         slot.buckets = buckets;
-        slot.members.clone_from(&members);
+        slot.members = members;
         slot.fallback = fallback;
         if changed || force {
-            self.changes.groups.insert(
-                id,
-                Some(Group {
-                    members,
-                    all: hops,
-                    buckets,
-                }),
-            );
+            self.changes.groups.insert(id, Some(slot.group()));
         }
     }
 }

@@ -118,26 +118,17 @@ impl Xdp {
         let mut attached = Vec::new();
         for iface in &config.interfaces {
             let name = &iface.name.value;
-            let attach = |plane: &mut Dataplane, mode: XdpMode| match &pins {
-                Some(dir) => plane
-                    .attach_pinned(name, mode, dir)
-                    // A kept link keeps the mode it was made with, which
-                    // is the configured one unless native was refused then.
-                    .map(|a| Attached::Pinned {
-                        ifname: a.ifname,
-                        mode,
-                    }),
-                None => plane.attach(name, mode).map(Attached::Owned),
-            };
-            match attach(&mut plane, mode) {
+            match attach(&mut plane, pins.as_deref(), name, mode) {
                 Ok(a) => attached.push(a),
-                Err(e) if mode == XdpMode::Driver => match attach(&mut plane, XdpMode::Skb) {
-                    Ok(a) => {
-                        notes.push(format!("{name}: generic, driver has no native XDP ({e})"));
-                        attached.push(a);
+                Err(e) if mode == XdpMode::Driver => {
+                    match attach(&mut plane, pins.as_deref(), name, XdpMode::Skb) {
+                        Ok(a) => {
+                            notes.push(format!("{name}: generic, driver has no native XDP ({e})"));
+                            attached.push(a);
+                        }
+                        Err(e) => notes.push(format!("{name}: not attached: {e}")),
                     }
-                    Err(e) => notes.push(format!("{name}: not attached: {e}")),
-                },
+                }
                 Err(e) => notes.push(format!("{name}: not attached: {e}")),
             }
         }
@@ -199,18 +190,7 @@ impl Xdp {
     /// An interface of the config appeared (again, maybe with a new
     /// ifindex): attach to it and set its anti-spoofing flag.
     pub fn interface_appeared(&mut self, ifname: &str, config: &Config) {
-        let attached = match &self.pins {
-            Some(dir) => {
-                self.plane
-                    .attach_pinned(ifname, self.mode, dir)
-                    .map(|a| Attached::Pinned {
-                        ifname: a.ifname,
-                        mode: self.mode,
-                    })
-            }
-            None => self.plane.attach(ifname, self.mode).map(Attached::Owned),
-        };
-        match attached {
+        match attach(&mut self.plane, self.pins.as_deref(), ifname, self.mode) {
             Ok(a) => {
                 self.attached.retain(|x| x.ifname() != ifname);
                 self.attached.push(a);
@@ -372,6 +352,27 @@ impl Xdp {
     /// Every verdict counter.
     pub fn verdicts(&self) -> Vec<(Verdict, u64)> {
         self.plane.verdict_counts().unwrap_or_default()
+    }
+}
+
+/// Attaches to `ifname` in `mode`: through a link pinned in `pins`, which
+/// outlives the daemon, or else one that detaches when dropped.
+fn attach(
+    plane: &mut Dataplane,
+    pins: Option<&std::path::Path>,
+    ifname: &str,
+    mode: XdpMode,
+) -> Result<Attached, sluice_dataplane::loader::Error> {
+    match pins {
+        // A kept link keeps the mode it was made with, which is the
+        // configured one unless native was refused then.
+        Some(dir) => plane
+            .attach_pinned(ifname, mode, dir)
+            .map(|a| Attached::Pinned {
+                ifname: a.ifname,
+                mode,
+            }),
+        None => plane.attach(ifname, mode).map(Attached::Owned),
     }
 }
 
