@@ -474,16 +474,24 @@ fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {
 }
 
 /// The incident Sluice exists to prevent: the preferred uplink is drained,
-/// but a more-specific only it offers would keep traffic on it. The FIB
-/// leaves that prefix out, so its traffic follows the other uplink's
-/// default route.
+/// but a more-specific only it offers, and a static route through its
+/// gateway, would keep traffic on it. The FIB leaves both out, so their
+/// traffic follows the other uplink's default route.
 #[test]
 #[ignore = "needs root: network namespaces and BPF"]
-fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
+fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_default() {
     must_be_root();
     let lab = Lab::new("fwd-drain");
     let site = site_with(&lab, "0.0.0.0/0");
-    let normal = config("native", "full");
+    // Line 12 of the config: a static route through iap-a's upstream router.
+    let normal = format!(
+        "{}static_routes: [{{ prefix: 192.0.2.96/27, via: 203.0.113.1 }}]\n",
+        config("native", "full")
+    );
+    assert_eq!(
+        normal.lines().nth(11),
+        Some("static_routes: [{ prefix: 192.0.2.96/27, via: 203.0.113.1 }]")
+    );
     let sluice = up_with(&site, &normal);
     wait_resolved(&sluice, DST);
     assert_eq!(ping(&site.src, 50), 50);
@@ -492,6 +500,9 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
         forwarded_to(&sluice, "203.0.113.5"),
     );
     assert!(a0 >= 50, "{a0}");
+
+    let fib = sluice.json(&["show", "fib", DST]);
+    assert_eq!(fib["entries"][0]["prefix"], "192.0.2.96/27", "{fib}");
 
     sluice.reload(&format!("{normal}maintenance: {{ drained: [iap-a] }}\n"));
     wait_until(
@@ -502,6 +513,15 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
             fib["entries"][0]["prefix"] == "0.0.0.0/0"
                 && fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
         },
+    );
+    let events = sluice.json(&["show", "events"]);
+    assert!(
+        events["events"].as_array().unwrap().iter().any(|e| e["kind"] == "static-override"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("static route 192.0.2.96/27 via 203.0.113.1 (line 12) is bound to uplink iap-a, which is drained: overridden, its traffic follows 0.0.0.0/0")),
+        "{events}"
     );
     wait_resolved(&sluice, DST);
     assert_eq!(ping(&site.src, 50), 50);
@@ -520,7 +540,7 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_to_the_default() {
     sluice.reload(&normal);
     wait_until(Duration::from_secs(10), "DST back on iap-a", || {
         let fib = sluice.json(&["show", "fib", DST]);
-        fib["entries"][0]["prefix"] == "192.0.2.0/24"
+        fib["entries"][0]["prefix"] == "192.0.2.96/27"
     });
 }
 

@@ -49,6 +49,22 @@ impl Config {
     pub fn interface(&self, name: &str) -> Option<&At<Interface>> {
         self.interfaces.iter().find(|i| *i.name == name)
     }
+
+    /// The uplink (config index) a next hop belongs to: the one whose peer
+    /// has that address, else the one whose interface subnet holds it.
+    /// A static route through it follows that uplink's state, exactly as
+    /// routes learned from its session do (DESIGN.md, principle 2).
+    pub fn uplink_of_next_hop(&self, next_hop: IpAddr) -> Option<usize> {
+        self.uplinks
+            .iter()
+            .position(|u| u.peer.0.iter().any(|p| p.address.value == next_hop))
+            .or_else(|| {
+                self.uplinks.iter().position(|u| {
+                    self.interface(&u.interface)
+                        .is_some_and(|i| i.addresses.iter().any(|a| a.subnet().contains(&next_hop)))
+                })
+            })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -15,6 +15,7 @@ use crate::events::Events;
 use crate::metrics::{Metrics, ReloadResult};
 use crate::routing::Routing;
 use crate::uplinks::{Link, uplink_states};
+use sluice_rib::fib::StaticOutcome;
 
 /// A config that loaded and passed validation.
 #[derive(Debug)]
@@ -111,6 +112,8 @@ pub struct Core {
     pub routing: Option<Routing>,
     /// Which uplinks were active at the last refresh.
     active_uplinks: Vec<bool>,
+    /// What each static route did at the last look (config order).
+    static_outcomes: Vec<StaticOutcome>,
 }
 
 impl Core {
@@ -137,6 +140,7 @@ impl Core {
             last_states: HashMap::new(),
             routing: None,
             active_uplinks: Vec::new(),
+            static_outcomes: Vec::new(),
         }
     }
 
@@ -307,6 +311,9 @@ impl Core {
                 r.resync(&self.active.checked.loaded.config, &active);
             }
         }
+        if changed {
+            self.report_statics(&uplinks);
+        }
         self.last_states
             .retain(|name, _| uplinks.iter().any(|u| &u.name == name));
         self.metrics.set_uplinks(&uplinks);
@@ -458,6 +465,71 @@ impl Core {
         if let Some(r) = self.routing.as_mut() {
             r.resync(&self.active.checked.loaded.config, &active);
         }
+        self.static_outcomes.clear();
+        let uplinks = self.uplinks();
+        self.report_statics(&uplinks);
+    }
+
+    /// Logs each static route whose outcome changed: one bound to an
+    /// uplink that is not active is overridden (DESIGN.md, principle 2),
+    /// and the config line that says otherwise is named.
+    fn report_statics(&mut self, uplinks: &[Uplink]) {
+        let config = &self.active.checked.loaded.config;
+        let active: Vec<bool> = uplinks
+            .iter()
+            .map(|u| u.state == UplinkState::Active)
+            .collect();
+        let empty = sluice_rib::Rib::default();
+        let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
+        let view = sluice_rib::fib::View {
+            config,
+            active: &active,
+        };
+        let outcomes: Vec<StaticOutcome> = (0..config.static_routes.len())
+            .map(|i| sluice_rib::fib::static_outcome(rib, &view, i))
+            .collect();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let before = self
+                .static_outcomes
+                .get(i)
+                .copied()
+                .unwrap_or(StaticOutcome::Forwards);
+            if *outcome == before {
+                continue;
+            }
+            let s = &config.static_routes[i];
+            let Some(u) = config.uplink_of_next_hop(s.via.value) else {
+                continue;
+            };
+            let route = format!(
+                "static route {} via {} (line {})",
+                s.prefix.value, s.via.value, s.pos.line
+            );
+            let uplink = &uplinks[u];
+            let bound = format!(
+                "is bound to uplink {}, which is {}",
+                uplink.name, uplink.state
+            );
+            match outcome {
+                StaticOutcome::Forwards => self.events.record(
+                    "static-override",
+                    format!("{route} forwards through uplink {} again", uplink.name),
+                ),
+                StaticOutcome::FollowsLearned => self.events.warn(
+                    "static-override",
+                    format!("{route} {bound}: overridden, its traffic follows the learned route to {}", s.prefix.value),
+                ),
+                StaticOutcome::FollowsCovering(q) => self.events.warn(
+                    "static-override",
+                    format!("{route} {bound}: overridden, its traffic follows {q}"),
+                ),
+                StaticOutcome::Keeps => self.events.warn(
+                    "static-override",
+                    format!("{route} {bound}, but no active uplink covers {}: it keeps forwarding there", s.prefix.value),
+                ),
+            }
+        }
+        self.static_outcomes = outcomes;
     }
 }
 

@@ -79,7 +79,9 @@ pub fn learned(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<(FibRoute,
 }
 
 /// The whole FIB: learned routes, static routes and discard routes for the
-/// announced aggregates. Static routes beat learned ones for the same prefix.
+/// announced aggregates. Static routes beat learned ones for the same
+/// prefix while they are usable: unbound (an internal next hop) or bound
+/// to an active uplink ([`Config::uplink_of_next_hop`]).
 pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
     let any_active = view.active.iter().any(|a| *a);
     let mut fib: BTreeMap<Prefix, FibRoute> = rib
@@ -88,7 +90,10 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
             let (route, sel) = learned(rib, &p, view)?;
             // Principle 2: a prefix only non-active uplinks offer is left
             // out when an active path covers it, so its traffic follows that.
-            if any_active && !view.usable(rib.peer(sel.best.peer)) && covered(rib, &p, view) {
+            if any_active
+                && !view.usable(rib.peer(sel.best.peer))
+                && covering(rib, &p, view).is_some()
+            {
                 return None;
             }
             Some((p, route))
@@ -97,20 +102,25 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
     for a in &view.config.announce {
         fib.entry(a.value.0).or_insert(FibRoute::Discard);
     }
-    for s in &view.config.static_routes {
-        if connected(view.config).any(|c| c == s.prefix.value.0) {
+    for (i, s) in view.config.static_routes.iter().enumerate() {
+        let prefix = s.prefix.value.0;
+        if connected(view.config).any(|c| c == prefix) {
             continue;
         }
-        fib.insert(
-            s.prefix.value.0,
-            FibRoute::Forward {
-                next_hops: vec![NextHop {
-                    address: s.via.value,
-                    uplink: None,
-                    weight: 1,
-                }],
-            },
-        );
+        match static_outcome(rib, view, i) {
+            StaticOutcome::Forwards | StaticOutcome::Keeps => {
+                fib.insert(prefix, static_route(view, i));
+            }
+            // The learned route is already in place.
+            StaticOutcome::FollowsLearned => {}
+            StaticOutcome::FollowsCovering(_) => {
+                if view.config.announce.iter().any(|a| a.value.0 == prefix) {
+                    fib.insert(prefix, FibRoute::Discard);
+                } else {
+                    fib.remove(&prefix);
+                }
+            }
+        }
     }
     for c in connected(view.config) {
         fib.insert(c, FibRoute::Connected);
@@ -118,36 +128,99 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
     fib
 }
 
-/// Whether a shorter prefix with a usable path (or a static or connected
-/// route) covers `prefix`: the longest such match, skipping covering
-/// prefixes that have no usable path themselves; an announce's discard
-/// route stops the search. Written apart from [`Local::entry_under`]'s
-/// twin on purpose: the proptest checks one against the other.
-fn covered(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> bool {
+/// What static route `i` (config order) does under `view`'s uplink states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaticOutcome {
+    /// Unbound, or bound to an active uplink: it forwards.
+    Forwards,
+    /// Its uplink is not active; a usable path to the same prefix (an
+    /// active uplink's, or an internal one) takes its traffic.
+    FollowsLearned,
+    /// Its uplink is not active; it leaves the FIB and its traffic follows
+    /// this shorter prefix, which an active path serves.
+    FollowsCovering(Prefix),
+    /// Its uplink is not active and nothing active covers it (or no uplink
+    /// is active at all): it keeps forwarding through its uplink.
+    Keeps,
+}
+
+/// Static route `i` under `view` (DESIGN.md, principle 2): one bound to an
+/// uplink that is not active yields to any active route covering its
+/// prefix, at equal or shorter length.
+pub fn static_outcome(rib: &Rib, view: &View<'_>, i: usize) -> StaticOutcome {
+    let s = &view.config.static_routes[i];
+    let prefix = s.prefix.value.0;
+    let bound = view.config.uplink_of_next_hop(s.via.value);
+    if bound.is_none_or(|u| view.active.get(u).copied().unwrap_or(false)) {
+        return StaticOutcome::Forwards;
+    }
+    if learned(rib, &prefix, view).is_some_and(|(_, sel)| view.usable(rib.peer(sel.best.peer))) {
+        return StaticOutcome::FollowsLearned;
+    }
+    if !view.active.iter().any(|a| *a) {
+        return StaticOutcome::Keeps;
+    }
+    match covering(rib, &prefix, view) {
+        Some(q) => StaticOutcome::FollowsCovering(q),
+        None => StaticOutcome::Keeps,
+    }
+}
+
+fn static_route(view: &View<'_>, i: usize) -> FibRoute {
+    let s = &view.config.static_routes[i];
+    FibRoute::Forward {
+        next_hops: vec![NextHop {
+            address: s.via.value,
+            uplink: view
+                .config
+                .uplink_of_next_hop(s.via.value)
+                .map(|u| view.config.uplinks[u].name.value.clone()),
+            weight: 1,
+        }],
+    }
+}
+
+/// The longest shorter prefix with a usable path (or a connected subnet,
+/// or a static route that forwards) that covers `prefix`, skipping
+/// covering prefixes that have no usable path themselves; an announce's
+/// discard route stops the search. Written apart from
+/// [`Local::entry_under`]'s twin on purpose: the proptest checks one
+/// against the other.
+pub fn covering(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<Prefix> {
     for len in (0..prefix.prefix_len()).rev() {
         let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {
             continue;
         };
-        if connected(view.config).any(|c| c == q)
-            || view
-                .config
-                .static_routes
-                .iter()
-                .any(|s| s.prefix.value.0 == q)
+        if connected(view.config).any(|c| c == q) {
+            return Some(q);
+        }
+        if view
+            .config
+            .static_routes
+            .iter()
+            .filter(|s| s.prefix.value.0 == q)
+            .any(|s| {
+                view.config
+                    .uplink_of_next_hop(s.via.value)
+                    .is_none_or(|u| view.active.get(u).copied().unwrap_or(false))
+            })
         {
-            return true;
+            return Some(q);
         }
-        if let Some(sel) = rib.select(&q, |p| view.usable(p), view.ecmp()) {
-            if view.usable(rib.peer(sel.best.peer)) {
-                return true;
-            }
-            continue;
+        if rib
+            .select(&q, |p| view.usable(p), view.ecmp())
+            .is_some_and(|sel| view.usable(rib.peer(sel.best.peer)))
+        {
+            return Some(q);
         }
+        // Neither a static bound to a non-active uplink nor the announced
+        // aggregate (its discard route, or its unusable routes) serves
+        // what falls through to it.
         if view.config.announce.iter().any(|a| a.value.0 == q) {
-            return false;
+            return None;
         }
     }
-    false
+    None
 }
 
 /// The subnets of the router's interfaces.
@@ -169,12 +242,12 @@ pub enum Entry {
     Connected,
 }
 
-/// The config's part of the FIB, indexed: static routes, announced
-/// aggregates, ECMP width and uplink weights.
+/// The config's part of the FIB, indexed: static routes (each bound to
+/// its uplink, if any), announced aggregates, ECMP width and uplink weights.
 #[derive(Debug, Clone, Default)]
 pub struct Local {
     connected: HashSet<Prefix>,
-    statics: HashMap<Prefix, IpAddr>,
+    statics: HashMap<Prefix, Way>,
     announce: HashSet<Prefix>,
     ecmp: usize,
     weights: Vec<u32>,
@@ -187,7 +260,14 @@ impl Local {
             statics: config
                 .static_routes
                 .iter()
-                .map(|s| (s.prefix.value.0, s.via.value))
+                .map(|s| {
+                    let way = Way {
+                        next_hop: s.via.value,
+                        uplink: config.uplink_of_next_hop(s.via.value),
+                        weight: 1,
+                    };
+                    (s.prefix.value.0, way)
+                })
                 .collect(),
             announce: config.announce.iter().map(|a| a.value.0).collect(),
             ecmp: config.router.ecmp.value as usize,
@@ -196,33 +276,44 @@ impl Local {
     }
 
     /// The entry for `prefix`, the same choice as [`full`]: a connected
-    /// subnet beats a static route, which beats learned routes, which beat
-    /// an announce's discard route.
+    /// subnet beats a static route, which goes ahead of learned routes
+    /// (they take over while its uplink is not active), which beat an
+    /// announce's discard route.
     pub fn entry(&self, rib: &Rib, prefix: &Prefix) -> Option<Entry> {
         if self.connected.contains(prefix) {
             return Some(Entry::Connected);
         }
-        if let Some(via) = self.statics.get(prefix) {
-            return Some(Entry::Forward(Ways::single(Way {
-                next_hop: *via,
-                uplink: None,
-                weight: 1,
-            })));
+        let learned = || {
+            Ways::of(rib, prefix, self.ecmp, |u| {
+                self.weights.get(u).copied().unwrap_or(1)
+            })
+        };
+        if let Some(way) = self.statics.get(prefix) {
+            return Some(Entry::Forward(Ways::with_static(way.clone(), learned())));
         }
-        if let Some(ways) = Ways::of(rib, prefix, self.ecmp, |u| {
-            self.weights.get(u).copied().unwrap_or(1)
-        }) {
+        if let Some(ways) = learned() {
             return Some(Entry::Forward(ways));
         }
         self.announce.contains(prefix).then_some(Entry::Discard)
     }
 
     /// [`Self::entry`] under uplink states `active` (config order): `None`
-    /// for a prefix that only non-active uplinks offer while an active path
-    /// covers it (DESIGN.md, principle 2), so longest match falls through
-    /// to that path. The same rule as [`full`].
+    /// for a prefix that only non-active uplinks offer (a static route
+    /// bound to one included) while an active path covers it (DESIGN.md,
+    /// principle 2), so longest match falls through to that path; an
+    /// announced aggregate keeps its discard route then. The same rule as
+    /// [`full`].
     pub fn entry_under(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> Option<Entry> {
-        let entry = self.entry(rib, prefix)?;
+        self.placement(rib, prefix, active).0
+    }
+
+    /// [`Self::entry_under`], and whether the prefix's own ways yielded to
+    /// a covering route: such an entry depends on uplink states beyond its
+    /// own group, so it is re-evaluated whenever they change.
+    pub fn placement(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> (Option<Entry>, bool) {
+        let Some(entry) = self.entry(rib, prefix) else {
+            return (None, false);
+        };
         let ok = |w: &Way| {
             w.uplink
                 .is_none_or(|u| active.get(u).copied().unwrap_or(false))
@@ -232,9 +323,10 @@ impl Local {
             && !ways.any_usable(ok)
             && self.covered(rib, prefix, ok)
         {
-            return None;
+            let discard = self.announce.contains(prefix).then_some(Entry::Discard);
+            return (discard, true);
         }
-        Some(entry)
+        (Some(entry), false)
     }
 
     fn covered(&self, rib: &Rib, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
@@ -242,16 +334,17 @@ impl Local {
             let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {
                 continue;
             };
-            if self.connected.contains(&q) || self.statics.contains_key(&q) {
+            if self.connected.contains(&q) {
                 return true;
             }
-            if !rib.paths(&q).is_empty() {
-                match self.entry(rib, &q) {
-                    Some(Entry::Forward(ways)) if ways.any_usable(&ok) => return true,
-                    Some(Entry::Forward(_)) => continue,
-                    _ => {}
-                }
+            if (self.statics.contains_key(&q) || !rib.paths(&q).is_empty())
+                && let Some(Entry::Forward(ways)) = self.entry(rib, &q)
+                && ways.any_usable(&ok)
+            {
+                return true;
             }
+            // An aggregate's discard route (or its unusable routes) stops
+            // the search: what falls through to it is not served.
             if self.announce.contains(&q) {
                 return false;
             }

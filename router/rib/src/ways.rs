@@ -51,6 +51,33 @@ impl Ways {
         }
     }
 
+    /// A static route ahead of the learned ways of its prefix: it forwards
+    /// while usable, alone (it shares with none); while its uplink is not
+    /// active the learned ways take over, so that moving its traffic is
+    /// the same one group write as for learned routes.
+    pub fn with_static(way: Way, learned: Option<Ways>) -> Ways {
+        let Some(learned) = learned else {
+            return Ways::single(way);
+        };
+        let mut ways = SmallVec::with_capacity(learned.ways.len() + 1);
+        ways.push(way);
+        ways.extend(learned.ways.into_iter().take(MAX_WAYS - 1));
+        let mut shares = SmallVec::with_capacity(ways.len());
+        shares.push(1);
+        shares.extend(
+            learned
+                .shares
+                .into_iter()
+                .take(MAX_WAYS - 1)
+                .map(|s| s << 1),
+        );
+        Ways {
+            ways,
+            shares,
+            ecmp: learned.ecmp,
+        }
+    }
+
     /// The ways of `prefix` in `rib`; None when it has no path with a next
     /// hop. `weight` gives an uplink's configured weight.
     pub fn of(

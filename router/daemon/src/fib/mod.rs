@@ -49,8 +49,9 @@ pub struct Fib {
     /// Started before any configured interface existed: the data plane
     /// starts when one appears (containerlab may wire links after `cmd`).
     waiting: bool,
-    /// Learned prefixes left out of the FIB: only non-active uplinks offer
-    /// them and an active path covers them.
+    /// Prefixes whose routes yielded to a covering one: only non-active
+    /// uplinks offer them (static routes bound to one included) and an
+    /// active path covers them.
     suppressed: HashSet<Prefix>,
     /// The dataplane section it was started with (changes need a restart).
     dataplane_text: String,
@@ -361,8 +362,8 @@ impl Fib {
 
     /// Programs one prefix; true if the FIB changed.
     fn program_one(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
-        let entry = self.local.entry_under(rib, prefix, &self.active);
-        if entry.is_none() && !rib.paths(prefix).is_empty() {
+        let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
+        if yielded {
             self.suppressed.insert(*prefix);
         } else {
             self.suppressed.remove(prefix);

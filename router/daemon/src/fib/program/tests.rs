@@ -259,3 +259,44 @@ fn with_a_late_writer_freed_ids_wait_until_it_caught_up() {
         "{reused} is neither {gid} nor {g2}"
     );
 }
+
+#[test]
+fn a_static_route_through_an_uplink_moves_with_it_in_one_write() {
+    let config = parse(&Source::new(
+        "t.yaml",
+        format!("{CONFIG}  - {{ prefix: 20.0.5.0/24, via: 203.0.113.1 }}\n"),
+    ))
+    .unwrap();
+    let local = Local::new(&config);
+    let rib = rib(10);
+    let mut p = Programmer::new(&config);
+    p.set_port("eth1", Some(port(11, true)));
+    p.set_port("eth2", Some(port(12, true)));
+    p.set_active(&[true, true]);
+    for (prefix, _) in rib.iter() {
+        p.set_route(prefix, local.entry(&rib, &prefix).as_ref())
+            .unwrap();
+    }
+    let fixed: Prefix = "20.0.5.0/24".parse().unwrap();
+    let c = p.take();
+    let gid = p.route(&fixed).unwrap();
+    assert_ne!(Some(gid), p.route(&"20.0.4.0/24".parse().unwrap()));
+    assert_eq!(
+        p.hop(only_member(c.groups[&gid].as_ref().unwrap()))
+            .unwrap()
+            .addr,
+        A
+    );
+
+    // iap-a drained: iap-b's path to the same prefix takes over, in the
+    // static route's own group; no prefix is rewritten.
+    p.set_active(&[false, true]);
+    let c = p.take();
+    assert!(c.routes.is_empty(), "{c:?}");
+    assert_eq!(
+        p.hop(only_member(c.groups[&gid].as_ref().unwrap()))
+            .unwrap()
+            .addr,
+        B
+    );
+}
