@@ -159,6 +159,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let fib = fib::Fib::start(core.config());
     core.events.record("dataplane", fib.describe());
     if let Some(r) = core.routing.as_mut() {
+        // A FIB taken over from the previous run forwards already.
+        r.cold = !fib.adopting();
         r.fib = Some(fib);
     }
     let programmed = core

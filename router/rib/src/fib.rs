@@ -79,53 +79,55 @@ pub fn learned(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<(FibRoute,
 }
 
 /// The whole FIB: learned routes, static routes and discard routes for the
-/// announced aggregates. Static routes beat learned ones for the same
-/// prefix while they are usable: unbound (an internal next hop) or bound
-/// to an active uplink ([`Config::uplink_of_next_hop`]).
+/// announced aggregates, each prefix as [`route`] places it.
 pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
-    let any_active = view.active.iter().any(|a| *a);
-    let mut fib: BTreeMap<Prefix, FibRoute> = rib
+    let mut prefixes: Vec<Prefix> = rib.iter().map(|(p, _)| p).collect();
+    prefixes.extend(view.config.announce.iter().map(|a| a.value.0));
+    prefixes.extend(view.config.static_routes.iter().map(|s| s.prefix.value.0));
+    prefixes.extend(connected(view.config));
+    prefixes
+        .into_iter()
+        .filter_map(|p| Some((p, route(rib, &p, view)?)))
+        .collect()
+}
+
+/// The FIB entry of one prefix under `view`. A connected subnet beats a
+/// static route, which beats learned routes while it is usable: unbound
+/// (an internal next hop) or bound to an active uplink
+/// ([`Config::uplink_of_next_hop`]). Principle 2: a prefix only
+/// non-active uplinks offer is left out when an active path covers it, so
+/// its traffic follows that (an announced aggregate keeps its discard
+/// route then).
+pub fn route(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<FibRoute> {
+    let config = view.config;
+    if connected(config).any(|c| c == *prefix) {
+        return Some(FibRoute::Connected);
+    }
+    let announced = config.announce.iter().any(|a| a.value.0 == *prefix);
+    let yielded = || announced.then_some(FibRoute::Discard);
+    // The last static route for a prefix wins.
+    if let Some(i) = config
+        .static_routes
         .iter()
-        .filter_map(|(p, _)| {
-            let (route, sel) = learned(rib, &p, view)?;
-            // Principle 2: a prefix only non-active uplinks offer is left
-            // out when an active path covers it, so its traffic follows that.
-            if any_active
+        .rposition(|s| s.prefix.value.0 == *prefix)
+    {
+        return match static_outcome(rib, view, i) {
+            StaticOutcome::Forwards | StaticOutcome::Keeps => Some(static_route(view, i)),
+            StaticOutcome::FollowsLearned => learned(rib, prefix, view).map(|(r, _)| r),
+            StaticOutcome::FollowsCovering(_) => yielded(),
+        };
+    }
+    match learned(rib, prefix, view) {
+        Some((_, sel))
+            if view.active.iter().any(|a| *a)
                 && !view.usable(rib.peer(sel.best.peer))
-                && covering(rib, &p, view).is_some()
-            {
-                return None;
-            }
-            Some((p, route))
-        })
-        .collect();
-    for a in &view.config.announce {
-        fib.entry(a.value.0).or_insert(FibRoute::Discard);
-    }
-    for (i, s) in view.config.static_routes.iter().enumerate() {
-        let prefix = s.prefix.value.0;
-        if connected(view.config).any(|c| c == prefix) {
-            continue;
+                && covering(rib, prefix, view).is_some() =>
+        {
+            yielded()
         }
-        match static_outcome(rib, view, i) {
-            StaticOutcome::Forwards | StaticOutcome::Keeps => {
-                fib.insert(prefix, static_route(view, i));
-            }
-            // The learned route is already in place.
-            StaticOutcome::FollowsLearned => {}
-            StaticOutcome::FollowsCovering(_) => {
-                if view.config.announce.iter().any(|a| a.value.0 == prefix) {
-                    fib.insert(prefix, FibRoute::Discard);
-                } else {
-                    fib.remove(&prefix);
-                }
-            }
-        }
+        Some((route, _)) => Some(route),
+        None => yielded(),
     }
-    for c in connected(view.config) {
-        fib.insert(c, FibRoute::Connected);
-    }
-    fib
 }
 
 /// What static route `i` (config order) does under `view`'s uplink states.
@@ -198,8 +200,8 @@ pub fn covering(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<Prefix> {
             .config
             .static_routes
             .iter()
-            .filter(|s| s.prefix.value.0 == q)
-            .any(|s| {
+            .rfind(|s| s.prefix.value.0 == q)
+            .is_some_and(|s| {
                 view.config
                     .uplink_of_next_hop(s.via.value)
                     .is_none_or(|u| view.active.get(u).copied().unwrap_or(false))

@@ -1,10 +1,12 @@
 //! Sluice's routing core, free of I/O: interned path attributes
 //! ([`attrs`]), the table of every peer's paths with best-path selection
-//! ([`table`], [`decision`]), import/export policy ([`policy`]) and the
-//! route-to-FIB function ([`fib`]) shared by the daemon and the validator.
+//! ([`table`], [`decision`]), import/export policy ([`policy`],
+//! [`export`]) and the route-to-FIB function ([`fib`]) shared by the daemon
+//! and the validator.
 
 pub mod attrs;
 pub mod decision;
+pub mod export;
 pub mod fib;
 pub mod policy;
 pub mod store;

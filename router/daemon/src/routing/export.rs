@@ -15,6 +15,7 @@ use sluice_config::Config;
 use sluice_config::values::{Community, PolicyRef};
 use sluice_control::{PathView, RouteView};
 use sluice_rib::attrs::{IGP, PathAttrs};
+use sluice_rib::export::{self, Conditions, Target};
 use sluice_rib::fib::{self, View};
 use sluice_rib::policy::Source;
 use sluice_wire::nlri::afi_of;
@@ -174,13 +175,14 @@ impl Routing {
         Some(self.rib.attrs.get(sel.best.attrs).clone())
     }
 
-    /// Export policy and the rewriting every eBGP or iBGP export gets.
+    /// Export policy and the rewriting every eBGP or iBGP export gets
+    /// ([`sluice_rib::export::export`]), from this session's address.
     #[allow(clippy::too_many_arguments)]
     fn exported(
         &self,
         i: usize,
         prefix: &Prefix,
-        mut a: PathAttrs,
+        a: PathAttrs,
         source: Source,
         config: &Config,
         active: &[bool],
@@ -188,38 +190,21 @@ impl Routing {
     ) -> Option<PathAttrs> {
         let conf = &self.peers[i].conf;
         let policy = conf.export_policy()?;
-        if conf.ebgp() {
-            // MED and LOCAL_PREF do not leave the AS (RFC 4271 §5.1.4, 5.1.5).
-            a.med = None;
-            a.local_pref = None;
-        }
-        if !self.policies.export(&policy, source, prefix, &mut a) {
-            return None;
-        }
+        let to = Target {
+            ebgp: conf.ebgp(),
+            uplink: match conf.role {
+                Role::Uplink(u) => Some(u),
+                Role::Neighbor(_) => None,
+            },
+            policy: &policy,
+        };
+        let now = Conditions {
+            active,
+            cold: self.cold,
+        };
+        let mut a = export::export(&self.policies, config, to, prefix, a, source, now)?;
         a.next_hop = Some(local);
         a.next_hop_link_local = None;
-        if conf.ebgp() {
-            a.local_pref = None;
-            let mut prepend = 1;
-            if let Role::Uplink(u) = conf.role
-                && !active.get(u).copied().unwrap_or(false)
-            {
-                // A drained or failed uplink keeps announcing, made unattractive (RFC 8326).
-                let drain = &config.maintenance.drain;
-                prepend += usize::from(drain.prepend);
-                if drain.graceful_shutdown {
-                    a.communities.push(Community::GRACEFUL_SHUTDOWN.0);
-                    a.communities.sort_unstable();
-                    a.communities.dedup();
-                }
-            }
-            a.prepend(config.router.asn.value, prepend);
-        } else {
-            a.local_pref = Some(
-                a.local_pref
-                    .unwrap_or(sluice_rib::decision::DEFAULT_LOCAL_PREF),
-            );
-        }
         Some(a)
     }
 }

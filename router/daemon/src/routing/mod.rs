@@ -138,6 +138,11 @@ pub struct Routing {
     started: Instant,
     /// The data plane, programmed before any peer hears of a change.
     pub fib: Option<crate::fib::Fib>,
+    /// Cold start: until the FIB holds the uplinks' tables, `announce`
+    /// goes out prepended so that a booting router attracts no traffic it
+    /// cannot forward yet (FRR's update-delay idea). Off from the start
+    /// when the data plane adopted a previous run's FIB, which forwards.
+    pub cold: bool,
 }
 
 impl Routing {
@@ -159,6 +164,7 @@ impl Routing {
             restarting,
             started: Instant::now(),
             fib: None,
+            cold: true,
         };
         for conf in peers::sessions(config, restarting) {
             r.start(conf);
@@ -455,8 +461,50 @@ impl Routing {
         self.propagate(&touched, config, active);
     }
 
+    /// Ends the cold start once every established uplink sent its whole
+    /// table (End-of-RIB in each family) and the FIB holds it, or after the
+    /// restart time; then `announce` goes out without the prepend.
+    fn end_cold_start(&mut self, config: &Config, active: &[bool], events: &mut Events) {
+        if !self.cold {
+            return;
+        }
+        let uplinks: Vec<&Peer> = self
+            .peers
+            .iter()
+            .filter(|p| matches!(p.conf.role, Role::Uplink(_)) && p.established.is_some())
+            .collect();
+        let synced = !uplinks.is_empty()
+            && uplinks.iter().all(|p| {
+                p.established
+                    .as_ref()
+                    .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
+            })
+            && self
+                .fib
+                .as_ref()
+                .is_none_or(|f| f.status().kernel_pending == 0);
+        let timed_out =
+            self.started.elapsed() > Duration::from_secs(u64::from(peers::RESTART_TIME));
+        if synced || timed_out {
+            self.cold = false;
+            events.record(
+                "cold-start",
+                format!(
+                    "cold start over ({}): announcing without the cold-start prepend",
+                    if synced {
+                        "the FIB holds every uplink's table"
+                    } else {
+                        "restart time ran out"
+                    }
+                ),
+            );
+            self.resync(config, active);
+        }
+    }
+
     /// Stale routes whose restart time ran out.
     pub fn expire_stale(&mut self, config: &Config, active: &[bool], events: &mut Events) {
+        self.end_cold_start(config, active, events);
         let now = Instant::now();
         // What a previous run left in the data plane forwards until every
         // uplink has sent its table (End-of-RIB), or for the restart time.
@@ -559,6 +607,10 @@ impl Routing {
         let mut base = PathAttrs::from_wire(&attrs, four, next_hop, link_local);
         if let Some(lp) = p.conf.local_pref {
             base.local_pref = Some(lp);
+        }
+        // RFC 8326 §4: a peer draining its side asks us to go elsewhere.
+        if sluice_rib::export::is_graceful_shutdown(&base) {
+            base.local_pref = Some(0);
         }
         let from_uplink = matches!(p.conf.role, Role::Uplink(_));
         let policy = p.conf.import.clone();
