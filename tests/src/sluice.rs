@@ -153,6 +153,21 @@ impl<'lab> Sluice<'lab> {
         self.cli(&["show", "events"])
     }
 
+    /// Whether an event of `kind` was recorded.
+    pub fn has_event(&self, kind: &str) -> bool {
+        self.json(&["show", "events"])["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["kind"] == kind))
+    }
+
+    /// Waits until the cold start is over: the FIB holds the uplinks'
+    /// tables and `announce` goes out without the cold-start prepend.
+    pub fn wait_warm(&self, timeout: Duration) {
+        wait_until(timeout, "the cold start to end", || {
+            self.has_event("cold-start")
+        });
+    }
+
     pub fn log(&self) -> String {
         self.process
             .as_ref()

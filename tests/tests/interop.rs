@@ -178,6 +178,8 @@ fn routes_cross_both_ways_with_bird_gobgp_and_frr() {
         sluice.wait_established(&u.theirs4(), UP);
         sluice.wait_established(&u.theirs6(), UP);
     }
+    // Until every uplink's table is in, announce goes out prepended.
+    sluice.wait_warm(UP);
     for (i, (u, p)) in ups.iter().zip(&peers).enumerate() {
         // Theirs at Sluice, with the right next hop and path.
         let v4 = format!("100.{}.0.0/16", 64 + i);

@@ -95,9 +95,10 @@ pub fn full(rib: &Rib, view: &View<'_>) -> BTreeMap<Prefix, FibRoute> {
 /// static route, which beats learned routes while it is usable: unbound
 /// (an internal next hop) or bound to an active uplink
 /// ([`Config::uplink_of_next_hop`]). Principle 2: a prefix only
-/// non-active uplinks offer is left out when an active path covers it, so
-/// its traffic follows that (an announced aggregate keeps its discard
-/// route then).
+/// non-active uplinks offer is left out when a usable path (an active
+/// uplink's, or an internal one such as a partner edge router's) covers
+/// it, so its traffic follows that (an announced aggregate keeps its
+/// discard route then).
 pub fn route(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<FibRoute> {
     let config = view.config;
     if connected(config).any(|c| c == *prefix) {
@@ -119,9 +120,7 @@ pub fn route(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<FibRoute> {
     }
     match learned(rib, prefix, view) {
         Some((_, sel))
-            if view.active.iter().any(|a| *a)
-                && !view.usable(rib.peer(sel.best.peer))
-                && covering(rib, prefix, view).is_some() =>
+            if !view.usable(rib.peer(sel.best.peer)) && covering(rib, prefix, view).is_some() =>
         {
             yielded()
         }
@@ -141,8 +140,8 @@ pub enum StaticOutcome {
     /// Its uplink is not active; it leaves the FIB and its traffic follows
     /// this shorter prefix, which an active path serves.
     FollowsCovering(Prefix),
-    /// Its uplink is not active and nothing active covers it (or no uplink
-    /// is active at all): it keeps forwarding through its uplink.
+    /// Its uplink is not active and nothing usable covers it: it keeps
+    /// forwarding through its uplink (a drained uplink beats no way out).
     Keeps,
 }
 
@@ -158,9 +157,6 @@ pub fn static_outcome(rib: &Rib, view: &View<'_>, i: usize) -> StaticOutcome {
     }
     if learned(rib, &prefix, view).is_some_and(|(_, sel)| view.usable(rib.peer(sel.best.peer))) {
         return StaticOutcome::FollowsLearned;
-    }
-    if !view.active.iter().any(|a| *a) {
-        return StaticOutcome::Keeps;
     }
     match covering(rib, &prefix, view) {
         Some(q) => StaticOutcome::FollowsCovering(q),
@@ -321,7 +317,6 @@ impl Local {
                 .is_none_or(|u| active.get(u).copied().unwrap_or(false))
         };
         if let Entry::Forward(ways) = &entry
-            && active.iter().any(|a| *a)
             && !ways.any_usable(ok)
             && self.covered(rib, prefix, ok)
         {

@@ -1,0 +1,268 @@
+//! One set of uplink states against another, on the same routes: where
+//! each destination's traffic goes in both, through the route-to-FIB
+//! function the daemon programs from ([`fib::route`]), and which
+//! `announce` prefixes stay exported, through the daemon's export function
+//! ([`export::export`]). Nothing here decides forwarding or exports
+//! itself (DESIGN.md, principle 1).
+
+use sluice_config::Config;
+use sluice_config::values::PolicyRef;
+use sluice_rib::Rib;
+use sluice_rib::attrs::{IGP, PathAttrs};
+use sluice_rib::export::{self, Conditions, Target};
+use sluice_rib::fib::{self, FibRoute, NextHop, View};
+use sluice_rib::policy::{Policies, Source};
+use sluice_wire::Prefix;
+
+/// Where a destination's traffic goes in one state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Its own entry forwards through these next hops.
+    Own(Vec<NextHop>),
+    /// Its own routes yielded: longest match falls to this covering entry.
+    Covered {
+        by: Prefix,
+        next_hops: Vec<NextHop>,
+    },
+    Discarded,
+    Connected,
+    /// No entry, and nothing covers it.
+    Unrouted,
+}
+
+impl Fate {
+    pub fn next_hops(&self) -> &[NextHop] {
+        match self {
+            Fate::Own(n) | Fate::Covered { next_hops: n, .. } => n,
+            _ => &[],
+        }
+    }
+
+    /// Whether it leaves through an active uplink or an internal next hop.
+    pub fn served(&self, config: &Config, active: &[bool]) -> bool {
+        match self {
+            Fate::Connected => true,
+            Fate::Discarded | Fate::Unrouted => false,
+            Fate::Own(n) | Fate::Covered { next_hops: n, .. } => {
+                n.iter().any(|h| usable(config, h, active))
+            }
+        }
+    }
+
+    /// The uplinks it leaves through.
+    pub fn uplinks(&self) -> Vec<String> {
+        let mut u: Vec<String> = self
+            .next_hops()
+            .iter()
+            .filter_map(|h| h.uplink.clone())
+            .collect();
+        u.sort();
+        u.dedup();
+        u
+    }
+}
+
+fn usable(config: &Config, hop: &NextHop, active: &[bool]) -> bool {
+    match &hop.uplink {
+        None => true,
+        Some(name) => config
+            .uplinks
+            .iter()
+            .position(|u| u.name.value == *name)
+            .is_some_and(|i| active.get(i).copied().unwrap_or(false)),
+    }
+}
+
+/// Where traffic to `prefix` goes under `view`.
+pub fn fate(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Fate {
+    let own = |route: Option<FibRoute>| match route {
+        Some(FibRoute::Forward { next_hops }) => Some(next_hops),
+        _ => None,
+    };
+    match fib::route(rib, prefix, view) {
+        Some(FibRoute::Forward { next_hops }) => Fate::Own(next_hops),
+        Some(FibRoute::Connected) => Fate::Connected,
+        // An aggregate whose own routes yielded keeps its discard route.
+        Some(FibRoute::Discard) => Fate::Discarded,
+        None => match fib::covering(rib, prefix, view) {
+            Some(by) => match fib::route(rib, &by, view) {
+                Some(FibRoute::Connected) => Fate::Connected,
+                route => match own(route) {
+                    Some(next_hops) => Fate::Covered { by, next_hops },
+                    None => Fate::Unrouted,
+                },
+            },
+            None => Fate::Unrouted,
+        },
+    }
+}
+
+/// A more-specific whose traffic falls back to a covering route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fallback {
+    pub prefix: Prefix,
+    pub to: Prefix,
+    /// The uplinks the covering route leaves through.
+    pub via: Vec<String>,
+}
+
+/// A destination served before whose traffic is left to non-active
+/// uplinks (or to nothing) after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stranded {
+    pub prefix: Prefix,
+    pub after: Fate,
+}
+
+/// What changes from `before` to `after`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Destinations whose next hops change.
+    pub moved: usize,
+    pub fallbacks: Vec<Fallback>,
+    pub stranded: Vec<Stranded>,
+    /// `announce[i]` is exported to an active uplink before, to none after.
+    pub unexported: Vec<usize>,
+}
+
+/// Compares the states `before` and `after` (uplink `i` active, config
+/// order) over the destinations they can change: every prefix with a path
+/// through an uplink that changes or that is not active before (a prefix
+/// left to a covering route may come back when that route goes), every
+/// static route and every announced aggregate.
+pub fn compare(config: &Config, rib: &Rib, before: &[bool], after: &[bool]) -> Comparison {
+    let touched = |u: usize| {
+        before.get(u).copied().unwrap_or(false) != after.get(u).copied().unwrap_or(false)
+            || !before.get(u).copied().unwrap_or(false)
+    };
+    let mut candidates: Vec<Prefix> = rib
+        .iter()
+        .filter(|(_, paths)| {
+            paths
+                .iter()
+                .any(|p| rib.peer(p.peer).uplink.is_some_and(touched))
+        })
+        .map(|(p, _)| p)
+        .collect();
+    candidates.extend(config.static_routes.iter().map(|s| s.prefix.value.0));
+    candidates.extend(config.announce.iter().map(|a| a.value.0));
+    candidates.sort();
+    candidates.dedup();
+    compare_at(config, rib, before, after, &candidates)
+}
+
+/// [`compare`] over the given destinations.
+pub fn compare_at(
+    config: &Config,
+    rib: &Rib,
+    before: &[bool],
+    after: &[bool],
+    destinations: &[Prefix],
+) -> Comparison {
+    let was = View {
+        config,
+        active: before,
+    };
+    let will = View {
+        config,
+        active: after,
+    };
+    let mut out = Comparison::default();
+    for prefix in destinations {
+        let old = fate(rib, prefix, &was);
+        if !old.served(config, before) {
+            continue;
+        }
+        let new = fate(rib, prefix, &will);
+        if old.next_hops() != new.next_hops() {
+            out.moved += 1;
+        }
+        if !new.served(config, after) && !full_table_stands_in(config, prefix, after) {
+            out.stranded.push(Stranded {
+                prefix: *prefix,
+                after: new,
+            });
+        } else if let (Fate::Own(_), Fate::Covered { by, .. }) = (&old, &new) {
+            out.fallbacks.push(Fallback {
+                prefix: *prefix,
+                to: *by,
+                via: new.uplinks(),
+            });
+        }
+    }
+    let policies = Policies::new(config);
+    for (i, a) in config.announce.iter().enumerate() {
+        let exported =
+            |active: &[bool]| !exported_to(config, &policies, &a.value.0, active).is_empty();
+        if exported(before) && !exported(after) {
+            out.unexported.push(i);
+        }
+    }
+    out
+}
+
+/// A default route's destinations are what no more-specific covers: an
+/// active uplink that takes the full table of that family covers them as
+/// well as a default would (what it lacks is unallocated space).
+fn full_table_stands_in(config: &Config, prefix: &Prefix, active: &[bool]) -> bool {
+    prefix.prefix_len() == 0
+        && config.uplinks.iter().enumerate().any(|(i, u)| {
+            active.get(i).copied().unwrap_or(false)
+                && u.import
+                    .as_ref()
+                    .is_some_and(|p| p.value == PolicyRef::FullTable)
+                && u.peer
+                    .0
+                    .iter()
+                    .any(|peer| peer.address.value.is_ipv4() == prefix.addr().is_ipv4())
+        })
+}
+
+/// The active uplinks (config order) `prefix`, one of this router's own,
+/// is exported to under uplink states `active`: through each uplink's
+/// export policy, to a peer of its address family.
+pub fn exported_to(
+    config: &Config,
+    policies: &Policies,
+    prefix: &Prefix,
+    active: &[bool],
+) -> Vec<usize> {
+    let asn = config.router.asn.value;
+    let v4 = matches!(prefix, Prefix::V4(_));
+    config
+        .uplinks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| active.get(*i).copied().unwrap_or(false))
+        .filter(|(i, u)| {
+            let policy = u
+                .export
+                .as_ref()
+                .map_or(PolicyRef::Announce, |p| p.value.clone());
+            u.peer.0.iter().any(|peer| {
+                peer.address.value.is_ipv4() == v4
+                    && export::export(
+                        policies,
+                        config,
+                        Target {
+                            ebgp: peer.asn.value != asn,
+                            uplink: Some(*i),
+                            policy: &policy,
+                        },
+                        prefix,
+                        PathAttrs {
+                            origin: IGP,
+                            ..Default::default()
+                        },
+                        Source::Local,
+                        Conditions {
+                            active,
+                            cold: false,
+                        },
+                    )
+                    .is_some()
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
