@@ -5,6 +5,7 @@
 //! unreadable input, 3 the daemon could not be reached.
 
 mod client;
+mod drain_cmd;
 mod lab;
 mod output;
 mod validate_cmd;
@@ -53,6 +54,41 @@ enum Command {
     },
     /// Keep the config of a `reload --confirm-within`.
     Confirm(ReadArgs),
+    /// Take an uplink out of service: its outbound traffic moves to the
+    /// others at once, its announcements get GRACEFUL_SHUTDOWN and the
+    /// prepend. Checked first on the routes held now: refused (exit 1),
+    /// naming the config line, when it would misroute traffic.
+    Drain {
+        /// The uplink.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        uplink: Option<String>,
+        /// Every uplink: whole-router maintenance (a partner edge router
+        /// takes the traffic; iBGP neighbours are told so).
+        #[arg(long)]
+        all: bool,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Drain despite the pre-check's findings (they are recorded).
+        #[arg(long)]
+        force: bool,
+        /// Print the outbound counters as they fall; exit once drained
+        /// (1 if `maintenance.drain.settle` ran out with packets leaving).
+        #[arg(long)]
+        wait: bool,
+        /// Why, for `show uplinks` and the event log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Lift a `sluice drain` (a drain held by the config's
+    /// maintenance.drained is refused: change the config).
+    Undrain {
+        uplink: String,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
     /// Run containerlab topologies on network namespaces, with faults and traffic.
     Lab(lab::LabArgs),
 }
@@ -229,6 +265,30 @@ fn main() -> ExitCode {
             ask(&read, Request::Reload { confirm_within_ms })
         }
         Command::Confirm(read) => ask(&read, Request::Confirm),
+        Command::Drain {
+            uplink,
+            all,
+            dry_run,
+            force,
+            wait,
+            reason,
+            read,
+        } => {
+            let request = drain_cmd::request(uplink, all, dry_run, force, reason);
+            match ask_for(&read, &request) {
+                Err(code) => code,
+                Ok((response, socket)) => {
+                    let code = print_response(&response, read.json, &socket);
+                    match &response {
+                        Response::Drain(r) if wait && r.applied => {
+                            drain_cmd::wait(&socket, &r.uplinks).max(code)
+                        }
+                        _ => code,
+                    }
+                }
+            }
+        }
+        Command::Undrain { uplink, read } => ask(&read, Request::Undrain { uplink }),
         Command::Lab(args) => lab::run(args),
     };
     ExitCode::from(code)
@@ -264,21 +324,29 @@ fn run(args: RunArgs) -> u8 {
 
 /// Sends one request and prints the answer; returns the exit status.
 fn ask(read: &ReadArgs, request: Request) -> u8 {
+    match ask_for(read, &request) {
+        Ok((response, socket)) => print_response(&response, read.json, &socket),
+        Err(code) => code,
+    }
+}
+
+/// Sends one request; the answer and the socket, or the exit status of
+/// the failure (2 no socket path, 3 unreachable).
+fn ask_for(read: &ReadArgs, request: &Request) -> Result<(Response, PathBuf), u8> {
     let socket = match client::socket_path(read.socket.as_deref(), read.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("sluice: {e}");
-            return 2;
+            return Err(2);
         }
     };
-    let response = match client::call(&socket, &request) {
-        Ok(r) => r,
+    match client::call(&socket, request) {
+        Ok(r) => Ok((r, socket)),
         Err(client::Unreachable(why)) => {
             eprintln!("sluice: {why}");
-            return 3;
+            Err(3)
         }
-    };
-    print_response(&response, read.json, &socket)
+    }
 }
 
 fn now() -> u64 {
@@ -290,6 +358,8 @@ fn now() -> u64 {
 fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
     let code = match response {
         Response::Refused { .. } | Response::Error { .. } => 1,
+        Response::Usage { .. } => 2,
+        Response::Drain(r) => drain_cmd::status(r),
         _ => 0,
     };
     if json {
@@ -300,8 +370,8 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         return code;
     }
     match response {
-        Response::Status(s) => print!("{}", output::status(s)),
-        Response::Uplinks { uplinks } => print!("{}", output::uplinks(uplinks)),
+        Response::Status(s) => print!("{}", output::status(s, now())),
+        Response::Uplinks { uplinks } => print!("{}", output::uplinks(uplinks, now())),
         Response::Events { events } => print!("{}", output::events(events)),
         Response::Peers { peers } => print!("{}", output::peers(peers, now())),
         Response::Routes { routes, total } => print!("{}", output::routes(routes, *total)),
@@ -333,6 +403,9 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Error { message } => {
             eprintln!("sluice: the daemon did not understand: {message}")
         }
+        Response::Usage { message } => eprintln!("sluice: {message}"),
+        Response::Drain(r) => print!("{}", drain_cmd::report(r)),
+        Response::Undrained { message } => println!("{message}"),
     }
     code
 }

@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sluice_control::{CountersView, Event, FibView, PeerView, RouteView, Status, Uplink};
+use sluice_control::{
+    CountersView, DrainSource, Event, FibView, Outbound, PeerView, RouteView, Settle, Status,
+    Uplink,
+};
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -39,7 +42,9 @@ pub fn duration(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()
 }
 
-pub fn uplinks(uplinks: &[Uplink]) -> String {
+/// Each uplink with its state, for how long, its share of outbound
+/// traffic as a bar, and why; then who drained it and how its probes fare.
+pub fn uplinks(uplinks: &[Uplink], now: u64) -> String {
     if uplinks.is_empty() {
         return "no uplinks configured\n".into();
     }
@@ -50,15 +55,116 @@ pub fn uplinks(uplinks: &[Uplink]) -> String {
                 u.name.clone(),
                 u.interface.clone(),
                 u.state.to_string(),
+                if u.since == 0 {
+                    String::new()
+                } else {
+                    ago(now.saturating_sub(u.since))
+                },
+                u.outbound.map(|o| share(&o)).unwrap_or_default(),
                 u.peers.join(", "),
                 u.reason.clone(),
             ]
         })
         .collect();
-    table(&["UPLINK", "INTERFACE", "STATE", "PEERS", "REASON"], &rows)
+    let mut out = table(
+        &[
+            "UPLINK",
+            "INTERFACE",
+            "STATE",
+            "SINCE",
+            "OUTBOUND",
+            "PEERS",
+            "REASON",
+        ],
+        &rows,
+    );
+    let width = uplinks
+        .iter()
+        .map(|u| u.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for u in uplinks {
+        if let Some(d) = &u.drain {
+            let _ = writeln!(out, "{:width$}  {}", u.name, drain_source(d));
+            for f in &d.forced {
+                let _ = writeln!(out, "{:width$}    forced over {f}", "");
+            }
+        }
+        for p in &u.probes {
+            let _ = writeln!(
+                out,
+                "{:width$}  probe {}: {}, {} sent, {} lost ({:.0}% of the last 60){}",
+                u.name,
+                p.target,
+                p.state,
+                p.sent,
+                p.lost,
+                p.recent_loss * 100.0,
+                p.rtt_ms
+                    .map(|r| format!(", rtt {r:.2} ms"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    out
 }
 
-pub fn status(s: &Status) -> String {
+/// `██████░░░░  60%  1.2k/s`: an uplink's share of outbound packets.
+pub fn share(o: &Outbound) -> String {
+    let cells = (o.share * 10.0).round().clamp(0.0, 10.0) as usize;
+    format!(
+        "{}{} {:>3.0}% {:>6}/s",
+        "█".repeat(cells),
+        "░".repeat(10 - cells),
+        o.share * 100.0,
+        rate(o.pps)
+    )
+}
+
+/// 950, 1.2k, 3.4M.
+pub fn rate(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// Where a drain came from and how its traffic left.
+pub fn drain_source(d: &DrainSource) -> String {
+    let from = match (d.from.as_str(), d.line) {
+        ("config", Some(line)) => {
+            format!("drained by the config: maintenance.drained, line {line}")
+        }
+        _ => format!(
+            "drained from the CLI by uid {}{}{}",
+            d.uid.map_or("?".to_string(), |u| u.to_string()),
+            d.at.map(|t| format!(" at {}", time(t))).unwrap_or_default(),
+            d.reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+    };
+    let settle = match d.settle {
+        Settle::Settling { .. } => "traffic still leaving".to_string(),
+        Settle::Quiet => "traffic gone".to_string(),
+        Settle::TimedOut { pps } => format!("settle ran out at {}/s", rate(pps)),
+    };
+    format!("{from} ({settle})")
+}
+
+/// A short age: 12s, 5m 3s, 3h 2m, 2d 4h.
+pub fn ago(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
+        3600..86_400 => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+pub fn status(s: &Status, now: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -126,7 +232,7 @@ pub fn status(s: &Status) -> String {
         }
     );
     out.push('\n');
-    out.push_str(&uplinks(&s.uplinks));
+    out.push_str(&uplinks(&s.uplinks, now));
     out
 }
 
@@ -315,7 +421,7 @@ pub fn routes(routes: &[RouteView], total: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_control::{ConfigInfo, UplinkState};
+    use sluice_control::{ConfigInfo, ProbeView, UplinkState};
 
     #[test]
     fn status_golden() {
@@ -338,13 +444,65 @@ mod tests {
                     state: UplinkState::Active,
                     reason: "interface eth1 is up".into(),
                     peers: vec!["203.0.113.1 AS65001".into()],
+                    since: 3000,
+                    drain: None,
+                    outbound: Some(Outbound {
+                        packets: 9_000_000,
+                        pps: 12_345,
+                        share: 1.0,
+                        inbound_pps: Some(800),
+                    }),
+                    probes: vec![ProbeView {
+                        target: "198.18.0.53".into(),
+                        state: "ok".into(),
+                        sent: 120,
+                        lost: 1,
+                        recent_loss: 1.0 / 60.0,
+                        rtt_ms: Some(0.412),
+                    }],
                 },
                 Uplink {
                     name: "iap-b".into(),
                     interface: "eth2".into(),
                     state: UplinkState::Drained,
-                    reason: "held drained".into(),
+                    reason: "drained by uid 1000: fibre work".into(),
                     peers: vec![],
+                    since: 3600,
+                    drain: Some(DrainSource {
+                        from: "cli".into(),
+                        line: None,
+                        uid: Some(1000),
+                        at: Some(3590),
+                        reason: Some("fibre work".into()),
+                        forced: vec!["PINNED-TO-INACTIVE: static route …".into()],
+                        settle: Settle::Quiet,
+                    }),
+                    outbound: Some(Outbound {
+                        packets: 500,
+                        pps: 0,
+                        share: 0.0,
+                        inbound_pps: None,
+                    }),
+                    probes: vec![],
+                },
+                Uplink {
+                    name: "iap-c".into(),
+                    interface: "eth3".into(),
+                    state: UplinkState::Drained,
+                    reason: "held drained by maintenance.drained (line 9)".into(),
+                    peers: vec![],
+                    since: 0,
+                    drain: Some(DrainSource {
+                        from: "config".into(),
+                        line: Some(9),
+                        uid: None,
+                        at: None,
+                        reason: None,
+                        forced: vec![],
+                        settle: Settle::TimedOut { pps: 1500 },
+                    }),
+                    outbound: None,
+                    probes: vec![],
                 },
             ],
             dataplane: Box::new(sluice_control::DataplaneStatus {
@@ -371,10 +529,15 @@ dataplane xdp generic on eth1 (generic), eth2 (generic), fib sluice, kernel_fib 
          eth2: generic, driver has no native XDP
          1000 routes, 2 next-hop groups, 2 next hops; kernel 900 routes, 100 pending
 
-UPLINK  INTERFACE  STATE    PEERS                REASON
-iap-a   eth1       active   203.0.113.1 AS65001  interface eth1 is up
-iap-b   eth2       drained                       held drained
+UPLINK  INTERFACE  STATE    SINCE   OUTBOUND                  PEERS                REASON
+iap-a   eth1       active   10m 3s  ██████████ 100%  12.3k/s  203.0.113.1 AS65001  interface eth1 is up
+iap-b   eth2       drained  3s      ░░░░░░░░░░   0%      0/s                       drained by uid 1000: fibre work
+iap-c   eth3       drained                                                         held drained by maintenance.drained (line 9)
+iap-a  probe 198.18.0.53: ok, 120 sent, 1 lost (2% of the last 60), rtt 0.41 ms
+iap-b  drained from the CLI by uid 1000 at 1970-01-01T00:59:50Z: fibre work (traffic gone)
+         forced over PINNED-TO-INACTIVE: static route …
+iap-c  drained by the config: maintenance.drained, line 9 (settle ran out at 1.5k/s)
 ";
-        assert_eq!(status(&s), expected);
+        assert_eq!(status(&s, 3603), expected);
     }
 }

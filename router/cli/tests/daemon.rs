@@ -20,23 +20,36 @@ impl Daemon {
     fn start(config: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("c.yaml"), config).unwrap();
-        let child = run_in(
-            dir.path(),
-            &["--metrics", "127.0.0.1:0", "--log-format", "json"],
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        let child = Daemon::spawn(dir.path());
         let d = Daemon { child, dir };
+        d.wait_answering();
+        d
+    }
+
+    fn spawn(dir: &Path) -> Child {
+        run_in(dir, &["--metrics", "127.0.0.1:0", "--log-format", "json"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn wait_answering(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while d.client(&["status"]).status.code() != Some(0) {
+        while self.client(&["status"]).status.code() != Some(0) {
             assert!(
                 Instant::now() < deadline,
                 "daemon did not answer within 10 s"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        d
+    }
+
+    /// Stops it (SIGTERM) and starts it again on the same directory.
+    fn restart(&mut self) {
+        self.signal("TERM");
+        assert!(self.child.wait().unwrap().success());
+        self.child = Daemon::spawn(self.dir.path());
+        self.wait_answering();
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -281,4 +294,145 @@ fn a_stale_socket_is_replaced() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// `sluice drain` and `undrain` against a daemon whose uplinks have no
+/// sessions (no root, no interfaces): usage errors, the pre-check naming
+/// the static route's line, --dry-run, --force, the state file across a
+/// restart, a config-held drain, a torn state file.
+#[test]
+fn drains_are_checked_recorded_and_survive_a_restart() {
+    // Line 35: a static route through iap-a's upstream router.
+    let config = example().replace(
+        "  - { prefix: 172.16.0.0/12, via: 10.0.0.254 }\n",
+        "  - { prefix: 172.16.0.0/12, via: 10.0.0.254 }\n  - { prefix: 198.18.0.0/24, via: 203.0.113.1 }\n",
+    );
+    assert_eq!(
+        config.lines().nth(34),
+        Some("  - { prefix: 198.18.0.0/24, via: 203.0.113.1 }")
+    );
+    let d = Daemon::start(&config);
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let o = d.client(&["drain", "iap-x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no uplink is named `iap-x`; uplinks: iap-a, iap-b"),
+        "{}",
+        text(&o)
+    );
+
+    let o = d.client(&["drain", "iap-a"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("error[PINNED-TO-INACTIVE]") && text(&o).contains("c.yaml:35"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("refused"), "{}", text(&o));
+    let o = d.client(&["drain", "iap-a", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("dry run") && text(&o).contains("nothing changed"));
+    assert_ne!(d.status()["uplinks"][0]["state"], "drained");
+    assert!(!d.path("state/drains.json").exists());
+
+    let o = d.client(&[
+        "drain",
+        "iap-a",
+        "--force",
+        "--reason",
+        "fibre work",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (r["result"].as_str(), r["applied"].as_bool()),
+        (Some("drain"), Some(true)),
+        "{r}"
+    );
+    let uid = unsafe_free_uid();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("state/drains.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["drains"]["iap-a"]["uid"], uid, "{file}");
+    assert_eq!(file["drains"]["iap-a"]["reason"], "fibre work");
+    assert!(
+        file["drains"]["iap-a"]["forced"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("PINNED-TO-INACTIVE")
+    );
+    let up = &d.status()["uplinks"][0];
+    assert_eq!(up["state"], "drained", "{up}");
+    assert_eq!(
+        (up["drain"]["from"].as_str(), up["drain"]["uid"].as_u64()),
+        (Some("cli"), Some(uid))
+    );
+
+    // Idempotent.
+    let o = d.client(&["drain", "iap-a"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("already drained"), "{}", text(&o));
+
+    // A restart comes back drained: its first answer says so.
+    let mut d = d;
+    d.restart();
+    assert_eq!(d.status()["uplinks"][0]["state"], "drained");
+
+    let o = d.client(&["undrain", "iap-a"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("uplink iap-a undrained"), "{}", text(&o));
+    let file = std::fs::read_to_string(d.path("state/drains.json")).unwrap();
+    assert!(!file.contains("iap-a"), "{file}");
+    let o = d.client(&["undrain", "iap-a"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains("not drained: nothing to do"),
+        "{}",
+        text(&o)
+    );
+
+    // A drain the config holds cannot be undone from the CLI.
+    std::fs::write(
+        d.path("c.yaml"),
+        config.replace("drained: []", "drained: [iap-b]"),
+    )
+    .unwrap();
+    assert_eq!(d.client(&["reload"]).status.code(), Some(0));
+    let o = d.client(&["undrain", "iap-b"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("iap-b is held drained by maintenance.drained (line 44)"),
+        "{}",
+        text(&o)
+    );
+
+    // A torn state file stops the start, never "all active".
+    d.signal("TERM");
+    assert!(d.child.wait().unwrap().success());
+    std::fs::write(d.path("state/drains.json"), "{\"version\": 1, \"drai").unwrap();
+    let o = run_in(d.dir.path(), &["--metrics", "off"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("drains.json are unreadable"), "{err}");
+}
+
+/// The uid this test runs as, from /proc (no libc call needed).
+fn unsafe_free_uid() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .unwrap()
 }

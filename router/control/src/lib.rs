@@ -43,6 +43,26 @@ pub enum Request {
     },
     /// Forwarding counters per next hop and per verdict.
     ShowCounters,
+    /// Take uplinks out of service (`sluice drain`): those named, or every
+    /// one with `all` (whole-router maintenance). A pre-check on the routes
+    /// held now refuses a drain that would misroute traffic unless `force`.
+    Drain {
+        #[serde(default)]
+        uplinks: Vec<String>,
+        #[serde(default)]
+        all: bool,
+        /// Only report what would happen.
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default)]
+        force: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Lift a run-time drain (`sluice undrain`).
+    Undrain {
+        uplink: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +101,63 @@ pub enum Response {
     Error {
         message: String,
     },
+    /// The request names what does not exist (exit status 2, bad usage).
+    Usage {
+        message: String,
+    },
+    /// A drain's plan, and whether it was carried out.
+    Drain(Box<DrainReport>),
+    /// An undrain was carried out (or there was nothing to undo).
+    Undrained {
+        message: String,
+    },
+}
+
+/// What `sluice drain` found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainReport {
+    /// The uplinks asked for.
+    pub uplinks: Vec<String>,
+    /// Of those, already drained: nothing to do for them.
+    pub already: Vec<String>,
+    pub dry_run: bool,
+    /// Whether the drain was carried out.
+    pub applied: bool,
+    /// Refused over error-level findings (it was not forced).
+    pub refused: bool,
+    pub message: String,
+    pub findings: Vec<PlanFinding>,
+    /// The findings as the validator renders them, with their config lines.
+    #[serde(default)]
+    pub rendered: String,
+    /// Destinations whose next hops change.
+    pub moved: usize,
+    /// More-specifics that fall back to another uplink's covering route
+    /// (the first of them; `fallback_count` in all).
+    pub fallbacks: Vec<FallbackView>,
+    pub fallback_count: usize,
+    /// Uplinks active afterwards.
+    pub active_after: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFinding {
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FallbackView {
+    pub prefix: String,
+    /// The covering route it follows.
+    pub to: String,
+    /// The uplinks that route leaves through.
+    pub via: Vec<String>,
 }
 
 fn default_limit() -> usize {
@@ -132,7 +209,7 @@ pub struct PathView {
     pub stale: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: String,
     pub pid: u32,
@@ -234,7 +311,7 @@ pub struct ConfigInfo {
     pub confirm_deadline_secs: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Uplink {
     pub name: String,
     pub interface: String,
@@ -243,6 +320,84 @@ pub struct Uplink {
     pub reason: String,
     /// "203.0.113.1 AS65001" for each configured peer.
     pub peers: Vec<String>,
+    /// Unix time (seconds) it entered its state.
+    #[serde(default)]
+    pub since: u64,
+    /// Who drained it and how the traffic left, while it is drained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainSource>,
+    /// Outbound traffic through it, from the data plane's counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<Outbound>,
+    /// Its health probes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeView>,
+}
+
+/// Where a drain comes from (DESIGN.md: a config drain lasts until the
+/// config changes, a CLI drain until `sluice undrain`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainSource {
+    /// `config` (`maintenance.drained`) or `cli` (`sluice drain`).
+    pub from: String,
+    /// The `maintenance.drained` entry's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// CLI: the client's uid (the control socket's peer credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// CLI: Unix time (seconds) of the drain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Pre-check findings the drain was forced over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced: Vec<String>,
+    pub settle: Settle,
+}
+
+/// How outbound traffic left a drained uplink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Settle {
+    /// Watching the outbound counters fall, since this Unix time (ms).
+    Settling { since_ms: u64 },
+    /// They stopped rising (or there was no traffic to move).
+    Quiet,
+    /// `maintenance.drain.settle` ran out with this many packets a second
+    /// still leaving.
+    TimedOut { pps: u64 },
+}
+
+/// An uplink's outbound traffic over the last counter sample.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    /// Packets forwarded through its next hops since they were programmed.
+    pub packets: u64,
+    /// Packets a second.
+    pub pps: u64,
+    /// Its part of all uplinks' outbound packets a second, 0 to 1.
+    pub share: f64,
+    /// Packets a second the interface receives (inbound is shown during a
+    /// drain, not waited on: it follows the upstreams' choices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_pps: Option<u64>,
+}
+
+/// One health probe of an uplink.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeView {
+    pub target: String,
+    /// `ok`, `failing` (losing, not yet `fail_after`), `failed`, or
+    /// `recovering` (answering, not yet for `recover_after`).
+    pub state: String,
+    pub sent: u64,
+    pub lost: u64,
+    /// Loss over the last 60 probes, 0 to 1.
+    pub recent_loss: f64,
+    /// Round-trip time of the last answer, milliseconds.
+    pub rtt_ms: Option<f64>,
 }
 
 /// DESIGN.md, principle 2: the states an uplink can be in.

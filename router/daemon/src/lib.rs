@@ -63,6 +63,8 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Drains(#[from] uplinks::drains::DrainFileError),
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -77,7 +79,8 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
     runtime.block_on(serve(opts))
 }
 
-type Inbox = mpsc::Sender<(Request, oneshot::Sender<Response>)>;
+/// A request, the client's uid (the socket's peer credentials), and where the answer goes.
+type Inbox = mpsc::Sender<(Request, Option<u32>, oneshot::Sender<Response>)>;
 
 async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let checked = check_file(&opts.config).map_err(DaemonError::Config)?;
@@ -123,7 +126,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         metrics,
         metrics_bound.clone(),
         links::link,
-    );
+    )
+    .with_drain_file(uplinks::drains::DrainFile::new(&state_dir))?;
     core.events.record(
         "start",
         format!(
@@ -189,12 +193,14 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // While a drain settles, its outbound counters are read more often.
+    let mut settle_tick = tokio::time::interval(Duration::from_millis(250));
 
     let why = loop {
         let deadline = core.rollback_deadline();
         tokio::select! {
-            Some((request, reply)) = rx.recv() => {
-                let _ = reply.send(core.handle(request, Instant::now()));
+            Some((request, uid, reply)) = rx.recv() => {
+                let _ = reply.send(core.handle_from(request, Instant::now(), uid));
             }
             Some((id, event)) = session_rx.recv() => core.session_event(id, event),
             Some(events) = netlink_rx.recv() => core.netlink_events(events),
@@ -205,6 +211,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
                 }
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => core.roll_back(),
+            _ = settle_tick.tick(), if core.settling() => core.settle_tick(),
             _ = tick.tick() => {
                 core.refresh();
                 // Also polled: the signal may belong to a data plane started later.
@@ -370,6 +377,7 @@ async fn accept(listener: UnixListener, inbox: Inbox) {
 const MAX_REQUEST: u64 = 64 * 1024;
 
 async fn answer(stream: UnixStream, inbox: Inbox) {
+    let uid = stream.peer_cred().ok().map(|c| c.uid());
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST);
@@ -378,7 +386,7 @@ async fn answer(stream: UnixStream, inbox: Inbox) {
             Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
                 Ok(request) => {
                     let (reply, answer) = oneshot::channel();
-                    if inbox.send((request, reply)).await.is_err() {
+                    if inbox.send((request, uid, reply)).await.is_err() {
                         return;
                     }
                     match answer.await {

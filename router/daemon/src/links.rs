@@ -16,3 +16,12 @@ pub fn link(interface: &str) -> Link {
         Ok(_) => Link::Down,
     }
 }
+
+/// Packets the interface has received, from its sysfs statistics.
+pub fn rx_packets(interface: &str) -> Option<u64> {
+    fs::read_to_string(format!("/sys/class/net/{interface}/statistics/rx_packets"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}

@@ -26,6 +26,17 @@ struct UplinkLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UplinkOnly {
+    uplink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProbeLabels {
+    uplink: String,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PeerLabels {
     peer: String,
     address: String,
@@ -69,6 +80,13 @@ pub struct Metrics {
     hop_packets: Family<HopLabels, Counter<u64, AtomicU64>>,
     hop_bytes: Family<HopLabels, Counter<u64, AtomicU64>>,
     fib_routes: Family<TableLabels, Gauge>,
+    state_changes: Family<UplinkLabels, Counter>,
+    outbound_pps: Family<UplinkOnly, Gauge>,
+    outbound_share: Family<UplinkOnly, Gauge<f64, AtomicU64>>,
+    probe_loss: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    probe_rtt: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
+    probe_sent: Family<ProbeLabels, Counter<u64, AtomicU64>>,
+    probe_lost: Family<ProbeLabels, Counter<u64, AtomicU64>>,
 }
 
 /// How a reload ended, for `sluice_config_reloads_total`.
@@ -138,7 +156,48 @@ impl Metrics {
             "Routes programmed: xdp, kernel (installed), kernel_pending",
             fib_routes.clone(),
         );
+        let state_changes = Family::<UplinkLabels, Counter>::default();
+        registry.register(
+            "uplink_state_changes",
+            "Times each uplink entered each state",
+            state_changes.clone(),
+        );
+        let outbound_pps = Family::<UplinkOnly, Gauge>::default();
+        registry.register(
+            "uplink_outbound_packets_per_second",
+            "Packets a second XDP forwards through each uplink (last counter sample)",
+            outbound_pps.clone(),
+        );
+        let outbound_share = Family::<UplinkOnly, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "uplink_outbound_share",
+            "Each uplink's part of all outbound packets a second, 0 to 1",
+            outbound_share.clone(),
+        );
+        let probe_loss = Family::<ProbeLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "probe_recent_loss_ratio",
+            "Loss over each probe's last 60 results, 0 to 1",
+            probe_loss.clone(),
+        );
+        let probe_rtt = Family::<ProbeLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "probe_rtt_seconds",
+            "Round-trip time of each probe's last answer",
+            probe_rtt.clone(),
+        );
+        let probe_sent = Family::<ProbeLabels, Counter<u64, AtomicU64>>::default();
+        registry.register("probe_sent", "Probes sent", probe_sent.clone());
+        let probe_lost = Family::<ProbeLabels, Counter<u64, AtomicU64>>::default();
+        registry.register("probe_lost", "Probes lost", probe_lost.clone());
         Metrics {
+            state_changes,
+            outbound_pps,
+            outbound_share,
+            probe_loss,
+            probe_rtt,
+            probe_sent,
+            probe_lost,
             verdicts,
             hop_packets,
             hop_bytes,
@@ -189,7 +248,54 @@ impl Metrics {
         }
     }
 
+    /// Counts state changes.
+    pub fn uplink_changes(&self, changes: &[crate::uplinks::Transition]) {
+        for t in changes {
+            self.state_changes
+                .get_or_create(&UplinkLabels {
+                    uplink: t.name.clone(),
+                    state: t.to.as_str(),
+                })
+                .inc();
+        }
+    }
+
     pub fn set_uplinks(&self, uplinks: &[Uplink]) {
+        self.outbound_pps.clear();
+        self.outbound_share.clear();
+        self.probe_loss.clear();
+        self.probe_rtt.clear();
+        self.probe_sent.clear();
+        self.probe_lost.clear();
+        for u in uplinks {
+            let uplink = UplinkOnly {
+                uplink: u.name.clone(),
+            };
+            if let Some(o) = u.outbound {
+                self.outbound_pps
+                    .get_or_create(&uplink)
+                    .set(i64::try_from(o.pps).unwrap_or(i64::MAX));
+                self.outbound_share.get_or_create(&uplink).set(o.share);
+            }
+            for p in &u.probes {
+                let labels = ProbeLabels {
+                    uplink: u.name.clone(),
+                    target: p.target.clone(),
+                };
+                self.probe_loss.get_or_create(&labels).set(p.recent_loss);
+                if let Some(rtt) = p.rtt_ms {
+                    self.probe_rtt.get_or_create(&labels).set(rtt / 1000.0);
+                }
+                self.probe_sent
+                    .get_or_create(&labels)
+                    .inner()
+                    .store(p.sent, Ordering::Relaxed);
+                self.probe_lost
+                    .get_or_create(&labels)
+                    .inner()
+                    .store(p.lost, Ordering::Relaxed);
+            }
+        }
         self.uplink_state.clear();
         for u in uplinks {
             for state in UplinkState::ALL {
@@ -319,6 +425,22 @@ mod tests {
             state: UplinkState::Drained,
             reason: String::new(),
             peers: vec![],
+            since: 0,
+            drain: None,
+            outbound: Some(sluice_control::Outbound {
+                packets: 10,
+                pps: 0,
+                share: 0.0,
+                inbound_pps: None,
+            }),
+            probes: vec![sluice_control::ProbeView {
+                target: "198.18.0.53".into(),
+                state: "failed".into(),
+                sent: 10,
+                lost: 4,
+                recent_loss: 0.4,
+                rtt_ms: Some(1.5),
+            }],
         }]);
         m.reload(ReloadResult::Refused);
         let text = m.encode();
@@ -335,6 +457,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sluice_build_info{version=\""), "{text}");
+        for line in [
+            "sluice_uplink_outbound_packets_per_second{uplink=\"iap-a\"} 0",
+            "sluice_probe_recent_loss_ratio{uplink=\"iap-a\",target=\"198.18.0.53\"} 0.4",
+            "sluice_probe_rtt_seconds{uplink=\"iap-a\",target=\"198.18.0.53\"} 0.0015",
+            "sluice_probe_lost_total{uplink=\"iap-a\",target=\"198.18.0.53\"} 4",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
         assert!(text.contains("sluice_start_time_seconds 42"), "{text}");
     }
 

@@ -147,9 +147,11 @@ pub fn drain_plan(
     }
 
     let active_after = after.iter().filter(|a| **a).count();
+    let active_before = before.iter().filter(|a| **a).count();
     let min = config.maintenance.min_active_uplinks.value as usize;
     let partner = whole_router && partner_offers_routes(rib);
-    if active_after < min && !partner {
+    // Only a drain that takes active uplinks away can break the floor.
+    if active_after < min && active_after < active_before && !partner {
         let pos = match config.maintenance.min_active_uplinks.pos {
             p if p.is_known() => p,
             _ => drain

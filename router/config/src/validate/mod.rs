@@ -11,7 +11,7 @@ mod peers;
 mod policy;
 
 use crate::diag::{Finding, Severity};
-use crate::model::Config;
+use crate::model::{Config, Waiver};
 
 /// A validation rule's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,22 +111,7 @@ fn apply_waivers(config: &Config, findings: &mut Vec<Finding>) {
             );
             continue;
         }
-        let mut used = false;
-        for f in findings
-            .iter_mut()
-            .filter(|f| f.rule == rule_id && f.waived.is_none())
-        {
-            let uplink_matches = match (&waiver.uplink, &f.uplink) {
-                (None, _) => true,
-                (Some(w), Some(u)) => w.value == *u,
-                (Some(_), None) => false,
-            };
-            if uplink_matches {
-                f.waived = Some(waiver.reason.value.clone());
-                used = true;
-            }
-        }
-        if !used {
+        if !waive_with(waiver, findings) {
             let about = waiver
                 .uplink
                 .as_ref()
@@ -143,6 +128,34 @@ fn apply_waivers(config: &Config, findings: &mut Vec<Finding>) {
         }
     }
     findings.extend(extra);
+}
+
+/// Marks the findings `waiver` covers as waived; false if it covers none.
+fn waive_with(waiver: &Waiver, findings: &mut [Finding]) -> bool {
+    let mut used = false;
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.rule == waiver.rule.value && f.waived.is_none())
+    {
+        let uplink_matches = match (&waiver.uplink, &f.uplink) {
+            (None, _) => true,
+            (Some(w), Some(u)) => w.value == *u,
+            (Some(_), None) => false,
+        };
+        if uplink_matches {
+            f.waived = Some(waiver.reason.value.clone());
+            used = true;
+        }
+    }
+    used
+}
+
+/// Applies the config's waivers to findings of another checker (the
+/// what-if evaluator's): marks what they cover, reports nothing itself.
+pub fn waive(config: &Config, findings: &mut [Finding]) {
+    for waiver in &config.validate.waive {
+        waive_with(waiver, findings);
+    }
 }
 
 #[cfg(test)]

@@ -119,6 +119,8 @@ struct Peer {
     warned_implausible: bool,
     /// The families the peer sent End-of-RIB for since the session came up.
     end_of_rib: Vec<Afi>,
+    /// Closed while its uplink is drained (`drain.shutdown_session`).
+    held: bool,
 }
 
 #[derive(Debug)]
@@ -196,7 +198,53 @@ impl Routing {
             gr_time: None,
             warned_implausible: false,
             end_of_rib: Vec::new(),
+            held: false,
         });
+    }
+
+    /// Closes the sessions of uplinks `hold[i]` with an RFC 9003 message
+    /// and keeps them closed; reopens those no longer held.
+    pub fn hold_uplink_sessions(&mut self, hold: &[bool], events: &mut Events) {
+        for i in 0..self.peers.len() {
+            let Role::Uplink(u) = self.peers[i].conf.role else {
+                continue;
+            };
+            let want = hold.get(u).copied().unwrap_or(false);
+            let p = &mut self.peers[i];
+            if want && !p.held {
+                p.held = true;
+                let _ = p
+                    .handle
+                    .commands
+                    .try_send(Command::Stop(Some("uplink drained for maintenance".into())));
+                events.record(
+                    "session-held",
+                    format!(
+                        "session {} ({}) closed while its uplink is drained (drain.shutdown_session)",
+                        p.conf.name, p.conf.settings.address
+                    ),
+                );
+            } else if !want && p.held {
+                p.held = false;
+                let id = self.next_id;
+                self.next_id += 1;
+                self.index.remove(&p.id);
+                p.id = id;
+                p.handle = session::spawn(id, p.conf.settings.clone(), self.events_tx.clone());
+                self.directory
+                    .write()
+                    .expect("directory lock")
+                    .insert(p.conf.settings.address, p.handle.incoming.clone());
+                self.index.insert(id, i);
+                events.record(
+                    "session-held",
+                    format!(
+                        "session {} ({}) reopened",
+                        p.conf.name, p.conf.settings.address
+                    ),
+                );
+            }
+        }
     }
 
     /// Follows a new config: sessions whose settings changed restart,
@@ -792,6 +840,8 @@ impl Routing {
                 },
                 state: if p.established.is_some() {
                     "established".into()
+                } else if p.held {
+                    "idle (held: uplink drained)".into()
                 } else if p.conf.settings.passive {
                     "idle (passive)".into()
                 } else {

@@ -2,19 +2,21 @@
 //! event log and uplink states. Requests come in, responses go out; sockets,
 //! signals and timers belong to the runtime in `lib.rs`.
 
-use std::collections::HashMap;
+mod maintenance;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use sluice_config::diag::render_human;
 use sluice_config::{Finding, LoadError, Loaded, Severity};
-use sluice_control::{ConfigInfo, Reloaded, Request, Response, Status, Uplink, UplinkState};
+use sluice_control::{ConfigInfo, Reloaded, Request, Response, Status, Uplink};
 
 use crate::events::Events;
 use crate::metrics::{Metrics, ReloadResult};
 use crate::routing::Routing;
-use crate::uplinks::{Link, uplink_states};
+use crate::uplinks::drains::{DrainFile, DrainFileError};
+use crate::uplinks::{Input, Link, Transition, Uplinks};
 use sluice_rib::fib::StaticOutcome;
 
 /// A config that loaded and passed validation.
@@ -85,6 +87,11 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[derive(Debug)]
 struct Active {
     checked: Checked,
@@ -107,7 +114,10 @@ pub struct Core {
     started: SystemTime,
     metrics_addr: Option<String>,
     link: fn(&str) -> Link,
-    last_states: HashMap<String, UplinkState>,
+    /// The drain and probe state machine.
+    uplinks: Uplinks,
+    /// Where run-time drains persist (none in tests of config handling).
+    drain_file: Option<DrainFile>,
     /// BGP: absent in tests that exercise only config handling.
     pub routing: Option<Routing>,
     /// Which uplinks were active at the last refresh.
@@ -125,6 +135,7 @@ impl Core {
         link: fn(&str) -> Link,
     ) -> Core {
         let now = SystemTime::now();
+        let uplinks = Uplinks::new(&checked.loaded.config, Default::default(), unix_ms(now));
         Core {
             path,
             active: Active {
@@ -137,11 +148,28 @@ impl Core {
             started: now,
             metrics_addr,
             link,
-            last_states: HashMap::new(),
+            uplinks,
+            drain_file: None,
             routing: None,
             active_uplinks: Vec::new(),
             static_outcomes: Vec::new(),
         }
+    }
+
+    /// Run-time drains persist in `file`; those it holds are in force from
+    /// the start (a restarted daemon comes back drained, never briefly
+    /// active). An unreadable file is an error, never "all active".
+    pub fn with_drain_file(mut self, file: DrainFile) -> Result<Core, DrainFileError> {
+        let drains = file.load()?;
+        self.uplinks = Uplinks::new(self.config(), drains, unix_ms(SystemTime::now()));
+        for name in self.uplinks.orphans() {
+            self.events.warn(
+                "drain",
+                format!("run-time drain of `{name}` kept: the config has no such uplink"),
+            );
+        }
+        self.drain_file = Some(file);
+        Ok(self)
     }
 
     pub fn config(&self) -> &sluice_config::Config {
@@ -150,10 +178,7 @@ impl Core {
 
     /// Which uplinks are active, in config order.
     pub fn active(&self) -> Vec<bool> {
-        self.uplinks()
-            .iter()
-            .map(|u| u.state == UplinkState::Active)
-            .collect()
+        self.uplinks.active()
     }
 
     /// A session event: routes into the RIB, and uplink states re-read
@@ -209,6 +234,12 @@ impl Core {
     }
 
     pub fn handle(&mut self, request: Request, now: Instant) -> Response {
+        self.handle_from(request, now, None)
+    }
+
+    /// A request from a client whose uid the control socket's peer
+    /// credentials gave (run-time drains record it).
+    pub fn handle_from(&mut self, request: Request, now: Instant, uid: Option<u32>) -> Response {
         match request {
             Request::Status => Response::Status(self.status(now)),
             Request::ShowUplinks => Response::Uplinks {
@@ -263,6 +294,21 @@ impl Core {
             Request::ShowCounters => {
                 Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
             }
+            Request::Drain {
+                uplinks,
+                all,
+                dry_run,
+                force,
+                reason,
+            } => self.drain(maintenance::DrainAsk {
+                names: uplinks,
+                all,
+                dry_run,
+                force,
+                reason,
+                uid: uid.unwrap_or(u32::MAX),
+            }),
+            Request::Undrain { uplink } => self.undrain(&uplink),
         }
     }
 
@@ -276,53 +322,92 @@ impl Core {
     }
 
     fn uplinks(&self) -> Vec<Uplink> {
-        let routing = self.routing.as_ref();
-        uplink_states(&self.active.checked.loaded.config, self.link, |i| {
-            routing.map(|r| r.uplink_up(i))
-        })
+        self.uplinks.views()
     }
 
-    /// Re-reads observations, updates metrics and logs state changes; a
-    /// change of uplink state re-evaluates what every peer is sent.
+    /// Re-reads observations (links, sessions, outbound counters) into the
+    /// uplink states; a change of state re-evaluates the FIB and what every
+    /// peer is sent. Updates the metrics.
     pub fn refresh(&mut self) {
-        let uplinks = self.uplinks();
-        let mut changed = false;
-        for u in &uplinks {
-            if self.last_states.insert(u.name.clone(), u.state) != Some(u.state) {
-                self.events.record(
-                    "uplink-state",
-                    format!("uplink {} is {}: {}", u.name, u.state, u.reason),
-                );
-                changed = true;
-            }
+        let now = unix_ms(SystemTime::now());
+        let mut changes = Vec::new();
+        for (i, u) in self.active.checked.loaded.config.uplinks.iter().enumerate() {
+            let input = Input::Observe {
+                uplink: i,
+                link: (self.link)(&u.interface),
+                session: self.routing.as_ref().map(|r| r.uplink_up(i)),
+            };
+            changes.extend(self.uplinks.apply(input, now));
         }
-        let active: Vec<bool> = uplinks
-            .iter()
-            .map(|u| u.state == UplinkState::Active)
-            .collect();
-        self.active_uplinks.clone_from(&active);
+        changes.extend(self.sample(now));
+        changes.extend(self.uplinks.apply(Input::Tick, now));
+        self.follow(changes);
+        let active = self.uplinks.active();
         if let Some(r) = self.routing.as_mut() {
             r.expire_stale(
                 &self.active.checked.loaded.config,
                 &active,
                 &mut self.events,
             );
-            if changed {
-                r.resync(&self.active.checked.loaded.config, &active);
-            }
         }
-        if changed {
-            self.report_statics(&uplinks);
-        }
-        self.last_states
-            .retain(|name, _| uplinks.iter().any(|u| &u.name == name));
-        self.metrics.set_uplinks(&uplinks);
+        self.metrics.set_uplinks(&self.uplinks.views());
         if let Some(r) = self.routing.as_ref() {
             self.metrics.set_peers(&r.peer_views());
         }
         if let Some(f) = self.fib() {
             self.metrics.set_dataplane(&f.counters(), &f.status());
         }
+    }
+
+    /// Whether a drain waits for its traffic to leave: the runtime then
+    /// samples the counters more often ([`Self::settle_tick`]).
+    pub fn settling(&self) -> bool {
+        self.uplinks.settling()
+    }
+
+    /// A counter sample while a drain settles.
+    pub fn settle_tick(&mut self) {
+        let now = unix_ms(SystemTime::now());
+        let mut changes = self.sample(now);
+        changes.extend(self.uplinks.apply(Input::Tick, now));
+        self.follow(changes);
+    }
+
+    /// Feeds each uplink's outbound packets (the sum over its next hops)
+    /// to the state machine.
+    fn sample(&mut self, now: u64) -> Vec<Transition> {
+        let Some(counters) = self.fib().map(|f| f.counters()) else {
+            return Vec::new();
+        };
+        if counters.verdicts.is_empty() {
+            return Vec::new(); // no XDP: nothing counts
+        }
+        let config = &self.active.checked.loaded.config;
+        let mut packets = vec![0u64; config.uplinks.len()];
+        for hop in &counters.next_hops {
+            if let Some(i) = hop
+                .uplink
+                .as_deref()
+                .and_then(|n| config.uplinks.iter().position(|u| u.name.value == n))
+            {
+                packets[i] += hop.packets;
+            }
+        }
+        let rx: Vec<Option<u64>> = config
+            .uplinks
+            .iter()
+            .map(|u| crate::links::rx_packets(&u.interface))
+            .collect();
+        let mut changes = Vec::new();
+        for (uplink, (packets, rx)) in packets.into_iter().zip(rx).enumerate() {
+            let input = Input::Sample {
+                uplink,
+                packets,
+                rx,
+            };
+            changes.extend(self.uplinks.apply(input, now));
+        }
+        changes
     }
 
     fn status(&self, now: Instant) -> Status {
@@ -455,81 +540,24 @@ impl Core {
 }
 
 impl Core {
-    /// A new config is in force: sessions and policies follow it.
+    /// A new config is in force: sessions, policies and uplink states
+    /// follow it.
     fn reconfigure(&mut self) {
         if let Some(r) = self.routing.as_mut() {
             r.reconfigure(&self.active.checked.loaded.config, &mut self.events);
         }
+        let now = unix_ms(SystemTime::now());
+        let changes = self
+            .uplinks
+            .reconfigure(&self.active.checked.loaded.config, now);
+        self.follow(changes);
         self.refresh();
         let active = self.active();
         if let Some(r) = self.routing.as_mut() {
             r.resync(&self.active.checked.loaded.config, &active);
         }
         self.static_outcomes.clear();
-        let uplinks = self.uplinks();
-        self.report_statics(&uplinks);
-    }
-
-    /// Logs each static route whose outcome changed: one bound to an
-    /// uplink that is not active is overridden (DESIGN.md, principle 2),
-    /// and the config line that says otherwise is named.
-    fn report_statics(&mut self, uplinks: &[Uplink]) {
-        let config = &self.active.checked.loaded.config;
-        let active: Vec<bool> = uplinks
-            .iter()
-            .map(|u| u.state == UplinkState::Active)
-            .collect();
-        let empty = sluice_rib::Rib::default();
-        let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
-        let view = sluice_rib::fib::View {
-            config,
-            active: &active,
-        };
-        let outcomes: Vec<StaticOutcome> = (0..config.static_routes.len())
-            .map(|i| sluice_rib::fib::static_outcome(rib, &view, i))
-            .collect();
-        for (i, outcome) in outcomes.iter().enumerate() {
-            let before = self
-                .static_outcomes
-                .get(i)
-                .copied()
-                .unwrap_or(StaticOutcome::Forwards);
-            if *outcome == before {
-                continue;
-            }
-            let s = &config.static_routes[i];
-            let Some(u) = config.uplink_of_next_hop(s.via.value) else {
-                continue;
-            };
-            let route = format!(
-                "static route {} via {} (line {})",
-                s.prefix.value, s.via.value, s.pos.line
-            );
-            let uplink = &uplinks[u];
-            let bound = format!(
-                "is bound to uplink {}, which is {}",
-                uplink.name, uplink.state
-            );
-            match outcome {
-                StaticOutcome::Forwards => self.events.record(
-                    "static-override",
-                    format!("{route} forwards through uplink {} again", uplink.name),
-                ),
-                StaticOutcome::FollowsLearned => self.events.warn(
-                    "static-override",
-                    format!("{route} {bound}: overridden, its traffic follows the learned route to {}", s.prefix.value),
-                ),
-                StaticOutcome::FollowsCovering(q) => self.events.warn(
-                    "static-override",
-                    format!("{route} {bound}: overridden, its traffic follows {q}"),
-                ),
-                StaticOutcome::Keeps => self.events.warn(
-                    "static-override",
-                    format!("{route} {bound}, but no active uplink covers {}: it keeps forwarding there", s.prefix.value),
-                ),
-            }
-        }
-        self.static_outcomes = outcomes;
+        self.report_statics();
     }
 }
 
@@ -556,6 +584,7 @@ fn render_notes(checked: &Checked) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_control::UplinkState;
 
     const GOOD: &str = "router: { id: 192.0.2.1, asn: 64500 }\ninterfaces: [{ name: eth1, addresses: [203.0.113.2/30] }]\nuplinks:\n  - { name: a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }\n";
 
@@ -651,7 +680,9 @@ mod tests {
             ),
             "{r:?}"
         );
-        assert_eq!(core.uplinks()[0].state, UplinkState::Drained);
+        // Out of the FIB at once; drained once its traffic has left.
+        assert_eq!(core.uplinks()[0].state, UplinkState::Draining);
+        assert_eq!(core.active(), [false]);
         assert_eq!(
             core.rollback_deadline(),
             Some(now + Duration::from_secs(60))
@@ -675,7 +706,7 @@ mod tests {
         );
         assert_eq!(core.rollback_deadline(), None);
         core.roll_back();
-        assert_eq!(core.uplinks()[0].state, UplinkState::Drained);
+        assert_eq!(core.uplinks()[0].state, UplinkState::Draining);
         let kinds: Vec<String> = core.events.all().into_iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&"rollback".to_string()), "{kinds:?}");
     }
