@@ -284,6 +284,14 @@ fn verb(verb: Verb) -> Result<u8, LabError> {
                     "{} -> {} ({}): sent {} received {} lost {}",
                     r.from, r.to, r.dst, r.sent, r.received, r.lost
                 );
+                for span in &r.lost_spans {
+                    println!(
+                        "  lost {} sent at {:.3}–{:.3} s",
+                        span.packets,
+                        span.from_ms as f64 / 1000.0,
+                        span.to_ms as f64 / 1000.0
+                    );
+                }
             }
             return Ok(if r.received > 0 { 0 } else { 1 });
         }
@@ -295,7 +303,8 @@ fn verb(verb: Verb) -> Result<u8, LabError> {
 fn agent(role: Agent) -> u8 {
     let result = match role {
         Agent::Send { dst, rate, ms } => {
-            sluice_lab::agent::send(dst, rate, Duration::from_millis(ms)).map(|n| ("sent", n))
+            sluice_lab::agent::send(dst, rate, Duration::from_millis(ms))
+                .map(|n| serde_json::json!({ "sent": n }))
         }
         Agent::Recv { port, ms, v6 } => {
             // `traffic` starts the sender once it reads this line.
@@ -305,12 +314,12 @@ fn agent(role: Agent) -> u8 {
                 let _ = std::io::stdout().flush();
             };
             sluice_lab::agent::recv(port, v6, Duration::from_millis(ms), listening)
-                .map(|n| ("received", n))
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
         }
     };
     match result {
-        Ok((key, n)) => {
-            println!("{}", serde_json::json!({ key: n }));
+        Ok(json) => {
+            println!("{json}");
             0
         }
         Err(e) => {

@@ -17,6 +17,7 @@ pub mod fib;
 pub mod links;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod routing;
 pub mod socket;
 pub mod uplinks;
@@ -184,6 +185,9 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         }
     };
     let listeners = bgp_listeners(&directory, &mut core.events).await;
+    // Health probes report to the core; the core keeps them addressed.
+    let (probe_tx, mut probe_rx) = mpsc::channel(64);
+    let probes = probe::spawn(probe_tx);
     // The first look at the uplinks, now that their sessions are known.
     core.refresh();
 
@@ -212,8 +216,17 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => core.roll_back(),
             _ = settle_tick.tick(), if core.settling() => core.settle_tick(),
+            Some(outcome) = probe_rx.recv() => core.probe_outcome(outcome),
             _ = tick.tick() => {
                 core.refresh();
+                let specs = core.probe_specs();
+                probes.send_if_modified(|old| {
+                    let changed = *old != specs;
+                    if changed {
+                        *old = specs;
+                    }
+                    changed
+                });
                 // Also polled: the signal may belong to a data plane started later.
                 core.programmed();
             }

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::agent::Received;
+
 use crate::LabError;
 use crate::runner::load_state;
 use crate::state::{NodeState, State, netns_name};
@@ -182,6 +184,59 @@ pub struct TrafficReport {
     pub sent: u64,
     pub received: u64,
     pub lost: u64,
+    pub duplicates: u64,
+    /// Per second of the stream: sent and lost (by sequence number).
+    pub intervals: Vec<Interval>,
+    /// Runs of lost datagrams, by when they were due to be sent.
+    pub lost_spans: Vec<LostSpan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Interval {
+    /// Start of the second, in milliseconds since the stream started.
+    pub at_ms: u64,
+    pub sent: u64,
+    pub lost: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LostSpan {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub packets: u64,
+}
+
+impl TrafficReport {
+    /// Sequence-numbered loss: per second, and the spans lost.
+    pub fn with_sequence(mut self, got: &Received, rate: u32) -> TrafficReport {
+        let rate = u64::from(rate.max(1));
+        let at_ms = |seq: u64| seq * 1000 / rate;
+        let missing = got.missing(self.sent);
+        self.duplicates = got.duplicates;
+        self.lost_spans = missing
+            .iter()
+            .map(|&(a, b)| LostSpan {
+                from_ms: at_ms(a),
+                to_ms: at_ms(b),
+                packets: b - a + 1,
+            })
+            .collect();
+        self.intervals = (0..self.sent.div_ceil(rate))
+            .map(|s| {
+                let (first, end) = (s * rate, ((s + 1) * rate).min(self.sent));
+                let lost = missing
+                    .iter()
+                    .map(|&(a, b)| (b + 1).min(end).saturating_sub(a.max(first)))
+                    .sum();
+                Interval {
+                    at_ms: s * 1000,
+                    sent: end - first,
+                    lost,
+                }
+            })
+            .collect();
+        self
+    }
 }
 
 /// Runs a UDP stream from one node to another and counts both ends.
@@ -235,31 +290,35 @@ pub fn traffic(lab: &str, spec: &TrafficSpec) -> Result<TrafficReport, LabError>
         stdout: got.stdout.lines().last().unwrap_or_default().to_owned(),
         ..got
     };
-    let count = |o: &sys::Outcome, key: &str, node: &str| -> Result<u64, LabError> {
+    let parse = |o: &sys::Outcome, node: &str| -> Result<serde_json::Value, LabError> {
         if !o.ok {
             return Err(failed(format!(
                 "traffic agent in `{node}` failed: {}",
                 o.text()
             )));
         }
-        let json: serde_json::Value = serde_json::from_str(o.stdout.trim()).map_err(|e| {
+        serde_json::from_str(o.stdout.trim()).map_err(|e| {
             failed(format!(
                 "traffic agent in `{node}` printed {:?}: {e}",
                 o.stdout
             ))
-        })?;
-        Ok(json[key].as_u64().unwrap_or(0))
+        })
     };
-    let sent = count(&sent, "sent", &spec.from)?;
-    let received = count(&got, "received", &spec.to)?;
+    let sent = parse(&sent, &spec.from)?["sent"].as_u64().unwrap_or(0);
+    let got: Received = serde_json::from_value(parse(&got, &spec.to)?)
+        .map_err(|e| failed(format!("traffic agent in `{}`: {e}", spec.to)))?;
     Ok(TrafficReport {
         from: spec.from.clone(),
         to: spec.to.clone(),
         dst: dst.to_string(),
         sent,
-        received,
-        lost: sent.saturating_sub(received),
-    })
+        received: got.received,
+        lost: sent.saturating_sub(got.received),
+        duplicates: 0,
+        intervals: Vec::new(),
+        lost_spans: Vec::new(),
+    }
+    .with_sequence(&got, spec.rate))
 }
 
 /// `ns`'s first global IPv4 address, preferring `lo`.
@@ -289,6 +348,41 @@ pub fn pick_address(json: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loss_is_placed_by_sequence_number() {
+        let got = Received {
+            received: 2400,
+            runs: vec![(0, 1499), (1600, 2499)],
+            duplicates: 0,
+        };
+        let r = TrafficReport {
+            from: "a".into(),
+            to: "b".into(),
+            dst: "x".into(),
+            sent: 2500,
+            received: 2400,
+            lost: 100,
+            duplicates: 0,
+            intervals: vec![],
+            lost_spans: vec![],
+        }
+        .with_sequence(&got, 1000);
+        assert_eq!(
+            r.lost_spans,
+            [LostSpan {
+                from_ms: 1500,
+                to_ms: 1599,
+                packets: 100
+            }]
+        );
+        let lost: Vec<(u64, u64, u64)> = r
+            .intervals
+            .iter()
+            .map(|i| (i.at_ms, i.sent, i.lost))
+            .collect();
+        assert_eq!(lost, [(0, 1000, 0), (1000, 1000, 100), (2000, 500, 0)]);
+    }
 
     #[test]
     fn bytecode_threshold_is_a_fraction_of_2_32() {

@@ -114,7 +114,14 @@ impl Core {
             .map(|&i| config.uplinks[i].name.value.as_str())
             .collect();
         report.findings = plan.findings.iter().map(plan_finding).collect();
-        report.rendered = render_human(&self.active.checked.loaded.source, &plan.findings);
+        // The fallbacks are listed as a table; the rendering keeps the rest.
+        let shown: Vec<Finding> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .cloned()
+            .collect();
+        report.rendered = render_human(&self.active.checked.loaded.source, &shown);
         report.moved = plan.comparison.moved;
         report.fallback_count = plan.comparison.fallbacks.len();
         report.fallbacks = plan
@@ -248,6 +255,48 @@ impl Core {
         Response::Undrained {
             message: format!("uplink {name} undrained: it is {state}"),
         }
+    }
+
+    /// Every configured probe as it can be sent now: the uplink's
+    /// interface, its address of the target's family, the MAC of the
+    /// uplink's peer of that family (its next hop).
+    pub fn probe_specs(&self) -> Vec<crate::probe::Spec> {
+        let config = self.config();
+        let fib = self.routing.as_ref().and_then(|r| r.fib.as_ref());
+        let mut specs = Vec::new();
+        for (i, u) in config.uplinks.iter().enumerate() {
+            for (k, p) in u.probes.iter().enumerate() {
+                let target = p.target.value;
+                let family = |a: &std::net::IpAddr| a.is_ipv4() == target.is_ipv4();
+                let src = config
+                    .interface(&u.interface)
+                    .and_then(|iface| iface.addresses.iter().map(|a| a.addr()).find(family));
+                let next_hop = u.peer.0.iter().map(|p| p.address.value).find(family);
+                specs.push(crate::probe::Spec {
+                    uplink: i,
+                    probe: k,
+                    target,
+                    interval: p.interval.0,
+                    port: fib
+                        .and_then(|f| f.port(&u.interface))
+                        .map(|p| (p.ifindex, p.mac)),
+                    src,
+                    dst_mac: fib.zip(next_hop).and_then(|(f, nh)| f.neighbour(&nh)),
+                });
+            }
+        }
+        specs
+    }
+
+    /// A probe's outcome, into the state machine.
+    pub fn probe_outcome(&mut self, o: crate::probe::Outcome) {
+        let input = Input::Probe {
+            uplink: o.uplink,
+            probe: o.probe,
+            rtt_us: o.rtt_us,
+        };
+        let changes = self.uplinks.apply(input, unix_ms(SystemTime::now()));
+        self.follow(changes);
     }
 
     fn save_drains(&self, drains: &crate::uplinks::Drains) -> std::io::Result<()> {

@@ -376,23 +376,10 @@ impl Core {
     /// Feeds each uplink's outbound packets (the sum over its next hops)
     /// to the state machine.
     fn sample(&mut self, now: u64) -> Vec<Transition> {
-        let Some(counters) = self.fib().map(|f| f.counters()) else {
-            return Vec::new();
-        };
-        if counters.verdicts.is_empty() {
-            return Vec::new(); // no XDP: nothing counts
-        }
         let config = &self.active.checked.loaded.config;
-        let mut packets = vec![0u64; config.uplinks.len()];
-        for hop in &counters.next_hops {
-            if let Some(i) = hop
-                .uplink
-                .as_deref()
-                .and_then(|n| config.uplinks.iter().position(|u| u.name.value == n))
-            {
-                packets[i] += hop.packets;
-            }
-        }
+        let Some(packets) = self.fib().and_then(|f| f.outbound(config)) else {
+            return Vec::new(); // no XDP: nothing counts
+        };
         let rx: Vec<Option<u64>> = config
             .uplinks
             .iter()

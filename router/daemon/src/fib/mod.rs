@@ -585,6 +585,16 @@ impl Fib {
         self.kernel_push(hops, groups.iter().map(|(id, g)| (*id, Some(g))), routes);
     }
 
+    /// Interface `name` as the kernel last reported it.
+    pub fn port(&self, name: &str) -> Option<Port> {
+        self.program.port(name)
+    }
+
+    /// The MAC of neighbour `addr`, if resolved.
+    pub fn neighbour(&self, addr: &IpAddr) -> Option<[u8; 6]> {
+        self.program.neighbour(addr)
+    }
+
     /// Prefixes kept from a previous run that the RIB has not replaced.
     pub fn stale(&self) -> usize {
         self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
@@ -781,6 +791,24 @@ impl Fib {
             .into(),
             next_hops,
         }
+    }
+
+    /// Packets forwarded so far through each of `uplinks`' next hops
+    /// (config order), those since freed included; None without XDP.
+    pub fn outbound(&self, config: &Config) -> Option<Vec<u64>> {
+        let xdp = self.xdp.as_ref()?;
+        let mut totals = vec![0u64; config.uplinks.len()];
+        for (id, hop) in self.program.hops() {
+            if let Some(u) = self.program.uplink_of(hop) {
+                totals[u] += xdp.plane.nh_stats(id).map_or(0, |s| s.packets);
+            }
+        }
+        for (addr, packets) in &xdp.retired {
+            if let Some(u) = self.program.uplink_of_addr(*addr) {
+                totals[u] += packets;
+            }
+        }
+        Some(totals)
     }
 
     /// `show counters`.

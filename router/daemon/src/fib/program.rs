@@ -332,6 +332,11 @@ impl Programmer {
         self.neighbours.keys().copied()
     }
 
+    /// The MAC of neighbour `addr`, if known.
+    pub fn neighbour(&self, addr: &IpAddr) -> Option<[u8; 6]> {
+        self.neighbours.get(addr).copied()
+    }
+
     /// Interface `name` as last reported.
     pub fn port(&self, name: &str) -> Option<Port> {
         self.ports.get(name).copied()
@@ -354,6 +359,11 @@ impl Programmer {
     pub fn uplink_of(&self, hop: &Hop) -> Option<usize> {
         let iface = hop.interface.as_deref()?;
         self.uplink_ifaces.iter().position(|u| u == iface)
+    }
+
+    /// The uplink whose interface subnet holds `addr`.
+    pub fn uplink_of_addr(&self, addr: IpAddr) -> Option<usize> {
+        self.uplink_of(&self.hop_for(addr))
     }
 
     /// Sets uplink states (config order); rewrites the groups that change.

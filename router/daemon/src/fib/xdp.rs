@@ -1,7 +1,7 @@
 //! Writes the programmer's changes into the XDP program's maps, and reads
 //! them back for `show fib` and `show counters`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -66,6 +66,11 @@ pub struct Xdp {
     /// The router's own addresses, as written to the maps.
     own: HashSet<IpAddr>,
     tx_ports: HashSet<u32>,
+    /// The address each next-hop id was written for.
+    hop_addrs: HashMap<u16, IpAddr>,
+    /// Packets counted by next hops since freed, per address: an uplink's
+    /// outbound total never falls when a drain frees its next hop.
+    pub retired: HashMap<IpAddr, u64>,
     /// Something could not be written (logged once; shown in status).
     pub trouble: Option<String>,
 }
@@ -153,6 +158,8 @@ impl Xdp {
             mode,
             own: HashSet::new(),
             tx_ports: HashSet::new(),
+            hop_addrs: HashMap::new(),
+            retired: HashMap::new(),
             trouble: None,
         };
         if let Err(e) = xdp.local_settings(config) {
@@ -258,6 +265,7 @@ impl Xdp {
     pub fn apply(&mut self, changes: &Changes, fib4: &mut Dir24) {
         for (&id, hop) in &changes.hops {
             if let Some(hop) = hop {
+                self.hop_addrs.insert(id, hop.addr);
                 let nh = self.next_hop(hop);
                 if let Err(e) = self.plane.set_next_hop(id, &nh) {
                     self.note(format!("next hop {id}: {e}"));
@@ -295,6 +303,11 @@ impl Xdp {
         for (&id, hop) in &changes.hops {
             if hop.is_none() {
                 let _ = self.plane.set_next_hop(id, &NextHop::default());
+                if let (Some(addr), Ok(stats)) =
+                    (self.hop_addrs.remove(&id), self.plane.nh_stats(id))
+                {
+                    *self.retired.entry(addr).or_default() += stats.packets;
+                }
                 let _ = self.plane.reset_nh_stats(id);
             }
         }
