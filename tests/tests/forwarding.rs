@@ -417,6 +417,79 @@ fn a_daemon_restart_loses_no_packets() {
     );
 }
 
+/// Packets sent out of `ifname` in `node` so far.
+fn tx_packets(node: &Node<'_>, ifname: &str) -> u64 {
+    let out = node.run(["ip", "-s", "-j", "link", "show", "dev", ifname]);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    json[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
+}
+
+/// A run-time drain is on disk before it acts: a daemon restarted while
+/// iap-a is drained comes back drained, and no packet leaves through iap-a
+/// across the restart (the pinned FIB forwards meanwhile).
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn a_restart_while_drained_stays_drained() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-rdrain");
+    let site = site(&lab);
+    let extra = format!(
+        ", bpffs: {}, instance: {}",
+        bpffs.0.path().display(),
+        lab.prefix()
+    );
+    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    sluice.wait_warm(UP);
+    let out = sluice.cli(&["drain", "iap-a", "--wait", "--reason", "restart test"]);
+    assert!(out.contains("iap-a: drained"), "{out}");
+    wait_resolved(&sluice, DST);
+    let fib = sluice.json(&["show", "fib", DST]);
+    assert_eq!(
+        fib["entries"][0]["next_hops"][0]["address"], "203.0.113.5",
+        "{fib}"
+    );
+
+    let eth1 = tx_packets(&site.r, "eth1");
+    let pinger = site
+        .src
+        .spawn(["ping", "-q", "-c", "600", "-i", "0.005", "-W", "1", DST]);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        sluice.stop(),
+        "sluice did not stop cleanly:\n{}",
+        sluice.log()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    sluice.restart_stopped();
+    // Its first answer: drained, from the CLI, with the reason.
+    let a = &sluice.json(&["show", "uplinks"])["uplinks"][0];
+    assert_eq!(
+        (a["state"].as_str(), a["drain"]["reason"].as_str()),
+        (Some("drained"), Some("restart test")),
+        "{a}"
+    );
+    wait_until(Duration::from_secs(60), "ping done", || {
+        !pinger.is_running()
+    });
+    let out = pinger.log();
+    assert!(
+        out.contains(" 600 received"),
+        "packets lost across the restart:\n{out}"
+    );
+    // BGP keepalives, ARP: a handful. 600 pings through it would show.
+    let through_a = tx_packets(&site.r, "eth1") - eth1;
+    assert!(
+        through_a < 60,
+        "{through_a} packets left through the drained iap-a"
+    );
+    assert!(
+        !sluice.events().contains("uplink iap-a is active"),
+        "{}",
+        sluice.events()
+    );
+}
+
 #[test]
 #[ignore = "needs root: network namespaces, BPF and a bpffs"]
 fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {

@@ -436,3 +436,44 @@ fn unsafe_free_uid() -> u64 {
         .and_then(|u| u.parse().ok())
         .unwrap()
 }
+
+/// kill -9 at any moment of a drain or an undrain leaves a state file the
+/// next start reads (the old one or the new one, never a torn one).
+#[test]
+fn kill_9_during_drains_leaves_a_consistent_state_file() {
+    let mut d = Daemon::start(&example());
+    for round in 0..8u64 {
+        let verb = if round % 2 == 0 { "drain" } else { "undrain" };
+        let mut args = vec![verb, "iap-a"];
+        if verb == "drain" {
+            args.push("--force");
+        }
+        let sock = d.path("s.sock");
+        let mut client = Command::new(SLUICE)
+            .args(&args)
+            .args(["--socket", sock.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(500 * round));
+        d.signal("KILL");
+        d.child.wait().unwrap();
+        let _ = client.wait();
+        if let Ok(text) = std::fs::read_to_string(d.path("state/drains.json")) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("round {round}: torn state file ({e}): {text:?}"));
+            assert_eq!(v["version"], 1);
+        }
+        // The next start reads it.
+        d.child = Daemon::spawn(d.dir.path());
+        d.wait_answering();
+        let drained = d.status()["uplinks"][0]["state"] == "drained";
+        let on_disk = std::fs::read_to_string(d.path("state/drains.json"))
+            .is_ok_and(|t| t.contains("\"iap-a\""));
+        assert_eq!(
+            drained, on_disk,
+            "round {round}: the state follows the file"
+        );
+    }
+}

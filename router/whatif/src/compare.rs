@@ -194,11 +194,20 @@ pub fn compare_at(
     for (i, a) in config.announce.iter().enumerate() {
         let exported =
             |active: &[bool]| !exported_to(config, &policies, &a.value.0, active).is_empty();
-        if exported(before) && !exported(after) {
+        if exported(before) && !exported(after) && !partner_announces(rib, &a.value.0) {
             out.unexported.push(i);
         }
     }
     out
+}
+
+/// Whether an iBGP neighbour (a partner edge router of the site) announces
+/// `prefix` too: inbound traffic then still finds a way in through it.
+fn partner_announces(rib: &Rib, prefix: &Prefix) -> bool {
+    rib.paths(prefix).iter().any(|p| {
+        let peer = rib.peer(p.peer);
+        peer.uplink.is_none() && !peer.ebgp
+    })
 }
 
 /// A default route's destinations are what no more-specific covers: an

@@ -157,12 +157,11 @@ fn drain_all_passes_the_floor_only_with_a_partner() {
     let config = config("");
     let mut rib = rib(&[], &["0.0.0.0/0"]);
     let plan = drain_plan(&config, &rib, &[true, true], &[0, 1], true);
-    assert!(
-        rules(&plan).contains(&("BELOW-MIN-ACTIVE", 7)),
-        "{:?}",
-        rules(&plan)
-    );
-    // A partner edge router (iBGP) offers a default.
+    let found = rules(&plan);
+    assert!(found.contains(&("BELOW-MIN-ACTIVE", 7)), "{found:?}");
+    assert!(found.contains(&("ANNOUNCE-UNEXPORTED", 9)), "{found:?}");
+    // A partner edge router (iBGP) offers a default, and announces the
+    // site's prefix too: inbound comes in through it.
     let partner = rib.add_peer(PeerInfo {
         name: "r2".into(),
         address: IpAddr::from([10, 0, 0, 2]),
@@ -171,20 +170,24 @@ fn drain_all_passes_the_floor_only_with_a_partner() {
         ebgp: false,
         uplink: None,
     });
-    rib.announce_attrs(
-        partner,
-        "0.0.0.0/0".parse().unwrap(),
-        PathAttrs {
-            local_pref: Some(100),
-            next_hop: Some(IpAddr::from([10, 0, 0, 2])),
-            ..Default::default()
-        },
-    );
+    for prefix in ["0.0.0.0/0", "198.51.100.0/24"] {
+        rib.announce_attrs(
+            partner,
+            prefix.parse().unwrap(),
+            PathAttrs {
+                local_pref: Some(100),
+                next_hop: Some(IpAddr::from([10, 0, 0, 2])),
+                ..Default::default()
+            },
+        );
+    }
     let plan = drain_plan(&config, &rib, &[true, true], &[0, 1], true);
+    let found = rules(&plan);
     assert!(
-        !rules(&plan).iter().any(|(r, _)| *r == "BELOW-MIN-ACTIVE"),
-        "{:?}",
-        rules(&plan)
+        !found
+            .iter()
+            .any(|(r, _)| *r == "BELOW-MIN-ACTIVE" || *r == "ANNOUNCE-UNEXPORTED"),
+        "{found:?}"
     );
     assert!(
         plan.comparison.stranded.is_empty(),
