@@ -8,6 +8,7 @@
 //! advertised to anyone (suppress until programmed).
 
 pub mod kernel;
+pub mod placer;
 pub mod program;
 pub mod xdp;
 
@@ -22,26 +23,24 @@ use sluice_control::{
     CountersView, DataplaneStatus, FibEntryView, FibHopView, FibView, HopCounters, VerdictCount,
 };
 use sluice_rib::Rib;
-use sluice_rib::fib::Local;
 use sluice_wire::Prefix;
 
 use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
-use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port, Programmer};
+use placer::Placer;
+use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port};
 use xdp::Xdp;
 
 /// The data plane as the daemon drives it.
 #[derive(Debug)]
 pub struct Fib {
-    local: Local,
-    program: Programmer,
+    /// The pure half: entries under uplink states, and the programmer.
+    placer: Placer,
     xdp: Option<Xdp>,
     kernel: Option<KernelFib>,
     /// `kernel_fib: summary`: only default, static and discard routes.
     kernel_summary: bool,
     /// `fib: kernel`: XDP looks routes up in the kernel FIB.
     fib_kernel: bool,
-    /// Uplink states (config order) the FIB was last programmed for.
-    active: Vec<bool>,
     /// The config in force (interfaces that appear later need it).
     config: Config,
     /// Set up: later interface events are changes, not the initial dump.
@@ -49,10 +48,6 @@ pub struct Fib {
     /// Started before any configured interface existed: the data plane
     /// starts when one appears (containerlab may wire links after `cmd`).
     waiting: bool,
-    /// Prefixes whose routes yielded to a covering one: only non-active
-    /// uplinks offer them (static routes bound to one included) and an
-    /// active path covers them.
-    suppressed: HashSet<Prefix>,
     /// The dataplane section it was started with (changes need a restart).
     dataplane_text: String,
     /// Netlink for link and neighbour dumps and managed neighbours.
@@ -62,7 +57,6 @@ pub struct Fib {
     /// Next hops the kernel was asked to keep resolved.
     managed: HashMap<IpAddr, u32>,
     status: DataplaneStatus,
-    failed: usize,
 }
 
 fn port_of(link: &Link) -> Port {
@@ -86,23 +80,19 @@ impl Fib {
             ..Default::default()
         };
         let mut fib = Fib {
-            local: Local::new(config),
-            program: Programmer::new(config),
+            placer: Placer::new(config),
             xdp: None,
             kernel: None,
             kernel_summary: dp.kernel_fib == KernelFibMode::Summary && dp.fib != FibMode::Kernel,
             fib_kernel: dp.fib == FibMode::Kernel,
-            active: Vec::new(),
             config: config.clone(),
             running: false,
             waiting: false,
-            suppressed: HashSet::new(),
             dataplane_text: format!("{dp:?}"),
             nl: None,
             ifnames: HashMap::new(),
             managed: HashMap::new(),
             status: status.clone(),
-            failed: 0,
         };
         let links = match Netlink::new().and_then(|mut nl| Ok((nl.links()?, nl))) {
             Ok((links, nl)) => {
@@ -150,7 +140,7 @@ impl Fib {
                         "full"
                     }
                     .into();
-                    fib.program.adopt(
+                    fib.placer.program.adopt(
                         [],
                         ids.iter()
                             .filter(|&&i| i > GROUP_BASE)
@@ -215,7 +205,7 @@ impl Fib {
             next_hops = hops.len(),
             "data plane: adopted the pinned FIB of the previous run"
         );
-        self.program.adopt(routes, groups, hops);
+        self.placer.program.adopt(routes, groups, hops);
     }
 
     /// Whether the config names interface `name`.
@@ -229,14 +219,16 @@ impl Fib {
             return false;
         }
         self.ifnames.insert(link.ifindex, link.name.clone());
-        let old = self.program.port(&link.name);
+        let old = self.placer.program.port(&link.name);
         // A new interface, or one deleted and made again: attach to it.
         let appeared = old.is_none_or(|p| p.ifindex != link.ifindex);
         // The kernel deletes nexthop objects, and the routes using them,
         // when their link goes down or away: either way, the kernel is
         // resent everything once the groups follow.
         let flapped = appeared || old.is_some_and(|p| p.up != link.up);
-        self.program.set_port(&link.name, Some(port_of(link)));
+        self.placer
+            .program
+            .set_port(&link.name, Some(port_of(link)));
         if appeared
             && self.running
             && let Some(x) = self.xdp.as_mut()
@@ -258,17 +250,18 @@ impl Fib {
         // What the dump no longer shows is gone (events may have been lost).
         let dumped: HashSet<IpAddr> = neighbours.iter().map(|n| n.addr).collect();
         let gone: Vec<IpAddr> = self
+            .placer
             .program
             .neighbours()
             .filter(|a| !dumped.contains(a))
             .collect();
         for addr in gone {
-            self.program.set_neighbour(addr, None);
+            self.placer.program.set_neighbour(addr, None);
         }
         for n in neighbours {
             if self.ifnames.contains_key(&n.ifindex) {
                 let mac = n.mac.filter(|_| n.is_usable());
-                self.program.set_neighbour(n.addr, mac);
+                self.placer.program.set_neighbour(n.addr, mac);
             }
         }
         self.flush();
@@ -330,7 +323,7 @@ impl Fib {
     }
 
     fn install_local(&mut self, rib: &Rib) {
-        let prefixes: Vec<Prefix> = self.local.prefixes().collect();
+        let prefixes: Vec<Prefix> = self.placer.local.prefixes().collect();
         self.update(rib, &prefixes);
     }
 
@@ -341,72 +334,40 @@ impl Fib {
     pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) -> Vec<Prefix> {
         let mut now = Vec::new();
         for prefix in prefixes {
-            let changed = self.program_one(rib, prefix);
+            let changed = self.placer.place(rib, prefix);
             if !self.kernel_forwards()
                 || !changed
-                || !self.kernel_route(prefix, self.program.route(prefix))
+                || !self.kernel_route(prefix, self.placer.program.route(prefix))
             {
                 now.push(*prefix);
             }
         }
-        // A covering route came or went: prefixes left to it may return.
-        if !self.suppressed.is_empty() && prefixes.iter().any(|p| p.prefix_len() < 24) {
-            let again: Vec<Prefix> = self.suppressed.iter().copied().collect();
-            for prefix in &again {
-                self.program_one(rib, prefix);
-            }
-        }
+        self.placer.covering_changed(rib, prefixes);
         self.flush();
         now
     }
 
-    /// Programs one prefix; true if the FIB changed.
-    fn program_one(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
-        let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
-        if yielded {
-            self.suppressed.insert(*prefix);
-        } else {
-            self.suppressed.remove(prefix);
-        }
-        match self.program.set_route(*prefix, entry.as_ref()) {
-            Ok(changed) => changed,
-            Err(e) => {
-                self.failed += 1;
-                if self.failed == 1 {
-                    tracing::warn!(%prefix, "data plane: cannot program: {e}");
-                }
-                false
-            }
-        }
-    }
-
     /// New uplink states. First the groups that use a changed uplink are
-    /// rewritten (one write each, however many prefixes use them); then,
-    /// prefix by prefix, those that only a non-active uplink offers leave
-    /// the FIB where an active path covers them, and those left earlier
-    /// come back if that changed (DESIGN.md, principles 2 and 3).
+    /// rewritten and written (one write each, however many prefixes use
+    /// them); then, prefix by prefix, those that only a non-active uplink
+    /// offers leave the FIB where a usable path covers them, and those left
+    /// earlier come back if that changed (DESIGN.md, principles 2 and 3).
     pub fn set_active(&mut self, rib: &Rib, active: &[bool]) {
-        if self.active == active {
+        if !self.placer.set_active(active) {
             return;
         }
-        self.active = active.to_vec();
-        self.program.set_active(active);
         self.flush();
-        let mut again = self.program.fallback_routes();
-        again.extend(self.suppressed.iter().copied());
-        for prefix in &again {
-            self.program_one(rib, prefix);
-        }
+        self.placer.clean_up(rib);
         self.flush();
     }
 
     pub fn set_port(&mut self, name: &str, port: Option<Port>) {
-        self.program.set_port(name, port);
+        self.placer.program.set_port(name, port);
         self.flush();
     }
 
     pub fn set_neighbour(&mut self, addr: IpAddr, mac: Option<[u8; 6]>) {
-        self.program.set_neighbour(addr, mac);
+        self.placer.program.set_neighbour(addr, mac);
         self.flush();
     }
 
@@ -417,26 +378,14 @@ impl Fib {
                 "the dataplane section changed: it takes effect when the daemon restarts"
             );
         }
-        let old: Vec<Prefix> = self.local.prefixes().collect();
-        let new = Local::new(config);
-        // ECMP width and weights are part of every learned prefix's ways,
-        // and so are uplink indexes when sessions moved between uplinks.
-        let everything = paths_changed || !new.same_paths(&self.local);
-        self.local = new;
         self.config = config.clone();
-        self.program.configure(config);
         if let Some(x) = self.xdp.as_mut() {
             x.reconfigure(config);
         }
-        let mut prefixes: Vec<Prefix> = self.local.prefixes().collect();
-        prefixes.extend(old);
-        if everything {
-            prefixes.extend(rib.iter().map(|(p, _)| p));
-        }
-        // A config change may leave the FIB on other uplinks' paths.
-        let active = self.active.clone();
-        self.active.clear();
+        let active = self.placer.active().to_vec();
+        let prefixes = self.placer.reconfigure(config, rib, paths_changed);
         self.update(rib, &prefixes);
+        // A config change may leave the FIB on other uplinks' paths.
         self.set_active(rib, &active);
         // Interfaces the new config names: their ports.
         let links = self.nl.as_mut().and_then(|nl| nl.links().ok());
@@ -449,16 +398,16 @@ impl Fib {
         // With a kernel FIB, ids are reused only once the kernel has caught
         // up with the changes that freed them.
         let changes = match self.kernel.as_ref() {
-            Some(k) => self.program.take_late(k.idle()),
-            None => self.program.take(),
+            Some(k) => self.placer.program.take_late(k.idle()),
+            None => self.placer.program.take(),
         };
         if changes.is_empty() {
             return;
         }
         match self.xdp.as_mut() {
-            Some(x) => x.apply(&changes, &mut self.program.fib4),
+            Some(x) => x.apply(&changes, &mut self.placer.program.fib4),
             None => {
-                self.program.fib4.take_dirty();
+                self.placer.program.fib4.take_dirty();
             }
         }
         self.manage_neighbours(&changes);
@@ -493,7 +442,7 @@ impl Fib {
         }
         // Next hops gone: the kernel may forget their neighbours again.
         if changes.hops.values().any(Option::is_none) {
-            let live: HashSet<IpAddr> = self.program.hops().map(|(_, h)| h.addr).collect();
+            let live: HashSet<IpAddr> = self.placer.program.hops().map(|(_, h)| h.addr).collect();
             self.managed.retain(|addr, ifindex| {
                 let keep = live.contains(addr);
                 if !keep {
@@ -508,7 +457,7 @@ impl Fib {
     /// its own), and in summary mode only default, static and discard routes.
     fn kernel_route(&self, prefix: &Prefix, group: Option<u16>) -> bool {
         group != Some(GROUP_LOCAL)
-            && (!self.kernel_summary || prefix.prefix_len() == 0 || self.local.has(prefix))
+            && (!self.kernel_summary || prefix.prefix_len() == 0 || self.placer.local.has(prefix))
     }
 
     /// Queues the current state of these next hops, groups and routes for
@@ -523,7 +472,8 @@ impl Fib {
             return;
         };
         let usable = |id: u16| {
-            self.program
+            self.placer
+                .program
                 .hop(id)
                 .and_then(|h| h.port.filter(|p| p.up).map(|p| (h.addr, p.ifindex)))
         };
@@ -574,9 +524,10 @@ impl Fib {
         if self.kernel.is_none() {
             return;
         }
-        let hops: Vec<u16> = self.program.hops().map(|(id, _)| id).collect();
-        let groups: Vec<(u16, program::Group)> = self.program.groups().collect();
+        let hops: Vec<u16> = self.placer.program.hops().map(|(id, _)| id).collect();
+        let groups: Vec<(u16, program::Group)> = self.placer.program.groups().collect();
         let routes: Vec<(Prefix, Option<u16>)> = self
+            .placer
             .program
             .routes()
             .filter(|(p, g)| self.kernel_route(p, Some(**g)))
@@ -587,17 +538,17 @@ impl Fib {
 
     /// Interface `name` as the kernel last reported it.
     pub fn port(&self, name: &str) -> Option<Port> {
-        self.program.port(name)
+        self.placer.program.port(name)
     }
 
     /// The MAC of neighbour `addr`, if resolved.
     pub fn neighbour(&self, addr: &IpAddr) -> Option<[u8; 6]> {
-        self.program.neighbour(addr)
+        self.placer.program.neighbour(addr)
     }
 
     /// Prefixes kept from a previous run that the RIB has not replaced.
     pub fn stale(&self) -> usize {
-        self.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
+        self.placer.program.stale_count() + self.kernel.as_ref().map_or(0, |k| k.status().stale)
     }
 
     /// Whether the kernel FIB is what forwards (no XDP, or XDP in
@@ -627,12 +578,12 @@ impl Fib {
 
     /// Whether a previous run's state awaits [`Self::sweep_stale`].
     pub fn adopting(&self) -> bool {
-        self.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
+        self.placer.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
     }
 
     /// Removes what a previous run left and nothing replaced.
     pub fn sweep_stale(&mut self) {
-        self.program.sweep_stale();
+        self.placer.program.sweep_stale();
         self.flush();
         if let Some(k) = self.kernel.as_ref() {
             k.sweep_stale();
@@ -669,13 +620,13 @@ impl Fib {
 
     pub fn status(&self) -> DataplaneStatus {
         let mut s = self.status.clone();
-        s.routes = self.program.route_count();
-        s.groups = self.program.group_count();
-        s.next_hops = self.program.hop_count();
+        s.routes = self.placer.program.route_count();
+        s.groups = self.placer.program.group_count();
+        s.next_hops = self.placer.program.hop_count();
         if let Some(t) = self.xdp.as_ref().and_then(|x| x.trouble.clone()) {
             s.reason = Some(t);
         }
-        s.stale = self.program.stale_count();
+        s.stale = self.placer.program.stale_count();
         if let Some(k) = self.kernel.as_ref() {
             let ks = k.status();
             s.kernel_routes = ks.installed;
@@ -707,7 +658,8 @@ impl Fib {
             Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
             None if maps => xdp.entries(),
             None => {
-                let mut prefixes: Vec<Prefix> = self.program.routes().map(|(p, _)| *p).collect();
+                let mut prefixes: Vec<Prefix> =
+                    self.placer.program.routes().map(|(p, _)| *p).collect();
                 prefixes.sort();
                 prefixes
                     .into_iter()
@@ -717,7 +669,7 @@ impl Fib {
                             .find(|a| self.covering(&Prefix::from(*a)) == Some(p));
                         let group = match probe {
                             Some(a) => xdp.lookup(a),
-                            None => self.program.route(&p).unwrap_or(0),
+                            None => self.placer.program.route(&p).unwrap_or(0),
                         };
                         (p, group)
                     })
@@ -738,7 +690,7 @@ impl Fib {
     fn covering(&self, p: &Prefix) -> Option<Prefix> {
         (0..=p.prefix_len()).rev().find_map(|len| {
             let candidate = Prefix::new(p.addr(), len).ok()?.trunc();
-            self.program.route(&candidate).map(|_| candidate)
+            self.placer.program.route(&candidate).map(|_| candidate)
         })
     }
 
@@ -768,7 +720,7 @@ impl Fib {
             .into_iter()
             .map(|(id, n)| {
                 let nh = xdp.plane.next_hop(id).ok();
-                let hop = self.program.hop(id);
+                let hop = self.placer.program.hop(id);
                 FibHopView {
                     id,
                     address: hop.map(|h| h.addr.to_string()),
@@ -798,13 +750,13 @@ impl Fib {
     pub fn outbound(&self, config: &Config) -> Option<Vec<u64>> {
         let xdp = self.xdp.as_ref()?;
         let mut totals = vec![0u64; config.uplinks.len()];
-        for (id, hop) in self.program.hops() {
-            if let Some(u) = self.program.uplink_of(hop) {
+        for (id, hop) in self.placer.program.hops() {
+            if let Some(u) = self.placer.program.uplink_of(hop) {
                 totals[u] += xdp.plane.nh_stats(id).map_or(0, |s| s.packets);
             }
         }
         for (addr, packets) in &xdp.retired {
-            if let Some(u) = self.program.uplink_of_addr(*addr) {
+            if let Some(u) = self.placer.program.uplink_of_addr(*addr) {
                 totals[u] += packets;
             }
         }
@@ -817,6 +769,7 @@ impl Fib {
             return CountersView::default();
         };
         let mut next_hops: Vec<HopCounters> = self
+            .placer
             .program
             .hops()
             .map(|(id, hop)| {
@@ -825,6 +778,7 @@ impl Fib {
                     id,
                     address: hop.addr.to_string(),
                     uplink: self
+                        .placer
                         .program
                         .uplink_of(hop)
                         .and_then(|u| self.config.uplinks.get(u))

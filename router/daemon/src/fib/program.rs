@@ -22,6 +22,9 @@ use sluice_wire::Prefix;
 /// The group id that drops (announced aggregates' discard routes).
 pub const GROUP_DISCARD: u16 = (NH_GROUPS_MAX - 1) as u16;
 
+const DEFAULT_V4: &str = "0.0.0.0/0";
+const DEFAULT_V6: &str = "::/0";
+
 /// The group id of connected subnets: never written, so its buckets stay
 /// empty and the program hands those packets to the kernel, which
 /// resolves the host on the link.
@@ -199,6 +202,9 @@ pub struct Programmer {
     neighbours: HashMap<IpAddr, [u8; 6]>,
     /// Adopted from a previous run, not yet replaced (see [`Self::adopt`]).
     stale: HashSet<Prefix>,
+    /// Between new uplink states and the end of their per-prefix clean-up:
+    /// groups with no usable way forward through the default route.
+    stand_in: bool,
     /// The IPv4 FIB in the program's layout; appliers write its dirty words.
     pub fib4: Dir24,
     changes: Changes,
@@ -221,6 +227,7 @@ impl Programmer {
             ports: HashMap::new(),
             neighbours: HashMap::new(),
             stale: HashSet::new(),
+            stand_in: false,
             fib4: Dir24::default(),
             changes: Changes::default(),
         };
@@ -367,9 +374,15 @@ impl Programmer {
     }
 
     /// Sets uplink states (config order); rewrites the groups that change.
+    /// A group left with no usable way forwards through its family's
+    /// default route meanwhile, if that has one: the uplink leaves every
+    /// group at once (DESIGN.md, principle 3), and the per-prefix clean-up
+    /// then moves each such prefix to its own covering route (or, for one
+    /// nothing covers, back to its best way: [`Self::end_stand_in`]).
     pub fn set_active(&mut self, active: &[bool]) {
         if self.active != active {
             self.active = active.to_vec();
+            self.stand_in = true;
             self.refresh_groups();
         }
     }
@@ -606,9 +619,37 @@ impl Programmer {
     }
 
     fn refresh_groups(&mut self) {
+        // The default routes first: they stand in for groups left with no
+        // usable way (see `stand_in`).
+        let defaults: Vec<u16> = [DEFAULT_V4, DEFAULT_V6]
+            .iter()
+            .filter_map(|p| self.routes.get(&p.parse().expect("literal")).copied())
+            .filter(|g| self.groups.contains_key(g))
+            .collect();
         let ids: Vec<u16> = self.groups.keys().copied().collect();
-        for id in ids {
+        for id in defaults.into_iter().chain(ids) {
             self.refresh_group(id, false);
+        }
+    }
+
+    /// The members of the default route of a family, when it forwards
+    /// through a usable way: what a group left with no usable way forwards
+    /// through while `stand_in` holds.
+    fn stand_in_members(&self, v4: bool) -> Option<Vec<(u16, u32)>> {
+        let prefix: Prefix = if v4 { DEFAULT_V4 } else { DEFAULT_V6 }
+            .parse()
+            .expect("literal");
+        let slot = self.groups.get(self.routes.get(&prefix)?)?;
+        (!slot.fallback && !slot.members.is_empty()).then(|| slot.members.clone())
+    }
+
+    /// The per-prefix clean-up after new uplink states is done: groups
+    /// still without a usable way go back to their best way (a drained
+    /// uplink beats no way out), as the FIB function has it.
+    pub fn end_stand_in(&mut self) {
+        if self.stand_in {
+            self.stand_in = false;
+            self.refresh_groups();
         }
     }
 
@@ -628,7 +669,15 @@ impl Programmer {
                 && link_up(w)
         };
         let fallback = !slot.ways.any_usable(ok);
-        let mut members: Vec<(u16, u32)> = if fallback {
+        let v4 = all.first().is_some_and(|w| w.next_hop.is_ipv4());
+        let stand_in = if fallback && self.stand_in {
+            self.stand_in_members(v4)
+        } else {
+            None
+        };
+        let mut members: Vec<(u16, u32)> = if let Some(m) = stand_in {
+            m
+        } else if fallback {
             // No usable way: the best one whose link is up (a drained
             // uplink beats no way out), else nothing (the kernel decides).
             all.iter()

@@ -1,0 +1,241 @@
+//! The data plane's pure half: which entry each prefix gets under the
+//! uplink states ([`Local::placement`], the rule of `sluice_rib::fib`),
+//! and the [`Programmer`] that turns entries into map changes. [`super::Fib`]
+//! adds the I/O (XDP maps, the kernel FIB, netlink); benchmarks and tests
+//! drive this directly, through the same path `sluice drain` takes.
+
+use std::collections::HashSet;
+
+use sluice_config::Config;
+use sluice_rib::Rib;
+use sluice_rib::fib::Local;
+use sluice_wire::Prefix;
+
+use super::program::Programmer;
+
+#[derive(Debug)]
+pub struct Placer {
+    pub local: Local,
+    pub program: Programmer,
+    /// Uplink states (config order) the FIB was last placed for.
+    active: Vec<bool>,
+    /// Prefixes whose routes yielded to a covering one: only non-active
+    /// uplinks offer them (static routes bound to one included) and a
+    /// usable path covers them.
+    suppressed: HashSet<Prefix>,
+    /// Routes that could not be programmed (logged once).
+    failed: usize,
+}
+
+impl Placer {
+    pub fn new(config: &Config) -> Placer {
+        Placer {
+            local: Local::new(config),
+            program: Programmer::new(config),
+            active: Vec::new(),
+            suppressed: HashSet::new(),
+            failed: 0,
+        }
+    }
+
+    pub fn active(&self) -> &[bool] {
+        &self.active
+    }
+
+    /// Places one prefix; true if what the maps hold for it changed.
+    pub fn place(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
+        let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
+        if yielded {
+            self.suppressed.insert(*prefix);
+        } else {
+            self.suppressed.remove(prefix);
+        }
+        match self.program.set_route(*prefix, entry.as_ref()) {
+            Ok(changed) => changed,
+            Err(e) => {
+                self.failed += 1;
+                if self.failed == 1 {
+                    tracing::warn!(%prefix, "data plane: cannot program: {e}");
+                }
+                false
+            }
+        }
+    }
+
+    /// After `changed` were placed: a covering route among them came or
+    /// went, so prefixes that yielded to one may return.
+    pub fn covering_changed(&mut self, rib: &Rib, changed: &[Prefix]) {
+        if !self.suppressed.is_empty() && changed.iter().any(|p| p.prefix_len() < 24) {
+            let again: Vec<Prefix> = self.suppressed.iter().copied().collect();
+            for prefix in &again {
+                self.place(rib, prefix);
+            }
+        }
+    }
+
+    /// New uplink states, first step: the groups that use a changed uplink
+    /// are rewritten (one write each, however many prefixes use them;
+    /// DESIGN.md, principle 3). False if nothing changed.
+    pub fn set_active(&mut self, active: &[bool]) -> bool {
+        if self.active == active {
+            return false;
+        }
+        self.active = active.to_vec();
+        self.program.set_active(active);
+        true
+    }
+
+    /// Second step, prefix by prefix: those that only a non-active uplink
+    /// offers leave the FIB where a usable path covers them, and those left
+    /// earlier come back if that changed (DESIGN.md, principle 2). Returns
+    /// how many were placed again.
+    pub fn clean_up(&mut self, rib: &Rib) -> usize {
+        let mut again = self.program.fallback_routes();
+        again.extend(self.suppressed.iter().copied());
+        for prefix in &again {
+            self.place(rib, prefix);
+        }
+        self.program.end_stand_in();
+        again.len()
+    }
+
+    /// A new config: its local part, its interfaces and uplinks. Returns the
+    /// prefixes to place again: the static routes, announces and connected
+    /// subnets of both configs, and every learned one when ECMP, weights or
+    /// sessions' uplinks changed (they are part of every prefix's ways).
+    pub fn reconfigure(&mut self, config: &Config, rib: &Rib, paths_changed: bool) -> Vec<Prefix> {
+        let old: Vec<Prefix> = self.local.prefixes().collect();
+        let new = Local::new(config);
+        let everything = paths_changed || !new.same_paths(&self.local);
+        self.local = new;
+        self.program.configure(config);
+        let mut prefixes: Vec<Prefix> = self.local.prefixes().collect();
+        prefixes.extend(old);
+        if everything {
+            prefixes.extend(rib.iter().map(|(p, _)| p));
+        }
+        // Placed against no uplink state at all first; the caller then sets
+        // the states again, which rewrites every group.
+        self.active.clear();
+        prefixes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use sluice_config::{Source, parse};
+    use sluice_rib::{PathAttrs, PeerInfo};
+    use sluice_wire::update::AS_SEQUENCE;
+
+    use super::*;
+    use crate::fib::program::Port;
+
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 5));
+
+    /// iap-a sends 100 /24s, iap-b a default only.
+    fn site() -> (Placer, Rib) {
+        let config = parse(&Source::new(
+            "t.yaml",
+            "router: { id: 192.0.2.1, asn: 64500 }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+  - { name: eth2, addresses: [203.0.113.6/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, local_pref: 200, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }
+  - { name: iap-b, interface: eth2, peer: { address: 203.0.113.5, asn: 65002 }, import: default-only }
+",
+        ))
+        .unwrap();
+        let mut rib = Rib::default();
+        for (i, (addr, asn)) in [(A, 65001u32), (B, 65002)].into_iter().enumerate() {
+            let peer = rib.add_peer(PeerInfo {
+                name: format!("p{i}"),
+                address: addr,
+                asn,
+                router_id: Ipv4Addr::new(10, 0, 0, i as u8 + 1),
+                ebgp: true,
+                uplink: Some(i),
+            });
+            let mut as_path = vec![AS_SEQUENCE, 1];
+            as_path.extend(asn.to_be_bytes());
+            let attrs = PathAttrs {
+                as_path,
+                next_hop: Some(addr),
+                ..Default::default()
+            };
+            let prefixes: Vec<String> = if i == 0 {
+                (0..100).map(|k| format!("20.0.{k}.0/24")).collect()
+            } else {
+                vec!["0.0.0.0/0".into()]
+            };
+            for p in prefixes {
+                rib.announce_attrs(peer, p.parse().unwrap(), attrs.clone());
+            }
+        }
+        let mut placer = Placer::new(&config);
+        for (name, ifindex) in [("eth1", 11), ("eth2", 12)] {
+            let port = Port {
+                ifindex,
+                mac: [2, 0, 0, 0, 0, ifindex as u8],
+                mtu: 1500,
+                up: true,
+            };
+            placer.program.set_port(name, Some(port));
+        }
+        placer.set_active(&[true, true]);
+        for (p, _) in rib.iter() {
+            placer.place(&rib, &p);
+        }
+        placer.clean_up(&rib);
+        placer.program.take();
+        (placer, rib)
+    }
+
+    fn member(placer: &Placer, addr: [u8; 4]) -> Option<IpAddr> {
+        let group = placer.program.fib4.lookup(u32::from(Ipv4Addr::from(addr)));
+        let (_, g) = placer.program.groups().find(|(id, _)| *id == group)?;
+        let first = *g.buckets.buckets.first()?;
+        assert!(g.buckets.buckets.iter().all(|&b| b == first), "{g:?}");
+        placer.program.hop(first).map(|h| h.addr)
+    }
+
+    /// A prefix only the drained uplink offers leaves it in the same one
+    /// write as the rest: its group stands in with the default route's
+    /// members until the clean-up hands it to its covering route.
+    #[test]
+    fn prefixes_only_the_drained_uplink_offers_leave_it_in_one_write() {
+        let (mut placer, rib) = site();
+        assert_eq!(member(&placer, [20, 0, 7, 1]), Some(A));
+        placer.set_active(&[false, true]);
+        let c = placer.program.take();
+        assert!(c.routes.is_empty(), "no prefix touched yet: {c:?}");
+        assert_eq!(c.groups.len(), 1, "one group rewritten: {c:?}");
+        assert_eq!(member(&placer, [20, 0, 7, 1]), Some(B));
+
+        assert_eq!(placer.clean_up(&rib), 100);
+        let c = placer.program.take();
+        assert_eq!(c.routes.len(), 100, "the /24s leave the FIB");
+        assert!(c.routes.iter().all(|(_, g)| g.is_none()));
+        assert_eq!(
+            member(&placer, [20, 0, 7, 1]),
+            Some(B),
+            "through the default"
+        );
+
+        // Undrained: back on iap-a.
+        placer.set_active(&[true, true]);
+        placer.clean_up(&rib);
+        placer.program.take();
+        assert_eq!(member(&placer, [20, 0, 7, 1]), Some(A));
+
+        // Both drained: no usable default, so the best way stays (a
+        // drained uplink beats no way out), as the FIB function has it.
+        placer.set_active(&[false, false]);
+        placer.clean_up(&rib);
+        assert_eq!(member(&placer, [20, 0, 7, 1]), Some(A));
+        assert_eq!(member(&placer, [9, 9, 9, 9]), Some(B));
+    }
+}
