@@ -1,5 +1,5 @@
 //! The typed config: one struct per section of the config contract
-//! (../shared/DESIGN.md, "Config contract"). Keys may be added, never renamed.
+//! (`configs/example.yaml` shows every section). Keys may be added, never renamed.
 //!
 //! Every struct denies unknown keys, so a misspelt key is an error with a
 //! suggestion rather than a silently ignored setting.
