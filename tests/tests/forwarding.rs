@@ -593,7 +593,7 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_def
             && e["message"]
                 .as_str()
                 .unwrap()
-                .starts_with("static route 192.0.2.96/27 via 203.0.113.1 (line 12) is bound to uplink iap-a, which is drained: overridden, its traffic follows 0.0.0.0/0")),
+                .starts_with("static route 192.0.2.96/27 via 203.0.113.1 (line 12) is bound to uplink iap-a, which is draining: overridden, its traffic follows 0.0.0.0/0")),
         "{events}"
     );
     wait_resolved(&sluice, DST);

@@ -6,12 +6,15 @@
 //! the same evaluator the validator uses), written to the state file,
 //! and only then acted on.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use sluice_config::diag::render_human;
 use sluice_config::{Finding, Severity};
 use sluice_control::{DrainReport, FallbackView, PlanFinding, Response, UplinkState};
 use sluice_rib::fib::{StaticOutcome, View};
+use sluice_wire::Prefix;
 
 use super::{Core, unix_ms};
 use crate::uplinks::{CliDrain, Input, Transition};
@@ -354,19 +357,26 @@ impl Core {
             config,
             active: &active,
         };
-        let outcomes: Vec<StaticOutcome> = (0..config.static_routes.len())
-            .map(|i| sluice_rib::fib::static_outcome(rib, &view, i))
+        let outcomes: HashMap<(Prefix, IpAddr), StaticOutcome> = config
+            .static_routes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let key = (s.prefix.value.0, s.via.value);
+                (key, sluice_rib::fib::static_outcome(rib, &view, i))
+            })
             .collect();
-        for (i, outcome) in outcomes.iter().enumerate() {
+        for s in &config.static_routes {
+            let key = (s.prefix.value.0, s.via.value);
+            let outcome = &outcomes[&key];
             let before = self
                 .static_outcomes
-                .get(i)
+                .get(&key)
                 .copied()
                 .unwrap_or(StaticOutcome::Forwards);
             if *outcome == before {
                 continue;
             }
-            let s = &config.static_routes[i];
             let Some(u) = config.uplink_of_next_hop(s.via.value) else {
                 continue;
             };

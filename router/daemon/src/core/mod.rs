@@ -4,6 +4,7 @@
 
 mod maintenance;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -122,8 +123,8 @@ pub struct Core {
     pub routing: Option<Routing>,
     /// Which uplinks were active at the last refresh.
     active_uplinks: Vec<bool>,
-    /// What each static route did at the last look (config order).
-    static_outcomes: Vec<StaticOutcome>,
+    /// What each static route (prefix, next hop) did at the last look.
+    static_outcomes: HashMap<(sluice_wire::Prefix, std::net::IpAddr), StaticOutcome>,
 }
 
 impl Core {
@@ -152,7 +153,7 @@ impl Core {
             drain_file: None,
             routing: None,
             active_uplinks: Vec::new(),
-            static_outcomes: Vec::new(),
+            static_outcomes: HashMap::new(),
         }
     }
 
@@ -543,7 +544,6 @@ impl Core {
         if let Some(r) = self.routing.as_mut() {
             r.resync(&self.active.checked.loaded.config, &active);
         }
-        self.static_outcomes.clear();
         self.report_statics();
     }
 }
