@@ -108,6 +108,16 @@ impl Site {
         site
     }
 
+    /// Waits until `node`'s Sluice has a best path to `prefix` (FRR sends
+    /// its default-originate a moment after its table).
+    fn wait_route(&self, node: &str, prefix: &str) {
+        self.wait(
+            &format!("{node} learning {prefix}"),
+            Duration::from_secs(20),
+            || self.json(node, &["show", "routes", prefix])["routes"][0]["prefix"] == prefix,
+        );
+    }
+
     fn run(&self, node: &str, argv: &[&str]) -> sys::Outcome {
         let state = State::load(&lab_dir(&self.lab)).unwrap();
         let holder = state.node(node).unwrap().holder.unwrap();
@@ -221,6 +231,7 @@ fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
         return;
     }
     let site = Site::up("dual-iap", "drn", |c| c);
+    site.wait_route("r1", "0.0.0.0/0");
     // The same stream without a drain: what this machine loses anyway.
     let baseline = site.stream("host1", 10_000, 3000, None);
     eprintln!("baseline: {baseline:?}");
@@ -319,6 +330,7 @@ fn the_incident_is_refused_naming_the_static_route_and_a_forced_drain_moves_it()
         c
     });
     let line = line.get();
+    site.wait_route("r1", "0.0.0.0/0");
     site.wait("12.0.0.0/8 through iap-a", Duration::from_secs(10), || {
         let fib = site.json("r1", &["show", "fib", "12.0.0.1"]);
         fib["entries"][0]["prefix"] == "12.0.0.0/8"
@@ -397,6 +409,7 @@ fn an_access_point_that_stops_forwarding_is_left_within_the_probe_window() {
             &format!("    local_pref: 100\n    {probe}\n"),
         )
     });
+    site.wait_route("r1", "0.0.0.0/0");
     site.wait("iap-a's probe answered", Duration::from_secs(10), || {
         site.uplink("r1", "iap-a")["probes"][0]["state"] == "ok"
     });

@@ -30,6 +30,10 @@ use crate::events::Events;
 pub use export::AdjOut;
 use peers::{Configured, Role};
 
+/// A cold start ends for an uplink without End-of-RIB once it has sent no
+/// routes for this long.
+const QUIET: Duration = Duration::from_secs(5);
+
 /// Incoming connections are routed to peer tasks by address through this.
 pub type Directory = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<TcpStream>>>>;
 
@@ -121,6 +125,9 @@ struct Peer {
     end_of_rib: Vec<Afi>,
     /// Closed while its uplink is drained (`drain.shutdown_session`).
     held: bool,
+    /// When the session came up or last sent routes (the cold start ends
+    /// for a peer that sends no End-of-RIB once it has been quiet a while).
+    last_heard: Instant,
 }
 
 #[derive(Debug)]
@@ -199,6 +206,7 @@ impl Routing {
             warned_implausible: false,
             end_of_rib: Vec::new(),
             held: false,
+            last_heard: Instant::now(),
         });
     }
 
@@ -401,10 +409,12 @@ impl Routing {
                 p.warned_max_prefix = false;
                 p.warned_implausible = false;
                 p.end_of_rib.clear();
+                p.last_heard = Instant::now();
                 p.adj_out = AdjOut::default();
                 self.sync_peer(i, config, active, true);
             }
             Event::Routes(batch) => {
+                self.peers[i].last_heard = Instant::now();
                 let mut touched = Vec::new();
                 for routes in batch {
                     touched.extend(self.learn(i, routes, config, events));
@@ -521,11 +531,14 @@ impl Routing {
             .iter()
             .filter(|p| matches!(p.conf.role, Role::Uplink(_)) && p.established.is_some())
             .collect();
+        // Peers that send no End-of-RIB (it is optional without graceful
+        // restart) count once they have sent nothing for a while.
         let synced = !uplinks.is_empty()
             && uplinks.iter().all(|p| {
-                p.established
-                    .as_ref()
-                    .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
+                p.last_heard.elapsed() >= QUIET
+                    || p.established
+                        .as_ref()
+                        .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
             })
             && self
                 .fib
