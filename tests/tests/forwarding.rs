@@ -488,6 +488,74 @@ fn a_restart_while_drained_stays_drained() {
         "{}",
         sluice.events()
     );
+    // The adopted FIB forwards already: no cold start after the restart.
+    assert!(!sluice.has_event("cold-start"), "{}", sluice.events());
+}
+
+/// The FIB as `show fib` lists it, without group ids (a fresh daemon
+/// numbers its groups its own way): prefix, action, next hops.
+fn fib_entries(sluice: &Sluice<'_>) -> Vec<String> {
+    let fib = sluice.json(&["show", "fib"]);
+    let mut out: Vec<String> = fib["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let hops: Vec<&str> = e["next_hops"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h["address"].as_str())
+                .collect();
+            format!("{} {} {:?}", e["prefix"], e["action"], hops)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `drain.shutdown_session`: once drained, the uplink's session closes with
+/// an RFC 9003 message and stays closed; undrained, it comes back, and the
+/// FIB is what it was before the drain.
+#[test]
+#[ignore = "needs root: network namespaces and BPF"]
+fn a_drain_with_shutdown_session_closes_it_and_undrain_restores_everything() {
+    must_be_root();
+    let lab = Lab::new("fwd-shut");
+    let site = site_with(&lab, "0.0.0.0/0");
+    let config = format!(
+        "{}maintenance: {{ drain: {{ settle: 2s, shutdown_session: true }} }}\n",
+        config("native", "full")
+    );
+    let sluice = up_with(&site, &config);
+    sluice.wait_warm(UP);
+    wait_resolved(&sluice, DST);
+    let before = fib_entries(&sluice);
+    assert!(
+        before.iter().any(|e| e.starts_with("\"192.0.2.0/24\"")),
+        "{before:?}"
+    );
+
+    let out = sluice.cli(&["drain", "iap-a", "--wait"]);
+    assert!(out.contains("iap-a: drained"), "{out}");
+    wait_until(UP, "iap-a's session held closed", || {
+        sluice.peer("203.0.113.1")["state"] == "idle (held: uplink drained)"
+    });
+    wait_until(UP, "BIRD logs the shutdown message", || {
+        site._peers[0]
+            .log()
+            .contains("Administrative shutdown: \"uplink drained for maintenance\"")
+    });
+    assert_eq!(ping(&site.src, 50), 50, "through iap-b meanwhile");
+
+    sluice.cli(&["undrain", "iap-a"]);
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_best("192.0.2.0/24", UP, "192.0.2.0/24 via iap-a again", |b| {
+        b["next_hop"] == "203.0.113.1"
+    });
+    wait_until(UP, "the FIB as before the drain", || {
+        fib_entries(&sluice) == before
+    });
 }
 
 #[test]

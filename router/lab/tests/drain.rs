@@ -304,9 +304,12 @@ fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
         baseline.lost,
         r.lost_spans
     );
+    // The upstream sees what it saw before the drain: no tag, no prepend.
     site.wait("iap-a's preference back", Duration::from_secs(10), || {
-        site.birdc_route("iap-a", "198.51.100.0/24")
-            .contains("BGP.local_pref: 100")
+        let route = site.birdc_route("iap-a", "198.51.100.0/24");
+        route.contains("BGP.local_pref: 100")
+            && route.contains("BGP.as_path: 64500\n")
+            && !route.contains("(65535,0)")
     });
     // Undrained, traffic takes iap-a again.
     let before = site.outbound("r1", "iap-a");
