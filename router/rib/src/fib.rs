@@ -2,7 +2,10 @@
 //! config and the uplink states to what forwarding should do per prefix.
 //! Pure, so the daemon and the validator's simulations share it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -244,9 +247,9 @@ pub enum Entry {
 /// its uplink, if any), announced aggregates, ECMP width and uplink weights.
 #[derive(Debug, Clone, Default)]
 pub struct Local {
-    connected: HashSet<Prefix>,
-    statics: HashMap<Prefix, Way>,
-    announce: HashSet<Prefix>,
+    connected: FxHashSet<Prefix>,
+    statics: FxHashMap<Prefix, Way>,
+    announce: FxHashSet<Prefix>,
     ecmp: usize,
     weights: Vec<u32>,
 }
@@ -309,41 +312,48 @@ impl Local {
     /// a covering route: such an entry depends on uplink states beyond its
     /// own group, so it is re-evaluated whenever they change.
     pub fn placement(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> (Option<Entry>, bool) {
-        let Some(entry) = self.entry(rib, prefix) else {
+        self.placement_in(&Live { local: self, rib }, prefix, active)
+    }
+
+    /// [`Self::placement`], with the entries of `prefix` and the prefixes
+    /// covering it from `entries` (a cache, say: entries do not depend on
+    /// uplink states, so an evaluator of many states computes them once).
+    pub fn placement_in(
+        &self,
+        entries: &impl Entries,
+        prefix: &Prefix,
+        active: &[bool],
+    ) -> (Option<Entry>, bool) {
+        let Some(entry) = entries.entry(prefix) else {
             return (None, false);
         };
         let ok = |w: &Way| {
             w.uplink
                 .is_none_or(|u| active.get(u).copied().unwrap_or(false))
         };
-        if let Entry::Forward(ways) = &entry
+        if let Entry::Forward(ways) = entry.as_ref()
             && !ways.any_usable(ok)
-            && self.covered(rib, prefix, ok)
+            && self.covered(entries, prefix, ok)
         {
             let discard = self.announce.contains(prefix).then_some(Entry::Discard);
             return (discard, true);
         }
-        (Some(entry), false)
+        (Some(entry.into_owned()), false)
     }
 
-    fn covered(&self, rib: &Rib, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
+    fn covered(&self, entries: &impl Entries, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
         for len in (0..prefix.prefix_len()).rev() {
             let Ok(q) = Prefix::new(prefix.addr(), len).map(|q| q.trunc()) else {
                 continue;
             };
-            if self.connected.contains(&q) {
-                return true;
-            }
-            if (self.statics.contains_key(&q) || !rib.paths(&q).is_empty())
-                && let Some(Entry::Forward(ways)) = self.entry(rib, &q)
-                && ways.any_usable(&ok)
-            {
-                return true;
-            }
-            // An aggregate's discard route (or its unusable routes) stops
-            // the search: what falls through to it is not served.
-            if self.announce.contains(&q) {
-                return false;
+            match entries.entry(&q).as_deref() {
+                None => continue,
+                Some(Entry::Connected) => return true,
+                Some(Entry::Forward(ways)) if ways.any_usable(&ok) => return true,
+                // An aggregate's discard route (or its unusable routes)
+                // stops the search: what falls through to it is not served.
+                Some(_) if self.announce.contains(&q) => return false,
+                Some(_) => {}
             }
         }
         false
@@ -367,6 +377,32 @@ impl Local {
             .chain(self.statics.keys())
             .chain(self.announce.iter())
             .copied()
+    }
+}
+
+/// Where [`Local::placement_in`] finds a prefix's entry.
+pub trait Entries {
+    fn entry(&self, prefix: &Prefix) -> Option<Cow<'_, Entry>>;
+}
+
+/// Entries computed from the RIB as they are asked for (what the data
+/// plane does: it places a few prefixes at a time).
+#[derive(Debug)]
+pub struct Live<'a> {
+    pub local: &'a Local,
+    pub rib: &'a Rib,
+}
+
+impl Entries for Live<'_> {
+    fn entry(&self, prefix: &Prefix) -> Option<Cow<'_, Entry>> {
+        self.local.entry(self.rib, prefix).map(Cow::Owned)
+    }
+}
+
+/// Entries computed once.
+impl Entries for HashMap<Prefix, Entry> {
+    fn entry(&self, prefix: &Prefix) -> Option<Cow<'_, Entry>> {
+        self.get(prefix).map(Cow::Borrowed)
     }
 }
 

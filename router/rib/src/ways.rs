@@ -86,8 +86,11 @@ impl Ways {
         ecmp: usize,
         weight: impl Fn(usize) -> u32,
     ) -> Option<Ways> {
-        let mut order: SmallVec<[(Candidate<'_>, IpAddr); 4]> = rib
-            .paths(prefix)
+        let paths = rib.paths(prefix);
+        if paths.is_empty() {
+            return None;
+        }
+        let mut order: SmallVec<[(Candidate<'_>, IpAddr); 4]> = paths
             .iter()
             .filter_map(|p| {
                 let next_hop = rib.attrs.get(p.attrs).next_hop?;

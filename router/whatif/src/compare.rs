@@ -1,6 +1,6 @@
 //! One set of uplink states against another, on the same routes: where
-//! each destination's traffic goes in both, through the route-to-FIB
-//! function the daemon programs from ([`fib::route`]), and which
+//! each destination's traffic goes in both ([`crate::eval`], the data
+//! plane's own placement), and which
 //! `announce` prefixes stay exported, through the daemon's export function
 //! ([`export::export`]). Nothing here decides forwarding or exports
 //! itself (DESIGN.md, principle 1).
@@ -10,92 +10,11 @@ use sluice_config::values::PolicyRef;
 use sluice_rib::Rib;
 use sluice_rib::attrs::{IGP, PathAttrs};
 use sluice_rib::export::{self, Conditions, Target};
-use sluice_rib::fib::{self, FibRoute, NextHop, View};
+use sluice_rib::fib::Local;
 use sluice_rib::policy::{Policies, Source};
 use sluice_wire::Prefix;
 
-/// Where a destination's traffic goes in one state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fate {
-    /// Its own entry forwards through these next hops.
-    Own(Vec<NextHop>),
-    /// Its own routes yielded: longest match falls to this covering entry.
-    Covered {
-        by: Prefix,
-        next_hops: Vec<NextHop>,
-    },
-    Discarded,
-    Connected,
-    /// No entry, and nothing covers it.
-    Unrouted,
-}
-
-impl Fate {
-    pub fn next_hops(&self) -> &[NextHop] {
-        match self {
-            Fate::Own(n) | Fate::Covered { next_hops: n, .. } => n,
-            _ => &[],
-        }
-    }
-
-    /// Whether it leaves through an active uplink or an internal next hop.
-    pub fn served(&self, config: &Config, active: &[bool]) -> bool {
-        match self {
-            Fate::Connected => true,
-            Fate::Discarded | Fate::Unrouted => false,
-            Fate::Own(n) | Fate::Covered { next_hops: n, .. } => {
-                n.iter().any(|h| usable(config, h, active))
-            }
-        }
-    }
-
-    /// The uplinks it leaves through.
-    pub fn uplinks(&self) -> Vec<String> {
-        let mut u: Vec<String> = self
-            .next_hops()
-            .iter()
-            .filter_map(|h| h.uplink.clone())
-            .collect();
-        u.sort();
-        u.dedup();
-        u
-    }
-}
-
-fn usable(config: &Config, hop: &NextHop, active: &[bool]) -> bool {
-    match &hop.uplink {
-        None => true,
-        Some(name) => config
-            .uplinks
-            .iter()
-            .position(|u| u.name.value == *name)
-            .is_some_and(|i| active.get(i).copied().unwrap_or(false)),
-    }
-}
-
-/// Where traffic to `prefix` goes under `view`.
-pub fn fate(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Fate {
-    let own = |route: Option<FibRoute>| match route {
-        Some(FibRoute::Forward { next_hops }) => Some(next_hops),
-        _ => None,
-    };
-    match fib::route(rib, prefix, view) {
-        Some(FibRoute::Forward { next_hops }) => Fate::Own(next_hops),
-        Some(FibRoute::Connected) => Fate::Connected,
-        // An aggregate whose own routes yielded keeps its discard route.
-        Some(FibRoute::Discard) => Fate::Discarded,
-        None => match fib::covering(rib, prefix, view) {
-            Some(by) => match fib::route(rib, &by, view) {
-                Some(FibRoute::Connected) => Fate::Connected,
-                route => match own(route) {
-                    Some(next_hops) => Fate::Covered { by, next_hops },
-                    None => Fate::Unrouted,
-                },
-            },
-            None => Fate::Unrouted,
-        },
-    }
-}
+use crate::eval::{Evaluator, Fate};
 
 /// A more-specific whose traffic falls back to a covering route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,21 +78,15 @@ pub fn compare_at(
     after: &[bool],
     destinations: &[Prefix],
 ) -> Comparison {
-    let was = View {
-        config,
-        active: before,
-    };
-    let will = View {
-        config,
-        active: after,
-    };
+    let local = Local::new(config);
+    let eval = Evaluator::live(config, &local, rib);
     let mut out = Comparison::default();
     for prefix in destinations {
-        let old = fate(rib, prefix, &was);
+        let old = eval.fate(prefix, before);
         if !old.served(config, before) {
             continue;
         }
-        let new = fate(rib, prefix, &will);
+        let new = eval.fate(prefix, after);
         if old.next_hops() != new.next_hops() {
             out.moved += 1;
         }

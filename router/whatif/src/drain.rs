@@ -7,7 +7,8 @@ use sluice_config::{Config, Finding, Pos};
 use sluice_rib::Rib;
 use sluice_rib::fib::{self, StaticOutcome, View};
 
-use crate::compare::{Comparison, Fate, compare};
+use crate::compare::{Comparison, compare};
+use crate::eval::Fate;
 use crate::rules;
 
 /// How many examples a finding lists.
@@ -218,11 +219,7 @@ fn partner_offers_routes(rib: &Rib) -> bool {
 /// Where a stranded destination's traffic would go, in a few words.
 pub fn describe(fate: &Fate) -> String {
     match fate {
-        Fate::Own(_) | Fate::Covered { .. } => {
-            format!("still through {}", fate.uplinks().join(", "))
-        }
-        Fate::Discarded => "discarded".into(),
-        Fate::Connected => "connected".into(),
-        Fate::Unrouted => "no route".into(),
+        Fate::Own(_) | Fate::Covered { .. } => format!("still {}", fate.describe()),
+        _ => fate.describe(),
     }
 }

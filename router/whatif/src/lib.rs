@@ -10,10 +10,12 @@
 
 pub mod compare;
 pub mod drain;
+pub mod eval;
 pub mod rules;
 
-pub use compare::{Comparison, Fate, compare};
+pub use compare::{Comparison, compare};
 pub use drain::{DrainPlan, drain_plan};
+pub use eval::{Evaluator, Fate};
 
 #[cfg(test)]
 mod tests;
