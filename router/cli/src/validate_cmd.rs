@@ -67,7 +67,7 @@ pub fn run(files: &[PathBuf], format: Format) -> u8 {
 fn check(path: &std::path::Path) -> Report {
     match sluice_config::load(path) {
         Ok(loaded) => {
-            let findings = sluice_config::validate::check(&loaded.config);
+            let findings = sluice_daemon::validate::check_config(&loaded.config);
             Report {
                 path: path.to_path_buf(),
                 source: Some(loaded.source),
@@ -132,10 +132,14 @@ fn summary(r: &Report) -> String {
     parts.join(", ")
 }
 
+/// Every rule: the static ones, then those of the simulated states.
+fn all_rules() -> impl Iterator<Item = &'static sluice_config::validate::Rule> {
+    RULES.iter().chain(sluice_whatif::rules::RULES)
+}
+
 pub fn list_rules(format: Format) {
     if format == Format::Json {
-        let rules: Vec<_> = RULES
-            .iter()
+        let rules: Vec<_> = all_rules()
             .map(|r| json!({"id": r.id, "severity": r.severity, "summary": r.summary}))
             .collect();
         println!(
@@ -144,8 +148,7 @@ pub fn list_rules(format: Format) {
         );
         return;
     }
-    let rows: Vec<Vec<String>> = RULES
-        .iter()
+    let rows: Vec<Vec<String>> = all_rules()
         .map(|r| {
             vec![
                 r.id.to_string(),

@@ -43,6 +43,10 @@ pub struct Finding {
     /// Set when a `validate.waive` entry covers this finding: its reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waived: Option<String>,
+    /// The simulated state it was found in ("when iap-a is drained"),
+    /// for the what-if rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl Finding {
@@ -60,7 +64,13 @@ impl Finding {
             help: None,
             uplink: None,
             waived: None,
+            state: None,
         }
+    }
+
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {

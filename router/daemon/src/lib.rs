@@ -21,6 +21,7 @@ pub mod probe;
 pub mod routing;
 pub mod socket;
 pub mod uplinks;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{Core, Refusal, check_file};
+use crate::core::{Core, Refusal, Strictness, check_file};
 use crate::metrics::Metrics;
 use crate::socket::{ControlSocket, SocketError};
 
@@ -84,7 +85,7 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
 type Inbox = mpsc::Sender<(Request, Option<u32>, oneshot::Sender<Response>)>;
 
 async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
-    let checked = check_file(&opts.config).map_err(DaemonError::Config)?;
+    let checked = check_file(&opts.config, Strictness::NormalState).map_err(DaemonError::Config)?;
     let control = &checked.loaded.config.control;
     let socket_path = opts
         .socket

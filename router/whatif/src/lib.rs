@@ -11,11 +11,36 @@
 pub mod compare;
 pub mod drain;
 pub mod eval;
+pub mod model;
 pub mod rules;
+pub mod simulate;
 
 pub use compare::{Comparison, compare};
 pub use drain::{DrainPlan, drain_plan};
 pub use eval::{Evaluator, Fate};
+pub use model::Model;
+pub use simulate::{Simulation, simulate};
 
 #[cfg(test)]
 mod tests;
+
+use sluice_config::{Config, Finding};
+
+/// Every rule's findings on `config`: the static rules', each simulated
+/// state's on `model` (`from_config`: the model is the config's own, not a
+/// running daemon's routes), and `extra` (findings of checks that need
+/// the data plane's programmer: `UNDRAIN-NOT-RESTORED`), with the
+/// config's waivers applied, in file order.
+pub fn check(
+    config: &Config,
+    model: &Model,
+    from_config: bool,
+    extra: Vec<Finding>,
+) -> Vec<Finding> {
+    let mut findings = sluice_config::validate::check_unwaived(config);
+    findings.extend(simulate(config, model, from_config).findings);
+    findings.extend(extra);
+    sluice_config::validate::apply_waivers(config, &mut findings, |id| rules::rule(id).is_some());
+    findings.sort_by_key(|f| (f.pos.line, f.pos.column));
+    findings
+}

@@ -77,21 +77,36 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// Runs every rule on `config`, applies its waivers, and returns the
 /// findings ordered by position in the file.
 pub fn check(config: &Config) -> Vec<Finding> {
+    let mut findings = check_unwaived(config);
+    apply_waivers(config, &mut findings, |_| false);
+    findings.sort_by_key(|f| (f.pos.line, f.pos.column));
+    findings
+}
+
+/// Every static rule's findings, before waivers: a checker that adds its
+/// own rules (the what-if evaluator's) then applies the waivers to all.
+pub fn check_unwaived(config: &Config) -> Vec<Finding> {
     let mut findings = Vec::new();
     identity::check(config, &mut findings);
     peers::check(config, &mut findings);
     policy::check(config, &mut findings);
     maintenance::check(config, &mut findings);
-    apply_waivers(config, &mut findings);
-    findings.sort_by_key(|f| (f.pos.line, f.pos.column));
     findings
 }
 
-fn apply_waivers(config: &Config, findings: &mut Vec<Finding>) {
+/// Applies the config's waivers to `findings`, reporting waivers that
+/// name no rule (of this crate, or one `known_elsewhere` knows) or no
+/// uplink, and those that cover nothing.
+pub fn apply_waivers(
+    config: &Config,
+    findings: &mut Vec<Finding>,
+    known_elsewhere: impl Fn(&str) -> bool,
+) {
     let mut extra = Vec::new();
     for waiver in &config.validate.waive {
         let rule_id = waiver.rule.as_str();
-        if rule(rule_id).is_none() || NOT_WAIVABLE.contains(&rule_id) {
+        if (rule(rule_id).is_none() && !known_elsewhere(rule_id)) || NOT_WAIVABLE.contains(&rule_id)
+        {
             extra.push(
                 WAIVER_UNKNOWN_RULE
                     .at(

@@ -39,8 +39,20 @@ pub struct Refusal {
     pub unreadable: bool,
 }
 
-/// Loads and validates `path`: what `sluice run` does at start and on every reload.
-pub fn check_file(path: &Path) -> Result<Checked, Refusal> {
+/// How much of the check refuses a config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strictness {
+    /// A reload: an error in any state refuses it, the running config stays.
+    EveryState,
+    /// The start: only errors of the normal state stop it; those of other
+    /// states are reported (a router that reboots must come up).
+    NormalState,
+}
+
+/// Loads and validates `path` (the static rules and every simulated
+/// state, [`crate::validate`]): what `sluice run` does at start and on
+/// every reload.
+pub fn check_file(path: &Path, strictness: Strictness) -> Result<Checked, Refusal> {
     let loaded = match sluice_config::load(path) {
         Ok(l) => l,
         Err(LoadError::Unreadable { path, error }) => {
@@ -62,8 +74,13 @@ pub fn check_file(path: &Path) -> Result<Checked, Refusal> {
             });
         }
     };
-    let findings = sluice_config::validate::check(&loaded.config);
-    let blocking = findings.iter().filter(|f| f.is_blocking()).count();
+    let findings = crate::validate::check_config(&loaded.config);
+    let refuses = |f: &&Finding| {
+        f.is_blocking()
+            && (strictness == Strictness::EveryState
+                || sluice_whatif::rules::rule(f.rule).is_none())
+    };
+    let blocking = findings.iter().filter(refuses).count();
     if blocking > 0 {
         return Err(Refusal {
             message: format!("{} has {blocking} error(s)", loaded.source.path.display()),
@@ -427,7 +444,7 @@ impl Core {
     }
 
     fn reload(&mut self, confirm_within: Option<Duration>, now: Instant) -> Response {
-        let checked = match check_file(&self.path) {
+        let checked = match check_file(&self.path, Strictness::EveryState) {
             Ok(c) => c,
             Err(refusal) => {
                 self.metrics.reload(ReloadResult::Refused);
@@ -573,14 +590,15 @@ mod tests {
     use super::*;
     use sluice_control::UplinkState;
 
-    const GOOD: &str = "router: { id: 192.0.2.1, asn: 64500 }\ninterfaces: [{ name: eth1, addresses: [203.0.113.2/30] }]\nuplinks:\n  - { name: a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }\n";
+    /// One uplink: a single point of failure, waived as an operator would.
+    const GOOD: &str = "router: { id: 192.0.2.1, asn: 64500 }\ninterfaces: [{ name: eth1, addresses: [203.0.113.2/30] }]\nuplinks:\n  - { name: a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }\nvalidate: { waive: [{ rule: SINGLE-POINT-OF-FAILURE, reason: one uplink }] }\n";
 
     fn core(dir: &Path) -> Core {
         let path = dir.join("c.yaml");
         std::fs::write(&path, GOOD).unwrap();
         let mut core = Core::new(
             path.clone(),
-            check_file(&path).unwrap(),
+            check_file(&path, Strictness::NormalState).unwrap(),
             Metrics::new(0),
             None,
             |_| Link::Up,
@@ -616,7 +634,13 @@ mod tests {
                 rendered, findings, ..
             } => {
                 assert!(rendered.contains("UPLINK-UNKNOWN-INTERFACE"), "{rendered}");
-                assert_eq!(findings[0]["line"], 4);
+                let error = findings
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["rule"] == "UPLINK-UNKNOWN-INTERFACE")
+                    .unwrap();
+                assert_eq!(error["line"], 4);
             }
             other => panic!("{other:?}"),
         }

@@ -4,14 +4,15 @@
 //! adds the I/O (XDP maps, the kernel FIB, netlink); benchmarks and tests
 //! drive this directly, through the same path `sluice drain` takes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 
 use sluice_config::Config;
 use sluice_rib::Rib;
 use sluice_rib::fib::Local;
 use sluice_wire::Prefix;
 
-use super::program::Programmer;
+use super::program::{Port, Programmer};
 
 #[derive(Debug)]
 pub struct Placer {
@@ -121,6 +122,74 @@ impl Placer {
     }
 }
 
+/// What the maps give each prefix: the next hops its group forwards
+/// through now (`Some(vec![])` for discard and connected entries).
+pub fn snapshot(p: &Programmer) -> BTreeMap<Prefix, Vec<IpAddr>> {
+    let groups: HashMap<u16, Vec<IpAddr>> = p
+        .groups()
+        .map(|(id, g)| {
+            let mut hops: Vec<IpAddr> = g
+                .members
+                .iter()
+                .filter_map(|(h, _)| p.hop(*h).map(|h| h.addr))
+                .collect();
+            hops.sort();
+            (id, hops)
+        })
+        .collect();
+    p.routes()
+        .map(|(prefix, g)| (*prefix, groups.get(g).cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// Drains each uplink and undrains it again, from every uplink active,
+/// through the path `sluice drain` takes, on `rib` with every interface
+/// up; returns, per uplink (config index), the prefixes whose entries then
+/// differ from before (none, when undrain restores the FIB).
+pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
+    let mut placer = Placer::new(config);
+    for (k, iface) in config.interfaces.iter().enumerate() {
+        let n = u32::try_from(k).unwrap_or(0) + 2;
+        let port = Port {
+            ifindex: n,
+            mac: [2, 0, 0, 0, 0, n as u8],
+            mtu: 1500,
+            up: true,
+        };
+        placer.program.set_port(&iface.name.value, Some(port));
+    }
+    let base = vec![true; config.uplinks.len()];
+    placer.set_active(&base);
+    let prefixes: Vec<Prefix> = rib
+        .iter()
+        .map(|(p, _)| p)
+        .chain(placer.local.prefixes())
+        .collect();
+    for p in &prefixes {
+        placer.place(rib, p);
+    }
+    placer.clean_up(rib);
+    let before = snapshot(&placer.program);
+    let mut out = Vec::new();
+    for u in (0..base.len()).filter(|&u| base[u]) {
+        let mut drained = base.clone();
+        drained[u] = false;
+        placer.set_active(&drained);
+        placer.clean_up(rib);
+        placer.set_active(&base);
+        placer.clean_up(rib);
+        let after = snapshot(&placer.program);
+        let differ: BTreeSet<Prefix> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|p| before.get(p) != after.get(p))
+            .copied()
+            .collect();
+        out.push((u, differ.into_iter().collect()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
@@ -130,7 +199,6 @@ mod tests {
     use sluice_wire::update::AS_SEQUENCE;
 
     use super::*;
-    use crate::fib::program::Port;
 
     const A: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
     const B: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 5));
