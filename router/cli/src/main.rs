@@ -51,6 +51,9 @@ enum Command {
         /// Roll back unless `sluice confirm` follows within this time (e.g. 5m).
         #[arg(long, value_name = "DURATION")]
         confirm_within: Option<ConfigDuration>,
+        /// Apply a config an unconfirmed reload rolled back before.
+        #[arg(long)]
+        force: bool,
     },
     /// Keep the config of a `reload --confirm-within`.
     Confirm(ReadArgs),
@@ -150,6 +153,9 @@ struct RunArgs {
     /// Log level or filter (RUST_LOG syntax); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Start with a config an unconfirmed reload rolled back before.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -259,10 +265,17 @@ fn main() -> ExitCode {
         Command::Reload {
             read,
             confirm_within,
+            force,
         } => {
             let confirm_within_ms =
                 confirm_within.map(|d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX));
-            ask(&read, Request::Reload { confirm_within_ms })
+            ask(
+                &read,
+                Request::Reload {
+                    confirm_within_ms,
+                    force,
+                },
+            )
         }
         Command::Confirm(read) => ask(&read, Request::Confirm),
         Command::Drain {
@@ -307,6 +320,7 @@ fn run(args: RunArgs) -> u8 {
         socket: args.socket,
         metrics: args.metrics.map(|m| m.0),
         state_dir: args.state_dir,
+        force: args.force,
     };
     match sluice_daemon::run(opts) {
         Ok(()) => 0,

@@ -80,6 +80,13 @@ impl Daemon {
         assert!(ok, "kill -s {sig}");
     }
 
+    /// [`Self::stop`], handing its directory to the caller.
+    fn stop_keeping_dir(mut self) -> (Option<i32>, tempfile::TempDir) {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let (code, _) = self.stop();
+        (code, dir)
+    }
+
     fn stop(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
         let mut err = String::new();
@@ -276,8 +283,33 @@ fn unconfirmed_reload_rolls_back() {
     wait_for("rollback", || d.status()["config"]["sha256"] == first);
     let events = String::from_utf8_lossy(&d.client(&["show", "events"]).stdout).into_owned();
     assert!(events.contains("rollback"), "{events}");
-    let (code, _) = d.stop();
+
+    // The same content again is remembered: refused, unless --force.
+    let o = d.client(&["reload"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("was rolled back at") && err.contains("--force"), "{err}");
+    assert_eq!(d.status()["config"]["sha256"], first);
+    let o = d.client(&["reload", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(d.status()["config"]["sha256"], first);
+
+    // Rolled back again; a start with that content needs --force too.
+    std::fs::write(d.path("c.yaml"), example()).unwrap();
+    assert_eq!(d.client(&["reload"]).status.code(), Some(0));
+    std::fs::write(
+        d.path("c.yaml"),
+        example().replace("drained: []", "drained: [iap-a]"),
+    )
+    .unwrap();
+    d.client(&["reload", "--confirm-within", "1s"]);
+    wait_for("second rollback", || d.status()["config"]["sha256"] == first);
+    let (code, dir) = d.stop_keeping_dir();
     assert_eq!(code, Some(0));
+    let o = run_in(dir.path(), &["--metrics", "off"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("was rolled back") && err.contains("sluice run --force"), "{err}");
 }
 
 #[test]

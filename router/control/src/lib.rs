@@ -27,6 +27,9 @@ pub enum Request {
     Reload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confirm_within_ms: Option<u64>,
+        /// Apply a config an unconfirmed reload rolled back before.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
     Confirm,
     /// What the data plane holds, read back from its maps: the entry for
@@ -465,6 +468,7 @@ mod tests {
     fn requests_are_tagged_json_lines() {
         let r = Request::Reload {
             confirm_within_ms: Some(300_000),
+            force: false,
         };
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(text, r#"{"cmd":"reload","confirm_within_ms":300000}"#);
@@ -472,7 +476,8 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Request>(r#"{"cmd":"reload"}"#).unwrap(),
             Request::Reload {
-                confirm_within_ms: None
+                confirm_within_ms: None,
+                force: false
             }
         );
         assert_eq!(

@@ -45,6 +45,8 @@ pub struct RunOptions {
     /// `Some(None)` turns the metrics endpoint off.
     pub metrics: Option<Option<SocketAddr>>,
     pub state_dir: Option<PathBuf>,
+    /// Start with a config an unconfirmed reload rolled back before.
+    pub force: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,10 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Drains(#[from] uplinks::drains::DrainFileError),
+    #[error(
+        "this config (sha256 {sha}) was rolled back when a --confirm-within reload was not confirmed; `sluice run --force` starts with it anyway"
+    )]
+    RolledBack { sha: String },
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -101,6 +107,15 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         path: state_dir.clone(),
         source,
     })?;
+    let memory = core::rolled_back::Memory::new(&state_dir);
+    if memory.find(&checked.sha256).is_some() {
+        if !opts.force {
+            return Err(DaemonError::RolledBack {
+                sha: checked.sha256[..12].to_string(),
+            });
+        }
+        let _ = memory.forget(&checked.sha256);
+    }
     let (listener, socket_guard) = ControlSocket::bind(&socket_path)?;
 
     let started = SystemTime::now()
@@ -129,7 +144,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         metrics_bound.clone(),
         links::link,
     )
-    .with_drain_file(uplinks::drains::DrainFile::new(&state_dir))?;
+    .with_state_dir(&state_dir)?;
+    core.report_other_states();
     core.events.record(
         "start",
         format!(
@@ -211,7 +227,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             Some(events) = netlink_rx.recv() => core.netlink_events(events),
             _ = async { programmed.as_ref().expect("guarded").wait().await }, if programmed.is_some() => core.programmed(),
             _ = hangup.recv() => {
-                if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None }, Instant::now()) {
+                if let Response::Refused { rendered, .. } = core.handle(Request::Reload { confirm_within_ms: None, force: false }, Instant::now()) {
                     tracing::warn!("SIGHUP reload refused:\n{rendered}");
                 }
             }

@@ -3,6 +3,7 @@
 //! signals and timers belong to the runtime in `lib.rs`.
 
 mod maintenance;
+pub mod rolled_back;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -136,6 +137,8 @@ pub struct Core {
     uplinks: Uplinks,
     /// Where run-time drains persist (none in tests of config handling).
     drain_file: Option<DrainFile>,
+    /// Configs rolled back before, by content.
+    rolled_back: Option<rolled_back::Memory>,
     /// BGP: absent in tests that exercise only config handling.
     pub routing: Option<Routing>,
     /// Which uplinks were active at the last refresh.
@@ -168,16 +171,20 @@ impl Core {
             link,
             uplinks,
             drain_file: None,
+            rolled_back: None,
             routing: None,
             active_uplinks: Vec::new(),
             static_outcomes: HashMap::new(),
         }
     }
 
-    /// Run-time drains persist in `file`; those it holds are in force from
-    /// the start (a restarted daemon comes back drained, never briefly
-    /// active). An unreadable file is an error, never "all active".
-    pub fn with_drain_file(mut self, file: DrainFile) -> Result<Core, DrainFileError> {
+    /// The state directory: run-time drains persist there, and those it
+    /// holds are in force from the start (a restarted daemon comes back
+    /// drained, never briefly active; an unreadable file is an error,
+    /// never "all active"); so do configs a reload rolled back.
+    pub fn with_state_dir(mut self, dir: &Path) -> Result<Core, DrainFileError> {
+        self.rolled_back = Some(rolled_back::Memory::new(dir));
+        let file = DrainFile::new(dir);
         let drains = file.load()?;
         self.uplinks = Uplinks::new(self.config(), drains, unix_ms(SystemTime::now()));
         for name in self.uplinks.orphans() {
@@ -188,6 +195,26 @@ impl Core {
         }
         self.drain_file = Some(file);
         Ok(self)
+    }
+
+    /// At start, errors found only in states other than the normal one
+    /// do not stop the router; they are logged, and a reload of this
+    /// config would be refused.
+    pub fn report_other_states(&mut self) {
+        let blocking: Vec<String> = self
+            .active
+            .checked
+            .findings
+            .iter()
+            .filter(|f| f.is_blocking())
+            .map(|f| format!("{} (line {}): {}", f.rule, f.pos.line, f.message))
+            .collect();
+        for f in blocking {
+            self.events.warn(
+                "config-states",
+                format!("started, but the config is wrong in another state: {f}"),
+            );
+        }
     }
 
     pub fn config(&self) -> &sluice_config::Config {
@@ -290,9 +317,10 @@ impl Core {
                     },
                 }
             }
-            Request::Reload { confirm_within_ms } => {
-                self.reload(confirm_within_ms.map(Duration::from_millis), now)
-            }
+            Request::Reload {
+                confirm_within_ms,
+                force,
+            } => self.reload(confirm_within_ms.map(Duration::from_millis), force, now),
             Request::Confirm => self.confirm(),
             Request::ShowFib {
                 prefix,
@@ -443,7 +471,7 @@ impl Core {
         }
     }
 
-    fn reload(&mut self, confirm_within: Option<Duration>, now: Instant) -> Response {
+    fn reload(&mut self, confirm_within: Option<Duration>, force: bool, now: Instant) -> Response {
         let checked = match check_file(&self.path, Strictness::EveryState) {
             Ok(c) => c,
             Err(refusal) => {
@@ -459,8 +487,28 @@ impl Core {
                 };
             }
         };
-        let notes = render_notes(&checked);
         let changed = checked.sha256 != self.active.checked.sha256;
+        if let Some(memory) = &self.rolled_back
+            && changed
+            && let Some(r) = memory.find(&checked.sha256)
+        {
+            if !force {
+                let message = format!(
+                    "this config (sha256 {}) was rolled back at {} when a --confirm-within reload was not confirmed; `sluice reload --force` applies it anyway; the running config stays",
+                    &checked.sha256[..12],
+                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(r.at_ms))
+                );
+                self.metrics.reload(ReloadResult::Refused);
+                self.events.warn("reload-refused", message.clone());
+                return Response::Refused {
+                    message,
+                    rendered: String::new(),
+                    findings: serde_json::json!([]),
+                };
+            }
+            let _ = memory.forget(&checked.sha256);
+        }
+        let notes = render_notes(&checked);
         let sha256 = checked.sha256.clone();
         if changed || confirm_within.is_some() {
             let previous = std::mem::replace(
@@ -530,6 +578,12 @@ impl Core {
     pub fn roll_back(&mut self) {
         if let Some(r) = self.rollback.take() {
             let dropped = std::mem::replace(&mut self.active, r.previous);
+            if let Some(memory) = &self.rolled_back
+                && let Err(e) = memory.remember(&dropped.checked.sha256, unix_ms(SystemTime::now()))
+            {
+                self.events
+                    .warn("rollback", format!("cannot remember the rolled-back config: {e}"));
+            }
             self.metrics.reload(ReloadResult::RolledBack);
             self.events.warn(
                 "rollback",
@@ -627,6 +681,7 @@ mod tests {
         match core.handle(
             Request::Reload {
                 confirm_within_ms: None,
+                force: false,
             },
             Instant::now(),
         ) {
@@ -654,6 +709,7 @@ mod tests {
         let r = core.handle(
             Request::Reload {
                 confirm_within_ms: None,
+                force: false,
             },
             Instant::now(),
         );
@@ -677,6 +733,7 @@ mod tests {
         let r = core.handle(
             Request::Reload {
                 confirm_within_ms: Some(60_000),
+                force: false,
             },
             now,
         );
@@ -705,6 +762,7 @@ mod tests {
         core.handle(
             Request::Reload {
                 confirm_within_ms: Some(60_000),
+                force: false,
             },
             now,
         );

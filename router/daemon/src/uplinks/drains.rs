@@ -93,21 +93,28 @@ impl DrainFile {
 
     /// Replaces the file with `drains`, durably.
     pub fn save(&self, drains: &Drains) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)?;
         let disk = OnDisk {
             version: VERSION,
             drains: drains.clone(),
         };
         let mut text = serde_json::to_string_pretty(&disk).map_err(io::Error::other)?;
         text.push('\n');
-        let tmp = self.dir.join(format!(".{FILE}.{}", std::process::id()));
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, self.path())?;
-        File::open(&self.dir)?.sync_all()
+        write_atomic(&self.dir, FILE, text.as_bytes())
     }
+}
+
+/// Replaces `dir/name` with `bytes` so that a crash at any point leaves
+/// the old file or the new one: a temporary file, fsync, rename, fsync of
+/// the directory.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
