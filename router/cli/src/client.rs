@@ -44,6 +44,29 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, Unreachable> {
     })
 }
 
+/// Sends `request` and returns the whole answer up to the end of the
+/// connection (a RIB dump is many lines, not one JSON answer).
+pub fn read_all(socket: &Path, request: &Request) -> Result<Vec<u8>, Unreachable> {
+    let fail = |what: &str, e: std::io::Error| {
+        Unreachable(format!(
+            "cannot reach the sluice daemon at {}: {what}{e}",
+            socket.display()
+        ))
+    };
+    let mut stream = UnixStream::connect(socket).map_err(|e| fail("", e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| fail("", e))?;
+    let mut line = serde_json::to_string(request).expect("requests serialize");
+    line.push('\n');
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| fail("sending: ", e))?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut out).map_err(|e| fail("reading: ", e))?;
+    Ok(out)
+}
+
 /// Where the daemon listens: `--socket`, else the `control.socket` of `-c FILE`, else the default.
 pub fn socket_path(socket: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(s) = socket {

@@ -132,6 +132,15 @@ enum Show {
     /// Forwarding counters: per next hop, and per verdict (forwarded,
     /// passed to the kernel by reason, dropped).
     Counters(ReadArgs),
+    /// Every route the daemon holds, with each path's uplink, as a RIB
+    /// dump for `sluice validate --with-rib FILE`.
+    Rib {
+        /// Write the dump (JSON lines) to stdout.
+        #[arg(long)]
+        dump: bool,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +198,16 @@ struct ValidateArgs {
     /// List every rule with its ID, severity and summary.
     #[arg(long)]
     list_rules: bool,
+    /// Simulate on the routes a running daemon learned instead of the
+    /// config's route model: its control socket, or a file written by
+    /// `sluice show rib --dump`.
+    #[arg(long, value_name = "SOCKET|FILE")]
+    with_rib: Option<PathBuf>,
+    /// Compare each FILE with its version at git revision REV: which
+    /// destinations change next hop in which state, which exports change,
+    /// which findings appear or go.
+    #[arg(long, value_name = "REV", conflicts_with = "with_rib")]
+    diff: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -196,6 +215,8 @@ pub enum Format {
     Human,
     Json,
     Github,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
 }
 
 /// How client commands find the daemon, and how they print.
@@ -221,8 +242,10 @@ fn main() -> ExitCode {
             if args.list_rules {
                 validate_cmd::list_rules(format);
                 0
+            } else if let Some(rev) = &args.diff {
+                validate_cmd::diff(&args.files, rev, format)
             } else {
-                validate_cmd::run(&args.files, format)
+                validate_cmd::run(&args.files, format, args.with_rib.as_deref())
             }
         }
         Command::Status(read) => ask(&read, Request::Status),
@@ -262,6 +285,9 @@ fn main() -> ExitCode {
         Command::Show {
             what: Show::Counters(read),
         } => ask(&read, Request::ShowCounters),
+        Command::Show {
+            what: Show::Rib { dump, read },
+        } => rib_dump(dump, &read),
         Command::Reload {
             read,
             confirm_within,
@@ -332,6 +358,32 @@ fn run(args: RunArgs) -> u8 {
         Err(e) => {
             eprintln!("sluice: not starting: {e}");
             1
+        }
+    }
+}
+
+/// `show rib --dump`: the daemon's RIB dump to stdout.
+fn rib_dump(dump: bool, read: &ReadArgs) -> u8 {
+    if !dump {
+        eprintln!("sluice: `show rib` writes a dump: `sluice show rib --dump > rib.jsonl`");
+        return 2;
+    }
+    let socket = match client::socket_path(read.socket.as_deref(), read.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return 2;
+        }
+    };
+    match client::read_all(&socket, &Request::DumpRib) {
+        Ok(bytes) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&bytes);
+            0
+        }
+        Err(client::Unreachable(why)) => {
+            eprintln!("sluice: {why}");
+            3
         }
     }
 }
@@ -420,6 +472,11 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Usage { message } => eprintln!("sluice: {message}"),
         Response::Drain(r) => print!("{}", drain_cmd::report(r)),
         Response::Undrained { message } => println!("{message}"),
+        Response::RibDump(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+        }
     }
     code
 }

@@ -288,10 +288,18 @@ fn unconfirmed_reload_rolls_back() {
     let o = d.client(&["reload"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("was rolled back at") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("was rolled back at") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(d.status()["config"]["sha256"], first);
     let o = d.client(&["reload", "--force"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_ne!(d.status()["config"]["sha256"], first);
 
     // Rolled back again; a start with that content needs --force too.
@@ -303,13 +311,18 @@ fn unconfirmed_reload_rolls_back() {
     )
     .unwrap();
     d.client(&["reload", "--confirm-within", "1s"]);
-    wait_for("second rollback", || d.status()["config"]["sha256"] == first);
+    wait_for("second rollback", || {
+        d.status()["config"]["sha256"] == first
+    });
     let (code, dir) = d.stop_keeping_dir();
     assert_eq!(code, Some(0));
     let o = run_in(dir.path(), &["--metrics", "off"]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("was rolled back") && err.contains("sluice run --force"), "{err}");
+    assert!(
+        err.contains("was rolled back") && err.contains("sluice run --force"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -66,6 +66,10 @@ pub enum Request {
     Undrain {
         uplink: String,
     },
+    /// Every route the daemon holds, with each path's uplink, uncapped:
+    /// answered not with one JSON line but with the lines of a RIB dump
+    /// (see `sluice_whatif::dump`), up to the end of the connection.
+    DumpRib,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,6 +118,10 @@ pub enum Response {
     Undrained {
         message: String,
     },
+    /// The lines of a RIB dump: written to the socket one by one, never as
+    /// one JSON answer.
+    #[serde(skip)]
+    RibDump(Vec<String>),
 }
 
 /// What `sluice drain` found and did.

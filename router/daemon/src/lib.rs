@@ -430,6 +430,17 @@ async fn answer(stream: UnixStream, inbox: Inbox) {
             },
             _ => return,
         };
+    if let Response::RibDump(lines) = response {
+        let mut out = tokio::io::BufWriter::new(write);
+        for line in lines {
+            if out.write_all(line.as_bytes()).await.is_err() || out.write_all(b"\n").await.is_err()
+            {
+                return;
+            }
+        }
+        let _ = out.flush().await;
+        return;
+    }
     let mut text = serde_json::to_string(&response).unwrap_or_default();
     text.push('\n');
     let _ = write.write_all(text.as_bytes()).await;

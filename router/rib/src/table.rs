@@ -69,6 +69,14 @@ impl Rib {
         }
     }
 
+    /// Every live peer.
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((PeerId(i as u16), p.as_ref()?)))
+    }
+
     pub fn peer(&self, id: PeerId) -> &PeerInfo {
         self.peers[usize::from(id.0)]
             .as_ref()

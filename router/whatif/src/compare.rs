@@ -90,7 +90,7 @@ pub fn compare_at(
         if old.next_hops() != new.next_hops() {
             out.moved += 1;
         }
-        if !new.served(config, after) && !full_table_stands_in(config, prefix, after) {
+        if !new.served(config, after) && !full_table_stands_in(config, prefix, &old, after) {
             out.stranded.push(Stranded {
                 prefix: *prefix,
                 after: new,
@@ -123,11 +123,18 @@ fn partner_announces(rib: &Rib, prefix: &Prefix) -> bool {
     })
 }
 
-/// A default route's destinations are what no more-specific covers: an
-/// active uplink that takes the full table of that family covers them as
-/// well as a default would (what it lacks is unallocated space).
-fn full_table_stands_in(config: &Config, prefix: &Prefix, active: &[bool]) -> bool {
-    prefix.prefix_len() == 0
+/// Whether a destination the default route served (its own default, or
+/// one that only a default covers) is as well served by an active uplink
+/// that takes the full table of its family: a default's destinations are
+/// what no more-specific covers, and what a full table lacks is
+/// unallocated space.
+pub fn full_table_stands_in(config: &Config, dest: &Prefix, was: &Fate, active: &[bool]) -> bool {
+    let by_default = match was {
+        Fate::Own(_) => dest.prefix_len() == 0,
+        Fate::Covered { by, .. } => by.prefix_len() == 0,
+        _ => false,
+    };
+    by_default
         && config.uplinks.iter().enumerate().any(|(i, u)| {
             active.get(i).copied().unwrap_or(false)
                 && u.import
@@ -136,7 +143,7 @@ fn full_table_stands_in(config: &Config, prefix: &Prefix, active: &[bool]) -> bo
                 && u.peer
                     .0
                     .iter()
-                    .any(|peer| peer.address.value.is_ipv4() == prefix.addr().is_ipv4())
+                    .any(|peer| peer.address.value.is_ipv4() == dest.addr().is_ipv4())
         })
 }
 

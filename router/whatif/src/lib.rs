@@ -1,15 +1,24 @@
 //! What-if evaluation: the FIB and the exports in uplink states nobody
 //! has entered yet, computed by the same pure functions the daemon
-//! programs from (`sluice_rib::fib`, `sluice_rib::export`; DESIGN.md,
-//! principle 1).
+//! programs from (the data plane's placement, `sluice_rib::fib`,
+//! `sluice_rib::export`; DESIGN.md, principle 1).
 //!
-//! [`compare`] sets one state against another; [`drain`] turns that into
-//! the pre-check of `sluice drain`. Each property is a rule with a stable
-//! ID ([`rules::RULES`]), listed by `sluice validate --list-rules` and
-//! waivable like the static rules.
+//! - [`eval`]: where a destination's traffic goes under some states;
+//! - [`compare`] sets one state against another; [`drain`] makes that the
+//!   pre-check of `sluice drain`, on the routes a daemon holds;
+//! - [`model`]: the config's own route model (destination classes and
+//!   what each uplink offers), or a daemon's routes ([`dump`]);
+//! - [`simulate`]: every uplink drained, failed or degraded, and the
+//!   properties checked in each; [`check`] adds the static rules and
+//!   applies the waivers to all; [`diff`] compares two versions.
+//!
+//! Each property is a rule with a stable ID ([`rules::RULES`]), listed by
+//! `sluice validate --list-rules` and waivable like the static rules.
 
 pub mod compare;
+pub mod diff;
 pub mod drain;
+pub mod dump;
 pub mod eval;
 pub mod model;
 pub mod rules;

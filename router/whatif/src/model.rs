@@ -51,6 +51,19 @@ pub struct Model {
 impl Model {
     /// The model of `config` alone.
     pub fn of_config(config: &Config) -> Model {
+        Model::of_config_over(config, Model::destinations(config))
+    }
+
+    /// What `config`'s uplinks offer of `destinations` (those of another
+    /// version of the config too, say, to compare the two).
+    pub fn of_config_over(config: &Config, destinations: Vec<Prefix>) -> Model {
+        let policies = Policies::new(config);
+        let rib = offers(config, &policies, &destinations);
+        Model { rib, destinations }
+    }
+
+    /// `config`'s destination classes.
+    pub fn destinations(config: &Config) -> Vec<Prefix> {
         let policies = Policies::new(config);
         let mut destinations = named(config);
         destinations.extend(["0.0.0.0/0", "::/0"].map(|d| d.parse::<Prefix>().expect("literal")));
@@ -68,8 +81,7 @@ impl Model {
         }
         destinations.sort();
         destinations.dedup();
-        let rib = offers(config, &policies, &destinations);
-        Model { rib, destinations }
+        destinations
     }
 
     /// The model over routes a running daemon learned: `rib`'s prefixes

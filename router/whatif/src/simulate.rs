@@ -26,7 +26,7 @@ use sluice_rib::fib::Local;
 use sluice_rib::policy::{Policies, Source};
 use sluice_wire::Prefix;
 
-use crate::compare::exported_to;
+use crate::compare::{exported_to, full_table_stands_in};
 use crate::eval::{Evaluator, Fate};
 use crate::model::Model;
 use crate::rules;
@@ -94,16 +94,19 @@ pub fn simulate(config: &Config, model: &Model, from_config: bool) -> Simulation
         let mut after = base.clone();
         after[u] = false;
         let when = format!("when {name} is drained, fails or is degraded");
-        let mut changed = Vec::new();
-        for (i, d) in dests.iter().enumerate() {
-            if !normal[i].uplinks().contains(name) {
-                continue;
-            }
-            let fate = eval.fate(d, &after);
-            if fate != normal[i] {
-                changed.push((i, fate));
-            }
-        }
+        // The destinations whose traffic left through this uplink: only
+        // they can go elsewhere (or stay, on an uplink that is now out).
+        let touched: Vec<(usize, Fate)> = dests
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| normal[*i].uplinks().contains(name))
+            .map(|(i, d)| (i, eval.fate(d, &after)))
+            .collect();
+        let changed: Vec<(usize, Fate)> = touched
+            .iter()
+            .filter(|(i, f)| *f != normal[*i])
+            .cloned()
+            .collect();
         let state_exports = exports(&after);
         let none_active = after.iter().all(|a| !a);
         let uplink = &config.uplinks[u];
@@ -127,7 +130,7 @@ pub fn simulate(config: &Config, model: &Model, from_config: bool) -> Simulation
                 config,
                 dests,
                 &normal,
-                &changed,
+                &touched,
                 u,
                 &after,
                 &when,
@@ -289,7 +292,7 @@ fn stranded(
     config: &Config,
     dests: &[Prefix],
     normal: &[Fate],
-    changed: &[(usize, Fate)],
+    touched: &[(usize, Fate)],
     u: usize,
     after: &[bool],
     when: &str,
@@ -302,12 +305,13 @@ fn stranded(
         .filter(|s| config.uplink_of_next_hop(s.via.value) == Some(u))
         .map(|s| s.prefix.value.0)
         .collect();
-    let lost: Vec<&(usize, Fate)> = changed
+    let lost: Vec<&(usize, Fate)> = touched
         .iter()
         .filter(|(i, f)| {
             normal[*i].served(config, &base_active)
                 && !f.served(config, after)
                 && !pinned.contains(&dests[*i])
+                && !full_table_stands_in(config, &dests[*i], &normal[*i], after)
         })
         .collect();
     if lost.is_empty() {

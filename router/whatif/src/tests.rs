@@ -195,3 +195,43 @@ fn drain_all_passes_the_floor_only_with_a_partner() {
         plan.comparison.stranded
     );
 }
+
+#[test]
+fn a_rib_dump_reads_back_as_the_same_routes() {
+    let config = config("");
+    let rib = rib(
+        &["20.0.0.0/8", "20.1.0.0/16"],
+        &["0.0.0.0/0", "20.1.0.0/16"],
+    );
+    let names = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
+    let text: String = crate::dump::encode(&rib, names).map(|l| l + "\n").collect();
+    assert!(text.starts_with("{\"sluice_rib_dump\":1,"), "{text}");
+    let back = crate::dump::decode(&config, text.as_bytes()).unwrap();
+    let routes = |r: &Rib| {
+        let mut v: Vec<String> = r
+            .iter()
+            .flat_map(|(p, paths)| {
+                paths.iter().map(move |x| {
+                    let peer = r.peer(x.peer);
+                    let a = r.attrs.get(x.attrs);
+                    format!(
+                        "{p} {} {:?} {:?} {:?}",
+                        peer.name,
+                        peer.uplink,
+                        a.local_pref,
+                        a.asns()
+                    )
+                })
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(routes(&back), routes(&rib));
+    // The plan on the dump is the plan on the RIB.
+    let a = drain_plan(&config, &rib, &[true, true], &[0], false);
+    let b = drain_plan(&config, &back, &[true, true], &[0], false);
+    assert_eq!(a.findings, b.findings);
+    let err = crate::dump::decode(&config, "{\"nope\":1}\n".as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("not a sluice RIB dump"), "{err}");
+}

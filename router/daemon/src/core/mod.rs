@@ -355,6 +355,13 @@ impl Core {
                 uid: uid.unwrap_or(u32::MAX),
             }),
             Request::Undrain { uplink } => self.undrain(&uplink),
+            Request::DumpRib => {
+                let config = &self.active.checked.loaded.config;
+                let empty = sluice_rib::Rib::default();
+                let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
+                let name = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
+                Response::RibDump(sluice_whatif::dump::encode(rib, name).collect())
+            }
         }
     }
 
@@ -581,8 +588,10 @@ impl Core {
             if let Some(memory) = &self.rolled_back
                 && let Err(e) = memory.remember(&dropped.checked.sha256, unix_ms(SystemTime::now()))
             {
-                self.events
-                    .warn("rollback", format!("cannot remember the rolled-back config: {e}"));
+                self.events.warn(
+                    "rollback",
+                    format!("cannot remember the rolled-back config: {e}"),
+                );
             }
             self.metrics.reload(ReloadResult::RolledBack);
             self.events.warn(
