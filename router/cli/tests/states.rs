@@ -12,7 +12,10 @@ fn repo() -> PathBuf {
 }
 
 fn sluice(args: &[&str]) -> Output {
-    Command::new(SLUICE).args(args).output().expect("sluice runs")
+    Command::new(SLUICE)
+        .args(args)
+        .output()
+        .expect("sluice runs")
 }
 
 fn out(o: &Output) -> String {
@@ -48,10 +51,18 @@ fn the_incident_is_an_error_of_the_drained_state() {
         .find(|f| f["rule"] == "PINNED-TO-INACTIVE")
         .unwrap();
     assert_eq!(f["state"], "when iap-a is drained, fails or is degraded");
-    assert_eq!((f["line"].as_u64(), f["uplink"].as_str()), (Some(15), Some("iap-a")));
+    assert_eq!(
+        (f["line"].as_u64(), f["uplink"].as_str()),
+        (Some(15), Some("iap-a"))
+    );
 
     let o = sluice(&["validate", "--list-rules"]);
-    for rule in ["PINNED-TO-INACTIVE", "UNREACHABLE-IN-STATE", "UNDRAIN-NOT-RESTORED", "ROUTER-ID"] {
+    for rule in [
+        "PINNED-TO-INACTIVE",
+        "UNREACHABLE-IN-STATE",
+        "UNDRAIN-NOT-RESTORED",
+        "ROUTER-ID",
+    ] {
         assert!(out(&o).contains(rule), "{rule} not listed");
     }
 }
@@ -140,14 +151,26 @@ fn with_rib_evaluates_the_routes_a_daemon_learned() {
         out(&o)
     );
     std::fs::write(&rib, "not a dump\n").unwrap();
-    let o = sluice(&["validate", "--with-rib", rib.to_str().unwrap(), config.to_str().unwrap()]);
+    let o = sluice(&[
+        "validate",
+        "--with-rib",
+        rib.to_str().unwrap(),
+        config.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(out(&o).contains("not a sluice RIB dump"), "{}", out(&o));
 }
 
 fn git(dir: &Path, args: &[&str]) -> Output {
     let o = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -180,8 +203,17 @@ fn diff_tells_what_a_change_does_in_each_state_and_the_hook_refuses_it() {
         text.contains("198.18.0.0/24: through iap-b (0.0.0.0/0) → through iap-a"),
         "{text}"
     );
-    assert!(text.contains("+ error[PINNED-TO-INACTIVE] line 37"), "{text}");
-    let o = sluice(&["validate", "--diff", "HEAD", "--json", file.to_str().unwrap()]);
+    assert!(
+        text.contains("+ error[PINNED-TO-INACTIVE] line 37"),
+        "{text}"
+    );
+    let o = sluice(&[
+        "validate",
+        "--diff",
+        "HEAD",
+        "--json",
+        file.to_str().unwrap(),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let appeared: Vec<&str> = v[0]["diff"]["appeared"]
         .as_array()
@@ -197,7 +229,11 @@ fn diff_tells_what_a_change_does_in_each_state_and_the_hook_refuses_it() {
     git(d, &["add", "edge.yaml"]);
     let hook = repo().join("configs/hooks/pre-commit");
     let bin = Path::new(SLUICE).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = Command::new("sh")
         .arg(&hook)
         .env("PATH", &path)

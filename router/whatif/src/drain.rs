@@ -106,7 +106,11 @@ pub fn drain_plan(
     let stranded: Vec<_> = comparison
         .stranded
         .iter()
-        .filter(|s| !pinned.contains(&s.prefix))
+        // Traffic following a pinned static route is that route's finding.
+        .filter(|s| {
+            !pinned.contains(&s.prefix)
+                && !matches!(&s.after, Fate::Covered { by, .. } if pinned.contains(by))
+        })
         .collect();
     if let (false, Some(&first)) = (stranded.is_empty(), drain.first()) {
         let list = stranded

@@ -311,6 +311,9 @@ fn stranded(
             normal[*i].served(config, &base_active)
                 && !f.served(config, after)
                 && !pinned.contains(&dests[*i])
+                // Traffic following a pinned static route is that route's
+                // finding (PINNED-TO-INACTIVE).
+                && !matches!(f, Fate::Covered { by, .. } if pinned.contains(by))
                 && !full_table_stands_in(config, &dests[*i], &normal[*i], after)
         })
         .collect();

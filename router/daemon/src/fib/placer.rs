@@ -191,6 +191,9 @@ pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
 }
 
 #[cfg(test)]
+mod agrees;
+
+#[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
