@@ -14,8 +14,16 @@ const EXAMPLES: usize = 5;
 /// Every finding on `config` with `model`'s routes (`from_config`: the
 /// config's own route model rather than a running daemon's RIB).
 pub fn check(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> {
-    let mut extra = Vec::new();
-    for (u, differ) in placer::round_trips(config, &model.rib) {
+    // The round trips and the simulation read the same routes: side by side.
+    let (trips, mut findings) = std::thread::scope(|s| {
+        let trips = s.spawn(|| placer::round_trips(config, &model.rib));
+        let findings = sluice_whatif::unwaived(config, model, from_config);
+        (
+            trips.join().expect("the round trips do not panic"),
+            findings,
+        )
+    });
+    for (u, differ) in trips {
         if differ.is_empty() {
             continue;
         }
@@ -25,7 +33,7 @@ pub fn check(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> 
             .take(EXAMPLES)
             .map(ToString::to_string)
             .collect();
-        extra.push(
+        findings.push(
             rules::UNDRAIN_NOT_RESTORED
                 .at(
                     up.pos,
@@ -39,7 +47,8 @@ pub fn check(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> 
                 .uplink(&up.name),
         );
     }
-    sluice_whatif::check(config, model, from_config, extra)
+    sluice_whatif::waive(config, &mut findings);
+    findings
 }
 
 /// [`check`] on the config's own route model.

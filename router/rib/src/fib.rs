@@ -3,7 +3,7 @@
 //! Pure, so the daemon and the validator's simulations share it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
@@ -312,18 +312,20 @@ impl Local {
     /// a covering route: such an entry depends on uplink states beyond its
     /// own group, so it is re-evaluated whenever they change.
     pub fn placement(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> (Option<Entry>, bool) {
-        self.placement_in(&Live { local: self, rib }, prefix, active)
+        let live = Live { local: self, rib };
+        let (entry, yielded) = self.placement_in(&live, prefix, active);
+        (entry.map(Cow::into_owned), yielded)
     }
 
     /// [`Self::placement`], with the entries of `prefix` and the prefixes
     /// covering it from `entries` (a cache, say: entries do not depend on
     /// uplink states, so an evaluator of many states computes them once).
-    pub fn placement_in(
+    pub fn placement_in<'e>(
         &self,
-        entries: &impl Entries,
+        entries: &'e impl Entries,
         prefix: &Prefix,
         active: &[bool],
-    ) -> (Option<Entry>, bool) {
+    ) -> (Option<Cow<'e, Entry>>, bool) {
         let Some(entry) = entries.entry(prefix) else {
             return (None, false);
         };
@@ -335,10 +337,13 @@ impl Local {
             && !ways.any_usable(ok)
             && self.covered(entries, prefix, ok)
         {
-            let discard = self.announce.contains(prefix).then_some(Entry::Discard);
+            let discard = self
+                .announce
+                .contains(prefix)
+                .then_some(Cow::Owned(Entry::Discard));
             return (discard, true);
         }
-        (Some(entry.into_owned()), false)
+        (Some(entry), false)
     }
 
     fn covered(&self, entries: &impl Entries, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
@@ -400,7 +405,7 @@ impl Entries for Live<'_> {
 }
 
 /// Entries computed once.
-impl Entries for HashMap<Prefix, Entry> {
+impl Entries for FxHashMap<Prefix, Entry> {
     fn entry(&self, prefix: &Prefix) -> Option<Cow<'_, Entry>> {
         self.get(prefix).map(Cow::Borrowed)
     }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use ipnet::IpNet;
+use rustc_hash::FxHashMap;
 use sluice_config::model::{Action, Config, Term};
 use sluice_config::prefix_list::PrefixListEntry;
 use sluice_config::values::PolicyRef;
@@ -51,10 +52,48 @@ pub enum Source {
     Learned,
 }
 
+/// A prefix list indexed by entry prefix: a candidate is checked against
+/// the entries whose prefix covers it, found with one lookup per distinct
+/// entry length, however long the list (a list of a customer cone can
+/// hold a hundred thousand entries).
+#[derive(Debug, Default)]
+struct PrefixList {
+    by_prefix: FxHashMap<IpNet, Vec<(u8, u8)>>,
+    /// The entries' prefix lengths, each once.
+    lengths: Vec<u8>,
+}
+
+impl PrefixList {
+    fn new(entries: impl IntoIterator<Item = PrefixListEntry>) -> PrefixList {
+        let mut list = PrefixList::default();
+        for e in entries {
+            list.by_prefix
+                .entry(e.prefix)
+                .or_default()
+                .push((e.min_len, e.max_len));
+            list.lengths.push(e.prefix.prefix_len());
+        }
+        list.lengths.sort_unstable();
+        list.lengths.dedup();
+        list
+    }
+
+    fn matches(&self, candidate: &Prefix) -> bool {
+        let len = candidate.prefix_len();
+        self.lengths.iter().take_while(|l| **l <= len).any(|&l| {
+            IpNet::new(candidate.addr(), l)
+                .map(|p| p.trunc())
+                .ok()
+                .and_then(|p| self.by_prefix.get(&p))
+                .is_some_and(|ranges| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&len)))
+        })
+    }
+}
+
 /// The config's policies, compiled once per config.
 #[derive(Debug, Default)]
 pub struct Policies {
-    lists: HashMap<String, Vec<PrefixListEntry>>,
+    lists: HashMap<String, PrefixList>,
     routes: HashMap<String, Vec<Term>>,
     bogons: Vec<IpNet>,
     /// Whether `bogons` came from the config (then length limits do not apply).
@@ -72,7 +111,7 @@ impl Policies {
             .map(|(name, entries)| {
                 (
                     name.clone(),
-                    entries.iter().filter_map(|e| e.parse().ok()).collect(),
+                    PrefixList::new(entries.iter().filter_map(|e| e.parse().ok())),
                 )
             })
             .collect();
@@ -217,7 +256,7 @@ impl Policies {
         let list_ok = m.prefix_list.as_ref().is_none_or(|name| {
             self.lists
                 .get(name.as_str())
-                .is_some_and(|l| l.iter().any(|e| e.matches(prefix)))
+                .is_some_and(|l| l.matches(prefix))
         });
         let comm_ok = m.communities.is_empty()
             || m.communities
@@ -230,6 +269,34 @@ impl Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The index answers as the entries one by one would.
+        #[test]
+        fn an_indexed_prefix_list_matches_like_its_entries(
+            entries in proptest::collection::vec((0u32..8, 8u8..26, 0u8..8, 0u8..8), 1..12),
+            candidates in proptest::collection::vec((0u32..0x4000, 0u8..33), 1..40),
+        ) {
+            let entries: Vec<PrefixListEntry> = entries
+                .into_iter()
+                .map(|(net, len, ge, le)| {
+                    let prefix = IpNet::new(std::net::Ipv4Addr::from(0x1400_0000 + (net << 18)).into(), len)
+                        .unwrap()
+                        .trunc();
+                    let lo = (len + ge).min(32);
+                    let hi = (lo + le).min(32);
+                    PrefixListEntry { prefix, min_len: lo, max_len: hi }
+                })
+                .collect();
+            let list = PrefixList::new(entries.iter().copied());
+            for (addr, len) in candidates {
+                let c: Prefix = IpNet::new(std::net::Ipv4Addr::from(0x1400_0000 + (addr << 14)).into(), len)
+                    .unwrap()
+                    .trunc();
+                proptest::prop_assert_eq!(list.matches(&c), entries.iter().any(|e| e.matches(&c)), "{}", c);
+            }
+        }
+    }
     use sluice_config::{Source as File, parse};
 
     const CONFIG: &str = "\

@@ -8,8 +8,7 @@
 //! computes them once ([`Evaluator::cached`]); one that looks at a few
 //! prefixes of a big RIB computes them as asked ([`Evaluator::live`]).
 
-use std::collections::HashMap;
-
+use rustc_hash::FxHashMap;
 use sluice_config::Config;
 use sluice_rib::Rib;
 use sluice_rib::fib::{self, Entries, Entry, FibRoute, Live, Local, NextHop, View};
@@ -49,6 +48,14 @@ impl Fate {
                 n.iter().any(|h| usable(config, h, active))
             }
         }
+    }
+
+    /// Whether it leaves through uplink `name` (no allocation: the
+    /// simulation asks this of every destination in every state).
+    pub fn through(&self, name: &str) -> bool {
+        self.next_hops()
+            .iter()
+            .any(|h| h.uplink.as_deref() == Some(name))
     }
 
     /// The uplinks it leaves through.
@@ -120,14 +127,13 @@ impl<'a> Evaluator<'a, Live<'a>> {
     }
 }
 
-impl<'a> Evaluator<'a, HashMap<Prefix, Entry>> {
+impl<'a> Evaluator<'a, FxHashMap<Prefix, Entry>> {
     /// Computes the entry of every prefix of `rib` and of the config once.
     pub fn cached(config: &'a Config, local: &'a Local, rib: &Rib) -> Self {
-        let entries = rib
-            .iter()
-            .map(|(p, _)| p)
-            .chain(local.prefixes())
-            .filter_map(|p| Some((p, local.entry(rib, &p)?)))
+        let prefixes: Vec<Prefix> = rib.iter().map(|(p, _)| p).chain(local.prefixes()).collect();
+        let entries = crate::par_map(&prefixes, |p| local.entry(rib, p).map(|e| (*p, e)))
+            .into_iter()
+            .flatten()
             .collect();
         Evaluator {
             config,

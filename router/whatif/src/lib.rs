@@ -35,6 +35,26 @@ mod tests;
 
 use sluice_config::{Config, Finding};
 
+/// `f` over `items` on as many threads as there are cores: evaluating is
+/// read-only, and a big route model is most of the validator's time.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads <= 1 || items.len() < 4096 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("the evaluation does not panic"))
+            .collect()
+    })
+}
+
 /// Every rule's findings on `config`: the static rules', each simulated
 /// state's on `model` (`from_config`: the model is the config's own, not a
 /// running daemon's routes), and `extra` (findings of checks that need
@@ -46,10 +66,23 @@ pub fn check(
     from_config: bool,
     extra: Vec<Finding>,
 ) -> Vec<Finding> {
+    let mut findings = unwaived(config, model, from_config);
+    findings.extend(extra);
+    waive(config, &mut findings);
+    findings
+}
+
+/// [`check`] before the waivers: the static rules' findings and the
+/// simulated states'.
+pub fn unwaived(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> {
     let mut findings = sluice_config::validate::check_unwaived(config);
     findings.extend(simulate(config, model, from_config).findings);
-    findings.extend(extra);
-    sluice_config::validate::apply_waivers(config, &mut findings, |id| rules::rule(id).is_some());
-    findings.sort_by_key(|f| (f.pos.line, f.pos.column));
     findings
+}
+
+/// Applies the config's waivers to the findings of every rule (reporting
+/// waivers that name no rule or cover nothing), in file order.
+pub fn waive(config: &Config, findings: &mut Vec<Finding>) {
+    sluice_config::validate::apply_waivers(config, findings, |id| rules::rule(id).is_some());
+    findings.sort_by_key(|f| (f.pos.line, f.pos.column));
 }

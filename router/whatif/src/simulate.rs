@@ -29,6 +29,7 @@ use sluice_wire::Prefix;
 use crate::compare::{exported_to, full_table_stands_in};
 use crate::eval::{Evaluator, Fate};
 use crate::model::Model;
+use crate::par_map;
 use crate::rules;
 
 /// How many counterexamples a finding lists.
@@ -68,7 +69,7 @@ pub fn simulate(config: &Config, model: &Model, from_config: bool) -> Simulation
     // is one of the simulated states (and the floor's static rule).
     let base = vec![true; names.len()];
     let dests = &model.destinations;
-    let normal: Vec<Fate> = dests.iter().map(|d| eval.fate(d, &base)).collect();
+    let normal: Vec<Fate> = par_map(dests, |d| eval.fate(d, &base));
     let exports = |active: &[bool]| -> Vec<(Prefix, Vec<String>)> {
         config
             .announce
@@ -96,12 +97,10 @@ pub fn simulate(config: &Config, model: &Model, from_config: bool) -> Simulation
         let when = format!("when {name} is drained, fails or is degraded");
         // The destinations whose traffic left through this uplink: only
         // they can go elsewhere (or stay, on an uplink that is now out).
-        let touched: Vec<(usize, Fate)> = dests
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| normal[*i].uplinks().contains(name))
-            .map(|(i, d)| (i, eval.fate(d, &after)))
+        let indexes: Vec<usize> = (0..dests.len())
+            .filter(|&i| normal[i].through(name))
             .collect();
+        let touched: Vec<(usize, Fate)> = par_map(&indexes, |&i| (i, eval.fate(&dests[i], &after)));
         let changed: Vec<(usize, Fate)> = touched
             .iter()
             .filter(|(i, f)| *f != normal[*i])

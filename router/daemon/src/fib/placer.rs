@@ -4,7 +4,7 @@
 //! adds the I/O (XDP maps, the kernel FIB, netlink); benchmarks and tests
 //! drive this directly, through the same path `sluice drain` takes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use sluice_config::Config;
@@ -122,24 +122,57 @@ impl Placer {
     }
 }
 
-/// What the maps give each prefix: the next hops its group forwards
-/// through now (`Some(vec![])` for discard and connected entries).
-pub fn snapshot(p: &Programmer) -> BTreeMap<Prefix, Vec<IpAddr>> {
-    let groups: HashMap<u16, Vec<IpAddr>> = p
-        .groups()
-        .map(|(id, g)| {
-            let mut hops: Vec<IpAddr> = g
-                .members
-                .iter()
-                .filter_map(|(h, _)| p.hop(*h).map(|h| h.addr))
-                .collect();
-            hops.sort();
-            (id, hops)
+/// What the maps give each prefix, cheaply comparable: each prefix's
+/// group, and each group's members (next-hop addresses). Group ids may
+/// differ between two snapshots that forward alike.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    routes: HashMap<Prefix, u16>,
+    groups: HashMap<u16, Vec<IpAddr>>,
+}
+
+impl Snapshot {
+    pub fn of(p: &Programmer) -> Snapshot {
+        let groups = p
+            .groups()
+            .map(|(id, g)| {
+                let mut hops: Vec<IpAddr> = g
+                    .members
+                    .iter()
+                    .filter_map(|(h, _)| p.hop(*h).map(|h| h.addr))
+                    .collect();
+                hops.sort();
+                (id, hops)
+            })
+            .collect();
+        Snapshot {
+            routes: p.routes().map(|(prefix, g)| (*prefix, *g)).collect(),
+            groups,
+        }
+    }
+
+    /// What `prefix` forwards through, None when not programmed: a
+    /// group's members, or for the reserved discard and connected groups
+    /// (which have none) the group itself.
+    fn forwards(&self, prefix: &Prefix) -> Option<(Option<u16>, &[IpAddr])> {
+        let g = *self.routes.get(prefix)?;
+        Some(match self.groups.get(&g) {
+            Some(members) => (None, members.as_slice()),
+            None => (Some(g), &[]),
         })
-        .collect();
-    p.routes()
-        .map(|(prefix, g)| (*prefix, groups.get(g).cloned().unwrap_or_default()))
-        .collect()
+    }
+
+    /// The prefixes that forward otherwise in `other`.
+    pub fn differ(&self, other: &Snapshot) -> Vec<Prefix> {
+        if self == other {
+            return Vec::new();
+        }
+        let keys: BTreeSet<&Prefix> = self.routes.keys().chain(other.routes.keys()).collect();
+        keys.into_iter()
+            .filter(|p| self.forwards(p) != other.forwards(p))
+            .copied()
+            .collect()
+    }
 }
 
 /// Drains each uplink and undrains it again, from every uplink active,
@@ -169,7 +202,7 @@ pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
         placer.place(rib, p);
     }
     placer.clean_up(rib);
-    let before = snapshot(&placer.program);
+    let before = Snapshot::of(&placer.program);
     let mut out = Vec::new();
     for u in (0..base.len()).filter(|&u| base[u]) {
         let mut drained = base.clone();
@@ -178,14 +211,8 @@ pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
         placer.clean_up(rib);
         placer.set_active(&base);
         placer.clean_up(rib);
-        let after = snapshot(&placer.program);
-        let differ: BTreeSet<Prefix> = before
-            .keys()
-            .chain(after.keys())
-            .filter(|p| before.get(p) != after.get(p))
-            .copied()
-            .collect();
-        out.push((u, differ.into_iter().collect()));
+        let differ = before.differ(&Snapshot::of(&placer.program));
+        out.push((u, differ));
     }
     out
 }
