@@ -532,3 +532,36 @@ fn kill_9_during_drains_leaves_a_consistent_state_file() {
         );
     }
 }
+
+/// `show rib --dump` streams the daemon's routes, and `validate
+/// --with-rib` takes them from its socket.
+#[test]
+fn the_rib_dump_streams_from_the_socket() {
+    let d = Daemon::start(&example());
+    let o = d.client(&["show", "rib", "--dump"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("{\"sluice_rib_dump\":1,\"peers\":["),
+        "{text}"
+    );
+    let o = d.client(&["show", "rib"]);
+    assert_eq!(o.status.code(), Some(2));
+    let sock = d.path("s.sock");
+    let o = Command::new(SLUICE)
+        .args(["validate", "--with-rib", sock.to_str().unwrap()])
+        .arg(d.path("c.yaml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    // No session is up here: no learned routes, nothing unreachable.
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("c.yaml: ok"), "{out}");
+    let (code, _) = d.stop();
+    assert_eq!(code, Some(0));
+}
