@@ -625,8 +625,11 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_def
     let lab = Lab::new("fwd-drain");
     let site = site_with(&lab, "0.0.0.0/0");
     // Line 12 of the config: a static route through iap-a's upstream router.
+    // A reload runs the simulated states: the static route pinned to
+    // iap-a is an error when iap-a is out, so it carries the operator's
+    // waiver (line 13).
     let normal = format!(
-        "{}static_routes: [{{ prefix: 192.0.2.96/27, via: 203.0.113.1 }}]\n",
+        "{}static_routes: [{{ prefix: 192.0.2.96/27, via: 203.0.113.1 }}]\nvalidate: {{ waive: [{{ rule: PINNED-TO-INACTIVE, uplink: iap-a, reason: \"fibre work\" }}] }}\n",
         config("native", "full")
     );
     assert_eq!(
@@ -645,12 +648,7 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_def
     let fib = sluice.json(&["show", "fib", DST]);
     assert_eq!(fib["entries"][0]["prefix"], "192.0.2.96/27", "{fib}");
 
-    // A reload runs the simulated states: the static route pinned to
-    // iap-a is an error there, so holding the drain in the config needs
-    // the operator's waiver.
-    sluice.reload(&format!(
-        "{normal}maintenance: {{ drained: [iap-a] }}\nvalidate: {{ waive: [{{ rule: PINNED-TO-INACTIVE, uplink: iap-a, reason: \"fibre work\" }}] }}\n"
-    ));
+    sluice.reload(&format!("{normal}maintenance: {{ drained: [iap-a] }}\n"));
     wait_until(
         Duration::from_secs(10),
         "DST follows iap-b's default",

@@ -83,6 +83,10 @@ fn peer<'lab>(node: &Node<'lab>, up: &Upstream, announce: &[Announce], gr: bool)
 }
 
 /// Sluice's config for `ups` (one uplink each, dual-stack), plus `extra` YAML.
+/// One upstream has no redundancy: reloads refuse that unless waived.
+const ONE_UPSTREAM: &str =
+    "validate: { waive: [{ rule: SINGLE-POINT-OF-FAILURE, reason: \"a test with one upstream\" }] }\n";
+
 fn config(ups: &[&Upstream], extra: &str) -> String {
     let mut c = String::from("router: { id: 192.0.2.1, asn: 64500, ecmp: 4 }\ninterfaces:\n");
     for u in ups {
@@ -107,6 +111,9 @@ fn config(ups: &[&Upstream], extra: &str) -> String {
         );
     }
     c += "announce: [198.51.100.0/24, \"2001:db8:100::/48\"]\npolicies: { bogons: [] }\n";
+    if ups.len() == 1 {
+        c += ONE_UPSTREAM;
+    }
     c += extra;
     c
 }
@@ -377,7 +384,7 @@ fn tcp_md5_session_with_frr() {
     let key = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(key.path(), "s3cret-key\n").unwrap();
     let cfg = format!(
-        "router: {{ id: 192.0.2.1, asn: 64500 }}\ninterfaces: [{{ name: {}, addresses: [{}/30] }}]\nuplinks:\n  - name: frr\n    interface: {}\n    peer: {{ address: {}, asn: {}, password_file: {} }}\n    import: full-table\nannounce: [198.51.100.0/24]\npolicies: {{ bogons: [] }}\n",
+        "router: {{ id: 192.0.2.1, asn: 64500 }}\ninterfaces: [{{ name: {}, addresses: [{}/30] }}]\nuplinks:\n  - name: frr\n    interface: {}\n    peer: {{ address: {}, asn: {}, password_file: {} }}\n    import: full-table\nannounce: [198.51.100.0/24]\npolicies: {{ bogons: [] }}\n{ONE_UPSTREAM}",
         up.ifname,
         up.ours4(),
         up.ifname,
@@ -575,7 +582,7 @@ fn an_import_change_on_reload_refreshes_routes_and_gtsm_holds() {
         .announce(Announce::new("100.64.0.0/16"));
     let bird = Peer::start(&node, spec);
     let cfg = format!(
-        "router: {{ id: 192.0.2.1, asn: 64500 }}\ninterfaces: [{{ name: eth1, addresses: [{}/30] }}]\nuplinks:\n  - name: bird\n    interface: eth1\n    peer: {{ address: {}, asn: 65001, ttl_security: true }}\n    import: full-table\n    local_pref: 150\npolicies: {{ bogons: [] }}\n",
+        "router: {{ id: 192.0.2.1, asn: 64500 }}\ninterfaces: [{{ name: eth1, addresses: [{}/30] }}]\nuplinks:\n  - name: bird\n    interface: eth1\n    peer: {{ address: {}, asn: 65001, ttl_security: true }}\n    import: full-table\n    local_pref: 150\npolicies: {{ bogons: [] }}\n{ONE_UPSTREAM}",
         up.ours4(),
         up.theirs4()
     );
