@@ -84,8 +84,7 @@ fn peer<'lab>(node: &Node<'lab>, up: &Upstream, announce: &[Announce], gr: bool)
 
 /// Sluice's config for `ups` (one uplink each, dual-stack), plus `extra` YAML.
 /// One upstream has no redundancy: reloads refuse that unless waived.
-const ONE_UPSTREAM: &str =
-    "validate: { waive: [{ rule: SINGLE-POINT-OF-FAILURE, reason: \"a test with one upstream\" }] }\n";
+const ONE_UPSTREAM: &str = "validate: { waive: [{ rule: SINGLE-POINT-OF-FAILURE, reason: \"a test with one upstream\" }] }\n";
 
 fn config(ups: &[&Upstream], extra: &str) -> String {
     let mut c = String::from("router: { id: 192.0.2.1, asn: 64500, ecmp: 4 }\ninterfaces:\n");

@@ -11,7 +11,8 @@ use sluice_control::{Request, Response};
 #[derive(Debug)]
 pub struct Unreachable(pub String);
 
-pub fn call(socket: &Path, request: &Request) -> Result<Response, Unreachable> {
+/// Connects to the daemon and sends `request` (one JSON line).
+fn send(socket: &Path, request: &Request, timeout: Duration) -> Result<UnixStream, Unreachable> {
     let fail = |what: &str, e: std::io::Error| {
         Unreachable(format!(
             "cannot reach the sluice daemon at {}: {what}{e}",
@@ -19,17 +20,26 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, Unreachable> {
         ))
     };
     let mut stream = UnixStream::connect(socket).map_err(|e| fail("", e))?;
-    let timeout = Some(Duration::from_secs(30));
-    stream.set_read_timeout(timeout).map_err(|e| fail("", e))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| fail("", e))?;
     let mut line = serde_json::to_string(request).expect("requests serialize");
     line.push('\n');
     stream
         .write_all(line.as_bytes())
         .map_err(|e| fail("sending: ", e))?;
+    Ok(stream)
+}
+
+pub fn call(socket: &Path, request: &Request) -> Result<Response, Unreachable> {
+    let stream = send(socket, request, Duration::from_secs(30))?;
     let mut answer = String::new();
-    BufReader::new(stream)
-        .read_line(&mut answer)
-        .map_err(|e| fail("reading: ", e))?;
+    BufReader::new(stream).read_line(&mut answer).map_err(|e| {
+        Unreachable(format!(
+            "cannot reach the sluice daemon at {}: reading: {e}",
+            socket.display()
+        ))
+    })?;
     if answer.is_empty() {
         return Err(Unreachable(format!(
             "the sluice daemon at {} closed the connection without answering",
@@ -47,23 +57,14 @@ pub fn call(socket: &Path, request: &Request) -> Result<Response, Unreachable> {
 /// Sends `request` and returns the whole answer up to the end of the
 /// connection (a RIB dump is many lines, not one JSON answer).
 pub fn read_all(socket: &Path, request: &Request) -> Result<Vec<u8>, Unreachable> {
-    let fail = |what: &str, e: std::io::Error| {
+    let mut stream = send(socket, request, Duration::from_secs(60))?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut out).map_err(|e| {
         Unreachable(format!(
-            "cannot reach the sluice daemon at {}: {what}{e}",
+            "cannot reach the sluice daemon at {}: reading: {e}",
             socket.display()
         ))
-    };
-    let mut stream = UnixStream::connect(socket).map_err(|e| fail("", e))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| fail("", e))?;
-    let mut line = serde_json::to_string(request).expect("requests serialize");
-    line.push('\n');
-    stream
-        .write_all(line.as_bytes())
-        .map_err(|e| fail("sending: ", e))?;
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut stream, &mut out).map_err(|e| fail("reading: ", e))?;
+    })?;
     Ok(out)
 }
 

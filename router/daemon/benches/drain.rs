@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use sluice_config::{Config, Source, parse};
 use sluice_daemon::fib::placer::Placer;
-use sluice_daemon::fib::program::Port;
 use sluice_rib::{PathAttrs, PeerInfo, Rib};
 use sluice_wire::update::AS_SEQUENCE;
 
@@ -76,17 +75,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn site(config: &Config, prefixes: u32, b_full: bool) {
     let rib = rib(prefixes, b_full);
     let mut placer = Placer::new(config);
-    for (name, ifindex) in [("eth1", 11), ("eth2", 12)] {
-        placer.program.set_port(
-            name,
-            Some(Port {
-                ifindex,
-                mac: [2, 0, 0, 0, 0, ifindex as u8],
-                mtu: 1500,
-                up: true,
-            }),
-        );
-    }
+    placer.all_ports_up(config);
     placer.set_active(&[true, true]);
     let all: Vec<_> = rib.iter().map(|(p, _)| p).collect();
     let t = Instant::now();

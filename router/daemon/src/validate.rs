@@ -8,9 +8,6 @@ use sluice_whatif::{Model, rules};
 
 use crate::fib::placer;
 
-/// How many prefixes an `UNDRAIN-NOT-RESTORED` finding names.
-const EXAMPLES: usize = 5;
-
 /// Every finding on `config` with `model`'s routes (`from_config`: the
 /// config's own route model rather than a running daemon's RIB).
 pub fn check(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> {
@@ -28,20 +25,15 @@ pub fn check(config: &Config, model: &Model, from_config: bool) -> Vec<Finding> 
             continue;
         }
         let up = &config.uplinks[u];
-        let list: Vec<String> = differ
-            .iter()
-            .take(EXAMPLES)
-            .map(ToString::to_string)
-            .collect();
+        let list = sluice_whatif::examples(differ.iter().map(ToString::to_string), differ.len());
         findings.push(
             rules::UNDRAIN_NOT_RESTORED
                 .at(
                     up.pos,
                     format!(
-                        "draining {} and undraining it leaves {} prefix(es) forwarding otherwise than before: {}",
+                        "draining {} and undraining it leaves {} prefix(es) forwarding otherwise than before: {list}",
                         up.name.value,
                         differ.len(),
-                        list.join(", ")
                     ),
                 )
                 .uplink(&up.name),

@@ -15,48 +15,18 @@
 //!
 //! Needs root; the tests run one at a time (they measure loss).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{can_run, repo, sluice_dir};
 use sluice_lab::state::{State, lab_dir};
 use sluice_lab::{Options, Running, TrafficReport, TrafficSpec, sys};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn can_run() -> bool {
-    if !sys::is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces, veth, mounts)");
-        return false;
-    }
-    for tool in [
-        "/usr/sbin/bird",
-        "/usr/lib/frr/bgpd",
-        "/usr/lib/frr/frrinit.sh",
-    ] {
-        if !Path::new(tool).exists() {
-            eprintln!("SKIPPED: {tool} is not installed (scripts/setup.sh installs it)");
-            return false;
-        }
-    }
-    true
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sluice_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    assert!(
-        dir.join("sluice").exists(),
-        "{} is missing: run `cargo build -p sluice` first (scripts/test.sh does)",
-        dir.join("sluice").display()
-    );
-    dir
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -227,7 +197,7 @@ fn background(
 #[ignore = "needs root: network namespaces, BIRD and FRR"]
 fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    if !can_run(common::ROUTERS) {
         return;
     }
     let site = Site::up("dual-iap", "drn", |c| c);
@@ -321,7 +291,7 @@ fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
 #[ignore = "needs root: network namespaces, BIRD and FRR"]
 fn the_incident_is_refused_naming_the_static_route_and_a_forced_drain_moves_it() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    if !can_run(common::ROUTERS) {
         return;
     }
     let static_route =
@@ -397,7 +367,7 @@ fn the_incident_is_refused_naming_the_static_route_and_a_forced_drain_moves_it()
 #[ignore = "needs root: network namespaces, BIRD and FRR"]
 fn an_access_point_that_stops_forwarding_is_left_within_the_probe_window() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    if !can_run(common::ROUTERS) {
         return;
     }
     // 200 ms × 3 losses: traffic moves within 0.6 s plus a second.
@@ -458,7 +428,7 @@ fn an_access_point_that_stops_forwarding_is_left_within_the_probe_window() {
 #[ignore = "needs root: network namespaces, BIRD and FRR"]
 fn drain_all_moves_the_lan_to_the_partner_router_without_loss() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    if !can_run(common::ROUTERS) {
         return;
     }
     let site = Site::up("ha-pair", "hap", |c| c);

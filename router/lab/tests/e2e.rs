@@ -7,39 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{can_run, repo, sluice_dir};
 use sluice_lab::state::{lab_dir, netns_prefix};
 use sluice_lab::{LabError, Options, Running, TrafficSpec, sys};
-
-/// Whether this test can run here; prints why not.
-fn can_run(needs: &[&str]) -> bool {
-    if !sys::is_root() {
-        eprintln!("SKIPPED: needs root (network namespaces, veth, mounts)");
-        return false;
-    }
-    for tool in needs {
-        if !Path::new(tool).exists() {
-            eprintln!("SKIPPED: {tool} is not installed (scripts/setup.sh installs it)");
-            return false;
-        }
-    }
-    true
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The `sluice` binary of this build (target/<profile>/sluice).
-fn sluice_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    assert!(
-        dir.join("sluice").exists(),
-        "{} is missing: run `cargo build -p sluice` first (scripts/test.sh does)",
-        dir.join("sluice").display()
-    );
-    dir
-}
 
 fn options(tag: &str) -> Options {
     Options {
@@ -92,11 +64,7 @@ fn stream(lab: &str, rate: u32, ms: u64) -> sluice_lab::TrafficReport {
 #[test]
 #[ignore = "needs root: network namespaces, BIRD and FRR"]
 fn dual_iap_up_traffic_faults_down() {
-    if !can_run(&[
-        "/usr/sbin/bird",
-        "/usr/lib/frr/bgpd",
-        "/usr/lib/frr/frrinit.sh",
-    ]) {
+    if !can_run(common::ROUTERS) {
         return;
     }
     let started = Instant::now();

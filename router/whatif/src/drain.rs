@@ -9,10 +9,7 @@ use sluice_rib::fib::{self, StaticOutcome, View};
 
 use crate::compare::{Comparison, compare};
 use crate::eval::Fate;
-use crate::rules;
-
-/// How many examples a finding lists.
-const EXAMPLES: usize = 5;
+use crate::{examples, rules};
 
 /// What a drain would do.
 #[derive(Clone, Debug, Default)]
@@ -113,22 +110,20 @@ pub fn drain_plan(
         })
         .collect();
     if let (false, Some(&first)) = (stranded.is_empty(), drain.first()) {
-        let list = stranded
-            .iter()
-            .take(EXAMPLES)
-            .map(|s| format!("{} ({})", s.prefix, describe(&s.after)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let more = stranded.len().saturating_sub(EXAMPLES);
+        let list = examples(
+            stranded
+                .iter()
+                .map(|s| format!("{} ({})", s.prefix, describe(&s.after))),
+            stranded.len(),
+        );
         let uplink = &config.uplinks[first];
         findings.push(
             rules::UNREACHABLE
                 .at(
                     uplink.pos,
                     format!(
-                        "{doing} leaves {} destination(s) served now reachable only through non-active uplinks: {list}{}",
+                        "{doing} leaves {} destination(s) served now reachable only through non-active uplinks: {list}",
                         stranded.len(),
-                        if more > 0 { format!(" and {more} more") } else { String::new() }
                     ),
                 )
                 .help("another active uplink must offer these destinations (or a route covering them)")
@@ -181,15 +176,14 @@ pub fn drain_plan(
     }
 
     if !comparison.fallbacks.is_empty() {
-        let list = comparison
-            .fallbacks
-            .iter()
-            .take(EXAMPLES)
-            .map(|f| format!("{} → {} ({})", f.prefix, f.to, f.via.join(", ")))
-            .collect::<Vec<_>>()
-            .join(", ");
         let n = comparison.fallbacks.len();
-        let more = n.saturating_sub(EXAMPLES);
+        let list = examples(
+            comparison
+                .fallbacks
+                .iter()
+                .map(|f| format!("{} → {} ({})", f.prefix, f.to, f.via.join(", "))),
+            n,
+        );
         let pos = drain
             .first()
             .and_then(|&u| config.uplinks.get(u))
@@ -197,8 +191,7 @@ pub fn drain_plan(
         findings.push(rules::FALLBACK.at(
             pos,
             format!(
-                "{doing}: {n} more-specific(s) fall back to another uplink's covering route: {list}{}",
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                "{doing}: {n} more-specific(s) fall back to another uplink's covering route: {list}"
             ),
         ));
     }

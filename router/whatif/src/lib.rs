@@ -37,6 +37,22 @@ use sluice_config::{Config, Finding};
 
 /// `f` over `items` on as many threads as there are cores: evaluating is
 /// read-only, and a big route model is most of the validator's time.
+/// How many counterexamples a finding lists.
+const EXAMPLES: usize = 5;
+
+/// The first few of `items` (`total` in all), as a finding lists them:
+/// "a, b, c, d, e and 7 more".
+pub fn examples(items: impl IntoIterator<Item = String>, total: usize) -> String {
+    let shown: Vec<String> = items.into_iter().take(EXAMPLES).collect();
+    let more = total.saturating_sub(shown.len());
+    let list = shown.join(", ");
+    if more > 0 {
+        format!("{list} and {more} more")
+    } else {
+        list
+    }
+}
+
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads <= 1 || items.len() < 4096 {

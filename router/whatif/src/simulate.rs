@@ -29,11 +29,8 @@ use sluice_wire::Prefix;
 use crate::compare::{exported_to, full_table_stands_in};
 use crate::eval::{Evaluator, Fate};
 use crate::model::Model;
-use crate::par_map;
 use crate::rules;
-
-/// How many counterexamples a finding lists.
-const EXAMPLES: usize = 5;
+use crate::{examples, par_map};
 
 /// One simulated state and what changed in it.
 #[derive(Clone, Debug)]
@@ -326,22 +323,19 @@ fn stranded(
         .filter(|(i, _)| after[*i])
         .map(|(_, x)| x.name.as_str())
         .collect();
-    let list = lost
-        .iter()
-        .take(EXAMPLES)
-        .map(|(i, f)| format!("{} (would go {})", dests[*i], f.describe()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let more = lost.len().saturating_sub(EXAMPLES);
+    let list = examples(
+        lost.iter()
+            .map(|(i, f)| format!("{} (would go {})", dests[*i], f.describe())),
+        lost.len(),
+    );
     let uplink = &config.uplinks[u];
     out.push(
         rules::UNREACHABLE
             .at(
                 uplink.pos,
                 format!(
-                    "{when}, {} destination(s) served now are left only to non-active uplinks: {list}{}; they should leave through {}",
+                    "{when}, {} destination(s) served now are left only to non-active uplinks: {list}; they should leave through {}",
                     lost.len(),
-                    if more > 0 { format!(" and {more} more") } else { String::new() },
                     active.join(" or ")
                 ),
             )
@@ -376,18 +370,13 @@ fn fallbacks(
         return;
     }
     let n = list.len();
-    let shown = list
-        .into_iter()
-        .take(EXAMPLES)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let shown = examples(list, n);
     out.push(
         rules::FALLBACK
             .at(
                 pos,
                 format!(
-                    "{when}, {n} more-specific(s) fall back to another uplink's covering route: {shown}{}",
-                    if n > EXAMPLES { format!(" and {} more", n - EXAMPLES) } else { String::new() }
+                    "{when}, {n} more-specific(s) fall back to another uplink's covering route: {shown}"
                 ),
             )
             .uplink(name)

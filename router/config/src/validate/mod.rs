@@ -28,11 +28,19 @@ impl Rule {
     }
 }
 
+/// Declares rules (`NAME = "ID", Severity, "summary";`) and `RULES`,
+/// every one of them in order; the what-if evaluator declares its own
+/// with it too.
+#[macro_export]
 macro_rules! rules {
     ($($name:ident = $id:literal, $sev:ident, $summary:literal;)*) => {
-        $(pub const $name: Rule = Rule { id: $id, severity: Severity::$sev, summary: $summary };)*
+        $(pub const $name: $crate::validate::Rule = $crate::validate::Rule {
+            id: $id,
+            severity: $crate::Severity::$sev,
+            summary: $summary,
+        };)*
         /// Every rule, in the order of the documentation.
-        pub const RULES: &[Rule] = &[$($name),*];
+        pub const RULES: &[$crate::validate::Rule] = &[$($name),*];
     };
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::uplinks::drains::write_atomic;
+use crate::uplinks::drains::write_json;
 
 const FILE: &str = "rolled-back.json";
 /// The newest ones are kept.
@@ -69,9 +69,7 @@ impl Memory {
     }
 
     fn save(&self, all: &[RolledBack]) -> io::Result<()> {
-        let mut text = serde_json::to_string_pretty(all).map_err(io::Error::other)?;
-        text.push('\n');
-        write_atomic(&self.dir, FILE, text.as_bytes())
+        write_json(&self.dir, FILE, &all)
     }
 }
 

@@ -43,6 +43,22 @@ impl Placer {
         &self.active
     }
 
+    /// Every interface of `config` up, with made-up ifindexes and MACs:
+    /// for evaluating placements away from a kernel (the validator's round
+    /// trips, benchmarks, tests).
+    pub fn all_ports_up(&mut self, config: &Config) {
+        for (k, iface) in config.interfaces.iter().enumerate() {
+            let n = u32::try_from(k).unwrap_or(0) + 2;
+            let port = Port {
+                ifindex: n,
+                mac: [2, 0, 0, 0, 0, n as u8],
+                mtu: 1500,
+                up: true,
+            };
+            self.program.set_port(&iface.name.value, Some(port));
+        }
+    }
+
     /// Places one prefix; true if what the maps hold for it changed.
     pub fn place(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
         let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
@@ -181,16 +197,7 @@ impl Snapshot {
 /// differ from before (none, when undrain restores the FIB).
 pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
     let mut placer = Placer::new(config);
-    for (k, iface) in config.interfaces.iter().enumerate() {
-        let n = u32::try_from(k).unwrap_or(0) + 2;
-        let port = Port {
-            ifindex: n,
-            mac: [2, 0, 0, 0, 0, n as u8],
-            mtu: 1500,
-            up: true,
-        };
-        placer.program.set_port(&iface.name.value, Some(port));
-    }
+    placer.all_ports_up(config);
     let base = vec![true; config.uplinks.len()];
     placer.set_active(&base);
     let prefixes: Vec<Prefix> = rib
@@ -274,15 +281,7 @@ uplinks:
             }
         }
         let mut placer = Placer::new(&config);
-        for (name, ifindex) in [("eth1", 11), ("eth2", 12)] {
-            let port = Port {
-                ifindex,
-                mac: [2, 0, 0, 0, 0, ifindex as u8],
-                mtu: 1500,
-                up: true,
-            };
-            placer.program.set_port(name, Some(port));
-        }
+        placer.all_ports_up(&config);
         placer.set_active(&[true, true]);
         for (p, _) in rib.iter() {
             placer.place(&rib, &p);

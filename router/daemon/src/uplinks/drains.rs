@@ -97,10 +97,15 @@ impl DrainFile {
             version: VERSION,
             drains: drains.clone(),
         };
-        let mut text = serde_json::to_string_pretty(&disk).map_err(io::Error::other)?;
-        text.push('\n');
-        write_atomic(&self.dir, FILE, text.as_bytes())
+        write_json(&self.dir, FILE, &disk)
     }
+}
+
+/// [`write_atomic`] of `value` as pretty JSON.
+pub fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    text.push('\n');
+    write_atomic(dir, name, text.as_bytes())
 }
 
 /// Replaces `dir/name` with `bytes` so that a crash at any point leaves

@@ -191,10 +191,7 @@ proptest! {
         let local = Local::new(&config);
         let eval = Evaluator::cached(&config, &local, &rib);
         let mut placer = Placer::new(&config);
-        for (k, iface) in config.interfaces.iter().enumerate() {
-            let port = Port { ifindex: k as u32 + 2, mac: [2, 0, 0, 0, 0, k as u8], mtu: 1500, up: true };
-            placer.program.set_port(&iface.name.value, Some(port));
-        }
+        placer.all_ports_up(&config);
         placer.set_active(&[true; 3]);
         let prefixes: Vec<_> = rib.iter().map(|(p, _)| p).chain(placer.local.prefixes()).collect();
         for p in &prefixes {
