@@ -49,8 +49,13 @@ pub struct View<'a> {
 
 impl View<'_> {
     fn usable(&self, peer: &PeerInfo) -> bool {
-        peer.uplink
-            .is_none_or(|u| self.active.get(u).copied().unwrap_or(false))
+        self.usable_via(peer.uplink)
+    }
+
+    /// Whether a way out through `uplink` (None: an internal next hop) is
+    /// usable: internal ones always, an uplink's while it is active.
+    fn usable_via(&self, uplink: Option<usize>) -> bool {
+        uplink.is_none_or(|u| self.active.get(u).copied().unwrap_or(false))
     }
 
     fn ecmp(&self) -> usize {
@@ -154,8 +159,7 @@ pub enum StaticOutcome {
 pub fn static_outcome(rib: &Rib, view: &View<'_>, i: usize) -> StaticOutcome {
     let s = &view.config.static_routes[i];
     let prefix = s.prefix.value.0;
-    let bound = view.config.uplink_of_next_hop(s.via.value);
-    if bound.is_none_or(|u| view.active.get(u).copied().unwrap_or(false)) {
+    if view.usable_via(view.config.uplink_of_next_hop(s.via.value)) {
         return StaticOutcome::Forwards;
     }
     if learned(rib, &prefix, view).is_some_and(|(_, sel)| view.usable(rib.peer(sel.best.peer))) {
@@ -200,11 +204,7 @@ pub fn covering(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> Option<Prefix> {
             .static_routes
             .iter()
             .rfind(|s| s.prefix.value.0 == q)
-            .is_some_and(|s| {
-                view.config
-                    .uplink_of_next_hop(s.via.value)
-                    .is_none_or(|u| view.active.get(u).copied().unwrap_or(false))
-            })
+            .is_some_and(|s| view.usable_via(view.config.uplink_of_next_hop(s.via.value)))
         {
             return Some(q);
         }
@@ -418,10 +418,7 @@ pub fn resolve(entry: &Entry, view: &View<'_>) -> FibRoute {
         Entry::Connected => FibRoute::Connected,
         Entry::Forward(ways) => FibRoute::Forward {
             next_hops: ways
-                .resolve(|w| {
-                    w.uplink
-                        .is_none_or(|u| view.active.get(u).copied().unwrap_or(false))
-                })
+                .resolve(|w| view.usable_via(w.uplink))
                 .into_iter()
                 .map(|w| NextHop {
                     address: w.next_hop,
