@@ -59,6 +59,26 @@ impl Placer {
         }
     }
 
+    /// A placer away from a kernel ([`Self::all_ports_up`]) holding every
+    /// prefix of `rib` and of the config, placed and cleaned up under
+    /// uplink states `active`: where the validator's round trips and the
+    /// tests start from.
+    pub fn offline(config: &Config, rib: &Rib, active: &[bool]) -> Placer {
+        let mut placer = Placer::new(config);
+        placer.all_ports_up(config);
+        placer.set_active(active);
+        let prefixes: Vec<Prefix> = rib
+            .iter()
+            .map(|(p, _)| p)
+            .chain(placer.local.prefixes())
+            .collect();
+        for p in &prefixes {
+            placer.place(rib, p);
+        }
+        placer.clean_up(rib);
+        placer
+    }
+
     /// Places one prefix; true if what the maps hold for it changed.
     pub fn place(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
         let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
@@ -196,22 +216,11 @@ impl Snapshot {
 /// up; returns, per uplink (config index), the prefixes whose entries then
 /// differ from before (none, when undrain restores the FIB).
 pub fn round_trips(config: &Config, rib: &Rib) -> Vec<(usize, Vec<Prefix>)> {
-    let mut placer = Placer::new(config);
-    placer.all_ports_up(config);
     let base = vec![true; config.uplinks.len()];
-    placer.set_active(&base);
-    let prefixes: Vec<Prefix> = rib
-        .iter()
-        .map(|(p, _)| p)
-        .chain(placer.local.prefixes())
-        .collect();
-    for p in &prefixes {
-        placer.place(rib, p);
-    }
-    placer.clean_up(rib);
+    let mut placer = Placer::offline(config, rib, &base);
     let before = Snapshot::of(&placer.program);
     let mut out = Vec::new();
-    for u in (0..base.len()).filter(|&u| base[u]) {
+    for u in 0..base.len() {
         let mut drained = base.clone();
         drained[u] = false;
         placer.set_active(&drained);
@@ -280,13 +289,7 @@ uplinks:
                 rib.announce_attrs(peer, p.parse().unwrap(), attrs.clone());
             }
         }
-        let mut placer = Placer::new(&config);
-        placer.all_ports_up(&config);
-        placer.set_active(&[true, true]);
-        for (p, _) in rib.iter() {
-            placer.place(&rib, &p);
-        }
-        placer.clean_up(&rib);
+        let mut placer = Placer::offline(&config, &rib, &[true, true]);
         placer.program.take();
         (placer, rib)
     }

@@ -190,14 +190,8 @@ proptest! {
         let rib = rib(&spec);
         let local = Local::new(&config);
         let eval = Evaluator::cached(&config, &local, &rib);
-        let mut placer = Placer::new(&config);
-        placer.all_ports_up(&config);
-        placer.set_active(&[true; 3]);
+        let mut placer = Placer::offline(&config, &rib, &[true; 3]);
         let prefixes: Vec<_> = rib.iter().map(|(p, _)| p).chain(placer.local.prefixes()).collect();
-        for p in &prefixes {
-            placer.place(&rib, p);
-        }
-        placer.clean_up(&rib);
         // Every network and last address of every prefix, and a few others.
         let mut addrs: BTreeSet<IpAddr> = ["9.9.9.9", "20.1.2.77", "2001:db8:a1ff::1", "2001:db9::1"]
             .iter().map(|a| a.parse().unwrap()).collect();
