@@ -5,13 +5,15 @@
 //! ([`export::export`]). Nothing here decides forwarding or exports
 //! itself (DESIGN.md, principle 1).
 
+use std::collections::BTreeSet;
+
 use sluice_config::Config;
 use sluice_config::values::PolicyRef;
-use sluice_rib::Rib;
 use sluice_rib::attrs::{IGP, PathAttrs};
 use sluice_rib::export::{self, Conditions, Target};
 use sluice_rib::fib::Local;
 use sluice_rib::policy::{Policies, Source};
+use sluice_rib::{PeerInfo, Rib};
 use sluice_wire::Prefix;
 
 use crate::eval::{Evaluator, Fate};
@@ -50,10 +52,9 @@ pub struct Comparison {
 /// left to a covering route may come back when that route goes), every
 /// static route and every announced aggregate.
 pub fn compare(config: &Config, rib: &Rib, before: &[bool], after: &[bool]) -> Comparison {
-    let touched = |u: usize| {
-        before.get(u).copied().unwrap_or(false) != after.get(u).copied().unwrap_or(false)
-            || !before.get(u).copied().unwrap_or(false)
-    };
+    // Only an uplink active in both states changes nothing.
+    let active = |states: &[bool], u: usize| states.get(u).copied().unwrap_or(false);
+    let touched = |u: usize| !(active(before, u) && active(after, u));
     let mut candidates: Vec<Prefix> = rib
         .iter()
         .filter(|(_, paths)| {
@@ -117,10 +118,22 @@ pub fn compare_at(
 /// Whether an iBGP neighbour (a partner edge router of the site) announces
 /// `prefix` too: inbound traffic then still finds a way in through it.
 fn partner_announces(rib: &Rib, prefix: &Prefix) -> bool {
-    rib.paths(prefix).iter().any(|p| {
-        let peer = rib.peer(p.peer);
-        peer.uplink.is_none() && !peer.ebgp
-    })
+    rib.paths(prefix)
+        .iter()
+        .any(|p| is_partner(rib.peer(p.peer)))
+}
+
+/// Whether `peer` is an iBGP neighbour that is no uplink: a partner edge
+/// router of the site.
+pub(crate) fn is_partner(peer: &PeerInfo) -> bool {
+    peer.uplink.is_none() && !peer.ebgp
+}
+
+/// Whether traffic to `dest`, going `fate`, follows one of the `pinned`
+/// static routes (to its own prefix, or falling to one): that route's
+/// finding (PINNED-TO-INACTIVE) covers it, not a stranded destination's.
+pub(crate) fn follows_pinned(dest: &Prefix, fate: &Fate, pinned: &BTreeSet<Prefix>) -> bool {
+    pinned.contains(dest) || matches!(fate, Fate::Covered { by, .. } if pinned.contains(by))
 }
 
 /// Whether a destination the default route served (its own default, or

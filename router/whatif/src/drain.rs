@@ -3,11 +3,13 @@
 //! drain` refuses on an error-level finding unless `--force`d, and prints
 //! the plan with `--dry-run`.
 
+use std::collections::BTreeSet;
+
 use sluice_config::{Config, Finding, Pos};
 use sluice_rib::Rib;
 use sluice_rib::fib::{self, StaticOutcome, View};
 
-use crate::compare::{Comparison, compare};
+use crate::compare::{Comparison, compare, follows_pinned, is_partner};
 use crate::eval::Fate;
 use crate::{examples, rules};
 
@@ -50,6 +52,8 @@ pub fn drain_plan(
         .map(|u| u.name.as_str())
         .collect();
     let doing = format!("draining {}", names.join(", "));
+    // Findings about the drain as a whole point at the first uplink.
+    let first = drain.first().and_then(|&u| config.uplinks.get(u));
     let comparison = compare(config, rib, before, &after);
     let mut findings = Vec::new();
     let view = View {
@@ -58,7 +62,7 @@ pub fn drain_plan(
     };
 
     // Static routes through a drained uplink's gateway.
-    let mut pinned = Vec::new();
+    let mut pinned = BTreeSet::new();
     for (i, s) in config.static_routes.iter().enumerate() {
         let Some(u) = config.uplink_of_next_hop(s.via.value) else {
             continue;
@@ -66,7 +70,7 @@ pub fn drain_plan(
         if !drain.contains(&u) {
             continue;
         }
-        pinned.push(s.prefix.value.0);
+        pinned.insert(s.prefix.value.0);
         let name = config.uplinks[u].name.as_str();
         let what = match fib::static_outcome(rib, &view, i) {
             StaticOutcome::Forwards => continue,
@@ -103,20 +107,15 @@ pub fn drain_plan(
     let stranded: Vec<_> = comparison
         .stranded
         .iter()
-        // Traffic following a pinned static route is that route's finding.
-        .filter(|s| {
-            !pinned.contains(&s.prefix)
-                && !matches!(&s.after, Fate::Covered { by, .. } if pinned.contains(by))
-        })
+        .filter(|s| !follows_pinned(&s.prefix, &s.after, &pinned))
         .collect();
-    if let (false, Some(&first)) = (stranded.is_empty(), drain.first()) {
+    if let (false, Some(uplink)) = (stranded.is_empty(), first) {
         let list = examples(
             stranded
                 .iter()
                 .map(|s| format!("{} ({})", s.prefix, describe(&s.after))),
             stranded.len(),
         );
-        let uplink = &config.uplinks[first];
         findings.push(
             rules::UNREACHABLE
                 .at(
@@ -154,10 +153,7 @@ pub fn drain_plan(
     if active_after < min && active_after < active_before && !partner {
         let pos = match config.maintenance.min_active_uplinks.pos {
             p if p.is_known() => p,
-            _ => drain
-                .first()
-                .and_then(|&u| config.uplinks.get(u))
-                .map_or(Pos::UNKNOWN, |u| u.pos),
+            _ => first.map_or(Pos::UNKNOWN, |u| u.pos),
         };
         findings.push(
             rules::BELOW_MIN_ACTIVE
@@ -184,12 +180,8 @@ pub fn drain_plan(
                 .map(|f| format!("{} → {} ({})", f.prefix, f.to, f.via.join(", "))),
             n,
         );
-        let pos = drain
-            .first()
-            .and_then(|&u| config.uplinks.get(u))
-            .map_or(Pos::UNKNOWN, |u| u.pos);
         findings.push(rules::FALLBACK.at(
-            pos,
+            first.map_or(Pos::UNKNOWN, |u| u.pos),
             format!(
                 "{doing}: {n} more-specific(s) fall back to another uplink's covering route: {list}"
             ),
@@ -205,12 +197,8 @@ pub fn drain_plan(
 
 /// Whether an iBGP neighbour (a partner edge router) offers routes.
 fn partner_offers_routes(rib: &Rib) -> bool {
-    rib.iter().any(|(_, paths)| {
-        paths.iter().any(|p| {
-            let peer = rib.peer(p.peer);
-            peer.uplink.is_none() && !peer.ebgp
-        })
-    })
+    rib.peers()
+        .any(|(id, peer)| is_partner(peer) && rib.count(id) > 0)
 }
 
 /// Where a stranded destination's traffic would go, in a few words.

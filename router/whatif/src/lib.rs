@@ -35,8 +35,6 @@ mod tests;
 
 use sluice_config::{Config, Finding};
 
-/// `f` over `items` on as many threads as there are cores: evaluating is
-/// read-only, and a big route model is most of the validator's time.
 /// How many counterexamples a finding lists.
 const EXAMPLES: usize = 5;
 
@@ -53,6 +51,8 @@ pub fn examples(items: impl IntoIterator<Item = String>, total: usize) -> String
     }
 }
 
+/// `f` over `items` on as many threads as there are cores: evaluating is
+/// read-only, and a big route model is most of the validator's time.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads <= 1 || items.len() < 4096 {

@@ -26,7 +26,6 @@ use sluice_rib::attrs::{IGP, PathAttrs};
 use sluice_rib::policy::Policies;
 use sluice_rib::{PeerInfo, Rib};
 use sluice_wire::Prefix;
-use sluice_wire::update::AS_SEQUENCE;
 
 /// Candidates for the representative more-specific of each family: the
 /// first that is neither special-purpose space nor overlaps anything the
@@ -159,15 +158,14 @@ fn offers(config: &Config, policies: &Policies, destinations: &[Prefix]) -> Rib 
                 ebgp,
                 uplink: Some(i),
             });
-            let mut as_path = vec![AS_SEQUENCE, 1];
-            as_path.extend(peer.asn.value.to_be_bytes());
-            let base = PathAttrs {
+            let mut base = PathAttrs {
                 origin: IGP,
-                as_path,
                 next_hop: Some(address),
                 local_pref: u.local_pref.as_ref().map(|l| l.value),
                 ..Default::default()
             };
+            // The path as the peer sends it: its own AS.
+            base.prepend(peer.asn.value, 1);
             let shared = rib.attrs.intern(base.clone());
             for d in destinations {
                 if d.addr().is_ipv4() != address.is_ipv4()

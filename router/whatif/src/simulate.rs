@@ -26,7 +26,7 @@ use sluice_rib::fib::Local;
 use sluice_rib::policy::{Policies, Source};
 use sluice_wire::Prefix;
 
-use crate::compare::{exported_to, full_table_stands_in};
+use crate::compare::{exported_to, follows_pinned, full_table_stands_in};
 use crate::eval::{Evaluator, Fate};
 use crate::model::Model;
 use crate::rules;
@@ -175,15 +175,10 @@ pub fn simulate(config: &Config, model: &Model, from_config: bool) -> Simulation
     }
     if !floor.is_empty() {
         let m = &config.maintenance.min_active_uplinks;
-        let pos = if m.pos.is_known() {
-            m.pos
-        } else {
-            Pos::UNKNOWN
-        };
         out.findings.push(
             rules::FLOOR_UNREACHABLE
                 .at(
-                    pos,
+                    m.pos,
                     format!(
                         "draining or losing {} leaves fewer active uplinks than min_active_uplinks {}: those drains are refused, and such a failure breaks the floor",
                         floor.join(" or "),
@@ -306,10 +301,7 @@ fn stranded(
         .filter(|(i, f)| {
             normal[*i].served(config, &base_active)
                 && !f.served(config, after)
-                && !pinned.contains(&dests[*i])
-                // Traffic following a pinned static route is that route's
-                // finding (PINNED-TO-INACTIVE).
-                && !matches!(f, Fate::Covered { by, .. } if pinned.contains(by))
+                && !follows_pinned(&dests[*i], f, &pinned)
                 && !full_table_stands_in(config, &dests[*i], &normal[*i], after)
         })
         .collect();
