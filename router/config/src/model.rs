@@ -50,6 +50,16 @@ impl Config {
         self.interfaces.iter().find(|i| *i.name == name)
     }
 
+    /// Whether `addr` lies on a subnet of interface `iface`, or of any
+    /// interface when None.
+    pub fn on_link(&self, iface: Option<&str>, addr: IpAddr) -> bool {
+        self.interfaces
+            .iter()
+            .filter(|i| iface.is_none_or(|n| *i.name == n))
+            .flat_map(|i| i.addresses.iter())
+            .any(|a| a.subnet().contains(&addr))
+    }
+
     /// The uplink (config index) a next hop belongs to: the one whose peer
     /// has that address, else the one whose interface subnet holds it.
     /// A static route through it follows that uplink's state, exactly as

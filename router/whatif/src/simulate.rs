@@ -384,18 +384,10 @@ fn reached_through_others<E: sluice_rib::fib::Entries>(
     base: &[bool],
     out: &mut Vec<Finding>,
 ) {
-    let on_link = |iface: Option<&str>, a: std::net::IpAddr| {
-        config
-            .interfaces
-            .iter()
-            .filter(|i| iface.is_none_or(|n| i.name.value == n))
-            .flat_map(|i| i.addresses.iter())
-            .any(|x| x.subnet().contains(&a))
-    };
     for u in &config.uplinks {
         for p in &u.peer.0 {
             let addr = p.address.value;
-            if on_link(Some(&u.interface), addr) {
+            if config.on_link(Some(&u.interface), addr) {
                 continue;
             }
             let fate = eval.fate(&Prefix::from(addr), base);
@@ -421,7 +413,7 @@ fn reached_through_others<E: sluice_rib::fib::Entries>(
     }
     for s in &config.static_routes {
         let via = s.via.value;
-        if on_link(None, via) {
+        if config.on_link(None, via) {
             continue;
         }
         let fate = eval.fate(&Prefix::from(via), base);

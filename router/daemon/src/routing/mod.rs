@@ -93,12 +93,7 @@ fn on_link(config: &Config, role: Role, nh: IpAddr) -> bool {
         Role::Uplink(u) => config.uplinks.get(u).map(|u| u.interface.value.as_str()),
         Role::Neighbor(_) => None,
     };
-    config
-        .interfaces
-        .iter()
-        .filter(|i| iface.is_none_or(|n| n == i.name.value.as_str()))
-        .flat_map(|i| i.addresses.iter())
-        .any(|a| a.subnet().contains(&nh))
+    config.on_link(iface, nh)
 }
 
 #[derive(Debug)]
