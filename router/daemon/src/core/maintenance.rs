@@ -16,7 +16,7 @@ use sluice_control::{DrainReport, FallbackView, PlanFinding, Response, UplinkSta
 use sluice_rib::fib::{StaticOutcome, View};
 use sluice_wire::Prefix;
 
-use super::{Core, unix_ms};
+use super::{Core, refused, unix_ms};
 use crate::uplinks::{CliDrain, Input, Transition};
 
 /// How many fallbacks a drain report lists.
@@ -229,11 +229,7 @@ impl Core {
             Err(message) => return Response::Usage { message },
         };
         if let Err(e) = self.uplinks.check_undrain(i) {
-            return Response::Refused {
-                message: e.to_string(),
-                rendered: String::new(),
-                findings: serde_json::json!([]),
-            };
+            return refused(e.to_string());
         }
         let mut drains = self.uplinks.cli_drains();
         if drains.remove(name).is_none() {
@@ -242,11 +238,9 @@ impl Core {
             };
         }
         if let Err(e) = self.save_drains(&drains) {
-            return Response::Refused {
-                message: format!("cannot record the undrain ({e}); {name} stays drained"),
-                rendered: String::new(),
-                findings: serde_json::json!([]),
-            };
+            return refused(format!(
+                "cannot record the undrain ({e}); {name} stays drained"
+            ));
         }
         let changes = self
             .uplinks

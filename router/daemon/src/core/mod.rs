@@ -507,11 +507,7 @@ impl Core {
                 );
                 self.metrics.reload(ReloadResult::Refused);
                 self.events.warn("reload-refused", message.clone());
-                return Response::Refused {
-                    message,
-                    rendered: String::new(),
-                    findings: serde_json::json!([]),
-                };
+                return refused(message);
             }
             let _ = memory.forget(&checked.sha256);
         }
@@ -635,6 +631,15 @@ fn parse_prefix(s: &str) -> Result<sluice_wire::Prefix, String> {
     s.parse::<std::net::IpAddr>()
         .map(sluice_wire::Prefix::from)
         .map_err(|_| format!("`{s}` is not a prefix or an address"))
+}
+
+/// A refusal for a reason other than a config's findings (none to show).
+fn refused(message: String) -> Response {
+    Response::Refused {
+        message,
+        rendered: String::new(),
+        findings: serde_json::json!([]),
+    }
 }
 
 /// Warnings and waived errors of an accepted config, for the operator.
