@@ -346,6 +346,16 @@ impl Bpffs {
         assert!(ok, "mount -t bpf failed");
         Bpffs(dir)
     }
+
+    /// The `dataplane` keys that pin the maps here, under the lab's own
+    /// instance name.
+    fn pins(&self, lab: &Lab) -> String {
+        format!(
+            ", bpffs: {}, instance: {}",
+            self.0.path().display(),
+            lab.prefix()
+        )
+    }
 }
 
 impl Drop for Bpffs {
@@ -364,12 +374,7 @@ fn a_daemon_restart_loses_no_packets() {
     let bpffs = Bpffs::mount();
     let lab = Lab::new("fwd-restart");
     let site = site(&lab);
-    let extra = format!(
-        ", bpffs: {}, instance: {}",
-        bpffs.0.path().display(),
-        lab.prefix()
-    );
-    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let mut sluice = up_with(&site, &config_with("native", "full", &bpffs.pins(&lab)));
     let status = sluice.json(&["status"]);
     assert!(status["dataplane"]["pins"].is_string(), "{status:#}");
     wait_resolved(&sluice, DST);
@@ -434,12 +439,7 @@ fn a_restart_while_drained_stays_drained() {
     let bpffs = Bpffs::mount();
     let lab = Lab::new("fwd-rdrain");
     let site = site(&lab);
-    let extra = format!(
-        ", bpffs: {}, instance: {}",
-        bpffs.0.path().display(),
-        lab.prefix()
-    );
-    let mut sluice = up_with(&site, &config_with("native", "full", &extra));
+    let mut sluice = up_with(&site, &config_with("native", "full", &bpffs.pins(&lab)));
     sluice.wait_warm(UP);
     let out = sluice.cli(&["drain", "iap-a", "--wait", "--reason", "restart test"]);
     assert!(out.contains("iap-a: drained"), "{out}");
@@ -575,11 +575,7 @@ fn a_clean_stop_without_keep_on_exit_removes_everything_sluice_installed() {
         "proto",
         "static",
     ]);
-    let extra = format!(
-        ", bpffs: {}, instance: {}, keep_on_exit: false",
-        bpffs.0.path().display(),
-        lab.prefix()
-    );
+    let extra = format!("{}, keep_on_exit: false", bpffs.pins(&lab));
     let mut sluice = up_with(&site, &config_with("native", "full", &extra));
     let pins = bpffs.0.path().join("sluice").join(lab.prefix());
     wait_until(UP, "Sluice's kernel routes", || {
