@@ -17,7 +17,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -207,6 +207,11 @@ fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
     eprintln!("baseline: {baseline:?}");
 
     let traffic = background(&site.lab, "host1", 10_000, 9000, None);
+    // Where the stream's at_ms start, against the event log's times.
+    eprintln!(
+        "stream started at {}",
+        humantime::format_rfc3339_millis(SystemTime::now())
+    );
     std::thread::sleep(Duration::from_secs(2));
     let out = site.sluice(
         "r1",
@@ -267,12 +272,15 @@ fn a_planned_drain_under_traffic_loses_nothing_and_the_upstream_sees_it() {
     let r = traffic.join().unwrap();
     eprintln!("with drain and undrain: {r:?}");
     assert!(r.sent >= 85_000, "{r:?}");
+    // On a loss, r1's event log says what it was doing then.
+    let events = || site.sluice("r1", &["show", "events"]).text();
     assert!(
         r.lost <= baseline.lost,
-        "lost {} across drain and undrain, {} without: {:?}",
+        "lost {} across drain and undrain, {} without: {:?}\n{}",
         r.lost,
         baseline.lost,
-        r.lost_spans
+        r.lost_spans,
+        events()
     );
     // The upstream sees what it saw before the drain: no tag, no prepend.
     site.wait("iap-a's preference back", Duration::from_secs(10), || {
