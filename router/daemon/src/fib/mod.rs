@@ -208,6 +208,11 @@ impl Fib {
         self.placer.program.adopt(routes, groups, hops);
     }
 
+    /// Whether any data plane takes routes: XDP maps or the kernel FIB.
+    fn programs(&self) -> bool {
+        self.xdp.is_some() || self.kernel.is_some()
+    }
+
     /// Whether the config names interface `name`.
     fn configured(&self, name: &str) -> bool {
         self.config.interfaces.iter().any(|i| i.name.value == name)
@@ -332,6 +337,12 @@ impl Fib {
     /// the kernel FIB is what forwards, whose changed routes are reported
     /// once written ([`Self::take_programmed`]).
     pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) -> Vec<Prefix> {
+        // No data plane, nothing to place: the programmer's per-prefix
+        // state would only double the RIB. A data plane that starts later
+        // is programmed with the whole RIB (`Routing::restart_fib`).
+        if !self.programs() {
+            return prefixes.to_vec();
+        }
         let mut now = Vec::new();
         for prefix in prefixes {
             let changed = self.placer.place(rib, prefix);
