@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sluice_testns::{Lab, ProcessHandle};
 
-use crate::receivers::{Kind, Receiver};
+use crate::receivers::{Kind, Mode, Receiver};
 
 pub const FEEDER_ASN: u32 = 65001;
 pub const RECEIVER_ASN: u32 = 64500;
@@ -24,6 +24,7 @@ const MAX_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct RunSpec<'a> {
     pub kind: Kind,
+    pub mode: Mode,
     pub stream: &'a Path,
     pub total: u64,
     /// Routes that must be in the receiver's RIB at the end, with their AS paths.
@@ -39,6 +40,7 @@ pub struct RunSpec<'a> {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub kind: Kind,
+    pub mode: Mode,
     pub finished: bool,
     /// OPEN exchange to the first poll that saw the whole table (or to the timeout).
     pub seconds: f64,
@@ -75,6 +77,7 @@ impl Outcome {
     pub fn to_json(&self) -> Value {
         json!({
             "receiver": self.kind.name(),
+            "dataplane": self.mode.name(),
             "finished": self.finished,
             "seconds": round3(self.seconds),
             "seconds_previous_poll": round3(self.seconds_before),
@@ -114,6 +117,7 @@ pub fn measure(spec: &RunSpec<'_>) -> Outcome {
 fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
     let mut out = Outcome {
         kind: spec.kind,
+        mode: spec.mode,
         finished: false,
         seconds: 0.0,
         seconds_before: 0.0,
@@ -155,8 +159,11 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
 
     let dir = lab.log_dir().join(spec.kind.name());
     std::fs::create_dir_all(&dir).expect("receiver dir");
+    let _bpffs = (spec.kind == Kind::Sluice && spec.mode != Mode::Off)
+        .then(|| Bpffs::mount(&dir.join("bpffs")));
     let receiver = Receiver {
         kind: spec.kind,
+        mode: spec.mode,
         dir: dir.clone(),
         sluice: spec.sluice.to_path_buf(),
     };
@@ -284,6 +291,33 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
             .get_or_insert_with(|| format!("receiver exited:\n{}", tail(&daemon.log())));
     }
     out
+}
+
+/// A bpffs of the run's own for the data plane's pins: `ip netns exec`
+/// hides /sys/fs/bpf, and no run may meet another's maps. Unmounted when
+/// dropped, after the daemon (declared before it).
+struct Bpffs(PathBuf);
+
+impl Bpffs {
+    fn mount(dir: &Path) -> Bpffs {
+        std::fs::create_dir_all(dir).expect("bpffs dir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mount -t bpf {} failed", dir.display());
+        Bpffs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
 }
 
 fn now_ns() -> u128 {

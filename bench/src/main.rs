@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use lab::{FEEDER_ASN, FEEDER_V4, FEEDER_V6, Outcome, RunSpec};
-use receivers::{Kind, Receiver};
+use receivers::{Kind, Mode, Receiver};
 
 const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
@@ -51,6 +51,7 @@ struct Args {
     v6: usize,
     sets: Vec<usize>,
     only: Vec<Kind>,
+    modes: Vec<Mode>,
     seed: u64,
     timeout: Duration,
     poll: Duration,
@@ -100,6 +101,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         v6: 200_000,
         sets: MIXES.to_vec(),
         only: Kind::ALL.to_vec(),
+        modes: vec![Mode::Off],
         seed: 1,
         timeout: Duration::from_secs(180),
         poll: Duration::from_millis(100),
@@ -128,6 +130,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
                             .ok_or_else(|| format!("--only: unknown receiver {s:?}"))
                     })
                     .collect::<Result<_, _>>()?
+            }
+            "--dataplane" => {
+                a.modes = match v? {
+                    "all" => Mode::ALL.to_vec(),
+                    list => list
+                        .split(',')
+                        .map(|s| {
+                            Mode::parse(s.trim()).ok_or_else(|| {
+                                format!("--dataplane: {s:?} is not off, xdp, full or all")
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                }
             }
             "--seed" => a.seed = number(v?, flag)?,
             "--timeout" => a.timeout = Duration::from_secs(number(v?, flag)?),
@@ -241,10 +256,15 @@ fn bench(a: &Args) -> Result<(), String> {
         };
         let samples = stream.samples.clone();
         drop(stream);
-        for &kind in &a.only {
-            eprintln!("  {} ...", kind.name());
+        for (&mode, &kind) in a
+            .modes
+            .iter()
+            .flat_map(|m| a.only.iter().map(move |k| (m, k)))
+        {
+            eprintln!("  {} (data plane {}) ...", kind.name(), mode.name());
             let o = lab::measure(&RunSpec {
                 kind,
+                mode,
                 stream: &path,
                 total: mix.prefixes as u64,
                 samples: &samples,
@@ -419,6 +439,7 @@ fn to_json(a: &Args, results: &[MixResult], sluice: &std::path::Path) -> serde_j
         .map(|&k| {
             let r = Receiver {
                 kind: k,
+                mode: Mode::Off,
                 dir: PathBuf::new(),
                 sluice: sluice.to_path_buf(),
             };
