@@ -247,10 +247,17 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
                 // Also polled: the signal may belong to a data plane started later.
                 core.programmed();
             }
+            // Route changes wait for the data plane while UPDATEs queue
+            // up; it takes them a chunk at a time when the queue is empty.
+            _ = std::future::ready(()), if core.has_backlog() && session_rx.is_empty() => {
+                core.place_backlog(routing::BACKLOG_CHUNK);
+            }
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }
     };
+    // What the pinned FIB keeps forwarding on must be complete.
+    core.place_backlog(usize::MAX);
     acceptor.abort();
     for l in listeners {
         l.abort();

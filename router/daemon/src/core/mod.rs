@@ -272,6 +272,25 @@ impl Core {
     }
 
     /// The kernel FIB wrote routes: neighbours may now hear of them.
+    /// Whether route changes wait for the data plane.
+    pub fn has_backlog(&self) -> bool {
+        self.routing.as_ref().is_some_and(|r| r.has_backlog())
+    }
+
+    /// The session queue is empty: the data plane takes up to `max` of the
+    /// route changes that waited for it (see `routing::backlog`).
+    pub fn place_backlog(&mut self, max: usize) {
+        if let Some(r) = self.routing.as_mut()
+            && r.has_backlog()
+        {
+            r.place_backlog(
+                max,
+                &self.active.checked.loaded.config,
+                &self.active_uplinks,
+            );
+        }
+    }
+
     pub fn programmed(&mut self) {
         if let Some(r) = self.routing.as_mut() {
             r.programmed(&self.active.checked.loaded.config, &self.active_uplinks);

@@ -209,7 +209,7 @@ impl Fib {
     }
 
     /// Whether any data plane takes routes: XDP maps or the kernel FIB.
-    fn programs(&self) -> bool {
+    pub fn programs(&self) -> bool {
         self.xdp.is_some() || self.kernel.is_some()
     }
 

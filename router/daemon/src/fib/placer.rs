@@ -4,7 +4,7 @@
 //! adds the I/O (XDP maps, the kernel FIB, netlink); benchmarks and tests
 //! drive this directly, through the same path `sluice drain` takes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use sluice_config::Config;
@@ -23,7 +23,7 @@ pub struct Placer {
     /// Prefixes whose routes yielded to a covering one: only non-active
     /// uplinks offer them (static routes bound to one included) and a
     /// usable path covers them.
-    suppressed: HashSet<Prefix>,
+    suppressed: rustc_hash::FxHashSet<Prefix>,
     /// Routes that could not be programmed (logged once).
     failed: usize,
 }
@@ -34,7 +34,7 @@ impl Placer {
             local: Local::new(config),
             program: Programmer::new(config),
             active: Vec::new(),
-            suppressed: HashSet::new(),
+            suppressed: Default::default(),
             failed: 0,
         }
     }

@@ -9,6 +9,8 @@
 //! (DESIGN.md, principle 3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -186,10 +188,10 @@ pub enum ProgramError {
 /// The programmer's state: what the maps hold, by meaning.
 #[derive(Debug)]
 pub struct Programmer {
-    routes: HashMap<Prefix, u16>,
-    groups: HashMap<u16, GroupSlot>,
-    by_ways: HashMap<Ways, u16>,
-    hops: HashMap<u16, HopSlot>,
+    routes: FxHashMap<Prefix, u16>,
+    groups: FxHashMap<u16, GroupSlot>,
+    by_ways: FxHashMap<Ways, u16>,
+    hops: FxHashMap<u16, HopSlot>,
     by_addr: HashMap<IpAddr, u16>,
     group_ids: Ids,
     hop_ids: Ids,
@@ -201,7 +203,7 @@ pub struct Programmer {
     ports: HashMap<String, Port>,
     neighbours: HashMap<IpAddr, [u8; 6]>,
     /// Adopted from a previous run, not yet replaced (see [`Self::adopt`]).
-    stale: HashSet<Prefix>,
+    stale: FxHashSet<Prefix>,
     /// Between new uplink states and the end of their per-prefix clean-up:
     /// groups with no usable way forward through the default route.
     stand_in: bool,
@@ -213,10 +215,10 @@ pub struct Programmer {
 impl Programmer {
     pub fn new(config: &Config) -> Programmer {
         let mut p = Programmer {
-            routes: HashMap::new(),
-            groups: HashMap::new(),
-            by_ways: HashMap::new(),
-            hops: HashMap::new(),
+            routes: FxHashMap::default(),
+            groups: FxHashMap::default(),
+            by_ways: FxHashMap::default(),
+            hops: FxHashMap::default(),
             by_addr: HashMap::new(),
             // Ids below the reserved ones; 0 means "none" in the maps.
             group_ids: Ids::new(u32::from(GROUP_LOCAL)),
@@ -226,7 +228,7 @@ impl Programmer {
             subnets: Vec::new(),
             ports: HashMap::new(),
             neighbours: HashMap::new(),
-            stale: HashSet::new(),
+            stale: FxHashSet::default(),
             stand_in: false,
             fib4: Dir24::default(),
             changes: Changes::default(),

@@ -5,6 +5,8 @@
 //! selects best paths and sends each peer the difference between what it
 //! should have and what it was sent (its Adj-RIB-Out).
 
+mod backlog;
+pub use backlog::CHUNK as BACKLOG_CHUNK;
 mod export;
 pub mod peers;
 
@@ -142,6 +144,8 @@ pub struct Routing {
     started: Instant,
     /// The data plane, programmed before any peer hears of a change.
     pub fib: Option<crate::fib::Fib>,
+    /// Changes the data plane has yet to take ([`backlog`]).
+    backlog: backlog::Backlog,
     /// Cold start: until the FIB holds the uplinks' tables, `announce`
     /// goes out prepended so that a booting router attracts no traffic it
     /// cannot forward yet (FRR's update-delay idea). Off from the start
@@ -168,6 +172,7 @@ impl Routing {
             restarting,
             started: Instant::now(),
             fib: None,
+            backlog: backlog::Backlog::default(),
             cold: true,
         };
         for conf in peers::sessions(config, restarting) {
@@ -535,6 +540,7 @@ impl Routing {
                         .as_ref()
                         .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
             })
+            && self.backlog.is_empty()
             && self
                 .fib
                 .as_ref()
@@ -760,17 +766,39 @@ impl Routing {
     /// Tells peers about best-path changes of `touched`.
     fn propagate(&mut self, touched: &[Prefix], config: &Config, active: &[bool]) {
         // Into the FIB first: a route is advertised only once it forwards.
-        // XDP is written before this returns; the kernel FIB in the
-        // background, and when it is the one forwarding, neighbours hear of
-        // a prefix once it is written (see `programmed`).
-        if let Some(fib) = self.fib.as_mut()
-            && !touched.is_empty()
-        {
-            let now = fib.update(&self.rib, touched);
-            self.advertise(&now, config, active);
+        // The data plane takes changes when the session queue is empty
+        // (`place_backlog`; see `backlog`).
+        if self.fib.as_ref().is_some_and(crate::fib::Fib::programs) {
+            if self.backlog.push(touched, Instant::now()) {
+                // Overdue: place more than came in, so the backlog shrinks
+                // even under a flood.
+                let n = backlog::CHUNK.max(2 * touched.len());
+                self.place_backlog(n, config, active);
+            }
             return;
         }
         self.advertise(touched, config, active);
+    }
+
+    /// Whether route changes wait for the data plane.
+    pub fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// Places up to `max` of the changes that waited and tells neighbours
+    /// of them. XDP is written before this returns; the kernel FIB in the
+    /// background, and when it is the one forwarding, neighbours hear of a
+    /// prefix once it is written (see `programmed`).
+    pub fn place_backlog(&mut self, max: usize, config: &Config, active: &[bool]) {
+        if self.backlog.is_empty() {
+            return;
+        }
+        let touched = self.backlog.take(max, Instant::now());
+        let now = match self.fib.as_mut() {
+            Some(fib) => fib.update(&self.rib, &touched),
+            None => touched,
+        };
+        self.advertise(&now, config, active);
     }
 
     /// Starts the data plane anew (a configured interface appeared after
