@@ -54,6 +54,11 @@ pub struct Outcome {
     pub final_kb: u64,
     /// User + system CPU time of the receiver during the load.
     pub cpu_seconds: f64,
+    /// OPEN exchange to the data plane holding every route (the XDP maps
+    /// in `Mode::Xdp`, the kernel table in `Mode::Full`), if measured.
+    pub fib_seconds: Option<f64>,
+    /// Of the peak RSS: mmapped BPF maps (the XDP FIB), at the end.
+    pub maps_kb: u64,
     /// OPEN exchange to the feeder having handed everything to the kernel.
     pub feeder_done: Option<f64>,
     /// (seconds since OPEN, count), about one a second.
@@ -88,6 +93,8 @@ impl Outcome {
             "final_rss_kib": self.final_kb,
             "bytes_per_route": self.bytes_per_route().round(),
             "cpu_seconds": round3(self.cpu_seconds),
+            "fib_seconds": self.fib_seconds.map(round3),
+            "bpf_maps_rss_kib": self.maps_kb,
             "feeder_sent_seconds": self.feeder_done.map(round3),
             "polls": self.polls,
             "mean_poll_ms": round3(self.mean_poll.as_secs_f64() * 1e3),
@@ -127,6 +134,8 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         peak_kb: 0,
         final_kb: 0,
         cpu_seconds: 0.0,
+        fib_seconds: None,
+        maps_kb: 0,
         feeder_done: None,
         samples: Vec::new(),
         polls: 0,
@@ -179,6 +188,8 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
     let pid = daemon.pid();
     std::thread::sleep(Duration::from_millis(300));
     out.baseline_kb = status_kb(pid, "VmRSS:").unwrap_or(0);
+    // Connected and local routes are there before the session.
+    let fib_idle = receiver.fib_count(pid).map(|c| c.unwrap_or(0));
     let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
 
     let feeder = feed.spawn([
@@ -262,12 +273,18 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         }
         std::thread::sleep(next_poll.saturating_duration_since(Instant::now()));
     }
+    if out.finished
+        && let Some(idle) = fib_idle
+    {
+        out.fib_seconds = fib_complete(&receiver, pid, idle, spec, &since_open, &mut out);
+    }
     out.cpu_seconds = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     out.mean_poll = query_total / out.polls.max(1);
     out.feeder_done = milestone(&feeder, "sent").map(since_open);
     // Let any work after the last route (export sync, GC) show in the peak.
     std::thread::sleep(Duration::from_secs(2));
     out.peak_kb = status_kb(pid, "VmHWM:").unwrap_or(0);
+    out.maps_kb = crate::receivers::bpf_maps_kb(pid);
     out.final_kb = status_kb(pid, "VmRSS:").unwrap_or(0);
     if out.finished {
         // The count must settle at the table size, not beyond it.
@@ -317,6 +334,42 @@ impl Drop for Bpffs {
             .arg("-l")
             .arg(&self.0)
             .status();
+    }
+}
+
+/// Polls the receiver's data plane until it holds the whole table: the
+/// time since OPEN, or None (and an error in `out`) at the timeout.
+fn fib_complete(
+    receiver: &Receiver,
+    pid: u32,
+    idle: u64,
+    spec: &RunSpec<'_>,
+    since_open: &dyn Fn(u128) -> f64,
+    out: &mut Outcome,
+) -> Option<f64> {
+    let mut last = 0;
+    loop {
+        let asked = Instant::now();
+        let t = since_open(now_ns());
+        match receiver.fib_count(pid) {
+            Some(Ok(c)) if c.saturating_sub(idle) >= spec.total => return Some(t),
+            Some(Ok(c)) => last = c.saturating_sub(idle),
+            Some(Err(e)) => out.error = Some(format!("data plane count: {e}")),
+            None => return None,
+        }
+        if t > spec.timeout.as_secs_f64() {
+            out.error = Some(format!(
+                "data plane holds {last} of {} routes after {t:.0} s",
+                spec.total
+            ));
+            return None;
+        }
+        let took = asked.elapsed();
+        std::thread::sleep(
+            spec.poll
+                .max((took * 10).min(MAX_POLL))
+                .saturating_sub(took),
+        );
     }
 }
 

@@ -22,6 +22,7 @@ mod bird_static;
 mod feeder;
 mod lab;
 mod receivers;
+mod report;
 mod table;
 
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use serde_json::json;
 
 use lab::{FEEDER_ASN, FEEDER_V4, FEEDER_V6, Outcome, RunSpec};
 use receivers::{Kind, Mode, Receiver};
+use report::{MixResult, Runs};
 
 const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
@@ -52,6 +54,7 @@ struct Args {
     sets: Vec<usize>,
     only: Vec<Kind>,
     modes: Vec<Mode>,
+    runs: usize,
     seed: u64,
     timeout: Duration,
     poll: Duration,
@@ -102,6 +105,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         sets: MIXES.to_vec(),
         only: Kind::ALL.to_vec(),
         modes: vec![Mode::Off],
+        runs: 5,
         seed: 1,
         timeout: Duration::from_secs(180),
         poll: Duration::from_millis(100),
@@ -144,6 +148,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
                         .collect::<Result<_, _>>()?,
                 }
             }
+            "--runs" => a.runs = number(v?, flag)?,
             "--seed" => a.seed = number(v?, flag)?,
             "--timeout" => a.timeout = Duration::from_secs(number(v?, flag)?),
             "--poll-ms" => a.poll = Duration::from_millis(number(v?, flag)?),
@@ -154,6 +159,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
+    }
+    if a.runs == 0 {
+        return Err("--runs must be at least 1".into());
     }
     if a.sets.contains(&0) {
         return Err("--sets must be at least 1".into());
@@ -181,17 +189,6 @@ fn parse_feed(args: &[String]) -> Result<feeder::FeedArgs, String> {
         asn: asn.ok_or_else(|| missing("--asn"))?,
         router_id: router_id.ok_or_else(|| missing("--router-id"))?,
     })
-}
-
-/// One attribute mix and how each receiver fared with it.
-#[derive(Debug)]
-struct MixResult {
-    sets: usize,
-    sets_used: usize,
-    updates: usize,
-    bytes: usize,
-    prefixes: usize,
-    outcomes: Vec<Outcome>,
 }
 
 fn bench(a: &Args) -> Result<(), String> {
@@ -247,12 +244,13 @@ fn bench(a: &Args) -> Result<(), String> {
             started.elapsed().as_secs_f64()
         );
         let mut mix = MixResult {
+            name: mix_name(sets),
             sets,
             sets_used: stream.sets_used,
             updates: stream.updates,
             bytes: stream.bytes.len(),
             prefixes: stream.prefixes,
-            outcomes: Vec::new(),
+            results: Vec::new(),
         };
         let samples = stream.samples.clone();
         drop(stream);
@@ -261,41 +259,38 @@ fn bench(a: &Args) -> Result<(), String> {
             .iter()
             .flat_map(|m| a.only.iter().map(move |k| (m, k)))
         {
-            eprintln!("  {} (data plane {}) ...", kind.name(), mode.name());
-            let o = lab::measure(&RunSpec {
+            let mut runs = Runs {
                 kind,
                 mode,
-                stream: &path,
-                total: mix.prefixes as u64,
-                samples: &samples,
-                timeout: a.timeout,
-                poll: a.poll,
-                sluice: &sluice,
-                exe: &exe,
-            });
-            eprintln!(
-                "  {}: {} in {:.1} s ({} of {}), peak RSS {:.0} MiB, {:.1} CPU s, {} polls of {:.0} ms (max {:.0}){}",
-                kind.name(),
-                if o.finished { "done" } else { "DID NOT FINISH" },
-                o.seconds,
-                o.count,
-                o.total,
-                o.peak_kb as f64 / 1024.0,
-                o.cpu_seconds,
-                o.polls,
-                o.mean_poll.as_secs_f64() * 1e3,
-                o.slowest_poll.as_secs_f64() * 1e3,
-                o.error
-                    .as_ref()
-                    .map(|e| format!("\n    error: {e}"))
-                    .unwrap_or_default()
-            );
-            mix.outcomes.push(o);
+                runs: Vec::new(),
+            };
+            for run in 1..=a.runs {
+                eprintln!(
+                    "  {} (data plane {}), run {run} of {} ...",
+                    kind.name(),
+                    mode.name(),
+                    a.runs
+                );
+                let o = lab::measure(&RunSpec {
+                    kind,
+                    mode,
+                    stream: &path,
+                    total: mix.prefixes as u64,
+                    samples: &samples,
+                    timeout: a.timeout,
+                    poll: a.poll,
+                    sluice: &sluice,
+                    exe: &exe,
+                });
+                eprintln!("  {}", progress(&o));
+                runs.runs.push(o);
+            }
+            mix.results.push(runs);
         }
         let _ = std::fs::remove_file(&path);
         results.push(mix);
     }
-    print!("{}", render(&results, a.poll));
+    print!("{}", report::render(&results, a.poll, a.runs));
     let json_path = a
         .json
         .clone()
@@ -369,67 +364,28 @@ fn mix_name(sets: usize) -> String {
     }
 }
 
-/// The side-by-side table. Ratios are Sluice's figure over the other
-/// receiver's, time / peak RSS: above 1 means Sluice is slower / bigger.
-fn render(results: &[MixResult], poll: Duration) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "\n{:<6} {:<9} {:>9} {:>10} {:>12} {:>15} {:>15}\n",
-        "mix", "receiver", "seconds", "peak RSS", "bytes/route", "vs BIRD", "vs GoBGP"
-    ));
-    for mix in results {
-        let find = |k: Kind| mix.outcomes.iter().find(|o| o.kind == k);
-        let ratio = |other: Option<&Outcome>, me: &Outcome| match other {
-            Some(o) if me.kind == Kind::Sluice && o.finished && me.finished => format!(
-                "{:.2}x / {:.2}x",
-                me.seconds / o.seconds.max(1e-9),
-                me.peak_kb as f64 / o.peak_kb.max(1) as f64
-            ),
-            _ => "-".into(),
-        };
-        for o in &mix.outcomes {
-            let seconds = if o.finished {
-                format!("{:.*}", if o.seconds < 10.0 { 2 } else { 1 }, o.seconds)
-            } else {
-                "DNF".into()
-            };
-            out.push_str(&format!(
-                "{:<6} {:<9} {:>9} {:>10} {:>12.0} {:>15} {:>15}\n",
-                mix_name(mix.sets),
-                o.kind.name(),
-                seconds,
-                format!("{:.0} MiB", o.peak_kb as f64 / 1024.0),
-                o.bytes_per_route(),
-                ratio(find(Kind::Bird), o),
-                ratio(find(Kind::Gobgp), o),
-            ));
-        }
-    }
-    out.push_str(&format!(
-        "\nseconds: OPEN exchange to the receiver counting every route (polled every {} ms)\n",
-        poll.as_millis()
-    ));
-    out.push_str(
-        "bytes/route: (peak RSS - idle RSS before the session) / routes\n\
-         vs: Sluice / other, time / peak RSS (above 1: Sluice slower / bigger)\n",
-    );
-    for mix in results {
-        for o in mix.outcomes.iter().filter(|o| !o.finished) {
-            out.push_str(&format!(
-                "{} {}: did not finish: {} of {} routes after {:.0} s{}\n",
-                mix_name(mix.sets),
-                o.kind.name(),
-                o.count,
-                o.total,
-                o.seconds,
-                o.error
-                    .as_ref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    out
+/// One run, as it finishes.
+fn progress(o: &Outcome) -> String {
+    format!(
+        "{}: {} in {:.2} s ({} of {}){}, peak RSS {:.0} MiB, {:.1} CPU s, {} polls of {:.0} ms (max {:.0}){}",
+        o.kind.name(),
+        if o.finished { "done" } else { "DID NOT FINISH" },
+        o.seconds,
+        o.count,
+        o.total,
+        o.fib_seconds
+            .map(|f| format!(", data plane full at {f:.2} s"))
+            .unwrap_or_default(),
+        o.peak_kb as f64 / 1024.0,
+        o.cpu_seconds,
+        o.polls,
+        o.mean_poll.as_secs_f64() * 1e3,
+        o.slowest_poll.as_secs_f64() * 1e3,
+        o.error
+            .as_ref()
+            .map(|e| format!("\n    error: {e}"))
+            .unwrap_or_default()
+    )
 }
 
 fn to_json(a: &Args, results: &[MixResult], sluice: &std::path::Path) -> serde_json::Value {
@@ -484,6 +440,8 @@ fn to_json(a: &Args, results: &[MixResult], sluice: &std::path::Path) -> serde_j
             "v4": a.v4,
             "v6": a.v6,
             "seed": a.seed,
+            "runs": a.runs,
+            "dataplane": a.modes.iter().map(|m| m.name()).collect::<Vec<_>>(),
             "timeout_seconds": a.timeout.as_secs(),
             "poll_ms": a.poll.as_millis(),
         },
@@ -498,7 +456,7 @@ fn to_json(a: &Args, results: &[MixResult], sluice: &std::path::Path) -> serde_j
             "prefixes": m.prefixes,
             "updates": m.updates,
             "update_bytes": m.bytes,
-            "results": m.outcomes.iter().map(Outcome::to_json).collect::<Vec<_>>(),
+            "results": m.results.iter().flat_map(|r| r.runs.iter().map(Outcome::to_json)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

@@ -176,6 +176,24 @@ impl Receiver {
         }
     }
 
+    /// Routes in the data plane this run measures, if it has one: Sluice's
+    /// XDP maps (`Mode::Xdp`), or the kernel table of the receiver's
+    /// namespace (`Mode::Full`; Sluice and BIRD alike, counted by the
+    /// kernel). Includes what was there before the session (connected
+    /// and local routes): subtract the idle count.
+    pub fn fib_count(&self, pid: u32) -> Option<Result<u64, String>> {
+        match (self.kind, self.mode) {
+            (_, Mode::Off) | (Kind::Gobgp, _) | (Kind::Bird, Mode::Xdp) => None,
+            (Kind::Sluice, Mode::Xdp) => Some(self.cli(&["status", "--json"]).and_then(|out| {
+                let v: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+                v["dataplane"]["routes"]
+                    .as_u64()
+                    .ok_or_else(|| format!("no dataplane.routes in {out}"))
+            })),
+            (_, Mode::Full) => Some(kernel_routes(pid)),
+        }
+    }
+
     /// The AS path of the feeder's route to `prefix` in the RIB, if any.
     pub fn as_path(&self, prefix: &IpNet) -> Result<Option<Vec<u32>>, String> {
         let p = prefix.to_string();
@@ -273,6 +291,58 @@ impl Receiver {
         })
         .unwrap_or_else(|e| format!("unknown ({e})"))
     }
+}
+
+/// Routes in the kernel tables of `pid`'s network namespace: the IPv4
+/// main table's prefixes (`fib_triestat`) and the IPv6 route entries
+/// (`rt6_stats`, hex), read without a dump of a million routes.
+fn kernel_routes(pid: u32) -> Result<u64, String> {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/net/{f}")).map_err(|e| format!("{f}: {e}"))
+    };
+    let trie = read("fib_triestat")?;
+    let main = trie
+        .split("\nMain:")
+        .nth(1)
+        .ok_or("fib_triestat: no Main table")?;
+    let v4: u64 = main
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Prefixes:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or("fib_triestat: no Prefixes line")?;
+    let rt6 = read("rt6_stats")?;
+    let v6 = rt6
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| u64::from_str_radix(n, 16).ok())
+        .ok_or_else(|| format!("rt6_stats: {rt6}"))?;
+    Ok(v4 + v6)
+}
+
+/// Resident memory of `pid`'s BPF map mappings (mmapped arrays: the XDP
+/// FIB's words), which VmRSS includes.
+pub fn bpf_maps_kb(pid: u32) -> u64 {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return 0;
+    };
+    let mut total = 0;
+    let mut in_map = false;
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            if in_map {
+                total += rss
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        } else if line.contains('-') && line.split_whitespace().nth(1).is_some_and(|p| p.len() == 4)
+        {
+            // A mapping's header line: `start-end perms offset dev inode path`.
+            in_map = line.contains("bpf-map");
+        }
+    }
+    total
 }
 
 /// The sum of every `key` field anywhere in `v`.
