@@ -541,8 +541,8 @@ impl Fib {
             .placer
             .program
             .routes()
-            .filter(|(p, g)| self.kernel_route(p, Some(**g)))
-            .map(|(p, g)| (*p, Some(*g)))
+            .filter(|(p, g)| self.kernel_route(p, Some(*g)))
+            .map(|(p, g)| (p, Some(g)))
             .collect();
         self.kernel_push(hops, groups.iter().map(|(id, g)| (*id, Some(g))), routes);
     }
@@ -670,7 +670,7 @@ impl Fib {
             None if maps => xdp.entries(),
             None => {
                 let mut prefixes: Vec<Prefix> =
-                    self.placer.program.routes().map(|(p, _)| *p).collect();
+                    self.placer.program.routes().map(|(p, _)| p).collect();
                 prefixes.sort();
                 prefixes
                     .into_iter()

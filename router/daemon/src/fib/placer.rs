@@ -182,7 +182,7 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
-            routes: p.routes().map(|(prefix, g)| (*prefix, *g)).collect(),
+            routes: p.routes().collect(),
             groups,
         }
     }

@@ -174,6 +174,11 @@ impl Ids {
     }
 }
 
+/// An IPv4 prefix as the DIR-24-8 keys it.
+fn key4(net: &ipnet::Ipv4Net) -> dir24::Prefix {
+    dir24::Prefix::from_ipv4(net.network(), net.prefix_len()).expect("an Ipv4Net is at most /32")
+}
+
 /// Why a route could not be programmed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProgramError {
@@ -188,7 +193,10 @@ pub enum ProgramError {
 /// The programmer's state: what the maps hold, by meaning.
 #[derive(Debug)]
 pub struct Programmer {
-    routes: FxHashMap<Prefix, u16>,
+    /// IPv6 routes by group; IPv4 routes live in `fib4` alone (the
+    /// DIR-24-8 keeps its prefixes to rebuild entries on removal, and a
+    /// second map of a million prefixes only cost memory and time).
+    routes6: FxHashMap<Prefix, u16>,
     groups: FxHashMap<u16, GroupSlot>,
     by_ways: FxHashMap<Ways, u16>,
     hops: FxHashMap<u16, HopSlot>,
@@ -215,7 +223,7 @@ pub struct Programmer {
 impl Programmer {
     pub fn new(config: &Config) -> Programmer {
         let mut p = Programmer {
-            routes: FxHashMap::default(),
+            routes6: FxHashMap::default(),
             groups: FxHashMap::default(),
             by_ways: FxHashMap::default(),
             hops: FxHashMap::default(),
@@ -274,7 +282,7 @@ impl Programmer {
         self.group_ids.reserved.extend(groups);
         self.hop_ids.reserved.extend(hops);
         for (prefix, group) in routes {
-            if self.routes.contains_key(&prefix) {
+            if self.route(&prefix).is_some() {
                 continue;
             }
             if self.write_route(prefix, Some(group)).is_ok() {
@@ -314,17 +322,32 @@ impl Programmer {
         }
     }
 
-    /// The group `prefix` uses, if programmed.
+    /// The group `prefix` uses, if programmed (not what a previous run left).
     pub fn route(&self, prefix: &Prefix) -> Option<u16> {
-        self.routes.get(prefix).copied()
+        if !self.stale.is_empty() && self.stale.contains(prefix) {
+            return None;
+        }
+        match prefix {
+            Prefix::V4(net) => self.fib4.get(key4(net)),
+            Prefix::V6(_) => self.routes6.get(prefix).copied(),
+        }
     }
 
     pub fn route_count(&self) -> usize {
-        self.routes.len()
+        let stale4 = self.stale.iter().filter(|p| p.addr().is_ipv4()).count();
+        self.fib4.len() - stale4 + self.routes6.len()
     }
 
-    pub fn routes(&self) -> impl Iterator<Item = (&Prefix, &u16)> {
-        self.routes.iter()
+    /// Every programmed route and its group, in no particular order.
+    pub fn routes(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
+        self.fib4
+            .iter()
+            .map(|(p, g)| {
+                let net = ipnet::Ipv4Net::new_assert(p.network(), p.prefix_len());
+                (Prefix::V4(net), g)
+            })
+            .filter(|(p, _)| self.stale.is_empty() || !self.stale.contains(p))
+            .chain(self.routes6.iter().map(|(p, g)| (*p, *g)))
     }
 
     /// Next hop `id`, if in use.
@@ -428,10 +451,9 @@ impl Programmer {
     /// Prefixes whose group forwards on its fallback (no usable way): the
     /// candidates for leaving the FIB to a covering route.
     pub fn fallback_routes(&self) -> Vec<Prefix> {
-        self.routes
-            .iter()
+        self.routes()
             .filter(|(_, g)| self.groups.get(g).is_some_and(|s| s.fallback))
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect()
     }
 
@@ -448,7 +470,7 @@ impl Programmer {
             Some(Entry::Connected) => Some(GROUP_LOCAL),
             Some(Entry::Forward(ways)) => Some(self.acquire(ways)?),
         };
-        let old = self.routes.get(&prefix).copied();
+        let old = self.route(&prefix);
         if self.stale.remove(&prefix) && new.is_none() {
             let _ = self.write_route(prefix, None);
             self.changes.routes.push((prefix, None));
@@ -466,10 +488,12 @@ impl Programmer {
             }
             return Err(e);
         }
-        match new {
-            Some(id) => self.routes.insert(prefix, id),
-            None => self.routes.remove(&prefix),
-        };
+        if prefix.addr().is_ipv6() {
+            match new {
+                Some(id) => self.routes6.insert(prefix, id),
+                None => self.routes6.remove(&prefix),
+            };
+        }
         if let Some(id) = old {
             self.release(id);
         }
@@ -498,8 +522,7 @@ impl Programmer {
         let Prefix::V4(net) = prefix else {
             return Ok(());
         };
-        let p = dir24::Prefix::from_ipv4(net.network(), net.prefix_len())
-            .map_err(|e| ProgramError::Fib4(e.to_string()))?;
+        let p = key4(&net);
         match group {
             Some(g) => self
                 .fib4
@@ -625,7 +648,7 @@ impl Programmer {
         // usable way (see `stand_in`).
         let defaults: Vec<u16> = [DEFAULT_V4, DEFAULT_V6]
             .iter()
-            .filter_map(|p| self.routes.get(&p.parse().expect("literal")).copied())
+            .filter_map(|p| self.route(&p.parse().expect("literal")))
             .filter(|g| self.groups.contains_key(g))
             .collect();
         let ids: Vec<u16> = self.groups.keys().copied().collect();
@@ -641,7 +664,7 @@ impl Programmer {
         let prefix: Prefix = if v4 { DEFAULT_V4 } else { DEFAULT_V6 }
             .parse()
             .expect("literal");
-        let slot = self.groups.get(self.routes.get(&prefix)?)?;
+        let slot = self.groups.get(&self.route(&prefix)?)?;
         (!slot.fallback && !slot.members.is_empty()).then(|| slot.members.clone())
     }
 

@@ -136,7 +136,7 @@ fn programmed(p: &Programmer, addr: IpAddr) -> Option<BTreeSet<String>> {
             .routes()
             .filter(|(prefix, _)| prefix.contains(&addr))
             .max_by_key(|(prefix, _)| prefix.prefix_len())
-            .map(|(_, g)| *g),
+            .map(|(_, g)| g),
     }?;
     Some(match group {
         GROUP_DISCARD => BTreeSet::from(["discard".to_string()]),
