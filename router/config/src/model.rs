@@ -85,6 +85,10 @@ pub struct Router {
     /// Maximum equal-cost uplinks; 1 turns ECMP off.
     #[serde(default = "one")]
     pub ecmp: At<u32>,
+    /// How long a session may send nothing because the peer reads nothing
+    /// before it is reset (RFC 9687). Unset: 8 minutes; never below twice
+    /// the session's hold time.
+    pub send_hold_time: Option<At<Duration>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -235,6 +239,14 @@ pub struct Neighbor {
     #[serde(default)]
     pub passive: bool,
     pub description: Option<String>,
+    /// Same as an uplink's: what the neighbour may send before the session
+    /// is reset (or, with `action: warn`, logged).
+    pub max_prefix: Option<At<MaxPrefix>>,
+    /// Unknown optional transitive attributes of learned routes are not
+    /// passed on to this neighbour (RFC 4271 would pass them, marked
+    /// partial; a malformed or hostile one would then travel on).
+    #[serde(default = "yes")]
+    pub strip_unknown_attributes: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -58,6 +58,7 @@ rules! {
     PEER_IS_LOCAL = "PEER-IS-LOCAL", Error, "a peer's address is one of this router's own addresses";
     EBGP_NO_IMPORT = "EBGP-NO-IMPORT", Error, "an eBGP session has no import policy; RFC 8212 would accept nothing";
     MAX_PREFIX_ZERO = "MAX-PREFIX-ZERO", Error, "max_prefix is 0, so the first route would tear the session down";
+    MAX_PREFIX_MISSING = "MAX-PREFIX-MISSING", Warning, "a session has no max_prefix: a peer that leaks a full table, or floods, costs memory without limit";
     POLICY_UNKNOWN = "POLICY-UNKNOWN", Error, "an import or export names a policy that `policies.route_policies` does not define";
     POLICY_SHADOWS_BUILTIN = "POLICY-SHADOWS-BUILTIN", Error, "a route policy has the name of a built-in policy";
     PREFIX_LIST_UNKNOWN = "PREFIX-LIST-UNKNOWN", Error, "a policy matches a prefix list that `policies.prefix_lists` does not define";

@@ -71,14 +71,22 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
                     .uplink(name),
             );
         }
-        if let Some(max) = &uplink.max_prefix
-            && max.limit == 0
-        {
-            out.push(
+        match &uplink.max_prefix {
+            Some(max) if max.limit == 0 => out.push(
                 MAX_PREFIX_ZERO
                     .at(max.pos, format!("uplink `{name}` allows 0 prefixes"))
                     .uplink(name),
-            );
+            ),
+            Some(_) => {}
+            None => out.push(
+                MAX_PREFIX_MISSING
+                    .at(
+                        uplink.name.pos,
+                        format!("uplink `{name}` has no `max_prefix`"),
+                    )
+                    .help(MAX_PREFIX_HELP)
+                    .uplink(name),
+            ),
         }
         let subnets: Vec<IpNet> = iface
             .map(|i| i.addresses.iter().map(|a| a.subnet()).collect())
@@ -121,6 +129,21 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
 
     for n in &config.neighbors {
         session(&n.address, &n.asn, out);
+        match &n.max_prefix {
+            Some(max) if max.limit == 0 => out.push(MAX_PREFIX_ZERO.at(
+                max.pos,
+                format!("neighbour {} allows 0 prefixes", n.address.value),
+            )),
+            Some(_) => {}
+            None => out.push(
+                MAX_PREFIX_MISSING
+                    .at(
+                        n.address.pos,
+                        format!("neighbour {} has no `max_prefix`", n.address.value),
+                    )
+                    .help(MAX_PREFIX_HELP),
+            ),
+        }
         let ebgp = n.asn.value != config.router.asn.value;
         if ebgp && n.multihop.is_none() && !all_subnets.iter().any(|s| s.contains(&n.address.value))
         {
@@ -168,6 +191,8 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
         }
     }
 }
+
+const MAX_PREFIX_HELP: &str = "set `max_prefix: N` (or `{ limit: N, action: warn }`) a little above what the peer should send: a full table ~1,200,000, a default 2, an internal neighbour what it originates";
 
 fn list(nets: &[IpNet]) -> String {
     if nets.is_empty() {
