@@ -389,7 +389,8 @@ pub fn encode(table: &Table, v4_next_hop: Ipv4Addr, v6_next_hop: Ipv6Addr) -> St
                     &prefixes,
                     MAX_MESSAGE,
                 ),
-            };
+            }
+            .expect("generated attribute sets are small");
             updates += msgs.len();
             for m in msgs {
                 bytes.extend(m);

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use sluice_wire::encode::TooLong;
 use sluice_wire::update::{self, Attrs};
 
 /// ORIGIN values (RFC 4271 §5.1.1).
@@ -84,19 +85,23 @@ impl PathAttrs {
     }
 
     /// Every attribute but MP_REACH_NLRI, as sent to a peer. NEXT_HOP is
-    /// written only for IPv4 (IPv6 carries it in MP_REACH_NLRI).
-    pub fn encode(&self, four_octet: bool, ipv4: bool) -> Vec<u8> {
-        use sluice_wire::encode::attribute;
+    /// written only for IPv4 (IPv6 carries it in MP_REACH_NLRI). An
+    /// attribute longer than its length field can say is an error: the
+    /// route is not sent (see `sluice_wire::encode::announce` for the
+    /// message size).
+    pub fn encode(&self, four_octet: bool, ipv4: bool) -> Result<Vec<u8>, TooLong> {
+        use sluice_wire::encode::try_attribute as attribute;
         use sluice_wire::iana::attr::*;
         let mut out = Vec::with_capacity(64);
-        attribute(&mut out, FLAG_TRANSITIVE, ORIGIN, &[self.origin]);
+        attribute(&mut out, FLAG_TRANSITIVE, ORIGIN, &[self.origin])?;
         if four_octet {
-            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &self.as_path);
+            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &self.as_path)?;
         } else {
             // A 2-octet peer sees AS_TRANS for ASNs above 65535 (RFC 6793 §4.2.2).
             let mut narrow = Vec::with_capacity(self.as_path.len());
             for (kind, asns) in update::as_path_segments(&self.as_path, true) {
-                narrow.extend([kind, asns.len() as u8]);
+                let count = u8::try_from(asns.len()).expect("a segment holds at most 255 ASNs");
+                narrow.extend([kind, count]);
                 for asn in asns {
                     narrow.extend(
                         u16::try_from(asn)
@@ -105,24 +110,24 @@ impl PathAttrs {
                     );
                 }
             }
-            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &narrow);
+            attribute(&mut out, FLAG_TRANSITIVE, AS_PATH, &narrow)?;
         }
         if let (true, Some(IpAddr::V4(nh))) = (ipv4, self.next_hop) {
-            attribute(&mut out, FLAG_TRANSITIVE, NEXT_HOP, &nh.octets());
+            attribute(&mut out, FLAG_TRANSITIVE, NEXT_HOP, &nh.octets())?;
         }
         if let Some(med) = self.med {
-            attribute(&mut out, FLAG_OPTIONAL, MED, &med.to_be_bytes());
+            attribute(&mut out, FLAG_OPTIONAL, MED, &med.to_be_bytes())?;
         }
         if let Some(lp) = self.local_pref {
-            attribute(&mut out, FLAG_TRANSITIVE, LOCAL_PREF, &lp.to_be_bytes());
+            attribute(&mut out, FLAG_TRANSITIVE, LOCAL_PREF, &lp.to_be_bytes())?;
         }
         if self.atomic_aggregate {
-            attribute(&mut out, FLAG_TRANSITIVE, ATOMIC_AGGREGATE, &[]);
+            attribute(&mut out, FLAG_TRANSITIVE, ATOMIC_AGGREGATE, &[])?;
         }
         if let Some(agg) = &self.aggregator
             && (agg.len() == 8) == four_octet
         {
-            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, agg);
+            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, agg)?;
         }
         if !self.communities.is_empty() {
             let v: Vec<u8> = self
@@ -130,7 +135,7 @@ impl PathAttrs {
                 .iter()
                 .flat_map(|c| c.to_be_bytes())
                 .collect();
-            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, COMMUNITIES, &v);
+            attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, COMMUNITIES, &v)?;
         }
         if !self.large_communities.is_empty() {
             let v: Vec<u8> = self
@@ -144,7 +149,7 @@ impl PathAttrs {
                 FLAG_OPTIONAL | FLAG_TRANSITIVE,
                 LARGE_COMMUNITIES,
                 &v,
-            );
+            )?;
         }
         for raw in &self.unknown {
             // Passed on with the Partial bit set (RFC 4271 §5).
@@ -152,7 +157,7 @@ impl PathAttrs {
             a[0] |= FLAG_PARTIAL;
             out.extend(a);
         }
-        out
+        Ok(out)
     }
 
     pub fn as_path_len(&self) -> u32 {
@@ -220,7 +225,8 @@ impl PathAttrs {
         if let [update::AS_SEQUENCE, count, tail @ ..] = rest {
             let room = 255 - usize::from(*count);
             let take = pending.min(room);
-            out.extend([update::AS_SEQUENCE, (usize::from(*count) + take) as u8]);
+            let merged = u8::try_from(usize::from(*count) + take).expect("take fits the room");
+            out.extend([update::AS_SEQUENCE, merged]);
             out.extend(std::iter::repeat_n(asn.to_be_bytes(), take).flatten());
             out.extend(&tail[..usize::from(*count) * 4]);
             rest = &tail[usize::from(*count) * 4..];
@@ -229,7 +235,10 @@ impl PathAttrs {
         let mut head = Vec::new();
         while pending > 0 {
             let take = pending.min(255);
-            head.extend([update::AS_SEQUENCE, take as u8]);
+            head.extend([
+                update::AS_SEQUENCE,
+                u8::try_from(take).expect("at most 255"),
+            ]);
             head.extend(std::iter::repeat_n(asn.to_be_bytes(), take).flatten());
             pending -= take;
         }

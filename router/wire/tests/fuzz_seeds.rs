@@ -256,12 +256,16 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("update-v4-mp-reach", mp_reach_v4, Use),
         (
             "update-v6",
-            encode::announce(Afi::Ipv6, &base2, &nh6, &v6, 4096).remove(0),
+            encode::announce(Afi::Ipv6, &base2, &nh6, &v6, 4096)
+                .unwrap()
+                .remove(0),
             Use,
         ),
         (
             "update-v6-link-local",
-            encode::announce(Afi::Ipv6, &base2, &nh6_ll, &v6, 4096).remove(0),
+            encode::announce(Afi::Ipv6, &base2, &nh6_ll, &v6, 4096)
+                .unwrap()
+                .remove(0),
             Use,
         ),
         (

@@ -303,7 +303,7 @@ fn ipv6_announce_and_withdraw_round_trip() {
         .octets()
         .to_vec();
     let base = attrs(&good_attrs()[..2]);
-    let msgs = encode::announce(Afi::Ipv6, &base, &nh, &prefixes, 4096);
+    let msgs = encode::announce(Afi::Ipv6, &base, &nh, &prefixes, 4096).unwrap();
     assert!(msgs.len() > 1, "600 /48s do not fit one 4096-octet UPDATE");
     let mut got = Vec::new();
     for m in &msgs {
@@ -376,7 +376,7 @@ proptest! {
         let list = [good_attrs()[..3].to_vec(), vec![(FLAG_OPTIONAL, MED, &med_bytes[..])]].concat();
         let a = attrs(&list);
         let mut got = Vec::new();
-        for m in encode::announce(Afi::Ipv4, &a, &[], &announced, 4096) {
+        for m in encode::announce(Afi::Ipv4, &a, &[], &announced, 4096).unwrap() {
             prop_assert!(m.len() <= 4096);
             let Message::Update(u) = Message::decode(&m).unwrap() else { panic!() };
             let (parsed, v) = Attrs::parse(&u, EBGP_AS4).unwrap();
