@@ -5,12 +5,14 @@ use std::io;
 use std::time::Duration;
 
 use sluice_wire::{Message, Notify, encode, frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+/// A connection, or (established, see [`Conn::split`]) its reading half.
 #[derive(Debug)]
-pub struct Conn {
-    pub stream: TcpStream,
+pub struct Conn<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -38,6 +40,22 @@ impl Conn {
         }
     }
 
+    /// The reading half (with what is already buffered) and the writing
+    /// half, for a writer task of its own.
+    pub fn split(self) -> (Conn<OwnedReadHalf>, OwnedWriteHalf) {
+        let (r, w) = self.stream.into_split();
+        let reader = Conn {
+            stream: r,
+            buf: self.buf,
+            start: self.start,
+            end: self.end,
+            max_message: self.max_message,
+        };
+        (reader, w)
+    }
+}
+
+impl<S: AsyncRead + Unpin> Conn<S> {
     /// Waits until a whole message is buffered and returns its length;
     /// read it with [`Conn::message`], then [`Conn::consume`] it.
     pub async fn next(&mut self) -> Result<usize, ReadError> {
@@ -90,7 +108,9 @@ impl Conn {
         Message::decode(&m).map_err(ReadError::Notify)?;
         Ok(m)
     }
+}
 
+impl<S: AsyncWrite + Unpin> Conn<S> {
     pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes).await
     }

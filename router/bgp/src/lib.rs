@@ -1,8 +1,10 @@
 //! BGP sessions: OPEN negotiation ([`negotiate`], pure), the connection
-//! ([`conn`]), socket options ([`sockopt`]) and the per-peer task
-//! ([`session`]) that turns a TCP connection into route events.
+//! ([`conn`]), socket options ([`sockopt`]), the per-peer task
+//! ([`session`]) that turns a TCP connection into route events, and its
+//! sending half ([`writer`]).
 
 pub mod conn;
 pub mod negotiate;
 pub mod session;
 pub mod sockopt;
+pub mod writer;

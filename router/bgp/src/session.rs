@@ -27,6 +27,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use crate::conn::{Conn, ReadError};
 use crate::negotiate::{Local, Negotiated};
 use crate::sockopt;
+use crate::writer::{self, Out, Writer};
 
 pub const PORT: u16 = 179;
 
@@ -74,6 +75,9 @@ pub struct Settings {
     /// GTSM: the lowest TTL accepted.
     pub min_ttl: Option<u8>,
     pub connect_retry: Duration,
+    /// The send hold time (RFC 9687); None: the RFC's default. Never
+    /// below twice the negotiated hold time.
+    pub send_hold: Option<Duration>,
 }
 
 /// Routes of one UPDATE for one family, with the attributes as received.
@@ -122,18 +126,44 @@ pub enum Command {
 /// The running task of a peer.
 #[derive(Debug)]
 pub struct Handle {
+    /// Messages to send ([`Command::Send`]): bounded, so a peer that
+    /// reads slowly fills it (see [`Handle::send`]).
     pub commands: mpsc::Sender<Command>,
+    /// Stop and Reset: never held up behind messages.
+    pub control: mpsc::Sender<Command>,
     pub incoming: mpsc::Sender<TcpStream>,
     pub task: JoinHandle<()>,
+}
+
+impl Handle {
+    /// Queues messages; false if the queue is full (the caller keeps what
+    /// it owes the peer and tries again once [`Handle::has_room`]).
+    pub fn send(&self, msgs: Vec<Vec<u8>>) -> bool {
+        self.commands.try_send(Command::Send(msgs)).is_ok()
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.commands.capacity() > 0
+    }
+
+    /// Stop or Reset. The control queue is only ever a few deep; a full
+    /// one already holds a stop, which ends the session anyway.
+    pub fn control(&self, command: Command) {
+        if let Err(e) = self.control.try_send(command) {
+            tracing::warn!("session control queue: {e}");
+        }
+    }
 }
 
 /// Starts the peer task. Events carry `id` so one channel serves all peers.
 pub fn spawn(id: usize, settings: Settings, events: mpsc::Sender<(usize, Event)>) -> Handle {
     let (commands, cmd_rx) = mpsc::channel(64);
+    let (control, control_rx) = mpsc::channel(8);
     let (incoming, in_rx) = mpsc::channel(4);
-    let task = tokio::spawn(run(id, settings, events, cmd_rx, in_rx));
+    let task = tokio::spawn(run(id, settings, events, cmd_rx, control_rx, in_rx));
     Handle {
         commands,
+        control,
         incoming,
         task,
     }
@@ -146,6 +176,7 @@ struct Peer {
     s: Settings,
     events: mpsc::Sender<(usize, Event)>,
     commands: mpsc::Receiver<Command>,
+    control: mpsc::Receiver<Command>,
     incoming: mpsc::Receiver<TcpStream>,
 }
 
@@ -164,6 +195,7 @@ async fn run(
     s: Settings,
     events: mpsc::Sender<(usize, Event)>,
     commands: mpsc::Receiver<Command>,
+    control: mpsc::Receiver<Command>,
     incoming: mpsc::Receiver<TcpStream>,
 ) {
     let mut peer = Peer {
@@ -172,6 +204,7 @@ async fn run(
         s,
         events,
         commands,
+        control,
         incoming,
     };
     // A short first delay lets a peer that connects at once win without a collision.
@@ -186,10 +219,12 @@ async fn run(
                     None
                 }
             },
-            cmd = peer.commands.recv() => match cmd {
+            cmd = peer.control.recv() => match cmd {
                 None | Some(Command::Stop(_)) => return,
                 Some(Command::Send(_) | Command::Reset { .. }) => None,
             },
+            // Nothing to send to while down.
+            Some(_) = peer.commands.recv() => None,
         };
         let mut wait = peer.s.connect_retry;
         if let Some(stream) = conn {
@@ -270,7 +305,7 @@ impl Peer {
             local: canonical(local),
         })
         .await;
-        let (end, reason, graceful) = self.established(&mut conn, &negotiated).await;
+        let (end, reason, graceful) = self.established(conn, &negotiated).await;
         tracing::info!(peer = %self.s.name, %reason, "session down");
         self.emit(Event::Down { reason, graceful }).await;
         end
@@ -336,8 +371,9 @@ impl Peer {
         }
     }
 
-    /// Established: UPDATEs in, commands out, keepalives and the hold timer.
-    async fn established(&mut self, conn: &mut Conn, n: &Negotiated) -> (End, String, bool) {
+    /// Established: UPDATEs in and the hold timer here; commands out,
+    /// keepalives and the send hold timer in the writer task.
+    async fn established(&mut self, conn: Conn, n: &Negotiated) -> (End, String, bool) {
         let ctx = Ctx {
             four_octet_as: n.four_octet_as,
             ebgp: self.s.ebgp,
@@ -346,15 +382,23 @@ impl Peer {
             .keepalive_interval()
             .unwrap_or(Duration::from_secs(u64::MAX / 4));
         let hold = n.hold().unwrap_or(Duration::from_secs(u64::MAX / 4));
-        let mut next_keepalive = Instant::now() + keepalive;
+        let send_hold = writer::send_hold_time(self.s.send_hold, n.hold().unwrap_or_default());
+        let (mut conn, w) = conn.split();
+        let mut writer = writer::spawn(w, keepalive, send_hold);
         let mut hold_deadline = Instant::now() + hold;
         loop {
+            // Reading first: after a long wait on the route owner, what the
+            // peer sent meanwhile is read before the hold timer is looked at.
             tokio::select! {
+                biased;
                 r = conn.next() => {
                     let len = match r {
                         Ok(len) => len,
-                        Err(ReadError::Notify(nt)) => return self.fail(conn, nt).await,
-                        Err(e) => return (End::Retry, read_error(e), true),
+                        Err(ReadError::Notify(nt)) => return fail(writer, nt).await,
+                        Err(e) => {
+                            writer.close(None).await;
+                            return (End::Retry, read_error(e), true);
+                        }
                     };
                     hold_deadline = Instant::now() + hold;
                     // Handle every message already buffered, then hand the
@@ -365,57 +409,65 @@ impl Peer {
                         conn.consume(len);
                         match outcome {
                             Ok(()) => {}
-                            Err(Received::Notify(nt)) => return self.fail(conn, nt).await,
-                            Err(Received::Notification(text)) => return (End::Retry, text, false),
+                            Err(Received::Notify(nt)) => return fail(writer, nt).await,
+                            Err(Received::Notification(text)) => {
+                                writer.close(None).await;
+                                return (End::Retry, text, false);
+                            }
                         }
                         next = match conn.buffered() {
                             Ok(n) if self.batch.len() < MAX_BATCH => n,
                             Ok(_) => None,
-                            Err(nt) => return self.fail(conn, nt).await,
+                            Err(nt) => return fail(writer, nt).await,
                         };
                     }
                     self.flush().await;
                 }
-                cmd = self.commands.recv() => match cmd {
-                    Some(Command::Send(msgs)) => {
-                        for m in msgs {
-                            if let Err(e) = conn.send(&m).await {
-                                return (End::Retry, format!("sending: {e}"), true);
-                            }
-                        }
-                        next_keepalive = Instant::now() + keepalive;
-                    }
+                why = &mut writer.task => {
+                    let why = why.unwrap_or_else(|e| format!("writer failed: {e}"));
+                    return (End::Retry, why, true);
+                }
+                cmd = self.control.recv() => match cmd {
                     Some(Command::Stop(Some(message))) => {
-                        let _ = conn.send(&encode::shutdown(err::CEASE_ADMIN_SHUTDOWN, &message)).await;
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
+                        writer.close(Some(encode::shutdown(err::CEASE_ADMIN_SHUTDOWN, &message))).await;
                         return (End::Stopped, format!("administrative shutdown: \"{message}\""), false);
                     }
-                    Some(Command::Stop(None)) | None => return (End::Stopped, "stopped without NOTIFICATION".into(), true),
+                    Some(Command::Stop(None)) | None => {
+                        writer.close(None).await;
+                        return (End::Stopped, "stopped without NOTIFICATION".into(), true);
+                    }
                     Some(Command::Reset { code, subcode, hold_off }) => {
-                        let (_, reason, _) = self.fail(conn, Notify::new(code, subcode, [])).await;
+                        let (_, reason, _) = fail(writer, Notify::new(code, subcode, [])).await;
                         return (End::HoldOff(hold_off), reason, false);
+                    }
+                    Some(Command::Send(msgs)) => {
+                        let _ = writer.tx.send(Out::Messages(msgs)).await;
+                    }
+                },
+                // Taken only while the writer has room: a peer that reads
+                // slowly fills this queue, and the route owner keeps what
+                // it owes the peer until there is room again.
+                cmd = self.commands.recv(), if writer.tx.capacity() > 0 => match cmd {
+                    Some(Command::Send(msgs)) => {
+                        let _ = writer.tx.try_send(Out::Messages(msgs));
+                    }
+                    Some(other) => {
+                        tracing::debug!(peer = %self.s.name, ?other, "a control command on the message queue: ignored");
+                    }
+                    None => {
+                        writer.close(None).await;
+                        return (End::Stopped, "stopped without NOTIFICATION".into(), true);
                     }
                 },
                 Some(other) = self.incoming.recv() => {
                     // A new connection while established: refuse it (RFC 4271 §6.8).
                     Conn::new(other).notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
                 }
-                _ = sleep_until(next_keepalive) => {
-                    if let Err(e) = conn.send(&encode::keepalive()).await {
-                        return (End::Retry, format!("sending KEEPALIVE: {e}"), true);
-                    }
-                    next_keepalive = Instant::now() + keepalive;
-                }
                 _ = sleep_until(hold_deadline) => {
-                    return self.fail(conn, Notify::new(err::HOLD_TIMER_EXPIRED, 0, [])).await;
+                    return fail(writer, Notify::new(err::HOLD_TIMER_EXPIRED, 0, [])).await;
                 }
             }
         }
-    }
-
-    async fn fail(&self, conn: &mut Conn, n: Notify) -> (End, String, bool) {
-        conn.notify_and_close(&n).await;
-        (End::Retry, format!("sent NOTIFICATION: {n}"), false)
     }
 
     /// Handles one received message in Established.
@@ -512,6 +564,14 @@ impl Peer {
 enum Received {
     Notify(Notify),
     Notification(String),
+}
+
+/// Closes an established session with NOTIFICATION `n`.
+async fn fail(writer: Writer, n: Notify) -> (End, String, bool) {
+    writer
+        .close(Some(encode::notification(n.code, n.subcode, &n.data)))
+        .await;
+    (End::Retry, format!("sent NOTIFICATION: {n}"), false)
 }
 
 fn read_error(e: ReadError) -> String {

@@ -191,6 +191,10 @@ pub struct PeerView {
     /// Prefixes kept after import policy.
     pub accepted: u64,
     pub advertised: u64,
+    /// Prefixes not exported to the peer because their attributes do not
+    /// fit its maximum message size.
+    #[serde(default)]
+    pub too_big: u64,
     pub last_error: Option<String>,
     pub families: Vec<String>,
 }

@@ -236,6 +236,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             Some(outcome) = probe_rx.recv() => core.probe_outcome(outcome),
             _ = tick.tick() => {
                 core.refresh();
+                core.send_owed();
                 let specs = core.probe_specs();
                 probes.send_if_modified(|old| {
                     let changed = *old != specs;

@@ -129,7 +129,7 @@ impl Metrics {
         let prefixes = Family::<PrefixLabels, Gauge>::default();
         registry.register(
             "bgp_prefixes",
-            "Prefixes per session: received, accepted (after import policy), advertised",
+            "Prefixes per session: received, accepted (after import policy), advertised, too-big (not exported: the attributes do not fit the peer's maximum message size)",
             prefixes.clone(),
         );
         let verdicts = Family::<VerdictLabels, Counter<u64, AtomicU64>>::default();
@@ -325,6 +325,7 @@ impl Metrics {
                 ("received", p.received),
                 ("accepted", p.accepted),
                 ("advertised", p.advertised),
+                ("too-big", p.too_big),
             ] {
                 self.prefixes
                     .get_or_create(&PrefixLabels {

@@ -272,6 +272,14 @@ impl Core {
     }
 
     /// The kernel FIB wrote routes: neighbours may now hear of them.
+    /// Peers whose session queue was full get what they are owed, if it
+    /// has room now.
+    pub fn send_owed(&mut self) {
+        if let Some(r) = self.routing.as_mut() {
+            r.send_owed(&self.active.checked.loaded.config, &self.active_uplinks);
+        }
+    }
+
     /// Whether route changes wait for the data plane.
     pub fn has_backlog(&self) -> bool {
         self.routing.as_ref().is_some_and(|r| r.has_backlog())

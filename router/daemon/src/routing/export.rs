@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-use sluice_bgp::session::Command;
 use sluice_config::Config;
 use sluice_config::values::{Community, PolicyRef};
 use sluice_control::{PathView, RouteView};
@@ -24,16 +23,36 @@ use sluice_wire::{Afi, Prefix, encode};
 use super::Routing;
 use super::peers::{Configured, Role};
 
-/// What a peer was sent: prefix → hash of the encoded attributes.
+/// What a peer was sent, and what it is still owed.
 #[derive(Debug, Default)]
 pub struct AdjOut {
+    /// Prefix → hash of the encoded attributes the peer holds.
     sent: HashMap<Prefix, u64>,
+    /// Prefixes whose change could not be queued (the session's queue was
+    /// full): sent once it has room ([`Routing::send_owed`]), so that no
+    /// withdrawal is lost and nothing is sent twice.
+    owed: HashSet<Prefix>,
+    /// Prefixes withheld because their attributes do not fit the peer's
+    /// maximum message size.
+    too_big: HashSet<Prefix>,
+    /// That happened, and was logged (once per session).
+    warned_too_big: bool,
 }
 
 impl AdjOut {
     /// Prefixes the peer holds from us.
     pub fn advertised(&self) -> usize {
         self.sent.len()
+    }
+
+    /// Prefixes withheld because they would not fit a message to the peer.
+    pub fn too_big(&self) -> usize {
+        self.too_big.len()
+    }
+
+    /// Prefixes whose change waits for room in the session's queue.
+    pub fn owed(&self) -> usize {
+        self.owed.len()
     }
 }
 
@@ -59,10 +78,11 @@ impl Routing {
             want.extend(self.rib.iter().map(|(p, _)| p));
         }
         want.extend(self.peers[i].adj_out.sent.keys().copied());
+        want.extend(self.peers[i].adj_out.owed.iter().copied());
         self.sync_prefixes(i, &want, config, active);
         if initial && let Some((n, _)) = &self.peers[i].established {
             let eors: Vec<Vec<u8>> = n.families.iter().map(|f| encode::end_of_rib(*f)).collect();
-            let _ = self.peers[i].handle.commands.try_send(Command::Send(eors));
+            self.peers[i].handle.send(eors);
         }
     }
 
@@ -83,7 +103,16 @@ impl Routing {
             .collect();
         let mut announce: HashMap<(Afi, Vec<u8>), Vec<Prefix>> = HashMap::new();
         let mut withdraw: HashMap<Afi, Vec<Prefix>> = HashMap::new();
+        // The peer's state changes only once the messages are queued.
+        let mut sent: Vec<(Prefix, Option<u64>)> = Vec::new();
+        let mut too_big: Vec<(Prefix, String)> = Vec::new();
         let own_family = afi_of(&Prefix::from(local));
+        let strip = self.peers[i].conf.strip_unknown;
+        let max = negotiated.max_message();
+        let nh6 = match local {
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+            IpAddr::V4(_) => Vec::new(),
+        };
         for prefix in prefixes {
             let afi = afi_of(prefix);
             let desired = if afi != own_family || !negotiated.families.contains(&afi) {
@@ -98,41 +127,94 @@ impl Routing {
             } else {
                 None
             };
-            let adj = &mut self.peers[i].adj_out.sent;
-            match desired {
-                Some(attrs) => {
-                    let bytes = attrs.encode(negotiated.four_octet_as, afi == Afi::Ipv4);
+            let encoded = desired.map(|mut attrs| {
+                if strip {
+                    attrs.unknown.clear();
+                }
+                // Attributes that leave no room for the prefix in one
+                // message are not exported: withdrawn toward this peer.
+                attrs
+                    .encode(negotiated.four_octet_as, afi == Afi::Ipv4)
+                    .and_then(|bytes| {
+                        encode::announce_fits(afi, &bytes, &nh6, prefix, max).map(|()| bytes)
+                    })
+            });
+            let adj = &self.peers[i].adj_out;
+            let bytes = match encoded {
+                Some(Ok(bytes)) => Some(bytes),
+                Some(Err(e)) => {
+                    too_big.push((*prefix, e.to_string()));
+                    None
+                }
+                None => None,
+            };
+            match bytes {
+                Some(bytes) => {
                     let hash = hash_of(&bytes);
-                    if adj.insert(*prefix, hash) != Some(hash) {
+                    if adj.sent.get(prefix) != Some(&hash) {
                         announce.entry((afi, bytes)).or_default().push(*prefix);
+                        sent.push((*prefix, Some(hash)));
                     }
                 }
-                None => {
-                    if adj.remove(prefix).is_some() {
-                        withdraw.entry(afi).or_default().push(*prefix);
-                    }
+                None if adj.sent.contains_key(prefix) => {
+                    withdraw.entry(afi).or_default().push(*prefix);
+                    sent.push((*prefix, None));
                 }
+                None => {}
             }
         }
-        let max = negotiated.max_message();
         let mut msgs = Vec::new();
         for (afi, list) in withdraw {
             msgs.extend(encode::withdraw(afi, &list, max));
         }
-        let nh6 = match local {
-            IpAddr::V6(v6) => v6.octets().to_vec(),
-            IpAddr::V4(_) => Vec::new(),
-        };
         for ((afi, attrs), list) in announce {
-            msgs.extend(encode::announce(afi, &attrs, &nh6, &list, max));
+            // Checked per prefix above: a batch of them fits as well.
+            msgs.extend(encode::announce(afi, &attrs, &nh6, &list, max).unwrap_or_default());
         }
-        if !msgs.is_empty() {
-            // A full channel means the session is slow; the task applies back-pressure.
-            let tx = self.peers[i].handle.commands.clone();
-            if tx.try_send(Command::Send(msgs)).is_err() {
-                tracing::warn!(peer = %self.peers[i].conf.name, "command queue full; UPDATEs dropped, resyncing on next change");
-                self.peers[i].adj_out = AdjOut::default();
+        let peer = &mut self.peers[i];
+        let adj = &mut peer.adj_out;
+        for p in prefixes {
+            adj.too_big.remove(p);
+        }
+        if let Some((prefix, why)) = too_big.first()
+            && !adj.warned_too_big
+        {
+            adj.warned_too_big = true;
+            tracing::warn!(
+                peer = %peer.conf.name,
+                %prefix,
+                "not exported: {why} (counted in show peers as too_big; logged once per session)"
+            );
+        }
+        adj.too_big.extend(too_big.into_iter().map(|(p, _)| p));
+        // A full queue means the session is slow: what it is owed waits
+        // for room (`send_owed`), and what it holds stays recorded.
+        let queued = msgs.is_empty() || peer.handle.send(msgs);
+        if queued {
+            for (prefix, hash) in sent {
+                match hash {
+                    Some(h) => adj.sent.insert(prefix, h),
+                    None => adj.sent.remove(&prefix),
+                };
+                adj.owed.remove(&prefix);
             }
+        } else {
+            if adj.owed.is_empty() {
+                tracing::warn!(peer = %peer.conf.name, "session queue full; changes wait until it has room");
+            }
+            adj.owed.extend(sent.into_iter().map(|(p, _)| p));
+        }
+    }
+
+    /// Sends each peer what it is owed, once its session's queue has room.
+    pub fn send_owed(&mut self, config: &Config, active: &[bool]) {
+        for i in 0..self.peers.len() {
+            let p = &self.peers[i];
+            if p.adj_out.owed.is_empty() || p.established.is_none() || !p.handle.has_room() {
+                continue;
+            }
+            let owed = std::mem::take(&mut self.peers[i].adj_out.owed);
+            self.sync_prefixes(i, &owed, config, active);
         }
     }
 

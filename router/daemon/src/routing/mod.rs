@@ -221,10 +221,8 @@ impl Routing {
             let p = &mut self.peers[i];
             if want && !p.held {
                 p.held = true;
-                let _ = p
-                    .handle
-                    .commands
-                    .try_send(Command::Stop(Some("uplink drained for maintenance".into())));
+                p.handle
+                    .control(Command::Stop(Some("uplink drained for maintenance".into())));
                 events.record(
                     "session-held",
                     format!(
@@ -300,7 +298,7 @@ impl Routing {
                             .iter()
                             .map(|f| sluice_wire::encode::route_refresh(*f))
                             .collect();
-                        let _ = self.peers[i].handle.commands.try_send(Command::Send(msgs));
+                        self.peers[i].handle.send(msgs);
                         events.record(
                             "route-refresh",
                             format!(
@@ -326,10 +324,8 @@ impl Routing {
                     p.conf.name, p.conf.settings.address
                 ),
             );
-            let _ = p
-                .handle
-                .commands
-                .try_send(Command::Stop(Some("peer de-configured".into())));
+            p.handle
+                .control(Command::Stop(Some("peer de-configured".into())));
             self.directory
                 .write()
                 .expect("directory lock")
@@ -754,7 +750,7 @@ impl Routing {
                         p.conf.name, max.limit, max.restart_after
                     ),
                 );
-                let _ = p.handle.commands.try_send(Command::Reset {
+                p.handle.control(Command::Reset {
                     code: sluice_wire::iana::err::CEASE,
                     subcode: sluice_wire::iana::err::CEASE_MAX_PREFIX,
                     hold_off: max.restart_after.0,
@@ -854,10 +850,7 @@ impl Routing {
     /// Stops every session: with an RFC 9003 message, or silently so peers keep our routes.
     pub fn shutdown(&mut self, message: Option<&str>) {
         for p in &self.peers {
-            let _ = p
-                .handle
-                .commands
-                .try_send(Command::Stop(message.map(str::to_string)));
+            p.handle.control(Command::Stop(message.map(str::to_string)));
         }
     }
 
@@ -887,6 +880,7 @@ impl Routing {
                 received: p.received,
                 accepted: p.rib_id.map_or(0, |r| u64::from(self.rib.count(r))),
                 advertised: p.adj_out.advertised() as u64,
+                too_big: p.adj_out.too_big() as u64,
                 last_error: p.last_error.clone(),
                 families: p
                     .established

@@ -29,6 +29,9 @@ pub struct Configured {
     pub export: Option<PolicyRef>,
     pub local_pref: Option<u32>,
     pub max_prefix: Option<MaxPrefix>,
+    /// Unknown optional transitive attributes are not exported (uplinks
+    /// only ever get `announce`, which has none).
+    pub strip_unknown: bool,
 }
 
 impl Configured {
@@ -55,6 +58,7 @@ pub const RESTART_TIME: u16 = 120;
 pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
     let asn = config.router.asn.value;
     let router_id = config.router.id.value;
+    let send_hold = config.router.send_hold_time.as_ref().map(|d| d.value.0);
     let settings = |name: String,
                     address: IpAddr,
                     peer_asn: u32,
@@ -85,6 +89,7 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
             ttl,
             min_ttl: ttl_security.then(|| 255 - multihop.unwrap_or(1) + 1),
             connect_retry: Duration::from_secs(3),
+            send_hold,
         }
     };
     let mut out = Vec::new();
@@ -111,6 +116,7 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
                 export: u.export.as_ref().map(|r| r.value.clone()),
                 local_pref: u.local_pref.as_ref().map(|l| l.value),
                 max_prefix: u.max_prefix.as_ref().map(|m| m.value.clone()),
+                strip_unknown: true,
             });
         }
     }
@@ -134,7 +140,8 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
             import: n.import.as_ref().map(|r| r.value.clone()),
             export: n.export.as_ref().map(|r| r.value.clone()),
             local_pref: None,
-            max_prefix: None,
+            max_prefix: n.max_prefix.as_ref().map(|m| m.value.clone()),
+            strip_unknown: n.strip_unknown_attributes,
         });
     }
     out
