@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
+//!           [--dataplane off|xdp|full|all] [--runs N]
 //!           [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
 //! fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
 //! fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
@@ -36,6 +37,7 @@ use receivers::{Kind, Mode, Receiver};
 use report::{MixResult, Runs};
 
 const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
+                 [--dataplane off|xdp|full|all (default off; a comma list too)] [--runs N (default 5)]
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
        fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
        fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE

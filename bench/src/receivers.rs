@@ -3,8 +3,9 @@
 //!
 //! Each waits passively for the feeder on TCP 179 (so the session starts
 //! when the orchestrator says, not after some retry timer), accepts IPv4
-//! and IPv6 unicast on the one IPv4 session, imports everything, exports
-//! nothing and touches no kernel table. Their control sockets are unix
+//! and IPv6 unicast on the one IPv4 session, imports everything and
+//! exports nothing to peers; what it does with the data plane is the
+//! run's [`Mode`]. Their control sockets are unix
 //! sockets in a directory of the host's filesystem, so the CLIs run from
 //! outside the namespace.
 
