@@ -6,7 +6,8 @@
 //! [`FakePeer::connect`] opens the connection, exchanges OPENs and
 //! KEEPALIVEs, then starts two threads: one records every message received
 //! (and how the connection ended), one sends a KEEPALIVE every few seconds
-//! so that the session outlives the test's pauses.
+//! so that the session outlives the test's pauses. [`FakePeer::stop_reading`]
+//! makes it a peer whose TCP window stays shut.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
@@ -91,6 +92,8 @@ pub struct FakePeer {
     writer: Arc<Mutex<TcpStream>>,
     inbox: Arc<Mutex<Inbox>>,
     stop: Arc<AtomicBool>,
+    /// The reader takes nothing more off the socket.
+    deaf: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// The OPEN the other side sent.
     pub their_open: Open,
@@ -168,8 +171,13 @@ impl FakePeer {
         let writer = Arc::new(Mutex::new(stream));
 
         let rx = inbox.clone();
+        let deaf = Arc::new(AtomicBool::new(false));
+        let (not_reading, halt) = (deaf.clone(), stop.clone());
         let read_thread = std::thread::spawn(move || {
             let end = loop {
+                while not_reading.load(Ordering::Relaxed) && !halt.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 match read_message(&mut reader, &mut buf) {
                     Ok(m) => lock(&rx).messages.push(m),
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -201,9 +209,17 @@ impl FakePeer {
             writer,
             inbox,
             stop,
+            deaf,
             threads: vec![read_thread, keepalive_thread],
             their_open,
         }
+    }
+
+    /// Stops taking messages off the socket (after the one being read, if
+    /// any): the other side's sends fill the window and then block. The
+    /// peer keeps sending KEEPALIVEs.
+    pub fn stop_reading(&self) {
+        self.deaf.store(true, Ordering::Relaxed);
     }
 
     /// Sends raw bytes: one message, several, or a broken one.

@@ -423,9 +423,12 @@ impl Peer {
                     }
                     self.flush().await;
                 }
-                why = &mut writer.task => {
-                    let why = why.unwrap_or_else(|e| format!("writer failed: {e}"));
-                    return (End::Retry, why, true);
+                ended = &mut writer.task => {
+                    let ended = ended.unwrap_or_else(|e| writer::Ended {
+                        why: format!("writer failed: {e}"),
+                        graceful: false,
+                    });
+                    return (End::Retry, ended.why, ended.graceful);
                 }
                 cmd = self.control.recv() => match cmd {
                     Some(Command::Stop(Some(message))) => {

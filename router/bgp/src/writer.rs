@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use sluice_wire::encode;
+use sluice_wire::iana::err;
 
 /// What the session hands the writer.
 #[derive(Debug)]
@@ -28,11 +29,18 @@ const QUEUE: usize = 4;
 /// How long a closing NOTIFICATION may take to go out.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// Why the writer stopped, and whether that was graceful in RFC 4724's
+/// sense (no NOTIFICATION: a helper keeps the peer's routes).
+#[derive(Debug)]
+pub struct Ended {
+    pub why: String,
+    pub graceful: bool,
+}
+
 #[derive(Debug)]
 pub struct Writer {
     pub tx: mpsc::Sender<Out>,
-    /// Ends with why the writer stopped.
-    pub task: JoinHandle<String>,
+    pub task: JoinHandle<Ended>,
 }
 
 /// RFC 9687 §4: eight minutes, or twice the hold time if that is longer,
@@ -72,15 +80,19 @@ async fn run(
     mut rx: mpsc::Receiver<Out>,
     keepalive: Duration,
     send_hold: Duration,
-) -> String {
+) -> Ended {
+    let closed = || Ended {
+        why: "closed".into(),
+        graceful: false,
+    };
     let mut next_keepalive = Instant::now() + keepalive;
     loop {
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Out::Messages(msgs)) => {
                     for m in &msgs {
-                        if let Err(why) = write(&mut w, m, send_hold).await {
-                            return why;
+                        if let Err(e) = write(&mut w, m, send_hold).await {
+                            return e;
                         }
                     }
                     // Any message resets the peer's hold timer (RFC 4271 §4.4).
@@ -89,13 +101,13 @@ async fn run(
                 Some(Out::Close(m)) => {
                     let _ = timeout(CLOSE_WAIT, w.write_all(&m)).await;
                     let _ = w.shutdown().await;
-                    return "closed".into();
+                    return closed();
                 }
-                None => return "closed".into(),
+                None => return closed(),
             },
             _ = sleep_until(next_keepalive) => {
-                if let Err(why) = write(&mut w, &encode::keepalive(), send_hold).await {
-                    return why;
+                if let Err(e) = write(&mut w, &encode::keepalive(), send_hold).await {
+                    return e;
                 }
                 next_keepalive = Instant::now() + keepalive;
             }
@@ -104,14 +116,26 @@ async fn run(
 }
 
 /// Writes one message; the send hold timer runs while it does not go out.
-async fn write(w: &mut OwnedWriteHalf, bytes: &[u8], send_hold: Duration) -> Result<(), String> {
+/// On expiry the NOTIFICATION RFC 9687 asks for is tried briefly (a peer
+/// that reads nothing will not see it) and the connection dropped.
+async fn write(w: &mut OwnedWriteHalf, bytes: &[u8], send_hold: Duration) -> Result<(), Ended> {
     match timeout(send_hold, w.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("sending: {e}")),
-        Err(_) => Err(format!(
-            "send hold timer expired: the peer took nothing for {} s (RFC 9687)",
-            send_hold.as_secs()
-        )),
+        Ok(Err(e)) => Err(Ended {
+            why: format!("sending: {e}"),
+            graceful: true,
+        }),
+        Err(_) => {
+            let n = encode::notification(err::SEND_HOLD_TIMER_EXPIRED, 0, &[]);
+            let _ = timeout(Duration::from_millis(100), w.write_all(&n)).await;
+            Err(Ended {
+                why: format!(
+                    "send hold timer expired: the peer took nothing for {} s (RFC 9687)",
+                    send_hold.as_secs()
+                ),
+                graceful: false,
+            })
+        }
     }
 }
 

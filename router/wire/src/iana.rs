@@ -74,6 +74,8 @@ pub mod err {
 
     pub const HOLD_TIMER_EXPIRED: u8 = 4;
     pub const FSM: u8 = 5;
+    /// RFC 9687: the peer took nothing we sent for the send hold time.
+    pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
 
     pub const CEASE: u8 = 6;
     pub const CEASE_MAX_PREFIX: u8 = 1;

@@ -1,0 +1,203 @@
+//! What a peer can cost Sluice, and what Sluice can send a peer, against
+//! a running `sluice run` with real peers: a path whose attributes outgrow
+//! a BIRD neighbour's 4096-octet messages on export is withdrawn there,
+//! not sent malformed; a neighbour that stops reading is reset after the
+//! send hold time (RFC 9687) while the uplink's session carries on.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use sluice_e2e::fakepeer::{self, FakePeer, attrs, nlri};
+use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
+use sluice_e2e::sluice::Sluice;
+use sluice_testns::{Lab, must_be_root, wait_until};
+use sluice_wire::iana::attr::{
+    AS_PATH, COMMUNITIES, FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T, NEXT_HOP, ORIGIN,
+};
+
+const UP: Duration = Duration::from_secs(15);
+const ACT: Duration = Duration::from_secs(10);
+
+/// AS_SEQUENCE [65001], 4-octet ASNs.
+const AS_PATH_65001: &[u8] = &[2, 1, 0, 0, 0xfd, 0xe9];
+
+/// An UPDATE for `prefix` (a /24) from AS 65001 with `n` communities.
+fn update(peer: &FakePeer, prefix: &str, n: u32) {
+    let communities: Vec<u8> = (0..n)
+        .flat_map(|i| (65001u32 << 16 | i).to_be_bytes())
+        .collect();
+    let mut list: Vec<(u8, u8, &[u8])> = vec![
+        (T, ORIGIN, &[0]),
+        (T, AS_PATH, AS_PATH_65001),
+        (T, NEXT_HOP, &[203, 0, 113, 1]),
+    ];
+    if n > 0 {
+        list.push((O | T, COMMUNITIES, &communities));
+    }
+    peer.update(&[], &attrs(&list), &nlri(&[prefix]));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_path_too_big_for_a_neighbour_is_withdrawn_there_not_sent_malformed() {
+    must_be_root();
+    let lab = Lab::new("too-big");
+    let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
+    lab.link(&r, "eth1", &p, "eth1");
+    lab.link(&r, "eth2", &n, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    p.addr("eth1", "203.0.113.1/30");
+    r.addr("eth2", "10.0.0.1/30");
+    n.addr("eth1", "10.0.0.2/30");
+    let sluice = Sluice::start(
+        &r,
+        "router: { id: 192.0.2.1, asn: 64500 }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+  - { name: eth2, addresses: [10.0.0.1/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001, passive: true }, import: full-table, max_prefix: 100 }
+neighbors:
+  - { address: 10.0.0.2, asn: 64500, export: full-table, max_prefix: 100 }
+policies: { bogons: [] }
+dataplane: { xdp: off, kernel_fib: off }
+",
+    );
+    // BIRD does not enable extended messages by default: 4096 octets.
+    let bird = Peer::start(
+        &n,
+        PeerSpec::new(Kind::Bird, 64500, Ipv4Addr::new(10, 0, 0, 2))
+            .neighbor(NeighborSpec::new("10.0.0.1".parse().unwrap(), 64500)),
+    );
+    let peer = FakePeer::connect(
+        p.name(),
+        SocketAddr::from(([203, 0, 113, 2], 179)),
+        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
+        UP,
+    );
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_established("10.0.0.2", UP);
+    let from = "10.0.0.1".parse().unwrap();
+
+    update(&peer, "198.51.100.0/24", 0);
+    bird.wait_route(from, "198.51.100.0/24", ACT);
+
+    // 1011 communities: the UPDATE received is 4095 octets; toward BIRD,
+    // with LOCAL_PREF added, it would be 4102.
+    update(&peer, "198.51.101.0/24", 1011);
+    wait_until(ACT, "Sluice to hold 198.51.101.0/24", || {
+        !sluice.paths("198.51.101.0/24").is_empty()
+    });
+    wait_until(ACT, "show peers: too_big 1 toward BIRD", || {
+        sluice.peer("10.0.0.2")["too_big"] == 1
+    });
+    // A later change reaches BIRD: everything before it was handled.
+    update(&peer, "198.51.102.0/24", 0);
+    bird.wait_route(from, "198.51.102.0/24", ACT);
+    let routes = bird.received_routes(Some(from));
+    assert!(
+        !routes.iter().any(|r| r.prefix == "198.51.101.0/24"),
+        "BIRD must not have the oversized path: {routes:?}"
+    );
+
+    // Smaller now: it goes out; bigger again: it is withdrawn there.
+    update(&peer, "198.51.101.0/24", 10);
+    let route = bird.wait_route(from, "198.51.101.0/24", ACT);
+    assert_eq!(route.communities.len(), 10, "{route:?}");
+    assert_eq!(sluice.peer("10.0.0.2")["too_big"], 0);
+    update(&peer, "198.51.101.0/24", 1011);
+    bird.wait_no_route("198.51.101.0/24", ACT);
+    assert_eq!(sluice.peer("10.0.0.2")["too_big"], 1);
+
+    // BIRD never saw a malformed message: the session never went down.
+    let p = sluice.peer("10.0.0.2");
+    assert_eq!(p["state"], "established", "{p}");
+    assert!(p["last_error"].is_null(), "{p}");
+    assert!(
+        bird.log().matches("Established").count() <= 1 && !bird.log().contains("Error:"),
+        "BIRD's log:\n{}",
+        bird.log()
+    );
+    assert!(
+        sluice.log().contains("not exported"),
+        "Sluice logs the first oversized path"
+    );
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_neighbour_that_stops_reading_is_reset_after_the_send_hold_time() {
+    must_be_root();
+    let lab = Lab::new("send-hold");
+    let (r, u, n) = (lab.node("r"), lab.node("u"), lab.node("n"));
+    lab.link(&r, "eth1", &u, "eth1");
+    lab.link(&r, "eth2", &n, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    u.addr("eth1", "203.0.113.1/30");
+    r.addr("eth2", "10.0.0.1/30");
+    n.addr("eth1", "10.0.0.2/30");
+    // Small socket buffers: a shut window shows after a few kilobytes.
+    n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
+    r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
+    // 2000 routes, each with its own MED: one UPDATE each toward the neighbour.
+    let mut spec = PeerSpec::new(Kind::Bird, 65001, Ipv4Addr::new(203, 0, 113, 1))
+        .neighbor(NeighborSpec::new("203.0.113.2".parse().unwrap(), 64500));
+    for i in 0..2000u32 {
+        spec =
+            spec.announce(Announce::new(&format!("100.{}.{}.0/24", 64 + i / 256, i % 256)).med(i));
+    }
+    let bird = Peer::start(&u, spec);
+    let sluice = Sluice::start(
+        &r,
+        "router: { id: 192.0.2.1, asn: 64500, send_hold_time: 5s }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+  - { name: eth2, addresses: [10.0.0.1/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table, max_prefix: 5000 }
+neighbors:
+  - { address: 10.0.0.2, asn: 64500, export: full-table, passive: true, max_prefix: 100 }
+policies: { bogons: [] }
+dataplane: { xdp: off, kernel_fib: off }
+",
+    );
+    sluice.wait_established("203.0.113.1", UP);
+    wait_until(UP, "Sluice to hold BIRD's 2000 routes", || {
+        sluice.peer("203.0.113.1")["accepted"] == 2000
+    });
+    let uplink_since = sluice.peer("203.0.113.1")["since"].clone();
+
+    // Hold time 3 s: the send hold time is max(5 s, 2 x 3 s) = 6 s.
+    let deaf = FakePeer::connect(
+        n.name(),
+        SocketAddr::from(([10, 0, 0, 1], 179)),
+        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), 3),
+        UP,
+    );
+    deaf.stop_reading();
+    let stopped = Instant::now();
+    let mut last = serde_json::Value::Null;
+    wait_until(Duration::from_secs(30), "the deaf neighbour reset", || {
+        last = sluice.peer("10.0.0.2");
+        last["state"] != "established"
+            && last["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("send hold timer expired"))
+    });
+    let after = stopped.elapsed();
+    assert!(
+        after >= Duration::from_secs(5),
+        "reset after {after:?}, before the send hold time: {last}"
+    );
+    eprintln!("reset after {after:?}: {last}");
+
+    // The uplink's session carried on throughout, keepalives on time.
+    let up = sluice.peer("203.0.113.1");
+    assert_eq!(up["state"], "established", "{up}");
+    assert_eq!(
+        up["since"], uplink_since,
+        "the uplink session flapped: {up}"
+    );
+    bird.wait_established("203.0.113.2".parse().unwrap(), ACT);
+    assert_eq!(up["accepted"], 2000);
+}
