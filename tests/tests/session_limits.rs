@@ -201,3 +201,94 @@ dataplane: { xdp: off, kernel_fib: off }
     bird.wait_established("203.0.113.2".parse().unwrap(), ACT);
     assert_eq!(up["accepted"], 2000);
 }
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn paths_over_the_limits_are_treated_as_withdrawn_and_max_prefix_resets() {
+    must_be_root();
+    let lab = Lab::new("limits");
+    let (r, p) = (lab.node("r"), lab.node("p"));
+    lab.link(&r, "eth1", &p, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    p.addr("eth1", "203.0.113.1/30");
+    let sluice = Sluice::start(
+        &r,
+        "router: { id: 192.0.2.1, asn: 64500, max_as_path_length: 20, max_path_attributes: 8 }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001, passive: true }, import: full-table, max_prefix: { limit: 10, action: restart, restart_after: 1m } }
+policies: { bogons: [] }
+dataplane: { xdp: off, kernel_fib: off }
+",
+    );
+    let peer = FakePeer::connect(
+        p.name(),
+        SocketAddr::from(([203, 0, 113, 2], 179)),
+        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
+        UP,
+    );
+    sluice.wait_established("203.0.113.1", UP);
+    let path = |n: u8| -> Vec<u8> {
+        let mut v = vec![2, n];
+        v.extend((0..u32::from(n)).flat_map(|_| 65001u32.to_be_bytes()));
+        v
+    };
+    let send = |prefix: &str, as_path: &[u8], extra: u8| {
+        let mut list: Vec<(u8, u8, &[u8])> = vec![
+            (T, ORIGIN, &[0]),
+            (T, AS_PATH, as_path),
+            (T, NEXT_HOP, &[203, 0, 113, 1]),
+        ];
+        for code in 0..extra {
+            list.push((O | T, 200 + code, &[1]));
+        }
+        peer.update(&[], &attrs(&list), &nlri(&[prefix]));
+    };
+    send("198.51.100.0/24", &path(20), 0);
+    wait_until(ACT, "a 20-ASN path accepted", || {
+        !sluice.paths("198.51.100.0/24").is_empty()
+    });
+    // One more ASN: treated as withdrawn, the session kept.
+    send("198.51.100.0/24", &path(21), 0);
+    wait_until(ACT, "a 21-ASN path treated as withdrawn", || {
+        sluice.paths("198.51.100.0/24").is_empty()
+    });
+    // 8 attributes are fine, 9 are not.
+    send("198.51.101.0/24", &path(1), 5);
+    wait_until(ACT, "8 attributes accepted", || {
+        !sluice.paths("198.51.101.0/24").is_empty()
+    });
+    send("198.51.101.0/24", &path(1), 6);
+    wait_until(ACT, "9 attributes treated as withdrawn", || {
+        sluice.paths("198.51.101.0/24").is_empty()
+    });
+    assert!(peer.ended().is_none() && peer.notifications().is_empty());
+    assert!(
+        sluice
+            .log()
+            .contains("routes treated as withdrawn: AS_PATH of 21 ASNs, more than 20")
+    );
+
+    // Max-prefix: 30 UPDATEs in one write; the reset comes at the 11th,
+    // with Cease / maximum number of prefixes reached (RFC 4486).
+    let mut burst = Vec::new();
+    for k in 0..30 {
+        let prefix = format!("100.64.{k}.0/24");
+        burst.extend(sluice_wire::encode::update(
+            &[],
+            &attrs(&[
+                (T, ORIGIN, &[0]),
+                (T, AS_PATH, &path(1)),
+                (T, NEXT_HOP, &[203, 0, 113, 1]),
+            ]),
+            &nlri(&[&prefix]),
+        ));
+    }
+    peer.send(&burst).unwrap();
+    let n = peer.wait_notification(ACT);
+    assert_eq!((n.code, n.subcode), (6, 1), "{n:?}");
+    wait_until(ACT, "show peers: the session down", || {
+        sluice.peer("203.0.113.1")["state"] != "established"
+    });
+}

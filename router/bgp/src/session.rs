@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::conn::{Conn, ReadError};
+use crate::limits::{Limits, LogBudget};
 use crate::negotiate::{Local, Negotiated};
 use crate::sockopt;
 use crate::writer::{self, Out, Writer};
@@ -78,6 +79,8 @@ pub struct Settings {
     /// The send hold time (RFC 9687); None: the RFC's default. Never
     /// below twice the negotiated hold time.
     pub send_hold: Option<Duration>,
+    /// Paths over these are treated as withdrawn.
+    pub limits: Limits,
 }
 
 /// Routes of one UPDATE for one family, with the attributes as received.
@@ -172,6 +175,8 @@ pub fn spawn(id: usize, settings: Settings, events: mpsc::Sender<(usize, Event)>
 struct Peer {
     /// Routes of UPDATEs read but not yet sent to the route owner.
     batch: Vec<Routes>,
+    /// Logging about bad input from this peer, rate-limited.
+    log_budget: LogBudget,
     id: usize,
     s: Settings,
     events: mpsc::Sender<(usize, Event)>,
@@ -200,6 +205,7 @@ async fn run(
 ) {
     let mut peer = Peer {
         batch: Vec::new(),
+        log_budget: LogBudget::default(),
         id,
         s,
         events,
@@ -492,9 +498,27 @@ impl Peer {
                     self.emit(Event::EndOfRib(Afi::Ipv4)).await;
                     return Ok(());
                 }
-                let (attrs, verdict) = Attrs::parse(&u, ctx).map_err(Received::Notify)?;
-                for p in &attrs.problems {
-                    tracing::warn!(peer = %self.s.name, attribute = p.code, discarded = p.discarded, why = p.why, "malformed attribute (RFC 7606)");
+                let (attrs, mut verdict) = Attrs::parse(&u, ctx).map_err(Received::Notify)?;
+                let over = (verdict == Verdict::Use)
+                    .then(|| self.s.limits.exceeded(&attrs, ctx.four_octet_as))
+                    .flatten();
+                if over.is_some() {
+                    verdict = Verdict::TreatAsWithdraw;
+                }
+                if (over.is_some() || !attrs.problems.is_empty())
+                    && let Some(held) = self.log_budget.allow(std::time::Instant::now())
+                {
+                    let held = if held > 0 {
+                        format!(" ({held} more since the last message were not logged)")
+                    } else {
+                        String::new()
+                    };
+                    if let Some(why) = &over {
+                        tracing::warn!(peer = %self.s.name, "routes treated as withdrawn: {why}{held}");
+                    }
+                    for p in &attrs.problems {
+                        tracing::warn!(peer = %self.s.name, attribute = p.code, discarded = p.discarded, why = p.why, "malformed attribute (RFC 7606){held}");
+                    }
                 }
                 let use_it = verdict == Verdict::Use;
                 // Classic IPv4 fields.

@@ -89,6 +89,13 @@ pub struct Router {
     /// before it is reset (RFC 9687). Unset: 8 minutes; never below twice
     /// the session's hold time.
     pub send_hold_time: Option<At<Duration>>,
+    /// Received paths with more ASNs than this (every segment counted)
+    /// are treated as withdrawn (RFC 7606), the session kept.
+    #[serde(default = "max_as_path_length")]
+    pub max_as_path_length: At<u32>,
+    /// Received UPDATEs with more path attributes than this: the same.
+    #[serde(default = "max_path_attributes")]
+    pub max_path_attributes: At<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -497,6 +504,12 @@ fn yes() -> bool {
 }
 fn one_second() -> Duration {
     Duration::secs(1)
+}
+fn max_as_path_length() -> At<u32> {
+    At::unplaced(255)
+}
+fn max_path_attributes() -> At<u32> {
+    At::unplaced(64)
 }
 fn thirty_seconds() -> Duration {
     Duration::secs(30)

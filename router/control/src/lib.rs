@@ -263,6 +263,12 @@ pub struct DataplaneStatus {
     pub kernel_pending: usize,
     /// Prefixes kept from before a restart until End-of-RIB or the timer.
     pub stale: usize,
+    /// Routes the data plane could not program since the start (tbl8
+    /// groups or next-hop ids exhausted), and the first error.
+    #[serde(default)]
+    pub program_failures: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_error: Option<String>,
 }
 
 /// `show fib`: entries as the maps hold them.

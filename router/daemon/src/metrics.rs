@@ -77,6 +77,7 @@ pub struct Metrics {
     session_up: Family<PeerLabels, Gauge>,
     prefixes: Family<PrefixLabels, Gauge>,
     verdicts: Family<VerdictLabels, Counter<u64, AtomicU64>>,
+    program_failures: Counter<u64, AtomicU64>,
     hop_packets: Family<HopLabels, Counter<u64, AtomicU64>>,
     hop_bytes: Family<HopLabels, Counter<u64, AtomicU64>>,
     fib_routes: Family<TableLabels, Gauge>,
@@ -190,7 +191,14 @@ impl Metrics {
         registry.register("probe_sent", "Probes sent", probe_sent.clone());
         let probe_lost = Family::<ProbeLabels, Counter<u64, AtomicU64>>::default();
         registry.register("probe_lost", "Probes lost", probe_lost.clone());
+        let program_failures = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "dataplane_program_failures",
+            "Routes the data plane could not program (tbl8 groups or next-hop ids exhausted)",
+            program_failures.clone(),
+        );
         Metrics {
+            program_failures,
             state_changes,
             outbound_pps,
             outbound_share,
@@ -237,6 +245,9 @@ impl Metrics {
                 .inner()
                 .store(h.bytes, Ordering::Relaxed);
         }
+        self.program_failures
+            .inner()
+            .store(status.program_failures, Ordering::Relaxed);
         for (table, n) in [
             ("xdp", status.routes),
             ("kernel", status.kernel_routes),

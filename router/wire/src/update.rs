@@ -124,6 +124,8 @@ pub struct Attrs<'a> {
     /// to pass on with the Partial bit set.
     pub unknown_transitive: Vec<&'a [u8]>,
     pub problems: Vec<Problem>,
+    /// Path attributes in the UPDATE (each type at most once).
+    pub count: usize,
 }
 
 /// The action RFC 7606 §7 prescribes for an error in each attribute.
@@ -287,6 +289,7 @@ impl<'a> Attrs<'a> {
                 verdict = Verdict::TreatAsWithdraw;
             }
         }
+        a.count = seen.iter().map(|w| w.count_ones() as usize).sum();
         Ok((a, verdict))
     }
 
@@ -486,11 +489,24 @@ pub fn as_path_len(mut v: &[u8]) -> u32 {
     len
 }
 
+/// Every ASN of an AS_PATH, in every kind of segment: what a path costs
+/// to keep, as opposed to [`as_path_len`], what it weighs in the decision.
+pub fn as_path_asns(mut v: &[u8], four_octet: bool) -> usize {
+    let width = if four_octet { 4 } else { 2 };
+    let mut n = 0;
+    while let [_, count, rest @ ..] = v {
+        n += usize::from(*count);
+        v = rest.get(usize::from(*count) * width..).unwrap_or(&[]);
+    }
+    n
+}
+
 /// Rewrites a 2-octet AS_PATH with 4-octet ASNs (the form the RIB keeps).
 pub fn widen_as_path(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len() * 2);
     for (kind, asns) in as_path_segments(v, false) {
-        out.extend([kind, asns.len() as u8]);
+        let count = u8::try_from(asns.len()).expect("a segment holds at most 255 ASNs");
+        out.extend([kind, count]);
         for asn in asns {
             out.extend(asn.to_be_bytes());
         }

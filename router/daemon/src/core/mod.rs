@@ -145,6 +145,8 @@ pub struct Core {
     active_uplinks: Vec<bool>,
     /// What each static route (prefix, next hop) did at the last look.
     static_outcomes: HashMap<(sluice_wire::Prefix, std::net::IpAddr), StaticOutcome>,
+    /// The data plane failed to program a route, and the event says so.
+    warned_program_failure: bool,
 }
 
 impl Core {
@@ -172,6 +174,7 @@ impl Core {
             uplinks,
             drain_file: None,
             rolled_back: None,
+            warned_program_failure: false,
             routing: None,
             active_uplinks: Vec::new(),
             static_outcomes: HashMap::new(),
@@ -435,7 +438,19 @@ impl Core {
             self.metrics.set_peers(&r.peer_views());
         }
         if let Some(f) = self.fib() {
-            self.metrics.set_dataplane(&f.counters(), &f.status());
+            let status = f.status();
+            self.metrics.set_dataplane(&f.counters(), &status);
+            if status.program_failures > 0 && !self.warned_program_failure {
+                self.warned_program_failure = true;
+                self.events.warn(
+                    "dataplane",
+                    format!(
+                        "cannot program {} route(s) into the data plane; first: {}",
+                        status.program_failures,
+                        status.program_error.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
         }
     }
 

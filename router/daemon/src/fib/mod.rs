@@ -638,6 +638,9 @@ impl Fib {
             s.reason = Some(t);
         }
         s.stale = self.placer.program.stale_count();
+        let (failures, first) = self.placer.failures();
+        s.program_failures = failures;
+        s.program_error = first.map(str::to_owned);
         if let Some(k) = self.kernel.as_ref() {
             let ks = k.status();
             s.kernel_routes = ks.installed;

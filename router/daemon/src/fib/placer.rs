@@ -24,8 +24,9 @@ pub struct Placer {
     /// uplinks offer them (static routes bound to one included) and a
     /// usable path covers them.
     suppressed: rustc_hash::FxHashSet<Prefix>,
-    /// Routes that could not be programmed (logged once).
-    failed: usize,
+    /// Routes that could not be programmed, and the first error (logged).
+    failed: u64,
+    first_failure: Option<String>,
 }
 
 impl Placer {
@@ -36,7 +37,13 @@ impl Placer {
             active: Vec::new(),
             suppressed: Default::default(),
             failed: 0,
+            first_failure: None,
         }
+    }
+
+    /// Routes that could not be programmed so far, and the first error.
+    pub fn failures(&self) -> (u64, Option<&str>) {
+        (self.failed, self.first_failure.as_deref())
     }
 
     pub fn active(&self) -> &[bool] {
@@ -92,6 +99,7 @@ impl Placer {
             Err(e) => {
                 self.failed += 1;
                 if self.failed == 1 {
+                    self.first_failure = Some(format!("{prefix}: {e}"));
                     tracing::warn!(%prefix, "data plane: cannot program: {e}");
                 }
                 false
@@ -292,6 +300,44 @@ uplinks:
         let mut placer = Placer::offline(&config, &rib, &[true, true]);
         placer.program.take();
         (placer, rib)
+    }
+
+    /// More /25s in distinct /24s than the DIR-24-8 has tbl8 groups: the
+    /// rest cannot be programmed, and that is counted with the first error
+    /// (the daemon's metric and event read it), not lost.
+    #[test]
+    fn routes_that_cannot_be_programmed_are_counted() {
+        let (mut placer, mut rib) = site();
+        assert_eq!(placer.failures(), (0, None));
+        let peer = rib.peers().next().map(|(id, _)| id).unwrap();
+        let groups = sluice_dataplane::dir24::DEFAULT_TBL8_GROUPS;
+        let extra = 5;
+        for k in 0..groups + extra {
+            let prefix: Prefix = format!("30.{}.{}.0/25", k / 256, k % 256).parse().unwrap();
+            rib.announce_attrs(
+                peer,
+                prefix,
+                PathAttrs {
+                    next_hop: Some(A),
+                    ..Default::default()
+                },
+            );
+            placer.place(&rib, &prefix);
+        }
+        let (n, first) = placer.failures();
+        let programmed = placer
+            .program
+            .routes()
+            .filter(|(p, _)| p.prefix_len() == 25)
+            .count() as u64;
+        assert!(n >= u64::from(extra), "{n} failures");
+        assert_eq!(
+            n + programmed,
+            u64::from(groups + extra),
+            "each /25 either programmed or counted"
+        );
+        let first = first.unwrap();
+        assert!(first.contains("tbl8"), "{first}");
     }
 
     fn member(placer: &Placer, addr: [u8; 4]) -> Option<IpAddr> {

@@ -114,6 +114,9 @@ struct Peer {
     adj_out: AdjOut,
     /// Max-prefix tripped with action warn: logged once.
     warned_max_prefix: bool,
+    /// Max-prefix tripped with action restart: the session is being reset,
+    /// and nothing more it sent is learned.
+    resetting: bool,
     /// The restart time of the peer's graceful-restart capability.
     gr_time: Option<u16>,
     /// Implausible routes from this session were logged once.
@@ -202,6 +205,7 @@ impl Routing {
             stale_until: None,
             adj_out: AdjOut::default(),
             warned_max_prefix: false,
+            resetting: false,
             gr_time: None,
             warned_implausible: false,
             end_of_rib: Vec::new(),
@@ -403,6 +407,7 @@ impl Routing {
                 p.since = SystemTime::now();
                 p.received = 0;
                 p.warned_max_prefix = false;
+                p.resetting = false;
                 p.warned_implausible = false;
                 p.end_of_rib.clear();
                 p.last_heard = Instant::now();
@@ -413,6 +418,11 @@ impl Routing {
                 self.peers[i].last_heard = Instant::now();
                 let mut touched = Vec::new();
                 for routes in batch {
+                    // Max-prefix is checked per UPDATE: once it trips,
+                    // the rest of the batch is not learned.
+                    if self.peers[i].resetting {
+                        break;
+                    }
                     touched.extend(self.learn(i, routes, config, events));
                 }
                 self.propagate(&touched, config, active);
@@ -742,7 +752,9 @@ impl Routing {
                 );
             }
             MaxPrefixAction::Warn => {}
+            MaxPrefixAction::Restart if p.resetting => {}
             MaxPrefixAction::Restart => {
+                p.resetting = true;
                 events.warn(
                     "max-prefix",
                     format!(

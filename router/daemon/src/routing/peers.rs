@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use sluice_bgp::limits::Limits;
 use sluice_bgp::negotiate::Local;
 use sluice_bgp::session::{PORT, Settings};
 use sluice_config::Config;
@@ -59,6 +60,10 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
     let asn = config.router.asn.value;
     let router_id = config.router.id.value;
     let send_hold = config.router.send_hold_time.as_ref().map(|d| d.value.0);
+    let limits = Limits {
+        max_as_path: config.router.max_as_path_length.value as usize,
+        max_attributes: config.router.max_path_attributes.value as usize,
+    };
     let settings = |name: String,
                     address: IpAddr,
                     peer_asn: u32,
@@ -90,6 +95,7 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
             min_ttl: ttl_security.then(|| 255 - multihop.unwrap_or(1) + 1),
             connect_retry: Duration::from_secs(3),
             send_hold,
+            limits,
         }
     };
     let mut out = Vec::new();
