@@ -263,7 +263,9 @@ pub struct StaticRoute {
     pub via: At<IpAddr>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Serialize gives the meaning (values without positions): what a reload
+/// compares, so that a comment or a moved line changes nothing.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policies {
     /// Entries like `"198.51.100.0/24 le 24"`, parsed by the validator so that
@@ -280,7 +282,7 @@ pub struct Policies {
 
 /// One term of a route policy: terms are tried in order, the first whose
 /// `match` holds applies its `set` and its `action`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Term {
     #[serde(default, rename = "match")]
@@ -290,7 +292,7 @@ pub struct Term {
     pub set: Set,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Match {
     pub prefix_list: Option<At<String>>,
@@ -306,7 +308,7 @@ pub enum Action {
     Reject,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Set {
     pub local_pref: Option<u32>,

@@ -76,6 +76,13 @@ impl Peer {
     }
 }
 
+/// What a config section says, without where it says it: values only (no
+/// line numbers), so that a reload whose only change is a comment, a blank
+/// line or the order of keys changes nothing.
+fn meaning(section: &impl serde::Serialize) -> String {
+    serde_json::to_string(section).unwrap_or_default()
+}
+
 fn own_addresses(config: &Config) -> impl Iterator<Item = IpAddr> + '_ {
     config
         .interfaces
@@ -140,7 +147,8 @@ pub struct Routing {
     next_id: usize,
     /// Session ids → index in `peers`.
     index: HashMap<usize, usize>,
-    /// The policies section of the config in force, to see whether a reload changed it.
+    /// The meaning of the policies section in force ([`meaning`]), to see
+    /// whether a reload changed it.
     policy_text: String,
     /// Started as a graceful restart: kept so that a reload sees the same sessions.
     restarting: bool,
@@ -171,7 +179,7 @@ impl Routing {
             directory,
             next_id: 0,
             index: HashMap::new(),
-            policy_text: format!("{:?}", config.policies),
+            policy_text: meaning(&config.policies),
             restarting,
             started: Instant::now(),
             fib: None,
@@ -263,8 +271,8 @@ impl Routing {
     /// (route refresh, RFC 2918) since only post-policy routes are kept.
     pub fn reconfigure(&mut self, config: &Config, events: &mut Events) {
         let mut roles_changed = false;
-        let policies_changed = format!("{:?}", config.policies) != self.policy_text;
-        self.policy_text = format!("{:?}", config.policies);
+        let policies_changed = meaning(&config.policies) != self.policy_text;
+        self.policy_text = meaning(&config.policies);
         self.policies = Policies::new(config);
         let mut keep = vec![false; self.peers.len()];
         let mut added = Vec::new();
