@@ -619,7 +619,7 @@ pub fn canonical(a: IpAddr) -> IpAddr {
 
 /// Accepts BGP connections and hands each to its peer's task by address.
 pub async fn listen(
-    listener: tokio::net::TcpListener,
+    listener: std::sync::Arc<tokio::net::TcpListener>,
     route: impl Fn(IpAddr) -> Option<mpsc::Sender<TcpStream>>,
 ) {
     loop {

@@ -37,7 +37,7 @@ pub fn set_md5(socket: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Result<()
         addr: [0; 128],
         flags: 0,
         prefixlen: 0,
-        keylen: key.len() as u16,
+        keylen: u16::try_from(key.len()).expect("checked above"),
         ifindex: 0,
         key: [0; 80],
     };

@@ -15,6 +15,7 @@ pub mod core;
 pub mod events;
 pub mod fib;
 pub mod links;
+pub mod listeners;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
@@ -75,6 +76,9 @@ pub enum DaemonError {
     RolledBack { sha: String },
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A TCP-MD5 key or GTSM setting the listening sockets cannot take.
+    #[error("{0}; not starting")]
+    Bgp(String),
 }
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -201,7 +205,10 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             None
         }
     };
-    let listeners = bgp_listeners(&directory, &mut core.events).await;
+    let mut bgp = listeners::Listeners::bind(&mut core.events);
+    bgp.secure(core.config()).map_err(DaemonError::Bgp)?;
+    let listeners = bgp.spawn(&directory);
+    core.listeners = Some(bgp);
     // Health probes report to the core; the core keeps them addressed.
     let (probe_tx, mut probe_rx) = mpsc::channel(64);
     let probes = probe::spawn(probe_tx);
@@ -328,47 +335,6 @@ async fn follow_netlink(
 
 /// Listens on the BGP port for IPv4 and IPv6; without the rights to, the
 /// daemon still runs and opens its sessions itself.
-async fn bgp_listeners(
-    directory: &routing::Directory,
-    events: &mut events::Events,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for addr in [
-        SocketAddr::from(([0, 0, 0, 0], sluice_bgp::session::PORT)),
-        SocketAddr::from(([0u16; 8], sluice_bgp::session::PORT)),
-    ] {
-        let bound = (|| {
-            let socket = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.set_reuseaddr(true)?;
-            if addr.is_ipv6() {
-                socket2::SockRef::from(&socket).set_only_v6(true)?;
-            }
-            socket.bind(addr)?;
-            socket.listen(128)
-        })();
-        match bound {
-            Ok(listener) => {
-                let dir = directory.clone();
-                tasks.push(tokio::spawn(sluice_bgp::session::listen(
-                    listener,
-                    move |from| dir.read().ok()?.get(&from).cloned(),
-                )));
-            }
-            Err(e) => events.warn(
-                "bgp-listen",
-                format!(
-                    "cannot listen for BGP on {addr}: {e}; sessions will only be opened from here"
-                ),
-            ),
-        }
-    }
-    tasks
-}
-
 /// A marker in the state directory: the daemon stopped for a restart and
 /// asked its peers to keep its routes, so the next start sets the
 /// graceful-restart R and F bits.

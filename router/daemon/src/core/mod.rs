@@ -147,6 +147,8 @@ pub struct Core {
     static_outcomes: HashMap<(sluice_wire::Prefix, std::net::IpAddr), StaticOutcome>,
     /// The data plane failed to program a route, and the event says so.
     warned_program_failure: bool,
+    /// The BGP listening sockets: a reload sets its peers' keys on them.
+    pub listeners: Option<crate::listeners::Listeners>,
 }
 
 impl Core {
@@ -175,6 +177,7 @@ impl Core {
             drain_file: None,
             rolled_back: None,
             warned_program_failure: false,
+            listeners: None,
             routing: None,
             active_uplinks: Vec::new(),
             static_outcomes: HashMap::new(),
@@ -553,6 +556,18 @@ impl Core {
             }
             let _ = memory.forget(&checked.sha256);
         }
+        // TCP-MD5 keys and GTSM go on the listening sockets before the
+        // config is taken: a password file that cannot be used refuses it.
+        if changed
+            && let Some(l) = self.listeners.as_mut()
+            && let Err(e) = l.secure(&checked.loaded.config)
+        {
+            let _ = l.secure(&self.active.checked.loaded.config);
+            let message = format!("{e}; the running config stays");
+            self.metrics.reload(ReloadResult::Refused);
+            self.events.warn("reload-refused", message.clone());
+            return refused(message);
+        }
         let notes = render_notes(&checked);
         let sha256 = checked.sha256.clone();
         if changed || confirm_within.is_some() {
@@ -640,6 +655,12 @@ impl Core {
                     &self.active.checked.sha256[..12]
                 ),
             );
+            if let Some(l) = self.listeners.as_mut()
+                && let Err(e) = l.secure(&self.active.checked.loaded.config)
+            {
+                self.events
+                    .warn("rollback", format!("BGP listening sockets: {e}"));
+            }
             self.reconfigure();
         }
     }

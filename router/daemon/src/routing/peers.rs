@@ -153,6 +153,52 @@ pub fn sessions(config: &Config, restarting: bool) -> Vec<Configured> {
     out
 }
 
+/// The longest key TCP-MD5 takes (linux/tcp.h).
+const MD5_MAX_KEY: usize = 80;
+
+/// Every session's TCP-MD5 key, read strictly: a password file that
+/// cannot be read, is empty or holds more than 80 octets is an error that
+/// names the file and its config line (the daemon does not start, a reload
+/// is refused), never a session that runs unsigned.
+pub fn keys(config: &Config) -> Result<Vec<(IpAddr, Vec<u8>)>, String> {
+    let uplinks = config.uplinks.iter().flat_map(|u| {
+        u.peer
+            .0
+            .iter()
+            .map(|p| (p.address.value, p.password_file.as_ref()))
+    });
+    let neighbours = config
+        .neighbors
+        .iter()
+        .map(|n| (n.address.value, n.password_file.as_ref()));
+    let mut out = Vec::new();
+    for (address, file) in uplinks.chain(neighbours) {
+        let Some(file) = file else { continue };
+        let at = format!(
+            "password_file {} (line {}, peer {address})",
+            file.value.display(),
+            file.pos.line
+        );
+        let mut key = std::fs::read(&file.value).map_err(|e| format!("cannot read {at}: {e}"))?;
+        while key.last().is_some_and(|b| b.is_ascii_whitespace()) {
+            key.pop();
+        }
+        if key.is_empty() {
+            return Err(format!(
+                "{at} is empty: the session would run without TCP-MD5"
+            ));
+        }
+        if key.len() > MD5_MAX_KEY {
+            return Err(format!(
+                "{at} holds {} octets; TCP-MD5 keys are at most {MD5_MAX_KEY}",
+                key.len()
+            ));
+        }
+        out.push((address, key));
+    }
+    Ok(out)
+}
+
 /// The TCP-MD5 key from `password_file`, trailing newline removed. An
 /// unreadable file leaves the session unsigned and says so in the log.
 fn read_key(path: Option<&std::path::Path>) -> Option<Vec<u8>> {
