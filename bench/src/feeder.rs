@@ -9,6 +9,8 @@
 //! ```text
 //! established unix_ns=<t>      OPEN and KEEPALIVE exchanged both ways
 //! sent unix_ns=<t> bytes=<n>   every UPDATE and End-of-RIB handed to the kernel
+//! withdrawing unix_ns=<t>      (with --then) the flag file appeared
+//! withdrawn unix_ns=<t>        (with --then) the second stream handed to the kernel
 //! ```
 
 use std::io::{Read, Write};
@@ -30,6 +32,9 @@ pub struct FeedArgs {
     pub connect: IpAddr,
     pub asn: u32,
     pub router_id: Ipv4Addr,
+    /// Once this flag file exists, send the second stream (the table's
+    /// withdrawal).
+    pub then: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 pub fn unix_ns() -> u128 {
@@ -106,6 +111,16 @@ pub fn run(args: &FeedArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     drop(updates);
+    if let Some((flag, stream)) = &args.then {
+        let next =
+            std::fs::read(stream).map_err(|e| format!("cannot read {}: {e}", stream.display()))?;
+        while !flag.exists() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        println!("withdrawing unix_ns={}", unix_ns());
+        sock.write_all(&next).map_err(io)?;
+        println!("withdrawn unix_ns={} bytes={}", unix_ns(), next.len());
+    }
     loop {
         std::thread::sleep(KEEPALIVE_EVERY);
         sock.write_all(&encode::keepalive()).map_err(io)?;

@@ -17,6 +17,11 @@ pub const FEEDER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 pub const RECEIVER_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 pub const FEEDER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 pub const RECEIVER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+/// The second feeder (the churn phase) on a link of its own.
+pub const FEEDER2_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+pub const RECEIVER2_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 6);
+pub const FEEDER2_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
+pub const RECEIVER2_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 2);
 
 /// The longest the adaptive poll interval grows to.
 const MAX_POLL: Duration = Duration::from_secs(1);
@@ -26,6 +31,10 @@ pub struct RunSpec<'a> {
     pub kind: Kind,
     pub mode: Mode,
     pub stream: &'a Path,
+    /// The same table from the second feeder (its own next hops).
+    pub stream2: &'a Path,
+    /// The first feeder's withdrawal of the whole table.
+    pub withdraw: &'a Path,
     pub total: u64,
     /// Routes that must be in the receiver's RIB at the end, with their AS paths.
     pub samples: &'a [(ipnet::IpNet, Vec<u32>)],
@@ -59,6 +68,18 @@ pub struct Outcome {
     pub fib_seconds: Option<f64>,
     /// Of the peak RSS: mmapped BPF maps (the XDP FIB), at the end.
     pub maps_kb: u64,
+    /// After the load, a second session sends the same table with a lower
+    /// router id (every best path moves): its OPEN exchange to the
+    /// receiver counting both tables, and the peak RSS then.
+    pub churn_seconds: Option<f64>,
+    pub churn_peak_kb: u64,
+    /// The second session closed: to the receiver counting one table.
+    pub down_seconds: Option<f64>,
+    /// The first feeder withdraws its whole table: from its first
+    /// withdrawal to the receiver counting none, and to the data plane
+    /// holding none.
+    pub withdraw_seconds: Option<f64>,
+    pub fib_withdraw_seconds: Option<f64>,
     /// OPEN exchange to the feeder having handed everything to the kernel.
     pub feeder_done: Option<f64>,
     /// (seconds since OPEN, count), about one a second.
@@ -95,6 +116,11 @@ impl Outcome {
             "cpu_seconds": round3(self.cpu_seconds),
             "fib_seconds": self.fib_seconds.map(round3),
             "bpf_maps_rss_kib": self.maps_kb,
+            "churn_seconds": self.churn_seconds.map(round3),
+            "churn_peak_rss_kib": self.churn_peak_kb,
+            "peer_down_seconds": self.down_seconds.map(round3),
+            "withdraw_seconds": self.withdraw_seconds.map(round3),
+            "fib_withdraw_seconds": self.fib_withdraw_seconds.map(round3),
             "feeder_sent_seconds": self.feeder_done.map(round3),
             "polls": self.polls,
             "mean_poll_ms": round3(self.mean_poll.as_secs_f64() * 1e3),
@@ -136,6 +162,11 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         cpu_seconds: 0.0,
         fib_seconds: None,
         maps_kb: 0,
+        churn_seconds: None,
+        churn_peak_kb: 0,
+        down_seconds: None,
+        withdraw_seconds: None,
+        fib_withdraw_seconds: None,
         feeder_done: None,
         samples: Vec::new(),
         polls: 0,
@@ -144,8 +175,15 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         error: None,
     };
     let feed = lab.node("feed");
+    let feed2 = lab.node("feed2");
     let recv = lab.node("recv");
     lab.link(&feed, "eth1", &recv, "eth1");
+    lab.link(&feed2, "eth1", &recv, "eth2");
+    feed2.addr("eth1", &format!("{FEEDER2_V4}/30"));
+    recv.addr("eth2", &format!("{RECEIVER2_V4}/30"));
+    for (node, ifname, addr) in [(&feed2, "eth1", FEEDER2_V6), (&recv, "eth2", RECEIVER2_V6)] {
+        node.ip(["addr", "add", &format!("{addr}/64"), "dev", ifname, "nodad"]);
+    }
     feed.addr("eth1", &format!("{FEEDER_V4}/30"));
     recv.addr("eth1", &format!("{RECEIVER_V4}/30"));
     // nodad: usable at once, so BIRD sees the IPv6 next hop on-link.
@@ -203,6 +241,10 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         &FEEDER_ASN.to_string(),
         "--router-id",
         &FEEDER_V4.to_string(),
+        "--flag",
+        dir.join("withdraw.flag").to_string_lossy().as_ref(),
+        "--then",
+        spec.withdraw.to_string_lossy().as_ref(),
     ]);
     // The feeder reads the stream file first; then the handshake.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -303,11 +345,149 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
             }
         }
     }
+    if out.finished && out.error.is_none() {
+        let after = After {
+            lab_feed2: &feed2,
+            receiver: &receiver,
+            pid,
+            fib_idle,
+            dir: &dir,
+            feeder: &feeder,
+            since_open: &since_open,
+        };
+        after.run(spec, &mut out);
+    }
     if !daemon.is_running() {
         out.error
             .get_or_insert_with(|| format!("receiver exited:\n{}", tail(&daemon.log())));
     }
     out
+}
+
+/// The phases after the load: churn, a session lost, the withdrawal.
+struct After<'a, 'lab> {
+    lab_feed2: &'a sluice_testns::Node<'lab>,
+    receiver: &'a Receiver,
+    pid: u32,
+    fib_idle: Option<u64>,
+    dir: &'a Path,
+    feeder: &'a ProcessHandle,
+    since_open: &'a dyn Fn(u128) -> f64,
+}
+
+impl After<'_, '_> {
+    fn run(&self, spec: &RunSpec<'_>, out: &mut Outcome) {
+        let total = spec.total;
+        // Churn: the same table from a second session whose router id is
+        // lower, so that its paths win every tie.
+        let feeder2 = self.lab_feed2.spawn([
+            spec.exe.to_string_lossy().as_ref(),
+            "feed",
+            "--stream",
+            spec.stream2.to_string_lossy().as_ref(),
+            "--connect",
+            &RECEIVER2_V4.to_string(),
+            "--asn",
+            &FEEDER_ASN.to_string(),
+            "--router-id",
+            "10.0.0.1",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let open2 = loop {
+            if let Some(t) = milestone(&feeder2, "established") {
+                break t;
+            }
+            if !feeder2.is_running() || Instant::now() > deadline {
+                out.error = Some(format!("second session: {}", tail(&feeder2.log())));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let Some(done) = self.poll(spec, |c| c >= 2 * total, "both tables", out) else {
+            return;
+        };
+        out.churn_seconds = Some((done.saturating_sub(open2)) as f64 / 1e9);
+        std::thread::sleep(Duration::from_secs(1));
+        out.churn_peak_kb = status_kb(self.pid, "VmHWM:").unwrap_or(0);
+
+        // The second session goes away: its table leaves.
+        let lost = now_ns();
+        feeder2.stop();
+        let Some(done) = self.poll(spec, |c| c <= total, "one table again", out) else {
+            return;
+        };
+        out.down_seconds = Some(done.saturating_sub(lost) as f64 / 1e9);
+
+        // The first feeder withdraws everything.
+        let _ = std::fs::write(self.dir.join("withdraw.flag"), b"");
+        let Some(done) = self.poll(spec, |c| c == 0, "no route", out) else {
+            return;
+        };
+        let Some(started) = milestone(self.feeder, "withdrawing") else {
+            out.error = Some("the feeder did not start withdrawing".into());
+            return;
+        };
+        out.withdraw_seconds = Some((self.since_open)(done) - (self.since_open)(started));
+        if let Some(idle) = self.fib_idle {
+            let deadline = Instant::now() + spec.timeout;
+            let mut last = None;
+            loop {
+                match self.receiver.fib_count(self.pid) {
+                    // The kernel adds a few routes of its own as links
+                    // settle (IPv6 link-local and multicast): not ours.
+                    Some(Ok(c)) if c <= idle + 16 => {
+                        out.fib_withdraw_seconds =
+                            Some((self.since_open)(now_ns()) - (self.since_open)(started));
+                        break;
+                    }
+                    Some(Ok(c)) => last = Some(c),
+                    _ => {}
+                }
+                if Instant::now() > deadline {
+                    out.error = Some(format!(
+                        "the data plane kept {last:?} routes after the withdrawal (idle {idle})"
+                    ));
+                    break;
+                }
+                std::thread::sleep(spec.poll);
+            }
+        }
+    }
+
+    /// Polls the RIB count until `done`; the time it held, or None with
+    /// an error in `out`.
+    fn poll(
+        &self,
+        spec: &RunSpec<'_>,
+        done: impl Fn(u64) -> bool,
+        what: &str,
+        out: &mut Outcome,
+    ) -> Option<u128> {
+        let deadline = Instant::now() + spec.timeout;
+        let mut last = None;
+        loop {
+            let asked = Instant::now();
+            match self.receiver.count() {
+                Ok(c) if done(c) => return Some(now_ns()),
+                Ok(c) => last = Some(c),
+                Err(_) => {}
+            }
+            if Instant::now() > deadline {
+                let peers = match self.receiver.kind {
+                    Kind::Sluice => self.receiver.cli(&["show", "peers"]).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                out.error = Some(format!("waiting for {what}: count {last:?}\n{peers}"));
+                return None;
+            }
+            let took = asked.elapsed();
+            std::thread::sleep(
+                spec.poll
+                    .max((took * 10).min(MAX_POLL))
+                    .saturating_sub(took),
+            );
+        }
+    }
 }
 
 /// A bpffs of the run's own for the data plane's pins: `ip netns exec`

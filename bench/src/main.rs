@@ -7,7 +7,7 @@
 //! fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
 //!           [--dataplane off|xdp|full|all] [--runs N]
 //!           [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
-//! fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
+//! fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID [--flag FILE --then FILE]
 //! fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
 //! fulltable bird [--v4 N] [--sets K] [--seed S] --next-hop ADDR --out FILE
 //! ```
@@ -32,14 +32,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use lab::{FEEDER_ASN, FEEDER_V4, FEEDER_V6, Outcome, RunSpec};
+use lab::{FEEDER_ASN, FEEDER_V4, FEEDER_V6, FEEDER2_V4, FEEDER2_V6, Outcome, RunSpec};
 use receivers::{Kind, Mode, Receiver};
 use report::{MixResult, Runs};
 
 const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
                  [--dataplane off|xdp|full|all (default off; a comma list too)] [--runs N (default 5)]
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
-       fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID
+       fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID [--flag FILE --then FILE]
        fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
            (writes the UPDATE stream to FILE, for running the feeder by hand)
        fulltable bird [--v4 N] [--sets K] [--seed S] --next-hop ADDR --out FILE
@@ -173,6 +173,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
 
 fn parse_feed(args: &[String]) -> Result<feeder::FeedArgs, String> {
     let (mut stream, mut connect, mut asn, mut router_id) = (None, None, None, None);
+    let (mut flag_file, mut then) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let v = value(&mut it, flag)?;
@@ -181,6 +182,8 @@ fn parse_feed(args: &[String]) -> Result<feeder::FeedArgs, String> {
             "--connect" => connect = Some(number(v, flag)?),
             "--asn" => asn = Some(number(v, flag)?),
             "--router-id" => router_id = Some(number(v, flag)?),
+            "--flag" => flag_file = Some(PathBuf::from(v)),
+            "--then" => then = Some(PathBuf::from(v)),
             _ => return Err(format!("feed: unknown argument {flag}\n{USAGE}")),
         }
     }
@@ -190,6 +193,7 @@ fn parse_feed(args: &[String]) -> Result<feeder::FeedArgs, String> {
         connect: connect.ok_or_else(|| missing("--connect"))?,
         asn: asn.ok_or_else(|| missing("--asn"))?,
         router_id: router_id.ok_or_else(|| missing("--router-id"))?,
+        then: flag_file.zip(then),
     })
 }
 
@@ -232,9 +236,18 @@ fn bench(a: &Args) -> Result<(), String> {
         };
         let t = table::generate(&spec);
         let stream = table::encode(&t, FEEDER_V4, FEEDER_V6);
+        let write = |name: String, bytes: &[u8]| -> Result<PathBuf, String> {
+            let path = work.path().join(name);
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(path)
+        };
+        let path = write(format!("updates-{sets}.bin"), &stream.bytes)?;
+        let path2 = write(
+            format!("updates2-{sets}.bin"),
+            &table::encode(&t, FEEDER2_V4, FEEDER2_V6).bytes,
+        )?;
+        let withdraw = write(format!("withdraw-{sets}.bin"), &table::encode_withdraw(&t))?;
         drop(t);
-        let path = work.path().join(format!("updates-{sets}.bin"));
-        std::fs::write(&path, &stream.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!(
             "mix {sets} sets: {} IPv4 + {} IPv6 prefixes, {} sets used, {} UPDATEs ({:.1} prefixes each), {:.1} MB; generated in {:.1} s",
             a.v4,
@@ -277,6 +290,8 @@ fn bench(a: &Args) -> Result<(), String> {
                     kind,
                     mode,
                     stream: &path,
+                    stream2: &path2,
+                    withdraw: &withdraw,
                     total: mix.prefixes as u64,
                     samples: &samples,
                     timeout: a.timeout,
@@ -289,7 +304,9 @@ fn bench(a: &Args) -> Result<(), String> {
             }
             mix.results.push(runs);
         }
-        let _ = std::fs::remove_file(&path);
+        for p in [&path, &path2, &withdraw] {
+            let _ = std::fs::remove_file(p);
+        }
         results.push(mix);
     }
     print!("{}", report::render(&results, a.poll, a.runs));

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::lab::{FEEDER_ASN, FEEDER_V4, RECEIVER_ASN, RECEIVER_V4, RECEIVER_V6};
+use crate::lab::{
+    FEEDER_ASN, FEEDER_V4, FEEDER2_V4, RECEIVER_ASN, RECEIVER_V4, RECEIVER_V6, RECEIVER2_V4,
+    RECEIVER2_V6,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -153,7 +156,8 @@ impl Receiver {
                 Ok(sum_field(&v, "accepted"))
             }
             Kind::Bird => {
-                let out = self.cli(&["show", "protocols", "all", "feed"])?;
+                // Both feeders' sessions: feed and feed2.
+                let out = self.cli(&["show", "protocols", "all", "\"feed*\""])?;
                 // One `Routes: N imported, ...` line per channel.
                 Ok(out
                     .lines()
@@ -166,13 +170,11 @@ impl Receiver {
                 // Adj-RIB-Out, seconds of work at a full table.
                 let out = self.cli(&["neighbor", "-j"])?;
                 let v: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
-                let feeder = FEEDER_V4.to_string();
-                let peer = v
-                    .as_array()
+                Ok(v.as_array()
                     .into_iter()
                     .flatten()
-                    .find(|p| p["conf"]["neighbor_address"] == feeder.as_str());
-                Ok(peer.map_or(0, |p| sum_field(&p["afi_safis"], "accepted")))
+                    .map(|p| sum_field(&p["afi_safis"], "accepted"))
+                    .sum())
             }
         }
     }
@@ -390,10 +392,15 @@ dataplane: {dataplane}
 router: {{ id: 192.0.2.1, asn: {RECEIVER_ASN} }}
 interfaces:
   - {{ name: eth1, addresses: [{RECEIVER_V4}/30, {RECEIVER_V6}/64] }}
+  - {{ name: eth2, addresses: [{RECEIVER2_V4}/30, {RECEIVER2_V6}/64] }}
 uplinks:
   - name: feed
     interface: eth1
     peer: {{ address: {FEEDER_V4}, asn: {FEEDER_ASN}, passive: true }}
+    import: full-table
+  - name: feed2
+    interface: eth2
+    peer: {{ address: {FEEDER2_V4}, asn: {FEEDER_ASN}, passive: true }}
     import: full-table
 policies: {{ bogons: [] }}
 "
@@ -410,13 +417,18 @@ fn bird_config(mode: Mode) -> String {
     let _ = writeln!(c, "log stderr all;");
     let _ = writeln!(c, "router id 192.0.2.1;");
     let _ = writeln!(c, "protocol device {{}}");
-    let _ = writeln!(c, "protocol bgp feed {{");
-    let _ = writeln!(c, "  local {RECEIVER_V4} as {RECEIVER_ASN};");
-    let _ = writeln!(c, "  neighbor {FEEDER_V4} as {FEEDER_ASN};");
-    let _ = writeln!(c, "  passive on;");
-    let _ = writeln!(c, "  ipv4 {{ import all; export none; }};");
-    let _ = writeln!(c, "  ipv6 {{ import all; export none; }};");
-    let _ = writeln!(c, "}}");
+    for (name, local, neighbor) in [
+        ("feed", RECEIVER_V4, FEEDER_V4),
+        ("feed2", RECEIVER2_V4, FEEDER2_V4),
+    ] {
+        let _ = writeln!(c, "protocol bgp {name} {{");
+        let _ = writeln!(c, "  local {local} as {RECEIVER_ASN};");
+        let _ = writeln!(c, "  neighbor {neighbor} as {FEEDER_ASN};");
+        let _ = writeln!(c, "  passive on;");
+        let _ = writeln!(c, "  ipv4 {{ import all; export none; }};");
+        let _ = writeln!(c, "  ipv6 {{ import all; export none; }};");
+        let _ = writeln!(c, "}}");
+    }
     if mode == Mode::Full {
         for family in ["ipv4", "ipv6"] {
             let _ = writeln!(c, "protocol kernel {{ {family} {{ export all; }}; }}");
@@ -435,16 +447,18 @@ fn gobgp_config() -> String {
     let _ = writeln!(c, "[global.apply-policy.config]");
     let _ = writeln!(c, "  default-import-policy = \"accept-route\"");
     let _ = writeln!(c, "  default-export-policy = \"reject-route\"");
-    let _ = writeln!(c, "\n[[neighbors]]");
-    let _ = writeln!(c, "  [neighbors.config]");
-    let _ = writeln!(c, "    neighbor-address = \"{FEEDER_V4}\"");
-    let _ = writeln!(c, "    peer-as = {FEEDER_ASN}");
-    let _ = writeln!(c, "  [neighbors.transport.config]");
-    let _ = writeln!(c, "    passive-mode = true");
-    for family in ["ipv4-unicast", "ipv6-unicast"] {
-        let _ = writeln!(c, "  [[neighbors.afi-safis]]");
-        let _ = writeln!(c, "    [neighbors.afi-safis.config]");
-        let _ = writeln!(c, "      afi-safi-name = \"{family}\"");
+    for neighbor in [FEEDER_V4, FEEDER2_V4] {
+        let _ = writeln!(c, "\n[[neighbors]]");
+        let _ = writeln!(c, "  [neighbors.config]");
+        let _ = writeln!(c, "    neighbor-address = \"{neighbor}\"");
+        let _ = writeln!(c, "    peer-as = {FEEDER_ASN}");
+        let _ = writeln!(c, "  [neighbors.transport.config]");
+        let _ = writeln!(c, "    passive-mode = true");
+        for family in ["ipv4-unicast", "ipv6-unicast"] {
+            let _ = writeln!(c, "  [[neighbors.afi-safis]]");
+            let _ = writeln!(c, "    [neighbors.afi-safis.config]");
+            let _ = writeln!(c, "      afi-safi-name = \"{family}\"");
+        }
     }
     c
 }

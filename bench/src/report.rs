@@ -39,6 +39,18 @@ impl Runs {
         (s.len() == self.runs.len()).then(|| median(s)).flatten()
     }
 
+    /// Median of a phase's seconds, if every run measured it.
+    pub fn phase(&self, f: impl Fn(&Outcome) -> Option<f64>) -> Option<f64> {
+        let s: Vec<f64> = self.runs.iter().filter_map(&f).collect();
+        (!s.is_empty() && s.len() == self.runs.len())
+            .then(|| median(s))
+            .flatten()
+    }
+
+    pub fn churn_peak_kb(&self) -> f64 {
+        median(self.runs.iter().map(|o| o.churn_peak_kb as f64).collect()).unwrap_or(0.0)
+    }
+
     pub fn peak_kb(&self) -> f64 {
         median(self.runs.iter().map(|o| o.peak_kb as f64).collect()).unwrap_or(0.0)
     }
@@ -134,12 +146,62 @@ pub fn render(results: &[MixResult], poll: Duration, runs: usize) -> String {
         }
     }
     out.push_str(&format!(
+        "\n{:<6} {:<5} {:<7} {:>8} {:>9} {:>8} {:>10} {:>8} {:>22}\n",
+        "mix",
+        "dp",
+        "recv",
+        "churn s",
+        "churn RSS",
+        "down s",
+        "withdraw s",
+        "fib 0 s",
+        "vs BIRD (ch/down/wd)"
+    ));
+    let phases: [fn(&Outcome) -> Option<f64>; 3] = [
+        |o| o.churn_seconds,
+        |o| o.down_seconds,
+        |o| o.withdraw_seconds,
+    ];
+    let secs = |v: Option<f64>| v.map_or("-".into(), |f| format!("{f:.2}"));
+    for mix in results {
+        for r in &mix.results {
+            let bird = mix
+                .results
+                .iter()
+                .find(|b| b.kind == Kind::Bird && b.mode == r.mode);
+            let vs = match bird {
+                Some(b) if r.kind == Kind::Sluice => phases
+                    .iter()
+                    .map(|f| match (r.phase(f), b.phase(f)) {
+                        (Some(m), Some(o)) => ratio(m, o),
+                        _ => "-".into(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "{:<6} {:<5} {:<7} {:>8} {:>9} {:>8} {:>10} {:>8} {:>22}\n",
+                mix.name,
+                r.mode.name(),
+                r.kind.name(),
+                secs(r.phase(phases[0])),
+                mib(r.churn_peak_kb()),
+                secs(r.phase(phases[1])),
+                secs(r.phase(phases[2])),
+                secs(r.phase(|o| o.fib_withdraw_seconds)),
+                vs
+            ));
+        }
+    }
+    out.push_str(&format!(
         "\nmedian of {runs} run(s); spread: fastest-slowest\n\
          dp: data plane: off (RIB only), xdp (XDP FIB, no kernel FIB), full (XDP and kernel FIB; BIRD: protocol kernel)\n\
          seconds: OPEN exchange to the receiver counting every route in its RIB (polled every {} ms)\n\
          fib s: OPEN exchange to the data plane holding every route (xdp: Sluice's maps; full: the namespace's kernel table)\n\
          peak RSS: VmHWM; of it BPF: mmapped BPF maps (the XDP FIB) in RSS at the end\n\
          B/route: (peak RSS - idle RSS before the session) / routes\n\
+         after the load: churn: a second session sends the same table with a lower router id (every best path moves), its OPEN to both tables counted; down: it closes, to one table; withdraw: the first feeder withdraws all, to none (fib 0: the data plane empty)\n\
          vs BIRD: Sluice / BIRD in the same mode (above 1: Sluice slower / bigger)\n",
         poll.as_millis()
     ));

@@ -406,6 +406,20 @@ pub fn encode(table: &Table, v4_next_hop: Ipv4Addr, v6_next_hop: Ipv6Addr) -> St
     }
 }
 
+/// The UPDATEs withdrawing every prefix of `table`, packed (IPv4 in the
+/// withdrawn-routes field, IPv6 in MP_UNREACH_NLRI).
+pub fn encode_withdraw(table: &Table) -> Vec<u8> {
+    let v4: Vec<IpNet> = table.v4.iter().map(|(p, _)| (*p).into()).collect();
+    let v6: Vec<IpNet> = table.v6.iter().map(|(p, _)| (*p).into()).collect();
+    let mut bytes = Vec::new();
+    for (afi, prefixes) in [(Afi::Ipv4, v4), (Afi::Ipv6, v6)] {
+        for m in encode::withdraw(afi, &prefixes, MAX_MESSAGE) {
+            bytes.extend(m);
+        }
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
