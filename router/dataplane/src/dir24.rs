@@ -480,11 +480,19 @@ impl Dir24 {
     /// present. Fails, changing nothing, if `group` is not in `1..=32767` or
     /// the prefix is longer than /24 and needs a tbl8 group when none is free.
     pub fn insert(&mut self, prefix: Prefix, group: u16) -> Result<(), Dir24Error> {
+        self.replace(prefix, group).map(|_| ())
+    }
+
+    /// [`Self::insert`], returning the group `prefix` had: one lookup for
+    /// a caller that needs both (the programmer's reference counts).
+    pub fn replace(&mut self, prefix: Prefix, group: u16) -> Result<Option<u16>, Dir24Error> {
         check_group(group)?;
         let Prefix { addr, len } = prefix;
         let depth = len + 1;
+        let old;
         if len <= 24 {
-            if self.routes[usize::from(len)].insert(addr, group).is_none() {
+            old = self.routes[usize::from(len)].insert(addr, group);
+            if old.is_none() {
                 self.count += 1;
             }
             let lo = (addr >> 8) as usize;
@@ -512,7 +520,8 @@ impl Dir24 {
             } else {
                 self.extend(i)?
             };
-            if self.routes[usize::from(len)].insert(addr, group).is_none() {
+            old = self.routes[usize::from(len)].insert(addr, group);
+            if old.is_none() {
                 self.count += 1;
                 self.tbl8_refs[g] += 1;
             }
@@ -520,7 +529,7 @@ impl Dir24 {
             let hi = lo + (1usize << (32 - len));
             self.tbl8_write_if(g, lo..hi, |d| d <= depth, group, depth);
         }
-        Ok(())
+        Ok(old)
     }
 
     /// Removes `prefix`; the entries it owned fall back to the next-longest
@@ -529,10 +538,13 @@ impl Dir24 {
     /// collapsed back into its top entry and freed (reusable after the next
     /// [`take_dirty`](Self::take_dirty)).
     pub fn remove(&mut self, prefix: Prefix) -> bool {
+        self.take(prefix).is_some()
+    }
+
+    /// [`Self::remove`], returning the group `prefix` had.
+    pub fn take(&mut self, prefix: Prefix) -> Option<u16> {
         let Prefix { addr, len } = prefix;
-        if self.routes[usize::from(len)].remove(&addr).is_none() {
-            return false;
-        }
+        let old = self.routes[usize::from(len)].remove(&addr)?;
         self.count -= 1;
         let depth = len + 1;
         let (rv, rd) = self.covering(addr, len);
@@ -576,7 +588,7 @@ impl Dir24 {
                 self.quarantine.push(g as u32);
             }
         }
-        true
+        Some(old)
     }
 
     /// The next-hop group for `addr` (0 = no route), read from the packed

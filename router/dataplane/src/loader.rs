@@ -422,6 +422,67 @@ impl Dataplane {
             .map_err(map_err(layout::map::FIB6))
     }
 
+    /// [`Self::set_route6`] for many routes: one bpf(2) call for all
+    /// (`BPF_MAP_UPDATE_BATCH`), or one each on a kernel without batch
+    /// updates for the trie. Returns the routes that could not be written,
+    /// with why.
+    pub fn set_routes6(&mut self, routes: &[(Ipv6Addr, u8, u16)]) -> Vec<(usize, Error)> {
+        use aya::maps::IterableMap;
+        use std::os::fd::{AsFd, AsRawFd};
+        let mut failed = Vec::new();
+        let mut keys = Vec::with_capacity(routes.len() * 20);
+        let mut values = Vec::with_capacity(routes.len() * 2);
+        let mut index = Vec::with_capacity(routes.len());
+        for (i, &(prefix, len, group)) in routes.iter().enumerate() {
+            let checked = check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())
+                .and_then(|()| Self::fib6_key(prefix, len));
+            match checked {
+                Ok(_) => {
+                    // `struct bpf_lpm_trie_key`: prefix length, then the address.
+                    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                    keys.extend(u32::from(len).to_ne_bytes());
+                    keys.extend((u128::from(prefix) & mask).to_be_bytes());
+                    values.extend(group.to_ne_bytes());
+                    index.push(i);
+                }
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        if index.is_empty() {
+            return failed;
+        }
+        let fd = self.fib6.map().fd().as_fd().as_raw_fd();
+        match crate::batch::update(fd, &keys, &values, index.len()) {
+            Ok(()) => {}
+            // No batch support for this map on this kernel: one by one.
+            // (524: the kernel's ENOTSUPP.)
+            Err((0, e))
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::EOPNOTSUPP | 524)
+                ) =>
+            {
+                for &i in &index {
+                    let (prefix, len, group) = routes[i];
+                    if let Err(e) = self.set_route6(prefix, len, group) {
+                        failed.push((i, e));
+                    }
+                }
+            }
+            Err((done, _)) => {
+                // The kernel stopped at entry `done`; retry the rest singly
+                // so that one bad entry costs only itself.
+                for &i in &index[done..] {
+                    let (prefix, len, group) = routes[i];
+                    if let Err(single) = self.set_route6(prefix, len, group) {
+                        failed.push((i, single));
+                    }
+                }
+            }
+        }
+        failed
+    }
+
     /// Removes the route for `prefix/len` (absent is not an error).
     pub fn remove_route6(&mut self, prefix: Ipv6Addr, len: u8) -> Result<(), Error> {
         let key = Self::fib6_key(prefix, len)?;

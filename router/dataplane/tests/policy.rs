@@ -234,3 +234,29 @@ fn control_traffic_reaches_the_kernel_on_flagged_interfaces() {
         Verdict::DropSpoofed,
     );
 }
+
+/// Many IPv6 routes in one batch: each is in the trie afterwards, longest
+/// match works across them, and a bad entry costs only itself.
+#[test]
+#[ignore = "needs root: BPF"]
+fn ipv6_routes_written_in_one_batch() {
+    require_root();
+    let mut dp = sluice_dataplane::loader::Dataplane::load().expect("load the XDP program");
+    let mut routes: Vec<(std::net::Ipv6Addr, u8, u16)> = (0..3000u32)
+        .map(|i| (v6(&format!("2001:db8:{:x}::", i)), 48, 1 + (i % 100) as u16))
+        .collect();
+    routes.push((v6("2001:db8::"), 32, 200));
+    // Group 0 is not a group: refused alone.
+    routes.push((v6("2001:db9::"), 32, 0));
+    let failed = dp.set_routes6(&routes);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, routes.len() - 1);
+    for (i, &(addr, _, group)) in routes.iter().enumerate().take(3000) {
+        let mut host = addr.octets();
+        host[15] = 1;
+        assert_eq!(dp.lookup6(host.into()).unwrap(), group, "route {i}");
+    }
+    // Inside the /32 but outside every /48.
+    assert_eq!(dp.lookup6(v6("2001:db8:ffff::1")).unwrap(), 200);
+    assert_eq!(dp.lookup6(v6("2001:db9::1")).unwrap(), 0);
+}

@@ -470,6 +470,30 @@ impl Programmer {
             Some(Entry::Connected) => Some(GROUP_LOCAL),
             Some(Entry::Forward(ways)) => Some(self.acquire(ways)?),
         };
+        // IPv4 with nothing adopted: one DIR-24-8 operation both writes the
+        // route and says what it replaced.
+        if let Prefix::V4(net) = prefix
+            && self.stale.is_empty()
+        {
+            let old = match new {
+                Some(g) => match self.fib4.replace(key4(&net), g) {
+                    Ok(old) => old,
+                    Err(e) => {
+                        self.release(g);
+                        return Err(ProgramError::Fib4(e.to_string()));
+                    }
+                },
+                None => self.fib4.take(key4(&net)),
+            };
+            if let Some(id) = old {
+                self.release(id);
+            }
+            if old == new {
+                return Ok(false);
+            }
+            self.changes.routes.push((prefix, new));
+            return Ok(true);
+        }
         let old = self.route(&prefix);
         if self.stale.remove(&prefix) && new.is_none() {
             let _ = self.write_route(prefix, None);

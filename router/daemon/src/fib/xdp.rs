@@ -285,16 +285,22 @@ impl Xdp {
         {
             self.note(format!("IPv4 FIB: {e}"));
         }
+        // IPv6 routes in order, sets batched into one bpf(2) call per run
+        // of sets (a removal in between is written in its place).
+        let mut sets: Vec<(std::net::Ipv6Addr, u8, u16)> = Vec::new();
         for (prefix, group) in &changes.routes {
             let Prefix::V6(net) = prefix else { continue };
-            let r = match group {
-                Some(g) => self.plane.set_route6(net.network(), net.prefix_len(), *g),
-                None => self.plane.remove_route6(net.network(), net.prefix_len()),
-            };
-            if let Err(e) = r {
-                self.note(format!("IPv6 route {prefix}: {e}"));
+            match group {
+                Some(g) => sets.push((net.network(), net.prefix_len(), *g)),
+                None => {
+                    self.set_routes6(&mut sets);
+                    if let Err(e) = self.plane.remove_route6(net.network(), net.prefix_len()) {
+                        self.note(format!("IPv6 route {prefix}: {e}"));
+                    }
+                }
             }
         }
+        self.set_routes6(&mut sets);
         for (&id, group) in &changes.groups {
             if group.is_none() {
                 let _ = self.plane.set_group(id, &NhGroup::default());
@@ -311,6 +317,15 @@ impl Xdp {
                 let _ = self.plane.reset_nh_stats(id);
             }
         }
+    }
+
+    /// Writes and empties a run of IPv6 route sets.
+    fn set_routes6(&mut self, sets: &mut Vec<(std::net::Ipv6Addr, u8, u16)>) {
+        for (i, e) in self.plane.set_routes6(sets) {
+            let (addr, len, _) = sets[i];
+            self.note(format!("IPv6 route {addr}/{len}: {e}"));
+        }
+        sets.clear();
     }
 
     /// The daemon stops. With `keep` and pins, the program stays attached
