@@ -17,6 +17,7 @@ pub mod fib;
 pub mod links;
 pub mod logging;
 pub mod metrics;
+pub mod paging;
 pub mod probe;
 pub mod routing;
 pub mod socket;

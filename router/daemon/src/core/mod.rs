@@ -4,6 +4,7 @@
 
 mod maintenance;
 pub mod rolled_back;
+mod show;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -320,8 +321,8 @@ impl Core {
             Request::ShowUplinks => Response::Uplinks {
                 uplinks: self.uplinks(),
             },
-            Request::ShowEvents => Response::Events {
-                events: self.events.all(),
+            Request::ShowEvents { limit } => Response::Events {
+                events: self.events.newest(sluice_control::capped(limit)),
             },
             Request::ShowPeers => Response::Peers {
                 peers: self
@@ -330,23 +331,11 @@ impl Core {
                     .map(|r| r.peer_views())
                     .unwrap_or_default(),
             },
-            Request::ShowRoutes { prefix, limit } => {
-                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
-                    Ok(f) => f,
-                    Err(message) => return Response::Error { message },
-                };
-                let active = self.active();
-                match self.routing.as_ref() {
-                    Some(r) => Response::Routes {
-                        routes: r.route_views(filter.as_ref(), self.config(), &active, limit),
-                        total: r.rib.prefixes(),
-                    },
-                    None => Response::Routes {
-                        routes: vec![],
-                        total: 0,
-                    },
-                }
-            }
+            Request::ShowRoutes {
+                prefix,
+                limit,
+                after,
+            } => self.show_routes(prefix.as_deref(), after.as_deref(), limit),
             Request::Reload {
                 confirm_within_ms,
                 force,
@@ -356,17 +345,8 @@ impl Core {
                 prefix,
                 limit,
                 maps,
-            } => {
-                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
-                    Ok(f) => f,
-                    Err(message) => return Response::Error { message },
-                };
-                Response::Fib(
-                    self.fib()
-                        .map(|f| f.show(filter.as_ref(), limit, maps))
-                        .unwrap_or_default(),
-                )
-            }
+                after,
+            } => self.show_fib(prefix.as_deref(), after.as_deref(), limit, maps),
             Request::ShowCounters => {
                 Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
             }
