@@ -498,11 +498,6 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Usage { message } => eprintln!("sluice: {message}"),
         Response::Drain(r) => print!("{}", drain_cmd::report(r)),
         Response::Undrained { message } => println!("{message}"),
-        Response::RibDump(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-        }
     }
     code
 }

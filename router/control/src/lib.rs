@@ -90,7 +90,9 @@ pub enum Request {
     },
     /// Every route the daemon holds, with each path's uplink, uncapped:
     /// answered not with one JSON line but with the lines of a RIB dump
-    /// (see `sluice_whatif::dump`), up to the end of the connection.
+    /// (see `sluice_whatif::dump`), up to the end of the connection. The
+    /// daemon writes it a part of the table at a time, so it is no
+    /// snapshot: a route that changes meanwhile may show either way.
     DumpRib,
 }
 
@@ -143,10 +145,6 @@ pub enum Response {
     Undrained {
         message: String,
     },
-    /// The lines of a RIB dump: written to the socket one by one, never as
-    /// one JSON answer.
-    #[serde(skip)]
-    RibDump(Vec<String>),
 }
 
 /// What `sluice drain` found and did.

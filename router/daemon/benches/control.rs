@@ -6,7 +6,8 @@
 //!   cost before paging (every prefix collected and sorted);
 //! - `show routes PREFIX` for an address no route covers but the default
 //!   (the longest match, one lookup per prefix length);
-//! - `show fib` pages over the programmed prefixes.
+//! - `show fib` pages over the programmed prefixes;
+//! - the RIB dump, per part (the longest turn) and in all.
 //!
 //! `cargo bench -p sluice-daemon --bench control [-- PREFIXES]` prints the
 //! median of five runs of each.
@@ -141,4 +142,20 @@ fn main() {
         t
     });
     println!("  show fib, finding a page of 10,000 programmed prefixes: {t:.2?}");
+
+    let name = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
+    let (mut longest, mut all, mut lines) = (Duration::ZERO, Duration::ZERO, 0);
+    let (t, (mut dumper, _)) = timed(|| sluice_whatif::dump::Dumper::new(&rib, name));
+    all += t;
+    loop {
+        let (t, part) = timed(|| dumper.next_part(&rib));
+        longest = longest.max(t);
+        all += t;
+        let Some(part) = part else { break };
+        lines += part.len();
+    }
+    println!(
+        "  RIB dump: {lines} lines in {} parts, {all:.2?} in all, the longest part {longest:.2?}",
+        rib.parts()
+    );
 }

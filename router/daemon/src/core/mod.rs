@@ -6,6 +6,8 @@ mod maintenance;
 pub mod rolled_back;
 mod show;
 
+pub use show::DumpState;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -365,13 +367,10 @@ impl Core {
                 uid: uid.unwrap_or(u32::MAX),
             }),
             Request::Undrain { uplink } => self.undrain(&uplink),
-            Request::DumpRib => {
-                let config = &self.active.checked.loaded.config;
-                let empty = sluice_rib::Rib::default();
-                let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
-                let name = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
-                Response::RibDump(sluice_whatif::dump::encode(rib, name).collect())
-            }
+            // The control socket asks for it part by part (`dump_part`).
+            Request::DumpRib => Response::Error {
+                message: "a RIB dump is streamed by the control socket".into(),
+            },
         }
     }
 

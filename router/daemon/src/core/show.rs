@@ -1,11 +1,24 @@
-//! The list requests: routes and FIB entries a page at a time, so no
-//! single answer holds the route owner (and with it BGP) for long.
+//! The list requests: routes and FIB entries a page at a time, and the RIB
+//! dump a part at a time, so no single answer holds the route owner (and
+//! with it BGP) for long.
 
 use sluice_control::{Response, capped};
+use sluice_whatif::dump::Dumper;
 use sluice_wire::Prefix;
 
 use super::{Core, parse_prefix};
 use crate::paging::cursor;
+
+/// A RIB dump in progress: the control socket's connection task holds it
+/// between parts and hands it to the core for each.
+#[derive(Debug, Default)]
+pub struct DumpState {
+    dumper: Option<Dumper>,
+    /// The lines of the last part, to write before asking for the next.
+    pub lines: Vec<String>,
+    /// Every part is written.
+    pub done: bool,
+}
 
 /// The prefix asked for and the page's cursor, or the answer saying what
 /// is wrong with them.
@@ -72,5 +85,26 @@ impl Core {
                 .map(|f| f.show(filter.as_ref(), after, capped(limit), maps))
                 .unwrap_or_default(),
         )
+    }
+
+    /// The next lines of a RIB dump: the header and the first part, then
+    /// a part per call, until `done`.
+    pub fn dump_part(&self, state: &mut DumpState) {
+        let config = &self.active.checked.loaded.config;
+        let empty = sluice_rib::Rib::default();
+        let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
+        let dumper = match &mut state.dumper {
+            Some(d) => d,
+            None => {
+                let name = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
+                let (d, header) = Dumper::new(rib, name);
+                state.lines.push(header);
+                state.dumper.insert(d)
+            }
+        };
+        match dumper.next_part(rib) {
+            Some(lines) => state.lines.extend(lines),
+            None => state.done = true,
+        }
     }
 }
