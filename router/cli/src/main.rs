@@ -447,6 +447,7 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
     let code = match response {
         Response::Refused { .. } | Response::Error { .. } => 1,
         Response::Usage { .. } => 2,
+        Response::Busy { .. } => 3,
         Response::Drain(r) => drain_cmd::status(r),
         _ => 0,
     };
@@ -495,7 +496,9 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Error { message } => {
             eprintln!("sluice: the daemon did not understand: {message}")
         }
-        Response::Usage { message } => eprintln!("sluice: {message}"),
+        Response::Usage { message } | Response::Busy { message } => {
+            eprintln!("sluice: {message}")
+        }
         Response::Drain(r) => print!("{}", drain_cmd::report(r)),
         Response::Undrained { message } => println!("{message}"),
     }

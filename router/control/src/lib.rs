@@ -135,6 +135,11 @@ pub enum Response {
     Error {
         message: String,
     },
+    /// The daemon serves as many control connections as it takes; try
+    /// again shortly.
+    Busy {
+        message: String,
+    },
     /// The request names what does not exist (exit status 2, bad usage).
     Usage {
         message: String,

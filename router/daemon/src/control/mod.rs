@@ -1,17 +1,40 @@
-//! The control socket: a task per connection reads one request and has
-//! the core answer it.
+//! The control socket: a task per connection, at most [`MAX_CONNECTIONS`]
+//! at once. Each reads one request and has the core answer it. Clients
+//! that are slow to ask or to read are dropped, so they cannot hold the
+//! connection slots.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use sluice_bgp::limits::LogBudget;
 use sluice_control::{Request, Response};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::core::DumpState;
 
 /// Largest request line accepted; requests are a few dozen bytes.
 const MAX_REQUEST: u64 = 64 * 1024;
+
+/// What one client may hold.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// Connections served at once; more are answered `busy` and closed.
+    connections: usize,
+    /// How long a client has to send its request line.
+    read: Duration,
+    /// How long a client has to take an answer (each part, for a RIB dump).
+    write: Duration,
+}
+
+pub const MAX_CONNECTIONS: usize = 16;
+
+const LIMITS: Limits = Limits {
+    connections: MAX_CONNECTIONS,
+    read: Duration::from_secs(5),
+    write: Duration::from_secs(30),
+};
 
 /// What the connection tasks ask of the core.
 #[derive(Debug)]
@@ -28,59 +51,104 @@ pub enum Ask {
 
 pub type Inbox = mpsc::Sender<Ask>;
 
-/// Accepts control connections; each gets a task that forwards one request.
+/// Accepts control connections, each served by a task of its own.
 pub async fn accept(listener: UnixListener, inbox: Inbox) {
+    accept_with(listener, inbox, LIMITS).await
+}
+
+async fn accept_with(listener: UnixListener, inbox: Inbox, limits: Limits) {
+    let max = limits.connections;
+    let slots = Arc::new(Semaphore::new(max));
+    let mut busy_log = LogBudget::default();
+    let mut error_log = LogBudget::default();
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(answer(stream, inbox.clone()));
-            }
+            Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    let inbox = inbox.clone();
+                    tokio::spawn(async move {
+                        answer(stream, &inbox, limits).await;
+                        drop(slot);
+                    });
+                }
+                Err(_) => {
+                    busy(&stream, max);
+                    if let Some(held) = busy_log.allow(Instant::now()) {
+                        let uid = stream.peer_cred().ok().map(|c| c.uid());
+                        tracing::warn!(
+                            uid,
+                            held_back = held,
+                            "control connection refused: {max} already open"
+                        );
+                    }
+                }
+            },
             Err(e) => {
-                tracing::warn!(error = %e, "control socket accept failed");
+                // Out of descriptors (EMFILE) and the like: wait rather than spin.
+                if let Some(held) = error_log.allow(Instant::now()) {
+                    tracing::warn!(error = %e, held_back = held, "control socket accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
-async fn answer(stream: UnixStream, inbox: Inbox) {
+/// Tells a client over the cap why it is closed, without waiting on it: a
+/// fresh socket's buffer takes the line.
+fn busy(stream: &UnixStream, max: usize) {
+    let mut line = serde_json::to_string(&Response::Busy {
+        message: format!("the daemon is serving {max} control connections already; try again"),
+    })
+    .unwrap_or_default();
+    line.push('\n');
+    let _ = stream.try_write(line.as_bytes());
+}
+
+async fn answer(stream: UnixStream, inbox: &Inbox, limits: Limits) {
     let uid = stream.peer_cred().ok().map(|c| c.uid());
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST);
-    let response =
-        match tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await {
-            Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-                Ok(Request::DumpRib) => return dump(write, &inbox).await,
-                Ok(request) => {
-                    let (reply, answer) = oneshot::channel();
-                    let ask = Ask::Request {
-                        request,
-                        uid,
-                        reply,
-                    };
-                    if inbox.send(ask).await.is_err() {
-                        return;
-                    }
-                    match answer.await {
-                        Ok(r) => r,
-                        Err(_) => return,
-                    }
-                }
-                Err(e) => Response::Error {
-                    message: format!("bad request: {e}"),
-                },
-            },
-            _ => return,
-        };
-    let mut text = serde_json::to_string(&response).unwrap_or_default();
+    let Ok(Ok(_)) = tokio::time::timeout(limits.read, reader.read_line(&mut line)).await else {
+        return;
+    };
+    let request = match serde_json::from_str::<Request>(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let bad = Response::Error {
+                message: format!("bad request: {e}"),
+            };
+            return send(&mut write, &bad, limits.write).await;
+        }
+    };
+    if request == Request::DumpRib {
+        return dump(write, inbox, limits.write).await;
+    }
+    let (reply, answer) = oneshot::channel();
+    let ask = Ask::Request {
+        request,
+        uid,
+        reply,
+    };
+    if inbox.send(ask).await.is_err() {
+        return;
+    }
+    if let Ok(response) = answer.await {
+        send(&mut write, &response, limits.write).await;
+    }
+}
+
+/// Writes one JSON answer, if the client takes it in time.
+async fn send(write: &mut (impl AsyncWrite + Unpin), response: &Response, within: Duration) {
+    let mut text = serde_json::to_string(response).unwrap_or_default();
     text.push('\n');
-    let _ = write.write_all(text.as_bytes()).await;
+    let _ = tokio::time::timeout(within, write.write_all(text.as_bytes())).await;
 }
 
 /// A RIB dump, a part of the table per turn of the core: BGP events are
 /// handled between parts, and only a part's lines are held at a time.
-async fn dump(write: impl AsyncWrite + Unpin, inbox: &Inbox) {
+async fn dump(write: impl AsyncWrite + Unpin, inbox: &Inbox, within: Duration) {
     let mut out = tokio::io::BufWriter::new(write);
     let mut state = DumpState::default();
     while !state.done {
@@ -90,12 +158,20 @@ async fn dump(write: impl AsyncWrite + Unpin, inbox: &Inbox) {
         }
         let Ok(next) = answer.await else { return };
         state = next;
-        for line in std::mem::take(&mut state.lines) {
-            if out.write_all(line.as_bytes()).await.is_err() || out.write_all(b"\n").await.is_err()
-            {
-                return;
+        let lines = std::mem::take(&mut state.lines);
+        let written = tokio::time::timeout(within, async {
+            for line in lines {
+                out.write_all(line.as_bytes()).await?;
+                out.write_all(b"\n").await?;
             }
+            out.flush().await
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            return;
         }
     }
-    let _ = out.flush().await;
 }
+
+#[cfg(test)]
+mod tests;
