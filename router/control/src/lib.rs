@@ -4,9 +4,13 @@
 //! [`Request`] as a JSON line, reads one [`Response`] as a JSON line, and
 //! closes. Messages only; the socket code lives with the daemon and the CLI.
 
+mod access;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use access::Access;
 
 /// The most entries one answer to a list request carries, whatever
 /// `limit` asks: an answer is built on the route owner, so its size bounds

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!   control socket ──┐                      ┌── metrics HTTP (reads Metrics)
-//!   (one task per    ├─ bounded mpsc ─► Core ┤
-//!    connection)     │                      └── events, uplink states
+//!   (a task per      ├─ bounded mpsc ─► Core ┤
+//!    connection, 16) │                      └── events, uplink states
 //!   SIGHUP / timers ─┘
 //! ```
 //!
@@ -113,7 +113,13 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         }
         let _ = memory.forget(&checked.sha256);
     }
-    let (listener, socket_guard) = ControlSocket::bind(&socket_path)?;
+    let group = checked.control_gid;
+    let (owner, own_group) = control::own_ids();
+    let policy = control::Policy {
+        owner,
+        group: group.unwrap_or(own_group),
+    };
+    let (listener, socket_guard) = ControlSocket::bind(&socket_path, group)?;
 
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -206,7 +212,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     core.refresh();
 
     let (tx, mut rx) = mpsc::channel(64);
-    let acceptor = tokio::spawn(control::accept(listener, tx));
+    let acceptor = tokio::spawn(control::accept(listener, tx, policy));
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Runtime)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
@@ -219,7 +225,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         tokio::select! {
             Some(ask) = rx.recv() => match ask {
                 control::Ask::Request { request, uid, reply } => {
-                    let _ = reply.send(core.handle_from(request, Instant::now(), uid));
+                    let _ = reply.send(core.handle_from(request, Instant::now(), Some(uid)));
                 }
                 control::Ask::DumpPart(mut part, reply) => {
                     core.dump_part(&mut part);

@@ -1,9 +1,14 @@
 //! The control socket: a task per connection, at most [`MAX_CONNECTIONS`]
-//! at once. Each reads one request and has the core answer it. Clients
-//! that are slow to ask or to read are dropped, so they cannot hold the
-//! connection slots.
+//! at once. Each reads one request, checks that the client may make it
+//! ([`access`]) and has the core answer it; a refused request never
+//! reaches the core. Clients that are slow to ask or to read are dropped,
+//! so they cannot hold the connection slots.
 
-use std::sync::Arc;
+pub mod access;
+mod peer;
+
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_bgp::limits::LogBudget;
@@ -13,6 +18,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::core::DumpState;
+pub use access::{Creds, Policy};
+pub use peer::own_ids;
 
 /// Largest request line accepted; requests are a few dozen bytes.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -39,10 +46,10 @@ const LIMITS: Limits = Limits {
 /// What the connection tasks ask of the core.
 #[derive(Debug)]
 pub enum Ask {
-    /// A request, with the client's uid (the socket's peer credentials).
+    /// A request the client may make, with its uid (drains record it).
     Request {
         request: Request,
-        uid: Option<u32>,
+        uid: u32,
         reply: oneshot::Sender<Response>,
     },
     /// The next part of a RIB dump.
@@ -51,23 +58,37 @@ pub enum Ask {
 
 pub type Inbox = mpsc::Sender<Ask>;
 
-/// Accepts control connections, each served by a task of its own.
-pub async fn accept(listener: UnixListener, inbox: Inbox) {
-    accept_with(listener, inbox, LIMITS).await
+/// Shared by the connection tasks.
+#[derive(Debug)]
+struct Gate {
+    policy: Policy,
+    limits: Limits,
+    /// Refusals are logged with the uid, at most ten a minute.
+    refusals: Mutex<LogBudget>,
 }
 
-async fn accept_with(listener: UnixListener, inbox: Inbox, limits: Limits) {
+/// Accepts control connections, each served by a task of its own.
+pub async fn accept(listener: UnixListener, inbox: Inbox, policy: Policy) {
+    accept_with(listener, inbox, policy, LIMITS).await
+}
+
+async fn accept_with(listener: UnixListener, inbox: Inbox, policy: Policy, limits: Limits) {
     let max = limits.connections;
     let slots = Arc::new(Semaphore::new(max));
+    let gate = Arc::new(Gate {
+        policy,
+        limits,
+        refusals: Mutex::new(LogBudget::default()),
+    });
     let mut busy_log = LogBudget::default();
     let mut error_log = LogBudget::default();
     loop {
         match listener.accept().await {
             Ok((stream, _)) => match slots.clone().try_acquire_owned() {
                 Ok(slot) => {
-                    let inbox = inbox.clone();
+                    let (inbox, gate) = (inbox.clone(), gate.clone());
                     tokio::spawn(async move {
-                        answer(stream, &inbox, limits).await;
+                        answer(stream, &inbox, &gate).await;
                         drop(slot);
                     });
                 }
@@ -105,11 +126,21 @@ fn busy(stream: &UnixStream, max: usize) {
     let _ = stream.try_write(line.as_bytes());
 }
 
-async fn answer(stream: UnixStream, inbox: &Inbox, limits: Limits) {
-    let uid = stream.peer_cred().ok().map(|c| c.uid());
+fn creds(stream: &UnixStream) -> Option<Creds> {
+    let cred = stream.peer_cred().ok()?;
+    Some(Creds {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        groups: peer::peer_groups(stream.as_fd()).unwrap_or_default(),
+    })
+}
+
+async fn answer(stream: UnixStream, inbox: &Inbox, gate: &Gate) {
+    let who = creds(&stream);
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST);
+    let limits = gate.limits;
     let Ok(Ok(_)) = tokio::time::timeout(limits.read, reader.read_line(&mut line)).await else {
         return;
     };
@@ -120,6 +151,30 @@ async fn answer(stream: UnixStream, inbox: &Inbox, limits: Limits) {
                 message: format!("bad request: {e}"),
             };
             return send(&mut write, &bad, limits.write).await;
+        }
+    };
+    let checked = match &who {
+        Some(who) => gate.policy.check(who, &request).map(|()| who.uid),
+        None => Err("cannot read the client's credentials".into()),
+    };
+    let uid = match checked {
+        Ok(uid) => uid,
+        Err(why) => {
+            let held = gate
+                .refusals
+                .lock()
+                .ok()
+                .and_then(|mut b| b.allow(Instant::now()));
+            if let Some(held) = held {
+                let uid = who.as_ref().map(|w| w.uid);
+                tracing::warn!(uid, held_back = held, "control request refused: {why}");
+            }
+            let refused = Response::Refused {
+                message: why,
+                rendered: String::new(),
+                findings: serde_json::json!([]),
+            };
+            return send(&mut write, &refused, limits.write).await;
         }
     };
     if request == Request::DumpRib {

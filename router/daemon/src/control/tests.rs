@@ -19,7 +19,8 @@ fn serve(limits: Limits) -> (tempfile::TempDir, std::path::PathBuf) {
     let path = dir.path().join("s.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let (tx, mut rx) = mpsc::channel(8);
-    tokio::spawn(accept_with(listener, tx, limits));
+    let (owner, group) = own_ids();
+    tokio::spawn(accept_with(listener, tx, Policy { owner, group }, limits));
     tokio::spawn(async move {
         while let Some(ask) = rx.recv().await {
             if let Ask::Request { reply, .. } = ask {

@@ -31,6 +31,8 @@ pub struct Checked {
     pub sha256: String,
     /// Non-blocking findings (warnings, waived errors).
     pub findings: Vec<Finding>,
+    /// `control.group` as a gid, looked up on this host.
+    pub control_gid: Option<u32>,
 }
 
 /// Why a config was not taken: for the operator (`rendered`) and for tools (`findings`).
@@ -78,6 +80,22 @@ pub fn check_file(path: &Path, strictness: Strictness) -> Result<Checked, Refusa
             });
         }
     };
+    // A group of this host: not a rule of the validator, which may run elsewhere.
+    let control_gid = match &loaded.config.control.group {
+        Some(g) => match crate::control::access::resolve_group(g) {
+            Ok(gid) => Some(gid),
+            Err(finding) => {
+                let findings = vec![*finding];
+                return Err(Refusal {
+                    message: format!("{} is not a valid config", loaded.source.path.display()),
+                    rendered: render_human(&loaded.source, &findings),
+                    findings: serde_json::to_value(&findings).unwrap_or_default(),
+                    unreadable: false,
+                });
+            }
+        },
+        None => None,
+    };
     let findings = crate::validate::check_config(&loaded.config);
     let refuses = |f: &&Finding| {
         f.is_blocking()
@@ -98,6 +116,7 @@ pub fn check_file(path: &Path, strictness: Strictness) -> Result<Checked, Refusa
         loaded,
         sha256,
         findings,
+        control_gid,
     })
 }
 
@@ -535,6 +554,13 @@ impl Core {
         let notes = render_notes(&checked);
         let sha256 = checked.sha256.clone();
         if changed || confirm_within.is_some() {
+            // The socket and the metrics endpoint are set up at the start.
+            let control = |c: &sluice_config::model::Control| {
+                let group = c.group.as_ref().map(|g| g.value.clone());
+                (c.socket.clone(), c.metrics, c.state_dir.clone(), group)
+            };
+            let control_changed =
+                control(&checked.loaded.config.control) != control(&self.config().control);
             let previous = std::mem::replace(
                 &mut self.active,
                 Active {
@@ -569,6 +595,12 @@ impl Core {
                     &sha256[..12]
                 ),
             );
+            if control_changed {
+                self.events.warn(
+                    "reload",
+                    "the control section changed: it takes effect when the daemon restarts".into(),
+                );
+            }
             self.reconfigure();
         }
         Response::Reloaded(Reloaded {
@@ -735,6 +767,30 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(sha(&mut core), before);
+    }
+
+    #[test]
+    fn control_group_must_name_a_group_of_this_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            format!("{GOOD}control: {{ group: no-such-group }}\n"),
+        )
+        .unwrap();
+        let refusal = check_file(&path, Strictness::NormalState).unwrap_err();
+        assert!(
+            refusal
+                .rendered
+                .contains("no unix group `no-such-group` on this host")
+                && refusal.rendered.contains("c.yaml:6:"),
+            "{}",
+            refusal.rendered
+        );
+        assert_eq!(refusal.findings[0]["line"], 6);
+        std::fs::write(&path, format!("{GOOD}control: {{ group: root }}\n")).unwrap();
+        let checked = check_file(&path, Strictness::NormalState).unwrap();
+        assert_eq!(checked.control_gid, Some(0));
     }
 
     #[test]
