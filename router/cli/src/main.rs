@@ -101,16 +101,25 @@ enum Show {
     /// Each uplink with its state and why.
     Uplinks(ReadArgs),
     /// What the daemon did recently, oldest first.
-    Events(ReadArgs),
+    Events {
+        /// Only the newest this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
     /// BGP sessions: state, uptime, prefixes received, accepted and advertised, last error.
     Peers(ReadArgs),
     /// Every path to a prefix and which won and why; without PREFIX, the table.
     Routes {
         /// A prefix (exact match, else the longest covering one) or an address.
         prefix: Option<String>,
-        /// At most this many prefixes.
+        /// At most this many prefixes (the daemon answers at most 10000).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// The page after this prefix (an answer names the next one).
+        #[arg(long, value_name = "PREFIX", conflicts_with = "prefix")]
+        after: Option<String>,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -119,9 +128,12 @@ enum Show {
     Fib {
         /// A prefix or an address.
         prefix: Option<String>,
-        /// At most this many entries.
+        /// At most this many entries (the daemon answers at most 10000).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// The page after this prefix (an answer names the next one).
+        #[arg(long, value_name = "PREFIX", conflicts_with = "prefix")]
+        after: Option<String>,
         /// Every entry as the maps hold it (IPv4 as the DIR-24-8 arrays
         /// resolve it: runs of one group as the fewest prefixes).
         #[arg(long)]
@@ -253,8 +265,8 @@ fn main() -> ExitCode {
             what: Show::Uplinks(read),
         } => ask(&read, Request::ShowUplinks),
         Command::Show {
-            what: Show::Events(read),
-        } => ask(&read, Request::ShowEvents),
+            what: Show::Events { limit, read },
+        } => ask(&read, Request::ShowEvents { limit }),
         Command::Show {
             what: Show::Peers(read),
         } => ask(&read, Request::ShowPeers),
@@ -263,14 +275,23 @@ fn main() -> ExitCode {
                 Show::Routes {
                     prefix,
                     limit,
+                    after,
                     read,
                 },
-        } => ask(&read, Request::ShowRoutes { prefix, limit }),
+        } => ask(
+            &read,
+            Request::ShowRoutes {
+                prefix,
+                limit,
+                after,
+            },
+        ),
         Command::Show {
             what:
                 Show::Fib {
                     prefix,
                     limit,
+                    after,
                     maps,
                     read,
                 },
@@ -280,6 +301,7 @@ fn main() -> ExitCode {
                 prefix,
                 limit,
                 maps,
+                after,
             },
         ),
         Command::Show {
@@ -425,6 +447,7 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
     let code = match response {
         Response::Refused { .. } | Response::Error { .. } => 1,
         Response::Usage { .. } => 2,
+        Response::Busy { .. } => 3,
         Response::Drain(r) => drain_cmd::status(r),
         _ => 0,
     };
@@ -440,7 +463,11 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Uplinks { uplinks } => print!("{}", output::uplinks(uplinks, now())),
         Response::Events { events } => print!("{}", output::events(events)),
         Response::Peers { peers } => print!("{}", output::peers(peers, now())),
-        Response::Routes { routes, total } => print!("{}", output::routes(routes, *total)),
+        Response::Routes {
+            routes,
+            total,
+            next,
+        } => print!("{}", output::routes(routes, *total, next.as_deref())),
         Response::Fib(f) => print!("{}", output::fib(f)),
         Response::Counters(c) => print!("{}", output::counters(c)),
         Response::Reloaded(r) => {
@@ -469,14 +496,11 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         Response::Error { message } => {
             eprintln!("sluice: the daemon did not understand: {message}")
         }
-        Response::Usage { message } => eprintln!("sluice: {message}"),
+        Response::Usage { message } | Response::Busy { message } => {
+            eprintln!("sluice: {message}")
+        }
         Response::Drain(r) => print!("{}", drain_cmd::report(r)),
         Response::Undrained { message } => println!("{message}"),
-        Response::RibDump(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-        }
     }
     code
 }

@@ -281,8 +281,20 @@ pub fn fib(f: &FibView) -> String {
         ],
         &rows,
     );
-    let _ = writeln!(out, "{} of {} entries shown", f.entries.len(), f.total);
+    let shown = match f.total {
+        Some(total) => format!("{} of {total} entries shown", f.entries.len()),
+        None => format!("{} entries shown", f.entries.len()),
+    };
+    out.push_str(&footer(shown, f.next.as_deref()));
     out
+}
+
+/// The line under a list: how much it showed, and where the next page starts.
+fn footer(shown: String, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!("{shown}; next page: `--after {next}`\n"),
+        None => format!("{shown}\n"),
+    }
 }
 
 pub fn counters(c: &CountersView) -> String {
@@ -362,7 +374,7 @@ pub fn peers(peers: &[PeerView], now: u64) -> String {
     )
 }
 
-pub fn routes(routes: &[RouteView], total: usize) -> String {
+pub fn routes(routes: &[RouteView], total: usize, next: Option<&str>) -> String {
     let mut out = String::new();
     for r in routes {
         let _ = writeln!(out, "{}  ({})", r.prefix, r.reason);
@@ -414,7 +426,8 @@ pub fn routes(routes: &[RouteView], total: usize) -> String {
             &rows,
         ));
     }
-    let _ = writeln!(out, "{} of {total} prefixes shown", routes.len());
+    let shown = format!("{} of {total} prefixes shown", routes.len());
+    out.push_str(&footer(shown, next));
     out
 }
 
@@ -422,6 +435,25 @@ pub fn routes(routes: &[RouteView], total: usize) -> String {
 mod tests {
     use super::*;
     use sluice_control::{ConfigInfo, ProbeView, UplinkState};
+
+    #[test]
+    fn a_page_says_where_the_next_starts() {
+        assert_eq!(
+            routes(&[], 5, Some("10.0.0.0/24")),
+            "0 of 5 prefixes shown; next page: `--after 10.0.0.0/24`\n"
+        );
+        assert_eq!(routes(&[], 0, None), "0 of 0 prefixes shown\n");
+        let maps = FibView {
+            entries: vec![],
+            total: None,
+            next: Some("2001:db8::/32".into()),
+        };
+        assert!(
+            fib(&maps).ends_with("0 entries shown; next page: `--after 2001:db8::/32`\n"),
+            "{}",
+            fib(&maps)
+        );
+    }
 
     #[test]
     fn status_golden() {

@@ -565,3 +565,120 @@ fn the_rib_dump_streams_from_the_socket() {
     let (code, _) = d.stop();
     assert_eq!(code, Some(0));
 }
+
+/// The name of the group with gid `gid`, from /etc/group.
+fn group_name(gid: u32) -> Option<String> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&gid.to_string().as_str()))
+        .map(|f| f[0].to_string())
+}
+
+/// With `control.group`, its members read through the socket and may not
+/// change anything; the refusal is logged with their uid. Others cannot
+/// connect at all. Runs the client as uid 65534 with setpriv, so as root.
+#[test]
+fn the_control_group_reads_and_only_root_changes() {
+    if unsafe_free_uid() != 0 {
+        eprintln!("skipped: needs root, to run the client as another uid");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: no setpriv");
+        return;
+    }
+    let Some(group) = group_name(65534) else {
+        eprintln!("skipped: no group with gid 65534 in /etc/group");
+        return;
+    };
+    let config = example().replace(
+        "  state_dir: /var/lib/sluice\n",
+        &format!("  state_dir: /var/lib/sluice\n  group: {group}\n"),
+    );
+    assert!(config.contains("  group: "));
+    let d = Daemon::start(&config);
+    let sock = d.path("s.sock");
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 65534);
+    // The temp dir is root's (0700): let others through to the socket.
+    std::fs::set_permissions(
+        d.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let as_uid = |gid: &str, args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", gid, "--clear-groups", SLUICE])
+            .args(args)
+            .args(["--socket", sock.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    // In the group: reads.
+    for read in [&["show", "peers"][..], &["status"], &["show", "routes"]] {
+        let o = as_uid("65534", read);
+        assert_eq!(o.status.code(), Some(0), "{read:?}: {}", text(&o));
+    }
+    let o = as_uid("65534", &["show", "peers"]);
+    assert!(text(&o).contains("iap-a"), "{}", text(&o));
+
+    // …and may not change anything.
+    for change in [
+        &["drain", "iap-a", "--force"][..],
+        &["reload"],
+        &["undrain", "iap-a"],
+    ] {
+        let o = as_uid("65534", change);
+        assert_eq!(o.status.code(), Some(1), "{change:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("refused")
+                && text(&o).contains("changes the router: only root or the daemon's user (uid 0)"),
+            "{change:?}: {}",
+            text(&o)
+        );
+    }
+    assert_ne!(d.status()["uplinks"][0]["state"], "drained");
+    assert!(!d.path("state/drains.json").exists());
+
+    // Not in the group: the socket's mode keeps it out.
+    let o = as_uid("65533", &["status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("Permission denied"), "{}", text(&o));
+
+    // Root still changes things.
+    assert_eq!(
+        d.client(&["drain", "iap-a", "--force"]).status.code(),
+        Some(0)
+    );
+
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let refusals: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("control request refused"))
+        })
+        .collect();
+    assert_eq!(refusals.len(), 3, "{log}");
+    assert!(refusals.iter().all(|r| r["uid"] == 65534), "{refusals:?}");
+    assert!(
+        refusals[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`drain` changes the router"),
+        "{refusals:?}"
+    );
+}

@@ -263,6 +263,19 @@ mod tests {
     }
 
     #[test]
+    fn control_group_keeps_its_line() {
+        let c = parse(&Source::new(
+            "t.yaml",
+            format!("{GOOD}control:\n  group: sluice\n"),
+        ))
+        .unwrap();
+        let group = c.control.group.unwrap();
+        assert_eq!((group.value.as_str(), group.pos.line), ("sluice", 10));
+        let f = error(&format!("{GOOD}control:\n  groups: sluice\n"));
+        assert_eq!(f.message, "unknown key `groups`; did you mean `group`?");
+    }
+
+    #[test]
     fn missing_key() {
         let f = error(&GOOD.replace("    interface: eth1\n", ""));
         assert_eq!(f.rule, "CONFIG-MISSING-KEY");

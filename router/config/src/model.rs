@@ -463,6 +463,11 @@ pub struct Control {
     /// Where run-time drains persist.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// A unix group whose members may read through the control socket
+    /// (changes stay with root and the daemon's user); the socket gets it.
+    /// Unset: the daemon's own group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<At<String>>,
 }
 
 impl Default for Control {
@@ -471,6 +476,7 @@ impl Default for Control {
             socket: default_socket(),
             metrics: default_metrics(),
             state_dir: default_state_dir(),
+            group: None,
         }
     }
 }

@@ -4,23 +4,45 @@
 //! [`Request`] as a JSON line, reads one [`Response`] as a JSON line, and
 //! closes. Messages only; the socket code lives with the daemon and the CLI.
 
+mod access;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use access::Access;
+
+/// The most entries one answer to a list request carries, whatever
+/// `limit` asks: an answer is built on the route owner, so its size bounds
+/// how long BGP waits. More come page by page (`after`).
+pub const MAX_LIMIT: usize = 10_000;
+
+/// `limit` as the daemon applies it: at least one entry, at most [`MAX_LIMIT`].
+pub fn capped(limit: usize) -> usize {
+    limit.clamp(1, MAX_LIMIT)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Request {
     Status,
     ShowUplinks,
-    ShowEvents,
+    /// The newest `limit` events.
+    ShowEvents {
+        #[serde(default = "default_limit")]
+        limit: usize,
+    },
     ShowPeers,
-    /// Paths of one prefix (exact, else the longest covering one), or of all up to `limit`.
+    /// Paths of one prefix (exact, else the longest covering one), or of
+    /// all in prefix order: `limit` of them after `after`.
     ShowRoutes {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prefix: Option<String>,
         #[serde(default = "default_limit")]
         limit: usize,
+        /// The page after this prefix (the previous answer's `next`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
     },
     /// Re-read the config file; with `confirm_within_ms`, roll back unless
     /// `Confirm` arrives in time.
@@ -33,12 +55,16 @@ pub enum Request {
     },
     Confirm,
     /// What the data plane holds, read back from its maps: the entry for
-    /// one address or prefix (longest match), or all up to `limit`.
+    /// one address or prefix (longest match), or all in prefix order:
+    /// `limit` of them after `after`.
     ShowFib {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prefix: Option<String>,
         #[serde(default = "default_limit")]
         limit: usize,
+        /// The page after this prefix (the previous answer's `next`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
         /// Every entry as the IPv4 arrays resolve it (runs of one group as
         /// the fewest prefixes) rather than per programmed prefix.
         #[serde(default)]
@@ -68,7 +94,9 @@ pub enum Request {
     },
     /// Every route the daemon holds, with each path's uplink, uncapped:
     /// answered not with one JSON line but with the lines of a RIB dump
-    /// (see `sluice_whatif::dump`), up to the end of the connection.
+    /// (see `sluice_whatif::dump`), up to the end of the connection. The
+    /// daemon writes it a part of the table at a time, so it is no
+    /// snapshot: a route that changes meanwhile may show either way.
     DumpRib,
 }
 
@@ -88,6 +116,9 @@ pub enum Response {
     Routes {
         routes: Vec<RouteView>,
         total: usize,
+        /// More follow: ask again with `after` set to this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
     Reloaded(Reloaded),
     Fib(FibView),
@@ -108,6 +139,11 @@ pub enum Response {
     Error {
         message: String,
     },
+    /// The daemon serves as many control connections as it takes; try
+    /// again shortly.
+    Busy {
+        message: String,
+    },
     /// The request names what does not exist (exit status 2, bad usage).
     Usage {
         message: String,
@@ -118,10 +154,6 @@ pub enum Response {
     Undrained {
         message: String,
     },
-    /// The lines of a RIB dump: written to the socket one by one, never as
-    /// one JSON answer.
-    #[serde(skip)]
-    RibDump(Vec<String>),
 }
 
 /// What `sluice drain` found and did.
@@ -275,8 +307,13 @@ pub struct DataplaneStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FibView {
     pub entries: Vec<FibEntryView>,
-    /// Entries in the maps in all (IPv4 coalesced as the arrays hold them).
-    pub total: usize,
+    /// Programmed prefixes in all; none for `maps`, where counting the
+    /// entries would mean reading every word of the arrays.
+    #[serde(default)]
+    pub total: Option<usize>,
+    /// More follow: ask again with `after` set to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

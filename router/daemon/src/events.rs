@@ -43,6 +43,12 @@ impl Events {
     pub fn all(&self) -> Vec<Event> {
         self.ring.iter().cloned().collect()
     }
+
+    /// The newest `n`, oldest first.
+    pub fn newest(&self, n: usize) -> Vec<Event> {
+        let skip = self.ring.len().saturating_sub(n);
+        self.ring.iter().skip(skip).cloned().collect()
+    }
 }
 
 #[cfg(test)]
@@ -59,5 +65,8 @@ mod tests {
         assert_eq!(all.len(), KEEP);
         assert_eq!(all[0].message, "3");
         assert_eq!(all.last().unwrap().message, (KEEP + 2).to_string());
+        let newest: Vec<String> = e.newest(2).into_iter().map(|e| e.message).collect();
+        assert_eq!(newest, [(KEEP + 1).to_string(), (KEEP + 2).to_string()]);
+        assert_eq!(e.newest(10_000).len(), KEEP);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!   control socket ──┐                      ┌── metrics HTTP (reads Metrics)
-//!   (one task per    ├─ bounded mpsc ─► Core ┤
-//!    connection)     │                      └── events, uplink states
+//!   (a task per      ├─ bounded mpsc ─► Core ┤
+//!    connection, 16) │                      └── events, uplink states
 //!   SIGHUP / timers ─┘
 //! ```
 //!
@@ -11,6 +11,7 @@
 //! bounded channel, so a burst of clients waits rather than queueing without
 //! limit.
 
+pub mod control;
 pub mod core;
 pub mod events;
 pub mod fib;
@@ -18,6 +19,7 @@ pub mod links;
 pub mod listeners;
 pub mod logging;
 pub mod metrics;
+pub mod paging;
 pub mod probe;
 pub mod routing;
 pub mod socket;
@@ -29,10 +31,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_control::{Request, Response};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::core::{Core, Refusal, Strictness, check_file};
 use crate::metrics::Metrics;
@@ -91,9 +91,6 @@ pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
     runtime.block_on(serve(opts))
 }
 
-/// A request, the client's uid (the socket's peer credentials), and where the answer goes.
-type Inbox = mpsc::Sender<(Request, Option<u32>, oneshot::Sender<Response>)>;
-
 async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let checked = check_file(&opts.config, Strictness::NormalState).map_err(DaemonError::Config)?;
     let control = &checked.loaded.config.control;
@@ -120,7 +117,13 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         }
         let _ = memory.forget(&checked.sha256);
     }
-    let (listener, socket_guard) = ControlSocket::bind(&socket_path)?;
+    let group = checked.control_gid;
+    let (owner, own_group) = control::own_ids();
+    let policy = control::Policy {
+        owner,
+        group: group.unwrap_or(own_group),
+    };
+    let (listener, socket_guard) = ControlSocket::bind(&socket_path, group)?;
 
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -216,7 +219,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     core.refresh();
 
     let (tx, mut rx) = mpsc::channel(64);
-    let acceptor = tokio::spawn(accept(listener, tx));
+    let acceptor = tokio::spawn(control::accept(listener, tx, policy));
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Runtime)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
@@ -227,9 +230,15 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let why = loop {
         let deadline = core.rollback_deadline();
         tokio::select! {
-            Some((request, uid, reply)) = rx.recv() => {
-                let _ = reply.send(core.handle_from(request, Instant::now(), uid));
-            }
+            Some(ask) = rx.recv() => match ask {
+                control::Ask::Request { request, uid, reply } => {
+                    let _ = reply.send(core.handle_from(request, Instant::now(), Some(uid)));
+                }
+                control::Ask::DumpPart(mut part, reply) => {
+                    core.dump_part(&mut part);
+                    let _ = reply.send(part);
+                }
+            },
             Some((id, event)) = session_rx.recv() => core.session_event(id, event),
             Some(events) = netlink_rx.recv() => core.netlink_events(events),
             _ = async { programmed.as_ref().expect("guarded").wait().await }, if programmed.is_some() => core.programmed(),
@@ -360,62 +369,4 @@ mod graceful_restart {
         let _ = std::fs::remove_file(&path);
         fresh
     }
-}
-
-/// Accepts control connections; each gets a task that forwards one request.
-async fn accept(listener: UnixListener, inbox: Inbox) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(answer(stream, inbox.clone()));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "control socket accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-/// Largest request line accepted; requests are a few dozen bytes.
-const MAX_REQUEST: u64 = 64 * 1024;
-
-async fn answer(stream: UnixStream, inbox: Inbox) {
-    let uid = stream.peer_cred().ok().map(|c| c.uid());
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_REQUEST);
-    let response =
-        match tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await {
-            Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-                Ok(request) => {
-                    let (reply, answer) = oneshot::channel();
-                    if inbox.send((request, uid, reply)).await.is_err() {
-                        return;
-                    }
-                    match answer.await {
-                        Ok(r) => r,
-                        Err(_) => return,
-                    }
-                }
-                Err(e) => Response::Error {
-                    message: format!("bad request: {e}"),
-                },
-            },
-            _ => return,
-        };
-    if let Response::RibDump(lines) = response {
-        let mut out = tokio::io::BufWriter::new(write);
-        for line in lines {
-            if out.write_all(line.as_bytes()).await.is_err() || out.write_all(b"\n").await.is_err()
-            {
-                return;
-            }
-        }
-        let _ = out.flush().await;
-        return;
-    }
-    let mut text = serde_json::to_string(&response).unwrap_or_default();
-    text.push('\n');
-    let _ = write.write_all(text.as_bytes()).await;
 }

@@ -31,7 +31,11 @@ pub struct ControlSocket {
 }
 
 impl ControlSocket {
-    pub fn bind(path: &Path) -> Result<(UnixListener, ControlSocket), SocketError> {
+    /// Binds `path`, mode 0660, in group `group` (else the daemon's own).
+    pub fn bind(
+        path: &Path,
+        group: Option<u32>,
+    ) -> Result<(UnixListener, ControlSocket), SocketError> {
         let io_err = |source| SocketError::Io {
             path: path.to_path_buf(),
             source,
@@ -55,7 +59,11 @@ impl ControlSocket {
             Err(e) => return Err(io_err(e)),
         }
         let listener = UnixListener::bind(path).map_err(io_err)?;
-        // Operators in the socket's group may drive the daemon; nobody else.
+        // Only the socket's group may connect (and then read: changes need
+        // root or the daemon's user, see `control::access`).
+        if group.is_some() {
+            std::os::unix::fs::chown(path, None, group).map_err(io_err)?;
+        }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
         let inode = std::fs::metadata(path).map_err(io_err)?.ino();
         Ok((
@@ -88,11 +96,17 @@ mod tests {
     async fn live_is_refused_stale_is_replaced_and_files_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/sluice.sock");
-        let (_listener, first) = ControlSocket::bind(&path).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o660);
+        // Root may give the socket any group; others only one of theirs.
+        let group = match crate::control::own_ids() {
+            (0, _) => 65534,
+            (_, gid) => gid,
+        };
+        let (_listener, first) = ControlSocket::bind(&path, Some(group)).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+        assert_eq!(meta.gid(), group);
         assert!(matches!(
-            ControlSocket::bind(&path),
+            ControlSocket::bind(&path, None),
             Err(SocketError::InUse(_))
         ));
 
@@ -102,13 +116,13 @@ mod tests {
         // A crashed daemon leaves a socket file nobody listens on: stale.
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
-        let second = ControlSocket::bind(&path).unwrap();
+        let second = ControlSocket::bind(&path, None).unwrap();
         drop(second);
         assert!(!path.exists(), "drop removes the socket");
 
         std::fs::write(&path, "precious").unwrap();
         assert!(matches!(
-            ControlSocket::bind(&path),
+            ControlSocket::bind(&path, None),
             Err(SocketError::NotASocket(_))
         ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");

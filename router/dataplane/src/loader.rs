@@ -491,7 +491,13 @@ impl Dataplane {
 
     /// The next-hop group the program would use for `addr` (0: no route).
     pub fn lookup6(&self, addr: Ipv6Addr) -> Result<u16, Error> {
-        match self.fib6.get(&Key::new(128, addr.octets()), 0) {
+        self.route6(addr, 128)
+    }
+
+    /// The group of the longest route in the trie that covers `prefix/len`
+    /// (0: none): the route itself when the trie holds it.
+    pub fn route6(&self, prefix: Ipv6Addr, len: u8) -> Result<u16, Error> {
+        match self.fib6.get(&Self::fib6_key(prefix, len)?, 0) {
             Ok(group) => Ok(group),
             Err(MapError::KeyNotFound) => Ok(0),
             Err(e) => Err(map_err(layout::map::FIB6)(e)),

@@ -11,17 +11,35 @@
 //! it; two adjacent /25s of one group come back as their /24.
 
 use std::net::Ipv6Addr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dir24::{Prefix, TBL8_FLAG};
 use crate::layout::{self, GROUP_DISCARD, NEXTHOPS_MAX, NextHop, NhGroup};
 use crate::loader::{Dataplane, Error, map_err};
 
+/// A word of the DIR-24-8 arrays: a copy, or the live mapping (read in
+/// place: a page of a full table must not copy 32 MB first).
+pub trait Word {
+    fn get(&self) -> u64;
+}
+
+impl Word for u64 {
+    fn get(&self) -> u64 {
+        *self
+    }
+}
+
+impl Word for AtomicU64 {
+    fn get(&self) -> u64 {
+        self.load(Ordering::Acquire)
+    }
+}
+
 /// Logical entry `i` of packed words, 0 when out of range.
-fn entry(words: &[u64], i: usize) -> u16 {
+fn entry<W: Word>(words: &[W], i: usize) -> u16 {
     words
         .get(i >> 2)
-        .map_or(0, |w| (w >> ((i & 3) * 16)) as u16)
+        .map_or(0, |w| (w.get() >> ((i & 3) * 16)) as u16)
 }
 
 /// Collects runs of equal groups and cuts them into prefixes.
@@ -71,19 +89,29 @@ impl Runs {
 /// maximal run of one group as the fewest prefixes. Entries pointing to a
 /// tbl8 group beyond `tbl8`, and tbl8 entries with bit 15 set, read as no
 /// route, as in the program.
-pub fn fib4_entries_in(top: &[u64], tbl8: &[u64]) -> Vec<(Prefix, u16)> {
+pub fn fib4_entries_in<W: Word>(top: &[W], tbl8: &[W]) -> Vec<(Prefix, u16)> {
+    fib4_page_in(top, tbl8, 0, usize::MAX)
+}
+
+/// The entries of [`fib4_entries_in`] from address `from` on, at most
+/// `max`. A run is cut into prefixes greedily from its start, so a page
+/// that starts where an earlier one's last prefix ended cuts as the whole
+/// walk would; the scan stops once the page is full.
+pub fn fib4_page_in<W: Word>(top: &[W], tbl8: &[W], from: u64, max: usize) -> Vec<(Prefix, u16)> {
     let mut runs = Runs {
         out: Vec::new(),
-        start: 0,
+        start: from,
         group: 0,
     };
     let top_entries = (top.len() * 4).min(layout::FIB4_TOP_ENTRIES);
-    let mut i = 0;
-    while i < top_entries {
+    let mut i = (from >> 8) as usize;
+    // Within the first /24, the page may start part way.
+    let mut first = (from & 0xff) as usize;
+    while i < top_entries && runs.out.len() < max {
         // Fast path: four /24s of the current group (or of no route).
-        if i & 3 == 0 && runs.group & TBL8_FLAG == 0 {
+        if i & 3 == 0 && first == 0 && runs.group & TBL8_FLAG == 0 {
             let same = u64::from(runs.group) * 0x0001_0001_0001_0001;
-            if top[i >> 2] == same {
+            if top[i >> 2].get() == same {
                 i += 4;
                 continue;
             }
@@ -91,19 +119,23 @@ pub fn fib4_entries_in(top: &[u64], tbl8: &[u64]) -> Vec<(Prefix, u16)> {
         let v = entry(top, i);
         let base = (i as u64) << 8;
         if v & TBL8_FLAG == 0 {
-            runs.next(base, v);
+            runs.next(base + first as u64, v);
         } else {
             let g = usize::from(v & layout::FIB4_VALUE_MASK);
-            for b in 0..256 {
+            for b in first..256 {
                 let e = entry(tbl8, g * 256 + b);
                 let e = if e & TBL8_FLAG != 0 { 0 } else { e };
                 runs.next(base + b as u64, e);
             }
         }
+        first = 0;
         i += 1;
     }
-    runs.next((top_entries as u64) << 8, 0);
-    runs.close(1 << 32);
+    if runs.out.len() < max {
+        runs.next(((top_entries as u64) << 8).max(from), 0);
+        runs.close(1 << 32);
+    }
+    runs.out.truncate(max);
     runs.out
 }
 
@@ -112,11 +144,14 @@ impl Dataplane {
     /// ([`fib4_entries_in`]); a route to [`GROUP_DISCARD`] is a discard
     /// route.
     pub fn fib4_entries(&self) -> Vec<(Prefix, u16)> {
+        self.fib4_page(0, usize::MAX)
+    }
+
+    /// At most `max` entries of [`Self::fib4_entries`] from address `from`
+    /// on ([`fib4_page_in`]).
+    pub fn fib4_page(&self, from: u64, max: usize) -> Vec<(Prefix, u16)> {
         let (top, tbl8) = self.fib4_live_words();
-        let load = |w: &[std::sync::atomic::AtomicU64]| -> Vec<u64> {
-            w.iter().map(|w| w.load(Ordering::Acquire)).collect()
-        };
-        fib4_entries_in(&load(top), &load(tbl8))
+        fib4_page_in(top, tbl8, from, max)
     }
 
     /// The IPv6 routes in the trie: (prefix, length, group), sorted.
@@ -229,6 +264,37 @@ mod tests {
         assert!(e.contains(&("10.1.3.0/24".into(), 1)));
         let e = entries_of(&[("10.0.0.0/8", 1), ("10.1.2.77/32", 2)]);
         assert_eq!(e.iter().filter(|(_, g)| *g == 1).count(), 24);
+    }
+
+    /// Pages from where the last one ended add up to the whole walk.
+    #[test]
+    fn pages_cut_as_the_whole_walk_does() {
+        let fib = Dir24::from_routes(
+            64,
+            [
+                ("10.0.0.0/8", 1),
+                ("10.1.2.77/32", 2),
+                ("10.1.2.128/25", 3),
+                ("192.0.2.0/24", 4),
+            ]
+            .map(|(s, g)| (p(s), g)),
+        )
+        .unwrap();
+        let (top, tbl8) = (fib.top_words(), fib.tbl8_words());
+        let whole = fib4_entries_in(top, tbl8);
+        assert!(whole.len() > 20, "{}", whole.len());
+        for size in [1, 2, 5, 7] {
+            let mut pages = Vec::new();
+            let mut from = 0u64;
+            loop {
+                let page = fib4_page_in(top, tbl8, from, size);
+                assert!(page.len() <= size);
+                let Some((last, _)) = page.last() else { break };
+                from = u64::from(last.addr()) + (1u64 << (32 - last.prefix_len()));
+                pages.extend(page);
+            }
+            assert_eq!(pages, whole, "pages of {size}");
+        }
     }
 
     #[test]

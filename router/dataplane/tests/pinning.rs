@@ -87,6 +87,16 @@ fn map_contents_survive_a_reopen_from_the_pins() {
     assert_eq!(fib4.iter().filter(|(_, g)| *g == 3).count(), 17, "{fib4:?}");
     assert_eq!(fib4.len(), 18);
     assert_eq!(dp.fib6_entries().unwrap(), vec![(v6("2001:db8::"), 32, 3)]);
+    // A page from the end of another, read in place: the same cut.
+    let at = fib4
+        .iter()
+        .position(|(p, _)| *p == pfx("10.1.2.128/25"))
+        .unwrap();
+    let page = dp.fib4_page(u64::from(u32::from_be_bytes([10, 1, 2, 128])), 2);
+    assert_eq!(page, fib4[at..at + 2]);
+    assert_eq!(dp.route6(v6("2001:db8::"), 32).unwrap(), 3);
+    assert_eq!(dp.route6(v6("2001:db8:1::"), 48).unwrap(), 3, "covered");
+    assert_eq!(dp.route6(v6("2001:db9::"), 32).unwrap(), 0);
     assert_eq!(dp.next_hops().unwrap(), vec![(7, nh)]);
     assert_eq!(dp.groups().unwrap(), vec![(3, group)]);
     // Counters too; and the new program uses the adopted maps.

@@ -329,9 +329,15 @@ impl Interner {
     }
 
     pub fn get(&self, id: AttrId) -> &PathAttrs {
+        self.shared(id)
+    }
+
+    /// The set itself: a freed id may be reused for another set, and a
+    /// [`std::sync::Weak`] of this tells the two apart.
+    pub fn shared(&self, id: AttrId) -> &Arc<PathAttrs> {
         self.slots[id.0 as usize]
             .attrs
-            .as_deref()
+            .as_ref()
             .expect("a live attribute id")
     }
 

@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod decision;
 pub mod export;
 pub mod fib;
+pub mod page;
 pub mod policy;
 pub mod store;
 pub mod table;

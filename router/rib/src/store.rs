@@ -11,6 +11,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rustc_hash::FxHashMap;
 use sluice_wire::Prefix;
 
+use crate::page::{Page, smallest_after};
 use crate::table::Path;
 
 /// The paths of one prefix: never empty.
@@ -225,6 +226,51 @@ impl PrefixMap {
         self.v4.values_mut().chain(self.v6.values_mut())
     }
 
+    /// The first `limit` prefixes after `after` in prefix order (IPv4
+    /// first, then by address and length), compared as the keys are stored.
+    pub fn page(&self, after: Option<&Prefix>, limit: usize) -> Page<Prefix> {
+        let mut page = match after {
+            Some(IpNet::V6(_)) => Page {
+                items: Vec::new(),
+                more: false,
+            },
+            _ => {
+                let keys = self.v4.iter().map(|(k, _)| *k);
+                let after = after.and_then(|a| match a {
+                    IpNet::V4(p) => Some(key4(p)),
+                    IpNet::V6(_) => None,
+                });
+                smallest_after(keys, after, limit).map(unkey4)
+            }
+        };
+        if !page.more {
+            let after = after.and_then(|a| match a {
+                IpNet::V6(p) => Some(key6(p)),
+                IpNet::V4(_) => None,
+            });
+            let keys = self.v6.iter().map(|(k, _)| *k);
+            let v6 = smallest_after(keys, after, limit - page.items.len());
+            page.more = v6.more;
+            page.items.extend(v6.items.into_iter().map(unkey6));
+        }
+        page
+    }
+
+    /// How many parts [`Self::part`] cuts the table into.
+    pub fn parts(&self) -> usize {
+        2 * SHARDS
+    }
+
+    /// Part `i` of the table (a shard): together the parts hold every
+    /// prefix once, and a prefix never changes part, so a walk may stop
+    /// between two parts and go on later without seeing one twice.
+    pub fn part(&self, i: usize) -> impl Iterator<Item = (Prefix, &Paths)> {
+        let v4 = self.v4.shards.get(i).into_iter().flatten();
+        let v6 = i.checked_sub(SHARDS).and_then(|j| self.v6.shards.get(j));
+        v4.map(|(k, v)| (unkey4(*k), v))
+            .chain(v6.into_iter().flatten().map(|(k, v)| (unkey6(*k), v)))
+    }
+
     /// Keeps the prefixes for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(Prefix, &mut Paths) -> bool) {
         self.v4.retain(|k, v| keep(unkey4(*k), v));
@@ -274,6 +320,30 @@ mod tests {
             ]
         );
         assert!(m.get(&"198.51.100.0/25".parse().unwrap()).is_none());
+        // Pages in prefix order, IPv4 first, across the families.
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = m.page(after.as_ref(), 4);
+            paged.extend(page.items.iter().map(ToString::to_string));
+            if !page.more {
+                break;
+            }
+            after = page.items.last().copied();
+        }
+        let mut sorted: Vec<Prefix> = m.iter().map(|(p, _)| p).collect();
+        sorted.sort();
+        let sorted: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+        assert_eq!(paged, sorted);
+        assert_eq!(
+            paged[..3],
+            ["0.0.0.0/0", "198.51.100.0/24", "255.255.255.255/32"]
+        );
+        let mut parts: Vec<String> = (0..m.parts())
+            .flat_map(|i| m.part(i).map(|(p, _)| p.to_string()))
+            .collect();
+        parts.sort();
+        assert_eq!(parts, got, "the parts hold every prefix once");
     }
 
     #[test]

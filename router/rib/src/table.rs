@@ -185,6 +185,23 @@ impl Rib {
         self.table.iter().map(|(p, v)| (p, v.as_slice()))
     }
 
+    /// The first `limit` prefixes after `after`, in prefix order.
+    pub fn page(&self, after: Option<&Prefix>, limit: usize) -> crate::page::Page<Prefix> {
+        self.table.page(after, limit)
+    }
+
+    /// How many parts [`Self::iter_part`] cuts the table into.
+    pub fn parts(&self) -> usize {
+        self.table.parts()
+    }
+
+    /// Part `i` of the table: a walk over it may stop between parts and go
+    /// on later, seeing each prefix once (routes that changed meanwhile
+    /// show as they are then).
+    pub fn iter_part(&self, i: usize) -> impl Iterator<Item = (Prefix, &[Path])> {
+        self.table.part(i).map(|(p, v)| (p, v.as_slice()))
+    }
+
     /// Best path and multipath set for `prefix`. `usable` says whether a
     /// peer's uplink (if any) is active; `ecmp` caps the multipath set.
     pub fn select(

@@ -9,13 +9,15 @@
 //! {"prefix":"20.0.0.0/8","paths":[[0,0]]}
 //! ```
 //!
-//! Each attribute set is written once, before the first route that uses
-//! it; a path is (peer index, attribute index). Uplinks go by name, so a
-//! dump stays readable when the config's order changes.
+//! Each attribute set is written before the first route that uses it (again
+//! if its index now stands for another set); a path is (peer index,
+//! attribute index). Uplinks go by name, so a dump stays readable when the
+//! config's order changes.
 
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 use sluice_config::Config;
@@ -63,58 +65,103 @@ struct Route {
 /// The lines of `rib`'s dump; `uplink_name` names an uplink index.
 pub fn encode<'a>(
     rib: &'a Rib,
-    uplink_name: impl Fn(usize) -> Option<String> + 'a,
+    uplink_name: impl Fn(usize) -> Option<String>,
 ) -> impl Iterator<Item = String> + 'a {
-    let peers: Vec<(PeerId, &PeerInfo)> = rib.peers().collect();
-    let index: HashMap<PeerId, u32> = peers
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, i as u32))
-        .collect();
-    let header = Header {
-        sluice_rib_dump: VERSION,
-        peers: peers
-            .iter()
-            .map(|(_, p)| Peer {
-                name: p.name.clone(),
-                address: p.address,
-                asn: p.asn,
-                router_id: p.router_id,
-                ebgp: p.ebgp,
-                uplink: p.uplink.and_then(&uplink_name),
-            })
-            .collect(),
-    };
-    let mut written: HashMap<AttrId, ()> = HashMap::new();
-    std::iter::once(serde_json::to_string(&header).unwrap_or_default()).chain(rib.iter().flat_map(
-        move |(prefix, paths)| {
-            let mut lines = Vec::new();
-            for p in paths {
-                if written.insert(p.attrs, ()).is_none() {
-                    let a = rib.attrs.get(p.attrs);
-                    let line = Attrs {
-                        attrs: p.attrs.0,
-                        origin: a.origin,
-                        as_path: a.as_path.iter().map(|b| format!("{b:02x}")).collect(),
-                        next_hop: a.next_hop,
-                        local_pref: a.local_pref,
-                        med: a.med,
-                        communities: a.communities.clone(),
-                    };
-                    lines.push(serde_json::to_string(&line).unwrap_or_default());
-                }
-            }
-            let route = Route {
+    let (mut dumper, header) = Dumper::new(rib, uplink_name);
+    std::iter::once(header).chain(std::iter::from_fn(move || dumper.next_part(rib)).flatten())
+}
+
+/// A dump written a part of the table at a time ([`Rib::iter_part`]), so
+/// that its writer can let other work run between parts. The RIB may
+/// change meanwhile: a path is written only if its peer is still the one
+/// the header names, and an attribute set whose id was freed and reused is
+/// written again before its first route.
+#[derive(Debug)]
+pub struct Dumper {
+    /// The header's peers: index and address, by RIB id.
+    peers: HashMap<PeerId, (u32, IpAddr)>,
+    /// The attribute sets written, by id.
+    written: HashMap<AttrId, Weak<PathAttrs>>,
+    part: usize,
+}
+
+impl Dumper {
+    /// The dumper and the dump's first line; `uplink_name` names an uplink index.
+    pub fn new(rib: &Rib, uplink_name: impl Fn(usize) -> Option<String>) -> (Dumper, String) {
+        let peers: Vec<(PeerId, &PeerInfo)> = rib.peers().collect();
+        let header = Header {
+            sluice_rib_dump: VERSION,
+            peers: peers
+                .iter()
+                .map(|(_, p)| Peer {
+                    name: p.name.clone(),
+                    address: p.address,
+                    asn: p.asn,
+                    router_id: p.router_id,
+                    ebgp: p.ebgp,
+                    uplink: p.uplink.and_then(&uplink_name),
+                })
+                .collect(),
+        };
+        let dumper = Dumper {
+            peers: peers
+                .iter()
+                .enumerate()
+                .map(|(i, (id, p))| (*id, (i as u32, p.address)))
+                .collect(),
+            written: HashMap::new(),
+            part: 0,
+        };
+        (dumper, serde_json::to_string(&header).unwrap_or_default())
+    }
+
+    /// The lines of the next part of the table; None once all are written.
+    pub fn next_part(&mut self, rib: &Rib) -> Option<Vec<String>> {
+        if self.part >= rib.parts() {
+            return None;
+        }
+        let mut lines = Vec::new();
+        for (prefix, paths) in rib.iter_part(self.part) {
+            let mut route = Route {
                 prefix,
-                paths: paths
-                    .iter()
-                    .filter_map(|p| Some((*index.get(&p.peer)?, p.attrs.0)))
-                    .collect(),
+                paths: Vec::with_capacity(paths.len()),
             };
+            for p in paths {
+                let Some(&(index, address)) = self.peers.get(&p.peer) else {
+                    continue;
+                };
+                if rib.peer(p.peer).address != address {
+                    continue;
+                }
+                let shared = rib.attrs.shared(p.attrs);
+                let known = self
+                    .written
+                    .get(&p.attrs)
+                    .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)));
+                if !known {
+                    self.written.insert(p.attrs, Arc::downgrade(shared));
+                    lines.push(attrs_line(p.attrs, shared));
+                }
+                route.paths.push((index, p.attrs.0));
+            }
             lines.push(serde_json::to_string(&route).unwrap_or_default());
-            lines
-        },
-    ))
+        }
+        self.part += 1;
+        Some(lines)
+    }
+}
+
+fn attrs_line(id: AttrId, a: &PathAttrs) -> String {
+    let line = Attrs {
+        attrs: id.0,
+        origin: a.origin,
+        as_path: a.as_path.iter().map(|b| format!("{b:02x}")).collect(),
+        next_hop: a.next_hop,
+        local_pref: a.local_pref,
+        med: a.med,
+        communities: a.communities.clone(),
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +229,10 @@ pub fn decode(config: &Config, input: impl BufRead) -> Result<Rib, DumpError> {
                 communities: a.communities,
                 ..Default::default()
             });
-            attrs.insert(a.attrs, id);
+            // Written again: the id was reused for another set meanwhile.
+            if let Some(old) = attrs.insert(a.attrs, id) {
+                rib.attrs.release(old);
+            }
         } else {
             let r: Route = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
             for (peer, a) in r.paths {

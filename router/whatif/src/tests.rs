@@ -235,3 +235,55 @@ fn a_rib_dump_reads_back_as_the_same_routes() {
     let err = crate::dump::decode(&config, "{\"nope\":1}\n".as_bytes()).unwrap_err();
     assert!(err.to_string().contains("not a sluice RIB dump"), "{err}");
 }
+
+/// A dump written part by part while the RIB changes: the attribute id
+/// of withdrawn routes is reused for new ones, and the dump says so
+/// before their first route, so no route reads back with another's
+/// attributes.
+#[test]
+fn a_dump_in_parts_follows_a_reused_attribute_id() {
+    let config = config("");
+    let old: Vec<String> = (0..200).map(|i| format!("10.0.{i}.0/24")).collect();
+    let old: Vec<&str> = old.iter().map(String::as_str).collect();
+    let mut rib = rib(&old, &[]);
+    let peer = rib.peers().next().unwrap().0;
+    let names = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
+    let (mut dumper, header) = crate::dump::Dumper::new(&rib, names);
+    let mut lines = vec![header];
+    // Up to the first part with routes in it.
+    while !lines.iter().any(|l| l.contains("\"prefix\"")) {
+        lines.extend(dumper.next_part(&rib).unwrap());
+    }
+    let before = rib.iter().next().unwrap().1[0].attrs;
+    for p in &old {
+        rib.withdraw(peer, &p.parse().unwrap());
+    }
+    let new_attrs = PathAttrs {
+        local_pref: Some(7),
+        next_hop: Some(IpAddr::from([203, 0, 113, 1])),
+        ..Default::default()
+    };
+    for i in 0..200 {
+        let p = format!("11.0.{i}.0/24").parse().unwrap();
+        rib.announce_attrs(peer, p, new_attrs.clone());
+    }
+    assert_eq!(rib.iter().next().unwrap().1[0].attrs, before, "id reused");
+    while let Some(part) = dumper.next_part(&rib) {
+        lines.extend(part);
+    }
+    let text: String = lines.into_iter().map(|l| l + "\n").collect();
+    let back = crate::dump::decode(&config, text.as_bytes()).unwrap();
+    let (mut olds, mut news) = (0, 0);
+    for (p, paths) in back.iter() {
+        let lp = back.attrs.get(paths[0].attrs).local_pref;
+        if p.to_string().starts_with("10.") {
+            assert_eq!(lp, Some(200), "{p}");
+            olds += 1;
+        } else {
+            assert_eq!(lp, Some(7), "{p}");
+            news += 1;
+        }
+    }
+    assert!(olds > 0 && news > 0, "{olds} old, {news} new");
+    assert!(olds + news <= 400);
+}

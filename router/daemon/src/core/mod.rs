@@ -4,6 +4,9 @@
 
 mod maintenance;
 pub mod rolled_back;
+mod show;
+
+pub use show::DumpState;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +31,8 @@ pub struct Checked {
     pub sha256: String,
     /// Non-blocking findings (warnings, waived errors).
     pub findings: Vec<Finding>,
+    /// `control.group` as a gid, looked up on this host.
+    pub control_gid: Option<u32>,
 }
 
 /// Why a config was not taken: for the operator (`rendered`) and for tools (`findings`).
@@ -75,6 +80,22 @@ pub fn check_file(path: &Path, strictness: Strictness) -> Result<Checked, Refusa
             });
         }
     };
+    // A group of this host: not a rule of the validator, which may run elsewhere.
+    let control_gid = match &loaded.config.control.group {
+        Some(g) => match crate::control::access::resolve_group(g) {
+            Ok(gid) => Some(gid),
+            Err(finding) => {
+                let findings = vec![*finding];
+                return Err(Refusal {
+                    message: format!("{} is not a valid config", loaded.source.path.display()),
+                    rendered: render_human(&loaded.source, &findings),
+                    findings: serde_json::to_value(&findings).unwrap_or_default(),
+                    unreadable: false,
+                });
+            }
+        },
+        None => None,
+    };
     let findings = crate::validate::check_config(&loaded.config);
     let refuses = |f: &&Finding| {
         f.is_blocking()
@@ -95,6 +116,7 @@ pub fn check_file(path: &Path, strictness: Strictness) -> Result<Checked, Refusa
         loaded,
         sha256,
         findings,
+        control_gid,
     })
 }
 
@@ -323,8 +345,8 @@ impl Core {
             Request::ShowUplinks => Response::Uplinks {
                 uplinks: self.uplinks(),
             },
-            Request::ShowEvents => Response::Events {
-                events: self.events.all(),
+            Request::ShowEvents { limit } => Response::Events {
+                events: self.events.newest(sluice_control::capped(limit)),
             },
             Request::ShowPeers => Response::Peers {
                 peers: self
@@ -333,23 +355,11 @@ impl Core {
                     .map(|r| r.peer_views())
                     .unwrap_or_default(),
             },
-            Request::ShowRoutes { prefix, limit } => {
-                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
-                    Ok(f) => f,
-                    Err(message) => return Response::Error { message },
-                };
-                let active = self.active();
-                match self.routing.as_ref() {
-                    Some(r) => Response::Routes {
-                        routes: r.route_views(filter.as_ref(), self.config(), &active, limit),
-                        total: r.rib.prefixes(),
-                    },
-                    None => Response::Routes {
-                        routes: vec![],
-                        total: 0,
-                    },
-                }
-            }
+            Request::ShowRoutes {
+                prefix,
+                limit,
+                after,
+            } => self.show_routes(prefix.as_deref(), after.as_deref(), limit),
             Request::Reload {
                 confirm_within_ms,
                 force,
@@ -359,17 +369,8 @@ impl Core {
                 prefix,
                 limit,
                 maps,
-            } => {
-                let filter = match prefix.as_deref().map(parse_prefix).transpose() {
-                    Ok(f) => f,
-                    Err(message) => return Response::Error { message },
-                };
-                Response::Fib(
-                    self.fib()
-                        .map(|f| f.show(filter.as_ref(), limit, maps))
-                        .unwrap_or_default(),
-                )
-            }
+                after,
+            } => self.show_fib(prefix.as_deref(), after.as_deref(), limit, maps),
             Request::ShowCounters => {
                 Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
             }
@@ -388,13 +389,10 @@ impl Core {
                 uid: uid.unwrap_or(u32::MAX),
             }),
             Request::Undrain { uplink } => self.undrain(&uplink),
-            Request::DumpRib => {
-                let config = &self.active.checked.loaded.config;
-                let empty = sluice_rib::Rib::default();
-                let rib = self.routing.as_ref().map_or(&empty, |r| &r.rib);
-                let name = |u: usize| config.uplinks.get(u).map(|x| x.name.value.clone());
-                Response::RibDump(sluice_whatif::dump::encode(rib, name).collect())
-            }
+            // The control socket asks for it part by part (`dump_part`).
+            Request::DumpRib => Response::Error {
+                message: "a RIB dump is streamed by the control socket".into(),
+            },
         }
     }
 
@@ -571,6 +569,13 @@ impl Core {
         let notes = render_notes(&checked);
         let sha256 = checked.sha256.clone();
         if changed || confirm_within.is_some() {
+            // The socket and the metrics endpoint are set up at the start.
+            let control = |c: &sluice_config::model::Control| {
+                let group = c.group.as_ref().map(|g| g.value.clone());
+                (c.socket.clone(), c.metrics, c.state_dir.clone(), group)
+            };
+            let control_changed =
+                control(&checked.loaded.config.control) != control(&self.config().control);
             let previous = std::mem::replace(
                 &mut self.active,
                 Active {
@@ -605,6 +610,12 @@ impl Core {
                     &sha256[..12]
                 ),
             );
+            if control_changed {
+                self.events.warn(
+                    "reload",
+                    "the control section changed: it takes effect when the daemon restarts".into(),
+                );
+            }
             self.reconfigure();
         }
         Response::Reloaded(Reloaded {
@@ -777,6 +788,30 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(sha(&mut core), before);
+    }
+
+    #[test]
+    fn control_group_must_name_a_group_of_this_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            format!("{GOOD}control: {{ group: no-such-group }}\n"),
+        )
+        .unwrap();
+        let refusal = check_file(&path, Strictness::NormalState).unwrap_err();
+        assert!(
+            refusal
+                .rendered
+                .contains("no unix group `no-such-group` on this host")
+                && refusal.rendered.contains("c.yaml:6:"),
+            "{}",
+            refusal.rendered
+        );
+        assert_eq!(refusal.findings[0]["line"], 6);
+        std::fs::write(&path, format!("{GOOD}control: {{ group: root }}\n")).unwrap();
+        let checked = check_file(&path, Strictness::NormalState).unwrap();
+        assert_eq!(checked.control_gid, Some(0));
     }
 
     #[test]

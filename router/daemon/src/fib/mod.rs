@@ -25,6 +25,7 @@ use sluice_control::{
 use sluice_rib::Rib;
 use sluice_wire::Prefix;
 
+use crate::paging::Page;
 use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
 use placer::Placer;
 use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port};
@@ -657,47 +658,73 @@ impl Fib {
         s
     }
 
-    /// `show fib`: the entry for one address or prefix, or every
-    /// programmed prefix up to `limit` — each with the group the maps give
-    /// for an address of it that no longer programmed prefix takes — or,
-    /// with `maps`, every entry as the maps hold it (IPv4 as the DIR-24-8
-    /// arrays resolve it: runs of one group as the fewest prefixes).
-    pub fn show(&self, filter: Option<&Prefix>, limit: usize, maps: bool) -> FibView {
+    /// `show fib`: the entry for one address or prefix, or a page (`limit`
+    /// after `after`) of the programmed prefixes — each with the group the
+    /// maps give for an address of it that no longer programmed prefix
+    /// takes — or, with `maps`, of the entries as the maps hold them (IPv4
+    /// as the DIR-24-8 arrays resolve it: runs of one group as the fewest
+    /// prefixes).
+    pub fn show(
+        &self,
+        filter: Option<&Prefix>,
+        after: Option<Prefix>,
+        limit: usize,
+        maps: bool,
+    ) -> FibView {
         let Some(xdp) = self.xdp.as_ref() else {
             return FibView::default();
         };
-        let all = match filter {
+        let program = &self.placer.program;
+        let (page, total) = match filter {
             // The group comes from the maps; the prefix it was written for
             // from the programmer (the DIR-24-8 arrays do not keep it).
-            Some(p) => vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
-            None if maps => xdp.entries(),
+            Some(p) => (
+                Page {
+                    items: vec![(self.covering(p).unwrap_or(*p), xdp.lookup(p.addr()))],
+                    more: false,
+                },
+                Some(1),
+            ),
+            None if maps => (xdp.entries_page(after, limit, program.prefixes6()), None),
             None => {
-                let mut prefixes: Vec<Prefix> =
-                    self.placer.program.routes().map(|(p, _)| p).collect();
-                prefixes.sort();
-                prefixes
-                    .into_iter()
-                    .map(|p| {
+                let prefixes = program.page(after, sluice_control::capped(limit));
+                let items = prefixes
+                    .items
+                    .iter()
+                    .map(|&p| {
                         let probe = [p.network(), p.broadcast()]
                             .into_iter()
                             .find(|a| self.covering(&Prefix::from(*a)) == Some(p));
                         let group = match probe {
                             Some(a) => xdp.lookup(a),
-                            None => self.placer.program.route(&p).unwrap_or(0),
+                            None => program.route(&p).unwrap_or(0),
                         };
                         (p, group)
                     })
-                    .collect()
+                    .collect();
+                let page = Page {
+                    items,
+                    more: prefixes.more,
+                };
+                (page, Some(program.route_count()))
             }
         };
-        let total = all.len();
-        let entries = all
+        let next = page
+            .items
+            .last()
+            .filter(|_| page.more)
+            .map(|(p, _)| p.to_string());
+        let entries = page
+            .items
             .into_iter()
             .filter(|(_, g)| *g != 0)
-            .take(limit)
             .map(|(prefix, group)| self.entry_view(xdp, prefix, group))
             .collect();
-        FibView { entries, total }
+        FibView {
+            entries,
+            total,
+            next,
+        }
     }
 
     /// The longest programmed prefix covering `p`.

@@ -18,6 +18,7 @@ use sluice_config::Config;
 use sluice_dataplane::dir24::{self, Dir24};
 use sluice_dataplane::layout::{NEXTHOPS_MAX, NH_GROUPS_MAX, NhGroup};
 use sluice_rib::fib::Entry;
+use sluice_rib::page::{Page, smallest_after};
 use sluice_rib::ways::{Way, Ways};
 use sluice_wire::Prefix;
 
@@ -175,6 +176,14 @@ impl Ids {
 }
 
 /// An IPv4 prefix as the DIR-24-8 keys it.
+/// An IPv4 prefix from its (address, length) number.
+fn unnumber(k: u64) -> Prefix {
+    Prefix::V4(ipnet::Ipv4Net::new_assert(
+        std::net::Ipv4Addr::from((k >> 8) as u32),
+        (k & 0xff) as u8,
+    ))
+}
+
 fn key4(net: &ipnet::Ipv4Net) -> dir24::Prefix {
     dir24::Prefix::from_ipv4(net.network(), net.prefix_len()).expect("an Ipv4Net is at most /32")
 }
@@ -348,6 +357,54 @@ impl Programmer {
             })
             .filter(|(p, _)| self.stale.is_empty() || !self.stale.contains(p))
             .chain(self.routes6.iter().map(|(p, g)| (*p, *g)))
+    }
+
+    /// The first `limit` programmed prefixes after `after`, in prefix
+    /// order; IPv4 compared as (address, length) numbers, the way a page
+    /// of a million is found in a few milliseconds.
+    pub fn page(&self, after: Option<Prefix>, limit: usize) -> Page<Prefix> {
+        let number = |p: dir24::Prefix| u64::from(p.addr()) << 8 | u64::from(p.prefix_len());
+        let mut page = match after {
+            Some(Prefix::V6(_)) => Page {
+                items: Vec::new(),
+                more: false,
+            },
+            _ => {
+                let after = after.and_then(|a| match a {
+                    Prefix::V4(net) => Some(number(key4(&net))),
+                    Prefix::V6(_) => None,
+                });
+                let keys = self.fib4.iter().map(|(p, _)| number(p));
+                let page = if self.stale.is_empty() {
+                    smallest_after(keys, after, limit)
+                } else {
+                    smallest_after(
+                        keys.filter(|&k| !self.stale.contains(&unnumber(k))),
+                        after,
+                        limit,
+                    )
+                };
+                page.map(unnumber)
+            }
+        };
+        if !page.more {
+            let after = after.filter(|a| a.addr().is_ipv6());
+            let v6 = smallest_after(
+                self.routes6.keys().copied(),
+                after,
+                limit - page.items.len(),
+            );
+            page.more = v6.more;
+            page.items.extend(v6.items);
+        }
+        page
+    }
+
+    /// The IPv6 prefixes in the trie: ours, and what a previous run left
+    /// that is not replaced yet.
+    pub fn prefixes6(&self) -> impl Iterator<Item = Prefix> + '_ {
+        let stale = self.stale.iter().filter(|p| p.addr().is_ipv6());
+        self.routes6.keys().chain(stale).copied()
     }
 
     /// Next hop `id`, if in use.

@@ -358,6 +358,47 @@ impl Xdp {
         }
     }
 
+    /// A page of [`Self::entries`]: at most `limit` after `after`. IPv4
+    /// comes from the arrays, read from where the page starts until it is
+    /// full; IPv6 from the trie, looked up at each of `prefixes6` (what was
+    /// written to it), since walking the trie costs two bpf(2) calls a key.
+    pub fn entries_page(
+        &self,
+        after: Option<Prefix>,
+        limit: usize,
+        prefixes6: impl Iterator<Item = Prefix>,
+    ) -> crate::paging::Page<(Prefix, u16)> {
+        let from = match after {
+            None => Some(0),
+            Some(Prefix::V4(p)) => Some(u64::from(u32::from(p.broadcast())) + 1),
+            Some(Prefix::V6(_)) => None,
+        };
+        let mut items: Vec<(Prefix, u16)> = from
+            .map(|from| self.plane.fib4_page(from, limit + 1))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(p, g)| {
+                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
+                Some((Prefix::V4(net), g))
+            })
+            .collect();
+        let mut more = items.len() > limit;
+        if !more {
+            let after6 = after.filter(|a| a.addr().is_ipv6());
+            let v6 = crate::paging::smallest_after(prefixes6, after6, limit - items.len());
+            more = v6.more;
+            items.extend(v6.items.into_iter().filter_map(|p| match p {
+                Prefix::V6(net) => {
+                    let g = self.plane.route6(net.network(), net.prefix_len()).ok()?;
+                    (g != 0).then_some((p, g))
+                }
+                Prefix::V4(_) => None,
+            }));
+        }
+        items.truncate(limit);
+        crate::paging::Page { items, more }
+    }
+
     /// Every route the maps hold: IPv4 read from the arrays, then IPv6.
     pub fn entries(&self) -> Vec<(Prefix, u16)> {
         let mut out: Vec<(Prefix, u16)> = self

@@ -11,8 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use sluice_config::Config;
-use sluice_config::values::{Community, PolicyRef};
-use sluice_control::{PathView, RouteView};
+use sluice_config::values::PolicyRef;
 use sluice_rib::attrs::{IGP, PathAttrs};
 use sluice_rib::export::{self, Conditions, Target};
 use sluice_rib::fib::{self, View};
@@ -295,72 +294,4 @@ fn hash_of(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
-}
-
-/// `sluice show routes`: every path of the matching prefixes, best first.
-pub fn route_views(
-    r: &Routing,
-    filter: Option<&Prefix>,
-    config: &Config,
-    active: &[bool],
-    limit: usize,
-) -> Vec<RouteView> {
-    let mut prefixes: Vec<Prefix> = match filter {
-        Some(f) if !r.rib.paths(f).is_empty() => vec![*f],
-        // The longest prefix that covers the one asked for.
-        Some(f) => r
-            .rib
-            .iter()
-            .map(|(p, _)| p)
-            .filter(|p| p.contains(f))
-            .max_by_key(|p| p.prefix_len())
-            .into_iter()
-            .collect(),
-        None => r.rib.iter().map(|(p, _)| p).collect(),
-    };
-    prefixes.sort();
-    prefixes.truncate(limit);
-    let view = View { config, active };
-    prefixes
-        .iter()
-        .map(|prefix| {
-            let sel = fib::learned(&r.rib, prefix, &view).map(|(_, s)| s);
-            let mut paths: Vec<PathView> = r
-                .rib
-                .paths(prefix)
-                .iter()
-                .map(|path| {
-                    let peer = r.rib.peer(path.peer);
-                    let a = r.rib.attrs.get(path.attrs);
-                    PathView {
-                        peer: peer.name.clone(),
-                        next_hop: a.next_hop.map(|n| n.to_string()).unwrap_or_default(),
-                        as_path: a.asns(),
-                        origin: ["igp", "egp", "incomplete"]
-                            .get(usize::from(a.origin))
-                            .unwrap_or(&"?")
-                            .to_string(),
-                        med: a.med,
-                        local_pref: a.local_pref,
-                        communities: a
-                            .communities
-                            .iter()
-                            .map(|c| Community(*c).to_string())
-                            .collect(),
-                        best: sel.as_ref().is_some_and(|s| s.best == *path),
-                        multipath: sel.as_ref().is_some_and(|s| s.multipath.contains(path)),
-                        stale: path.stale,
-                    }
-                })
-                .collect();
-            paths.sort_by_key(|p| (!p.best, !p.multipath));
-            RouteView {
-                prefix: prefix.to_string(),
-                reason: sel
-                    .map(|s| s.reason.describe().to_string())
-                    .unwrap_or_else(|| "no usable path".into()),
-                paths,
-            }
-        })
-        .collect()
 }

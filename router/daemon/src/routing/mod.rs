@@ -9,6 +9,7 @@ mod backlog;
 pub use backlog::CHUNK as BACKLOG_CHUNK;
 mod export;
 pub mod peers;
+pub mod show;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,7 +20,7 @@ use sluice_bgp::negotiate::Negotiated;
 use sluice_bgp::session::{self, Command, Event, Handle};
 use sluice_config::Config;
 use sluice_config::model::MaxPrefixAction;
-use sluice_control::{PeerView, RouteView};
+use sluice_control::PeerView;
 use sluice_rib::attrs::PathAttrs;
 use sluice_rib::policy::Policies;
 use sluice_rib::{PeerId, PeerInfo, Rib};
@@ -914,16 +915,5 @@ impl Routing {
                     .unwrap_or_default(),
             })
             .collect()
-    }
-
-    /// Every path of `filter` (or all prefixes), best first.
-    pub fn route_views(
-        &self,
-        filter: Option<&Prefix>,
-        config: &Config,
-        active: &[bool],
-        limit: usize,
-    ) -> Vec<RouteView> {
-        export::route_views(self, filter, config, active, limit)
     }
 }

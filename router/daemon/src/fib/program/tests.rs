@@ -300,3 +300,30 @@ fn a_static_route_through_an_uplink_moves_with_it_in_one_write() {
         B
     );
 }
+
+/// `show fib` pages: every programmed prefix once, in prefix order; what
+/// a previous run left is not ours, but the trie holds it (`--maps`).
+#[test]
+fn pages_of_programmed_prefixes() {
+    let (mut p, _) = programmed(300);
+    let v6: Prefix = "2001:db8::/32".parse().unwrap();
+    p.adopt([(v6, 1), ("21.0.0.0/24".parse().unwrap(), 1)], [1], []);
+    let mut want: Vec<Prefix> = p.routes().map(|(q, _)| q).collect();
+    want.sort();
+    assert_eq!(want.len(), 300);
+    assert_eq!(p.prefixes6().collect::<Vec<_>>(), [v6]);
+    for limit in [1, 7, 300, 301, 1000] {
+        let mut got: Vec<Prefix> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = p.page(after, limit);
+            assert!(page.items.len() <= limit);
+            got.extend(&page.items);
+            if !page.more {
+                break;
+            }
+            after = page.items.last().copied();
+        }
+        assert_eq!(got, want, "pages of {limit}");
+    }
+}
