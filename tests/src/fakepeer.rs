@@ -222,6 +222,26 @@ impl FakePeer {
         self.deaf.store(true, Ordering::Relaxed);
     }
 
+    /// Takes messages off the socket again after [`Self::stop_reading`].
+    pub fn resume_reading(&self) {
+        self.deaf.store(false, Ordering::Relaxed);
+    }
+
+    /// The IPv4 routes the messages received so far leave this peer
+    /// holding: announcements and withdrawals applied in order.
+    pub fn ipv4_routes(&self) -> std::collections::BTreeSet<Prefix> {
+        let mut held = std::collections::BTreeSet::new();
+        for m in self.messages() {
+            if let Ok(Message::Update(u)) = Message::decode(&m) {
+                for p in u.withdrawn() {
+                    held.remove(&p);
+                }
+                held.extend(u.announced());
+            }
+        }
+        held
+    }
+
     /// Sends raw bytes: one message, several, or a broken one.
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         lock(&self.writer).write_all(bytes)

@@ -292,3 +292,195 @@ dataplane: { xdp: off, kernel_fib: off }
         sluice.peer("203.0.113.1")["state"] != "established"
     });
 }
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn no_withdrawal_is_lost_while_a_neighbours_queue_is_full() {
+    must_be_root();
+    let lab = Lab::new("owed");
+    let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
+    lab.link(&r, "eth1", &p, "eth1");
+    lab.link(&r, "eth2", &n, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    p.addr("eth1", "203.0.113.1/30");
+    r.addr("eth2", "10.0.0.1/30");
+    n.addr("eth1", "10.0.0.2/30");
+    n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
+    r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
+    let sluice = Sluice::start(
+        &r,
+        "router: { id: 192.0.2.1, asn: 64500, send_hold_time: 120s }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+  - { name: eth2, addresses: [10.0.0.1/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001, passive: true }, import: full-table, max_prefix: 1000 }
+neighbors:
+  - { address: 10.0.0.2, asn: 64500, export: full-table, passive: true, max_prefix: 100 }
+policies: { bogons: [] }
+dataplane: { xdp: off, kernel_fib: off }
+",
+    );
+    let up = FakePeer::connect(
+        p.name(),
+        SocketAddr::from(([203, 0, 113, 2], 179)),
+        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
+        UP,
+    );
+    let neighbour = FakePeer::connect(
+        n.name(),
+        SocketAddr::from(([10, 0, 0, 1], 179)),
+        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), 30),
+        UP,
+    );
+    sluice.wait_established("203.0.113.1", UP);
+    sluice.wait_established("10.0.0.2", UP);
+    neighbour.stop_reading();
+
+    // 400 announcements and then 200 withdrawals, one UPDATE each, paced
+    // so that each is its own change toward the neighbour: far more than
+    // its queue and socket buffers hold while it reads nothing.
+    let prefix = |i: u32| format!("100.{}.{}.0/24", 64 + i / 256, i % 256);
+    for i in 0..400 {
+        update(&up, &prefix(i), 0);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for i in 0..200 {
+        up.update(&nlri(&[&prefix(i)]), &[], &[]);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_until(ACT, "Sluice to hold the 200 routes left", || {
+        sluice.peer("203.0.113.1")["accepted"] == 200
+    });
+    assert_eq!(sluice.peer("10.0.0.2")["state"], "established");
+
+    // The queue did fill: what the neighbour is owed waited.
+    assert!(
+        sluice.log().contains("session queue full"),
+        "the test did not fill the queue"
+    );
+    neighbour.resume_reading();
+    // The iBGP default route (an uplink is active) and the 200 left.
+    let want: std::collections::BTreeSet<sluice_wire::Prefix> = (200..400)
+        .map(|i| prefix(i).parse().unwrap())
+        .chain(["0.0.0.0/0".parse().unwrap()])
+        .collect();
+    let mut held = Default::default();
+    let converged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(
+            Duration::from_secs(15),
+            "the neighbour to hold exactly what Sluice has",
+            || {
+                held = neighbour.ipv4_routes();
+                held == want
+            },
+        )
+    }));
+    let stale: Vec<_> = held.difference(&want).collect();
+    let missing: Vec<_> = want.difference(&held).collect();
+    assert!(
+        converged.is_ok(),
+        "{} withdrawn routes still held by the neighbour ({:?}...), {} missing ({:?}...); {} messages received; Sluice: {}",
+        stale.len(),
+        stale.first(),
+        missing.len(),
+        missing.first(),
+        neighbour.messages().len(),
+        sluice.peer("10.0.0.2")
+    );
+    assert!(neighbour.ended().is_none());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_flooding_peer_does_not_make_another_session_late() {
+    must_be_root();
+    let lab = Lab::new("flood");
+    let (r, p, b) = (lab.node("r"), lab.node("p"), lab.node("b"));
+    lab.link(&r, "eth1", &p, "eth1");
+    lab.link(&r, "eth2", &b, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    p.addr("eth1", "203.0.113.1/30");
+    r.addr("eth2", "203.0.113.6/30");
+    b.addr("eth1", "203.0.113.5/30");
+    // BIRD with a 3 s hold time: one late KEEPALIVE from Sluice and it
+    // drops the session.
+    let bird = Peer::start(
+        &b,
+        PeerSpec::new(Kind::Bird, 65002, Ipv4Addr::new(203, 0, 113, 5))
+            .neighbor(NeighborSpec::new("203.0.113.6".parse().unwrap(), 64500).hold_time(3)),
+    );
+    let sluice = Sluice::start(
+        &r,
+        "router: { id: 192.0.2.1, asn: 64500 }
+interfaces:
+  - { name: eth1, addresses: [203.0.113.2/30] }
+  - { name: eth2, addresses: [203.0.113.6/30] }
+uplinks:
+  - { name: iap-a, interface: eth1, peer: { address: 203.0.113.1, asn: 65001, passive: true }, import: full-table, max_prefix: 100000 }
+  - { name: iap-b, interface: eth2, peer: { address: 203.0.113.5, asn: 65002 }, import: full-table, max_prefix: 100 }
+policies: { bogons: [] }
+",
+    );
+    let flood = FakePeer::connect(
+        p.name(),
+        SocketAddr::from(([203, 0, 113, 2], 179)),
+        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
+        UP,
+    );
+    sluice.wait_established("203.0.113.5", UP);
+    bird.wait_established("203.0.113.6".parse().unwrap(), UP);
+    let since = sluice.peer("203.0.113.5")["since"].clone();
+
+    // 50,000 prefixes announced, each with its own MED (one UPDATE each),
+    // then withdrawn, again and again for 10 s, as fast as Sluice takes them.
+    let prefixes: Vec<String> = (0..50_000u32)
+        .map(|i| format!("100.{}.{}.0/24", i / 256, i % 256))
+        .collect();
+    let mut announce = Vec::new();
+    let mut withdraw = Vec::new();
+    for (i, p) in prefixes.iter().enumerate() {
+        let med = (i as u32).to_be_bytes();
+        announce.extend(sluice_wire::encode::update(
+            &[],
+            &attrs(&[
+                (T, ORIGIN, &[0]),
+                (T, AS_PATH, AS_PATH_65001),
+                (T, NEXT_HOP, &[203, 0, 113, 1]),
+                (O, sluice_wire::iana::attr::MED, &med),
+            ]),
+            &nlri(&[p]),
+        ));
+    }
+    for chunk in prefixes.chunks(500) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        withdraw.extend(sluice_wire::encode::update(&nlri(&refs), &[], &[]));
+    }
+    let started = Instant::now();
+    let mut rounds = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        flood.send(&announce).expect("flood");
+        flood.send(&withdraw).expect("flood");
+        rounds += 1;
+    }
+    eprintln!("{rounds} rounds of 50,000 announcements and withdrawals in 10 s");
+    assert!(rounds >= 2, "the flood was too slow to mean anything");
+
+    // BIRD never missed a KEEPALIVE: its session never dropped.
+    assert_eq!(
+        bird.session_state("203.0.113.6".parse().unwrap()),
+        sluice_e2e::peers::SessionState::Established
+    );
+    let p = sluice.peer("203.0.113.5");
+    assert_eq!(
+        (&p["state"], &p["since"]),
+        (&"established".into(), &since),
+        "{p}"
+    );
+    assert!(
+        !bird.log().contains("Hold timer expired"),
+        "BIRD's log:\n{}",
+        bird.log()
+    );
+    assert!(flood.ended().is_none(), "the flooding session was reset");
+}

@@ -391,6 +391,9 @@ impl Peer {
         let send_hold = writer::send_hold_time(self.s.send_hold, n.hold().unwrap_or_default());
         let (mut conn, w) = conn.split();
         let mut writer = writer::spawn(w, keepalive, send_hold);
+        // The reader's own handle on the writer's queue: the permits it
+        // reserves borrow this one, not `writer`, which closing consumes.
+        let to_writer = writer.tx.clone();
         let mut hold_deadline = Instant::now() + hold;
         loop {
             // Reading first: after a long wait on the route owner, what the
@@ -453,17 +456,19 @@ impl Peer {
                         let _ = writer.tx.send(Out::Messages(msgs)).await;
                     }
                 },
-                // Taken only while the writer has room: a peer that reads
+                // Taken only once the writer has room (a slot is reserved
+                // first, and its freeing wakes this): a peer that reads
                 // slowly fills this queue, and the route owner keeps what
                 // it owes the peer until there is room again.
-                cmd = self.commands.recv(), if writer.tx.capacity() > 0 => match cmd {
-                    Some(Command::Send(msgs)) => {
-                        let _ = writer.tx.try_send(Out::Messages(msgs));
+                (permit, cmd) = async {
+                    let permit = to_writer.reserve().await;
+                    (permit, self.commands.recv().await)
+                } => match (permit, cmd) {
+                    (Ok(permit), Some(Command::Send(msgs))) => permit.send(Out::Messages(msgs)),
+                    (_, Some(other)) => {
+                        tracing::debug!(peer = %self.s.name, ?other, "a command the writer cannot take: ignored");
                     }
-                    Some(other) => {
-                        tracing::debug!(peer = %self.s.name, ?other, "a control command on the message queue: ignored");
-                    }
-                    None => {
+                    (_, None) => {
                         writer.close(None).await;
                         return (End::Stopped, "stopped without NOTIFICATION".into(), true);
                     }
