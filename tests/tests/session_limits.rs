@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sluice_e2e::fakepeer::{self, FakePeer, attrs, nlri};
 use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
 use sluice_e2e::sluice::Sluice;
-use sluice_testns::{Lab, must_be_root, wait_until};
+use sluice_testns::{Lab, Node, must_be_root, wait_until};
 use sluice_wire::iana::attr::{
     AS_PATH, COMMUNITIES, FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T, NEXT_HOP, ORIGIN,
 };
@@ -37,18 +37,28 @@ fn update(peer: &FakePeer, prefix: &str, n: u32) {
     peer.update(&[], &attrs(&list), &nlri(&[prefix]));
 }
 
-#[test]
-#[ignore = "needs root: network namespaces"]
-fn a_path_too_big_for_a_neighbour_is_withdrawn_there_not_sent_malformed() {
-    must_be_root();
-    let lab = Lab::new("too-big");
+/// eth2 toward an internal neighbour: Sluice's address, the neighbour's.
+const INTERNAL: (&str, &str) = ("10.0.0.1/30", "10.0.0.2/30");
+
+/// Sluice's node `r` with a peer on eth1 (203.0.113.1/30, Sluice .2) and
+/// another on eth2 with `eth2`'s addresses (Sluice's, the peer's).
+fn site<'l>(lab: &'l Lab, eth2: (&str, &str)) -> (Node<'l>, Node<'l>, Node<'l>) {
     let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
     lab.link(&r, "eth1", &p, "eth1");
     lab.link(&r, "eth2", &n, "eth1");
     r.addr("eth1", "203.0.113.2/30");
     p.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", "10.0.0.1/30");
-    n.addr("eth1", "10.0.0.2/30");
+    r.addr("eth2", eth2.0);
+    n.addr("eth1", eth2.1);
+    (r, p, n)
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_path_too_big_for_a_neighbour_is_withdrawn_there_not_sent_malformed() {
+    must_be_root();
+    let lab = Lab::new("too-big");
+    let (r, p, n) = site(&lab, INTERNAL);
     let sluice = Sluice::start(
         &r,
         "router: { id: 192.0.2.1, asn: 64500 }
@@ -129,13 +139,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn a_neighbour_that_stops_reading_is_reset_after_the_send_hold_time() {
     must_be_root();
     let lab = Lab::new("send-hold");
-    let (r, u, n) = (lab.node("r"), lab.node("u"), lab.node("n"));
-    lab.link(&r, "eth1", &u, "eth1");
-    lab.link(&r, "eth2", &n, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    u.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", "10.0.0.1/30");
-    n.addr("eth1", "10.0.0.2/30");
+    let (r, u, n) = site(&lab, INTERNAL);
     // Small socket buffers: a shut window shows after a few kilobytes.
     n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
     r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
@@ -298,13 +302,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn no_withdrawal_is_lost_while_a_neighbours_queue_is_full() {
     must_be_root();
     let lab = Lab::new("owed");
-    let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
-    lab.link(&r, "eth1", &p, "eth1");
-    lab.link(&r, "eth2", &n, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    p.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", "10.0.0.1/30");
-    n.addr("eth1", "10.0.0.2/30");
+    let (r, p, n) = site(&lab, INTERNAL);
     n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
     r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
     let sluice = Sluice::start(
@@ -396,13 +394,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn a_flooding_peer_does_not_make_another_session_late() {
     must_be_root();
     let lab = Lab::new("flood");
-    let (r, p, b) = (lab.node("r"), lab.node("p"), lab.node("b"));
-    lab.link(&r, "eth1", &p, "eth1");
-    lab.link(&r, "eth2", &b, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    p.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", "203.0.113.6/30");
-    b.addr("eth1", "203.0.113.5/30");
+    let (r, p, b) = site(&lab, ("203.0.113.6/30", "203.0.113.5/30"));
     // BIRD with a 3 s hold time: one late KEEPALIVE from Sluice and it
     // drops the session.
     let bird = Peer::start(
