@@ -36,6 +36,9 @@ pub struct AdjOut {
     too_big: HashSet<Prefix>,
     /// That happened, and was logged (once per session).
     warned_too_big: bool,
+    /// The first sync could not all be queued: End-of-RIB goes out once
+    /// what is owed has (RFC 4724: it marks the end of the initial table).
+    eor_owed: bool,
 }
 
 impl AdjOut {
@@ -79,9 +82,23 @@ impl Routing {
         want.extend(self.peers[i].adj_out.sent.keys().copied());
         want.extend(self.peers[i].adj_out.owed.iter().copied());
         self.sync_prefixes(i, &want, config, active);
-        if initial && let Some((n, _)) = &self.peers[i].established {
+        if initial {
+            self.peers[i].adj_out.eor_owed = true;
+            self.send_end_of_rib(i);
+        }
+    }
+
+    /// End-of-RIB for each family, once nothing of the first sync is owed.
+    fn send_end_of_rib(&mut self, i: usize) {
+        let p = &mut self.peers[i];
+        if !p.adj_out.eor_owed || !p.adj_out.owed.is_empty() {
+            return;
+        }
+        if let Some((n, _)) = &p.established {
             let eors: Vec<Vec<u8>> = n.families.iter().map(|f| encode::end_of_rib(*f)).collect();
-            self.peers[i].handle.send(eors);
+            if p.handle.send(eors) {
+                p.adj_out.eor_owed = false;
+            }
         }
     }
 
@@ -209,11 +226,14 @@ impl Routing {
     pub fn send_owed(&mut self, config: &Config, active: &[bool]) {
         for i in 0..self.peers.len() {
             let p = &self.peers[i];
-            if p.adj_out.owed.is_empty() || p.established.is_none() || !p.handle.has_room() {
+            if p.established.is_none() || !p.handle.has_room() {
                 continue;
             }
-            let owed = std::mem::take(&mut self.peers[i].adj_out.owed);
-            self.sync_prefixes(i, &owed, config, active);
+            if !p.adj_out.owed.is_empty() {
+                let owed = std::mem::take(&mut self.peers[i].adj_out.owed);
+                self.sync_prefixes(i, &owed, config, active);
+            }
+            self.send_end_of_rib(i);
         }
     }
 
