@@ -73,7 +73,7 @@ pub fn frame(buf: &[u8], max_len: usize) -> Result<Option<usize>, Notify> {
         return Err(Notify::new(
             err::HEADER,
             err::HEADER_BAD_LENGTH,
-            (len as u16).to_be_bytes(),
+            u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes(),
         ));
     }
     Ok((buf.len() >= len).then_some(len))

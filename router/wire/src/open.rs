@@ -88,8 +88,11 @@ impl Open {
         out.extend(self.router_id.octets());
         let mut caps = Vec::new();
         let c = &self.caps;
+        // Our capabilities are a handful of small values (two families at
+        // most): every length fits its octet by construction.
+        let fits = |n: usize| u8::try_from(n).expect("OPEN capabilities fit one octet");
         let mut one = |code: u8, value: &[u8]| {
-            caps.extend([code, value.len() as u8]);
+            caps.extend([code, fits(value.len())]);
             caps.extend(value);
         };
         for (afi, safi) in &c.multiprotocol {
@@ -121,7 +124,7 @@ impl Open {
             one(cap::FOUR_OCTET_AS, &asn.to_be_bytes());
         }
         // One optional parameter of type 2 holding every capability.
-        out.extend([(caps.len() + 2) as u8, 2, caps.len() as u8]);
+        out.extend([fits(caps.len() + 2), 2, fits(caps.len())]);
         out.extend(caps);
     }
 }
