@@ -53,6 +53,33 @@ fn site<'l>(lab: &'l Lab, eth2: (&str, &str)) -> (Node<'l>, Node<'l>, Node<'l>) 
     (r, p, n)
 }
 
+/// The fake uplink on `p`: AS 65001, hold time 30 s.
+fn uplink(p: &Node<'_>) -> FakePeer {
+    FakePeer::connect(
+        p.name(),
+        SocketAddr::from(([203, 0, 113, 2], 179)),
+        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
+        UP,
+    )
+}
+
+/// A fake iBGP neighbour on `n` (INTERNAL) with this hold time.
+fn neighbour(n: &Node<'_>, hold: u16) -> FakePeer {
+    FakePeer::connect(
+        n.name(),
+        SocketAddr::from(([10, 0, 0, 1], 179)),
+        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), hold),
+        UP,
+    )
+}
+
+/// Small socket buffers between Sluice (`r`) and `n`: a shut window shows
+/// after a few kilobytes.
+fn small_buffers(r: &Node<'_>, n: &Node<'_>) {
+    n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
+    r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
+}
+
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn a_path_too_big_for_a_neighbour_is_withdrawn_there_not_sent_malformed() {
@@ -79,12 +106,7 @@ dataplane: { xdp: off, kernel_fib: off }
         PeerSpec::new(Kind::Bird, 64500, Ipv4Addr::new(10, 0, 0, 2))
             .neighbor(NeighborSpec::new("10.0.0.1".parse().unwrap(), 64500)),
     );
-    let peer = FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    );
+    let peer = uplink(&p);
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("10.0.0.2", UP);
     let from = "10.0.0.1".parse().unwrap();
@@ -140,9 +162,7 @@ fn a_neighbour_that_stops_reading_is_reset_after_the_send_hold_time() {
     must_be_root();
     let lab = Lab::new("send-hold");
     let (r, u, n) = site(&lab, INTERNAL);
-    // Small socket buffers: a shut window shows after a few kilobytes.
-    n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
-    r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
+    small_buffers(&r, &n);
     // 2000 routes, each with its own MED: one UPDATE each toward the neighbour.
     let mut spec = PeerSpec::new(Kind::Bird, 65001, Ipv4Addr::new(203, 0, 113, 1))
         .neighbor(NeighborSpec::new("203.0.113.2".parse().unwrap(), 64500));
@@ -172,12 +192,7 @@ dataplane: { xdp: off, kernel_fib: off }
     let uplink_since = sluice.peer("203.0.113.1")["since"].clone();
 
     // Hold time 3 s: the send hold time is max(5 s, 2 x 3 s) = 6 s.
-    let deaf = FakePeer::connect(
-        n.name(),
-        SocketAddr::from(([10, 0, 0, 1], 179)),
-        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), 3),
-        UP,
-    );
+    let deaf = neighbour(&n, 3);
     deaf.stop_reading();
     let stopped = Instant::now();
     let mut last = serde_json::Value::Null;
@@ -226,12 +241,7 @@ policies: { bogons: [] }
 dataplane: { xdp: off, kernel_fib: off }
 ",
     );
-    let peer = FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    );
+    let peer = uplink(&p);
     sluice.wait_established("203.0.113.1", UP);
     let path = |n: u8| -> Vec<u8> {
         let mut v = vec![2, n];
@@ -303,8 +313,7 @@ fn no_withdrawal_is_lost_while_a_neighbours_queue_is_full() {
     must_be_root();
     let lab = Lab::new("owed");
     let (r, p, n) = site(&lab, INTERNAL);
-    n.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 4096 4096"]);
-    r.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4096 4096"]);
+    small_buffers(&r, &n);
     let sluice = Sluice::start(
         &r,
         "router: { id: 192.0.2.1, asn: 64500, send_hold_time: 120s }
@@ -319,18 +328,8 @@ policies: { bogons: [] }
 dataplane: { xdp: off, kernel_fib: off }
 ",
     );
-    let up = FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    );
-    let neighbour = FakePeer::connect(
-        n.name(),
-        SocketAddr::from(([10, 0, 0, 1], 179)),
-        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), 30),
-        UP,
-    );
+    let up = uplink(&p);
+    let neighbour = neighbour(&n, 30);
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("10.0.0.2", UP);
     neighbour.stop_reading();
@@ -414,12 +413,7 @@ uplinks:
 policies: { bogons: [] }
 ",
     );
-    let flood = FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    );
+    let flood = uplink(&p);
     sluice.wait_established("203.0.113.5", UP);
     bird.wait_established("203.0.113.6".parse().unwrap(), UP);
     let since = sluice.peer("203.0.113.5")["since"].clone();

@@ -1,6 +1,6 @@
 //! The system calls aya 0.14 does not offer: `BPF_PROG_TEST_RUN` with
-//! `repeat` and `BPF_F_TEST_XDP_LIVE_FRAMES`, an `LPM_TRIE` created and
-//! filled with `BPF_MAP_UPDATE_BATCH`, and pinning the calling thread to a
+//! `repeat` and `BPF_F_TEST_XDP_LIVE_FRAMES`, an `LPM_TRIE` created (and
+//! filled with `sluice_dataplane::batch`), and pinning the calling thread to a
 //! CPU; and aya's `Pod` for the sender's map values. The only module of the
 //! crate with `unsafe` code.
 #![allow(unsafe_code)]
@@ -20,7 +20,6 @@ const _: () = assert!(size_of::<GenConfig>() == 28 && size_of::<GenState>() == 1
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
-const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
 const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 const BPF_F_NO_PREALLOC: u32 = 1;
 /// Frames are sent for real (redirects and `XDP_TX` happen), from a page
@@ -71,20 +70,6 @@ struct MapCreateAttr {
     max_entries: u32,
     map_flags: u32,
     _rest: [u32; 27],
-}
-
-/// `union bpf_attr` for the `BPF_MAP_*_BATCH` commands.
-#[repr(C)]
-#[derive(Default)]
-struct BatchAttr {
-    in_batch: u64,
-    out_batch: u64,
-    keys: u64,
-    values: u64,
-    count: u32,
-    map_fd: u32,
-    elem_flags: u64,
-    flags: u64,
 }
 
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
@@ -206,24 +191,18 @@ impl LpmTrie4 {
     /// `chunk` elements per call.
     pub fn update_batch(&self, routes: &[(u32, u8, u32)], chunk: usize) -> io::Result<()> {
         for part in routes.chunks(chunk.max(1)) {
-            let keys: Vec<[u8; 8]> = part
+            let keys: Vec<u8> = part
                 .iter()
-                .map(|&(addr, len, _)| {
+                .flat_map(|&(addr, len, _)| {
                     let mut k = [0u8; 8];
                     k[..4].copy_from_slice(&u32::from(len).to_ne_bytes());
                     k[4..].copy_from_slice(&addr.to_be_bytes());
                     k
                 })
                 .collect();
-            let values: Vec<u32> = part.iter().map(|r| r.2).collect();
-            let mut attr = BatchAttr {
-                keys: keys.as_ptr() as u64,
-                values: values.as_ptr() as u64,
-                count: part.len() as u32,
-                map_fd: self.fd.as_raw_fd() as u32,
-                ..BatchAttr::default()
-            };
-            bpf(BPF_MAP_UPDATE_BATCH, &mut attr)?;
+            let values: Vec<u8> = part.iter().flat_map(|r| r.2.to_ne_bytes()).collect();
+            sluice_dataplane::batch::update(self.fd.as_raw_fd(), &keys, &values, part.len())
+                .map_err(|(_, e)| e)?;
         }
         Ok(())
     }
@@ -312,7 +291,5 @@ mod tests {
         assert_eq!(std::mem::offset_of!(TestAttr, flags), 64);
         assert_eq!(std::mem::offset_of!(TestAttr, batch_size), 72);
         assert_eq!(size_of::<XdpMd>(), 24);
-        assert_eq!(size_of::<BatchAttr>(), 56);
-        assert_eq!(std::mem::offset_of!(BatchAttr, map_fd), 36);
     }
 }

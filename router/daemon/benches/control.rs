@@ -12,60 +12,25 @@
 //! `cargo bench -p sluice-daemon --bench control [-- PREFIXES]` prints the
 //! median of five runs of each.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use sluice_config::{Config, Source, parse};
 use sluice_daemon::fib::placer::Placer;
 use sluice_daemon::routing::show::route_views;
-use sluice_rib::{PathAttrs, PeerInfo, Rib};
+use sluice_rib::Rib;
 use sluice_wire::Prefix;
-use sluice_wire::update::AS_SEQUENCE;
 
-const CONFIG: &str = "\
-router: { id: 192.0.2.1, asn: 64500, ecmp: 1 }
-interfaces:
-  - { name: eth1, addresses: [203.0.113.2/30] }
-  - { name: eth2, addresses: [203.0.113.6/30] }
-uplinks:
-  - { name: iap-a, interface: eth1, local_pref: 200, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }
-  - { name: iap-b, interface: eth2, peer: { address: 203.0.113.5, asn: 65002 }, import: full-table }
-";
+mod common;
+use common::{CONFIG, Sends};
 
 /// Both uplinks send `prefixes` /24s and a default.
 fn rib(prefixes: u32) -> Rib {
-    let mut rib = Rib::default();
-    for (i, (addr, asn)) in [([203, 0, 113, 1], 65001u32), ([203, 0, 113, 5], 65002)]
-        .into_iter()
-        .enumerate()
-    {
-        let peer = rib.add_peer(PeerInfo {
-            name: format!("iap-{i}"),
-            address: IpAddr::from(addr),
-            asn,
-            router_id: Ipv4Addr::from(addr),
-            ebgp: true,
-            uplink: Some(i),
-        });
-        let mut as_path = vec![AS_SEQUENCE, 1];
-        as_path.extend(asn.to_be_bytes());
-        let attrs = rib.attrs.intern(PathAttrs {
-            as_path,
-            local_pref: Some(if i == 0 { 200 } else { 100 }),
-            next_hop: Some(IpAddr::from(addr)),
-            communities: vec![(asn << 16) | 100, (asn << 16) | 200],
-            ..Default::default()
-        });
-        rib.attrs.retain(attrs);
-        rib.announce(peer, "0.0.0.0/0".parse().unwrap(), attrs);
-        for k in 0..prefixes {
-            let net = Ipv4Addr::from(0x1400_0000 + (k << 8));
-            rib.attrs.retain(attrs);
-            rib.announce(peer, format!("{net}/24").parse().unwrap(), attrs);
-        }
-        rib.attrs.release(attrs);
-    }
-    rib
+    let both = Sends {
+        table: true,
+        default: true,
+    };
+    common::rib(prefixes, [both; 2], &[100, 200])
 }
 
 fn median(mut f: impl FnMut() -> Duration) -> Duration {

@@ -12,59 +12,26 @@
 //! median of five drain/undrain cycles. Writing a group into the XDP maps
 //! is one bpf(2) call on top (measured by `scripts/bench.sh xdp`).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use sluice_config::{Config, Source, parse};
 use sluice_daemon::fib::placer::Placer;
-use sluice_rib::{PathAttrs, PeerInfo, Rib};
-use sluice_wire::update::AS_SEQUENCE;
+use sluice_rib::Rib;
 
-const CONFIG: &str = "\
-router: { id: 192.0.2.1, asn: 64500, ecmp: 1 }
-interfaces:
-  - { name: eth1, addresses: [203.0.113.2/30] }
-  - { name: eth2, addresses: [203.0.113.6/30] }
-uplinks:
-  - { name: iap-a, interface: eth1, local_pref: 200, peer: { address: 203.0.113.1, asn: 65001 }, import: full-table }
-  - { name: iap-b, interface: eth2, peer: { address: 203.0.113.5, asn: 65002 }, import: full-table }
-";
+mod common;
+use common::{CONFIG, Sends};
 
+/// iap-a sends `prefixes` /24s; iap-b the same (`b_full`) or a default.
 fn rib(prefixes: u32, b_full: bool) -> Rib {
-    let mut rib = Rib::default();
-    for (i, (addr, asn)) in [([203, 0, 113, 1], 65001u32), ([203, 0, 113, 5], 65002)]
-        .into_iter()
-        .enumerate()
-    {
-        let peer = rib.add_peer(PeerInfo {
-            name: format!("iap-{i}"),
-            address: IpAddr::from(addr),
-            asn,
-            router_id: Ipv4Addr::from(addr),
-            ebgp: true,
-            uplink: Some(i),
-        });
-        let mut as_path = vec![AS_SEQUENCE, 1];
-        as_path.extend(asn.to_be_bytes());
-        let attrs = rib.attrs.intern(PathAttrs {
-            as_path,
-            local_pref: Some(if i == 0 { 200 } else { 100 }),
-            next_hop: Some(IpAddr::from(addr)),
-            ..Default::default()
-        });
-        let full = i == 0 || b_full;
-        if !full {
-            rib.attrs.retain(attrs);
-            rib.announce(peer, "0.0.0.0/0".parse().unwrap(), attrs);
-        }
-        for k in 0..if full { prefixes } else { 0 } {
-            let net = Ipv4Addr::from(0x1400_0000 + (k << 8));
-            rib.attrs.retain(attrs);
-            rib.announce(peer, format!("{net}/24").parse().unwrap(), attrs);
-        }
-        rib.attrs.release(attrs);
-    }
-    rib
+    let table = Sends {
+        table: true,
+        default: false,
+    };
+    let b = Sends {
+        table: b_full,
+        default: !b_full,
+    };
+    common::rib(prefixes, [table, b], &[])
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -19,7 +19,7 @@
 //! order.
 
 pub mod attach;
-mod batch;
+pub mod batch;
 pub mod dir24;
 pub mod layout;
 pub mod loader;

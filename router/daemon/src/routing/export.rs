@@ -121,7 +121,7 @@ impl Routing {
         let mut withdraw: HashMap<Afi, Vec<Prefix>> = HashMap::new();
         // The peer's state changes only once the messages are queued.
         let mut sent: Vec<(Prefix, Option<u64>)> = Vec::new();
-        let mut too_big: Vec<(Prefix, String)> = Vec::new();
+        let mut too_big: Vec<(Prefix, encode::TooLong)> = Vec::new();
         let own_family = afi_of(&Prefix::from(local));
         let strip = self.peers[i].conf.strip_unknown;
         let max = negotiated.max_message();
@@ -159,7 +159,7 @@ impl Routing {
             let bytes = match encoded {
                 Some(Ok(bytes)) => Some(bytes),
                 Some(Err(e)) => {
-                    too_big.push((*prefix, e.to_string()));
+                    too_big.push((*prefix, e));
                     None
                 }
                 None => None,
@@ -189,8 +189,11 @@ impl Routing {
         }
         let peer = &mut self.peers[i];
         let adj = &mut peer.adj_out;
-        for p in prefixes {
-            adj.too_big.remove(p);
+        // Usually empty: no hashing of a whole table for nothing.
+        if !adj.too_big.is_empty() {
+            for p in prefixes {
+                adj.too_big.remove(p);
+            }
         }
         if let Some((prefix, why)) = too_big.first()
             && !adj.warned_too_big
