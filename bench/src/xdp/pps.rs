@@ -81,6 +81,11 @@ pub struct Rate {
     pub fwd_steal: f64,
     /// Lowest and highest per-core Mpps over the windows measured.
     pub spread: (f64, f64),
+    /// The `forwarded` verdicts and the sink count (uplink A) from the
+    /// first window's start to after the sender stopped and the path
+    /// drained (XDP modes): read with nothing in flight, unlike the
+    /// windows' counters, which are read one after the other under load.
+    pub settled: Option<(u64, u64)>,
 }
 
 impl Rate {
@@ -298,7 +303,7 @@ pub fn measure(
     tid: u32,
     place: &Placement,
 ) -> Result<Rate, String> {
-    let samples = with_traffic(tg, topo, place, || {
+    let mut samples = with_traffic(tg, topo, place, || {
         std::thread::sleep(place.warmup);
         let mut samples = vec![sample(tg, topo, fwd, tid, place.fwd_cpu)];
         for _ in 0..place.windows.max(1) {
@@ -323,9 +328,15 @@ pub fn measure(
                     / lab::TICKS_PER_SECOND
                     / seconds,
                 spread: (0.0, 0.0),
+                settled: None,
             }
         })
         .collect();
+    // Nothing in flight: compare the totals since the first window began.
+    std::thread::sleep(Duration::from_millis(100));
+    let end = sample(tg, topo, fwd, tid, place.fwd_cpu);
+    let first = samples.swap_remove(0);
+    let settled = fwd.map(|_| (end.forwarded - first.forwarded, end.a - first.a));
     rates.sort_by(|a, b| a.per_core_mpps().total_cmp(&b.per_core_mpps()));
     let spread = (
         rates[0].per_core_mpps(),
@@ -333,6 +344,7 @@ pub fn measure(
     );
     let mut median = rates.swap_remove(rates.len() / 2);
     median.spread = spread;
+    median.settled = settled;
     Ok(median)
 }
 
