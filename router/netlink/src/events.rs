@@ -1,13 +1,16 @@
-//! Link and neighbour change events: a non-blocking socket subscribed to
-//! RTNLGRP_LINK and RTNLGRP_NEIGH (IPv4 and IPv6 neighbours share it),
-//! and the sans-IO translation of its messages into [`Event`]s.
+//! Link, neighbour and address change events: a non-blocking socket
+//! subscribed to RTNLGRP_LINK, RTNLGRP_NEIGH (IPv4 and IPv6 neighbours
+//! share it) and RTNLGRP_IPV4_IFADDR/RTNLGRP_IPV6_IFADDR (one group per
+//! family), and the sans-IO translation of its messages into [`Event`]s.
 
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
+use crate::addr::{self, Address};
 use crate::codec::{
-    DecodeError, Message, RTM_DELLINK, RTM_DELNEIGH, RTM_NEWLINK, RTM_NEWNEIGH, messages,
+    DecodeError, Message, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_NEWADDR, RTM_NEWLINK,
+    RTM_NEWNEIGH, messages,
 };
 use crate::link::{self, Link};
 use crate::neigh::{self, Neighbour};
@@ -15,6 +18,8 @@ use crate::socket;
 
 const RTNLGRP_LINK: libc::c_int = 1;
 const RTNLGRP_NEIGH: libc::c_int = 3;
+const RTNLGRP_IPV4_IFADDR: libc::c_int = 5;
+const RTNLGRP_IPV6_IFADDR: libc::c_int = 9;
 
 /// Datagrams read per [`EventSocket::try_recv_events`] call, so one call
 /// cannot run for ever under an event storm.
@@ -38,9 +43,16 @@ pub enum Event {
         /// Its IP address.
         addr: IpAddr,
     },
+    /// An address was added or changed (IPv6 announces it again when its
+    /// flags or lifetimes change, e.g. at the end of DAD).
+    Address(Address),
+    /// An address was deleted: also when its link went away, every IPv6
+    /// address of a link going down (unless `keep_addr_on_down`), and the
+    /// secondaries of a deleted primary IPv4 address (unless promoted).
+    AddressGone(Address),
     /// The socket's receive queue overflowed and events were lost: re-read
-    /// the full state with [`crate::Netlink::links`] and
-    /// [`crate::Netlink::neighbours`].
+    /// the full state with [`crate::Netlink::links`],
+    /// [`crate::Netlink::neighbours`] and [`crate::Netlink::addresses`].
     Overrun,
 }
 
@@ -54,16 +66,18 @@ pub(crate) fn parse_event(msg: &Message<'_>) -> Result<Option<Event>, DecodeErro
             ifindex: n.ifindex,
             addr: n.addr,
         }),
+        RTM_NEWADDR => addr::parse(msg.payload)?.map(Event::Address),
+        RTM_DELADDR => addr::parse(msg.payload)?.map(Event::AddressGone),
         _ => None,
     })
 }
 
-/// A subscription to link and neighbour events of the network namespace
-/// the socket was created in.
+/// A subscription to link, neighbour and address events of the network
+/// namespace the socket was created in.
 ///
 /// Non-blocking. To follow state without gaps, create the subscription
-/// first, then dump (`links()`, `neighbours()`), then apply events; an
-/// event may repeat what the dump already showed.
+/// first, then dump (`links()`, `neighbours()`, `addresses()`), then apply
+/// events; an event may repeat what the dump already showed.
 ///
 /// With tokio, wrap it in `AsyncFd` and call [`EventSocket::try_recv_events`]
 /// inside `try_io`: it returns `WouldBlock` when nothing was queued, which
@@ -75,12 +89,19 @@ pub struct EventSocket {
 }
 
 impl EventSocket {
-    /// Subscribes to RTNLGRP_LINK and RTNLGRP_NEIGH in the calling
-    /// thread's network namespace. The receive buffer is raised to 8 MiB
-    /// (16 MiB accounted) where the caller may.
+    /// Subscribes to RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR and
+    /// RTNLGRP_IPV6_IFADDR in the calling thread's network namespace. The
+    /// receive buffer is raised to 8 MiB (16 MiB accounted) where the
+    /// caller may.
     pub fn new() -> io::Result<EventSocket> {
+        let groups = [
+            RTNLGRP_LINK,
+            RTNLGRP_NEIGH,
+            RTNLGRP_IPV4_IFADDR,
+            RTNLGRP_IPV6_IFADDR,
+        ];
         Ok(EventSocket {
-            fd: socket::event_socket(&[RTNLGRP_LINK, RTNLGRP_NEIGH])?,
+            fd: socket::event_socket(&groups)?,
             rx: vec![0; socket::EVENT_RX_BUF],
         })
     }
@@ -157,5 +178,38 @@ mod tests {
         );
         assert!(matches!(one(RTM_NEWNEIGH, &ndmsg), Some(Event::Neighbour(n)) if n.ifindex == 4));
         assert_eq!(one(24, &[0; 12]), None, "routes are not subscribed events");
+    }
+
+    #[test]
+    fn address_and_address_gone() {
+        let v4 = [
+            &[2u8, 24, 0x80, 0, 5, 0, 0, 0][..],
+            &[8, 0, 1, 0, 10, 9, 0, 1],
+            &[8, 0, 2, 0, 10, 9, 0, 1],
+        ]
+        .concat();
+        let a = Address {
+            ifindex: 5,
+            addr: "10.9.0.1".parse().unwrap(),
+            prefix_len: 24,
+        };
+        assert_eq!(one(RTM_NEWADDR, &v4), Some(Event::Address(a)));
+        assert_eq!(one(RTM_DELADDR, &v4), Some(Event::AddressGone(a)));
+        let v6 = [
+            &[10u8, 64, 0x82, 0, 5, 0, 0, 0][..],
+            &[20, 0, 1, 0],
+            &"fd09::1".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+        ]
+        .concat();
+        assert_eq!(
+            one(RTM_DELADDR, &v6),
+            Some(Event::AddressGone(Address {
+                ifindex: 5,
+                addr: "fd09::1".parse().unwrap(),
+                prefix_len: 64,
+            }))
+        );
+        let mctp = [45u8, 0, 0, 0, 5, 0, 0, 0];
+        assert_eq!(one(RTM_NEWADDR, &mctp), None, "only IPv4 and IPv6");
     }
 }

@@ -4,8 +4,10 @@
 use std::io;
 use std::net::IpAddr;
 
+use crate::addr::{self, Address};
 use crate::codec::{
-    AF_INET, AF_INET6, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWNEXTHOP, RTM_NEWROUTE, kernel_errno,
+    AF_INET, AF_INET6, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWNEXTHOP, RTM_NEWROUTE,
+    kernel_errno,
 };
 use crate::link::{self, Link};
 use crate::neigh::{self, Neighbour};
@@ -77,7 +79,7 @@ impl Netlink {
         self.protocol
     }
 
-    // ===== links and neighbours =====
+    // ===== links, addresses and neighbours =====
 
     /// Every link of the namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
@@ -85,6 +87,17 @@ impl Netlink {
             (m.kind == RTM_NEWLINK)
                 .then(|| link::parse(m.payload))
                 .transpose()
+        })
+    }
+
+    /// Every IPv4 and IPv6 address of the namespace's interfaces
+    /// (including tentative IPv6 ones still in DAD).
+    pub fn addresses(&mut self) -> io::Result<Vec<Address>> {
+        self.sock.dump(addr::encode_dump, |m| {
+            if m.kind != RTM_NEWADDR {
+                return Ok(None);
+            }
+            addr::parse(m.payload)
         })
     }
 

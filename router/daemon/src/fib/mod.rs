@@ -304,6 +304,9 @@ impl Fib {
                 }
                 false
             }
+            // Ignored until the daemon's address handling lands (separate
+            // work); only here to keep the match exhaustive.
+            NlEvent::Address(_) | NlEvent::AddressGone(_) => false,
             NlEvent::Overrun => {
                 let Some(links) = self.nl.as_mut().and_then(|nl| nl.links().ok()) else {
                     return false;
