@@ -344,6 +344,16 @@ pub(crate) fn attr_u32(what: &'static str, value: &[u8]) -> Result<u32, DecodeEr
     }
 }
 
+pub(crate) fn attr_u16(what: &'static str, value: &[u8]) -> Result<u16, DecodeError> {
+    match value.len() {
+        2 => Ok(u16_at(value, 0)),
+        n => Err(DecodeError::Invalid {
+            what,
+            detail: format!("{n} bytes, expected 2"),
+        }),
+    }
+}
+
 pub(crate) fn attr_u8(what: &'static str, value: &[u8]) -> Result<u8, DecodeError> {
     match value {
         [b] => Ok(*b),

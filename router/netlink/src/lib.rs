@@ -24,7 +24,8 @@
 //! # API
 //!
 //! - [`Netlink::links`] → [`Link`] (ifindex, name, MAC, MTU, `up`: admin
-//!   up **and** operstate UP, or UNKNOWN with carrier — see [`Link::up`]).
+//!   up **and** operstate UP, or UNKNOWN with carrier — see [`Link::up`];
+//!   `vlan`: parent ifindex, id and tag protocol of a VLAN device, [`Vlan`]).
 //! - [`Netlink::addresses`] → [`Address`] (ifindex, own address — not
 //!   the peer of a point-to-point link — and prefix length), IPv4 and IPv6.
 //! - [`Netlink::neighbours`], [`Netlink::neighbour`] → [`Neighbour`]
@@ -91,7 +92,9 @@ pub use addr::Address;
 pub use codec::{DecodeError, KernelError, kernel_errno};
 pub use events::{Event, EventSocket};
 pub use handle::{Flushed, Netlink, RawDump};
-pub use link::{IF_OPER_UNKNOWN, IF_OPER_UP, IFF_LOWER_UP, IFF_UP, Link, is_up};
+pub use link::{
+    ETH_P_8021AD, ETH_P_8021Q, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_LOWER_UP, IFF_UP, Link, Vlan, is_up,
+};
 pub use neigh::{
     NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_NOARP, NUD_NONE, NUD_PERMANENT, NUD_PROBE,
     NUD_REACHABLE, NUD_STALE, Neighbour,

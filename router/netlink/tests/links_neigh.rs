@@ -58,6 +58,7 @@ fn links_and_their_events() {
     assert_eq!(link.ifindex, eth1);
     assert_eq!(link.mac, Some(mac_of(&a, "eth1")));
     assert_eq!(link.mtu, 1500);
+    assert_eq!(link.vlan, None, "a veth has IFLA_LINK but is no VLAN");
     let lo = links.iter().find(|l| l.name == "lo").unwrap();
     assert!(lo.up, "lo is operstate UNKNOWN with carrier: {lo:?}");
 
