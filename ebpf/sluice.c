@@ -2,10 +2,13 @@
 /*
  * Sluice XDP forwarder.
  *
- * Ethernet (one optional 802.1Q tag, kept as is) carrying IPv4 or IPv6:
+ * Ethernet (one optional 802.1Q tag) carrying IPv4 or IPv6, arriving on an
+ * interface or VLAN Sluice routes on (ifaces) and addressed to its MAC:
  * longest-prefix lookup -> next-hop group -> member picked by a flow hash
- * over resilient buckets -> MAC rewrite, TTL / hop-limit decrement (RFC 1624
- * incremental IPv4 checksum) -> bpf_redirect_map through tx_ports.
+ * (seeded per start) over resilient buckets -> the next hop's VLAN tag
+ * pushed, rewritten or popped, MAC rewrite, TTL / hop-limit decrement
+ * (RFC 1624 incremental IPv4 checksum) -> bpf_redirect_map through
+ * tx_ports (parents only: a VLAN device is never a redirect target).
  *
  * Two FIB modes, chosen per packet by settings.fib_mode (the one array read
  * of `settings` per IP packet also says whether any interface checks
@@ -28,6 +31,11 @@
  *                    off.
  *   PASS ARP/ND:     ARP (tagged or not).
  *   PASS not IP:     any other ether type than IPv4/IPv6; stacked tags.
+ *   PASS not routed: (ingress ifindex, VLAN id or 0) has no ifaces entry:
+ *                    a VLAN Sluice is not configured for.
+ *   PASS not for us: unicast Ethernet destination other than the ifaces
+ *                    entry's MAC (unknown unicast flooded by a switch,
+ *                    promiscuous mode): never routed twice.
  *   DROP malformed:  IPv4/IPv6 header not fully in the frame; IPv4 version
  *                    != 4, IHL < 5, total length below the header length or
  *                    beyond the frame; IPv6 version != 6 or payload length
@@ -53,6 +61,11 @@
  *   PASS link-local: source or destination in 169.254/16 or fe80::/10 (so
  *                    all ICMPv6 to a link-local address).
  *   PASS local:      destination in own4 / own6.
+ *   DROP martian:    the ifaces entry has IF_F_MARTIAN (an uplink) and
+ *                    martian4 / martian6 mark the source for this port (the
+ *                    site's own announced space, bogons; the uplink's
+ *                    connected subnet exempt). After local delivery, so
+ *                    BGP and probes to the router are never touched.
  *   PASS IPv6 ext:   IPv6 next header not TCP, UDP or ICMPv6 (hop-by-hop,
  *                    routing, fragment, ... and anything else not parsed).
  *   PASS TTL:        TTL / hop limit <= 1 (the kernel sends time-exceeded).
@@ -93,13 +106,16 @@
 
 #include "sluice.h"
 
-_Static_assert(sizeof(struct nexthop) == 20, "struct nexthop layout");
+_Static_assert(sizeof(struct nexthop) == 24, "struct nexthop layout");
 _Static_assert(sizeof(struct nh_group) == 2 * NH_BUCKETS, "struct nh_group layout");
 _Static_assert(sizeof(struct nh_stats) == 16, "struct nh_stats layout");
 _Static_assert(sizeof(struct fib6_key) == 20, "struct fib6_key layout");
 _Static_assert(sizeof(struct src4_key) == 8, "struct src4_key layout");
-_Static_assert(sizeof(struct if_settings) == 4, "struct if_settings layout");
-_Static_assert(sizeof(struct settings) == 8, "struct settings layout");
+_Static_assert(sizeof(struct if_key) == 8, "struct if_key layout");
+_Static_assert(sizeof(struct iface) == 16, "struct iface layout");
+_Static_assert(sizeof(struct martian4_key) == 16, "struct martian4_key layout");
+_Static_assert(sizeof(struct martian6_key) == 28, "struct martian6_key layout");
+_Static_assert(sizeof(struct settings) == 16, "struct settings layout");
 _Static_assert(VERDICT_COUNT <= VERDICTS_MAX, "verdicts map too small");
 _Static_assert(GROUP_DISCARD == NH_GROUPS_MAX - 1, "GROUP_DISCARD is the last group id");
 
@@ -146,7 +162,7 @@ struct {
 } nexthops SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__type(key, __u32);
 	__type(value, struct bpf_devmap_val);
 	__uint(max_entries, TX_PORTS_MAX);
@@ -186,11 +202,27 @@ struct {
 } verdicts SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32); /* ingress ifindex */
-	__type(value, struct if_settings);
-	__uint(max_entries, TX_PORTS_MAX);
-} if_settings SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct if_key);
+	__type(value, struct iface);
+	__uint(max_entries, IFACES_MAX);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct martian4_key);
+	__type(value, __u8);
+	__uint(max_entries, MARTIANS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} martian4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct martian6_key);
+	__type(value, __u8);
+	__uint(max_entries, MARTIANS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} martian6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -269,8 +301,6 @@ static __always_inline __u32 hash_final(__u32 h)
 	return h;
 }
 
-#define HASH_SEED 0x5a1c0de5u
-
 /* Both ports as one word, or 0 if the protocol has none or they are not in
  * the packet. `l4` points just after the IP header, `l3_end` at its end. */
 static __always_inline __u32 ports_of(void *l4, void *l3_end, void *data_end, __u8 proto)
@@ -329,6 +359,66 @@ static __always_inline enum verdict select_nexthop(__u32 group, __u32 hash, __u3
 	return VERDICT_FORWARDED;
 }
 
+/* Where the frame came from: the ingress port's entry and its tag. */
+struct ingress {
+	const struct iface *ifc;
+	__u32 vlan;   /* VLAN id of the tag, 0 if none (or priority-tagged) */
+	__u32 tagged; /* the frame carries an 802.1Q tag */
+};
+
+/* Makes the frame's tag the one `vlan` asks for (0: none): push, pop or
+ * rewrite the VLAN id (the priority bits are kept). Pushing and popping
+ * move only the head: the EtherType after the tag lands where the
+ * untagged one was, and the caller writes both MACs afterwards. Returns
+ * nonzero if the head could not move (no headroom: cannot happen with the
+ * headroom XDP gives, and then the frame is unchanged). */
+static __always_inline int retag(struct xdp_md *ctx, const struct ingress *in, __u32 vlan)
+{
+	void *data, *data_end;
+	struct vlan_hdr *vh;
+	struct ethhdr *eth;
+
+	if (in->tagged && !vlan)
+		return bpf_xdp_adjust_head(ctx, (int)sizeof(*vh));
+	if (!in->tagged && vlan) {
+		if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*vh)))
+			return -1;
+	} else if (!in->tagged || in->vlan == vlan) {
+		return 0;
+	}
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	vh = (void *)(eth + 1);
+	if ((void *)(vh + 1) > data_end)
+		return -1;
+	if (!in->tagged) {
+		eth->h_proto = bpf_htons(ETH_P_8021Q);
+		vh->tci = bpf_htons(vlan);
+	} else {
+		vh->tci = (vh->tci & bpf_htons(0xf000)) | bpf_htons(vlan);
+	}
+	return 0;
+}
+
+/* After retag(): the Ethernet header in *eth and the L3 header returned,
+ * or NULL if the frame is shorter than `l3_len` bytes of L3 header. */
+static __always_inline void *l3_after(struct xdp_md *ctx, __u32 vlan, __u32 l3_len,
+				      struct ethhdr **eth)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	void *l3 = data + sizeof(struct ethhdr);
+
+	if (vlan)
+		l3 += sizeof(struct vlan_hdr);
+	if (l3 + l3_len > data_end)
+		return 0;
+	*eth = data;
+	return l3;
+}
+
+/* MACs, counters, redirect; the frame has been retagged for `nh`. */
 static __always_inline int redirect(struct xdp_md *ctx, struct ethhdr *eth, __u32 nh_id,
 				    struct nexthop *nh)
 {
@@ -347,28 +437,17 @@ static __always_inline int redirect(struct xdp_md *ctx, struct ethhdr *eth, __u3
 	return bpf_redirect_map(&tx_ports, nh->ifindex, 0);
 }
 
-/* Whether the ingress interface asks for source checks (IF_F_ANTISPOOF);
- * looked up only while some interface does (SETTINGS_F_ANTISPOOF). */
-static __always_inline int antispoof(struct xdp_md *ctx, const struct settings *set)
-{
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct if_settings *s;
-
-	if (!(set->flags & SETTINGS_F_ANTISPOOF))
-		return 0;
-	s = bpf_map_lookup_elem(&if_settings, &ifindex);
-	return s && (s->flags & IF_F_ANTISPOOF);
-}
-
 /* bpf_fib_lookup()'s answer as a verdict; on success the caller rewrites
  * with p->smac / p->dmac and redirects to p->ifindex. `p` is filled by the
- * caller except for ifindex (the ingress interface, set here). */
-static __always_inline enum verdict kernel_fib(struct xdp_md *ctx, struct bpf_fib_lookup *p)
+ * caller except for ifindex (the logical ingress interface, set here: a
+ * VLAN device for a tagged frame). */
+static __always_inline enum verdict kernel_fib(struct xdp_md *ctx, const struct iface *ifc,
+					       struct bpf_fib_lookup *p)
 {
 	__u32 ifindex;
 	long rc;
 
-	p->ifindex = ctx->ingress_ifindex;
+	p->ifindex = ifc->ifindex;
 	rc = bpf_fib_lookup(ctx, p, sizeof(*p), 0);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
@@ -456,10 +535,26 @@ static __always_inline void decrement_ttl4(struct iphdr *ip)
 	ip->check = csum_replace16(ip->check, old, new);
 }
 
-static __always_inline int kernel4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
-				   __u32 tot_len, __u32 ports)
+/* Martian source check for an uplink (IF_F_MARTIAN): whether the source
+ * is marked 1 in martian4 for this port (0 entries exempt). */
+static __always_inline int is_martian4(const struct ingress *in, __u32 ingress_ifindex,
+				    __u32 saddr_be)
+{
+	struct martian4_key key = { .prefixlen = 64 + 32 };
+	__u8 *v;
+
+	key.port.ifindex = ingress_ifindex;
+	key.port.vlan = in->vlan;
+	__builtin_memcpy(key.addr, &saddr_be, sizeof(key.addr));
+	v = bpf_map_lookup_elem(&martian4, &key);
+	return v && *v;
+}
+
+static __always_inline int kernel4(struct xdp_md *ctx, const struct ingress *in,
+				   struct iphdr *ip, __u32 tot_len, __u32 ports)
 {
 	struct bpf_fib_lookup p = {};
+	struct ethhdr *eth;
 	enum verdict why;
 
 	p.family = AF_INET_;
@@ -470,18 +565,24 @@ static __always_inline int kernel4(struct xdp_md *ctx, struct ethhdr *eth, struc
 	p.tot_len = tot_len;
 	p.ipv4_src = ip->saddr;
 	p.ipv4_dst = ip->daddr;
-	why = kernel_fib(ctx, &p);
+	why = kernel_fib(ctx, in->ifc, &p);
 	if (why != VERDICT_FORWARDED)
 		return PASS(why);
+	/* tx_ports holds no VLAN devices: the frame leaves untagged. */
+	if (retag(ctx, in, 0))
+		return PASS(VERDICT_PASS_NO_TX_PORT);
+	ip = l3_after(ctx, 0, sizeof(*ip), &eth);
+	if (!ip)
+		return DROP(VERDICT_DROP_MALFORMED);
 	decrement_ttl4(ip);
 	return redirect_kernel(eth, &p);
 }
 
 static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
-				    const struct settings *set)
+				    const struct settings *set, const struct ingress *in)
 {
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 tot_len, sum, daddr, saddr, group, hash, nh_id = 0;
+	__u32 tot_len, sum, daddr, saddr, group, hash, nh_id = 0, vlan;
 	enum verdict why;
 	struct nexthop *nh = 0;
 	__u32 ports = 0;
@@ -496,7 +597,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return DROP(VERDICT_DROP_MALFORMED);
 	daddr = bpf_ntohl(ip->daddr);
 	saddr = bpf_ntohl(ip->saddr);
-	if (antispoof(ctx, set) && spoofed4(saddr, ip->saddr))
+	if ((in->ifc->flags & IF_F_ANTISPOOF) && spoofed4(saddr, ip->saddr))
 		return DROP(VERDICT_DROP_SPOOFED);
 	if (ip->ihl != 5)
 		return PASS(VERDICT_PASS_OPTIONS);
@@ -517,13 +618,15 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return PASS(VERDICT_PASS_LINK_LOCAL);
 	if (bpf_map_lookup_elem(&own4, &ip->daddr))
 		return PASS(VERDICT_PASS_LOCAL);
+	if ((in->ifc->flags & IF_F_MARTIAN) && is_martian4(in, ctx->ingress_ifindex, ip->saddr))
+		return DROP(VERDICT_DROP_MARTIAN);
 	if (ip->ttl <= 1)
 		return PASS(VERDICT_PASS_TTL);
 
 	if (!(ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET)))
 		ports = ports_of(ip + 1, (void *)ip + tot_len, data_end, ip->protocol);
 	if (set->fib_mode == FIB_MODE_KERNEL)
-		return kernel4(ctx, eth, ip, tot_len, ports);
+		return kernel4(ctx, in, ip, tot_len, ports);
 
 	group = fib4_lookup(daddr);
 	if (group == 0)
@@ -531,7 +634,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (group == GROUP_DISCARD)
 		return DROP(VERDICT_DROP_DISCARD);
 
-	hash = hash_word(HASH_SEED, ip->saddr);
+	hash = hash_word(set->hash_seed, ip->saddr);
 	hash = hash_word(hash, ip->daddr);
 	hash = hash_word(hash, ip->protocol);
 	hash = hash_word(hash, ports);
@@ -541,6 +644,12 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (why != VERDICT_FORWARDED || !nh)
 		return PASS(why);
 
+	vlan = nh->vlan;
+	if (retag(ctx, in, vlan))
+		return PASS(VERDICT_PASS_NO_TX_PORT);
+	ip = l3_after(ctx, vlan, sizeof(*ip), &eth);
+	if (!ip)
+		return DROP(VERDICT_DROP_MALFORMED);
 	decrement_ttl4(ip);
 	return redirect(ctx, eth, nh_id, nh);
 }
@@ -578,10 +687,25 @@ static __always_inline int spoofed6(const struct in6_addr *saddr)
 	return !bpf_map_lookup_elem(&src6, &key);
 }
 
-static __always_inline int kernel6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6,
-				   __u32 ip_len, __u32 ports)
+/* is_martian4 for IPv6. */
+static __always_inline int is_martian6(const struct ingress *in, __u32 ingress_ifindex,
+				    const struct in6_addr *saddr)
+{
+	struct martian6_key key = { .prefixlen = 64 + 128 };
+	__u8 *v;
+
+	key.port.ifindex = ingress_ifindex;
+	key.port.vlan = in->vlan;
+	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
+	v = bpf_map_lookup_elem(&martian6, &key);
+	return v && *v;
+}
+
+static __always_inline int kernel6(struct xdp_md *ctx, const struct ingress *in,
+				   struct ipv6hdr *ip6, __u32 ip_len, __u32 ports)
 {
 	struct bpf_fib_lookup p = {};
+	struct ethhdr *eth;
 	enum verdict why;
 
 	p.family = AF_INET6_;
@@ -591,18 +715,23 @@ static __always_inline int kernel6(struct xdp_md *ctx, struct ethhdr *eth, struc
 	p.tot_len = ip_len;
 	__builtin_memcpy(p.ipv6_src, &ip6->saddr, sizeof(p.ipv6_src));
 	__builtin_memcpy(p.ipv6_dst, &ip6->daddr, sizeof(p.ipv6_dst));
-	why = kernel_fib(ctx, &p);
+	why = kernel_fib(ctx, in->ifc, &p);
 	if (why != VERDICT_FORWARDED)
 		return PASS(why);
+	if (retag(ctx, in, 0))
+		return PASS(VERDICT_PASS_NO_TX_PORT);
+	ip6 = l3_after(ctx, 0, sizeof(*ip6), &eth);
+	if (!ip6)
+		return DROP(VERDICT_DROP_MALFORMED);
 	ip6->hop_limit -= 1;
 	return redirect_kernel(eth, &p);
 }
 
 static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, struct ipv6hdr *ip6,
-				    const struct settings *set)
+				    const struct settings *set, const struct ingress *in)
 {
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 ip_len, group, hash, nh_id = 0, ports = 0;
+	__u32 ip_len, group, hash, nh_id = 0, ports = 0, vlan;
 	enum verdict why;
 	struct nexthop *nh = 0;
 	struct fib6_key key;
@@ -626,7 +755,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		    *type >= ICMPV6_ND_FIRST && *type <= ICMPV6_ND_LAST)
 			return PASS(VERDICT_PASS_ARP_ND);
 	}
-	if (antispoof(ctx, set) && spoofed6(&ip6->saddr))
+	if ((in->ifc->flags & IF_F_ANTISPOOF) && spoofed6(&ip6->saddr))
 		return DROP(VERDICT_DROP_SPOOFED);
 	if ((eth->h_dest[0] & 1) || v6_multicast(&ip6->daddr) || v6_multicast(&ip6->saddr) ||
 	    v6_unspec_or_loopback(&ip6->daddr) || v6_unspec_or_loopback(&ip6->saddr))
@@ -635,6 +764,8 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return PASS(VERDICT_PASS_LINK_LOCAL);
 	if (bpf_map_lookup_elem(&own6, &ip6->daddr))
 		return PASS(VERDICT_PASS_LOCAL);
+	if ((in->ifc->flags & IF_F_MARTIAN) && is_martian6(in, ctx->ingress_ifindex, &ip6->saddr))
+		return DROP(VERDICT_DROP_MARTIAN);
 	if (nexthdr != IPPROTO_TCP && nexthdr != IPPROTO_UDP && nexthdr != IPPROTO_ICMPV6_)
 		return PASS(VERDICT_PASS_IPV6_EXT);
 	if (ip6->hop_limit <= 1)
@@ -642,7 +773,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 
 	ports = ports_of(ip6 + 1, (void *)ip6 + ip_len, data_end, nexthdr);
 	if (set->fib_mode == FIB_MODE_KERNEL)
-		return kernel6(ctx, eth, ip6, ip_len, ports);
+		return kernel6(ctx, in, ip6, ip_len, ports);
 
 	key.prefixlen = 128;
 	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
@@ -653,7 +784,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (group == GROUP_DISCARD)
 		return DROP(VERDICT_DROP_DISCARD);
 
-	hash = HASH_SEED;
+	hash = set->hash_seed;
 #pragma unroll
 	for (int i = 0; i < 4; i++)
 		hash = hash_word(hash, ip6->saddr.in6_u.u6_addr32[i]);
@@ -668,6 +799,12 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (why != VERDICT_FORWARDED || !nh)
 		return PASS(why);
 
+	vlan = nh->vlan;
+	if (retag(ctx, in, vlan))
+		return PASS(VERDICT_PASS_NO_TX_PORT);
+	ip6 = l3_after(ctx, vlan, sizeof(*ip6), &eth);
+	if (!ip6)
+		return DROP(VERDICT_DROP_MALFORMED);
 	ip6->hop_limit -= 1;
 	return redirect(ctx, eth, nh_id, nh);
 }
@@ -681,7 +818,9 @@ int sluice_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
+	struct ingress in = {};
 	struct settings *set;
+	struct if_key port;
 	__u32 zero = 0;
 	__be16 proto;
 
@@ -693,6 +832,8 @@ int sluice_xdp(struct xdp_md *ctx)
 
 		if ((void *)(vh + 1) > data_end)
 			return DROP(VERDICT_DROP_MALFORMED);
+		in.tagged = 1;
+		in.vlan = bpf_ntohs(vh->tci) & 0x0fff;
 		proto = vh->proto;
 		l3 = vh + 1;
 	}
@@ -700,10 +841,20 @@ int sluice_xdp(struct xdp_md *ctx)
 		return PASS(VERDICT_PASS_ARP_ND);
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PASS(VERDICT_PASS_NOT_IP);
+	port.ifindex = ctx->ingress_ifindex;
+	port.vlan = in.vlan;
+	in.ifc = bpf_map_lookup_elem(&ifaces, &port);
+	if (!in.ifc)
+		return PASS(VERDICT_PASS_NOT_ROUTED);
+	/* A unicast frame for another station (flooded by a switch, or seen
+	 * in promiscuous mode) is not ours to route. */
+	if (!(eth->h_dest[0] & 1) && (*(__u32 *)eth->h_dest != *(__u32 *)in.ifc->mac ||
+				      *(__u16 *)&eth->h_dest[4] != *(__u16 *)&in.ifc->mac[4]))
+		return PASS(VERDICT_PASS_NOT_FOR_US);
 	set = bpf_map_lookup_elem(&settings, &zero);
 	if (!set) /* cannot happen: a one-entry array always has key 0 */
 		return PASS(VERDICT_PASS_NOT_IP);
 	if (proto == bpf_htons(ETH_P_IP))
-		return forward4(ctx, eth, l3, set);
-	return forward6(ctx, eth, l3, set);
+		return forward4(ctx, eth, l3, set, &in);
+	return forward6(ctx, eth, l3, set, &in);
 }

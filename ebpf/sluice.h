@@ -55,23 +55,54 @@ struct nh_group {
 #define NH_F_VALID         0x1u
 #define NH_F_MAC_KNOWN     0x2u
 struct nexthop {
-	__u32 ifindex; /* egress interface; also the tx_ports key */
+	__u32 ifindex; /* egress interface (a VLAN's parent); also the tx_ports key */
 	__u8 dmac[6];  /* the next hop's MAC */
 	__u8 smac[6];  /* the egress interface's MAC */
 	__u16 mtu;     /* egress L3 MTU; a larger IP packet is punted (0 punts all) */
 	__u16 flags;   /* NH_F_* */
+	__u16 vlan;    /* 802.1Q VLAN id to leave with; 0: untagged */
+	__u16 _pad;
 };
 
-/* ---- egress ports: DEVMAP keyed by ifindex (so ifindex < TX_PORTS_MAX) --- */
-#define TX_PORTS_MAX       256u
+/* ---- egress ports: DEVMAP_HASH keyed by ifindex (any ifindex) ---------- */
+#define TX_PORTS_MAX       1024u
 
 /* ---- the router's own addresses -------------------------------------------- */
 #define OWN_ADDRS_MAX      4096u
 
-/* ---- per ingress interface: ARRAY keyed by ifindex (< TX_PORTS_MAX) ------- */
+/* ---- interfaces Sluice routes on: HASH keyed by (ingress ifindex, VLAN) ---
+ * A frame is routed only if its (ingress ifindex, VLAN id or 0) has an
+ * entry and its unicast destination MAC is the entry's. A VLAN
+ * sub-interface (eth1.100) is an entry of its parent's ifindex. */
+#define IFACES_MAX         1024u
 #define IF_F_ANTISPOOF     0x1u /* BCP 38: drop sources outside src4 / src6 */
-struct if_settings {
-	__u32 flags; /* IF_F_* */
+#define IF_F_MARTIAN       0x2u /* uplink: drop sources martian4 / martian6 mark */
+struct if_key {
+	__u32 ifindex; /* the interface the program is attached to */
+	__u32 vlan;    /* 802.1Q VLAN id; 0: untagged (or priority-tagged) */
+};
+struct iface {
+	__u32 flags;   /* IF_F_* */
+	__u32 ifindex; /* the logical interface (the VLAN device), for bpf_fib_lookup */
+	__u8 mac[6];   /* its MAC: other unicast destinations are not routed */
+	__u16 _pad;
+};
+
+/* ---- martian sources per uplink: LPM tries keyed by (port, source) -------
+ * The key's first 64 bits are the struct if_key of the ingress port, so
+ * every entry has prefixlen >= 64. Value 1: drop (the site's own announced
+ * space, bogons); value 0: allowed (the uplink's connected subnet, a more
+ * specific entry that wins). */
+#define MARTIANS_MAX       8192u
+struct martian4_key {
+	__u32 prefixlen;
+	struct if_key port;
+	__u8 addr[4];
+};
+struct martian6_key {
+	__u32 prefixlen;
+	struct if_key port;
+	__u8 addr[16];
 };
 
 /* ---- the site's own address space (anti-spoofing): LPM tries, value 1 ----- */
@@ -85,13 +116,11 @@ struct src4_key {
 /* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
 #define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
 #define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
-/* Set by user space while some if_settings entry has IF_F_ANTISPOOF: without
- * it the program skips the per-interface lookup (one array read per packet
- * for both settings). */
-#define SETTINGS_F_ANTISPOOF 0x1u
 struct settings {
-	__u32 fib_mode; /* FIB_MODE_* */
-	__u32 flags;    /* SETTINGS_F_* */
+	__u32 fib_mode;  /* FIB_MODE_* */
+	__u32 flags;     /* none defined yet */
+	__u32 hash_seed; /* flow hash seed: random per start, kept on adoption */
+	__u32 _pad;
 };
 
 /* ---- counters -------------------------------------------------------------- */
@@ -123,7 +152,10 @@ enum verdict {
 	VERDICT_DROP_SPOOFED = 17,     /* source outside src4/src6 on an antispoof interface */
 	VERDICT_PASS_UNREACHABLE = 18, /* kernel FIB: blackhole/unreachable/prohibit route */
 	VERDICT_PASS_FWD_DISABLED = 19, /* kernel FIB: forwarding off on the ingress interface */
-	VERDICT_COUNT = 20,
+	VERDICT_PASS_NOT_ROUTED = 20,  /* (ingress interface, VLAN) not in ifaces */
+	VERDICT_PASS_NOT_FOR_US = 21,  /* unicast destination MAC is not the interface's */
+	VERDICT_DROP_MARTIAN = 22,     /* uplink: source is ours or a bogon (martian4/6) */
+	VERDICT_COUNT = 23,
 };
 #define VERDICTS_MAX       32u /* map size: room to add verdicts */
 

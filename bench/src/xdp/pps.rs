@@ -153,6 +153,17 @@ impl Forwarder {
         })
         .map_err(|e| e.to_string())??;
         let e = |e: sluice_dataplane::loader::Error| e.to_string();
+        // The program routes only frames for its ingress port's MAC.
+        let fin = topo.fin.ifindex;
+        dp.set_interface(
+            sluice_dataplane::layout::IfKey::untagged(fin),
+            &sluice_dataplane::layout::Iface {
+                flags: 0,
+                ifindex: fin,
+                mac: topo.fin.mac,
+            },
+        )
+        .map_err(e)?;
         for a in lab::FWD_ADDRS {
             dp.add_own_address(a.parse().unwrap()).map_err(e)?;
         }

@@ -123,6 +123,11 @@ pub struct Uplink {
     pub max_prefix: Option<At<MaxPrefix>>,
     #[serde(default)]
     pub probes: Vec<At<Probe>>,
+    /// Drop packets arriving on this uplink whose source is in the site's
+    /// own `announce` prefixes or in the bogon list (BCP 84 ingress
+    /// filtering, in the XDP data plane); the uplink's own subnet is
+    /// exempt. Off unless set.
+    pub drop_martians: Option<At<bool>>,
 }
 
 /// `peer:` holds one map or a list of maps.

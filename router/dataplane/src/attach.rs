@@ -113,6 +113,12 @@ pub fn ifindex(ifname: &str) -> Result<u32, Error> {
     })
 }
 
+/// The Ethernet address of interface `ifname` in the calling thread's
+/// namespace (what its [`crate::layout::Iface`] entry needs).
+pub fn mac(ifname: &str) -> io::Result<[u8; 6]> {
+    sys::hw_addr(ifname)
+}
+
 /// Runs `f` on a new thread that has joined the network namespace `name`
 /// (the file `/run/netns/NAME`, as `ip netns add` makes it), waits for it
 /// and returns its result. Only the network namespace changes: the mounts
@@ -153,7 +159,7 @@ where
 }
 
 mod sys {
-    //! The two libc calls of this module. Only place in it with `unsafe`.
+    //! The libc calls of this module. Only place in it with `unsafe`.
     #![allow(unsafe_code)]
 
     use std::ffi::CString;
@@ -169,6 +175,44 @@ mod sys {
         // call; the function only reads it.
         let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
         (index != 0).then_some(index)
+    }
+
+    /// SIOCGIFHWADDR on a socket of the calling thread's namespace (sysfs
+    /// would show the namespace it was mounted in).
+    pub(super) fn hw_addr(name: &str) -> io::Result<[u8; 6]> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "interface name",
+            ));
+        }
+        // SAFETY: plain socket(2); the descriptor is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: an all-zero ifreq is valid; the name fits with its NUL.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr of the
+        // ifreq we own, for the duration of the call.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel filled the ifru_hwaddr member.
+        let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+        let mut mac = [0u8; 6];
+        for (d, s) in mac.iter_mut().zip(data) {
+            *d = s as u8;
+        }
+        Ok(mac)
     }
 
     /// Moves the calling thread into the network namespace `ns` refers to.

@@ -23,7 +23,7 @@ pub mod map {
     pub const NH_GROUPS: &str = "nh_groups";
     /// `ARRAY` of [`super::NextHop`] indexed by next-hop id.
     pub const NEXTHOPS: &str = "nexthops";
-    /// `DEVMAP` indexed by egress ifindex.
+    /// `DEVMAP_HASH` keyed by egress ifindex (any ifindex).
     pub const TX_PORTS: &str = "tx_ports";
     /// `HASH` u32 (network order) → u8: the router's own IPv4 addresses.
     pub const OWN4: &str = "own4";
@@ -33,8 +33,14 @@ pub mod map {
     pub const NH_STATS: &str = "nh_stats";
     /// `PERCPU_ARRAY` of u64 indexed by [`super::Verdict`].
     pub const VERDICTS: &str = "verdicts";
-    /// `ARRAY` of `struct if_settings` (u32 flags) indexed by ingress ifindex.
-    pub const IF_SETTINGS: &str = "if_settings";
+    /// `HASH` [`super::IfKey`] → [`super::Iface`]: the interfaces and
+    /// VLANs the program routes on.
+    pub const IFACES: &str = "ifaces";
+    /// `LPM_TRIE` keyed by `{ u32 prefixlen; IfKey port; u8 addr[4] }` → u8:
+    /// martian IPv4 sources per uplink port (1 drop, 0 exempt).
+    pub const MARTIAN4: &str = "martian4";
+    /// `LPM_TRIE` keyed by `{ u32 prefixlen; IfKey port; u8 addr[16] }` → u8.
+    pub const MARTIAN6: &str = "martian6";
     /// `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[4] }` → u8: the site's
     /// IPv4 source space (anti-spoofing).
     pub const SRC4: &str = "src4";
@@ -43,21 +49,9 @@ pub mod map {
     /// `ARRAY` of one `struct settings` (fib mode).
     pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 14] = [
-        FIB4_TOP,
-        FIB4_TBL8,
-        FIB6,
-        NH_GROUPS,
-        NEXTHOPS,
-        TX_PORTS,
-        OWN4,
-        OWN6,
-        NH_STATS,
-        VERDICTS,
-        IF_SETTINGS,
-        SRC4,
-        SRC6,
-        SETTINGS,
+    pub const ALL: [&str; 16] = [
+        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
+        IFACES, MARTIAN4, MARTIAN6, SRC4, SRC6, SETTINGS,
     ];
 
     /// A map's definition as the kernel reports it (`bpf_map_info`), to
@@ -86,8 +80,8 @@ pub mod map {
     pub const TYPE_PERCPU_ARRAY: u32 = 6;
     /// `BPF_MAP_TYPE_LPM_TRIE`.
     pub const TYPE_LPM_TRIE: u32 = 11;
-    /// `BPF_MAP_TYPE_DEVMAP`.
-    pub const TYPE_DEVMAP: u32 = 14;
+    /// `BPF_MAP_TYPE_DEVMAP_HASH`.
+    pub const TYPE_DEVMAP_HASH: u32 = 25;
     /// `BPF_F_NO_PREALLOC`.
     pub const F_NO_PREALLOC: u32 = 1;
     /// `BPF_F_MMAPABLE`.
@@ -115,7 +109,7 @@ pub mod map {
 
     /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
     /// them against the object).
-    pub const SPECS: [Spec; 14] = [
+    pub const SPECS: [Spec; 16] = [
         spec(
             FIB4_TOP,
             TYPE_ARRAY,
@@ -142,12 +136,35 @@ pub mod map {
         ),
         spec(NH_GROUPS, TYPE_ARRAY, 4, 2 * NH_BUCKETS, NH_GROUPS_MAX, 0),
         spec(NEXTHOPS, TYPE_ARRAY, 4, NEXTHOP_SIZE, NEXTHOPS_MAX, 0),
-        spec(TX_PORTS, TYPE_DEVMAP, 4, DEVMAP_VALUE_SIZE, TX_PORTS_MAX, 0),
+        spec(
+            TX_PORTS,
+            TYPE_DEVMAP_HASH,
+            4,
+            DEVMAP_VALUE_SIZE,
+            TX_PORTS_MAX,
+            0,
+        ),
         spec(OWN4, TYPE_HASH, 4, 1, OWN_ADDRS_MAX, 0),
         spec(OWN6, TYPE_HASH, 16, 1, OWN_ADDRS_MAX, 0),
         spec(NH_STATS, TYPE_PERCPU_ARRAY, 4, 16, NEXTHOPS_MAX, 0),
         spec(VERDICTS, TYPE_PERCPU_ARRAY, 4, 8, VERDICTS_MAX, 0),
-        spec(IF_SETTINGS, TYPE_ARRAY, 4, 4, TX_PORTS_MAX, 0),
+        spec(IFACES, TYPE_HASH, IF_KEY_SIZE, IFACE_SIZE, IFACES_MAX, 0),
+        spec(
+            MARTIAN4,
+            TYPE_LPM_TRIE,
+            MARTIAN4_KEY_SIZE,
+            1,
+            MARTIANS_MAX,
+            F_NO_PREALLOC,
+        ),
+        spec(
+            MARTIAN6,
+            TYPE_LPM_TRIE,
+            MARTIAN6_KEY_SIZE,
+            1,
+            MARTIANS_MAX,
+            F_NO_PREALLOC,
+        ),
         spec(
             SRC4,
             TYPE_LPM_TRIE,
@@ -366,7 +383,7 @@ impl NhGroup {
 /// `nexthops` capacity; valid next-hop ids are 1..NEXTHOPS_MAX.
 pub const NEXTHOPS_MAX: u32 = 65_536;
 /// Size of `struct nexthop`.
-pub const NEXTHOP_SIZE: usize = 20;
+pub const NEXTHOP_SIZE: usize = 24;
 
 /// `struct nexthop`.
 #[repr(C)]
@@ -382,6 +399,11 @@ pub struct NextHop {
     pub mtu: u16,
     /// [`NextHop::VALID`] | [`NextHop::MAC_KNOWN`].
     pub flags: u16,
+    /// 802.1Q VLAN id to leave with (then `ifindex` is the VLAN's parent);
+    /// 0: untagged.
+    pub vlan: u16,
+    /// Padding (`_pad`).
+    pub pad: u16,
 }
 
 const _: () = assert!(std::mem::size_of::<NextHop>() == NEXTHOP_SIZE);
@@ -402,6 +424,8 @@ impl NextHop {
             smac,
             mtu,
             flags: Self::VALID | Self::MAC_KNOWN,
+            vlan: 0,
+            pad: 0,
         }
     }
 
@@ -413,6 +437,7 @@ impl NextHop {
         b[10..16].copy_from_slice(&self.smac);
         b[16..18].copy_from_slice(&self.mtu.to_ne_bytes());
         b[18..20].copy_from_slice(&self.flags.to_ne_bytes());
+        b[20..22].copy_from_slice(&self.vlan.to_ne_bytes());
         b
     }
 
@@ -428,34 +453,117 @@ impl NextHop {
             smac,
             mtu: u16::from_ne_bytes([b[16], b[17]]),
             flags: u16::from_ne_bytes([b[18], b[19]]),
+            vlan: u16::from_ne_bytes([b[20], b[21]]),
+            pad: 0,
         }
     }
 }
 
 // ---- egress ports, own addresses -------------------------------------------------------
 
-/// `tx_ports` capacity: egress ifindexes must be below this.
-pub const TX_PORTS_MAX: u32 = 256;
+/// `tx_ports` capacity (egress ports, any ifindex).
+pub const TX_PORTS_MAX: u32 = 1024;
 /// Size of `struct bpf_devmap_val` (ifindex, program fd/id).
 pub const DEVMAP_VALUE_SIZE: usize = 8;
 /// `own4` / `own6` capacity.
 pub const OWN_ADDRS_MAX: u32 = 4096;
 
-// ---- anti-spoofing, settings ---------------------------------------------------------
+// ---- interfaces, anti-spoofing, martians, settings ------------------------------------
 
-/// `if_settings` flag: drop packets arriving on the interface whose source
-/// is not in `src4` / `src6` (BCP 38).
+/// `ifaces` capacity (interfaces and VLANs routed on).
+pub const IFACES_MAX: u32 = 1024;
+/// Size of `struct if_key`.
+pub const IF_KEY_SIZE: usize = 8;
+/// Size of `struct iface`.
+pub const IFACE_SIZE: usize = 16;
+/// `iface.flags`: drop packets arriving here whose source is not in
+/// `src4` / `src6` (BCP 38).
 pub const IF_F_ANTISPOOF: u32 = 0x1;
-/// `settings.flags`: some interface has [`IF_F_ANTISPOOF`]; without it the
-/// program skips the per-interface lookup. Maintained by
-/// `Dataplane::set_interface_flags`.
-pub const SETTINGS_F_ANTISPOOF: u32 = 0x1;
+/// `iface.flags`: an uplink; drop sources `martian4` / `martian6` mark for
+/// this port.
+pub const IF_F_MARTIAN: u32 = 0x2;
+/// Every defined `iface.flags` bit.
+pub const IF_F_ALL: u32 = IF_F_ANTISPOOF | IF_F_MARTIAN;
+/// `martian4` / `martian6` capacity.
+pub const MARTIANS_MAX: u32 = 8192;
+/// Size of `struct martian4_key`.
+pub const MARTIAN4_KEY_SIZE: usize = 16;
+/// Size of `struct martian6_key`.
+pub const MARTIAN6_KEY_SIZE: usize = 28;
+
+/// `struct if_key`: where a frame arrived — the ifindex the program is
+/// attached to and the frame's VLAN id (0: untagged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IfKey {
+    /// The interface the program is attached to (a VLAN's parent).
+    pub ifindex: u32,
+    /// The 802.1Q VLAN id; 0 for untagged frames.
+    pub vlan: u32,
+}
+
+impl IfKey {
+    /// An untagged port.
+    pub const fn untagged(ifindex: u32) -> Self {
+        Self { ifindex, vlan: 0 }
+    }
+
+    /// The key bytes (host order, as the C struct).
+    pub fn to_bytes(self) -> [u8; IF_KEY_SIZE] {
+        let mut b = [0u8; IF_KEY_SIZE];
+        b[..4].copy_from_slice(&self.ifindex.to_ne_bytes());
+        b[4..].copy_from_slice(&self.vlan.to_ne_bytes());
+        b
+    }
+
+    /// Parses key bytes.
+    pub fn from_bytes(b: [u8; IF_KEY_SIZE]) -> Self {
+        Self {
+            ifindex: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            vlan: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// `struct iface`: an interface (or VLAN) the program routes on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Iface {
+    /// [`IF_F_ANTISPOOF`] | [`IF_F_MARTIAN`].
+    pub flags: u32,
+    /// The logical interface: the VLAN device for a VLAN, else the
+    /// interface itself (what `bpf_fib_lookup` is asked about).
+    pub ifindex: u32,
+    /// Its MAC: unicast frames to any other are not routed.
+    pub mac: [u8; 6],
+}
+
+impl Iface {
+    /// The map value (host byte order, as the C struct).
+    pub fn to_bytes(&self) -> [u8; IFACE_SIZE] {
+        let mut b = [0u8; IFACE_SIZE];
+        b[..4].copy_from_slice(&self.flags.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.ifindex.to_ne_bytes());
+        b[8..14].copy_from_slice(&self.mac);
+        b
+    }
+
+    /// Parses a map value.
+    pub fn from_bytes(b: &[u8; IFACE_SIZE]) -> Self {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&b[8..14]);
+        Self {
+            flags: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            ifindex: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+            mac,
+        }
+    }
+}
+
 /// `src4` / `src6` capacity.
 pub const SRC_PREFIXES_MAX: u32 = 1024;
 /// Size of `struct src4_key` (u32 prefix length, 4 address bytes).
 pub const SRC4_KEY_SIZE: usize = 8;
 /// Size of `struct settings`.
-pub const SETTINGS_SIZE: usize = 8;
+pub const SETTINGS_SIZE: usize = 16;
 
 /// `settings.fib_mode`: where the program looks routes up.
 #[repr(u32)]
@@ -555,11 +663,20 @@ pub enum Verdict {
     PassUnreachable = 18,
     /// Kernel FIB mode: forwarding is disabled on the ingress interface.
     PassFwdDisabled = 19,
+    /// The (ingress interface, VLAN) is not one the program routes on
+    /// (no `ifaces` entry): a VLAN Sluice is not configured for.
+    PassNotRouted = 20,
+    /// The unicast Ethernet destination is not the interface's MAC
+    /// (flooded unknown unicast, promiscuous mode).
+    PassNotForUs = 21,
+    /// An uplink packet with a martian source: the site's own announced
+    /// space or a bogon.
+    DropMartian = 22,
 }
 
 impl Verdict {
     /// Every verdict, in counter order.
-    pub const ALL: [Verdict; 20] = [
+    pub const ALL: [Verdict; 23] = [
         Verdict::Forwarded,
         Verdict::PassNotIp,
         Verdict::PassArpNd,
@@ -580,6 +697,9 @@ impl Verdict {
         Verdict::DropSpoofed,
         Verdict::PassUnreachable,
         Verdict::PassFwdDisabled,
+        Verdict::PassNotRouted,
+        Verdict::PassNotForUs,
+        Verdict::DropMartian,
     ];
 
     /// The name used in counters and metrics (`VERDICT_` + upper case of
@@ -606,6 +726,9 @@ impl Verdict {
             Verdict::DropSpoofed => "drop_spoofed",
             Verdict::PassUnreachable => "pass_unreachable",
             Verdict::PassFwdDisabled => "pass_fwd_disabled",
+            Verdict::PassNotRouted => "pass_not_routed",
+            Verdict::PassNotForUs => "pass_not_for_us",
+            Verdict::DropMartian => "drop_martian",
         }
     }
 
@@ -616,7 +739,8 @@ impl Verdict {
             Verdict::DropMalformed
             | Verdict::DropBadChecksum
             | Verdict::DropDiscard
-            | Verdict::DropSpoofed => XdpAction::Drop,
+            | Verdict::DropSpoofed
+            | Verdict::DropMartian => XdpAction::Drop,
             _ => XdpAction::Pass,
         }
     }
@@ -721,7 +845,9 @@ mod tests {
             ("VERDICTS_MAX", u64::from(VERDICTS_MAX)),
             ("GROUP_DISCARD", u64::from(GROUP_DISCARD)),
             ("IF_F_ANTISPOOF", u64::from(IF_F_ANTISPOOF)),
-            ("SETTINGS_F_ANTISPOOF", u64::from(SETTINGS_F_ANTISPOOF)),
+            ("IF_F_MARTIAN", u64::from(IF_F_MARTIAN)),
+            ("IFACES_MAX", u64::from(IFACES_MAX)),
+            ("MARTIANS_MAX", u64::from(MARTIANS_MAX)),
             ("SRC_PREFIXES_MAX", u64::from(SRC_PREFIXES_MAX)),
             ("FIB_MODE_SLUICE", FibMode::Sluice as u64),
             ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
@@ -747,6 +873,8 @@ mod tests {
             smac: [7, 8, 9, 10, 11, 12],
             mtu: 1500,
             flags: NextHop::VALID,
+            vlan: 100,
+            pad: 0,
         };
         let b = nh.to_bytes();
         assert_eq!(&b[4..10], &[1, 2, 3, 4, 5, 6]);
@@ -757,6 +885,25 @@ mod tests {
         assert_eq!(std::mem::offset_of!(NextHop, smac), 10);
         assert_eq!(std::mem::offset_of!(NextHop, mtu), 16);
         assert_eq!(std::mem::offset_of!(NextHop, flags), 18);
+        assert_eq!(std::mem::offset_of!(NextHop, vlan), 20);
+    }
+
+    #[test]
+    fn iface_and_key_bytes_round_trip_in_c_order() {
+        let i = Iface {
+            flags: IF_F_MARTIAN,
+            ifindex: 4000,
+            mac: [2, 0, 0, 0, 0, 7],
+        };
+        let b = i.to_bytes();
+        assert_eq!(&b[8..14], &[2, 0, 0, 0, 0, 7]);
+        assert_eq!(Iface::from_bytes(&b), i);
+        let k = IfKey {
+            ifindex: 4000,
+            vlan: 100,
+        };
+        assert_eq!(&k.to_bytes()[..4], &4000u32.to_ne_bytes());
+        assert_eq!(IfKey::from_bytes(k.to_bytes()), k);
     }
 
     #[test]

@@ -16,14 +16,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering;
 
 use aya::maps::lpm_trie::Key;
-use aya::maps::{Array, DevMap, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
+use aya::maps::{Array, DevMapHash, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
 use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
 
 use crate::dir24::{Dir24, Dirty};
 use crate::layout::{
-    self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, GROUP_DISCARD, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS,
-    NH_GROUPS_MAX, NextHop, NhGroup, NhStats, TX_PORTS_MAX, Verdict, XdpAction,
+    self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, GROUP_DISCARD, IF_KEY_SIZE, IFACE_SIZE,
+    MARTIAN4_KEY_SIZE, MARTIAN6_KEY_SIZE, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NH_GROUPS_MAX,
+    NextHop, NhGroup, NhStats, Verdict, XdpAction,
 };
 use mmap::MappedWords;
 
@@ -54,6 +55,13 @@ pub enum Error {
     /// A DEVMAP update failed.
     #[error("map tx_ports: {0}")]
     TxPort(#[from] aya::maps::xdp::XdpMapError),
+    /// No random seed could be read.
+    #[error("reading /dev/urandom for the flow hash seed: {source}")]
+    Random {
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// mmap(2) of a `BPF_F_MMAPABLE` map failed.
     #[error("mmap of map {map}: {source}")]
     Mmap {
@@ -177,15 +185,17 @@ pub struct Dataplane {
     pub(crate) fib6: LpmTrie<MapData, [u8; 16], u16>,
     pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
     pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
-    pub(crate) tx_ports: DevMap<MapData>,
+    pub(crate) tx_ports: DevMapHash<MapData>,
     pub(crate) own4: HashMap<MapData, u32, u8>,
     pub(crate) own6: HashMap<MapData, [u8; 16], u8>,
     pub(crate) nh_stats: PerCpuArray<MapData, [u64; 2]>,
     pub(crate) verdicts: PerCpuArray<MapData, u64>,
-    pub(crate) if_settings: Array<MapData, u32>,
+    pub(crate) ifaces: HashMap<MapData, [u8; IF_KEY_SIZE], [u8; IFACE_SIZE]>,
+    pub(crate) martian4: LpmTrie<MapData, [u8; MARTIAN4_KEY_SIZE - 4], u8>,
+    pub(crate) martian6: LpmTrie<MapData, [u8; MARTIAN6_KEY_SIZE - 4], u8>,
     pub(crate) src4: LpmTrie<MapData, [u8; 4], u8>,
     pub(crate) src6: LpmTrie<MapData, [u8; 16], u8>,
-    pub(crate) settings: Array<MapData, [u32; 2]>,
+    pub(crate) settings: Array<MapData, [u32; 4]>,
     // Last: the maps above hold their own references.
     pub(crate) ebpf: Ebpf,
 }
@@ -230,13 +240,14 @@ impl Dataplane {
         let fib6 = LpmTrie::try_from(take(m::FIB6)?).map_err(map_err(m::FIB6))?;
         let nh_groups = Array::try_from(take(m::NH_GROUPS)?).map_err(map_err(m::NH_GROUPS))?;
         let nexthops = Array::try_from(take(m::NEXTHOPS)?).map_err(map_err(m::NEXTHOPS))?;
-        let tx_ports = DevMap::try_from(take(m::TX_PORTS)?).map_err(map_err(m::TX_PORTS))?;
+        let tx_ports = DevMapHash::try_from(take(m::TX_PORTS)?).map_err(map_err(m::TX_PORTS))?;
         let own4 = HashMap::try_from(take(m::OWN4)?).map_err(map_err(m::OWN4))?;
         let own6 = HashMap::try_from(take(m::OWN6)?).map_err(map_err(m::OWN6))?;
         let nh_stats = PerCpuArray::try_from(take(m::NH_STATS)?).map_err(map_err(m::NH_STATS))?;
         let verdicts = PerCpuArray::try_from(take(m::VERDICTS)?).map_err(map_err(m::VERDICTS))?;
-        let if_settings =
-            Array::try_from(take(m::IF_SETTINGS)?).map_err(map_err(m::IF_SETTINGS))?;
+        let ifaces = HashMap::try_from(take(m::IFACES)?).map_err(map_err(m::IFACES))?;
+        let martian4 = LpmTrie::try_from(take(m::MARTIAN4)?).map_err(map_err(m::MARTIAN4))?;
+        let martian6 = LpmTrie::try_from(take(m::MARTIAN6)?).map_err(map_err(m::MARTIAN6))?;
         let src4 = LpmTrie::try_from(take(m::SRC4)?).map_err(map_err(m::SRC4))?;
         let src6 = LpmTrie::try_from(take(m::SRC6)?).map_err(map_err(m::SRC6))?;
         let settings = Array::try_from(take(m::SETTINGS)?).map_err(map_err(m::SETTINGS))?;
@@ -251,7 +262,9 @@ impl Dataplane {
             own6,
             nh_stats,
             verdicts,
-            if_settings,
+            ifaces,
+            martian4,
+            martian6,
             src4,
             src6,
             settings,
@@ -358,21 +371,17 @@ impl Dataplane {
 
     // ---- egress ports ------------------------------------------------------------
 
-    /// Lets the program redirect to `ifindex` (which must be below 256 and
-    /// exist in the caller's network namespace).
+    /// Lets the program redirect to `ifindex` (any ifindex of an
+    /// interface in the caller's network namespace; not a VLAN device).
     pub fn add_tx_port(&mut self, ifindex: u32) -> Result<(), Error> {
-        check_range("egress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
-        self.tx_ports.set(ifindex, ifindex, None, 0)?;
+        check_range("egress ifindex", ifindex.into(), 1, u64::from(u32::MAX) + 1)?;
+        self.tx_ports.insert(ifindex, ifindex, None, 0)?;
         Ok(())
     }
 
     /// Stops redirects to `ifindex`; next hops on it are punted.
     pub fn remove_tx_port(&mut self, ifindex: u32) -> Result<(), Error> {
-        check_range("egress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
-        // A DEVMAP entry with ifindex 0 is an empty slot (aya 0.14 has no
-        // delete for DevMap).
-        self.tx_ports.set(ifindex, 0, None, 0)?;
-        Ok(())
+        absent_ok(layout::map::TX_PORTS, self.tx_ports.remove(ifindex))
     }
 
     // ---- own addresses ---------------------------------------------------------------

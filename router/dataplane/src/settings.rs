@@ -1,7 +1,16 @@
 //! Run-time settings of the program: the FIB mode (Sluice's maps or the
-//! kernel's FIB through `bpf_fib_lookup`) and BCP 38 anti-spoofing (RFC 2827
-//! / RFC 3704 strict-by-prefix): per-interface flags and the site's source
-//! prefixes.
+//! kernel's FIB through `bpf_fib_lookup`), the flow hash seed, the
+//! interfaces and VLANs it routes on, BCP 38 anti-spoofing (RFC 2827 /
+//! RFC 3704 strict-by-prefix) and martian sources on uplinks.
+//!
+//! # Interfaces
+//!
+//! A frame is routed only if its port — the ifindex it arrived on and its
+//! VLAN id, 0 when untagged — has an entry ([`Dataplane::set_interface`])
+//! and, when unicast, is addressed to that entry's MAC. Everything else
+//! goes to the kernel as `pass_not_routed` / `pass_not_for_us`: a VLAN
+//! Sluice is not configured for, unknown unicast a switch floods, frames
+//! seen in promiscuous mode.
 //!
 //! # Anti-spoofing semantics
 //!
@@ -17,13 +26,24 @@
 //! connected subnets of a flagged interface must be in the list too.
 //! Interfaces without the flag (uplinks) are not checked.
 //!
+//! # Martian sources
+//!
+//! On a port with [`IF_F_MARTIAN`] (an uplink), a packet whose source the
+//! port's longest `martian4` / `martian6` match marks 1 is dropped as
+//! [`Verdict::DropMartian`]; an entry marked 0 exempts (the uplink's
+//! connected subnet). The check comes after local delivery: BGP, probes
+//! and anything else to the router's own addresses is never touched.
+//!
 //! [`Verdict::DropSpoofed`]: crate::layout::Verdict::DropSpoofed
+//! [`Verdict::DropMartian`]: crate::layout::Verdict::DropMartian
+//! [`IF_F_ANTISPOOF`]: crate::layout::IF_F_ANTISPOOF
+//! [`IF_F_MARTIAN`]: crate::layout::IF_F_MARTIAN
 
 use std::net::IpAddr;
 
 use aya::maps::lpm_trie::Key;
 
-use crate::layout::{self, FibMode, IF_F_ANTISPOOF, SETTINGS_F_ANTISPOOF, TX_PORTS_MAX};
+use crate::layout::{self, FibMode, IF_F_ALL, IfKey, Iface};
 use crate::loader::{Dataplane, Error, absent_ok, check_range, map_err};
 
 /// An IP prefix as the program stores it (host bits cleared).
@@ -70,18 +90,19 @@ impl Dataplane {
     /// be enabled on the ingress interfaces, else packets are punted as
     /// `pass_fwd_disabled`); `tx_ports` must still list the egress ports.
     pub fn set_fib_mode(&mut self, mode: FibMode) -> Result<(), Error> {
-        let [_, flags] = self.raw_settings()?;
-        self.write_settings([mode as u32, flags])
+        let mut s = self.raw_settings()?;
+        s[0] = mode as u32;
+        self.write_settings(s)
     }
 
-    /// `struct settings` as [fib_mode, flags].
-    fn raw_settings(&self) -> Result<[u32; 2], Error> {
+    /// `struct settings` as [fib_mode, flags, hash_seed, _pad].
+    fn raw_settings(&self) -> Result<[u32; 4], Error> {
         self.settings
             .get(&0, 0)
             .map_err(map_err(layout::map::SETTINGS))
     }
 
-    fn write_settings(&mut self, value: [u32; 2]) -> Result<(), Error> {
+    fn write_settings(&mut self, value: [u32; 4]) -> Result<(), Error> {
         self.settings
             .set(0, value, 0)
             .map_err(map_err(layout::map::SETTINGS))
@@ -89,7 +110,7 @@ impl Dataplane {
 
     /// The FIB mode the program uses (an unknown value reads as an error).
     pub fn fib_mode(&self) -> Result<FibMode, Error> {
-        let [mode, _] = self.raw_settings()?;
+        let [mode, ..] = self.raw_settings()?;
         FibMode::from_u32(mode).ok_or(Error::OutOfRange {
             what: "settings.fib_mode",
             value: mode.into(),
@@ -97,52 +118,144 @@ impl Dataplane {
         })
     }
 
-    // ---- anti-spoofing ---------------------------------------------------------
+    // ---- flow hash seed --------------------------------------------------------
 
-    /// Sets the flags of ingress interface `ifindex` (1..256), e.g.
-    /// [`IF_F_ANTISPOOF`]; 0 clears them. Also keeps
-    /// [`SETTINGS_F_ANTISPOOF`] (some interface is flagged) up to date, which
-    /// spares the program the per-interface lookup while no interface is.
-    pub fn set_interface_flags(&mut self, ifindex: u32, flags: u32) -> Result<(), Error> {
-        check_range("ingress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
+    /// The seed of the flow hash that spreads flows over a group's buckets.
+    pub fn hash_seed(&self) -> Result<u32, Error> {
+        Ok(self.raw_settings()?[2])
+    }
+
+    /// Sets the flow hash seed. Changing it moves flows between ECMP
+    /// members: done once per start, never on an adopted data plane.
+    pub fn set_hash_seed(&mut self, seed: u32) -> Result<(), Error> {
+        let mut s = self.raw_settings()?;
+        s[2] = seed;
+        self.write_settings(s)
+    }
+
+    /// Gives the flow hash a random seed unless it has one (maps adopted
+    /// from a previous run keep theirs, so flows do not move), so ECMP
+    /// placement cannot be predicted from outside. Returns the seed.
+    pub fn seed_flow_hash(&mut self) -> Result<u32, Error> {
+        let seed = self.hash_seed()?;
+        if seed != 0 {
+            return Ok(seed);
+        }
+        let seed = loop {
+            let s = random_u32().map_err(|source| Error::Random { source })?;
+            if s != 0 {
+                break s;
+            }
+        };
+        self.set_hash_seed(seed)?;
+        Ok(seed)
+    }
+
+    // ---- interfaces -------------------------------------------------------------
+
+    /// Routes frames arriving on `port` (an attached interface, untagged,
+    /// or one VLAN of it) addressed to `iface.mac`, with `iface.flags`
+    /// ([`IF_F_ANTISPOOF`], [`IF_F_MARTIAN`]). Any other port's frames
+    /// are passed to the kernel.
+    pub fn set_interface(&mut self, port: IfKey, iface: &Iface) -> Result<(), Error> {
+        check_range(
+            "ingress ifindex",
+            port.ifindex.into(),
+            1,
+            u64::from(u32::MAX) + 1,
+        )?;
+        check_range("VLAN id", port.vlan.into(), 0, 4095)?;
         check_range(
             "interface flags",
-            flags.into(),
+            iface.flags.into(),
             0,
-            u64::from(IF_F_ANTISPOOF) + 1,
+            u64::from(IF_F_ALL) + 1,
         )?;
-        // Global flag first when setting, last when clearing: the program
-        // never skips a flagged interface.
-        let [mode, global] = self.raw_settings()?;
-        if flags & IF_F_ANTISPOOF != 0 {
-            self.write_settings([mode, global | SETTINGS_F_ANTISPOOF])?;
-        }
-        self.if_settings
-            .set(ifindex, flags, 0)
-            .map_err(map_err(layout::map::IF_SETTINGS))?;
-        let mut any = false;
-        for i in 1..TX_PORTS_MAX {
-            any |= self.interface_flags(i)? & IF_F_ANTISPOOF != 0;
-        }
-        let global = if any {
-            global | SETTINGS_F_ANTISPOOF
-        } else {
-            global & !SETTINGS_F_ANTISPOOF
-        };
-        self.write_settings([mode, global])
+        self.ifaces
+            .insert(port.to_bytes(), iface.to_bytes(), 0)
+            .map_err(map_err(layout::map::IFACES))
     }
 
-    /// Whether some interface has [`IF_F_ANTISPOOF`] (`settings.flags`).
-    pub fn antispoof_enabled(&self) -> Result<bool, Error> {
-        Ok(self.raw_settings()?[1] & SETTINGS_F_ANTISPOOF != 0)
+    /// Stops routing frames from `port` (absent is not an error).
+    pub fn remove_interface(&mut self, port: IfKey) -> Result<(), Error> {
+        absent_ok(layout::map::IFACES, self.ifaces.remove(&port.to_bytes()))
     }
 
-    /// The flags of ingress interface `ifindex`.
-    pub fn interface_flags(&self, ifindex: u32) -> Result<u32, Error> {
-        check_range("ingress ifindex", ifindex.into(), 1, TX_PORTS_MAX.into())?;
-        self.if_settings
-            .get(&ifindex, 0)
-            .map_err(map_err(layout::map::IF_SETTINGS))
+    /// The interface entry of `port`, if any.
+    pub fn interface(&self, port: IfKey) -> Result<Option<Iface>, Error> {
+        match self.ifaces.get(&port.to_bytes(), 0) {
+            Ok(b) => Ok(Some(Iface::from_bytes(&b))),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(map_err(layout::map::IFACES)(e)),
+        }
+    }
+
+    /// Every interface entry, sorted by port.
+    pub fn interfaces(&self) -> Result<Vec<(IfKey, Iface)>, Error> {
+        let mut all = Vec::new();
+        for entry in self.ifaces.iter() {
+            let (k, v) = entry.map_err(map_err(layout::map::IFACES))?;
+            all.push((IfKey::from_bytes(k), Iface::from_bytes(&v)));
+        }
+        all.sort_by_key(|(k, _)| *k);
+        Ok(all)
+    }
+
+    // ---- martian sources ----------------------------------------------------------
+
+    /// Marks sources in `prefix` arriving on `port` as martian (`drop`) or
+    /// exempt (`!drop`, e.g. the uplink's connected subnet inside a bogon
+    /// range: the longest match decides). Only ports whose interface entry
+    /// has [`IF_F_MARTIAN`] are checked.
+    pub fn set_martian(&mut self, port: IfKey, prefix: IpPrefix, drop: bool) -> Result<(), Error> {
+        let len = u32::from(prefix.len) + 64;
+        let value = u8::from(drop);
+        match prefix.addr {
+            IpAddr::V4(a) => self
+                .martian4
+                .insert(&Key::new(len, martian_key(port, a.octets())), value, 0)
+                .map_err(map_err(layout::map::MARTIAN4)),
+            IpAddr::V6(a) => self
+                .martian6
+                .insert(&Key::new(len, martian_key(port, a.octets())), value, 0)
+                .map_err(map_err(layout::map::MARTIAN6)),
+        }
+    }
+
+    /// Removes exactly `prefix` of `port` (absent is not an error).
+    pub fn remove_martian(&mut self, port: IfKey, prefix: IpPrefix) -> Result<(), Error> {
+        let len = u32::from(prefix.len) + 64;
+        match prefix.addr {
+            IpAddr::V4(a) => absent_ok(
+                layout::map::MARTIAN4,
+                self.martian4
+                    .remove(&Key::new(len, martian_key(port, a.octets()))),
+            ),
+            IpAddr::V6(a) => absent_ok(
+                layout::map::MARTIAN6,
+                self.martian6
+                    .remove(&Key::new(len, martian_key(port, a.octets()))),
+            ),
+        }
+    }
+
+    /// Every martian entry: port, prefix, drop (true) or exempt (false).
+    pub fn martians(&self) -> Result<Vec<(IfKey, IpPrefix, bool)>, Error> {
+        let mut all = Vec::new();
+        for entry in self.martian4.iter() {
+            let (k, v) = entry.map_err(map_err(layout::map::MARTIAN4))?;
+            let (port, addr) = split_martian_key::<4>(&k.data());
+            let len = (k.prefix_len() - 64) as u8;
+            all.push((port, IpPrefix::new(IpAddr::from(addr), len)?, v != 0));
+        }
+        for entry in self.martian6.iter() {
+            let (k, v) = entry.map_err(map_err(layout::map::MARTIAN6))?;
+            let (port, addr) = split_martian_key::<16>(&k.data());
+            let len = (k.prefix_len() - 64) as u8;
+            all.push((port, IpPrefix::new(IpAddr::from(addr), len)?, v != 0));
+        }
+        all.sort();
+        Ok(all)
     }
 
     /// Adds `addr/len` (host bits ignored) to the site's source space.
@@ -197,4 +310,29 @@ impl Dataplane {
         v4.extend(v6);
         Ok(v4)
     }
+}
+
+/// `struct martian{4,6}_key` after the prefix length: the port, then the
+/// address. `K` is 8 + the address length.
+fn martian_key<const A: usize, const K: usize>(port: IfKey, addr: [u8; A]) -> [u8; K] {
+    let mut k = [0u8; K];
+    k[..8].copy_from_slice(&port.to_bytes());
+    k[8..].copy_from_slice(&addr);
+    k
+}
+
+fn split_martian_key<const A: usize>(k: &[u8]) -> (IfKey, [u8; A]) {
+    let mut port = [0u8; 8];
+    port.copy_from_slice(&k[..8]);
+    let mut addr = [0u8; A];
+    addr.copy_from_slice(&k[8..8 + A]);
+    (IfKey::from_bytes(port), addr)
+}
+
+/// Four random bytes from the kernel.
+fn random_u32() -> std::io::Result<u32> {
+    use std::io::Read;
+    let mut b = [0u8; 4];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(u32::from_ne_bytes(b))
 }

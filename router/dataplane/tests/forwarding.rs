@@ -61,8 +61,9 @@ impl Router {
             let eth1 = dp.attach("eth1", mode).expect("attach to r:eth1");
             let eth2 = dp.attach("eth2", mode).expect("attach to r:eth2");
             // DEVMAP entries name ifindexes of the writer's namespace.
-            for port in [&eth1, &eth2] {
+            for (port, name) in [(&eth1, "eth1"), (&eth2, "eth2")] {
                 dp.add_tx_port(port.ifindex()).expect("add egress port");
+                route_on_port(&mut dp, port.ifindex(), name);
             }
             Router {
                 dp,

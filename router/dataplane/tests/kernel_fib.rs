@@ -152,6 +152,7 @@ fn kernel_fib_mode_forwards_and_punts_by_the_kernels_answer() {
     in_netns(env.r.name(), || {
         let mut dp = Dataplane::load().expect("load");
         dp.add_tx_port(eth2).unwrap();
+        route_on(&mut dp, eth1, 0, 0);
         assert_eq!(dp.fib_mode().unwrap(), FibMode::Sluice);
 
         let frame = V4::udp([10, 1, 0, 1], [10, 20, 3, 4]).frame(1000, 53);
@@ -268,7 +269,8 @@ fn antispoof_applies_per_ingress_interface_in_both_modes() {
         dp.add_tx_port(eth2).unwrap();
         dp.add_source_prefix([10, 1, 0, 0].into(), 16).unwrap();
         dp.add_source_prefix("fd01::".parse().unwrap(), 16).unwrap();
-        dp.set_interface_flags(eth1, IF_F_ANTISPOOF).unwrap();
+        route_on(&mut dp, eth1, 0, IF_F_ANTISPOOF);
+        route_on(&mut dp, eth2, 0, 0);
 
         let spoofed = V4::udp([192, 0, 2, 66], [10, 20, 3, 4]).frame(1, 2);
         let spoofed6 = v6_udp_frame("2001:db8::66", "fd20::5", 64, 1);

@@ -14,7 +14,7 @@ const HASH: u32 = 1;
 const ARRAY: u32 = 2;
 const PERCPU_ARRAY: u32 = 6;
 const LPM_TRIE: u32 = 11;
-const DEVMAP: u32 = 14;
+const DEVMAP_HASH: u32 = 25;
 const F_NO_PREALLOC: u32 = 1;
 const F_MMAPABLE: u32 = 1 << 10;
 
@@ -50,7 +50,7 @@ fn object_maps_match_the_layout() {
     assert_eq!(obj.maps[map::SRC4].map_flags(), F_NO_PREALLOC);
     assert_eq!(obj.maps[map::OWN4].map_type(), HASH);
     assert_eq!(obj.maps[map::NH_STATS].map_type(), PERCPU_ARRAY);
-    assert_eq!(obj.maps[map::TX_PORTS].map_type(), DEVMAP);
+    assert_eq!(obj.maps[map::TX_PORTS].map_type(), DEVMAP_HASH);
     assert_eq!(
         obj.maps[map::NH_GROUPS].value_size() as usize,
         size_of::<layout::NhGroup>()
@@ -175,6 +175,8 @@ fn value_structs_match_the_btf() {
                 ("smac", offset_of!(NextHop, smac)),
                 ("mtu", offset_of!(NextHop, mtu)),
                 ("flags", offset_of!(NextHop, flags)),
+                ("vlan", offset_of!(NextHop, vlan)),
+                ("_pad", offset_of!(NextHop, pad)),
             ])
         )
     );
@@ -213,14 +215,46 @@ fn value_structs_match_the_btf() {
         )
     );
     assert_eq!(
-        btf_struct(&types, "if_settings"),
-        (4, fields(&[("flags", 0)]))
+        btf_struct(&types, "if_key"),
+        (layout::IF_KEY_SIZE, fields(&[("ifindex", 0), ("vlan", 4)]))
+    );
+    assert_eq!(
+        btf_struct(&types, "iface"),
+        (
+            layout::IFACE_SIZE,
+            fields(&[("flags", 0), ("ifindex", 4), ("mac", 8), ("_pad", 14)])
+        )
+    );
+    // The martian keys: prefix length, the port, the address (aya's
+    // `Key<[u8; 8 + N]>`).
+    assert_eq!(
+        btf_struct(&types, "martian4_key"),
+        (
+            layout::MARTIAN4_KEY_SIZE,
+            fields(&[("prefixlen", 0), ("port", 4), ("addr", 12)])
+        )
+    );
+    assert_eq!(
+        btf_struct(&types, "martian6_key"),
+        (
+            layout::MARTIAN6_KEY_SIZE,
+            fields(&[("prefixlen", 0), ("port", 4), ("addr", 12)])
+        )
+    );
+    assert_eq!(
+        size_of::<aya::maps::lpm_trie::Key<[u8; 24]>>(),
+        layout::MARTIAN6_KEY_SIZE
     );
     assert_eq!(
         btf_struct(&types, "settings"),
         (
             layout::SETTINGS_SIZE,
-            fields(&[("fib_mode", 0), ("flags", 4)])
+            fields(&[
+                ("fib_mode", 0),
+                ("flags", 4),
+                ("hash_seed", 8),
+                ("_pad", 12)
+            ])
         )
     );
 }

@@ -58,6 +58,8 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
         assert!(a1.path.exists() && a2.path.exists());
         dp.add_tx_port(a1.ifindex).unwrap();
         dp.add_tx_port(a2.ifindex).unwrap();
+        route_on_port(&mut dp, a1.ifindex, "eth1");
+        route_on_port(&mut dp, a2.ifindex, "eth2");
         (dp, a1.ifindex, a2.ifindex)
     })
     .unwrap();

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use sluice_dataplane::dir24::{DEFAULT_TBL8_GROUPS, Dir24, Prefix};
 use sluice_dataplane::layout::{
-    FibMode, GROUP_DISCARD, IF_F_ANTISPOOF, NextHop, NhGroup, Verdict, map,
+    FibMode, GROUP_DISCARD, IF_F_ANTISPOOF, IF_F_MARTIAN, IfKey, NextHop, NhGroup, Verdict, map,
 };
 use sluice_dataplane::loader::{Dataplane, Error};
 use sluice_dataplane::pin::unpin_all;
@@ -46,10 +46,12 @@ fn map_contents_survive_a_reopen_from_the_pins() {
         dp.add_own_address(IpAddr::V4([10, 0, 0, 1].into()))
             .unwrap();
         dp.add_source_prefix([192, 0, 2, 0].into(), 24).unwrap();
-        dp.set_interface_flags(5, IF_F_ANTISPOOF).unwrap();
+        route_on(&mut dp, 5, 0, IF_F_ANTISPOOF);
         dp.set_fib_mode(FibMode::Kernel).unwrap();
         dp.set_fib_mode(FibMode::Sluice).unwrap();
-        dp.set_interface_flags(9, IF_F_ANTISPOOF).unwrap();
+        route_on(&mut dp, 9, 100, IF_F_ANTISPOOF | IF_F_MARTIAN);
+        dp.set_hash_seed(0x1234_5678).unwrap();
+        route_on(&mut dp, LO, 0, 0);
         assert_eq!(
             dp.test_run(&frame).unwrap().action,
             Verdict::Forwarded.action()
@@ -73,8 +75,16 @@ fn map_contents_survive_a_reopen_from_the_pins() {
         dp.source_prefixes().unwrap(),
         vec![IpPrefix::new([192, 0, 2, 0].into(), 24).unwrap()]
     );
-    assert_eq!(dp.interface_flags(5).unwrap(), IF_F_ANTISPOOF);
-    assert_eq!(dp.interface_flags(9).unwrap(), IF_F_ANTISPOOF);
+    let flags = |ifindex, vlan| {
+        dp.interface(IfKey { ifindex, vlan })
+            .unwrap()
+            .map(|i| i.flags)
+    };
+    assert_eq!(flags(5, 0), Some(IF_F_ANTISPOOF));
+    assert_eq!(flags(9, 100), Some(IF_F_ANTISPOOF | IF_F_MARTIAN));
+    assert_eq!(flags(9, 0), None);
+    // The flow hash seed survives: adopted flows keep their next hops.
+    assert_eq!(dp.hash_seed().unwrap(), 0x1234_5678);
     assert_eq!(dp.fib_mode().unwrap(), FibMode::Sluice);
     // What `sluice show fib` reads: the effective IPv4 FIB (the /8 around
     // the discarded /25 is 17 prefixes), the trie, next hops and groups.

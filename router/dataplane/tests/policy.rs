@@ -4,13 +4,11 @@
 
 use std::net::IpAddr;
 
-use sluice_dataplane::layout::{GROUP_DISCARD, IF_F_ANTISPOOF, Verdict};
+use sluice_dataplane::layout::{GROUP_DISCARD, IF_F_ANTISPOOF, IfKey, Iface, Verdict};
 use sluice_dataplane::settings::IpPrefix;
 
 mod common;
 use common::*;
-
-const LO: u32 = 1;
 
 #[test]
 #[ignore = "needs root: BPF"]
@@ -84,14 +82,15 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
     let good6 = v6_udp_frame("2001:db8:100:5::1", "2001:4860::8888", 64, 1);
 
     // Unflagged: everything is forwarded.
-    assert_eq!(f.dp.interface_flags(LO).unwrap(), 0);
+    assert_eq!(
+        f.dp.interface(IfKey::untagged(LO)).unwrap().unwrap().flags,
+        0
+    );
     for frame in [&spoofed4, &spoofed6, &good4, &outside4b, &good6] {
         f.expect(frame, Verdict::Forwarded);
     }
 
-    assert!(!f.dp.antispoof_enabled().unwrap());
-    f.dp.set_interface_flags(LO, IF_F_ANTISPOOF).unwrap();
-    assert!(f.dp.antispoof_enabled().unwrap());
+    route_on(&mut f.dp, LO, 0, IF_F_ANTISPOOF);
     f.expect(&spoofed4, Verdict::DropSpoofed);
     f.expect(&spoofed6, Verdict::DropSpoofed);
     f.expect(&outside4b, Verdict::DropSpoofed);
@@ -131,22 +130,19 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
     f.dp.remove_source_prefix([192, 0, 2, 0].into(), 24)
         .unwrap(); // idempotent
     f.expect(&good4, Verdict::DropSpoofed);
-    // Another flagged interface keeps the global flag on.
-    f.dp.set_interface_flags(7, IF_F_ANTISPOOF).unwrap();
-    f.dp.set_interface_flags(LO, 0).unwrap();
-    assert!(f.dp.antispoof_enabled().unwrap());
+    // Another interface's flag does not check this one's packets.
+    route_on(&mut f.dp, 7, 0, IF_F_ANTISPOOF);
+    route_on(&mut f.dp, LO, 0, 0);
     f.expect(&good4, Verdict::Forwarded);
-    f.dp.set_interface_flags(7, 0).unwrap();
-    assert!(!f.dp.antispoof_enabled().unwrap());
-    // The FIB mode and the global flag are independent.
-    f.dp.set_interface_flags(LO, IF_F_ANTISPOOF).unwrap();
+    // The FIB mode and the seed leave the flags alone.
+    route_on(&mut f.dp, LO, 0, IF_F_ANTISPOOF);
     f.dp.set_fib_mode(sluice_dataplane::layout::FibMode::Kernel)
         .unwrap();
     f.dp.set_fib_mode(sluice_dataplane::layout::FibMode::Sluice)
         .unwrap();
-    assert!(f.dp.antispoof_enabled().unwrap());
+    f.dp.seed_flow_hash().unwrap();
     f.expect(&spoofed4, Verdict::DropSpoofed);
-    f.dp.set_interface_flags(LO, 0).unwrap();
+    route_on(&mut f.dp, LO, 0, 0);
     f.expect(&good4, Verdict::Forwarded);
     f.expect(&spoofed6, Verdict::Forwarded);
 
@@ -157,8 +153,22 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
             IpPrefix::new(IpAddr::V6(v6("2001:db8:100::")), 48).unwrap(),
         ]
     );
-    assert!(f.dp.set_interface_flags(256, IF_F_ANTISPOOF).is_err());
-    assert!(f.dp.set_interface_flags(LO, 0x80).is_err());
+    let lo = Iface {
+        flags: 0x80,
+        ifindex: LO,
+        mac: ROUTER_MAC,
+    };
+    assert!(f.dp.set_interface(IfKey::untagged(LO), &lo).is_err());
+    assert!(
+        f.dp.set_interface(
+            IfKey {
+                ifindex: LO,
+                vlan: 4096
+            },
+            &Iface::default()
+        )
+        .is_err()
+    );
     assert!(f.dp.add_source_prefix([10, 0, 0, 0].into(), 33).is_err());
 }
 
@@ -166,7 +176,7 @@ fn spoofed_sources_are_dropped_only_on_flagged_interfaces() {
 #[ignore = "needs root: BPF"]
 fn control_traffic_reaches_the_kernel_on_flagged_interfaces() {
     let mut f = antispoof_fixture();
-    f.dp.set_interface_flags(LO, IF_F_ANTISPOOF).unwrap();
+    route_on(&mut f.dp, LO, 0, IF_F_ANTISPOOF);
 
     // ARP, whatever it says.
     f.expect(

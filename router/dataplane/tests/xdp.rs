@@ -122,6 +122,16 @@ fn ipv6_with_a_route_is_redirected_with_hop_limit_decremented() {
 #[ignore = "needs root: BPF"]
 fn vlan_tagged_frames_are_forwarded_with_the_tag_kept() {
     let mut f = Fixture::new();
+    // Configured VLANs whose next hops sit on the same VLAN.
+    for (vlan, nh) in [(100, 1u16), (4094, 2)] {
+        route_on(&mut f.dp, LO, vlan, 0);
+        let hop = NextHop {
+            vlan: vlan as u16,
+            ..NextHop::resolved(EGRESS_IFINDEX, nh_mac(nh), EGRESS_MAC, MTU)
+        };
+        f.dp.set_next_hop(nh, &hop).unwrap();
+    }
+    route_on(&mut f.dp, LO, 7, 0);
     f.route4([10, 0, 0, 0], 8, 1);
     f.dp.set_route6(v6("2001:db8::"), 32, 2).unwrap();
     let p4 = V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).packet(&l4_ports(1, 2, 8));
@@ -433,6 +443,7 @@ fn malformed_frames_are_dropped_and_counted() {
     // Short IP headers.
     f.expect(&ether(ROUTER_MAC, None, ETH_IP, &[]), drop);
     f.expect(&ether(ROUTER_MAC, None, ETH_IP, &good[..19]), drop);
+    route_on(&mut f.dp, LO, 3, 0);
     f.expect(&ether(ROUTER_MAC, Some(3), ETH_IP, &good[..10]), drop);
     let p6 = ipv6_packet(v6("2001:db8::2"), v6("2001:db8:5::1"), 64, UDP, &[0u8; 8]);
     f.expect(&ether(ROUTER_MAC, None, ETH_IP6, &p6[..39]), drop);

@@ -9,6 +9,7 @@
 
 pub mod kernel;
 pub mod placer;
+mod ports;
 pub mod program;
 pub mod xdp;
 
@@ -118,7 +119,7 @@ impl Fib {
             return fib;
         }
         let mut notes = Vec::new();
-        match Xdp::start(config) {
+        match Xdp::start(config, &links) {
             Ok((xdp, note)) => {
                 status.xdp = xdp.mode().into();
                 status.attached = xdp.attached();
@@ -169,6 +170,7 @@ impl Fib {
             fib.link(link);
         }
         fib.reload_neighbours();
+        fib.reload_addresses();
         fib.install_local(&Rib::default());
         fib.running = true;
         fib
@@ -221,6 +223,11 @@ impl Fib {
 
     /// Follows the kernel's view of one interface.
     fn link(&mut self, link: &Link) -> bool {
+        if self.running
+            && let Some(x) = self.xdp.as_mut()
+        {
+            x.link(link, &self.config);
+        }
         if !self.configured(&link.name) {
             return false;
         }
@@ -246,6 +253,23 @@ impl Fib {
             self.kernel_repair();
         }
         true
+    }
+
+    /// Every address of this namespace into the own-address maps: the
+    /// router delivers whatever the kernel owns, not only what the config
+    /// names (loopbacks, management, VRRP addresses).
+    fn reload_addresses(&mut self) {
+        let Some(nl) = self.nl.as_mut() else { return };
+        let addrs = match nl.addresses() {
+            Ok(a) => a.into_iter().map(|a| a.addr).collect(),
+            Err(e) => {
+                tracing::warn!("data plane: reading the addresses: {e}");
+                return;
+            }
+        };
+        if let Some(x) = self.xdp.as_mut() {
+            x.kernel_addresses(addrs, &self.config);
+        }
     }
 
     fn reload_neighbours(&mut self) {
@@ -284,13 +308,18 @@ impl Fib {
     pub fn netlink_event(&mut self, event: NlEvent) -> bool {
         match event {
             NlEvent::Link(link) => self.link(&link),
-            NlEvent::LinkGone(ifindex) => match self.ifnames.remove(&ifindex) {
-                Some(name) => {
-                    self.set_port(&name, None);
-                    true
+            NlEvent::LinkGone(ifindex) => {
+                if let Some(x) = self.xdp.as_mut() {
+                    x.link_gone(ifindex, &self.config);
                 }
-                None => false,
-            },
+                match self.ifnames.remove(&ifindex) {
+                    Some(name) => {
+                        self.set_port(&name, None);
+                        true
+                    }
+                    None => false,
+                }
+            }
             NlEvent::Neighbour(n) => {
                 if self.ifnames.contains_key(&n.ifindex) {
                     let mac = n.mac.filter(|_| n.is_usable());
@@ -304,10 +333,20 @@ impl Fib {
                 }
                 false
             }
-            // Ignored until the daemon's address handling lands (separate
-            // work); only here to keep the match exhaustive.
-            NlEvent::Address(_) | NlEvent::AddressGone(_) => false,
+            NlEvent::Address(a) => {
+                if let Some(x) = self.xdp.as_mut() {
+                    x.kernel_address(a.addr, true, &self.config);
+                }
+                false
+            }
+            NlEvent::AddressGone(a) => {
+                if let Some(x) = self.xdp.as_mut() {
+                    x.kernel_address(a.addr, false, &self.config);
+                }
+                false
+            }
             NlEvent::Overrun => {
+                self.reload_addresses();
                 let Some(links) = self.nl.as_mut().and_then(|nl| nl.links().ok()) else {
                     return false;
                 };

@@ -9,10 +9,13 @@ use sluice_config::Config;
 use sluice_config::model::XdpMode as ConfigMode;
 use sluice_dataplane::attach::{Attachment, XdpMode};
 use sluice_dataplane::dir24::Dir24;
-use sluice_dataplane::layout::{FibMode, IF_F_ANTISPOOF, NextHop, NhGroup, TX_PORTS_MAX, Verdict};
+use sluice_dataplane::layout::{FibMode, IfKey, Iface, NextHop, NhGroup, Verdict};
 use sluice_dataplane::loader::Dataplane;
+use sluice_dataplane::settings::IpPrefix;
+use sluice_netlink::Link;
 use sluice_wire::Prefix;
 
+use super::ports;
 use super::program::{Changes, Hop};
 
 /// Where the program is attached.
@@ -65,7 +68,16 @@ pub struct Xdp {
     mode: XdpMode,
     /// The router's own addresses, as written to the maps.
     own: HashSet<IpAddr>,
+    /// The addresses the kernel reports on any interface (loopbacks,
+    /// management, VRRP), delivered locally like the configured ones.
+    kernel_addrs: HashSet<IpAddr>,
     tx_ports: HashSet<u32>,
+    /// The kernel's links, by ifindex: ports and VLAN parents.
+    links: HashMap<u32, Link>,
+    /// The `ifaces` entries as written.
+    ports: HashMap<IfKey, Iface>,
+    /// The martian entries as written (port, prefix) → drop.
+    martians: HashMap<(IfKey, IpPrefix), bool>,
     /// The address each next-hop id was written for.
     hop_addrs: HashMap<u16, IpAddr>,
     /// Packets counted by next hops since freed, per address: an uplink's
@@ -103,7 +115,7 @@ impl Xdp {
     /// pinned links. Without a bpffs it runs unpinned and says so. Generic
     /// mode is the fallback when a driver has no native XDP; no interface
     /// at all, or no rights, turns XDP off.
-    pub fn start(config: &Config) -> Result<(Xdp, Option<Reason>), Reason> {
+    pub fn start(config: &Config, links: &[Link]) -> Result<(Xdp, Option<Reason>), Reason> {
         let dp = &config.dataplane;
         let mode = match dp.xdp {
             ConfigMode::Off => return Err("off: dataplane.xdp is off".into()),
@@ -120,21 +132,28 @@ impl Xdp {
                 (plane, None, false)
             }
         };
-        let mut attached = Vec::new();
+        let links: HashMap<u32, Link> = links.iter().map(|l| (l.ifindex, l.clone())).collect();
+        let mut attached: Vec<Attached> = Vec::new();
         for iface in &config.interfaces {
             let name = &iface.name.value;
-            match attach(&mut plane, pins.as_deref(), name, mode) {
-                Ok(a) => attached.push(a),
-                Err(e) if mode == XdpMode::Driver => {
-                    match attach(&mut plane, pins.as_deref(), name, XdpMode::Skb) {
-                        Ok(a) => {
-                            notes.push(format!("{name}: generic, driver has no native XDP ({e})"));
-                            attached.push(a);
-                        }
-                        Err(e) => notes.push(format!("{name}: not attached: {e}")),
-                    }
+            let target = match ports::resolve(name, &links) {
+                Ok(Some(port)) => port.attach,
+                Ok(None) => name.clone(),
+                Err(e) => {
+                    notes.push(e);
+                    continue;
                 }
-                Err(e) => notes.push(format!("{name}: not attached: {e}")),
+            };
+            // VLANs of one parent share its attachment.
+            if attached.iter().any(|a| a.ifname() == target) {
+                continue;
+            }
+            match attach_falling_back(&mut plane, pins.as_deref(), &target, mode) {
+                Ok((a, note)) => {
+                    attached.push(a);
+                    notes.extend(note);
+                }
+                Err(e) => notes.push(e),
             }
         }
         if attached.is_empty() {
@@ -150,6 +169,10 @@ impl Xdp {
         if let Err(e) = plane.set_fib_mode(fib_mode) {
             notes.push(format!("fib mode: {e}"));
         }
+        // Random per start, kept by adopted maps so flows do not move.
+        if let Err(e) = plane.seed_flow_hash() {
+            notes.push(format!("flow hash seed: {e}"));
+        }
         let mut xdp = Xdp {
             plane,
             attached,
@@ -157,7 +180,11 @@ impl Xdp {
             adopted,
             mode,
             own: HashSet::new(),
+            kernel_addrs: HashSet::new(),
             tx_ports: HashSet::new(),
+            links,
+            ports: HashMap::new(),
+            martians: HashMap::new(),
             hop_addrs: HashMap::new(),
             retired: HashMap::new(),
             trouble: None,
@@ -169,44 +196,178 @@ impl Xdp {
     }
 
     /// What the program needs from the config besides routes: the
-    /// router's own addresses and anti-spoofing. New entries are written
-    /// before old ones are removed.
+    /// router's own addresses, the ports it routes on with their checks,
+    /// and the prefixes those checks use. New entries are written before
+    /// old ones are removed.
     fn local_settings(&mut self, config: &Config) -> Result<(), String> {
+        self.own_addresses(config);
+        for (addr, len) in ports::source_prefixes(config) {
+            self.plane
+                .add_source_prefix(addr, len)
+                .map_err(|e| format!("anti-spoofing: {e}"))?;
+        }
+        self.write_ports(config)
+    }
+
+    /// Own addresses: the config's and every address the kernel reports.
+    fn own_addresses(&mut self, config: &Config) {
         let own: HashSet<IpAddr> = config
             .interfaces
             .iter()
             .flat_map(|i| i.addresses.iter().map(|a| a.addr()))
+            .chain(self.kernel_addrs.iter().copied())
             .collect();
+        let mut failed = Vec::new();
         for a in own.difference(&self.own) {
-            let _ = self.plane.add_own_address(*a);
+            if let Err(e) = self.plane.add_own_address(*a) {
+                failed.push(format!("own address {a}: {e}"));
+            }
         }
         for a in self.own.difference(&own) {
-            let _ = self.plane.remove_own_address(*a);
+            if let Err(e) = self.plane.remove_own_address(*a) {
+                failed.push(format!("own address {a}: {e}"));
+            }
         }
         self.own = own;
-        anti_spoofing(&mut self.plane, config).map_err(|e| format!("anti-spoofing: {e}"))
+        // Not written: packets to it would be routed, not delivered.
+        for f in failed {
+            self.own
+                .retain(|a| !f.starts_with(&format!("own address {a}:")));
+            self.note(f);
+        }
     }
 
-    /// A new config: own addresses, anti-spoofing.
+    /// An address appeared on (`present`) or left an interface of this
+    /// namespace.
+    pub fn kernel_address(&mut self, addr: IpAddr, present: bool, config: &Config) {
+        let changed = if present {
+            self.kernel_addrs.insert(addr)
+        } else {
+            self.kernel_addrs.remove(&addr)
+        };
+        if changed {
+            self.own_addresses(config);
+        }
+    }
+
+    /// Every address of this namespace, after a dump (events may have been
+    /// lost).
+    pub fn kernel_addresses(&mut self, addrs: HashSet<IpAddr>, config: &Config) {
+        self.kernel_addrs = addrs;
+        self.own_addresses(config);
+    }
+
+    /// The `ifaces` and martian entries the config and the links ask for.
+    fn write_ports(&mut self, config: &Config) -> Result<(), String> {
+        let mut ports = HashMap::new();
+        let mut martians = HashMap::new();
+        let mut trouble = Vec::new();
+        for i in &config.interfaces {
+            let port = match ports::resolve(&i.name.value, &self.links) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => {
+                    trouble.push(e);
+                    continue;
+                }
+            };
+            let flags = ports::flags(config, i);
+            let iface = Iface {
+                flags,
+                ..port.iface
+            };
+            ports.insert(port.key, iface);
+            if flags & sluice_dataplane::layout::IF_F_MARTIAN != 0 {
+                for (prefix, drop) in ports::martians(config, i) {
+                    martians.insert((port.key, prefix), drop);
+                }
+            }
+        }
+        // Martian entries before the flag that makes them checked, and
+        // removed after it is gone.
+        for (&(key, prefix), &drop) in &martians {
+            if self.martians.get(&(key, prefix)) != Some(&drop)
+                && let Err(e) = self.plane.set_martian(key, prefix, drop)
+            {
+                trouble.push(format!("martian {prefix}: {e}"));
+            }
+        }
+        for (key, iface) in &ports {
+            if self.ports.get(key) != Some(iface)
+                && let Err(e) = self.plane.set_interface(*key, iface)
+            {
+                trouble.push(format!("port {}/{}: {e}", key.ifindex, key.vlan));
+            }
+        }
+        for key in self.ports.keys().filter(|k| !ports.contains_key(k)) {
+            if let Err(e) = self.plane.remove_interface(*key) {
+                trouble.push(format!("port {}/{}: {e}", key.ifindex, key.vlan));
+            }
+        }
+        for (key, prefix) in self.martians.keys().filter(|k| !martians.contains_key(k)) {
+            if let Err(e) = self.plane.remove_martian(*key, *prefix) {
+                trouble.push(format!("martian {prefix}: {e}"));
+            }
+        }
+        self.ports = ports;
+        self.martians = martians;
+        if trouble.is_empty() {
+            Ok(())
+        } else {
+            Err(trouble.join("; "))
+        }
+    }
+
+    /// A new config: own addresses, ports, checks.
     pub fn reconfigure(&mut self, config: &Config) {
         if let Err(e) = self.local_settings(config) {
             self.note(e);
         }
     }
 
-    /// An interface of the config appeared (again, maybe with a new
-    /// ifindex): attach to it and set its anti-spoofing flag.
-    pub fn interface_appeared(&mut self, ifname: &str, config: &Config) {
-        match attach(&mut self.plane, self.pins.as_deref(), ifname, self.mode) {
-            Ok(a) => {
-                self.attached.retain(|x| x.ifname() != ifname);
-                self.attached.push(a);
+    /// The kernel reported a link (new, changed, or in a dump): follow
+    /// its MAC and VLAN in the ports.
+    pub fn link(&mut self, link: &Link, config: &Config) {
+        let old = self.links.insert(link.ifindex, link.clone());
+        if old.is_none_or(|o| o.mac != link.mac || o.vlan != link.vlan || o.name != link.name)
+            && let Err(e) = self.write_ports(config)
+        {
+            self.note(e);
+        }
+    }
+
+    /// A link was deleted.
+    pub fn link_gone(&mut self, ifindex: u32, config: &Config) {
+        if self.links.remove(&ifindex).is_some() {
+            self.tx_ports.remove(&ifindex);
+            if let Err(e) = self.write_ports(config) {
+                self.note(e);
             }
-            Err(e) => self.note(format!("{ifname}: not attached: {e}")),
+        }
+    }
+
+    /// An interface of the config appeared (again, maybe with a new
+    /// ifindex): attach to it (or to its VLAN parent) with the same
+    /// native → generic fallback as at start, and write its port.
+    pub fn interface_appeared(&mut self, ifname: &str, config: &Config) {
+        let target = match ports::resolve(ifname, &self.links) {
+            Ok(Some(port)) => port.attach,
+            Ok(None) => ifname.to_owned(),
+            Err(e) => return self.note(e),
+        };
+        match attach_falling_back(&mut self.plane, self.pins.as_deref(), &target, self.mode) {
+            Ok((a, note)) => {
+                self.attached.retain(|x| x.ifname() != target);
+                self.attached.push(a);
+                if let Some(n) = note {
+                    tracing::info!("data plane: {n}");
+                }
+            }
+            Err(e) => self.note(e),
         }
         self.tx_ports.clear();
-        if let Err(e) = anti_spoofing(&mut self.plane, config) {
-            self.note(format!("anti-spoofing: {e}"));
+        if let Err(e) = self.write_ports(config) {
+            self.note(e);
         }
     }
 
@@ -228,26 +389,27 @@ impl Xdp {
         let Some(port) = hop.port else {
             return NextHop::default();
         };
-        if port.ifindex >= TX_PORTS_MAX {
-            self.note(format!(
-                "ifindex {} is beyond the egress map (< {TX_PORTS_MAX}): its next hops go through the kernel",
-                port.ifindex
-            ));
-        } else if self.tx_ports.insert(port.ifindex)
-            && let Err(e) = self.plane.add_tx_port(port.ifindex)
+        // Behind a VLAN device: out through its parent, tagged.
+        let (ifindex, vlan) = ports::egress(&self.links, port.ifindex);
+        if self.tx_ports.insert(ifindex)
+            && let Err(e) = self.plane.add_tx_port(ifindex)
         {
-            self.tx_ports.remove(&port.ifindex);
-            self.note(format!("egress port {}: {e}", port.ifindex));
+            self.tx_ports.remove(&ifindex);
+            self.note(format!("egress port {ifindex}: {e}"));
         }
         let mtu = port.mtu.min(u32::from(u16::MAX)) as u16;
         match hop.mac {
-            Some(mac) => NextHop::resolved(port.ifindex, mac, port.mac, mtu),
+            Some(mac) => NextHop {
+                vlan,
+                ..NextHop::resolved(ifindex, mac, port.mac, mtu)
+            },
             // Valid but unresolved: the program punts, the kernel resolves.
             None => NextHop {
-                ifindex: port.ifindex,
+                ifindex,
                 smac: port.mac,
                 mtu,
                 flags: NextHop::VALID,
+                vlan,
                 ..NextHop::default()
             },
         }
@@ -445,69 +607,23 @@ fn attach(
     }
 }
 
-/// BCP 38 on internal interfaces (those no uplink uses): sources must lie
-/// in the site's own space — the announced prefixes, the internal
-/// interfaces' subnets and the static routes toward internal next hops.
-/// An interface with an iBGP peer of the same AS on it is not checked:
-/// that peer may be the other edge router of the site, forwarding
-/// internet traffic (the ha-pair topology).
-fn anti_spoofing(plane: &mut Dataplane, config: &Config) -> Result<(), String> {
-    let uplink_ifaces: HashSet<&str> = config
-        .uplinks
-        .iter()
-        .map(|u| u.interface.value.as_str())
-        .collect();
-    let internal: Vec<_> = config
-        .interfaces
-        .iter()
-        .filter(|i| !uplink_ifaces.contains(i.name.value.as_str()))
-        .collect();
-    let mut sources: Vec<(IpAddr, u8)> = config
-        .announce
-        .iter()
-        .map(|a| (a.value.0.network(), a.value.0.prefix_len()))
-        .collect();
-    for i in &internal {
-        for a in &i.addresses {
-            let net = a.subnet();
-            sources.push((net.network(), net.prefix_len()));
-        }
+/// [`attach`] in `mode`, or generic when native is refused (a driver
+/// without native XDP); the second value says so.
+fn attach_falling_back(
+    plane: &mut Dataplane,
+    pins: Option<&std::path::Path>,
+    ifname: &str,
+    mode: XdpMode,
+) -> Result<(Attached, Option<String>), String> {
+    match attach(plane, pins, ifname, mode) {
+        Ok(a) => Ok((a, None)),
+        Err(e) if mode == XdpMode::Driver => match attach(plane, pins, ifname, XdpMode::Skb) {
+            Ok(a) => Ok((
+                a,
+                Some(format!("{ifname}: generic, driver has no native XDP ({e})")),
+            )),
+            Err(e) => Err(format!("{ifname}: not attached: {e}")),
+        },
+        Err(e) => Err(format!("{ifname}: not attached: {e}")),
     }
-    for s in &config.static_routes {
-        if internal.iter().any(|i| {
-            i.addresses
-                .iter()
-                .any(|a| a.subnet().contains(&s.via.value))
-        }) {
-            sources.push((s.prefix.value.0.network(), s.prefix.value.0.prefix_len()));
-        }
-    }
-    for (addr, len) in sources {
-        plane
-            .add_source_prefix(addr, len)
-            .map_err(|e| e.to_string())?;
-    }
-    let on = config.dataplane.anti_spoofing;
-    let ibgp_on = |i: &sluice_config::model::Interface| {
-        config.neighbors.iter().any(|n| {
-            n.asn.value == config.router.asn.value
-                && i.addresses
-                    .iter()
-                    .any(|a| a.subnet().contains(&n.address.value))
-        })
-    };
-    for i in &config.interfaces {
-        let Some(ifindex) = sluice_dataplane::attach::ifindex(&i.name.value).ok() else {
-            continue;
-        };
-        let flags = if on && !uplink_ifaces.contains(i.name.value.as_str()) && !ibgp_on(i) {
-            IF_F_ANTISPOOF
-        } else {
-            0
-        };
-        plane
-            .set_interface_flags(ifindex, flags)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

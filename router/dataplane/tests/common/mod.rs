@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use sluice_dataplane::dir24::{Dir24, Prefix};
-use sluice_dataplane::layout::{FIB4_TBL8_GROUPS, NextHop, NhGroup, Verdict, XdpAction};
+use sluice_dataplane::layout::{
+    FIB4_TBL8_GROUPS, IfKey, Iface, NextHop, NhGroup, Verdict, XdpAction,
+};
 use sluice_dataplane::loader::{Dataplane, TestOutcome};
 
 pub mod bpffs;
@@ -163,7 +165,24 @@ pub fn v6_udp_frame(src: &str, dst: &str, hop: u8, sport: u16) -> Vec<u8> {
 pub const EGRESS_IFINDEX: u32 = 1;
 pub const MTU: u16 = 1500;
 
-/// A loaded program with next hops 1..=4 (resolved, on the loopback),
+/// The loopback, where `BPF_PROG_TEST_RUN` frames arrive by default.
+pub const LO: u32 = 1;
+
+/// Lets the program route frames arriving on `ifindex` (tagged `vlan`, 0
+/// untagged) addressed to [`ROUTER_MAC`], with `flags` (`IF_F_*`).
+pub fn route_on(dp: &mut Dataplane, ifindex: u32, vlan: u32, flags: u32) {
+    dp.set_interface(
+        IfKey { ifindex, vlan },
+        &Iface {
+            flags,
+            ifindex,
+            mac: ROUTER_MAC,
+        },
+    )
+    .expect("set interface");
+}
+
+/// A loaded program routing on the loopback, with next hops 1..=4 (resolved, on the loopback),
 /// group g = {next hop g} for g in 1..=4, group 5 = {1, 2} at 1:1.
 pub struct Fixture {
     pub dp: Dataplane,
@@ -174,6 +193,7 @@ impl Fixture {
     pub fn new() -> Self {
         require_root();
         let mut dp = Dataplane::load().expect("load the XDP program");
+        route_on(&mut dp, LO, 0, 0);
         dp.add_tx_port(EGRESS_IFINDEX).unwrap();
         for id in 1..=4u16 {
             dp.set_next_hop(

@@ -160,3 +160,18 @@ pub fn program_routes(topo: &Topology<'_>, dp: &mut Dataplane, eth1: u32, eth2: 
     dp.write_fib4_dirty(&fib, &dirty).unwrap();
     fib
 }
+
+/// Lets the program route frames arriving on interface `ifname` (index
+/// `ifindex`, in the calling thread's namespace) for its own MAC.
+pub fn route_on_port(dp: &mut sluice_dataplane::loader::Dataplane, ifindex: u32, ifname: &str) {
+    let mac = sluice_dataplane::attach::mac(ifname).expect("interface MAC");
+    dp.set_interface(
+        sluice_dataplane::layout::IfKey::untagged(ifindex),
+        &sluice_dataplane::layout::Iface {
+            flags: 0,
+            ifindex,
+            mac,
+        },
+    )
+    .expect("set interface");
+}
