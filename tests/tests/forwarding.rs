@@ -227,6 +227,70 @@ fn a_daemon_restart_loses_no_packets() {
     );
 }
 
+/// An upgrade to a version whose maps have another layout: the new daemon
+/// cannot adopt the pins, so it builds its maps beside them while the old
+/// program forwards, and swaps programs on the pinned links once its FIB
+/// holds every uplink's table. Not one packet is lost.
+#[test]
+#[ignore = "needs root: network namespaces, BPF and a bpffs"]
+fn an_upgrade_to_another_map_layout_loses_no_packets() {
+    must_be_root();
+    let bpffs = Bpffs::mount();
+    let lab = Lab::new("fwd-upgrade");
+    let site = site(&lab);
+    let mut sluice = up_with(&site, &config_with("native", "full", &bpffs.pins(&lab)));
+    wait_resolved(&sluice, DST);
+    let pins = bpffs.0.path().join("sluice").join(lab.prefix());
+
+    let pinger = site
+        .src
+        .spawn(["ping", "-q", "-c", "1000", "-i", "0.005", "-W", "1", DST]);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(sluice.stop(), "sluice did not stop:\n{}", sluice.log());
+    // What an older version would have pinned: a map of another size.
+    let verdicts = pins.join("verdicts");
+    std::fs::remove_file(&verdicts).unwrap();
+    let out = std::process::Command::new("bpftool")
+        .args(["map", "create"])
+        .arg(&verdicts)
+        .args(["type", "array", "key", "4", "value", "4", "entries", "1"])
+        .args(["name", "old_layout"])
+        .output()
+        .expect("run bpftool");
+    assert!(out.status.success(), "bpftool map create: {out:?}");
+    sluice.restart_stopped();
+    let status = sluice.json(&["status"]);
+    assert!(
+        status["dataplane"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("upgrading")),
+        "{status:#}"
+    );
+    wait_until(UP, "the new program swapped in", || {
+        sluice
+            .events()
+            .contains("data plane of the previous run taken over")
+    });
+    wait_until(Duration::from_secs(60), "ping done", || {
+        !pinger.is_running()
+    });
+    let out = pinger.log();
+    assert!(
+        out.contains(" 1000 received"),
+        "packets lost across the upgrade:\n{out}"
+    );
+    // The new program forwards on the new maps, pinned where the old were.
+    let before = verdict(&sluice, "forwarded");
+    assert_eq!(ping(&site.src, 20), 20);
+    assert!(verdict(&sluice, "forwarded") >= before + 20);
+    assert!(!pins.join("next").exists());
+    let status = sluice.json(&["status"]);
+    assert!(
+        status["dataplane"]["attached"].to_string().contains("eth1"),
+        "{status:#}"
+    );
+}
+
 /// Packets sent out of `ifname` in `node` so far.
 fn tx_packets(node: &Node<'_>, ifname: &str) -> u64 {
     let out = node.run(["ip", "-s", "-j", "link", "show", "dev", ifname]);

@@ -11,6 +11,16 @@
 //! the last FIB, and the next one adopts the maps and the links.
 //! [`unpin_all`] / [`Dataplane::detach_and_unpin`] are the clean stop.
 //!
+//! An upgrade that changes the map layout keeps forwarding too: pins of
+//! another layout cannot be adopted, so [`Dataplane::open_beside`] loads
+//! the new program with fresh maps pinned in `<pin dir>/next/` while the
+//! old program goes on forwarding through the pinned links on its own
+//! maps. Once the new maps hold the FIB, [`Dataplane::finish_upgrade`]
+//! swaps the program on every pinned link (`bpf_link_update`: no packet
+//! sees no program) and moves the new pins over the old ones (rename(2)
+//! on a bpffs replaces the target atomically), removing what only the old
+//! layout had.
+//!
 //! How aya 0.14 behaves, and why this module does what it does:
 //!
 //! * A map marked `LIBBPF_PIN_BY_NAME` in the object is pinned under
@@ -78,6 +88,20 @@ pub struct PinnedAttachment {
     /// atomically (its mode is the one it was made with); `false`: a new
     /// link was made and pinned.
     pub replaced: bool,
+}
+
+/// Where [`Dataplane::open_beside`] pins the new layout's maps.
+fn next_dir(pin_dir: &Path) -> PathBuf {
+    pin_dir.join("next")
+}
+
+/// Whether links are pinned in `pin_dir` (a program there may forward).
+pub fn has_links(pin_dir: &Path) -> bool {
+    std::fs::read_dir(pin_dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("link_"))
+    })
 }
 
 /// The pin path of the link on `ifname`.
@@ -168,6 +192,58 @@ impl Dataplane {
         }
         let dp = Self::load_with(&mut loader)?;
         Ok((dp, adopted))
+    }
+
+    /// Loads the program beside pins of another layout (an upgrade): every
+    /// map fresh, pinned in `<pin_dir>/next/` (what a crashed earlier
+    /// attempt left there is removed first), nothing attached, the old
+    /// pins and links untouched, so the old program keeps forwarding.
+    /// Fill the maps, then [`Self::finish_upgrade`].
+    pub fn open_beside(pin_dir: &Path) -> Result<Dataplane, Error> {
+        check_bpffs(pin_dir)?;
+        let next = next_dir(pin_dir);
+        unpin_all(&next)?;
+        std::fs::create_dir_all(&next).map_err(io_err(&next, "create directory"))?;
+        let mut loader = EbpfLoader::new();
+        for spec in &layout::map::SPECS {
+            loader.map_pin_path(spec.name, next.join(spec.name));
+        }
+        Self::load_with(&mut loader)
+    }
+
+    /// Ends an upgrade begun with [`Self::open_beside`]: attaches through
+    /// the pinned link of each of `ifnames` (replacing the old program
+    /// atomically where a link is pinned, else attaching anew in `mode`),
+    /// then moves the maps' pins from `<pin_dir>/next/` over the old ones
+    /// and removes the old layout's other pins. Returns the attachments.
+    pub fn finish_upgrade(
+        &mut self,
+        pin_dir: &Path,
+        ifnames: &[&str],
+        mode: XdpMode,
+    ) -> Result<Vec<PinnedAttachment>, Error> {
+        let mut done = Vec::new();
+        for ifname in ifnames {
+            done.push(self.attach_pinned(ifname, mode, pin_dir)?);
+        }
+        let next = next_dir(pin_dir);
+        for name in layout::map::ALL {
+            let (from, to) = (next.join(name), pin_dir.join(name));
+            std::fs::rename(&from, &to).map_err(io_err(&from, "move pin"))?;
+        }
+        // Pins only the old layout had (maps it named otherwise).
+        let entries = std::fs::read_dir(pin_dir).map_err(io_err(pin_dir, "read directory"))?;
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_file() && !name.starts_with("link_") && !layout::map::ALL.contains(&name) {
+                std::fs::remove_file(&path).map_err(io_err(&path, "unpin"))?;
+            }
+        }
+        std::fs::remove_dir(&next).map_err(io_err(&next, "remove directory"))?;
+        Ok(done)
     }
 
     /// Attaches the program to `ifname` (resolved in the calling thread's

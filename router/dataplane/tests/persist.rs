@@ -177,3 +177,107 @@ fn a_pinned_link_of_a_vanished_interface_is_replaced() {
     dp.detach_and_unpin(&dir).unwrap();
     assert!(!a.ip(["-d", "link", "show", "eth0"]).contains("prog/xdp"));
 }
+
+/// An upgrade that changes the map layout: the old program keeps
+/// forwarding on its own maps while the new one is filled beside it, then
+/// the pinned links swap programs atomically and the new pins replace the
+/// old ones. A ping flood through the whole upgrade loses nothing.
+#[test]
+#[ignore = "needs root: network namespaces, BPF and mount"]
+fn an_upgrade_to_another_map_layout_loses_nothing() {
+    require_root();
+    let lab = Lab::new("xdp-upgrade");
+    let topo = Topology::new(&lab);
+    let fs = Bpffs::mount("upgrade");
+    let dir = fs.path().join("sluice/r");
+    let r = topo.r.name().to_owned();
+
+    // The old version: attached through pinned links, forwarding.
+    let (mut old, eth1, eth2) = in_netns(&r, || {
+        let (mut dp, _) = Dataplane::open(&dir).expect("open");
+        let a1 = dp.attach_pinned("eth1", XdpMode::Driver, &dir).unwrap();
+        let a2 = dp.attach_pinned("eth2", XdpMode::Driver, &dir).unwrap();
+        for (a, name) in [(&a1, "eth1"), (&a2, "eth2")] {
+            dp.add_tx_port(a.ifindex).unwrap();
+            route_on_port(&mut dp, a.ifindex, name);
+        }
+        (dp, a1.ifindex, a2.ifindex)
+    })
+    .unwrap();
+    program_routes(&topo, &mut old, eth1, eth2);
+    assert_eq!(ping(&topo.src, DST4, 5), 5);
+    let old_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
+    // Make its pins another layout: one map of another value size, and a
+    // map name the new layout lacks. The old program keeps its own maps.
+    let verdicts = dir.join(map::VERDICTS);
+    std::fs::remove_file(&verdicts).unwrap();
+    for (path, value) in [(verdicts.clone(), "4"), (dir.join("if_settings"), "4")] {
+        let out = std::process::Command::new("bpftool")
+            .args(["map", "create"])
+            .arg(&path)
+            .args(["type", "array", "key", "4", "value", value, "entries", "1"])
+            .args(["name", "old_layout"])
+            .output()
+            .expect("run bpftool");
+        assert!(out.status.success(), "bpftool map create: {out:?}");
+    }
+    drop(old); // the old daemon exits; its program forwards on
+
+    let flood = topo.src.spawn([
+        "ping",
+        "-n",
+        "-i",
+        "0.01",
+        "-c",
+        &FLOOD.to_string(),
+        "-W",
+        "2",
+        DST4,
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The new version: the pins do not fit, so it builds beside them.
+    let err = Dataplane::open(&dir).expect_err("another layout");
+    assert!(err.to_string().contains("verdicts"), "{err}");
+    let mut new = Dataplane::open_beside(&dir).expect("open beside");
+    assert_eq!(
+        xdp_prog_id(&topo, "eth1"),
+        Some(old_prog),
+        "old still forwards"
+    );
+    in_netns(&r, || {
+        new.add_tx_port(eth1).unwrap();
+        new.add_tx_port(eth2).unwrap();
+        route_on_port(&mut new, eth1, "eth1");
+        route_on_port(&mut new, eth2, "eth2");
+    })
+    .unwrap();
+    program_routes(&topo, &mut new, eth1, eth2);
+    std::thread::sleep(Duration::from_millis(500));
+    let swapped = in_netns(&r, || {
+        new.finish_upgrade(&dir, &["eth1", "eth2"], XdpMode::Driver)
+    })
+    .unwrap()
+    .expect("finish the upgrade");
+    assert!(swapped.iter().all(|a| a.replaced), "{swapped:?}");
+    let new_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
+    assert_ne!(new_prog, old_prog, "program swapped");
+    sluice_testns::wait_until(
+        Duration::from_secs(10),
+        "forwarding by the new program",
+        || forwarded(&new).1.packets >= 30,
+    );
+    sluice_testns::wait_until(Duration::from_secs(60), "the ping flood to end", || {
+        !flood.is_running()
+    });
+    let log = flood.log();
+    assert_eq!(received(&log), Some(FLOOD), "no ping lost:\n{log}");
+
+    // The pins are the new layout's now: a next start adopts all of them.
+    assert!(!dir.join("next").exists());
+    assert!(!dir.join("if_settings").exists());
+    drop(new);
+    let (again, adopted) = Dataplane::open(&dir).expect("open after the upgrade");
+    assert!(adopted.all(), "{adopted:?}");
+    again.detach_and_unpin(&dir).unwrap();
+}

@@ -632,13 +632,21 @@ impl Fib {
 
     /// Whether a previous run's state awaits [`Self::sweep_stale`].
     pub fn adopting(&self) -> bool {
-        self.placer.program.adopting() || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
+        self.placer.program.adopting()
+            || self.kernel.as_ref().is_some_and(|k| k.status().stale > 0)
+            || self.xdp.as_ref().is_some_and(Xdp::upgrading)
     }
 
     /// Removes what a previous run left and nothing replaced.
     pub fn sweep_stale(&mut self) {
         self.placer.program.sweep_stale();
         self.flush();
+        if let Some(x) = self.xdp.as_mut()
+            && x.upgrading()
+        {
+            x.finish_upgrade();
+            self.status.attached = x.attached();
+        }
         if let Some(k) = self.kernel.as_ref() {
             k.sweep_stale();
         }

@@ -66,6 +66,9 @@ pub struct Xdp {
     pub adopted: bool,
     /// The mode asked for, for interfaces that appear later.
     mode: XdpMode,
+    /// An upgrade from another map layout: the interfaces to attach to
+    /// (swapping the previous program out) once the new FIB is ready.
+    pending: Vec<String>,
     /// The router's own addresses, as written to the maps.
     own: HashSet<IpAddr>,
     /// The addresses the kernel reports on any interface (loopbacks,
@@ -124,8 +127,18 @@ impl Xdp {
         };
         let mut notes = Vec::new();
         let pin_dir = dp.bpffs.join("sluice").join(&dp.instance);
-        let (mut plane, pins, adopted) = match Dataplane::open(&pin_dir) {
-            Ok((plane, adopted)) => (plane, Some(pin_dir), adopted.any()),
+        let mut upgrading = false;
+        let (mut plane, pins, adopted) = match open_pinned(&pin_dir) {
+            Ok(Opened::Adopted(plane, adopted)) => (plane, Some(pin_dir), adopted),
+            Ok(Opened::Beside(plane)) => {
+                notes.push(
+                    "upgrading from another map layout: the previous program forwards until \
+                     this one's FIB is ready"
+                        .into(),
+                );
+                upgrading = true;
+                (plane, Some(pin_dir), false)
+            }
             Err(e) => {
                 notes.push(format!("not pinned, a restart interrupts forwarding: {e}"));
                 let plane = Dataplane::load().map_err(|e| load_reason(&e))?;
@@ -134,6 +147,7 @@ impl Xdp {
         };
         let links: HashMap<u32, Link> = links.iter().map(|l| (l.ifindex, l.clone())).collect();
         let mut attached: Vec<Attached> = Vec::new();
+        let mut pending: Vec<String> = Vec::new();
         for iface in &config.interfaces {
             let name = &iface.name.value;
             let target = match ports::resolve(name, &links) {
@@ -145,7 +159,12 @@ impl Xdp {
                 }
             };
             // VLANs of one parent share its attachment.
-            if attached.iter().any(|a| a.ifname() == target) {
+            if attached.iter().any(|a| a.ifname() == target) || pending.contains(&target) {
+                continue;
+            }
+            // An upgrade attaches once the new FIB is ready.
+            if upgrading {
+                pending.push(target);
                 continue;
             }
             match attach_falling_back(&mut plane, pins.as_deref(), &target, mode) {
@@ -156,7 +175,7 @@ impl Xdp {
                 Err(e) => notes.push(e),
             }
         }
-        if attached.is_empty() {
+        if attached.is_empty() && pending.is_empty() {
             return Err(format!(
                 "off: no configured interface could be attached ({})",
                 notes.join("; ")
@@ -179,6 +198,7 @@ impl Xdp {
             pins,
             adopted,
             mode,
+            pending,
             own: HashSet::new(),
             kernel_addrs: HashSet::new(),
             tx_ports: HashSet::new(),
@@ -346,6 +366,44 @@ impl Xdp {
         }
     }
 
+    /// Whether an upgrade waits for the new FIB ([`Self::finish_upgrade`]).
+    pub fn upgrading(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The new FIB is ready: swap the previous version's program out on
+    /// every pinned link (atomically) and make the new maps' pins the
+    /// ones a next start adopts.
+    pub fn finish_upgrade(&mut self) {
+        let Some(dir) = self.pins.clone() else { return };
+        let targets = std::mem::take(&mut self.pending);
+        let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+        match self.plane.finish_upgrade(&dir, &names, self.mode) {
+            Ok(done) => {
+                tracing::info!(
+                    interfaces = done.len(),
+                    "data plane: upgrade finished, the new program forwards"
+                );
+                self.attached = done
+                    .into_iter()
+                    .map(|a| Attached::Pinned {
+                        ifname: a.ifname,
+                        mode: self.mode,
+                    })
+                    .collect();
+            }
+            Err(e) => {
+                self.note(format!("finishing the upgrade: {e}"));
+                for t in &targets {
+                    match attach_falling_back(&mut self.plane, Some(&dir), t, self.mode) {
+                        Ok((a, _)) => self.attached.push(a),
+                        Err(e) => self.note(e),
+                    }
+                }
+            }
+        }
+    }
+
     /// An interface of the config appeared (again, maybe with a new
     /// ifindex): attach to it (or to its VLAN parent) with the same
     /// native → generic fallback as at start, and write its port.
@@ -355,6 +413,12 @@ impl Xdp {
             Ok(None) => ifname.to_owned(),
             Err(e) => return self.note(e),
         };
+        if self.upgrading() {
+            if !self.pending.contains(&target) {
+                self.pending.push(target);
+            }
+            return;
+        }
         match attach_falling_back(&mut self.plane, self.pins.as_deref(), &target, self.mode) {
             Ok((a, note)) => {
                 self.attached.retain(|x| x.ifname() != target);
@@ -378,7 +442,9 @@ impl Xdp {
 
     /// The mode most interfaces run in.
     pub fn mode(&self) -> &'static str {
-        if self.attached.iter().all(Attached::generic) {
+        if self.attached.is_empty() && self.mode == XdpMode::Driver {
+            "native"
+        } else if self.attached.iter().all(Attached::generic) {
             "generic"
         } else {
             "native"
@@ -625,5 +691,34 @@ fn attach_falling_back(
             Err(e) => Err(format!("{ifname}: not attached: {e}")),
         },
         Err(e) => Err(format!("{ifname}: not attached: {e}")),
+    }
+}
+
+/// What [`open_pinned`] found.
+enum Opened {
+    /// Pins of this layout (or none): adopted; whether any was there.
+    Adopted(Dataplane, bool),
+    /// Pins of another layout with a program forwarding through them:
+    /// loaded beside them, to swap in later.
+    Beside(Dataplane),
+}
+
+/// Opens the pinned data plane: adopts pins of this layout; builds beside
+/// another layout's pins while links of it forward; replaces another
+/// layout's pins that nothing forwards through.
+fn open_pinned(dir: &std::path::Path) -> Result<Opened, sluice_dataplane::loader::Error> {
+    use sluice_dataplane::loader::Error;
+    use sluice_dataplane::pin;
+    match Dataplane::open(dir) {
+        Ok((plane, adopted)) => Ok(Opened::Adopted(plane, adopted.any())),
+        Err(Error::PinnedLayout { .. }) if pin::has_links(dir) => {
+            Dataplane::open_beside(dir).map(Opened::Beside)
+        }
+        Err(Error::PinnedLayout { .. }) => {
+            pin::unpin_all(dir)?;
+            let (plane, _) = Dataplane::open(dir)?;
+            Ok(Opened::Adopted(plane, false))
+        }
+        Err(e) => Err(e),
     }
 }

@@ -588,15 +588,18 @@ impl Routing {
         if let Some(fib) = self.fib.as_mut()
             && fib.adopting()
         {
-            let synced = self
-                .peers
-                .iter()
-                .filter(|p| matches!(p.conf.role, Role::Uplink(_)))
-                .all(|p| {
-                    p.established
-                        .as_ref()
-                        .is_some_and(|(n, _)| n.families.iter().all(|f| p.end_of_rib.contains(f)))
-                });
+            // (and the data plane has placed all of it: an upgrade swaps
+            // the program in then)
+            let synced = self.backlog.is_empty()
+                && self
+                    .peers
+                    .iter()
+                    .filter(|p| matches!(p.conf.role, Role::Uplink(_)))
+                    .all(|p| {
+                        p.established.as_ref().is_some_and(|(n, _)| {
+                            n.families.iter().all(|f| p.end_of_rib.contains(f))
+                        })
+                    });
             let timed_out = now.duration_since(self.started)
                 > Duration::from_secs(u64::from(peers::RESTART_TIME));
             if synced || timed_out {
