@@ -250,7 +250,7 @@ const fn mask(len: u8) -> u32 {
 /// A cheap hasher for `u32` keys (the prefix maps are keyed by masked
 /// addresses; SipHash would dominate the bulk load).
 #[derive(Default)]
-struct AddrHasher(u64);
+pub(crate) struct AddrHasher(u64);
 
 impl Hasher for AddrHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -269,7 +269,7 @@ impl Hasher for AddrHasher {
     }
 }
 
-type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
+pub(crate) type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
 
 /// One dirty bit per word, with a summary bit per 64 dirty bits so that
 /// collecting a few changes does not scan the whole bitmap.

@@ -21,6 +21,7 @@
 pub mod attach;
 pub mod batch;
 pub mod dir24;
+pub mod dxr;
 pub mod layout;
 pub mod loader;
 pub mod pin;
