@@ -140,6 +140,22 @@ struct {
 } fib4_tbl8 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, DXR_DIRECT_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib4_direct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, DXR_RANGE_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib4_ranges SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct fib6_key);
 	__type(value, __u16);
@@ -504,6 +520,47 @@ static __always_inline __u32 fib4_lookup(__u32 daddr /* host order */)
 	return v;
 }
 
+/* Range i of fib4_ranges. */
+static __always_inline __u32 dxr_range(__u32 i)
+{
+	__u32 word = i >> 1;
+	__u64 *w = bpf_map_lookup_elem(&fib4_ranges, &word);
+
+	if (!w)
+		return 0;
+	return (__u32)(*w >> (32 * (i & 1)));
+}
+
+/* DXR: the chunk's direct group, or a binary search over its ranges (a
+ * run of at most 2^14: 14 halvings). */
+static __always_inline __u32 dxr_lookup(__u32 daddr /* host order */)
+{
+	__u32 chunk = daddr >> (32 - DXR_DIRECT_BITS), off = daddr & DXR_CHUNK_MASK;
+	__u32 base, lo = 0, hi;
+	__u64 *d = bpf_map_lookup_elem(&fib4_direct, &chunk);
+	__u64 v;
+
+	if (!d)
+		return 0;
+	v = *d; /* one load: the entry is replaced with one 8-byte store */
+	if (v & (1ull << 63))
+		return v & 0xffff;
+	base = (__u32)v;
+	hi = (v >> 32) & 0xffff;
+	for (int i = 0; i < 15; i++) {
+		__u32 mid;
+
+		if (hi - lo <= 1)
+			break;
+		mid = (lo + hi) >> 1;
+		if ((dxr_range(base + mid) >> 16) <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return dxr_range(base + lo) & 0xffff;
+}
+
 /* 0/8, 127/8, 224/3 (multicast, class E, limited broadcast). */
 static __always_inline int special4(__u32 addr /* host order */)
 {
@@ -628,7 +685,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel4(ctx, in, ip, tot_len, ports);
 
-	group = fib4_lookup(daddr);
+	group = set->fib_mode == FIB_MODE_DXR ? dxr_lookup(daddr) : fib4_lookup(daddr);
 	if (group == 0)
 		return PASS(VERDICT_PASS_NO_ROUTE);
 	if (group == GROUP_DISCARD)

@@ -27,6 +27,19 @@
 #define FIB4_TBL8_FLAG     0x8000u
 #define FIB4_VALUE_MASK    0x7fffu
 
+/* ---- IPv4 FIB, DXR ranges (FIB_MODE_DXR) --------------------------------
+ * fib4_direct: one u64 per /18 chunk (index daddr >> 14): bit 63 set = the
+ * group for the whole chunk (bits 0..15); else bits 0..31 index the chunk's
+ * first range and bits 32..47 count them. Ranges are u32
+ * `start << 16 | group` (start = offset in the chunk), two per u64 element
+ * of fib4_ranges (range i: element i >> 1, bits 32 * (i & 1) ..), sorted;
+ * the answer is the last range starting at or before daddr & 0x3fff. */
+#define DXR_DIRECT_BITS    18u
+#define DXR_DIRECT_ENTRIES (1u << 18)
+#define DXR_CHUNK_MASK     0x3fffu
+#define DXR_RANGES         (1u << 21)
+#define DXR_RANGE_WORDS    (DXR_RANGES / 2u)
+
 /* ---- IPv6 FIB: LPM trie, value = next-hop-group id (0 = no route) ------- */
 #define FIB6_MAX_ENTRIES   262144u
 struct fib6_key {
@@ -116,6 +129,7 @@ struct src4_key {
 /* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
 #define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
 #define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
+#define FIB_MODE_DXR       2u /* as SLUICE, IPv4 from fib4_direct / fib4_ranges */
 struct settings {
 	__u32 fib_mode;  /* FIB_MODE_* */
 	__u32 flags;     /* none defined yet */

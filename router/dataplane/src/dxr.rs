@@ -56,7 +56,9 @@ const MAX_ORDER: u32 = 32 - DIRECT_BITS;
 /// Errors from building the FIB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DxrError {
-    #[error("the range table is full ({capacity} entries, {quarantined} freed since the last take_dirty)")]
+    #[error(
+        "the range table is full ({capacity} entries, {quarantined} freed since the last take_dirty)"
+    )]
     Full { capacity: u32, quarantined: u32 },
 }
 

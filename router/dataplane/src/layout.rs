@@ -17,6 +17,10 @@ pub mod map {
     pub const FIB4_TOP: &str = "fib4_top";
     /// IPv4 DIR-24-8 second level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
     pub const FIB4_TBL8: &str = "fib4_tbl8";
+    /// IPv4 DXR direct table: `ARRAY` of u64, `BPF_F_MMAPABLE`.
+    pub const FIB4_DIRECT: &str = "fib4_direct";
+    /// IPv4 DXR ranges: `ARRAY` of u64 (two ranges each), `BPF_F_MMAPABLE`.
+    pub const FIB4_RANGES: &str = "fib4_ranges";
     /// IPv6 FIB: `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[16] }` → u16 group id.
     pub const FIB6: &str = "fib6";
     /// `ARRAY` of [`super::NhGroup`] indexed by group id.
@@ -49,9 +53,25 @@ pub mod map {
     /// `ARRAY` of one `struct settings` (fib mode).
     pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 16] = [
-        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
-        IFACES, MARTIAN4, MARTIAN6, SRC4, SRC6, SETTINGS,
+    pub const ALL: [&str; 18] = [
+        FIB4_TOP,
+        FIB4_TBL8,
+        FIB4_DIRECT,
+        FIB4_RANGES,
+        FIB6,
+        NH_GROUPS,
+        NEXTHOPS,
+        TX_PORTS,
+        OWN4,
+        OWN6,
+        NH_STATS,
+        VERDICTS,
+        IFACES,
+        MARTIAN4,
+        MARTIAN6,
+        SRC4,
+        SRC6,
+        SETTINGS,
     ];
 
     /// A map's definition as the kernel reports it (`bpf_map_info`), to
@@ -109,7 +129,7 @@ pub mod map {
 
     /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
     /// them against the object).
-    pub const SPECS: [Spec; 16] = [
+    pub const SPECS: [Spec; 18] = [
         spec(
             FIB4_TOP,
             TYPE_ARRAY,
@@ -124,6 +144,22 @@ pub mod map {
             4,
             8,
             FIB4_TBL8_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB4_DIRECT,
+            TYPE_ARRAY,
+            4,
+            8,
+            DXR_DIRECT_ENTRIES as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB4_RANGES,
+            TYPE_ARRAY,
+            4,
+            8,
+            DXR_RANGE_WORDS as u32,
             F_MMAPABLE,
         ),
         spec(
@@ -189,6 +225,15 @@ pub mod map {
 pub const PROGRAM: &str = "sluice_xdp";
 
 // ---- IPv4 FIB, DIR-24-8 -----------------------------------------------------
+
+// ---- IPv4 FIB, DXR (see crate::dxr) ---------------------------------------------
+
+/// `fib4_direct` entries (one per /18).
+pub const DXR_DIRECT_ENTRIES: usize = crate::dxr::DIRECT_ENTRIES;
+/// Ranges `fib4_ranges` holds.
+pub const DXR_RANGES: usize = crate::dxr::DEFAULT_RANGES as usize;
+/// `fib4_ranges` u64 elements (two ranges each).
+pub const DXR_RANGE_WORDS: usize = DXR_RANGES / 2;
 
 /// Logical entries of the top level (one per /24).
 pub const FIB4_TOP_ENTRIES: usize = 1 << 24;
@@ -577,6 +622,9 @@ pub enum FibMode {
     /// neighbour table (of the ingress interface's namespace, which must
     /// have forwarding enabled on that interface).
     Kernel = 1,
+    /// `FIB_MODE_DXR`: as [`FibMode::Sluice`], with IPv4 looked up in the
+    /// DXR ranges (`fib4_direct` / `fib4_ranges`) instead of DIR-24-8.
+    Dxr = 2,
 }
 
 impl FibMode {
@@ -585,6 +633,7 @@ impl FibMode {
         match v {
             0 => Some(FibMode::Sluice),
             1 => Some(FibMode::Kernel),
+            2 => Some(FibMode::Dxr),
             _ => None,
         }
     }
@@ -851,6 +900,9 @@ mod tests {
             ("SRC_PREFIXES_MAX", u64::from(SRC_PREFIXES_MAX)),
             ("FIB_MODE_SLUICE", FibMode::Sluice as u64),
             ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
+            ("FIB_MODE_DXR", FibMode::Dxr as u64),
+            ("DXR_DIRECT_BITS", u64::from(crate::dxr::DIRECT_BITS)),
+            ("DXR_CHUNK_MASK", u64::from(crate::dxr::CHUNK - 1)),
         ] {
             let text = header_define(name);
             let digits = text.trim_end_matches('u');

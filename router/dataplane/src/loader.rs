@@ -21,6 +21,7 @@ use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
 
 use crate::dir24::{Dir24, Dirty};
+use crate::dxr::{Dxr, DxrDirty};
 use crate::layout::{
     self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, GROUP_DISCARD, IF_KEY_SIZE, IFACE_SIZE,
     MARTIAN4_KEY_SIZE, MARTIAN6_KEY_SIZE, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NH_GROUPS_MAX,
@@ -182,6 +183,8 @@ struct Fib4Array {
 pub struct Dataplane {
     fib4_top: Fib4Array,
     fib4_tbl8: Fib4Array,
+    fib4_direct: Fib4Array,
+    fib4_ranges: Fib4Array,
     pub(crate) fib6: LpmTrie<MapData, [u8; 16], u16>,
     pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
     pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
@@ -237,6 +240,16 @@ impl Dataplane {
         use layout::map as m;
         let fib4_top = mmapped(take(m::FIB4_TOP)?, m::FIB4_TOP, FIB4_TOP_WORDS)?;
         let fib4_tbl8 = mmapped(take(m::FIB4_TBL8)?, m::FIB4_TBL8, FIB4_TBL8_WORDS)?;
+        let fib4_direct = mmapped(
+            take(m::FIB4_DIRECT)?,
+            m::FIB4_DIRECT,
+            layout::DXR_DIRECT_ENTRIES,
+        )?;
+        let fib4_ranges = mmapped(
+            take(m::FIB4_RANGES)?,
+            m::FIB4_RANGES,
+            layout::DXR_RANGE_WORDS,
+        )?;
         let fib6 = LpmTrie::try_from(take(m::FIB6)?).map_err(map_err(m::FIB6))?;
         let nh_groups = Array::try_from(take(m::NH_GROUPS)?).map_err(map_err(m::NH_GROUPS))?;
         let nexthops = Array::try_from(take(m::NEXTHOPS)?).map_err(map_err(m::NEXTHOPS))?;
@@ -254,6 +267,8 @@ impl Dataplane {
         Ok(Self {
             fib4_top,
             fib4_tbl8,
+            fib4_direct,
+            fib4_ranges,
             fib6,
             nh_groups,
             nexthops,
@@ -597,6 +612,65 @@ impl Dataplane {
         Ok(sync)
     }
 
+    /// Writes a whole DXR FIB (for [`FibMode::Dxr`]): the ranges first,
+    /// then the direct table, every word whose value differs.
+    pub fn sync_dxr(&mut self, fib: &Dxr) -> Result<usize, Error> {
+        let ranges = pack_ranges(fib.ranges());
+        let mut n = store_changed(&self.fib4_ranges, 0, &ranges, layout::map::FIB4_RANGES)?;
+        n += store_changed(&self.fib4_direct, 0, fib.direct(), layout::map::FIB4_DIRECT)?;
+        Ok(n)
+    }
+
+    /// Writes what [`Dxr::take_dirty`] names: the new runs, then the direct
+    /// entries that point at them (the builder's update protocol).
+    pub fn write_dxr_dirty(&mut self, fib: &Dxr, dirty: &DxrDirty) -> Result<usize, Error> {
+        let mut n = 0;
+        for &(at, len) in &dirty.runs {
+            // Runs start at even indexes (two or more ranges, buddy-aligned).
+            let (from, to) = (at as usize, (at + len) as usize);
+            let words = pack_ranges(&fib.ranges()[from..to + (to - from) % 2]);
+            n += store_changed(
+                &self.fib4_ranges,
+                from / 2,
+                &words,
+                layout::map::FIB4_RANGES,
+            )?;
+        }
+        for &c in &dirty.chunks {
+            let c = c as usize;
+            n += store_changed(
+                &self.fib4_direct,
+                c,
+                &fib.direct()[c..=c],
+                layout::map::FIB4_DIRECT,
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// The group the program's DXR lookup gives for `addr`, read from the
+    /// live arrays.
+    pub fn lookup_dxr(&self, addr: Ipv4Addr) -> u16 {
+        let load = |m: &Fib4Array, i: usize| {
+            m.words
+                .words()
+                .get(i)
+                .map_or(0, |w| w.load(Ordering::Acquire))
+        };
+        let a = u32::from(addr);
+        let d = load(&self.fib4_direct, (a >> 14) as usize);
+        if d & crate::dxr::DIRECT_FLAG != 0 {
+            return d as u16;
+        }
+        let (base, count) = (d as u32, (d >> 32) as u32 & 0xffff);
+        let run: Vec<u32> = (base..base + count)
+            .map(|i| (load(&self.fib4_ranges, (i / 2) as usize) >> (32 * (i % 2))) as u32)
+            .collect();
+        let off = a & (crate::dxr::CHUNK - 1);
+        let i = run.partition_point(|r| r >> 16 <= off);
+        run.get(i.wrapping_sub(1)).map_or(0, |&r| r as u16)
+    }
+
     /// The next-hop group the program would use for `addr` (0: no route),
     /// read from the live arrays.
     pub fn lookup4(&self, addr: Ipv4Addr) -> u16 {
@@ -773,4 +847,39 @@ mod mmap {
             }
         }
     }
+}
+
+/// Two ranges per u64 element, the lower index in the low half.
+fn pack_ranges(ranges: &[u32]) -> Vec<u64> {
+    ranges
+        .chunks(2)
+        .map(|p| u64::from(p[0]) | u64::from(*p.get(1).unwrap_or(&0)) << 32)
+        .collect()
+}
+
+/// Stores `words` at `at..` of a mapped array where they differ; returns
+/// how many did.
+fn store_changed(
+    array: &Fib4Array,
+    at: usize,
+    words: &[u64],
+    map: &'static str,
+) -> Result<usize, Error> {
+    let live = array
+        .words
+        .words()
+        .get(at..at + words.len())
+        .ok_or(Error::OutOfRange {
+            what: map,
+            value: (at + words.len()) as u64,
+            allowed: format!("up to {}", array.words.words().len()),
+        })?;
+    let mut n = 0;
+    for (w, &v) in live.iter().zip(words) {
+        if w.load(Ordering::Relaxed) != v {
+            w.store(v, Ordering::Release);
+            n += 1;
+        }
+    }
+    Ok(n)
 }

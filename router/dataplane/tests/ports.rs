@@ -202,3 +202,66 @@ fn the_flow_hash_seed_moves_flows() {
     f.dp.set_hash_seed(0).unwrap();
     assert_ne!(f.dp.seed_flow_hash().unwrap(), 0);
 }
+
+/// The program's DXR lookup (FIB_MODE_DXR) gives what the builder says,
+/// built at once and after changes written as the update protocol asks.
+#[test]
+#[ignore = "needs root: BPF"]
+fn the_dxr_fib_answers_like_its_builder() {
+    use sluice_dataplane::dir24::Prefix;
+    use sluice_dataplane::dxr::{DEFAULT_RANGES, Dxr};
+    use sluice_dataplane::layout::FibMode;
+
+    let mut f = Fixture::new();
+    let p = |s: &str| s.parse::<Prefix>().unwrap();
+    let routes = [
+        ("0.0.0.0/0", 4),
+        ("10.0.0.0/8", 1),
+        ("10.0.0.0/24", 2),
+        ("10.0.0.128/25", 3),
+        ("10.0.0.200/32", 1),
+        ("198.51.100.0/22", 2),
+    ];
+    let mut dxr = Dxr::from_routes(DEFAULT_RANGES, routes.iter().map(|&(s, g)| (p(s), g))).unwrap();
+    f.dp.sync_dxr(&dxr).unwrap();
+    f.dp.set_fib_mode(FibMode::Dxr).unwrap();
+    let check = |f: &Fixture, dxr: &Dxr| {
+        for addr in [
+            "10.0.0.1",
+            "10.0.0.127",
+            "10.0.0.128",
+            "10.0.0.199",
+            "10.0.0.200",
+            "10.0.0.201",
+            "10.0.1.1",
+            "10.63.255.255",
+            "198.51.103.255",
+            "198.51.104.0",
+            "8.8.8.8",
+        ] {
+            let a: std::net::Ipv4Addr = addr.parse().unwrap();
+            let want = dxr.lookup(u32::from(a));
+            assert_eq!(f.dp.lookup_dxr(a), want, "{addr} in the maps");
+            let frame = V4::udp([192, 0, 2, 1], a.octets()).frame(1, 2);
+            if want == 0 {
+                f.expect(&frame, Verdict::PassNoRoute);
+            } else {
+                assert_eq!(f.forwarded_to(&frame), want, "{addr} forwarded");
+            }
+        }
+    };
+    check(&f, &dxr);
+    // Changes: a run rewritten, a chunk made direct, the default moved.
+    dxr.replace(p("10.0.0.128/25"), 4).unwrap();
+    dxr.take(p("198.51.100.0/22")).unwrap();
+    dxr.replace(p("0.0.0.0/0"), 3).unwrap();
+    let dirty = dxr.take_dirty();
+    f.dp.write_dxr_dirty(&dxr, &dirty).unwrap();
+    check(&f, &dxr);
+    // DIR-24-8 is what FIB_MODE_SLUICE reads: empty here.
+    f.dp.set_fib_mode(FibMode::Sluice).unwrap();
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [10, 0, 0, 1]).frame(1, 2),
+        Verdict::PassNoRoute,
+    );
+}
