@@ -31,7 +31,7 @@ fn the_pps_harness_forwards_through_sluice() {
         label: "mini".into(),
         routes,
         dsts,
-        modes: vec![Mode::Sluice],
+        modes: vec![Mode::Sluice, Mode::Dxr],
         cost: false,
         uplink_move: false,
         place: Placement {
@@ -42,6 +42,8 @@ fn the_pps_harness_forwards_through_sluice() {
             window: Duration::from_secs(1),
             windows: 1,
         },
+        groups: 4,
+        spread: "uniform".into(),
     };
     let run = run::run_table(&spec, &|m| eprintln!("{m}")).expect("the harness runs");
     let rate = run.rate(Mode::Sluice).expect("a Sluice rate");
@@ -58,4 +60,12 @@ fn the_pps_harness_forwards_through_sluice() {
         "the forwarding NAPI thread never ran: {rate:?}"
     );
     assert!(rate.offered >= rate.received, "{rate:?}");
+    // The DXR FIB forwards the same traffic.
+    let dxr = run.rate(Mode::Dxr).expect("a DXR rate");
+    let (forwarded, received) = dxr.settled.expect("XDP verdicts in DXR mode");
+    assert!(received > 0, "nothing reached dst through DXR: {dxr:?}");
+    assert!(
+        (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
+        "DXR: forwarded {forwarded} vs received {received}"
+    );
 }

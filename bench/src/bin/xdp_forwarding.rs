@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--windows N] [--warmup S]
-//!                [--seed S] [--tables one,full] [--modes sluice,fib_lookup,kernel]
+//!                [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,fib_lookup,kernel]
+//!                [--groups N] [--zipf S]
 //!                [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json] [--json-file PATH]
 //! ```
 //!
@@ -19,8 +20,9 @@ use sluice_bench::{sys, table};
 
 const USAGE: &str =
     "usage: xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
-                      [--seed S] [--tables one,full] [--modes sluice,fib_lookup,kernel]
-                      [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json] [--json-file PATH]";
+                      [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,fib_lookup,kernel]
+                      [--groups N] [--zipf S] [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm]
+                      [--json] [--json-file PATH]";
 
 /// The one route of the single-route case, and where its destinations come from.
 const ONE_ROUTE: (u32, u8) = (0xc612_0000, 15); // 198.18.0.0/15
@@ -35,6 +37,10 @@ struct Args {
     modes: Vec<Mode>,
     place: Placement,
     lpm: bool,
+    /// Next-hop groups the routes are spread over.
+    groups: u16,
+    /// Zipf exponent of a second run of the full table (0: none).
+    zipf: f64,
     json: bool,
     json_file: Option<std::path::PathBuf>,
 }
@@ -56,6 +62,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             windows: 3,
         },
         lpm: true,
+        groups: 4,
+        zipf: 1.0,
         json: false,
         json_file: None,
     };
@@ -82,6 +90,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--sender-cpu" => a.place.sender_cpu = num(value()?)? as usize,
             "--no-rt" => a.place.rt = false,
             "--no-lpm" => a.lpm = false,
+            "--groups" => a.groups = (num(value()?)? as u16).max(1),
+            "--zipf" => a.zipf = num(value()?)?.max(0.0),
             "--json" => a.json = true,
             "--json-file" => a.json_file = Some(value()?.into()),
             "--tables" => {
@@ -184,6 +194,8 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
                 cost: true,
                 uplink_move: false,
                 place: args.place,
+                groups: args.groups,
+                spread: "uniform".into(),
             },
             &log,
         )?);
@@ -201,18 +213,39 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
             log("LPM_TRIE batch load");
             report.lpm_load = Some((routes.len(), run::lpm_trie_load(&routes)));
         }
+        let zipf = (args.zipf > 0.0)
+            .then(|| table::zipf_destinations(&routes, args.destinations, args.zipf, args.seed));
+        let label = format!("{} prefixes", human_count(routes.len()));
         report.tables.push(run::run_table(
             &TableSpec {
-                label: format!("{} prefixes", human_count(routes.len())),
-                routes,
+                label: label.clone(),
+                routes: routes.clone(),
                 dsts,
                 modes: args.modes.clone(),
                 cost: true,
                 uplink_move: true,
                 place: args.place,
+                groups: args.groups,
+                spread: "uniform".into(),
             },
             &log,
         )?);
+        if let Some(dsts) = zipf {
+            report.tables.push(run::run_table(
+                &TableSpec {
+                    label: format!("{label}, Zipf {}", args.zipf),
+                    routes,
+                    dsts,
+                    modes: args.modes.clone(),
+                    cost: true,
+                    uplink_move: false,
+                    place: args.place,
+                    groups: args.groups,
+                    spread: format!("Zipf, exponent {}", args.zipf),
+                },
+                &log,
+            )?);
+        }
     }
     report.machine.load_end = report::loadavg();
     Ok(report)

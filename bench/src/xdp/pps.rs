@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sluice_dataplane::attach::{Attachment, XdpMode, in_netns};
 use sluice_dataplane::dir24::{DEFAULT_TBL8_GROUPS, Dir24, Prefix};
+use sluice_dataplane::dxr::{DEFAULT_RANGES as DXR_RANGES, Dxr};
 use sluice_dataplane::layout::{FibMode, NextHop, NhGroup, Verdict};
 use sluice_dataplane::loader::Dataplane;
 
@@ -26,6 +27,8 @@ use crate::traffic::{self, Traffic};
 pub enum Mode {
     /// The XDP program with its DIR-24-8 FIB.
     Sluice,
+    /// The same program with the DXR range FIB (`FIB_MODE_DXR`).
+    Dxr,
     /// The same program in `bpf_fib_lookup` mode, on the kernel FIB.
     FibLookup,
     /// The kernel (ip_forward=1, no XDP on `fwd`).
@@ -33,11 +36,12 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Sluice, Mode::FibLookup, Mode::Kernel];
+    pub const ALL: [Mode; 4] = [Mode::Sluice, Mode::Dxr, Mode::FibLookup, Mode::Kernel];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Sluice => "sluice",
+            Mode::Dxr => "sluice-dxr",
             Mode::FibLookup => "fib_lookup",
             Mode::Kernel => "kernel",
         }
@@ -58,10 +62,17 @@ pub struct Placement {
     pub windows: usize,
 }
 
-/// Next hops and the group every route uses.
+/// Next hops; routes use groups 1..=N, all pointing at one of them.
 pub const NH_A: u16 = 1;
 pub const NH_B: u16 = 2;
-pub const GROUP: u16 = 1;
+
+/// The group of a route among `groups`: spread by a hash of the prefix, so
+/// neighbouring prefixes mostly differ (the hardest case for ranges; real
+/// tables group by origin).
+pub fn group_of(addr: u32, len: u8, groups: u16) -> u16 {
+    let h = (u64::from(addr) << 8 | u64::from(len)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 + ((h >> 40) % u64::from(groups.max(1))) as u16
+}
 
 /// One measurement.
 #[derive(Debug, Clone)]
@@ -137,12 +148,18 @@ pub struct Forwarder {
     /// FIB build (DIR-24-8 in user space) and write (through the mmap).
     pub build: Duration,
     pub write: Duration,
+    /// The same for the DXR ranges, and the range entries they use.
+    pub dxr_build: Duration,
+    pub dxr_write: Duration,
+    pub dxr_ranges: u32,
+    /// Groups the routes are spread over.
+    pub groups: u16,
 }
 
 impl Forwarder {
-    /// Loads the program in `fwd`, points group 1 at uplink A, and loads
-    /// `routes` (all to group 1).
-    pub fn new(topo: &Topology<'_>, routes: &[(u32, u8)]) -> Result<Self, String> {
+    /// Loads the program in `fwd`, points groups 1..=`groups` at uplink A,
+    /// and loads `routes` (spread over them, [`group_of`]) into both FIBs.
+    pub fn new(topo: &Topology<'_>, routes: &[(u32, u8)], groups: u16) -> Result<Self, String> {
         let (fa, fb) = (topo.fa.ifindex, topo.fb.ifindex);
         let mut dp = in_netns(topo.fwd.name(), || {
             let mut dp = Dataplane::load().map_err(|e| e.to_string())?;
@@ -171,26 +188,41 @@ impl Forwarder {
             .map_err(e)?;
         dp.set_next_hop(NH_B, &NextHop::resolved(fb, topo.sb.mac, topo.fb.mac, 1500))
             .map_err(e)?;
-        dp.set_group(GROUP, &NhGroup::with_members(&[(NH_A, 1)]).unwrap())
-            .map_err(e)?;
+        let groups = groups.max(1);
+        for g in 1..=groups {
+            dp.set_group(g, &NhGroup::with_members(&[(NH_A, 1)]).unwrap())
+                .map_err(e)?;
+        }
+        let table = || {
+            routes.iter().map(|&(a, l)| {
+                let p = Prefix::new(a, l).expect("valid prefix");
+                (p, group_of(p.addr(), l, groups))
+            })
+        };
 
         let start = Instant::now();
-        let fib = Dir24::from_routes(
-            DEFAULT_TBL8_GROUPS,
-            routes
-                .iter()
-                .map(|&(a, l)| (Prefix::new(a, l).expect("valid prefix"), GROUP)),
-        )
-        .map_err(|e| e.to_string())?;
+        let fib = Dir24::from_routes(DEFAULT_TBL8_GROUPS, table()).map_err(|e| e.to_string())?;
         let build = start.elapsed();
         let start = Instant::now();
         dp.sync_fib4(fib.top_words(), fib.tbl8_words()).map_err(e)?;
         let write = start.elapsed();
+        drop(fib);
+
+        let start = Instant::now();
+        let dxr = Dxr::from_routes(DXR_RANGES, table()).map_err(|e| e.to_string())?;
+        let dxr_build = start.elapsed();
+        let start = Instant::now();
+        dp.sync_dxr(&dxr).map_err(e)?;
+        let dxr_write = start.elapsed();
         Ok(Self {
             dp,
             attachment: None,
             build,
             write,
+            dxr_build,
+            dxr_write,
+            dxr_ranges: dxr.ranges_in_use(),
+            groups,
         })
     }
 
@@ -223,13 +255,14 @@ impl Forwarder {
         self.dp.verdict_count(Verdict::Forwarded).unwrap_or(0)
     }
 
-    /// Points the group at `nh`: one map write. Returns how long it took.
+    /// Points every group at `nh`: one map write per group. Returns how
+    /// long it took.
     pub fn point_group_at(&mut self, nh: u16) -> Result<Duration, String> {
         let group = NhGroup::with_members(&[(nh, 1)]).unwrap();
         let start = Instant::now();
-        self.dp
-            .set_group(GROUP, &group)
-            .map_err(|e| e.to_string())?;
+        for g in 1..=self.groups {
+            self.dp.set_group(g, &group).map_err(|e| e.to_string())?;
+        }
         Ok(start.elapsed())
     }
 }

@@ -100,13 +100,15 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+            "{:<34} {:>11} {:>11} {:>11} {:>11} {:>14} {:>12} {:>11}",
             "Mpps per forwarding core",
             "sluice",
+            "sluice-dxr",
             "fib_lookup",
             "kernel",
             "sluice/fib_lk",
-            "sluice/kern"
+            "sluice/kern",
+            "dxr/sluice"
         );
         for t in &self.tables {
             let pc = |mode| t.rate(mode).map(|r| r.per_core_mpps());
@@ -117,11 +119,13 @@ impl Report {
             let label = format!("{} ({} dst)", t.label, t.destinations);
             let _ = writeln!(
                 s,
-                "{label:<34} {:>11} {fib:>11} {:>11} {:>14} {:>12}",
+                "{label:<34} {:>11} {:>11} {fib:>11} {:>11} {:>14} {:>12} {:>11}",
                 cell(pc(Mode::Sluice), ""),
+                cell(pc(Mode::Dxr), ""),
                 cell(pc(Mode::Kernel), ""),
                 cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
                 cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
+                cell(ratio(pc(Mode::Dxr), pc(Mode::Sluice)), "×"),
             );
         }
         let _ = writeln!(
@@ -212,6 +216,18 @@ impl Report {
                 t.fib_write.as_secs_f64(),
                 t.kernel_load.as_secs_f64()
             );
+            let _ = writeln!(
+                s,
+                "  {:<22} Sluice DXR {:.3} s (build {:.3} s + write {:.3} s), {} range entries ({:.1} MiB of the 8 MiB table; direct table 2 MiB); routes over {} groups, destinations {}",
+                "",
+                (t.dxr_build + t.dxr_write).as_secs_f64(),
+                t.dxr_build.as_secs_f64(),
+                t.dxr_write.as_secs_f64(),
+                t.dxr_ranges,
+                f64::from(t.dxr_ranges) * 4.0 / (1 << 20) as f64,
+                t.groups,
+                t.spread
+            );
         }
         if let Some((n, r)) = &self.lpm_load {
             let line = match r {
@@ -227,14 +243,14 @@ impl Report {
             if let Some(mv) = &t.uplink_move {
                 let _ = writeln!(
                     s,
-                    "\nUplink move, {} (every prefix → one group; its 64 buckets rewritten A → B under load):",
-                    t.label
+                    "\nUplink move, {} (every prefix's group — {} of them — has its 64 buckets rewritten A → B under load):",
+                    t.label, t.groups
                 );
                 match mv {
                     Ok(m) => {
                         let _ = writeln!(
                             s,
-                            "  one map write: {:.1} µs under load (idle: median {:.1} µs of 101)\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
+                            "  the writes: {:.1} µs under load (idle: median {:.1} µs of 101)\n  second before: A {} B {}; second after (from 20 ms on): A {} B {}\n  then {} test packets, idle: A {} B {}",
                             m.write_us,
                             m.write_us_idle_median,
                             m.before_a,
@@ -294,9 +310,15 @@ impl Report {
                     "rates": rates,
                     "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),
                     "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
+                    "ratio_dxr_sluice": ratio(pc(Mode::Dxr), pc(Mode::Sluice)),
+                    "groups": t.groups,
+                    "destination_spread": t.spread,
+                    "dxr_range_entries": t.dxr_ranges,
                     "fib_load_s": {
                         "sluice_build": t.fib_build.as_secs_f64(),
                         "sluice_write": t.fib_write.as_secs_f64(),
+                        "dxr_build": t.dxr_build.as_secs_f64(),
+                        "dxr_write": t.dxr_write.as_secs_f64(),
                         "kernel_ip_batch": t.kernel_load.as_secs_f64(),
                     },
                     "test_run_ns": t.costs.iter().map(|(mode, c)| (mode.name().to_owned(), match c {

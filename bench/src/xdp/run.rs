@@ -27,6 +27,10 @@ pub struct TableSpec {
     /// Also move every route from uplink A to B under load.
     pub uplink_move: bool,
     pub place: Placement,
+    /// Next-hop groups the routes are spread over.
+    pub groups: u16,
+    /// The destinations' distribution, for the report.
+    pub spread: String,
 }
 
 /// What one table gave.
@@ -40,6 +44,12 @@ pub struct TableRun {
     pub kernel_load: Duration,
     pub fib_build: Duration,
     pub fib_write: Duration,
+    pub dxr_build: Duration,
+    pub dxr_write: Duration,
+    /// Range entries the DXR FIB uses.
+    pub dxr_ranges: u32,
+    pub groups: u16,
+    pub spread: String,
     pub rates: Vec<(Mode, Result<Rate, String>)>,
     /// Test-run cost of the program in each XDP mode measured.
     pub costs: Vec<(Mode, Result<Cost, String>)>,
@@ -97,7 +107,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         kernel_load.as_secs_f64()
     ));
     // Declared after the lab: detached and freed before the namespaces go.
-    let mut fwd = Forwarder::new(&topo, &spec.routes)?;
+    let mut fwd = Forwarder::new(&topo, &spec.routes, spec.groups)?;
     let mut run = TableRun {
         label: spec.label.clone(),
         prefixes: spec.routes.len(),
@@ -106,6 +116,11 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         kernel_load,
         fib_build: fwd.build,
         fib_write: fwd.write,
+        dxr_build: fwd.dxr_build,
+        dxr_write: fwd.dxr_write,
+        dxr_ranges: fwd.dxr_ranges,
+        groups: fwd.groups,
+        spread: spec.spread.clone(),
         rates: Vec::new(),
         costs: Vec::new(),
         uplink_move: None,
@@ -114,17 +129,17 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     for &mode in &spec.modes {
         log(&format!("{}: measuring {}", spec.label, mode.name()));
         let rate = match mode {
-            Mode::Sluice | Mode::FibLookup => {
+            Mode::Sluice | Mode::Dxr | Mode::FibLookup => {
                 // bpf_fib_lookup answers FWD_DISABLED unless the ingress
                 // device forwards; Sluice's own FIB runs with it off, so
                 // nothing can reach dst but through the program.
                 let kernel_fib = mode == Mode::FibLookup;
                 topo.ip_forward(kernel_fib);
                 topo.ingress_gro(false);
-                fwd.set_fib_mode(if kernel_fib {
-                    FibMode::Kernel
-                } else {
-                    FibMode::Sluice
+                fwd.set_fib_mode(match mode {
+                    Mode::FibLookup => FibMode::Kernel,
+                    Mode::Dxr => FibMode::Dxr,
+                    _ => FibMode::Sluice,
                 })?;
                 fwd.attach(&topo)?;
                 let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;

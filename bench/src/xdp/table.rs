@@ -146,6 +146,34 @@ pub fn destinations(table: &[(u32, u8)], n: usize, seed: u64) -> Vec<u32> {
     out
 }
 
+/// `n` destinations drawn from a Zipf distribution with exponent `s` over
+/// the prefixes of `table` in a random order (rank k has weight 1/k^s),
+/// each a random address inside its prefix, in random order: real traffic
+/// goes mostly to a few destinations. Repeats are kept (they are the
+/// point).
+pub fn zipf_destinations(table: &[(u32, u8)], n: usize, s: f64, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::new(seed ^ 0x21bf);
+    // Ranks: a random permutation of the prefixes, by Fisher–Yates.
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut cumulative = Vec::with_capacity(order.len());
+    let mut total = 0.0;
+    for k in 1..=order.len() {
+        total += 1.0 / (k as f64).powf(s);
+        cumulative.push(total);
+    }
+    (0..n)
+        .map(|_| {
+            let x = rng.unit() * total;
+            let k = cumulative.partition_point(|&c| c < x).min(order.len() - 1);
+            let (net, len) = table[order[k]];
+            net | (rng.next_u64() as u32 & !mask(len))
+        })
+        .collect()
+}
+
 /// Share of each prefix length in `table`, for the report.
 pub fn length_mix(table: &[(u32, u8)]) -> Vec<(u8, usize)> {
     let mut counts = [0usize; 33];
