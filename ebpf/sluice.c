@@ -139,6 +139,8 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fib4_tbl8 SEC(".maps");
 
+#ifdef SLUICE_DXR
+/* Only in the build for measuring DXR against DIR-24-8 (sluice-dxr.o). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -154,6 +156,7 @@ struct {
 	__uint(max_entries, DXR_RANGE_WORDS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fib4_ranges SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -520,6 +523,7 @@ static __always_inline __u32 fib4_lookup(__u32 daddr /* host order */)
 	return v;
 }
 
+#ifdef SLUICE_DXR
 /* Range i of fib4_ranges. */
 static __always_inline __u32 dxr_range(__u32 i)
 {
@@ -560,6 +564,7 @@ static __always_inline __u32 dxr_lookup(__u32 daddr /* host order */)
 	}
 	return dxr_range(base + lo) & 0xffff;
 }
+#endif
 
 /* 0/8, 127/8, 224/3 (multicast, class E, limited broadcast). */
 static __always_inline int special4(__u32 addr /* host order */)
@@ -685,7 +690,11 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel4(ctx, in, ip, tot_len, ports);
 
+#ifdef SLUICE_DXR
 	group = set->fib_mode == FIB_MODE_DXR ? dxr_lookup(daddr) : fib4_lookup(daddr);
+#else
+	group = fib4_lookup(daddr);
+#endif
 	if (group == 0)
 		return PASS(VERDICT_PASS_NO_ROUTE);
 	if (group == GROUP_DISCARD)

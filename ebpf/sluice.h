@@ -27,7 +27,7 @@
 #define FIB4_TBL8_FLAG     0x8000u
 #define FIB4_VALUE_MASK    0x7fffu
 
-/* ---- IPv4 FIB, DXR ranges (FIB_MODE_DXR) --------------------------------
+/* ---- IPv4 FIB, DXR ranges (FIB_MODE_DXR, SLUICE_DXR builds only) --------
  * fib4_direct: one u64 per /18 chunk (index daddr >> 14): bit 63 set = the
  * group for the whole chunk (bits 0..15); else bits 0..31 index the chunk's
  * first range and bits 32..47 count them. Ranges are u32
@@ -129,7 +129,8 @@ struct src4_key {
 /* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
 #define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
 #define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
-#define FIB_MODE_DXR       2u /* as SLUICE, IPv4 from fib4_direct / fib4_ranges */
+#define FIB_MODE_DXR       2u /* as SLUICE, IPv4 from fib4_direct / fib4_ranges
+                                 * (only built with SLUICE_DXR, for measuring) */
 struct settings {
 	__u32 fib_mode;  /* FIB_MODE_* */
 	__u32 flags;     /* none defined yet */

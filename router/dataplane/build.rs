@@ -1,6 +1,7 @@
 //! Compiles the XDP program (ebpf/sluice.c) with clang into
-//! `$OUT_DIR/sluice.o`, which src/loader.rs embeds. `CLANG` names another
-//! compiler binary.
+//! `$OUT_DIR/sluice.o`, which src/loader.rs embeds, and again with
+//! `-DSLUICE_DXR` into `$OUT_DIR/sluice-dxr.o` (the DXR FIB mode, for the
+//! benchmark). `CLANG` names another compiler binary.
 
 use std::env;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ fn main() {
     let ebpf = manifest.join("../../ebpf");
     let source = ebpf.join("sluice.c");
     let header = ebpf.join("sluice.h");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("sluice.o");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let clang = env::var_os("CLANG").unwrap_or_else(|| "clang".into());
 
     println!("cargo:rerun-if-changed={}", ebpf.display());
@@ -22,20 +23,32 @@ fn main() {
     println!("cargo:rerun-if-changed={}", header.display());
     println!("cargo:rerun-if-env-changed=CLANG");
 
-    let output = Command::new(&clang)
+    for (object, defines) in [
+        ("sluice.o", &[][..]),
+        ("sluice-dxr.o", &["-DSLUICE_DXR"][..]),
+    ] {
+        compile(&clang, &source, &out_dir.join(object), defines);
+    }
+}
+
+fn compile(
+    clang: &std::ffi::OsStr,
+    source: &std::path::Path,
+    out: &std::path::Path,
+    defines: &[&str],
+) {
+    let output = Command::new(clang)
         .args(["-O2", "-g", "-Wall", "-Werror", "-target", "bpf"])
+        .args(defines)
         .arg("-I/usr/include/x86_64-linux-gnu")
         .arg("-c")
-        .arg(&source)
+        .arg(source)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .output();
     let output = match output {
         Ok(output) => output,
-        Err(e) => panic!(
-            "cannot run {}: {e}; {HELP}",
-            PathBuf::from(&clang).display()
-        ),
+        Err(e) => panic!("cannot run {}: {e}; {HELP}", PathBuf::from(clang).display()),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -162,7 +162,8 @@ impl Forwarder {
     pub fn new(topo: &Topology<'_>, routes: &[(u32, u8)], groups: u16) -> Result<Self, String> {
         let (fa, fb) = (topo.fa.ifindex, topo.fb.ifindex);
         let mut dp = in_netns(topo.fwd.name(), || {
-            let mut dp = Dataplane::load().map_err(|e| e.to_string())?;
+            // The DXR build: the same program with FIB_MODE_DXR as well.
+            let mut dp = Dataplane::load_dxr().map_err(|e| e.to_string())?;
             // DEVMAP entries name ifindexes of the writer's namespace.
             dp.add_tx_port(fa).map_err(|e| e.to_string())?;
             dp.add_tx_port(fb).map_err(|e| e.to_string())?;

@@ -17,9 +17,11 @@ pub mod map {
     pub const FIB4_TOP: &str = "fib4_top";
     /// IPv4 DIR-24-8 second level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
     pub const FIB4_TBL8: &str = "fib4_tbl8";
-    /// IPv4 DXR direct table: `ARRAY` of u64, `BPF_F_MMAPABLE`.
+    /// IPv4 DXR direct table: `ARRAY` of u64, `BPF_F_MMAPABLE` (only in
+    /// the DXR build, [`crate::loader::OBJECT_DXR`]; not in [`ALL`]).
     pub const FIB4_DIRECT: &str = "fib4_direct";
-    /// IPv4 DXR ranges: `ARRAY` of u64 (two ranges each), `BPF_F_MMAPABLE`.
+    /// IPv4 DXR ranges: `ARRAY` of u64 (two ranges each), `BPF_F_MMAPABLE`
+    /// (only in the DXR build).
     pub const FIB4_RANGES: &str = "fib4_ranges";
     /// IPv6 FIB: `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[16] }` → u16 group id.
     pub const FIB6: &str = "fib6";
@@ -53,25 +55,9 @@ pub mod map {
     /// `ARRAY` of one `struct settings` (fib mode).
     pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 18] = [
-        FIB4_TOP,
-        FIB4_TBL8,
-        FIB4_DIRECT,
-        FIB4_RANGES,
-        FIB6,
-        NH_GROUPS,
-        NEXTHOPS,
-        TX_PORTS,
-        OWN4,
-        OWN6,
-        NH_STATS,
-        VERDICTS,
-        IFACES,
-        MARTIAN4,
-        MARTIAN6,
-        SRC4,
-        SRC6,
-        SETTINGS,
+    pub const ALL: [&str; 16] = [
+        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
+        IFACES, MARTIAN4, MARTIAN6, SRC4, SRC6, SETTINGS,
     ];
 
     /// A map's definition as the kernel reports it (`bpf_map_info`), to
@@ -129,7 +115,7 @@ pub mod map {
 
     /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
     /// them against the object).
-    pub const SPECS: [Spec; 18] = [
+    pub const SPECS: [Spec; 16] = [
         spec(
             FIB4_TOP,
             TYPE_ARRAY,
@@ -144,22 +130,6 @@ pub mod map {
             4,
             8,
             FIB4_TBL8_WORDS as u32,
-            F_MMAPABLE,
-        ),
-        spec(
-            FIB4_DIRECT,
-            TYPE_ARRAY,
-            4,
-            8,
-            DXR_DIRECT_ENTRIES as u32,
-            F_MMAPABLE,
-        ),
-        spec(
-            FIB4_RANGES,
-            TYPE_ARRAY,
-            4,
-            8,
-            DXR_RANGE_WORDS as u32,
             F_MMAPABLE,
         ),
         spec(
@@ -624,6 +594,7 @@ pub enum FibMode {
     Kernel = 1,
     /// `FIB_MODE_DXR`: as [`FibMode::Sluice`], with IPv4 looked up in the
     /// DXR ranges (`fib4_direct` / `fib4_ranges`) instead of DIR-24-8.
+    /// Only the DXR build ([`crate::loader::Dataplane::load_dxr`]) has it.
     Dxr = 2,
 }
 

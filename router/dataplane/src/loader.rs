@@ -32,6 +32,10 @@ use mmap::MappedWords;
 /// The compiled XDP program.
 pub static OBJECT: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sluice.o"));
 
+/// The same program built with `SLUICE_DXR`: it also has the DXR maps and
+/// [`FibMode::Dxr`] (for measuring DXR against DIR-24-8).
+pub static OBJECT_DXR: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sluice-dxr.o"));
+
 /// What can go wrong loading the program or writing its maps.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -183,8 +187,9 @@ struct Fib4Array {
 pub struct Dataplane {
     fib4_top: Fib4Array,
     fib4_tbl8: Fib4Array,
-    fib4_direct: Fib4Array,
-    fib4_ranges: Fib4Array,
+    /// The DXR maps, in the DXR build only.
+    fib4_direct: Option<Fib4Array>,
+    fib4_ranges: Option<Fib4Array>,
     pub(crate) fib6: LpmTrie<MapData, [u8; 16], u16>,
     pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
     pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
@@ -219,15 +224,31 @@ impl Dataplane {
         Self::load_with(&mut EbpfLoader::new())
     }
 
+    /// [`Self::load`] of the DXR build ([`OBJECT_DXR`]), whose program
+    /// also looks IPv4 up in DXR ranges in [`FibMode::Dxr`]. Unpinned:
+    /// for benchmarks and tests.
+    pub fn load_dxr() -> Result<Self, Error> {
+        Self::load_object(&mut EbpfLoader::new(), OBJECT_DXR)
+    }
+
     /// Loads with `loader` (e.g. one with pin paths set) and takes the maps.
     pub(crate) fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Self, Error> {
-        let mut ebpf = loader.load(OBJECT)?;
+        Self::load_object(loader, OBJECT)
+    }
+
+    fn load_object(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Self, Error> {
+        let mut ebpf = loader.load(object)?;
         let program: &mut Xdp = ebpf
             .program_mut(layout::PROGRAM)
             .ok_or(Error::Missing("program sluice_xdp"))?
             .try_into()?;
         program.load()?;
 
+        // The DXR maps are in the DXR build only.
+        let dxr_maps = (
+            ebpf.take_map(layout::map::FIB4_DIRECT),
+            ebpf.take_map(layout::map::FIB4_RANGES),
+        );
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
         let mmapped = |map: Map, name: &'static str, words: usize| match map {
             Map::Array(map) => {
@@ -240,16 +261,12 @@ impl Dataplane {
         use layout::map as m;
         let fib4_top = mmapped(take(m::FIB4_TOP)?, m::FIB4_TOP, FIB4_TOP_WORDS)?;
         let fib4_tbl8 = mmapped(take(m::FIB4_TBL8)?, m::FIB4_TBL8, FIB4_TBL8_WORDS)?;
-        let fib4_direct = mmapped(
-            take(m::FIB4_DIRECT)?,
-            m::FIB4_DIRECT,
-            layout::DXR_DIRECT_ENTRIES,
-        )?;
-        let fib4_ranges = mmapped(
-            take(m::FIB4_RANGES)?,
-            m::FIB4_RANGES,
-            layout::DXR_RANGE_WORDS,
-        )?;
+        let fib4_direct = (dxr_maps.0)
+            .map(|map| mmapped(map, m::FIB4_DIRECT, layout::DXR_DIRECT_ENTRIES))
+            .transpose()?;
+        let fib4_ranges = (dxr_maps.1)
+            .map(|map| mmapped(map, m::FIB4_RANGES, layout::DXR_RANGE_WORDS))
+            .transpose()?;
         let fib6 = LpmTrie::try_from(take(m::FIB6)?).map_err(map_err(m::FIB6))?;
         let nh_groups = Array::try_from(take(m::NH_GROUPS)?).map_err(map_err(m::NH_GROUPS))?;
         let nexthops = Array::try_from(take(m::NEXTHOPS)?).map_err(map_err(m::NEXTHOPS))?;
@@ -615,35 +632,40 @@ impl Dataplane {
     /// Writes a whole DXR FIB (for [`FibMode::Dxr`]): the ranges first,
     /// then the direct table, every word whose value differs.
     pub fn sync_dxr(&mut self, fib: &Dxr) -> Result<usize, Error> {
-        let ranges = pack_ranges(fib.ranges());
-        let mut n = store_changed(&self.fib4_ranges, 0, &ranges, layout::map::FIB4_RANGES)?;
-        n += store_changed(&self.fib4_direct, 0, fib.direct(), layout::map::FIB4_DIRECT)?;
+        let (direct, ranges) = self.dxr_arrays()?;
+        let packed = pack_ranges(fib.ranges());
+        let mut n = store_changed(ranges, 0, &packed, layout::map::FIB4_RANGES)?;
+        n += store_changed(direct, 0, fib.direct(), layout::map::FIB4_DIRECT)?;
         Ok(n)
+    }
+
+    /// Whether this is the DXR build.
+    pub fn has_dxr(&self) -> bool {
+        self.fib4_direct.is_some()
+    }
+
+    /// The DXR arrays, or [`Error::Missing`] outside the DXR build.
+    fn dxr_arrays(&self) -> Result<(&Fib4Array, &Fib4Array), Error> {
+        match (&self.fib4_direct, &self.fib4_ranges) {
+            (Some(d), Some(r)) => Ok((d, r)),
+            _ => Err(Error::Missing("DXR maps (load the DXR build)")),
+        }
     }
 
     /// Writes what [`Dxr::take_dirty`] names: the new runs, then the direct
     /// entries that point at them (the builder's update protocol).
     pub fn write_dxr_dirty(&mut self, fib: &Dxr, dirty: &DxrDirty) -> Result<usize, Error> {
+        let (direct, ranges) = self.dxr_arrays()?;
         let mut n = 0;
         for &(at, len) in &dirty.runs {
             // Runs start at even indexes (two or more ranges, buddy-aligned).
             let (from, to) = (at as usize, (at + len) as usize);
             let words = pack_ranges(&fib.ranges()[from..to + (to - from) % 2]);
-            n += store_changed(
-                &self.fib4_ranges,
-                from / 2,
-                &words,
-                layout::map::FIB4_RANGES,
-            )?;
+            n += store_changed(ranges, from / 2, &words, layout::map::FIB4_RANGES)?;
         }
         for &c in &dirty.chunks {
             let c = c as usize;
-            n += store_changed(
-                &self.fib4_direct,
-                c,
-                &fib.direct()[c..=c],
-                layout::map::FIB4_DIRECT,
-            )?;
+            n += store_changed(direct, c, &fib.direct()[c..=c], layout::map::FIB4_DIRECT)?;
         }
         Ok(n)
     }
@@ -651,6 +673,9 @@ impl Dataplane {
     /// The group the program's DXR lookup gives for `addr`, read from the
     /// live arrays.
     pub fn lookup_dxr(&self, addr: Ipv4Addr) -> u16 {
+        let Ok((direct, ranges)) = self.dxr_arrays() else {
+            return 0;
+        };
         let load = |m: &Fib4Array, i: usize| {
             m.words
                 .words()
@@ -658,13 +683,13 @@ impl Dataplane {
                 .map_or(0, |w| w.load(Ordering::Acquire))
         };
         let a = u32::from(addr);
-        let d = load(&self.fib4_direct, (a >> 14) as usize);
+        let d = load(direct, (a >> 14) as usize);
         if d & crate::dxr::DIRECT_FLAG != 0 {
             return d as u16;
         }
         let (base, count) = (d as u32, (d >> 32) as u32 & 0xffff);
         let run: Vec<u32> = (base..base + count)
-            .map(|i| (load(&self.fib4_ranges, (i / 2) as usize) >> (32 * (i % 2))) as u32)
+            .map(|i| (load(ranges, (i / 2) as usize) >> (32 * (i % 2))) as u32)
             .collect();
         let off = a & (crate::dxr::CHUNK - 1);
         let i = run.partition_point(|r| r >> 16 <= off);

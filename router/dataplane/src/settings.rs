@@ -90,6 +90,11 @@ impl Dataplane {
     /// be enabled on the ingress interfaces, else packets are punted as
     /// `pass_fwd_disabled`); `tx_ports` must still list the egress ports.
     pub fn set_fib_mode(&mut self, mode: FibMode) -> Result<(), Error> {
+        if mode == FibMode::Dxr && !self.has_dxr() {
+            return Err(Error::Missing(
+                "DXR maps (FibMode::Dxr needs the DXR build)",
+            ));
+        }
         let mut s = self.raw_settings()?;
         s[0] = mode as u32;
         self.write_settings(s)

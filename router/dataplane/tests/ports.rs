@@ -212,7 +212,12 @@ fn the_dxr_fib_answers_like_its_builder() {
     use sluice_dataplane::dxr::{DEFAULT_RANGES, Dxr};
     use sluice_dataplane::layout::FibMode;
 
-    let mut f = Fixture::new();
+    // The production build has no DXR maps and refuses the mode.
+    let mut plain = Fixture::new();
+    assert!(plain.dp.set_fib_mode(FibMode::Dxr).is_err());
+    assert!(plain.dp.sync_dxr(&Dxr::default()).is_err());
+
+    let mut f = Fixture::new_dxr();
     let p = |s: &str| s.parse::<Prefix>().unwrap();
     let routes = [
         ("0.0.0.0/0", 4),

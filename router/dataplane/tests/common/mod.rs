@@ -191,8 +191,17 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::with(Dataplane::load)
+    }
+
+    /// The fixture on the DXR build of the program.
+    pub fn new_dxr() -> Self {
+        Self::with(Dataplane::load_dxr)
+    }
+
+    fn with(load: fn() -> Result<Dataplane, sluice_dataplane::loader::Error>) -> Self {
         require_root();
-        let mut dp = Dataplane::load().expect("load the XDP program");
+        let mut dp = load().expect("load the XDP program");
         route_on(&mut dp, LO, 0, 0);
         dp.add_tx_port(EGRESS_IFINDEX).unwrap();
         for id in 1..=4u16 {
