@@ -63,7 +63,7 @@ impl Config {
     /// The uplink (config index) a next hop belongs to: the one whose peer
     /// has that address, else the one whose interface subnet holds it.
     /// A static route through it follows that uplink's state, exactly as
-    /// routes learned from its session do (DESIGN.md, principle 2).
+    /// routes learned from its session do (docs/architecture.md, principle 2).
     pub fn uplink_of_next_hop(&self, next_hop: IpAddr) -> Option<usize> {
         self.uplinks
             .iter()

@@ -392,7 +392,7 @@ pub struct Uplink {
     pub probes: Vec<ProbeView>,
 }
 
-/// Where a drain comes from (DESIGN.md: a config drain lasts until the
+/// Where a drain comes from (docs/architecture.md, principle 2: a config drain lasts until the
 /// config changes, a CLI drain until `sluice undrain`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainSource {
@@ -458,7 +458,7 @@ pub struct ProbeView {
     pub rtt_ms: Option<f64>,
 }
 
-/// DESIGN.md, principle 2: the states an uplink can be in.
+/// docs/architecture.md, principle 2: the states an uplink can be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UplinkState {

@@ -13,7 +13,7 @@
 //!
 //! The veth peers that receive redirected frames (`src:eth0`, `dst:eth0`)
 //! have GRO on: a veth only takes `XDP_REDIRECT`ed frames when its peer runs
-//! NAPI, which needs an XDP program or GRO there (see XDP-NOTES.md).
+//! NAPI, which needs an XDP program or GRO there (see docs/xdp.md).
 //!
 //! Needs root (network namespaces, BPF): run it via scripts/test.sh as root.
 

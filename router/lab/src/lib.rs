@@ -55,7 +55,7 @@ impl Default for Options {
 }
 
 /// Why a lab command failed. [`LabError::exit_code`] maps it to the CLI's
-/// exit status (DESIGN.md: 1 refused or failed, 2 bad usage or input).
+/// exit status (as every `sluice` command: 1 refused or failed, 2 bad usage or input).
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     #[error("cannot read {}: {error}", path.display())]

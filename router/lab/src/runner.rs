@@ -146,7 +146,7 @@ fn build(topo: &Topology, state: &mut State, timeout: Duration) -> Result<(), La
         must("ip", &["-n", &ns_b, "link", "set", &b.interface, "up"]).map_err(failed)?;
         // Two veth traps a real NIC does not have, for routers that forward
         // in XDP: a veth drops frames redirected into it unless the
-        // receiving end has NAPI (GRO on, XDP-NOTES.md); and a veth hands
+        // receiving end has NAPI (GRO on, docs/xdp.md); and a veth hands
         // the sender's UDP/TCP checksum over unfinished (checksum offload),
         // which XDP does not know to finish, so the far end would drop it.
         for (ns, ifname) in [(&ns_a, &a.interface), (&ns_b, &b.interface)] {

@@ -1,7 +1,7 @@
 //! What a peer is sent of a route: its export policy, and the rewriting
 //! every eBGP or iBGP export gets, drain attributes included (RFC 4271
 //! §5.1, RFC 8326). Pure, so that the daemon's route owner and the what-if
-//! evaluator decide exports with the same function (DESIGN.md, principle 1).
+//! evaluator decide exports with the same function (docs/architecture.md, principle 1).
 
 use sluice_config::Config;
 use sluice_config::values::{Community, PolicyRef};

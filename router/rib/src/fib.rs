@@ -1,4 +1,4 @@
-//! The route-to-FIB function (DESIGN.md, principle 1): from the RIB, the
+//! The route-to-FIB function (docs/architecture.md, principle 1): from the RIB, the
 //! config and the uplink states to what forwarding should do per prefix.
 //! Pure, so the daemon and the validator's simulations share it.
 
@@ -153,7 +153,7 @@ pub enum StaticOutcome {
     Keeps,
 }
 
-/// Static route `i` under `view` (DESIGN.md, principle 2): one bound to an
+/// Static route `i` under `view` (docs/architecture.md, principle 2): one bound to an
 /// uplink that is not active yields to any active route covering its
 /// prefix, at equal or shorter length.
 pub fn static_outcome(rib: &Rib, view: &View<'_>, i: usize) -> StaticOutcome {
@@ -300,7 +300,7 @@ impl Local {
 
     /// [`Self::entry`] under uplink states `active` (config order): `None`
     /// for a prefix that only non-active uplinks offer (a static route
-    /// bound to one included) while an active path covers it (DESIGN.md,
+    /// bound to one included) while an active path covers it (docs/architecture.md,
     /// principle 2), so longest match falls through to that path; an
     /// announced aggregate keeps its discard route then. The same rule as
     /// [`full`].

@@ -1,4 +1,4 @@
-//! A prefix's ways out, independent of uplink state (DESIGN.md, principle 3).
+//! A prefix's ways out, independent of uplink state (docs/architecture.md, principle 3).
 //!
 //! [`crate::fib::learned`] resolves a prefix against the uplink states of
 //! the moment. The data plane wants the part that does not depend on them,

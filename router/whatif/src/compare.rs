@@ -3,7 +3,7 @@
 //! plane's own placement), and which
 //! `announce` prefixes stay exported, through the daemon's export function
 //! ([`export::export`]). Nothing here decides forwarding or exports
-//! itself (DESIGN.md, principle 1).
+//! itself (docs/architecture.md, principle 1).
 
 use std::collections::BTreeSet;
 

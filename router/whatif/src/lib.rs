@@ -1,7 +1,7 @@
 //! What-if evaluation: the FIB and the exports in uplink states nobody
 //! has entered yet, computed by the same pure functions the daemon
 //! programs from (the data plane's placement, `sluice_rib::fib`,
-//! `sluice_rib::export`; DESIGN.md, principle 1).
+//! `sluice_rib::export`; docs/architecture.md, principle 1).
 //!
 //! - [`eval`]: where a destination's traffic goes under some states;
 //! - [`compare`] sets one state against another; [`drain`] makes that the

@@ -4,7 +4,7 @@
 //! (or a running daemon's routes) by the data plane's own placement and
 //! the daemon's exports; each property a rule of [`crate::rules`].
 //!
-//! Drained, failed and degraded take the uplink out alike (DESIGN.md,
+//! Drained, failed and degraded take the uplink out alike (docs/architecture.md,
 //! principle 2: no traffic to an uplink that is not active while an active
 //! one offers a path): its routes can no longer win, its announcements no
 //! longer count. A failed uplink's routes are gone where a drained one's

@@ -22,7 +22,7 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// Redirected frames need NAPI on the receiving veth (XDP-NOTES.md).
+/// Redirected frames need NAPI on the receiving veth (docs/xdp.md).
 pub fn gro(node: &Node<'_>, ifname: &str) {
     node.run(["ethtool", "-K", ifname, "gro", "on"]);
 }

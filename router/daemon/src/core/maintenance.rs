@@ -339,7 +339,7 @@ impl Core {
     }
 
     /// Logs each static route whose outcome changed: one bound to an
-    /// uplink that is not active is overridden (DESIGN.md, principle 2),
+    /// uplink that is not active is overridden (docs/architecture.md, principle 2),
     /// and the config line that says otherwise is named.
     pub(super) fn report_statics(&mut self) {
         let config = &self.active.checked.loaded.config;

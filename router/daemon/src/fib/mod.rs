@@ -405,7 +405,7 @@ impl Fib {
     /// rewritten and written (one write each, however many prefixes use
     /// them); then, prefix by prefix, those that only a non-active uplink
     /// offers leave the FIB where a usable path covers them, and those left
-    /// earlier come back if that changed (DESIGN.md, principles 2 and 3).
+    /// earlier come back if that changed (docs/architecture.md, principles 2 and 3).
     pub fn set_active(&mut self, rib: &Rib, active: &[bool]) {
         if !self.placer.set_active(active) {
             return;
@@ -481,7 +481,7 @@ impl Fib {
     }
 
     /// Asks the kernel to keep new next hops resolved: XDP-forwarded
-    /// traffic never confirms a neighbour entry (XDP-NOTES.md).
+    /// traffic never confirms a neighbour entry (docs/xdp.md).
     fn manage_neighbours(&mut self, changes: &Changes) {
         let Some(nl) = self.nl.as_mut() else { return };
         for h in changes.hops.values().flatten() {

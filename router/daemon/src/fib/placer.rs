@@ -120,7 +120,7 @@ impl Placer {
 
     /// New uplink states, first step: the groups that use a changed uplink
     /// are rewritten (one write each, however many prefixes use them;
-    /// DESIGN.md, principle 3). False if nothing changed.
+    /// docs/architecture.md, principle 3). False if nothing changed.
     pub fn set_active(&mut self, active: &[bool]) -> bool {
         if self.active == active {
             return false;
@@ -132,7 +132,7 @@ impl Placer {
 
     /// Second step, prefix by prefix: those that only a non-active uplink
     /// offers leave the FIB where a usable path covers them, and those left
-    /// earlier come back if that changed (DESIGN.md, principle 2). Returns
+    /// earlier come back if that changed (docs/architecture.md, principle 2). Returns
     /// how many were placed again.
     pub fn clean_up(&mut self, rib: &Rib) -> usize {
         let mut again = self.program.fallback_routes();

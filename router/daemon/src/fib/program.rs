@@ -6,7 +6,7 @@
 //! reference counted, so prefixes with the same ways share one group, and a
 //! drain or a link failure rewrites the buckets of the groups that use the
 //! uplink — a handful of writes, however many prefixes follow them
-//! (DESIGN.md, principle 3).
+//! (docs/architecture.md, principle 3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -278,7 +278,7 @@ impl Programmer {
         self.refresh_groups();
     }
 
-    /// Takes over what a previous run left in the maps (DESIGN.md,
+    /// Takes over what a previous run left in the maps (docs/architecture.md,
     /// principle 4): its routes keep forwarding through its groups and next
     /// hops, whose ids are not reused, until [`Self::sweep_stale`]. A new
     /// entry for a prefix replaces the stale one.
@@ -458,7 +458,7 @@ impl Programmer {
     /// Sets uplink states (config order); rewrites the groups that change.
     /// A group left with no usable way forwards through its family's
     /// default route meanwhile, if that has one: the uplink leaves every
-    /// group at once (DESIGN.md, principle 3), and the per-prefix clean-up
+    /// group at once (docs/architecture.md, principle 3), and the per-prefix clean-up
     /// then moves each such prefix to its own covering route (or, for one
     /// nothing covers, back to its best way: [`Self::end_stand_in`]).
     pub fn set_active(&mut self, active: &[bool]) {

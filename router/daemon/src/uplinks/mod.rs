@@ -1,4 +1,4 @@
-//! Uplink states (DESIGN.md, principle 2): the drain and probe state
+//! Uplink states (docs/architecture.md, principle 2): the drain and probe state
 //! machine, free of I/O. Inputs come in ([`Input`]: what is observed of
 //! links and sessions, drains and undrains, probe results, outbound
 //! counter samples, the clock); the states and their changes come out,

@@ -1,6 +1,6 @@
 //! [`Local::entry`] resolved under any uplink states must equal what
 //! [`full`] computes for those states: the data plane and the validator
-//! then agree (DESIGN.md, principle 1).
+//! then agree (docs/architecture.md, principle 1).
 
 use std::net::{IpAddr, Ipv4Addr};
 

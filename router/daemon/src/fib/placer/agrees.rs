@@ -1,4 +1,4 @@
-//! The data plane and the validator agree (DESIGN.md, principle 1): the
+//! The data plane and the validator agree (docs/architecture.md, principle 1): the
 //! programmer, taken through the path `sluice drain` takes (every uplink
 //! active, then new states, then the clean-up), forwards each address
 //! exactly where the validator's evaluator says its traffic goes in that
