@@ -2,6 +2,9 @@
 //! the sink and the test-run floor) with clang into `$OUT_DIR/xdpgen.o`,
 //! which src/xdp/traffic.rs embeds. `CLANG` names another compiler binary.
 
+#[path = "../router/dataplane/build_support.rs"]
+mod build_support;
+
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,9 +21,10 @@ fn main() {
     println!("cargo:rerun-if-changed={}", source.display());
     println!("cargo:rerun-if-env-changed=CLANG");
 
+    let includes = build_support::multiarch_includes(&clang);
     let output = Command::new(&clang)
         .args(["-O2", "-g", "-Wall", "-Werror", "-target", "bpf"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
+        .args(includes.iter().map(|d| format!("-I{}", d.display())))
         .arg("-c")
         .arg(&source)
         .arg("-o")

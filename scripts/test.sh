@@ -16,6 +16,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "build"
 cargo build --workspace --bins --quiet
 
+step "aarch64 (edge boxes are often arm64)"
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  cargo check --workspace --target aarch64-unknown-linux-gnu --quiet
+else
+  echo "SKIPPED: the aarch64-unknown-linux-gnu target is not installed (rustup target add aarch64-unknown-linux-gnu)"
+fi
+
 step "validate configs/"
 target/debug/sluice validate configs/*.yaml
 

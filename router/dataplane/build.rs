@@ -3,6 +3,9 @@
 //! `-DSLUICE_DXR` into `$OUT_DIR/sluice-dxr.o` (the DXR FIB mode, for the
 //! benchmark). `CLANG` names another compiler binary.
 
+#[path = "build_support.rs"]
+mod build_support;
+
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,12 +25,14 @@ fn main() {
     println!("cargo:rerun-if-changed={}", source.display());
     println!("cargo:rerun-if-changed={}", header.display());
     println!("cargo:rerun-if-env-changed=CLANG");
+    println!("cargo:rerun-if-changed=build_support.rs");
 
+    let includes = build_support::multiarch_includes(&clang);
     for (object, defines) in [
         ("sluice.o", &[][..]),
         ("sluice-dxr.o", &["-DSLUICE_DXR"][..]),
     ] {
-        compile(&clang, &source, &out_dir.join(object), defines);
+        compile(&clang, &source, &out_dir.join(object), defines, &includes);
     }
 }
 
@@ -36,11 +41,12 @@ fn compile(
     source: &std::path::Path,
     out: &std::path::Path,
     defines: &[&str],
+    includes: &[PathBuf],
 ) {
     let output = Command::new(clang)
         .args(["-O2", "-g", "-Wall", "-Werror", "-target", "bpf"])
         .args(defines)
-        .arg("-I/usr/include/x86_64-linux-gnu")
+        .args(includes.iter().map(|d| format!("-I{}", d.display())))
         .arg("-c")
         .arg(source)
         .arg("-o")

@@ -23,7 +23,7 @@ use sluice_daemon::{DaemonError, RunOptions};
 #[derive(Parser, Debug)]
 #[command(
     name = "sluice",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SLUICE_COMMIT"), ")"),
     about = "An edge router for sites with redundant internet access points"
 )]
 struct Cli {

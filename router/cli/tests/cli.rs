@@ -245,3 +245,23 @@ fn run_refuses_a_bad_config_with_its_findings() {
     let o = sluice(&["run", "-c", "/nonexistent/edge.yaml"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn version_names_the_commit() {
+    let (out, _) = text(&sluice(&["--version"]));
+    assert!(
+        out.starts_with(concat!("sluice ", env!("CARGO_PKG_VERSION"), " (commit ")),
+        "{out}"
+    );
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        Some(hash) => assert!(out.contains(&hash), "{out} does not name {hash}"),
+        None => assert!(out.contains("unknown"), "{out}"),
+    }
+}

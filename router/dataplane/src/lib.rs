@@ -27,3 +27,9 @@ pub mod loader;
 pub mod pin;
 pub mod readback;
 pub mod settings;
+
+/// The build script's host questions, tested here (build scripts have no
+/// test harness).
+#[cfg(test)]
+#[path = "../build_support.rs"]
+mod build_support;
