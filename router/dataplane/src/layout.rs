@@ -818,6 +818,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_verdict_is_explained_to_operators() {
+        let doc = include_str!("../../../docs/troubleshooting.md");
+        for v in Verdict::ALL {
+            let shown = format!("`{}`", v.name().replace('_', "-"));
+            assert!(
+                doc.contains(&shown),
+                "docs/troubleshooting.md lacks {shown}"
+            );
+        }
+    }
+
+    #[test]
     fn verdicts_are_dense_and_fit_the_map() {
         // The names and values are checked against ebpf/sluice.h in
         // tests/layout.rs.
