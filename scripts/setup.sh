@@ -11,6 +11,8 @@ PACKAGES=(
   iproute2 ethtool iputils-ping tcpdump procps psmisc curl
   # the BGP implementations Sluice is tested against
   bird2 gobgpd frr
+  # promtool, for the alert rules in deploy/ (the server is not started)
+  prometheus
 )
 
 missing=()
@@ -30,7 +32,7 @@ if ((${#missing[@]})); then
 fi
 
 # The distribution's packages may start their daemons; tests start their own.
-for svc in bird frr; do
+for svc in bird frr prometheus; do
   if pgrep -x "$svc" >/dev/null 2>&1 || pgrep -f "/usr/lib/frr/watchfrr" >/dev/null 2>&1; then
     (command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1) || true
   fi

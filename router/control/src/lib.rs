@@ -229,6 +229,9 @@ pub struct PeerView {
     pub too_big: u64,
     pub last_error: Option<String>,
     pub families: Vec<String>,
+    /// The session's `max_prefix` limit, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_prefix: Option<u64>,
 }
 
 /// A prefix and every path to it, for `sluice show routes`.

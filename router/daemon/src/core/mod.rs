@@ -435,6 +435,15 @@ impl Core {
             );
         }
         self.metrics.set_uplinks(&self.uplinks.views());
+        self.metrics.set_min_active_uplinks(
+            self.active
+                .checked
+                .loaded
+                .config
+                .maintenance
+                .min_active_uplinks
+                .value,
+        );
         if let Some(r) = self.routing.as_ref() {
             self.metrics.set_peers(&r.peer_views());
         }

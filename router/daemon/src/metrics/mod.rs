@@ -89,6 +89,15 @@ pub struct Metrics {
     probe_rtt: Family<ProbeLabels, Gauge<f64, AtomicU64>>,
     probe_sent: Family<ProbeLabels, Counter<u64, AtomicU64>>,
     probe_lost: Family<ProbeLabels, Counter<u64, AtomicU64>>,
+    uplink_since: Family<UplinkOnly, Gauge>,
+    session_since: Family<PeerLabels, Gauge>,
+    max_prefix: Family<PeerOnly, Gauge>,
+    min_active: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerOnly {
+    peer: String,
 }
 
 /// How a reload ended, for `sluice_config_reloads_total`.
@@ -193,12 +202,40 @@ impl Metrics {
         let probe_lost = Family::<ProbeLabels, Counter<u64, AtomicU64>>::default();
         registry.register("probe_lost", "Probes lost", probe_lost.clone());
         let program_failures = Counter::<u64, AtomicU64>::default();
+        let uplink_since = Family::<UplinkOnly, Gauge>::default();
+        registry.register(
+            "uplink_state_since_seconds",
+            "Unix time each uplink entered its state (how long a drain has lasted)",
+            uplink_since.clone(),
+        );
+        let session_since = Family::<PeerLabels, Gauge>::default();
+        registry.register(
+            "bgp_session_state_since_seconds",
+            "Unix time of each session's last state change (changes() counts flaps)",
+            session_since.clone(),
+        );
+        let max_prefix = Family::<PeerOnly, Gauge>::default();
+        registry.register(
+            "bgp_max_prefix",
+            "The max_prefix limit of each session that has one",
+            max_prefix.clone(),
+        );
+        let min_active = Gauge::default();
+        registry.register(
+            "min_active_uplinks",
+            "maintenance.min_active_uplinks: no drain goes below it",
+            min_active.clone(),
+        );
         registry.register(
             "dataplane_program_failures",
             "Routes the data plane could not program (tbl8 groups or next-hop ids exhausted)",
             program_failures.clone(),
         );
         Metrics {
+            uplink_since,
+            session_since,
+            max_prefix,
+            min_active,
             program_failures,
             state_changes,
             outbound_pps,
@@ -309,7 +346,13 @@ impl Metrics {
             }
         }
         self.uplink_state.clear();
+        self.uplink_since.clear();
         for u in uplinks {
+            self.uplink_since
+                .get_or_create(&UplinkOnly {
+                    uplink: u.name.clone(),
+                })
+                .set(i64::try_from(u.since).unwrap_or(0));
             for state in UplinkState::ALL {
                 let labels = UplinkLabels {
                     uplink: u.name.clone(),
@@ -322,14 +365,31 @@ impl Metrics {
         }
     }
 
+    /// The config's `maintenance.min_active_uplinks`.
+    pub fn set_min_active_uplinks(&self, n: u32) {
+        self.min_active.set(i64::from(n));
+    }
+
     pub fn set_peers(&self, peers: &[PeerView]) {
         self.session_up.clear();
+        self.session_since.clear();
+        self.max_prefix.clear();
         self.prefixes.clear();
         for p in peers {
             let labels = PeerLabels {
                 peer: p.name.clone(),
                 address: p.address.clone(),
             };
+            self.session_since
+                .get_or_create(&labels)
+                .set(i64::try_from(p.since).unwrap_or(0));
+            if let Some(limit) = p.max_prefix {
+                self.max_prefix
+                    .get_or_create(&PeerOnly {
+                        peer: p.name.clone(),
+                    })
+                    .set(i64::try_from(limit).unwrap_or(i64::MAX));
+            }
             self.session_up
                 .get_or_create(&labels)
                 .set(i64::from(p.state == "established"));
@@ -422,6 +482,125 @@ mod tests {
             assert!(text.contains(line), "{line} missing from {text}");
         }
         assert!(text.contains("sluice_start_time_seconds 42"), "{text}");
+    }
+
+    /// Every metric the alert rules and the dashboard in deploy/ use is one
+    /// the daemon exports.
+    #[test]
+    fn deploy_uses_only_metrics_the_daemon_exports() {
+        // Every family once, so that each is encoded.
+        let m = Metrics::new(1);
+        m.set_min_active_uplinks(2);
+        m.set_uplinks(&[Uplink {
+            name: "iap-a".into(),
+            interface: "eth1".into(),
+            state: UplinkState::Active,
+            reason: String::new(),
+            peers: vec![],
+            since: 7,
+            drain: None,
+            outbound: Some(sluice_control::Outbound {
+                packets: 1,
+                pps: 1,
+                share: 1.0,
+                inbound_pps: None,
+            }),
+            probes: vec![sluice_control::ProbeView {
+                target: "198.18.0.53".into(),
+                state: "ok".into(),
+                sent: 1,
+                lost: 0,
+                recent_loss: 0.0,
+                rtt_ms: Some(1.0),
+            }],
+        }]);
+        m.uplink_changes(&[crate::uplinks::Transition {
+            uplink: 0,
+            name: "iap-a".into(),
+            from: UplinkState::Down,
+            to: UplinkState::Active,
+            reason: String::new(),
+        }]);
+        m.set_peers(&[PeerView {
+            name: "iap-a".into(),
+            address: "203.0.113.1".into(),
+            asn: 65001,
+            kind: "uplink".into(),
+            state: "established".into(),
+            since: 7,
+            received: 10,
+            accepted: 10,
+            advertised: 1,
+            too_big: 0,
+            last_error: None,
+            families: vec![],
+            max_prefix: Some(100),
+        }]);
+        m.set_dataplane(
+            &CountersView {
+                next_hops: vec![sluice_control::HopCounters {
+                    id: 1,
+                    address: "203.0.113.1".into(),
+                    uplink: Some("iap-a".into()),
+                    interface: Some("eth1".into()),
+                    packets: 1,
+                    bytes: 64,
+                }],
+                verdicts: vec![sluice_control::VerdictCount {
+                    verdict: "drop-spoofed".into(),
+                    packets: 1,
+                }],
+            },
+            &DataplaneStatus::default(),
+        );
+        m.reload(ReloadResult::Applied);
+        let text = m.encode();
+        assert!(
+            text.contains("sluice_bgp_max_prefix{peer=\"iap-a\"} 100"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_uplink_state_since_seconds{uplink=\"iap-a\"} 7"),
+            "{text}"
+        );
+        assert!(text.contains("sluice_min_active_uplinks 2"), "{text}");
+        let mut names = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("# TYPE ") else {
+                continue;
+            };
+            let mut it = rest.split_whitespace();
+            let (Some(name), Some(kind)) = (it.next(), it.next()) else {
+                continue;
+            };
+            names.insert(name.to_owned());
+            match kind {
+                "counter" => names.insert(format!("{name}_total")),
+                "info" => names.insert(format!("{name}_info")),
+                _ => false,
+            };
+        }
+        let mut used = std::collections::BTreeSet::new();
+        for file in [
+            include_str!("../../../../deploy/prometheus/sluice.rules.yml"),
+            include_str!("../../../../deploy/grafana/sluice.json"),
+        ] {
+            let mut rest = file;
+            while let Some(i) = rest.find("sluice_") {
+                let tail = &rest[i..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                used.insert(tail[..end].to_owned());
+                rest = &tail[end..];
+            }
+        }
+        assert!(used.len() >= 10, "{used:?}");
+        let unknown: Vec<_> = used.difference(&names).collect();
+        assert!(
+            unknown.is_empty(),
+            "not exported: {unknown:?}; exported: {names:?}"
+        );
     }
 
     #[test]

@@ -905,6 +905,7 @@ impl Routing {
                 accepted: p.rib_id.map_or(0, |r| u64::from(self.rib.count(r))),
                 advertised: p.adj_out.advertised() as u64,
                 too_big: p.adj_out.too_big() as u64,
+                max_prefix: p.conf.max_prefix.as_ref().map(|m| m.limit),
                 last_error: p.last_error.clone(),
                 families: p
                     .established
