@@ -8,6 +8,7 @@ mod client;
 mod drain_cmd;
 mod lab;
 mod output;
+mod top;
 mod validate_cmd;
 
 use std::net::SocketAddr;
@@ -92,8 +93,25 @@ enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// A live view of the uplinks (state, outbound share, pps out and in,
+    /// probes), the sessions and the latest events, refreshed each second:
+    /// made for watching a drain. q, Esc or Ctrl-C quits.
+    Top(TopArgs),
     /// Run containerlab topologies on network namespaces, with faults and traffic.
     Lab(lab::LabArgs),
+}
+
+#[derive(Args, Debug)]
+struct TopArgs {
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Find the socket from this config's control.socket.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Time between refreshes.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    every: std::time::Duration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -350,6 +368,18 @@ fn main() -> ExitCode {
             }
         }
         Command::Undrain { uplink, read } => ask(&read, Request::Undrain { uplink }),
+        Command::Top(args) => {
+            match client::socket_path(args.socket.as_deref(), args.config.as_deref()) {
+                Ok(socket) => top::run(
+                    &socket,
+                    args.every.max(std::time::Duration::from_millis(100)),
+                ),
+                Err(e) => {
+                    eprintln!("sluice: {e}");
+                    2
+                }
+            }
+        }
         Command::Lab(args) => lab::run(args),
     };
     ExitCode::from(code)
