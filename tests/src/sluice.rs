@@ -15,20 +15,40 @@ pub struct Sluice<'lab> {
     node: Node<'lab>,
     dir: TempDir,
     process: Option<ProcessHandle>,
+    /// Run before the daemon's own argv (e.g. setpriv dropping to a user).
+    wrapper: Vec<String>,
 }
 
 impl<'lab> Sluice<'lab> {
     /// Writes `config` and starts the daemon on `node`; waits until it answers.
     pub fn start(node: &Node<'lab>, config: &str) -> Sluice<'lab> {
+        Self::start_with(node, config, &[], None)
+    }
+
+    /// [`Self::start`] with `wrapper` before the daemon's argv, and its
+    /// directory (config, socket, state) owned by `owner` (uid = gid)
+    /// for a daemon that runs as that user.
+    pub fn start_with(
+        node: &Node<'lab>,
+        config: &str,
+        wrapper: &[&str],
+        owner: Option<u32>,
+    ) -> Sluice<'lab> {
         let dir = tempfile::Builder::new()
             .prefix("sluice-e2e-")
             .tempdir()
             .expect("temp dir");
         std::fs::write(dir.path().join("sluice.yaml"), config).expect("write config");
+        if let Some(id) = owner {
+            for path in [dir.path().to_owned(), dir.path().join("sluice.yaml")] {
+                std::os::unix::fs::chown(&path, Some(id), Some(id)).expect("chown");
+            }
+        }
         let mut s = Sluice {
             node: node.clone(),
             dir,
             process: None,
+            wrapper: wrapper.iter().map(|w| (*w).to_owned()).collect(),
         };
         s.run();
         s
@@ -37,20 +57,22 @@ impl<'lab> Sluice<'lab> {
     fn run(&mut self) {
         let bin = sluice_bin();
         let p = |name: &str| self.dir.path().join(name).to_string_lossy().into_owned();
-        let process = self.node.spawn([
-            bin.to_string_lossy().as_ref(),
-            "run",
-            "-c",
-            &p("sluice.yaml"),
-            "--socket",
-            &p("sluice.sock"),
-            "--state-dir",
-            &p("state"),
-            "--metrics",
-            "off",
-            "--log-level",
-            "debug",
+        let mut argv: Vec<String> = self.wrapper.clone();
+        argv.extend([
+            bin.to_string_lossy().into_owned(),
+            "run".into(),
+            "-c".into(),
+            p("sluice.yaml"),
+            "--socket".into(),
+            p("sluice.sock"),
+            "--state-dir".into(),
+            p("state"),
+            "--metrics".into(),
+            "off".into(),
+            "--log-level".into(),
+            "debug".into(),
         ]);
+        let process = self.node.spawn(argv);
         self.process = Some(process);
         wait_until(
             Duration::from_secs(10),

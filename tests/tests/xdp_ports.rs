@@ -181,3 +181,78 @@ fn vlan_sub_interfaces_are_routed_on_their_parent() {
     assert_eq!(ping(&site.src, 20), 20);
     assert!(forwarded_to(&sluice, "203.0.113.1") >= before + 20);
 }
+
+/// The capabilities the systemd unit (packaging/sluice.service) gives the
+/// daemon, and nothing else: not root, yet it attaches XDP, programs the
+/// kernel FIB, binds port 179 and forwards.
+const UNIT_CAPS: &str = "net_admin,bpf,perfmon,net_raw,net_bind_service";
+
+#[test]
+#[ignore = "needs root: network namespaces, BIRD and BPF"]
+fn the_daemon_forwards_with_the_units_capabilities_only() {
+    must_be_root();
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/sluice.service"),
+    )
+    .unwrap();
+    let listed: Vec<String> = UNIT_CAPS
+        .split(',')
+        .map(|c| format!("CAP_{}", c.to_uppercase()))
+        .collect();
+    let ambient = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("AmbientCapabilities="))
+        .expect("AmbientCapabilities in the unit");
+    assert_eq!(
+        ambient.split_whitespace().collect::<Vec<_>>(),
+        listed,
+        "the test runs with what the unit grants"
+    );
+    let lab = Lab::new("ports-caps");
+    let site = site(&lab);
+    let caps = UNIT_CAPS
+        .split(',')
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (inh, amb, bound) = (
+        format!("--inh-caps=-all,{caps}"),
+        format!("--ambient-caps=-all,{caps}"),
+        format!("--bounding-set=-all,{caps}"),
+    );
+    let nobody = 65534;
+    let wrapper = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        inh.as_str(),
+        amb.as_str(),
+        bound.as_str(),
+        "--",
+    ];
+    let sluice = sluice_e2e::sluice::Sluice::start_with(
+        &site.r,
+        &config("native", "full"),
+        &wrapper,
+        Some(nobody),
+    );
+    sluice.wait_established("203.0.113.1", UP);
+    let status = sluice.json(&["status"]);
+    assert_eq!(status["dataplane"]["xdp"], "native", "{status:#}");
+    wait_resolved(&sluice, DST);
+    let before = forwarded_to(&sluice, "203.0.113.1");
+    assert_eq!(ping(&site.src, 20), 20);
+    assert!(forwarded_to(&sluice, "203.0.113.1") >= before + 20);
+    // And it really is not root.
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "uid=,args="])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    let daemon = ps
+        .lines()
+        .find(|l| l.contains(" run -c ") && l.contains(&sluice.config_path().display().to_string()))
+        .unwrap_or_else(|| panic!("the daemon in ps:\n{ps}"));
+    assert!(daemon.trim_start().starts_with("65534 "), "{daemon}");
+}

@@ -99,6 +99,12 @@ enum Command {
     Top(TopArgs),
     /// Run containerlab topologies on network namespaces, with faults and traffic.
     Lab(lab::LabArgs),
+    /// Print the shell completions for SHELL (bash, zsh, fish, …).
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (sluice.1, sluice-run.1, …) into DIR (for
+    /// packaging).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -381,6 +387,30 @@ fn main() -> ExitCode {
             }
         }
         Command::Lab(args) => lab::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut out);
+            use std::io::Write;
+            match std::io::stdout().write_all(&out) {
+                Ok(()) => 0,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+                Err(e) => {
+                    eprintln!("sluice: {e}");
+                    1
+                }
+            }
+        }
+        Command::Manpages { dir } => {
+            use clap::CommandFactory;
+            match clap_mangen::generate_to(Cli::command(), &dir) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("sluice: writing man pages to {}: {e}", dir.display());
+                    1
+                }
+            }
+        }
     };
     ExitCode::from(code)
 }

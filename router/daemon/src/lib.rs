@@ -19,6 +19,7 @@ pub mod links;
 pub mod listeners;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod paging;
 pub mod probe;
 pub mod routing;
@@ -220,6 +221,15 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
 
     let (tx, mut rx) = mpsc::channel(64);
     let acceptor = tokio::spawn(control::accept(listener, tx, policy));
+    // systemd (Type=notify): forwarding and answering from here on.
+    let status = core
+        .routing
+        .as_ref()
+        .and_then(|r| r.fib.as_ref())
+        .map_or_else(|| "no data plane".to_string(), fib::Fib::describe);
+    if let Err(e) = notify::notify(&format!("READY=1\nSTATUS={status}")) {
+        tracing::warn!("cannot tell systemd we are ready: {e}");
+    }
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Runtime)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
@@ -283,6 +293,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         t.abort();
     }
     let keep = core.config().dataplane.keep_on_exit;
+    let _ = notify::notify("STOPPING=1");
     let fib = core.routing.as_mut().and_then(|r| r.fib.take());
     if let Some(r) = core.routing.as_mut() {
         if keep {
