@@ -17,7 +17,7 @@
 //! the feeder against a receiver by hand; `bird` writes the IPv4 routes as
 //! BIRD static routes (the `full-table` lab topology's access point).
 //!
-//! Needs root (network namespaces). See README.md, "Benchmarks".
+//! Needs root (network namespaces). See docs/benchmarks.md.
 
 mod bird_static;
 mod feeder;

@@ -1,5 +1,5 @@
-//! Sluice's config: the typed model of the config contract (the README's
-//! Config section, `configs/example.yaml`), its loader with precise errors, and the static
+//! Sluice's config: the typed model of the config contract (docs/config.md,
+//! `configs/example.yaml`), its loader with precise errors, and the static
 //! validator. No I/O beyond reading the file: `sluice validate` and
 //! `sluice run` call the same [`load`] and [`validate::check`].
 

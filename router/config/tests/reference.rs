@@ -104,3 +104,24 @@ fn the_reference_names_every_key() {
         missing.join(", ")
     );
 }
+
+/// Every YAML example of the reference parses (as its section of a config
+/// with only `router` besides): no misspelt key, no value of the wrong type.
+#[test]
+fn the_references_examples_parse() {
+    let reference = include_str!("../../../docs/config.md");
+    let mut n = 0;
+    for block in reference.split("```yaml\n").skip(1) {
+        let example = block.split("```").next().unwrap_or_default();
+        let yaml = if example.contains("router:") {
+            example.to_owned()
+        } else {
+            format!("{BASE}{example}")
+        };
+        if let Err(f) = parse(&Source::new("docs/config.md", &yaml)) {
+            panic!("example does not parse: {f:?}\n{yaml}");
+        }
+        n += 1;
+    }
+    assert!(n >= 10, "{n} examples");
+}
