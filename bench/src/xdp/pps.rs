@@ -92,10 +92,10 @@ pub struct Rate {
     pub fwd_steal: f64,
     /// Lowest and highest per-core Mpps over the windows measured.
     pub spread: (f64, f64),
-    /// The `forwarded` verdicts and the sink count (uplink A) from the
-    /// first window's start to after the sender stopped and the path
-    /// drained (XDP modes): read with nothing in flight, unlike the
-    /// windows' counters, which are read one after the other under load.
+    /// The `forwarded` verdicts and the sink count (uplink A) from before
+    /// the sender started to after it stopped and the path drained (XDP
+    /// modes): both ends read with nothing in flight, unlike the windows'
+    /// counters, which are read one after the other under load.
     pub settled: Option<(u64, u64)>,
 }
 
@@ -348,7 +348,11 @@ pub fn measure(
     tid: u32,
     place: &Placement,
 ) -> Result<Rate, String> {
-    let mut samples = with_traffic(tg, topo, place, || {
+    // At rest, before the sender starts: reading the counters one after
+    // the other under load skews them by the rate times the gap (tens of
+    // milliseconds in a debug build).
+    let before = sample(tg, topo, fwd, tid, place.fwd_cpu);
+    let samples = with_traffic(tg, topo, place, || {
         std::thread::sleep(place.warmup);
         let mut samples = vec![sample(tg, topo, fwd, tid, place.fwd_cpu)];
         for _ in 0..place.windows.max(1) {
@@ -377,11 +381,11 @@ pub fn measure(
             }
         })
         .collect();
-    // Nothing in flight: compare the totals since the first window began.
+    // Nothing in flight: compare the totals of the whole run, both ends
+    // read at rest.
     std::thread::sleep(Duration::from_millis(100));
     let end = sample(tg, topo, fwd, tid, place.fwd_cpu);
-    let first = samples.swap_remove(0);
-    let settled = fwd.map(|_| (end.forwarded - first.forwarded, end.a - first.a));
+    let settled = fwd.map(|_| (end.forwarded - before.forwarded, end.a - before.a));
     rates.sort_by(|a, b| a.per_core_mpps().total_cmp(&b.per_core_mpps()));
     let spread = (
         rates[0].per_core_mpps(),
