@@ -44,6 +44,8 @@ fn the_pps_harness_forwards_through_sluice() {
         },
         groups: 4,
         spread: "uniform".into(),
+        routes6: Vec::new(),
+        dsts6: Vec::new(),
     };
     let run = run::run_table(&spec, &|m| eprintln!("{m}")).expect("the harness runs");
     let rate = run.rate(Mode::Sluice).expect("a Sluice rate");

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use sluice_bench::pps::{Mode, Placement};
 use sluice_bench::report::{self, Machine, Report};
 use sluice_bench::run::{self, TableSpec};
-use sluice_bench::{sys, table};
+use sluice_bench::{sys, table, table6};
 
 const USAGE: &str =
     "usage: xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
                       [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,fib_lookup,kernel]
-                      [--groups N] [--zipf S] [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm]
+                      [--groups N] [--zipf S] [--prefixes6 N] [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm]
                       [--json] [--json-file PATH]";
 
 /// The one route of the single-route case, and where its destinations come from.
@@ -39,6 +39,8 @@ struct Args {
     lpm: bool,
     /// Next-hop groups the routes are spread over.
     groups: u16,
+    /// IPv6 prefixes loaded beside the full table (0: none).
+    prefixes6: usize,
     /// Zipf exponent of a second run of the full table (0: none).
     zipf: f64,
     json: bool,
@@ -63,6 +65,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         },
         lpm: true,
         groups: 4,
+        prefixes6: 220_000,
         zipf: 1.0,
         json: false,
         json_file: None,
@@ -91,6 +94,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--no-rt" => a.place.rt = false,
             "--no-lpm" => a.lpm = false,
             "--groups" => a.groups = (num(value()?)? as u16).max(1),
+            "--prefixes6" => a.prefixes6 = num(value()?)? as usize,
             "--zipf" => a.zipf = num(value()?)?.max(0.0),
             "--json" => a.json = true,
             "--json-file" => a.json_file = Some(value()?.into()),
@@ -196,6 +200,8 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
                 place: args.place,
                 groups: args.groups,
                 spread: "uniform".into(),
+                routes6: Vec::new(),
+                dsts6: Vec::new(),
             },
             &log,
         )?);
@@ -216,6 +222,10 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
         let zipf = (args.zipf > 0.0)
             .then(|| table::zipf_destinations(&routes, args.destinations, args.zipf, args.seed));
         let label = format!("{} prefixes", human_count(routes.len()));
+        let routes6 = table6::generate6(args.prefixes6, args.seed);
+        let dsts6 = table6::destinations6(&routes6, args.destinations, 0.0, args.seed);
+        let zipf6 = (args.zipf > 0.0)
+            .then(|| table6::destinations6(&routes6, args.destinations, args.zipf, args.seed));
         report.tables.push(run::run_table(
             &TableSpec {
                 label: label.clone(),
@@ -227,6 +237,8 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
                 place: args.place,
                 groups: args.groups,
                 spread: "uniform".into(),
+                routes6: routes6.clone(),
+                dsts6,
             },
             &log,
         )?);
@@ -242,6 +254,8 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
                     place: args.place,
                     groups: args.groups,
                     spread: format!("Zipf, exponent {}", args.zipf),
+                    routes6,
+                    dsts6: zipf6.unwrap_or_default(),
                 },
                 &log,
             )?);

@@ -11,4 +11,5 @@ pub mod report;
 pub mod run;
 pub mod sys;
 pub mod table;
+pub mod table6;
 pub mod traffic;

@@ -256,6 +256,31 @@ impl Forwarder {
         self.dp.verdict_count(Verdict::Forwarded).unwrap_or(0)
     }
 
+    /// Writes an IPv6 table into the program's trie (spread over the
+    /// groups like IPv4), in one batch; returns how long it took.
+    pub fn load_routes6(&mut self, routes: &[(u128, u8)]) -> Result<Duration, String> {
+        let routes: Vec<(std::net::Ipv6Addr, u8, u16)> = routes
+            .iter()
+            .map(|&(net, len)| {
+                let fold = (net >> 96) as u32 ^ (net >> 64) as u32;
+                (net.into(), len, group_of(fold, len, self.groups))
+            })
+            .collect();
+        let start = Instant::now();
+        let failed = self.dp.set_routes6(&routes);
+        let took = start.elapsed();
+        match failed.first() {
+            None => Ok(took),
+            Some((i, e)) => Err(format!(
+                "{} of {} IPv6 routes not written, the first ({}/{}): {e}",
+                failed.len(),
+                routes.len(),
+                routes[*i].0,
+                routes[*i].1
+            )),
+        }
+    }
+
     /// Points every group at `nh`: one map write per group. Returns how
     /// long it took.
     pub fn point_group_at(&mut self, nh: u16) -> Result<Duration, String> {

@@ -185,6 +185,38 @@ impl Report {
                 }
             }
         }
+        for t in &self.tables {
+            let Some(v6) = &t.v6 else { continue };
+            let _ = writeln!(
+                s,
+                "\nIPv6 beside {}: {} prefixes in the program's LPM_TRIE, written in {:.2} s (BPF_MAP_UPDATE_BATCH); {} destinations {}",
+                t.label,
+                v6.prefixes,
+                v6.load.as_secs_f64(),
+                v6.destinations,
+                t.spread
+            );
+            let mix: Vec<String> = v6.mix.iter().map(|(l, n)| format!("/{l}:{n}")).collect();
+            let _ = writeln!(s, "  length mix {}", mix.join(" "));
+            match &v6.cost {
+                Some(Ok(c)) => {
+                    let _ = writeln!(
+                        s,
+                        "  BPF_PROG_TEST_RUN, sluice, ns/packet: cold {:.0} net ({:.0} measured, floor {:.0}), warm {:.0} net; {} of {} cold runs not redirected",
+                        c.cold_net(),
+                        c.cold_ns,
+                        c.cold_floor_ns,
+                        c.warm_net(),
+                        c.not_redirected,
+                        c.calls
+                    );
+                }
+                Some(Err(e)) => {
+                    let _ = writeln!(s, "  test-run cost failed: {e}");
+                }
+                None => {}
+            }
+        }
         for t in self.tables.iter().filter(|t| t.prefixes > 1) {
             let share = |lo: u8, hi: u8| {
                 let n: usize = t
@@ -311,6 +343,15 @@ impl Report {
                     "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),
                     "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
                     "ratio_dxr_sluice": ratio(pc(Mode::Dxr), pc(Mode::Sluice)),
+                    "v6": t.v6.as_ref().map(|v6| json!({
+                        "prefixes": v6.prefixes,
+                        "load_s": v6.load.as_secs_f64(),
+                        "destinations": v6.destinations,
+                        "test_run_ns": v6.cost.as_ref().map(|c| match c {
+                            Ok(c) => json!({ "cold_net": c.cold_net(), "warm_net": c.warm_net(), "not_redirected": c.not_redirected }),
+                            Err(e) => json!({ "error": e }),
+                        }),
+                    })),
                     "groups": t.groups,
                     "destination_spread": t.spread,
                     "dxr_range_entries": t.dxr_ranges,

@@ -31,6 +31,22 @@ pub struct TableSpec {
     pub groups: u16,
     /// The destinations' distribution, for the report.
     pub spread: String,
+    /// An IPv6 table loaded beside (into the program's LPM trie) and
+    /// destinations in it, for the IPv6 test-run cost; empty: none.
+    pub routes6: Vec<(u128, u8)>,
+    pub dsts6: Vec<u128>,
+}
+
+/// The IPv6 side of a table run.
+#[derive(Debug)]
+pub struct V6Run {
+    pub prefixes: usize,
+    pub mix: Vec<(u8, usize)>,
+    pub destinations: usize,
+    /// Writing the table into the trie (`BPF_MAP_UPDATE_BATCH`).
+    pub load: Duration,
+    /// The program's test-run cost on IPv6 frames, Sluice mode.
+    pub cost: Option<Result<Cost, String>>,
 }
 
 /// What one table gave.
@@ -50,6 +66,7 @@ pub struct TableRun {
     pub dxr_ranges: u32,
     pub groups: u16,
     pub spread: String,
+    pub v6: Option<V6Run>,
     pub rates: Vec<(Mode, Result<Rate, String>)>,
     /// Test-run cost of the program in each XDP mode measured.
     pub costs: Vec<(Mode, Result<Cost, String>)>,
@@ -121,10 +138,26 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         dxr_ranges: fwd.dxr_ranges,
         groups: fwd.groups,
         spread: spec.spread.clone(),
+        v6: None,
         rates: Vec::new(),
         costs: Vec::new(),
         uplink_move: None,
     };
+    if !spec.routes6.is_empty() {
+        log(&format!(
+            "{}: loading {} IPv6 routes into the program's trie",
+            spec.label,
+            spec.routes6.len()
+        ));
+        let load = fwd.load_routes6(&spec.routes6)?;
+        run.v6 = Some(V6Run {
+            prefixes: spec.routes6.len(),
+            mix: crate::table6::length_mix6(&spec.routes6),
+            destinations: spec.dsts6.len(),
+            load,
+            cost: None,
+        });
+    }
     let place = &spec.place;
     for &mode in &spec.modes {
         log(&format!("{}: measuring {}", spec.label, mode.name()));
@@ -148,6 +181,12 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
                     log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
                     run.costs
                         .push((mode, test_run_cost(&topo, &fwd, &tg, &spec.dsts)));
+                    if mode == Mode::Sluice
+                        && let Some(v6) = run.v6.as_mut()
+                    {
+                        log(&format!("{}: test-run cost, IPv6", spec.label));
+                        v6.cost = Some(test_run_cost6(&topo, &fwd, &tg, &spec.dsts6));
+                    }
                 }
                 if mode == Mode::Sluice && spec.uplink_move {
                     log(&format!("{}: uplink move under load", spec.label));
@@ -190,6 +229,29 @@ fn test_run_cost(
     dsts: &[u32],
 ) -> Result<Cost, String> {
     let frames = cost::frames(topo.fin.mac, topo.tx.mac, dsts);
+    let prog = fwd.dp.program().map_err(|e| e.to_string())?;
+    let prog = prog.fd().map_err(|e| e.to_string())?;
+    let prog = prog.try_clone().map_err(|e| e.to_string())?;
+    let floor = tg.pass_fd()?;
+    let fin = topo.fin.ifindex;
+    in_netns(topo.fwd.name(), || {
+        cost::measure(prog.as_fd(), floor.as_fd(), &frames, fin)
+    })
+    .map_err(|e| e.to_string())?
+}
+
+/// [`test_run_cost`] for IPv6 frames to `dsts`.
+fn test_run_cost6(
+    topo: &Topology<'_>,
+    fwd: &Forwarder,
+    tg: &Traffic,
+    dsts: &[u128],
+) -> Result<Cost, String> {
+    let src: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+    let frames: Vec<Vec<u8>> = dsts
+        .iter()
+        .map(|&d| crate::table6::udp_frame6(topo.fin.mac, topo.tx.mac, src, d))
+        .collect();
     let prog = fwd.dp.program().map_err(|e| e.to_string())?;
     let prog = prog.fd().map_err(|e| e.to_string())?;
     let prog = prog.try_clone().map_err(|e| e.to_string())?;
