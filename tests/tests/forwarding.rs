@@ -267,10 +267,15 @@ fn an_upgrade_to_another_map_layout_loses_no_packets() {
         "{status:#}"
     );
     wait_until(UP, "the new program swapped in", || {
+        sluice.events().contains("upgrade finished")
+    });
+    assert!(
         sluice
             .events()
-            .contains("data plane of the previous run taken over")
-    });
+            .contains("replaced the previous one on eth1"),
+        "{}",
+        sluice.events()
+    );
     wait_until(Duration::from_secs(60), "ping done", || {
         !pinger.is_running()
     });

@@ -637,19 +637,28 @@ impl Fib {
             || self.xdp.as_ref().is_some_and(Xdp::upgrading)
     }
 
-    /// Removes what a previous run left and nothing replaced.
-    pub fn sweep_stale(&mut self) {
+    /// Removes what a previous run left and nothing replaced; finishes an
+    /// upgrade from another map layout, and then says so (for the event
+    /// log).
+    pub fn sweep_stale(&mut self) -> Option<String> {
         self.placer.program.sweep_stale();
         self.flush();
+        let mut upgraded = None;
         if let Some(x) = self.xdp.as_mut()
             && x.upgrading()
         {
             x.finish_upgrade();
             self.status.attached = x.attached();
+            upgraded = Some(format!(
+                "upgrade finished: this version's program replaced the previous one on {} ({})",
+                self.status.attached.join(", "),
+                x.trouble.as_deref().unwrap_or("no trouble")
+            ));
         }
         if let Some(k) = self.kernel.as_ref() {
             k.sweep_stale();
         }
+        upgraded
     }
 
     /// The daemon stops: with `keep`, forwarding goes on as programmed;

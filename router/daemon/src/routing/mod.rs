@@ -604,7 +604,9 @@ impl Routing {
                 > Duration::from_secs(u64::from(peers::RESTART_TIME));
             if synced || timed_out {
                 let n = fib.stale();
-                fib.sweep_stale();
+                if let Some(upgrade) = fib.sweep_stale() {
+                    events.record("dataplane", upgrade);
+                }
                 events.record(
                     "dataplane",
                     format!(
