@@ -226,39 +226,30 @@ fn bench(args: &Args, command: String) -> Result<Report, String> {
         let dsts6 = table6::destinations6(&routes6, args.destinations, 0.0, args.seed);
         let zipf6 = (args.zipf > 0.0)
             .then(|| table6::destinations6(&routes6, args.destinations, args.zipf, args.seed));
-        report.tables.push(run::run_table(
-            &TableSpec {
-                label: label.clone(),
-                routes: routes.clone(),
+        let full = TableSpec {
+            label: label.clone(),
+            routes,
+            dsts,
+            modes: args.modes.clone(),
+            cost: true,
+            uplink_move: true,
+            place: args.place,
+            groups: args.groups,
+            spread: "uniform".into(),
+            routes6,
+            dsts6,
+        };
+        report.tables.push(run::run_table(&full, &log)?);
+        if let (Some(dsts), Some(dsts6)) = (zipf, zipf6) {
+            let spec = TableSpec {
+                label: format!("{label}, Zipf {}", args.zipf),
                 dsts,
-                modes: args.modes.clone(),
-                cost: true,
-                uplink_move: true,
-                place: args.place,
-                groups: args.groups,
-                spread: "uniform".into(),
-                routes6: routes6.clone(),
                 dsts6,
-            },
-            &log,
-        )?);
-        if let Some(dsts) = zipf {
-            report.tables.push(run::run_table(
-                &TableSpec {
-                    label: format!("{label}, Zipf {}", args.zipf),
-                    routes,
-                    dsts,
-                    modes: args.modes.clone(),
-                    cost: true,
-                    uplink_move: false,
-                    place: args.place,
-                    groups: args.groups,
-                    spread: format!("Zipf, exponent {}", args.zipf),
-                    routes6,
-                    dsts6: zipf6.unwrap_or_default(),
-                },
-                &log,
-            )?);
+                uplink_move: false,
+                spread: format!("Zipf, exponent {}", args.zipf),
+                ..full
+            };
+            report.tables.push(run::run_table(&spec, &log)?);
         }
     }
     report.machine.load_end = report::loadavg();

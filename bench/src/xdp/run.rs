@@ -152,7 +152,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         let load = fwd.load_routes6(&spec.routes6)?;
         run.v6 = Some(V6Run {
             prefixes: spec.routes6.len(),
-            mix: crate::table6::length_mix6(&spec.routes6),
+            mix: crate::table::length_mix(&spec.routes6),
             destinations: spec.dsts6.len(),
             load,
             cost: None,
@@ -179,13 +179,15 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
                 let rate = pps::measure(mode, &tg, &topo, Some(&fwd), tid, place);
                 if spec.cost {
                     log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
+                    let frames = cost::frames(topo.fin.mac, topo.tx.mac, &spec.dsts);
                     run.costs
-                        .push((mode, test_run_cost(&topo, &fwd, &tg, &spec.dsts)));
+                        .push((mode, test_run_cost(&topo, &fwd, &tg, &frames)));
                     if mode == Mode::Sluice
                         && let Some(v6) = run.v6.as_mut()
                     {
                         log(&format!("{}: test-run cost, IPv6", spec.label));
-                        v6.cost = Some(test_run_cost6(&topo, &fwd, &tg, &spec.dsts6));
+                        let frames = frames6(&topo, &spec.dsts6);
+                        v6.cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
                     }
                 }
                 if mode == Mode::Sluice && spec.uplink_move {
@@ -220,47 +222,31 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     Ok(run)
 }
 
-/// The attached program's test-run cost on frames to `dsts`, run in `fwd`'s
+/// The attached program's test-run cost on `frames`, run in `fwd`'s
 /// namespace as if arriving on its ingress (where `bpf_fib_lookup` looks).
 fn test_run_cost(
     topo: &Topology<'_>,
     fwd: &Forwarder,
     tg: &Traffic,
-    dsts: &[u32],
+    frames: &[Vec<u8>],
 ) -> Result<Cost, String> {
-    let frames = cost::frames(topo.fin.mac, topo.tx.mac, dsts);
     let prog = fwd.dp.program().map_err(|e| e.to_string())?;
     let prog = prog.fd().map_err(|e| e.to_string())?;
     let prog = prog.try_clone().map_err(|e| e.to_string())?;
     let floor = tg.pass_fd()?;
     let fin = topo.fin.ifindex;
     in_netns(topo.fwd.name(), || {
-        cost::measure(prog.as_fd(), floor.as_fd(), &frames, fin)
+        cost::measure(prog.as_fd(), floor.as_fd(), frames, fin)
     })
     .map_err(|e| e.to_string())?
 }
 
-/// [`test_run_cost`] for IPv6 frames to `dsts`.
-fn test_run_cost6(
-    topo: &Topology<'_>,
-    fwd: &Forwarder,
-    tg: &Traffic,
-    dsts: &[u128],
-) -> Result<Cost, String> {
+/// IPv6 frames of the benchmark's shape to each of `dsts`.
+fn frames6(topo: &Topology<'_>, dsts: &[u128]) -> Vec<Vec<u8>> {
     let src: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
-    let frames: Vec<Vec<u8>> = dsts
-        .iter()
+    dsts.iter()
         .map(|&d| crate::table6::udp_frame6(topo.fin.mac, topo.tx.mac, src, d))
-        .collect();
-    let prog = fwd.dp.program().map_err(|e| e.to_string())?;
-    let prog = prog.fd().map_err(|e| e.to_string())?;
-    let prog = prog.try_clone().map_err(|e| e.to_string())?;
-    let floor = tg.pass_fd()?;
-    let fin = topo.fin.ifindex;
-    in_netns(topo.fwd.name(), || {
-        cost::measure(prog.as_fd(), floor.as_fd(), &frames, fin)
-    })
-    .map_err(|e| e.to_string())?
+        .collect()
 }
 
 /// Time to insert `routes` into a fresh IPv4 `LPM_TRIE` with

@@ -153,34 +153,55 @@ pub fn destinations(table: &[(u32, u8)], n: usize, seed: u64) -> Vec<u32> {
 /// point).
 pub fn zipf_destinations(table: &[(u32, u8)], n: usize, s: f64, seed: u64) -> Vec<u32> {
     let mut rng = Rng::new(seed ^ 0x21bf);
-    // Ranks: a random permutation of the prefixes, by Fisher–Yates.
-    let mut order: Vec<usize> = (0..table.len()).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    let mut cumulative = Vec::with_capacity(order.len());
-    let mut total = 0.0;
-    for k in 1..=order.len() {
-        total += 1.0 / (k as f64).powf(s);
-        cumulative.push(total);
-    }
+    let zipf = Zipf::new(table.len(), s, &mut rng);
     (0..n)
         .map(|_| {
-            let x = rng.unit() * total;
-            let k = cumulative.partition_point(|&c| c < x).min(order.len() - 1);
-            let (net, len) = table[order[k]];
+            let (net, len) = table[zipf.pick(&mut rng)];
             net | (rng.next_u64() as u32 & !mask(len))
         })
         .collect()
 }
 
-/// Share of each prefix length in `table`, for the report.
-pub fn length_mix(table: &[(u32, u8)]) -> Vec<(u8, usize)> {
-    let mut counts = [0usize; 33];
-    for &(_, len) in table {
-        counts[usize::from(len)] += 1;
+/// Draws indexes `0..n` with weight 1/k^s by rank k, the ranks a random
+/// permutation (so the popular items are spread over the table).
+#[derive(Debug, Clone)]
+pub struct Zipf {
+    order: Vec<usize>,
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    /// The ranks, shuffled with `rng` (Fisher–Yates); `n` must be > 0.
+    pub fn new(n: usize, s: f64, rng: &mut Rng) -> Zipf {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let mut cumulative = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for k in 1..=n {
+            total += 1.0 / (k as f64).powf(s);
+            cumulative.push(total);
+        }
+        Zipf { order, cumulative }
     }
-    (0..=32u8)
+
+    /// One index.
+    pub fn pick(&self, rng: &mut Rng) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let x = rng.unit() * total;
+        let k = self.cumulative.partition_point(|&c| c < x);
+        self.order[k.min(self.order.len() - 1)]
+    }
+}
+
+/// Share of each prefix length in `table` (IPv4 or IPv6), for the report.
+pub fn length_mix<A>(table: &[(A, u8)]) -> Vec<(u8, usize)> {
+    let mut counts = [0usize; 129];
+    for (_, len) in table {
+        counts[usize::from(*len)] += 1;
+    }
+    (0..=128u8)
         .filter(|&l| counts[usize::from(l)] > 0)
         .map(|l| (l, counts[usize::from(l)]))
         .collect()

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::table::Rng;
+use crate::table::{Rng, Zipf};
 
 /// Prefix lengths in thousandths of a percent (sum 100,000).
 const LENGTHS: &[(u8, u32)] = &[
@@ -78,32 +78,18 @@ pub fn generate6(n: usize, seed: u64) -> Vec<(u128, u8)> {
 }
 
 /// `n` destinations, each a random address inside a prefix of `table`
-/// drawn uniformly, or (`zipf` > 0) with weight 1/k^zipf by a random rank.
+/// drawn uniformly, or (`zipf` > 0) with weight 1/k^zipf by a random rank
+/// ([`Zipf`]).
 pub fn destinations6(table: &[(u128, u8)], n: usize, zipf: f64, seed: u64) -> Vec<u128> {
     let mut rng = Rng::new(seed ^ 0x6d57);
-    let pick: Box<dyn FnMut(&mut Rng) -> usize> = if zipf > 0.0 {
-        let mut order: Vec<usize> = (0..table.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        let mut cumulative = Vec::with_capacity(order.len());
-        let mut total = 0.0;
-        for k in 1..=order.len() {
-            total += 1.0 / (k as f64).powf(zipf);
-            cumulative.push(total);
-        }
-        Box::new(move |rng: &mut Rng| {
-            let x = rng.unit() * total;
-            order[cumulative.partition_point(|&c| c < x).min(order.len() - 1)]
-        })
-    } else {
-        let len = table.len() as u64;
-        Box::new(move |rng: &mut Rng| rng.below(len) as usize)
-    };
-    let mut pick = pick;
+    let ranks = (zipf > 0.0).then(|| Zipf::new(table.len(), zipf, &mut rng));
     (0..n)
         .map(|_| {
-            let (net, len) = table[pick(&mut rng)];
+            let i = match &ranks {
+                Some(z) => z.pick(&mut rng),
+                None => rng.below(table.len() as u64) as usize,
+            };
+            let (net, len) = table[i];
             let random = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
             net | (random & !mask6(len))
         })
@@ -130,18 +116,6 @@ pub fn udp_frame6(dmac: [u8; 6], smac: [u8; 6], src: u128, dst: u128) -> Vec<u8>
     f
 }
 
-/// Prefixes per length, for the report.
-pub fn length_mix6(table: &[(u128, u8)]) -> Vec<(u8, usize)> {
-    let mut counts = [0usize; 129];
-    for &(_, l) in table {
-        counts[usize::from(l)] += 1;
-    }
-    (0..=128u8)
-        .filter(|&l| counts[usize::from(l)] > 0)
-        .map(|l| (l, counts[usize::from(l)]))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +130,7 @@ mod tests {
             assert_eq!(net & !mask6(len), 0, "host bits");
             assert_eq!(net >> 125, 1, "2000::/3");
         }
-        let mix = length_mix6(&t);
+        let mix = crate::table::length_mix(&t);
         let share = |l: u8| mix.iter().find(|m| m.0 == l).map_or(0, |m| m.1) as f64 / 20_000.0;
         assert!((0.45..0.51).contains(&share(48)), "{mix:?}");
         let d = destinations6(&t, 1000, 0.0, 1);
