@@ -79,8 +79,11 @@ pub fn generate6(n: usize, seed: u64) -> Vec<(u128, u8)> {
 
 /// `n` destinations, each a random address inside a prefix of `table`
 /// drawn uniformly, or (`zipf` > 0) with weight 1/k^zipf by a random rank
-/// ([`Zipf`]).
+/// ([`Zipf`]); none for an empty table.
 pub fn destinations6(table: &[(u128, u8)], n: usize, zipf: f64, seed: u64) -> Vec<u128> {
+    if table.is_empty() {
+        return Vec::new(); // --prefixes6 0
+    }
     let mut rng = Rng::new(seed ^ 0x6d57);
     let ranks = (zipf > 0.0).then(|| Zipf::new(table.len(), zipf, &mut rng));
     (0..n)
