@@ -237,23 +237,24 @@ impl Xdp {
             .flat_map(|i| i.addresses.iter().map(|a| a.addr()))
             .chain(self.kernel_addrs.iter().copied())
             .collect();
-        let mut failed = Vec::new();
+        let mut written = own.clone();
+        let mut trouble = Vec::new();
         for a in own.difference(&self.own) {
             if let Err(e) = self.plane.add_own_address(*a) {
-                failed.push(format!("own address {a}: {e}"));
+                // Not written: packets to it would be routed, not
+                // delivered. Left out of `own`, so the next change retries.
+                written.remove(a);
+                trouble.push(format!("own address {a}: {e}"));
             }
         }
         for a in self.own.difference(&own) {
             if let Err(e) = self.plane.remove_own_address(*a) {
-                failed.push(format!("own address {a}: {e}"));
+                trouble.push(format!("own address {a}: {e}"));
             }
         }
-        self.own = own;
-        // Not written: packets to it would be routed, not delivered.
-        for f in failed {
-            self.own
-                .retain(|a| !f.starts_with(&format!("own address {a}:")));
-            self.note(f);
+        self.own = written;
+        for t in trouble {
+            self.note(t);
         }
     }
 
@@ -605,10 +606,7 @@ impl Xdp {
             .map(|from| self.plane.fib4_page(from, limit + 1))
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(p, g)| {
-                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
-                Some((Prefix::V4(net), g))
-            })
+            .filter_map(|(p, g)| Some((v4(p)?, g)))
             .collect();
         let mut more = items.len() > limit;
         if !more {
@@ -633,10 +631,7 @@ impl Xdp {
             .plane
             .fib4_entries()
             .into_iter()
-            .filter_map(|(p, g)| {
-                let net = ipnet::Ipv4Net::new(p.network(), p.prefix_len()).ok()?;
-                Some((Prefix::V4(net), g))
-            })
+            .filter_map(|(p, g)| Some((v4(p)?, g)))
             .collect();
         for (addr, len, g) in self.plane.fib6_entries().unwrap_or_default() {
             if let Ok(net) = ipnet::Ipv6Net::new(addr, len) {
@@ -721,4 +716,11 @@ fn open_pinned(dir: &std::path::Path) -> Result<Opened, sluice_dataplane::loader
         }
         Err(e) => Err(e),
     }
+}
+
+/// A DIR-24-8 prefix as the RIB's.
+fn v4(p: sluice_dataplane::dir24::Prefix) -> Option<Prefix> {
+    ipnet::Ipv4Net::new(p.network(), p.prefix_len())
+        .ok()
+        .map(Prefix::V4)
 }
