@@ -168,11 +168,17 @@ pub fn lookup_in(direct: &[u64], ranges: &[u32], addr: u32) -> u16 {
         return d as u16;
     }
     let (base, count) = (d as u32, (d >> 32) as u32 & 0xffff);
-    let off = addr & (CHUNK - 1);
-    let run = &ranges[base as usize..(base + count) as usize];
-    // The last range starting at or before `off`.
+    in_run(
+        &ranges[base as usize..(base + count) as usize],
+        addr & (CHUNK - 1),
+    )
+}
+
+/// The group of offset `off` in a chunk's `run` of ranges: the last range
+/// starting at or before it (0 for an empty run).
+pub fn in_run(run: &[u32], off: u32) -> u16 {
     let i = run.partition_point(|r| r >> 16 <= off);
-    run[i.saturating_sub(1)] as u16
+    run.get(i.wrapping_sub(1)).map_or(0, |&r| r as u16)
 }
 
 impl Dxr {

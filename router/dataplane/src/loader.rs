@@ -691,9 +691,7 @@ impl Dataplane {
         let run: Vec<u32> = (base..base + count)
             .map(|i| (load(ranges, (i / 2) as usize) >> (32 * (i % 2))) as u32)
             .collect();
-        let off = a & (crate::dxr::CHUNK - 1);
-        let i = run.partition_point(|r| r >> 16 <= off);
-        run.get(i.wrapping_sub(1)).map_or(0, |&r| r as u16)
+        crate::dxr::in_run(&run, a & (crate::dxr::CHUNK - 1))
     }
 
     /// The next-hop group the program would use for `addr` (0: no route),
