@@ -278,7 +278,7 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         out.polls += 1;
         query_total += took;
         out.slowest_poll = out.slowest_poll.max(took);
-        let next_poll = asked + spec.poll.max((took * 10).min(MAX_POLL));
+        let next_poll = asked + poll_interval(spec.poll, took);
         let t = since_open(now_ns());
         match count {
             Ok(c) => {
@@ -480,12 +480,7 @@ impl After<'_, '_> {
                 out.error = Some(format!("waiting for {what}: count {last:?}\n{peers}"));
                 return None;
             }
-            let took = asked.elapsed();
-            std::thread::sleep(
-                spec.poll
-                    .max((took * 10).min(MAX_POLL))
-                    .saturating_sub(took),
-            );
+            pause(spec.poll, asked);
         }
     }
 }
@@ -544,13 +539,21 @@ fn fib_complete(
             ));
             return None;
         }
-        let took = asked.elapsed();
-        std::thread::sleep(
-            spec.poll
-                .max((took * 10).min(MAX_POLL))
-                .saturating_sub(took),
-        );
+        pause(spec.poll, asked);
     }
+}
+
+/// From one poll to the next: at least `poll`, and ten times what asking
+/// took (up to [`MAX_POLL`]), so that polling a busy receiver does not
+/// become its main work.
+fn poll_interval(poll: Duration, took: Duration) -> Duration {
+    poll.max((took * 10).min(MAX_POLL))
+}
+
+/// Sleeps until the next poll of something asked at `asked`.
+fn pause(poll: Duration, asked: Instant) {
+    let took = asked.elapsed();
+    std::thread::sleep(poll_interval(poll, took).saturating_sub(took));
 }
 
 fn now_ns() -> u128 {
