@@ -8,11 +8,13 @@
 //! no ping is lost. Finally the clean stop detaches and unpins.
 //! Needs root (network namespaces, BPF, mount).
 
+use std::path::Path;
 use std::time::Duration;
 
 use sluice_dataplane::attach::{XdpMode, in_netns};
 use sluice_dataplane::layout::{NhStats, Verdict, map};
 use sluice_dataplane::loader::Dataplane;
+use sluice_dataplane::pin::{Adopted, PinnedAttachment};
 use sluice_testns::Lab;
 
 mod common;
@@ -26,6 +28,28 @@ fn xdp_prog_id(topo: &Topology<'_>, ifname: &str) -> Option<u32> {
     let out = link_details(&topo.r, ifname);
     let rest = out.split("prog/xdp id ").nth(1)?;
     rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Lets `dp` forward between the two interfaces (index, name): egress
+/// ports, and frames routed for their MACs. In their namespace.
+fn forward_between(dp: &mut Dataplane, ports: [(u32, &str); 2]) {
+    for (ifindex, name) in ports {
+        dp.add_tx_port(ifindex).unwrap();
+        route_on_port(dp, ifindex, name);
+    }
+}
+
+/// Opens the data plane pinned in `dir` inside namespace `r`, attaches it
+/// to eth1 and eth2 through pinned links, and lets it forward between them.
+fn open_and_attach(r: &str, dir: &Path) -> (Dataplane, Adopted, [PinnedAttachment; 2]) {
+    in_netns(r, || {
+        let (mut dp, adopted) = Dataplane::open(dir).expect("open");
+        let a1 = dp.attach_pinned("eth1", XdpMode::Driver, dir).unwrap();
+        let a2 = dp.attach_pinned("eth2", XdpMode::Driver, dir).unwrap();
+        forward_between(&mut dp, [(a1.ifindex, "eth1"), (a2.ifindex, "eth2")]);
+        (dp, adopted, [a1, a2])
+    })
+    .unwrap()
 }
 
 fn forwarded(dp: &Dataplane) -> (u64, NhStats) {
@@ -49,20 +73,11 @@ fn forwarding_survives_the_process_and_a_pinned_reattach_loses_nothing() {
     let r = topo.r.name().to_owned();
 
     // The first "daemon": fresh maps, new pinned links.
-    let (mut dp, eth1, eth2) = in_netns(&r, || {
-        let (mut dp, adopted) = Dataplane::open(&dir).expect("open");
-        assert!(!adopted.any(), "{adopted:?}");
-        let a1 = dp.attach_pinned("eth1", XdpMode::Driver, &dir).unwrap();
-        let a2 = dp.attach_pinned("eth2", XdpMode::Driver, &dir).unwrap();
-        assert!(!a1.replaced && !a2.replaced);
-        assert!(a1.path.exists() && a2.path.exists());
-        dp.add_tx_port(a1.ifindex).unwrap();
-        dp.add_tx_port(a2.ifindex).unwrap();
-        route_on_port(&mut dp, a1.ifindex, "eth1");
-        route_on_port(&mut dp, a2.ifindex, "eth2");
-        (dp, a1.ifindex, a2.ifindex)
-    })
-    .unwrap();
+    let (mut dp, adopted, [a1, a2]) = open_and_attach(&r, &dir);
+    assert!(!adopted.any(), "{adopted:?}");
+    assert!(!a1.replaced && !a2.replaced);
+    assert!(a1.path.exists() && a2.path.exists());
+    let (eth1, eth2) = (a1.ifindex, a2.ifindex);
     program_routes(&topo, &mut dp, eth1, eth2);
     assert_eq!(ping(&topo.src, DST4, 5), 5);
     assert_eq!(ping(&topo.src, DST6, 5), 5);
@@ -193,17 +208,8 @@ fn an_upgrade_to_another_map_layout_loses_nothing() {
     let r = topo.r.name().to_owned();
 
     // The old version: attached through pinned links, forwarding.
-    let (mut old, eth1, eth2) = in_netns(&r, || {
-        let (mut dp, _) = Dataplane::open(&dir).expect("open");
-        let a1 = dp.attach_pinned("eth1", XdpMode::Driver, &dir).unwrap();
-        let a2 = dp.attach_pinned("eth2", XdpMode::Driver, &dir).unwrap();
-        for (a, name) in [(&a1, "eth1"), (&a2, "eth2")] {
-            dp.add_tx_port(a.ifindex).unwrap();
-            route_on_port(&mut dp, a.ifindex, name);
-        }
-        (dp, a1.ifindex, a2.ifindex)
-    })
-    .unwrap();
+    let (mut old, _, [a1, a2]) = open_and_attach(&r, &dir);
+    let (eth1, eth2) = (a1.ifindex, a2.ifindex);
     program_routes(&topo, &mut old, eth1, eth2);
     assert_eq!(ping(&topo.src, DST4, 5), 5);
     let old_prog = xdp_prog_id(&topo, "eth1").expect("XDP on eth1");
@@ -246,10 +252,7 @@ fn an_upgrade_to_another_map_layout_loses_nothing() {
         "old still forwards"
     );
     in_netns(&r, || {
-        new.add_tx_port(eth1).unwrap();
-        new.add_tx_port(eth2).unwrap();
-        route_on_port(&mut new, eth1, "eth1");
-        route_on_port(&mut new, eth2, "eth2");
+        forward_between(&mut new, [(eth1, "eth1"), (eth2, "eth2")])
     })
     .unwrap();
     program_routes(&topo, &mut new, eth1, eth2);
