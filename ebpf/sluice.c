@@ -110,6 +110,8 @@ _Static_assert(sizeof(struct nexthop) == 24, "struct nexthop layout");
 _Static_assert(sizeof(struct nh_group) == 2 * NH_BUCKETS, "struct nh_group layout");
 _Static_assert(sizeof(struct nh_stats) == 16, "struct nh_stats layout");
 _Static_assert(sizeof(struct fib6_key) == 20, "struct fib6_key layout");
+_Static_assert(sizeof(struct fib6_node) == 24, "struct fib6_node layout");
+_Static_assert(FIB6_ROOT_DEPTH + 6 * (FIB6_LEVELS - 1) + 6 >= 128, "levels reach bit 128");
 _Static_assert(sizeof(struct src4_key) == 8, "struct src4_key layout");
 _Static_assert(sizeof(struct if_key) == 8, "struct if_key layout");
 _Static_assert(sizeof(struct iface) == 16, "struct iface layout");
@@ -140,7 +142,8 @@ struct {
 } fib4_tbl8 SEC(".maps");
 
 #ifdef SLUICE_DXR
-/* Only in the build for measuring DXR against DIR-24-8 (sluice-dxr.o). */
+/* Only in the build that measures the structures the FIB did not choose
+ * (sluice-dxr.o): DXR against DIR-24-8, the LPM trie against fib6_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -156,15 +159,49 @@ struct {
 	__uint(max_entries, DXR_RANGE_WORDS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fib4_ranges SEC(".maps");
-#endif
+
+/* The kernel's LPM trie, which the IPv6 FIB replaced (FIB_MODE_TRIE6). */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct fib6_key);
 	__type(value, __u16);
-	__uint(max_entries, FIB6_MAX_ENTRIES);
+	__uint(max_entries, FIB6_TRIE_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-} fib6 SEC(".maps");
+} fib6_trie SEC(".maps");
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB6_DIRECT_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib6_direct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB6_FAN_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib6_fans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fib6_node);
+	__uint(max_entries, FIB6_NODES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib6_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB6_LEAF_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib6_leaves SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -566,6 +603,63 @@ static __always_inline __u32 dxr_lookup(__u32 daddr /* host order */)
 }
 #endif
 
+/* ---- IPv6 FIB lookup ------------------------------------------------------- */
+
+/* u32 entry i of a fib6 array packed two to an element. */
+static __always_inline __u32 fib6_entry(void *map, __u32 i)
+{
+	__u32 word = i >> 1;
+	__u64 *w = bpf_map_lookup_elem(map, &word);
+
+	if (!w)
+		return 0; /* no route */
+	return (__u32)(*w >> (32 * (i & 1)));
+}
+
+/* The group for daddr: the chunk's direct entry, the slot's fan entry, then
+ * one node per six bits (poptrie.rs has the layout and the reference). */
+static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
+{
+	__u64 hi = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[0]) << 32 |
+		   bpf_ntohl(daddr->in6_u.u6_addr32[1]);
+	__u64 lo = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[2]) << 32 |
+		   bpf_ntohl(daddr->in6_u.u6_addr32[3]);
+	__u32 e = fib6_entry(&fib6_direct, hi >> 48);
+
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 42) & 63));
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e &= ~FIB6_INDEX;
+	for (__u32 k = 0; k < FIB6_LEVELS; k++) {
+		__u32 d = FIB6_ROOT_DEPTH + 6 * k, leaf;
+		struct fib6_node *node = bpf_map_lookup_elem(&fib6_nodes, &e);
+		__u64 v, bit, upto;
+		__u64 *w;
+
+		if (!node)
+			return 0;
+		/* Strides start at 22 + 6k: never across the two halves. */
+		if (d <= 58)
+			v = (hi >> (58 - d)) & 63;
+		else if (d <= 122)
+			v = (lo >> (122 - d)) & 63;
+		else
+			v = (lo << (d - 122)) & 63;
+		bit = 1ull << v;
+		upto = bit | (bit - 1);
+		if (node->vector & bit) {
+			e = node->base1 + __builtin_popcountll(node->vector & upto) - 1;
+			continue;
+		}
+		leaf = node->base0 + __builtin_popcountll(node->leafvec & upto) - 1;
+		w = bpf_map_lookup_elem(&fib6_leaves, &(__u32){ leaf >> 2 });
+		return w ? (*w >> (16 * (leaf & 3))) & 0xffff : 0;
+	}
+	return 0;
+}
+
 /* 0/8, 127/8, 224/3 (multicast, class E, limited broadcast). */
 static __always_inline int special4(__u32 addr /* host order */)
 {
@@ -800,8 +894,6 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	__u32 ip_len, group, hash, nh_id = 0, ports = 0, vlan;
 	enum verdict why;
 	struct nexthop *nh = 0;
-	struct fib6_key key;
-	__u16 *group_p;
 	__u8 nexthdr;
 
 	if ((void *)(ip6 + 1) > data_end)
@@ -841,10 +933,17 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel6(ctx, in, ip6, ip_len, ports);
 
-	key.prefixlen = 128;
-	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
-	group_p = bpf_map_lookup_elem(&fib6, &key);
-	group = group_p ? *group_p : 0;
+#ifdef SLUICE_DXR
+	if (set->fib_mode == FIB_MODE_TRIE6) {
+		struct fib6_key key = { .prefixlen = 128 };
+		__u16 *group_p;
+
+		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+		group_p = bpf_map_lookup_elem(&fib6_trie, &key);
+		group = group_p ? *group_p : 0;
+	} else
+#endif
+		group = fib6_lookup(&ip6->daddr);
 	if (group == 0)
 		return PASS(VERDICT_PASS_NO_ROUTE);
 	if (group == GROUP_DISCARD)

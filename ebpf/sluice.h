@@ -40,8 +40,39 @@
 #define DXR_RANGES         (1u << 21)
 #define DXR_RANGE_WORDS    (DXR_RANGES / 2u)
 
-/* ---- IPv6 FIB: LPM trie, value = next-hop-group id (0 = no route) ------- */
-#define FIB6_MAX_ENTRIES   262144u
+/* ---- IPv6 FIB: a Poptrie-style multibit trie (router/dataplane/src/poptrie.rs)
+ * fib6_direct: u32 per /16 chunk (daddr's top 16 bits), two per u64 element
+ * (entry i: element i >> 1, bits 32 * (i & 1) ..). FIB6_INDEX set = bits
+ * 0..30 index the chunk's fan; else the group (bits 0..15) for the chunk,
+ * so zeroed maps read as no route.
+ * fib6_fans: FIB6_FAN_ENTRIES u32 per fan, packed the same way; entry
+ * fan * 64 + daddr bits 16..21. FIB6_INDEX set = a root node; else the group.
+ * fib6_nodes: a node at depth d (22, 28, .. 124) takes v = daddr bits
+ * d..d+5 (past bit 127: zeros); bit v of vector set = go on at node
+ * base1 + popcount(vector & bits 0..v) - 1; else the group is leaf
+ * base0 + popcount(leafvec & bits 0..v) - 1 of fib6_leaves (u16, four per
+ * u64 element, as fib4). */
+#define FIB6_DIRECT_ENTRIES (1u << 16)
+#define FIB6_DIRECT_WORDS  (FIB6_DIRECT_ENTRIES / 2u)
+#define FIB6_FAN_ENTRIES   64u
+#define FIB6_FANS          16384u
+#define FIB6_FAN_WORDS     (FIB6_FANS * FIB6_FAN_ENTRIES / 2u)
+#define FIB6_NODES         (1u << 21)
+#define FIB6_LEAVES        (1u << 21)
+#define FIB6_LEAF_WORDS    (FIB6_LEAVES / 4u)
+#define FIB6_INDEX         0x80000000u
+#define FIB6_ROOT_DEPTH    22u
+#define FIB6_LEVELS        18u
+struct fib6_node {
+	__u64 vector;
+	__u64 leafvec;
+	__u32 base0; /* first leaf */
+	__u32 base1; /* first child node */
+};
+
+/* An LPM trie key: (prefix length, IPv6 address), for src6 and, in the
+ * SLUICE_DXR build, the trie the IPv6 FIB is measured against. */
+#define FIB6_TRIE_ENTRIES  262144u
 struct fib6_key {
 	__u32 prefixlen;
 	__u8 addr[16];
@@ -127,9 +158,11 @@ struct src4_key {
 /* src6 is keyed by struct fib6_key. */
 
 /* ---- global settings: ARRAY with one entry (key 0) ------------------------- */
-#define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6 -> nh_groups -> nexthops */
+#define FIB_MODE_SLUICE    0u /* fib4_top / fib4_tbl8 / fib6_* -> nh_groups -> nexthops */
 #define FIB_MODE_KERNEL    1u /* bpf_fib_lookup() on the kernel FIB and neighbours */
 #define FIB_MODE_DXR       2u /* as SLUICE, IPv4 from fib4_direct / fib4_ranges
+                                 * (only built with SLUICE_DXR, for measuring) */
+#define FIB_MODE_TRIE6     3u /* as SLUICE, IPv6 from the LPM trie fib6_trie
                                  * (only built with SLUICE_DXR, for measuring) */
 struct settings {
 	__u32 fib_mode;  /* FIB_MODE_* */

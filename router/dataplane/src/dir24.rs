@@ -54,6 +54,8 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::str::FromStr;
 
+use crate::dirty::DirtyBits;
+
 /// Logical entries in `top` (2^24).
 pub const TOP_ENTRIES: usize = 1 << 24;
 /// `u64` words in `top` (2^22, 32 MiB).
@@ -270,79 +272,6 @@ impl Hasher for AddrHasher {
 }
 
 pub(crate) type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
-
-/// One dirty bit per word, with a summary bit per 64 dirty bits so that
-/// collecting a few changes does not scan the whole bitmap.
-#[derive(Clone)]
-struct DirtyBits {
-    bits: Vec<u64>,
-    summary: Vec<u64>,
-}
-
-impl DirtyBits {
-    fn new(words: usize) -> DirtyBits {
-        let n = words.div_ceil(64);
-        DirtyBits {
-            bits: vec![0; n],
-            summary: vec![0; n.div_ceil(64)],
-        }
-    }
-
-    #[inline]
-    fn mark(&mut self, w: usize) {
-        let b = w / 64;
-        self.bits[b] |= 1 << (w % 64);
-        self.summary[b / 64] |= 1 << (b % 64);
-    }
-
-    /// Marks words `lo..hi`.
-    fn mark_range(&mut self, lo: usize, hi: usize) {
-        if lo >= hi {
-            return;
-        }
-        let (first, last) = (lo / 64, (hi - 1) / 64);
-        for b in first..=last {
-            let from = if b == first { lo % 64 } else { 0 };
-            let to = if b == last { (hi - 1) % 64 + 1 } else { 64 };
-            let m = if to - from == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << (to - from)) - 1) << from
-            };
-            self.bits[b] |= m;
-            self.summary[b / 64] |= 1 << (b % 64);
-        }
-    }
-
-    fn take(&mut self) -> Vec<Range<u32>> {
-        let mut out: Vec<Range<u32>> = Vec::new();
-        let DirtyBits { bits, summary } = self;
-        for (si, s) in summary.iter_mut().enumerate() {
-            let mut sm = std::mem::take(s);
-            while sm != 0 {
-                let b = si * 64 + sm.trailing_zeros() as usize;
-                sm &= sm - 1;
-                let mut bm = std::mem::take(&mut bits[b]);
-                while bm != 0 {
-                    let start = bm.trailing_zeros();
-                    let run = (bm >> start).trailing_ones();
-                    let lo = (b * 64) as u32 + start;
-                    let hi = lo + run;
-                    match out.last_mut() {
-                        Some(r) if r.end == lo => r.end = hi,
-                        _ => out.push(lo..hi),
-                    }
-                    bm = if run == 64 {
-                        0
-                    } else {
-                        bm & !(((1u64 << run) - 1) << start)
-                    };
-                }
-            }
-        }
-        out
-    }
-}
 
 /// The DIR-24-8 IPv4 FIB builder. See the module documentation for the layout.
 #[derive(Clone)]

@@ -38,6 +38,7 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+use crate::buddy::{Buddy, Run};
 use crate::dir24::{AddrHasher, Prefix, RouteMap};
 
 /// Bits of the address that index `direct`.
@@ -60,55 +61,6 @@ pub enum DxrError {
         "the range table is full ({capacity} entries, {quarantined} freed since the last take_dirty)"
     )]
     Full { capacity: u32, quarantined: u32 },
-}
-
-/// A run of ranges: where it starts in `ranges`, and its buddy order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Run {
-    at: u32,
-    order: u32,
-}
-
-/// A buddy allocator over `ranges`: runs are powers of two, so a freed run
-/// merges back with its buddy and the table does not fragment for good.
-#[derive(Debug, Clone)]
-struct Buddy {
-    free: Vec<BTreeSet<u32>>,
-    capacity: u32,
-}
-
-impl Buddy {
-    fn new(capacity: u32) -> Buddy {
-        let mut free = vec![BTreeSet::new(); MAX_ORDER as usize + 1];
-        let top = 1u32 << MAX_ORDER;
-        for at in (0..capacity / top).map(|i| i * top) {
-            free[MAX_ORDER as usize].insert(at);
-        }
-        Buddy { free, capacity }
-    }
-
-    fn alloc(&mut self, order: u32) -> Option<u32> {
-        let from = (order..=MAX_ORDER).find(|&o| !self.free[o as usize].is_empty())?;
-        let at = self.free[from as usize].pop_first()?;
-        // Split down, keeping the lower half each time.
-        for o in (order..from).rev() {
-            self.free[o as usize].insert(at + (1 << o));
-        }
-        Some(at)
-    }
-
-    fn release(&mut self, run: Run) {
-        let (mut at, mut order) = (run.at, run.order);
-        while order < MAX_ORDER {
-            let buddy = at ^ (1 << order);
-            if !self.free[order as usize].remove(&buddy) {
-                break;
-            }
-            at = at.min(buddy);
-            order += 1;
-        }
-        self.free[order as usize].insert(at);
-    }
 }
 
 /// The `direct` entries and `ranges` runs that changed since the last
@@ -192,7 +144,7 @@ impl Dxr {
             direct: vec![DIRECT_FLAG; DIRECT_ENTRIES],
             ranges: vec![0; ranges as usize],
             runs: HashMap::default(),
-            buddy: Buddy::new(ranges),
+            buddy: Buddy::new(ranges, MAX_ORDER),
             quarantine: Vec::new(),
             stale: BTreeSet::new(),
             dirty: DxrDirty::default(),
@@ -329,7 +281,7 @@ impl Dxr {
         } else {
             let order = (out.len() as u32).next_power_of_two().trailing_zeros();
             let at = self.buddy.alloc(order).ok_or(DxrError::Full {
-                capacity: self.buddy.capacity,
+                capacity: self.buddy.capacity(),
                 quarantined: self.quarantine.iter().map(|r| 1 << r.order).sum(),
             })?;
             self.ranges[at as usize..at as usize + out.len()].copy_from_slice(&out);

@@ -23,8 +23,21 @@ pub mod map {
     /// IPv4 DXR ranges: `ARRAY` of u64 (two ranges each), `BPF_F_MMAPABLE`
     /// (only in the DXR build).
     pub const FIB4_RANGES: &str = "fib4_ranges";
-    /// IPv6 FIB: `LPM_TRIE` keyed by `{ u32 prefixlen; u8 addr[16] }` → u16 group id.
-    pub const FIB6: &str = "fib6";
+    /// IPv6 FIB, chunk entries: `ARRAY` of u64 (two u32 each),
+    /// `BPF_F_MMAPABLE` (see [`crate::poptrie`]).
+    pub const FIB6_DIRECT: &str = "fib6_direct";
+    /// IPv6 FIB fans: `ARRAY` of u64 (two u32 each), `BPF_F_MMAPABLE`.
+    pub const FIB6_FANS: &str = "fib6_fans";
+    /// IPv6 FIB nodes: `ARRAY` of `struct fib6_node` (three u64),
+    /// `BPF_F_MMAPABLE`.
+    pub const FIB6_NODES: &str = "fib6_nodes";
+    /// IPv6 FIB leaves: `ARRAY` of u64 (four u16 groups each),
+    /// `BPF_F_MMAPABLE`.
+    pub const FIB6_LEAVES: &str = "fib6_leaves";
+    /// The kernel `LPM_TRIE` the IPv6 FIB is measured against, keyed by
+    /// `{ u32 prefixlen; u8 addr[16] }` → u16 group (only in the DXR build,
+    /// [`super::FibMode::Trie6`]; not in [`ALL`]).
+    pub const FIB6_TRIE: &str = "fib6_trie";
     /// `ARRAY` of [`super::NhGroup`] indexed by group id.
     pub const NH_GROUPS: &str = "nh_groups";
     /// `ARRAY` of [`super::NextHop`] indexed by next-hop id.
@@ -55,9 +68,26 @@ pub mod map {
     /// `ARRAY` of one `struct settings` (fib mode).
     pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 16] = [
-        FIB4_TOP, FIB4_TBL8, FIB6, NH_GROUPS, NEXTHOPS, TX_PORTS, OWN4, OWN6, NH_STATS, VERDICTS,
-        IFACES, MARTIAN4, MARTIAN6, SRC4, SRC6, SETTINGS,
+    pub const ALL: [&str; 19] = [
+        FIB4_TOP,
+        FIB4_TBL8,
+        FIB6_DIRECT,
+        FIB6_FANS,
+        FIB6_NODES,
+        FIB6_LEAVES,
+        NH_GROUPS,
+        NEXTHOPS,
+        TX_PORTS,
+        OWN4,
+        OWN6,
+        NH_STATS,
+        VERDICTS,
+        IFACES,
+        MARTIAN4,
+        MARTIAN6,
+        SRC4,
+        SRC6,
+        SETTINGS,
     ];
 
     /// A map's definition as the kernel reports it (`bpf_map_info`), to
@@ -115,7 +145,7 @@ pub mod map {
 
     /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
     /// them against the object).
-    pub const SPECS: [Spec; 16] = [
+    pub const SPECS: [Spec; 19] = [
         spec(
             FIB4_TOP,
             TYPE_ARRAY,
@@ -133,12 +163,36 @@ pub mod map {
             F_MMAPABLE,
         ),
         spec(
-            FIB6,
-            TYPE_LPM_TRIE,
-            FIB6_KEY_SIZE,
-            2,
-            FIB6_MAX_ENTRIES,
-            F_NO_PREALLOC,
+            FIB6_DIRECT,
+            TYPE_ARRAY,
+            4,
+            8,
+            FIB6_DIRECT_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB6_FANS,
+            TYPE_ARRAY,
+            4,
+            8,
+            FIB6_FAN_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB6_NODES,
+            TYPE_ARRAY,
+            4,
+            8 * crate::poptrie::NODE_WORDS,
+            super::FIB6_NODES as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB6_LEAVES,
+            TYPE_ARRAY,
+            4,
+            8,
+            FIB6_LEAF_WORDS as u32,
+            F_MMAPABLE,
         ),
         spec(NH_GROUPS, TYPE_ARRAY, 4, 2 * NH_BUCKETS, NH_GROUPS_MAX, 0),
         spec(NEXTHOPS, TYPE_ARRAY, 4, NEXTHOP_SIZE, NEXTHOPS_MAX, 0),
@@ -260,8 +314,22 @@ pub fn fib4_lookup(top: &[u64], tbl8: &[u64], addr: std::net::Ipv4Addr) -> u16 {
 
 // ---- IPv6 FIB -----------------------------------------------------------------
 
-/// `fib6` capacity.
-pub const FIB6_MAX_ENTRIES: u32 = 262_144;
+/// The IPv6 FIB's arrays, sized by [`crate::poptrie`]'s default capacity.
+pub const FIB6_CAPACITY: crate::poptrie::Capacity = crate::poptrie::Capacity {
+    fans: crate::poptrie::DEFAULT_FANS,
+    nodes: crate::poptrie::DEFAULT_NODES,
+    leaves: crate::poptrie::DEFAULT_LEAVES,
+};
+/// u64 elements of `fib6_direct` (two entries each).
+pub const FIB6_DIRECT_WORDS: usize = crate::poptrie::DIRECT_ENTRIES / 2;
+/// u64 elements of `fib6_fans`.
+pub const FIB6_FAN_WORDS: usize = FIB6_CAPACITY.fans as usize * crate::poptrie::FAN_ENTRIES / 2;
+/// Nodes `fib6_nodes` holds.
+pub const FIB6_NODES: usize = FIB6_CAPACITY.nodes as usize;
+/// u64 elements of `fib6_leaves` (four groups each).
+pub const FIB6_LEAF_WORDS: usize = FIB6_CAPACITY.leaves as usize / 4;
+/// `fib6_trie` capacity (DXR build).
+pub const FIB6_TRIE_ENTRIES: u32 = 262_144;
 /// Size of `struct fib6_key` (u32 prefix length, 16 address bytes).
 pub const FIB6_KEY_SIZE: usize = 20;
 
@@ -584,7 +652,7 @@ pub const SETTINGS_SIZE: usize = 16;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FibMode {
-    /// `FIB_MODE_SLUICE`: the program's own maps (DIR-24-8, the IPv6 trie,
+    /// `FIB_MODE_SLUICE`: the program's own maps (DIR-24-8, the poptrie,
     /// next-hop groups and next hops).
     #[default]
     Sluice = 0,
@@ -596,6 +664,10 @@ pub enum FibMode {
     /// DXR ranges (`fib4_direct` / `fib4_ranges`) instead of DIR-24-8.
     /// Only the DXR build ([`crate::loader::Dataplane::load_dxr`]) has it.
     Dxr = 2,
+    /// `FIB_MODE_TRIE6`: as [`FibMode::Sluice`], with IPv6 looked up in the
+    /// kernel's `LPM_TRIE` (`fib6_trie`) instead of the poptrie. Only the
+    /// DXR build has it.
+    Trie6 = 3,
 }
 
 impl FibMode {
@@ -605,6 +677,7 @@ impl FibMode {
             0 => Some(FibMode::Sluice),
             1 => Some(FibMode::Kernel),
             2 => Some(FibMode::Dxr),
+            3 => Some(FibMode::Trie6),
             _ => None,
         }
     }
@@ -866,7 +939,12 @@ mod tests {
             ("FIB4_ENTRIES_PER_WORD", FIB4_ENTRIES_PER_WORD as u64),
             ("FIB4_TBL8_FLAG", u64::from(FIB4_TBL8_FLAG)),
             ("FIB4_VALUE_MASK", u64::from(FIB4_VALUE_MASK)),
-            ("FIB6_MAX_ENTRIES", u64::from(FIB6_MAX_ENTRIES)),
+            ("FIB6_TRIE_ENTRIES", u64::from(FIB6_TRIE_ENTRIES)),
+            ("FIB6_FANS", u64::from(FIB6_CAPACITY.fans)),
+            ("FIB6_FAN_ENTRIES", crate::poptrie::FAN_ENTRIES as u64),
+            ("FIB6_INDEX", u64::from(crate::poptrie::INDEX_FLAG)),
+            ("FIB6_ROOT_DEPTH", u64::from(crate::poptrie::ROOT_DEPTH)),
+            ("FIB6_LEVELS", u64::from(crate::poptrie::MAX_LEVELS)),
             ("NH_BUCKETS", NH_BUCKETS as u64),
             ("NH_GROUPS_MAX", u64::from(NH_GROUPS_MAX)),
             ("NEXTHOPS_MAX", u64::from(NEXTHOPS_MAX)),
@@ -884,6 +962,7 @@ mod tests {
             ("FIB_MODE_SLUICE", FibMode::Sluice as u64),
             ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
             ("FIB_MODE_DXR", FibMode::Dxr as u64),
+            ("FIB_MODE_TRIE6", FibMode::Trie6 as u64),
             ("DXR_DIRECT_BITS", u64::from(crate::dxr::DIRECT_BITS)),
             ("DXR_CHUNK_MASK", u64::from(crate::dxr::CHUNK - 1)),
         ] {
@@ -898,6 +977,10 @@ mod tests {
         }
         assert_eq!(header_define("FIB4_TOP_ENTRIES"), "(1u << 24)");
         assert_eq!(FIB4_TOP_ENTRIES, 1 << 24);
+        assert_eq!(header_define("FIB6_DIRECT_ENTRIES"), "(1u << 16)");
+        assert_eq!(header_define("FIB6_NODES"), "(1u << 21)");
+        assert_eq!(header_define("FIB6_LEAVES"), "(1u << 21)");
+        assert_eq!(FIB6_NODES, 1 << 21);
     }
 
     #[test]

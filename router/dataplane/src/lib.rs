@@ -20,11 +20,15 @@
 
 pub mod attach;
 pub mod batch;
+mod buddy;
 pub mod dir24;
+mod dirty;
 pub mod dxr;
+mod fib6;
 pub mod layout;
 pub mod loader;
 pub mod pin;
+pub mod poptrie;
 pub mod readback;
 pub mod settings;
 

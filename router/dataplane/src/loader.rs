@@ -12,20 +12,20 @@
 //! Filling the maps from netlink neighbours and the RIB belongs to the
 //! data-plane driver.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
 
-use aya::maps::lpm_trie::Key;
 use aya::maps::{Array, DevMapHash, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
 use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
 
 use crate::dir24::{Dir24, Dirty};
 use crate::dxr::{Dxr, DxrDirty};
+use crate::fib6::Fib6;
 use crate::layout::{
     self, FIB4_TBL8_WORDS, FIB4_TOP_WORDS, GROUP_DISCARD, IF_KEY_SIZE, IFACE_SIZE,
-    MARTIAN4_KEY_SIZE, MARTIAN6_KEY_SIZE, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NH_GROUPS_MAX,
-    NextHop, NhGroup, NhStats, Verdict, XdpAction,
+    MARTIAN4_KEY_SIZE, MARTIAN6_KEY_SIZE, NEXTHOP_SIZE, NEXTHOPS_MAX, NH_BUCKETS, NextHop, NhGroup,
+    NhStats, Verdict, XdpAction,
 };
 use mmap::MappedWords;
 
@@ -113,6 +113,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The IPv6 FIB could not place a change (see the error).
+    #[error("IPv6 FIB: {0}")]
+    Fib6(#[from] crate::poptrie::PoptrieError),
     /// An id, index or length outside what the layout allows.
     #[error("{what} {value} is out of range (allowed: {allowed})")]
     OutOfRange {
@@ -175,22 +178,22 @@ pub struct Fib4Sync {
     pub tbl8_words: usize,
 }
 
-/// A DIR-24-8 array map and its shared mapping.
-struct Fib4Array {
-    words: MappedWords,
+/// An array map of u64 words and its shared mapping.
+pub(crate) struct MappedArray {
+    pub(crate) words: MappedWords,
     /// The map itself (the mapping alone would keep it alive too), for
     /// pinning by the driver.
-    _map: MapData,
+    pub(crate) _map: MapData,
 }
 
 /// The loaded XDP program and its maps.
 pub struct Dataplane {
-    fib4_top: Fib4Array,
-    fib4_tbl8: Fib4Array,
+    fib4_top: MappedArray,
+    fib4_tbl8: MappedArray,
     /// The DXR maps, in the DXR build only.
-    fib4_direct: Option<Fib4Array>,
-    fib4_ranges: Option<Fib4Array>,
-    pub(crate) fib6: LpmTrie<MapData, [u8; 16], u16>,
+    fib4_direct: Option<MappedArray>,
+    fib4_ranges: Option<MappedArray>,
+    pub(crate) fib6: Fib6,
     pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
     pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
     pub(crate) tx_ports: DevMapHash<MapData>,
@@ -244,17 +247,18 @@ impl Dataplane {
             .try_into()?;
         program.load()?;
 
-        // The DXR maps are in the DXR build only.
+        // The DXR maps and the IPv6 LPM trie are in the DXR build only.
         let dxr_maps = (
             ebpf.take_map(layout::map::FIB4_DIRECT),
             ebpf.take_map(layout::map::FIB4_RANGES),
         );
+        let trie6 = ebpf.take_map(layout::map::FIB6_TRIE);
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
         let mmapped = |map: Map, name: &'static str, words: usize| match map {
             Map::Array(map) => {
                 let words = MappedWords::new(std::os::fd::AsFd::as_fd(map.fd()), words)
                     .map_err(|source| Error::Mmap { map: name, source })?;
-                Ok::<_, Error>(Fib4Array { words, _map: map })
+                Ok::<_, Error>(MappedArray { words, _map: map })
             }
             _ => Err(Error::Missing(name)),
         };
@@ -267,7 +271,17 @@ impl Dataplane {
         let fib4_ranges = (dxr_maps.1)
             .map(|map| mmapped(map, m::FIB4_RANGES, layout::DXR_RANGE_WORDS))
             .transpose()?;
-        let fib6 = LpmTrie::try_from(take(m::FIB6)?).map_err(map_err(m::FIB6))?;
+        let fib6 = Fib6::new(
+            mmapped(
+                take(m::FIB6_DIRECT)?,
+                m::FIB6_DIRECT,
+                layout::FIB6_DIRECT_WORDS,
+            )?,
+            mmapped(take(m::FIB6_FANS)?, m::FIB6_FANS, layout::FIB6_FAN_WORDS)?,
+            take(m::FIB6_NODES)?,
+            take(m::FIB6_LEAVES)?,
+            trie6,
+        )?;
         let nh_groups = Array::try_from(take(m::NH_GROUPS)?).map_err(map_err(m::NH_GROUPS))?;
         let nexthops = Array::try_from(take(m::NEXTHOPS)?).map_err(map_err(m::NEXTHOPS))?;
         let tx_ports = DevMapHash::try_from(take(m::TX_PORTS)?).map_err(map_err(m::TX_PORTS))?;
@@ -444,107 +458,6 @@ impl Dataplane {
         absent_ok(map, r)
     }
 
-    // ---- IPv6 FIB ----------------------------------------------------------------------
-
-    fn fib6_key(prefix: Ipv6Addr, len: u8) -> Result<Key<[u8; 16]>, Error> {
-        check_range("IPv6 prefix length", len.into(), 0, 129)?;
-        let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-        let addr = u128::from(prefix) & mask;
-        Ok(Key::new(len.into(), addr.to_be_bytes()))
-    }
-
-    /// Routes `prefix/len` to next-hop group `group` (1..32768;
-    /// [`GROUP_DISCARD`] makes it a discard route).
-    pub fn set_route6(&mut self, prefix: Ipv6Addr, len: u8, group: u16) -> Result<(), Error> {
-        check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())?;
-        let key = Self::fib6_key(prefix, len)?;
-        self.fib6
-            .insert(&key, group, 0)
-            .map_err(map_err(layout::map::FIB6))
-    }
-
-    /// [`Self::set_route6`] for many routes: one bpf(2) call for all
-    /// (`BPF_MAP_UPDATE_BATCH`), or one each on a kernel without batch
-    /// updates for the trie. Returns the routes that could not be written,
-    /// with why.
-    pub fn set_routes6(&mut self, routes: &[(Ipv6Addr, u8, u16)]) -> Vec<(usize, Error)> {
-        use aya::maps::IterableMap;
-        use std::os::fd::{AsFd, AsRawFd};
-        let mut failed = Vec::new();
-        let mut keys = Vec::with_capacity(routes.len() * 20);
-        let mut values = Vec::with_capacity(routes.len() * 2);
-        let mut index = Vec::with_capacity(routes.len());
-        for (i, &(prefix, len, group)) in routes.iter().enumerate() {
-            let checked = check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())
-                .and_then(|()| Self::fib6_key(prefix, len));
-            match checked {
-                Ok(_) => {
-                    // `struct bpf_lpm_trie_key`: prefix length, then the address.
-                    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-                    keys.extend(u32::from(len).to_ne_bytes());
-                    keys.extend((u128::from(prefix) & mask).to_be_bytes());
-                    values.extend(group.to_ne_bytes());
-                    index.push(i);
-                }
-                Err(e) => failed.push((i, e)),
-            }
-        }
-        if index.is_empty() {
-            return failed;
-        }
-        let fd = self.fib6.map().fd().as_fd().as_raw_fd();
-        match crate::batch::update(fd, &keys, &values, index.len()) {
-            Ok(()) => {}
-            // No batch support for this map on this kernel: one by one.
-            // (524: the kernel's ENOTSUPP.)
-            Err((0, e))
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINVAL | libc::EOPNOTSUPP | 524)
-                ) =>
-            {
-                for &i in &index {
-                    let (prefix, len, group) = routes[i];
-                    if let Err(e) = self.set_route6(prefix, len, group) {
-                        failed.push((i, e));
-                    }
-                }
-            }
-            Err((done, _)) => {
-                // The kernel stopped at entry `done`; retry the rest singly
-                // so that one bad entry costs only itself.
-                for &i in &index[done..] {
-                    let (prefix, len, group) = routes[i];
-                    if let Err(single) = self.set_route6(prefix, len, group) {
-                        failed.push((i, single));
-                    }
-                }
-            }
-        }
-        failed
-    }
-
-    /// Removes the route for `prefix/len` (absent is not an error).
-    pub fn remove_route6(&mut self, prefix: Ipv6Addr, len: u8) -> Result<(), Error> {
-        let key = Self::fib6_key(prefix, len)?;
-        absent_ok(layout::map::FIB6, self.fib6.remove(&key))
-    }
-
-    /// The next-hop group the program would use for `addr` (0: no route).
-    pub fn lookup6(&self, addr: Ipv6Addr) -> Result<u16, Error> {
-        self.route6(addr, 128)
-    }
-
-    /// The group of the longest route in the trie that covers `prefix/len`
-    /// (0: none): the route itself when the trie holds it.
-    pub fn route6(&self, prefix: Ipv6Addr, len: u8) -> Result<u16, Error> {
-        match self.fib6.get(&Self::fib6_key(prefix, len)?, 0) {
-            Ok(group) => Ok(group),
-            Err(MapError::KeyNotFound) => Ok(0),
-            Err(e) => Err(map_err(layout::map::FIB6)(e)),
-        }
-    }
-
     // ---- IPv4 FIB (DIR-24-8) -----------------------------------------------------------
 
     fn write_words(
@@ -645,7 +558,7 @@ impl Dataplane {
     }
 
     /// The DXR arrays, or [`Error::Missing`] outside the DXR build.
-    fn dxr_arrays(&self) -> Result<(&Fib4Array, &Fib4Array), Error> {
+    fn dxr_arrays(&self) -> Result<(&MappedArray, &MappedArray), Error> {
         match (&self.fib4_direct, &self.fib4_ranges) {
             (Some(d), Some(r)) => Ok((d, r)),
             _ => Err(Error::Missing("DXR maps (load the DXR build)")),
@@ -676,7 +589,7 @@ impl Dataplane {
         let Ok((direct, ranges)) = self.dxr_arrays() else {
             return 0;
         };
-        let load = |m: &Fib4Array, i: usize| {
+        let load = |m: &MappedArray, i: usize| {
             m.words
                 .words()
                 .get(i)
@@ -698,7 +611,7 @@ impl Dataplane {
     /// read from the live arrays.
     pub fn lookup4(&self, addr: Ipv4Addr) -> u16 {
         let a = u32::from(addr);
-        let read = |m: &Fib4Array, index: usize| {
+        let read = |m: &MappedArray, index: usize| {
             let (word, shift) = layout::fib4_position(index);
             m.words
                 .words()
@@ -792,7 +705,7 @@ impl Dataplane {
     }
 }
 
-mod mmap {
+pub(crate) mod mmap {
     //! Shared mappings of `BPF_F_MMAPABLE` array maps (aya 0.14 has no mmap
     //! API): mmap(2) on the map's fd, seen as a slice of `AtomicU64` so user
     //! space and the XDP program may read and write words concurrently. The
@@ -806,7 +719,7 @@ mod mmap {
 
     /// A read-write shared mapping of an array map of u64 values.
     #[derive(Debug)]
-    pub(super) struct MappedWords {
+    pub(crate) struct MappedWords {
         ptr: NonNull<AtomicU64>,
         len: usize,
     }
@@ -823,7 +736,7 @@ mod mmap {
         /// which must be an `ARRAY` map with 8-byte values, `BPF_F_MMAPABLE`
         /// and at least `len` entries (the kernel refuses the mapping
         /// otherwise).
-        pub(super) fn new(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+        pub(crate) fn new(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
             let bytes = len
                 .checked_mul(size_of::<u64>())
                 .filter(|&b| b > 0)
@@ -850,7 +763,7 @@ mod mmap {
         }
 
         /// The mapped words.
-        pub(super) fn words(&self) -> &[AtomicU64] {
+        pub(crate) fn words(&self) -> &[AtomicU64] {
             // SAFETY: `ptr` starts a live mapping of `len * 8` bytes (unmapped
             // only in Drop, which takes `&mut self`); it is page aligned, so
             // aligned for AtomicU64, which has u64's size; the kernel zero-fills
@@ -882,8 +795,8 @@ fn pack_ranges(ranges: &[u32]) -> Vec<u64> {
 
 /// Stores `words` at `at..` of a mapped array where they differ; returns
 /// how many did.
-fn store_changed(
-    array: &Fib4Array,
+pub(crate) fn store_changed(
+    array: &MappedArray,
     at: usize,
     words: &[u64],
     map: &'static str,

@@ -10,7 +10,6 @@
 //! another group inside comes back as that /24 and the 16 prefixes around
 //! it; two adjacent /25s of one group come back as their /24.
 
-use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dir24::{Prefix, TBL8_FLAG};
@@ -152,17 +151,6 @@ impl Dataplane {
     pub fn fib4_page(&self, from: u64, max: usize) -> Vec<(Prefix, u16)> {
         let (top, tbl8) = self.fib4_live_words();
         fib4_page_in(top, tbl8, from, max)
-    }
-
-    /// The IPv6 routes in the trie: (prefix, length, group), sorted.
-    pub fn fib6_entries(&self) -> Result<Vec<(Ipv6Addr, u8, u16)>, Error> {
-        let mut out = Vec::new();
-        for item in self.fib6.iter() {
-            let (key, group) = item.map_err(map_err(layout::map::FIB6))?;
-            out.push((Ipv6Addr::from(key.data()), key.prefix_len() as u8, group));
-        }
-        out.sort_unstable();
-        Ok(out)
     }
 
     /// The next hops with [`NextHop::VALID`] set, by id.

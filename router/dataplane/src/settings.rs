@@ -95,6 +95,11 @@ impl Dataplane {
                 "DXR maps (FibMode::Dxr needs the DXR build)",
             ));
         }
+        if mode == FibMode::Trie6 && !self.has_trie6() {
+            return Err(Error::Missing(
+                "fib6_trie (FibMode::Trie6 needs the DXR build)",
+            ));
+        }
         let mut s = self.raw_settings()?;
         s[0] = mode as u32;
         self.write_settings(s)

@@ -46,7 +46,8 @@ fn object_maps_match_the_layout() {
     // SPECS' own spelling.
     assert_eq!(obj.maps[map::FIB4_TOP].map_type(), ARRAY);
     assert_eq!(obj.maps[map::FIB4_TOP].map_flags(), F_MMAPABLE);
-    assert_eq!(obj.maps[map::FIB6].map_type(), LPM_TRIE);
+    assert_eq!(obj.maps[map::FIB6_NODES].map_flags(), F_MMAPABLE);
+    assert_eq!(obj.maps[map::SRC6].map_type(), LPM_TRIE);
     assert_eq!(obj.maps[map::SRC4].map_flags(), F_NO_PREALLOC);
     assert_eq!(obj.maps[map::OWN4].map_type(), HASH);
     assert_eq!(obj.maps[map::NH_STATS].map_type(), PERCPU_ARRAY);

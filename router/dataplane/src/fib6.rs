@@ -1,0 +1,275 @@
+//! The IPv6 FIB in the kernel: the [`Poptrie`] builder and the four array
+//! maps it is published to.
+//!
+//! `fib6_direct` and `fib6_fans` are small (4 MiB together) and written
+//! through a shared mapping: their entries switch a chunk or a slot over
+//! to a new subtree, and only a single aligned store makes that atomic.
+//! `fib6_nodes` and `fib6_leaves` (56 MiB of capacity) are written with
+//! `BPF_MAP_UPDATE_BATCH` and mapped only for a moment to read them back:
+//! a lasting mapping would count their whole capacity in the daemon's RSS,
+//! and nothing points at a run before it is complete, so these writes need
+//! no atomicity.
+
+use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::Ordering;
+
+use aya::maps::{Array, IterableMap, LpmTrie, Map, MapData, MapError};
+
+use crate::layout::{self, FIB6_CAPACITY, NH_GROUPS_MAX, map as m};
+use crate::loader::mmap::MappedWords;
+use crate::loader::{Dataplane, Error, MappedArray, check_range, map_err, store_changed};
+use crate::poptrie::{self, Array6, NODE_WORDS, Poptrie};
+
+/// The IPv6 FIB's maps and the builder that mirrors them.
+pub(crate) struct Fib6 {
+    direct: MappedArray,
+    fans: MappedArray,
+    nodes: Array<MapData, [u64; NODE_WORDS]>,
+    leaves: Array<MapData, u64>,
+    trie: Poptrie,
+    /// The DXR build's `LPM_TRIE` ([`layout::FibMode::Trie6`]).
+    lpm: Option<LpmTrie<MapData, [u8; 16], u16>>,
+}
+
+/// `nodes` and `leaves`, mapped for reading.
+struct Mapped {
+    nodes: MappedWords,
+    leaves: MappedWords,
+}
+
+fn batch_err(map: &'static str) -> impl Fn((usize, std::io::Error)) -> Error {
+    move |(_, e)| Error::Map {
+        map,
+        source: MapError::IoError(e),
+    }
+}
+
+impl Fib6 {
+    /// Takes the maps and starts the builder from what they hold: nothing
+    /// when they are fresh, a previous run's FIB when they are pinned.
+    pub(crate) fn new(
+        direct: MappedArray,
+        fans: MappedArray,
+        nodes: Map,
+        leaves: Map,
+        lpm: Option<Map>,
+    ) -> Result<Fib6, Error> {
+        let nodes = Array::try_from(nodes).map_err(map_err(m::FIB6_NODES))?;
+        let leaves = Array::try_from(leaves).map_err(map_err(m::FIB6_LEAVES))?;
+        let lpm = lpm
+            .map(|map| LpmTrie::try_from(map).map_err(map_err(m::FIB6_TRIE)))
+            .transpose()?;
+        let mapped = Self::map(&nodes, &leaves)?;
+        let trie = Poptrie::adopt(
+            FIB6_CAPACITY,
+            direct.words.words(),
+            fans.words.words(),
+            mapped.nodes.words(),
+            mapped.leaves.words(),
+        )?;
+        Ok(Fib6 {
+            direct,
+            fans,
+            nodes,
+            leaves,
+            trie,
+            lpm,
+        })
+    }
+
+    fn map(
+        nodes: &Array<MapData, [u64; NODE_WORDS]>,
+        leaves: &Array<MapData, u64>,
+    ) -> Result<Mapped, Error> {
+        let mmap = |map: &MapData, name, words| {
+            MappedWords::new(map.fd().as_fd(), words)
+                .map_err(|source| Error::Mmap { map: name, source })
+        };
+        Ok(Mapped {
+            nodes: mmap(nodes.map(), m::FIB6_NODES, layout::FIB6_NODES * NODE_WORDS)?,
+            leaves: mmap(leaves.map(), m::FIB6_LEAVES, layout::FIB6_LEAF_WORDS)?,
+        })
+    }
+
+    /// Rebuilds what changed and writes it in the builder's order: leaves,
+    /// nodes, fans, direct. Returns the words written.
+    fn flush(&mut self) -> Result<usize, Error> {
+        let d = self.trie.take_dirty();
+        let t = &self.trie;
+        let mut n = 0;
+        for r in &d.leaves {
+            let words = &t.leaf_words()[r.start as usize..r.end as usize];
+            let keys: Vec<u8> = r.clone().flat_map(u32::to_ne_bytes).collect();
+            let values: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            let fd = self.leaves.map().fd().as_fd().as_raw_fd();
+            crate::batch::update(fd, &keys, &values, words.len())
+                .map_err(batch_err(m::FIB6_LEAVES))?;
+            n += words.len();
+        }
+        for r in &d.nodes {
+            // Word ranges, written as the whole nodes they touch.
+            let first = r.start as usize / NODE_WORDS;
+            let last = (r.end as usize).div_ceil(NODE_WORDS);
+            let words = &t.node_words()[first * NODE_WORDS..last * NODE_WORDS];
+            let keys: Vec<u8> = (first as u32..last as u32)
+                .flat_map(u32::to_ne_bytes)
+                .collect();
+            let values: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            let fd = self.nodes.map().fd().as_fd().as_raw_fd();
+            crate::batch::update(fd, &keys, &values, last - first)
+                .map_err(batch_err(m::FIB6_NODES))?;
+            n += words.len();
+        }
+        for (array, words, ranges, name) in [
+            (&self.fans, t.fan_words(), &d.fans, m::FIB6_FANS),
+            (&self.direct, t.direct_words(), &d.direct, m::FIB6_DIRECT),
+        ] {
+            for r in ranges {
+                let (from, to) = (r.start as usize, r.end as usize);
+                n += store_changed(array, from, &words[from..to], name)?;
+            }
+        }
+        match d.full {
+            Some(e) => Err(e.into()),
+            None => Ok(n),
+        }
+    }
+}
+
+fn check_len(len: u8) -> Result<(), Error> {
+    check_range("IPv6 prefix length", len.into(), 0, 129)
+}
+
+impl Dataplane {
+    /// Routes `prefix/len` to next-hop group `group` (1..32768;
+    /// [`layout::GROUP_DISCARD`] makes it a discard route).
+    pub fn set_route6(&mut self, prefix: Ipv6Addr, len: u8, group: u16) -> Result<(), Error> {
+        check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())?;
+        check_len(len)?;
+        self.fib6.trie.insert(u128::from(prefix), len, group)?;
+        self.fib6.flush().map(drop)
+    }
+
+    /// [`Self::set_route6`] for many routes, rebuilt and written once.
+    /// Returns the routes that could not be written, with why.
+    pub fn set_routes6(&mut self, routes: &[(Ipv6Addr, u8, u16)]) -> Vec<(usize, Error)> {
+        let mut failed = Vec::new();
+        let mut placed = Vec::with_capacity(routes.len());
+        for (i, &(prefix, len, group)) in routes.iter().enumerate() {
+            let checked = check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())
+                .and_then(|()| check_len(len))
+                .and_then(|()| Ok(self.fib6.trie.insert(u128::from(prefix), len, group)?));
+            match checked {
+                Ok(_) => placed.push(i),
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        match self.fib6.flush() {
+            Ok(_) => {}
+            // Full: the routes whose slots kept their old entries.
+            Err(Error::Fib6(e)) => {
+                for &i in &placed {
+                    let (prefix, _, group) = routes[i];
+                    if self.fib6.trie.lookup(u128::from(prefix)) != group {
+                        failed.push((i, Error::Fib6(e.clone())));
+                    }
+                }
+            }
+            Err(e) => failed.extend(placed.first().map(|&i| (i, e))),
+        }
+        failed
+    }
+
+    /// Removes the route for `prefix/len` (absent is not an error).
+    pub fn remove_route6(&mut self, prefix: Ipv6Addr, len: u8) -> Result<(), Error> {
+        check_len(len)?;
+        self.fib6.trie.remove(u128::from(prefix), len);
+        self.fib6.flush().map(drop)
+    }
+
+    /// The next-hop group the program would use for `addr` (0: no route),
+    /// read from the maps.
+    pub fn lookup6(&self, addr: Ipv6Addr) -> Result<u16, Error> {
+        let f = &self.fib6;
+        let mapped =
+            |a: &MappedArray, i: usize| a.words.words().get(i).map(|w| w.load(Ordering::Acquire));
+        Ok(poptrie::lookup_with(
+            u128::from(addr),
+            |array, i| match array {
+                Array6::Direct => mapped(&f.direct, i),
+                Array6::Fans => mapped(&f.fans, i),
+                Array6::Nodes => {
+                    let node = f.nodes.get(&u32::try_from(i / NODE_WORDS).ok()?, 0);
+                    node.ok().map(|n| n[i % NODE_WORDS])
+                }
+                Array6::Leaves => f.leaves.get(&u32::try_from(i).ok()?, 0).ok(),
+            },
+        ))
+    }
+
+    /// The group of the longest route that covers `prefix/len` (0: none):
+    /// the route itself when there is one.
+    pub fn route6(&self, prefix: Ipv6Addr, len: u8) -> Result<u16, Error> {
+        check_len(len)?;
+        Ok(self.fib6.trie.longest_match(u128::from(prefix), len))
+    }
+
+    /// The effective IPv6 FIB read from the maps: (prefix, length, group)
+    /// in address order, each maximal run of one group as the fewest
+    /// prefixes (as [`Self::fib4_entries`]).
+    pub fn fib6_entries(&self) -> Result<Vec<(Ipv6Addr, u8, u16)>, Error> {
+        let f = &self.fib6;
+        let mapped = Fib6::map(&f.nodes, &f.leaves)?;
+        Ok(poptrie::entries_in(
+            f.direct.words.words(),
+            f.fans.words.words(),
+            mapped.nodes.words(),
+            mapped.leaves.words(),
+        )
+        .into_iter()
+        .map(|(a, l, g)| (Ipv6Addr::from(a), l, g))
+        .collect())
+    }
+
+    /// Bytes of the IPv6 FIB's arrays in use (fans, node and leaf runs),
+    /// and their capacity.
+    pub fn fib6_bytes(&self) -> (usize, usize) {
+        let (fans, nodes, leaves) = self.fib6.trie.in_use();
+        let fan_bytes = poptrie::FAN_ENTRIES * 4;
+        let used = poptrie::DIRECT_ENTRIES * 4
+            + fans * fan_bytes
+            + nodes as usize * NODE_WORDS * 8
+            + leaves as usize * 2;
+        let cap = poptrie::DIRECT_ENTRIES * 4
+            + FIB6_CAPACITY.fans as usize * fan_bytes
+            + FIB6_CAPACITY.nodes as usize * NODE_WORDS * 8
+            + FIB6_CAPACITY.leaves as usize * 2;
+        (used, cap)
+    }
+
+    /// Whether this is the DXR build, which also has the IPv6 LPM trie.
+    pub(crate) fn has_trie6(&self) -> bool {
+        self.fib6.lpm.is_some()
+    }
+
+    /// Writes routes into the DXR build's `LPM_TRIE` ([`layout::FibMode::Trie6`]),
+    /// one `BPF_MAP_UPDATE_BATCH` call for all, for measuring the trie
+    /// against the FIB.
+    pub fn set_routes6_trie(&mut self, routes: &[(Ipv6Addr, u8, u16)]) -> Result<(), Error> {
+        let Some(lpm) = &self.fib6.lpm else {
+            return Err(Error::Missing("fib6_trie (load the DXR build)"));
+        };
+        let mut keys = Vec::with_capacity(routes.len() * 20);
+        let mut values = Vec::with_capacity(routes.len() * 2);
+        for &(prefix, len, group) in routes {
+            check_len(len)?;
+            // `struct bpf_lpm_trie_key`: prefix length, then the address.
+            keys.extend(u32::from(len).to_ne_bytes());
+            keys.extend((u128::from(prefix) & poptrie::mask(len)).to_be_bytes());
+            values.extend(group.to_ne_bytes());
+        }
+        let fd = lpm.map().fd().as_fd().as_raw_fd();
+        crate::batch::update(fd, &keys, &values, routes.len()).map_err(batch_err(m::FIB6_TRIE))
+    }
+}

@@ -1,0 +1,972 @@
+//! The IPv6 FIB as a multibit trie of popcount-compressed nodes, after
+//! Poptrie (Asai, Ohara: "Poptrie: a compressed trie with population count
+//! for fast and scalable software IP routing table lookup", SIGCOMM 2015),
+//! built in user space exactly as the XDP program reads it (no I/O here).
+//!
+//! A kernel `LPM_TRIE` walks one pointer per branching bit and loses to
+//! anything compact at a full table's 220k prefixes (docs/benchmarks.md).
+//! Here a lookup is two direct reads and then one 24-byte node per six
+//! bits of the prefix: a /48 costs the direct entry, the fan entry, five
+//! nodes and a leaf, from arrays a few MiB large.
+//!
+//! # Layout (the contract with `ebpf/`)
+//!
+//! * `direct`: 2^16 `u32` entries, two per `u64` word, one per /16
+//!   *chunk*, indexed by the address's top 16 bits. Bit 31 set: bits
+//!   0..31 are the index of the chunk's fan. Otherwise the group of the
+//!   whole chunk (bits 0..16), so that zeroed maps read as no route.
+//! * `fans`: 64 `u32` entries per fan (32 words), one per /22 *slot* of the
+//!   chunk, indexed by address bits 16..22. Bit 31 set: the index of the
+//!   slot's root node. Otherwise the slot's group.
+//! * `nodes`: three `u64` words each: `vector`, `leafvec`, and
+//!   `base0 | base1 << 32`. A node at depth `d` (22, 28, … 124) decides on
+//!   the six address bits from `d` (bits past 128 read as 0), `v`. If bit
+//!   `v` of `vector` is set the walk goes on at node
+//!   `base1 + popcount(vector & mask(v)) - 1`, where `mask(v)` keeps bits
+//!   0..=v; otherwise the group is leaf
+//!   `base0 + popcount(leafvec & mask(v)) - 1`. `leafvec` marks where a run of equal leaves starts among the
+//!   positions that are leaves, so a node whose 64 positions hold three
+//!   groups stores three leaves.
+//! * `leaves`: `u16` groups, four per `u64` word.
+//!
+//! Group 0 is "no route". Offsets 22 + 6k never straddle the two halves of
+//! the address, so the program reads each stride from one `u64`.
+//!
+//! # Updating a live map
+//!
+//! A slot's nodes are one buddy-allocated run and its leaves another, so a
+//! change rebuilds the slots it touches beside the live ones: write the new
+//! runs, then the fan entry (one aligned store), and a packet sees the old
+//! subtree or the new, never a mix. A chunk that gains its first prefix
+//! longer than /16 gets a fan, written whole before the `direct` entry that
+//! points at it. Write in the order [`Dirty6`] lists: leaves, nodes, fans,
+//! direct. Runs and fans replaced are not handed out again until the next
+//! [`Poptrie::take_dirty`] (quarantine), so a reader that loaded an old
+//! entry just before finishes on intact nodes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+
+use crate::buddy::{Buddy, Run, order_for};
+use crate::dirty::DirtyBits;
+use crate::readback::Word;
+
+/// Bits of the address that index `direct`.
+pub const DIRECT_BITS: u32 = 16;
+/// `direct` entries (2^16).
+pub const DIRECT_ENTRIES: usize = 1 << DIRECT_BITS;
+/// Bits of the address that index a fan.
+pub const FAN_BITS: u32 = 6;
+/// Entries per fan.
+pub const FAN_ENTRIES: usize = 1 << FAN_BITS;
+/// Where root nodes start deciding: after direct and fan bits.
+pub const ROOT_DEPTH: u32 = DIRECT_BITS + FAN_BITS;
+/// Bits a node decides on.
+pub const STRIDE: u32 = 6;
+/// Node levels below a slot: depths 22, 28, … 124.
+pub const MAX_LEVELS: u32 = (128 - ROOT_DEPTH).div_ceil(STRIDE);
+/// `direct` and fan flag: the entry is an index (of a fan, of a root
+/// node), not a group.
+pub const INDEX_FLAG: u32 = 1 << 31;
+/// `u64` words per node.
+pub const NODE_WORDS: usize = 3;
+/// Default capacities: fans, nodes and leaves.
+pub const DEFAULT_FANS: u32 = 1 << 14;
+pub const DEFAULT_NODES: u32 = 1 << 21;
+pub const DEFAULT_LEAVES: u32 = 1 << 21;
+/// The largest run of nodes or leaves one slot may take.
+const MAX_ORDER: u32 = 16;
+
+/// Errors from building the FIB.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoptrieError {
+    #[error("prefix length {0} is longer than 128")]
+    Length(u8),
+    #[error(
+        "the IPv6 FIB's {what} are full ({capacity}); {slots} slot(s) kept their previous entries"
+    )]
+    Full {
+        what: &'static str,
+        capacity: u32,
+        slots: usize,
+    },
+    #[error("the live IPv6 FIB is not one this builder wrote: {0}")]
+    Foreign(String),
+}
+
+/// The capacities of the four arrays (fans, nodes, leaves; `direct` is
+/// fixed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub fans: u32,
+    pub nodes: u32,
+    pub leaves: u32,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            fans: DEFAULT_FANS,
+            nodes: DEFAULT_NODES,
+            leaves: DEFAULT_LEAVES,
+        }
+    }
+}
+
+/// Word ranges changed since the previous [`Poptrie::take_dirty`],
+/// half-open and sorted, per array. Write them in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dirty6 {
+    pub leaves: Vec<Range<u32>>,
+    pub nodes: Vec<Range<u32>>,
+    pub fans: Vec<Range<u32>>,
+    pub direct: Vec<Range<u32>>,
+    /// Set when some slots could not be rebuilt for want of space: they
+    /// keep forwarding as before the change.
+    pub full: Option<PoptrieError>,
+}
+
+impl Dirty6 {
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+            && self.nodes.is_empty()
+            && self.fans.is_empty()
+            && self.direct.is_empty()
+    }
+
+    /// Words to write, all arrays.
+    pub fn word_count(&self) -> usize {
+        [&self.leaves, &self.nodes, &self.fans, &self.direct]
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|r| r.len())
+            .sum()
+    }
+}
+
+/// One of the four arrays, mirrored, with its dirty words.
+#[derive(Clone)]
+struct Words {
+    words: Vec<u64>,
+    dirty: DirtyBits,
+}
+
+impl Words {
+    fn new(words: usize, fill: u64) -> Words {
+        Words {
+            words: vec![fill; words],
+            dirty: DirtyBits::new(words),
+        }
+    }
+
+    fn u32_at(&self, i: usize) -> u32 {
+        (self.words[i / 2] >> ((i % 2) * 32)) as u32
+    }
+
+    fn set_u32(&mut self, i: usize, v: u32) {
+        let (w, sh) = (i / 2, (i % 2) * 32);
+        let new = (self.words[w] & !(0xffff_ffff << sh)) | (u64::from(v) << sh);
+        if new != self.words[w] {
+            self.words[w] = new;
+            self.dirty.mark(w);
+        }
+    }
+
+    fn set_u16(&mut self, i: usize, v: u16) {
+        let (w, sh) = (i / 4, (i % 4) * 16);
+        let new = (self.words[w] & !(0xffff << sh)) | (u64::from(v) << sh);
+        if new != self.words[w] {
+            self.words[w] = new;
+            self.dirty.mark(w);
+        }
+    }
+
+    fn set_word(&mut self, w: usize, v: u64) {
+        if self.words[w] != v {
+            self.words[w] = v;
+            self.dirty.mark(w);
+        }
+    }
+}
+
+/// What the trie keeps of a prefix: (network, length).
+type Key = (u128, u8);
+
+/// The network mask of a prefix length.
+pub const fn mask(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
+}
+
+/// The six bits a node at depth `d` decides on.
+#[inline]
+const fn stride_bits(addr: u128, d: u32) -> usize {
+    (if d + STRIDE <= 128 {
+        addr >> (128 - STRIDE - d)
+    } else {
+        addr << (d + STRIDE - 128)
+    } & 63) as usize
+}
+
+/// The slot (top 22 bits) of an address.
+const fn slot_of(addr: u128) -> u32 {
+    (addr >> (128 - ROOT_DEPTH)) as u32
+}
+
+/// Bits 0..=v.
+#[inline]
+const fn upto(v: usize) -> u64 {
+    let bit = 1u64 << v;
+    bit | (bit - 1)
+}
+
+/// The IPv6 FIB in the program's layout, with the prefixes it was built
+/// from.
+#[derive(Clone)]
+pub struct Poptrie {
+    routes: BTreeMap<Key, u16>,
+    /// Routes per prefix length: LPM probes only the lengths in use.
+    counts: [u32; 129],
+    direct: Words,
+    fans: Words,
+    nodes: Words,
+    leaves: Words,
+    /// Each chunk's fan, when its entry is not a group.
+    chunk_fans: HashMap<u32, u32>,
+    /// Each slot's (nodes, leaves) runs, when its entry is not a group.
+    slot_runs: HashMap<u32, (Run, Run)>,
+    fan_alloc: Buddy,
+    node_alloc: Buddy,
+    leaf_alloc: Buddy,
+    quarantine: Vec<Freed>,
+    stale_chunks: BTreeSet<u32>,
+    stale_slots: BTreeSet<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Freed {
+    Fan(u32),
+    Nodes(Run),
+    Leaves(Run),
+}
+
+impl std::fmt::Debug for Poptrie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poptrie")
+            .field("prefixes", &self.routes.len())
+            .field("fans", &self.chunk_fans.len())
+            .field("slots", &self.slot_runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Poptrie {
+    fn default() -> Self {
+        Poptrie::new(Capacity::default())
+    }
+}
+
+/// A subtree laid out from index 0: nodes (three words each) and leaves.
+#[derive(Default)]
+struct Subtree {
+    nodes: Vec<[u64; 3]>,
+    leaves: Vec<u16>,
+}
+
+impl Poptrie {
+    /// An empty FIB (every address: no route).
+    pub fn new(cap: Capacity) -> Poptrie {
+        Poptrie {
+            routes: BTreeMap::new(),
+            counts: [0; 129],
+            direct: Words::new(DIRECT_ENTRIES / 2, 0),
+            fans: Words::new(cap.fans as usize * FAN_ENTRIES / 2, 0),
+            nodes: Words::new(cap.nodes as usize * NODE_WORDS, 0),
+            leaves: Words::new((cap.leaves as usize).div_ceil(4), 0),
+            chunk_fans: HashMap::new(),
+            slot_runs: HashMap::new(),
+            fan_alloc: Buddy::new(cap.fans, 0),
+            node_alloc: Buddy::new(cap.nodes, MAX_ORDER),
+            leaf_alloc: Buddy::new(cap.leaves, MAX_ORDER),
+            quarantine: Vec::new(),
+            stale_chunks: BTreeSet::new(),
+            stale_slots: BTreeSet::new(),
+        }
+    }
+
+    /// Adds or replaces a route; returns the group it had. Host bits are
+    /// cleared. Takes effect in the arrays at the next [`Self::take_dirty`].
+    pub fn insert(&mut self, addr: u128, len: u8, group: u16) -> Result<Option<u16>, PoptrieError> {
+        if len > 128 {
+            return Err(PoptrieError::Length(len));
+        }
+        let key = (addr & mask(len), len);
+        let old = self.routes.insert(key, group);
+        if old != Some(group) {
+            if old.is_none() {
+                self.counts[usize::from(len)] += 1;
+            }
+            self.mark_stale(key);
+        }
+        Ok(old)
+    }
+
+    /// Removes a route; returns its group.
+    pub fn remove(&mut self, addr: u128, len: u8) -> Option<u16> {
+        if len > 128 {
+            return None;
+        }
+        let key = (addr & mask(len), len);
+        let old = self.routes.remove(&key)?;
+        self.counts[usize::from(len)] -= 1;
+        self.mark_stale(key);
+        Some(old)
+    }
+
+    /// The group of exactly this prefix.
+    pub fn get(&self, addr: u128, len: u8) -> Option<u16> {
+        (len <= 128)
+            .then(|| self.routes.get(&(addr & mask(len), len)).copied())
+            .flatten()
+    }
+
+    /// The group of the longest prefix of at most `len` bits covering
+    /// `addr`, 0 for none (what an `LPM_TRIE` lookup of that key gives).
+    pub fn longest_match(&self, addr: u128, len: u8) -> u16 {
+        (0..=len.min(128))
+            .rev()
+            .filter(|&l| self.counts[usize::from(l)] > 0)
+            .find_map(|l| self.routes.get(&(addr & mask(l), l)).copied())
+            .unwrap_or(0)
+    }
+
+    /// Every prefix held, in (address, length) order.
+    pub fn iter(&self) -> impl Iterator<Item = (u128, u8, u16)> + '_ {
+        self.routes.iter().map(|(&(a, l), &g)| (a, l, g))
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The group the arrays give for `addr` (the program's lookup).
+    pub fn lookup(&self, addr: u128) -> u16 {
+        lookup_in(
+            &self.direct.words,
+            &self.fans.words,
+            &self.nodes.words,
+            &self.leaves.words,
+            addr,
+        )
+    }
+
+    pub fn direct_words(&self) -> &[u64] {
+        &self.direct.words
+    }
+
+    pub fn fan_words(&self) -> &[u64] {
+        &self.fans.words
+    }
+
+    pub fn node_words(&self) -> &[u64] {
+        &self.nodes.words
+    }
+
+    pub fn leaf_words(&self) -> &[u64] {
+        &self.leaves.words
+    }
+
+    /// (fans, nodes, leaves) in use, runs rounded up to powers of two.
+    pub fn in_use(&self) -> (usize, u32, u32) {
+        let runs = self.slot_runs.values();
+        (
+            self.chunk_fans.len(),
+            runs.clone().map(|r| r.0.len()).sum(),
+            runs.map(|r| r.1.len()).sum(),
+        )
+    }
+
+    fn mark_stale(&mut self, (addr, len): Key) {
+        let len = u32::from(len);
+        if len <= DIRECT_BITS {
+            let first = (addr >> (128 - DIRECT_BITS)) as u32;
+            self.stale_chunks
+                .extend(first..first + (1 << (DIRECT_BITS - len)));
+        } else if len <= ROOT_DEPTH {
+            self.stale_chunks
+                .insert((addr >> (128 - DIRECT_BITS)) as u32);
+        } else {
+            self.stale_slots.insert(slot_of(addr));
+        }
+    }
+
+    /// Rebuilds what changed and returns the words to write. Releases the
+    /// runs replaced before the previous call: no reader can still be on
+    /// them once the caller has written that batch.
+    pub fn take_dirty(&mut self) -> Dirty6 {
+        for freed in std::mem::take(&mut self.quarantine) {
+            match freed {
+                Freed::Fan(f) => self.fan_alloc.release(Run { at: f, order: 0 }),
+                Freed::Nodes(r) => self.node_alloc.release(r),
+                Freed::Leaves(r) => self.leaf_alloc.release(r),
+            }
+        }
+        let mut full: Option<PoptrieError> = None;
+        let mut failed = 0;
+        let mut note = |e: PoptrieError| {
+            failed += 1;
+            full.get_or_insert(e);
+        };
+        let chunks = std::mem::take(&mut self.stale_chunks);
+        for &c in &chunks {
+            if let Err(e) = self.rebuild_chunk(c) {
+                note(e);
+            }
+        }
+        for s in std::mem::take(&mut self.stale_slots) {
+            if chunks.contains(&(s >> FAN_BITS)) {
+                continue;
+            }
+            if let Err(e) = self.rebuild_slot(s) {
+                note(e);
+            }
+        }
+        if let Some(PoptrieError::Full { slots, .. }) = full.as_mut() {
+            *slots = failed;
+        }
+        Dirty6 {
+            leaves: self.leaves.dirty.take(),
+            nodes: self.nodes.dirty.take(),
+            fans: self.fans.dirty.take(),
+            direct: self.direct.dirty.take(),
+            full,
+        }
+    }
+
+    /// Marks every word dirty, for writing the whole FIB to maps of unknown
+    /// content.
+    pub fn mark_all_dirty(&mut self) {
+        for w in [
+            &mut self.leaves,
+            &mut self.nodes,
+            &mut self.fans,
+            &mut self.direct,
+        ] {
+            let n = w.words.len();
+            w.dirty.mark_range(0, n);
+        }
+    }
+
+    /// The routes at least `min_len` long whose network is in `[lo, hi]`, in
+    /// (address, length) order.
+    fn routes_within(&self, lo: u128, hi: u128, min_len: u8) -> Vec<(u128, u8, u16)> {
+        self.routes
+            .range((lo, 0)..=(hi, 128))
+            .filter(|(k, _)| k.1 >= min_len)
+            .map(|(&(a, l), &g)| (a, l, g))
+            .collect()
+    }
+
+    /// Recomputes a chunk's `direct` entry, its fan and all its slots.
+    fn rebuild_chunk(&mut self, c: u32) -> Result<(), PoptrieError> {
+        let lo = u128::from(c) << (128 - DIRECT_BITS);
+        let hi = lo | !mask(DIRECT_BITS as u8);
+        let inherited = self.longest_match(lo, DIRECT_BITS as u8);
+        let within = self.routes_within(lo, hi, DIRECT_BITS as u8 + 1);
+        if within.is_empty() {
+            self.direct.set_u32(c as usize, u32::from(inherited));
+            if let Some(fan) = self.chunk_fans.remove(&c) {
+                self.quarantine.push(Freed::Fan(fan));
+                for s in 0..FAN_ENTRIES as u32 {
+                    self.free_slot(c << FAN_BITS | s);
+                }
+            }
+            return Ok(());
+        }
+        let fan = match self.chunk_fans.get(&c) {
+            Some(&f) => f,
+            None => {
+                let f = self.fan_alloc.alloc(0).ok_or(PoptrieError::Full {
+                    what: "fans",
+                    capacity: self.fan_alloc.capacity(),
+                    slots: 0,
+                })?;
+                self.chunk_fans.insert(c, f);
+                f
+            }
+        };
+        // Prefixes /17../22 paint slots, shortest first; longer ones go to
+        // their slot's subtree.
+        let mut paint = [inherited; FAN_ENTRIES];
+        let mut mids: Vec<&(u128, u8, u16)> = within
+            .iter()
+            .filter(|r| u32::from(r.1) <= ROOT_DEPTH)
+            .collect();
+        mids.sort_by_key(|r| r.1);
+        for &(a, l, g) in mids {
+            let first = (slot_of(a) & (FAN_ENTRIES as u32 - 1)) as usize;
+            paint[first..first + (1 << (ROOT_DEPTH - u32::from(l)))].fill(g);
+        }
+        let mut long = within
+            .iter()
+            .filter(|r| u32::from(r.1) > ROOT_DEPTH)
+            .peekable();
+        let mut result = Ok(());
+        for (s, &bg) in paint.iter().enumerate() {
+            let slot = c << FAN_BITS | s as u32;
+            let mut mine = Vec::new();
+            while let Some(r) = long.next_if(|r| slot_of(r.0) == slot) {
+                mine.push(*r);
+            }
+            if let Err(e) = self.place_slot(fan, slot, bg, &mine) {
+                result = Err(e);
+            }
+        }
+        // Last: the fan is whole before anything points at it.
+        self.direct.set_u32(c as usize, INDEX_FLAG | fan);
+        result
+    }
+
+    /// Recomputes one slot of a chunk whose other slots are unchanged.
+    fn rebuild_slot(&mut self, s: u32) -> Result<(), PoptrieError> {
+        let c = s >> FAN_BITS;
+        let Some(&fan) = self.chunk_fans.get(&c) else {
+            return self.rebuild_chunk(c);
+        };
+        let lo = u128::from(s) << (128 - ROOT_DEPTH);
+        let hi = lo | !mask(ROOT_DEPTH as u8);
+        let bg = self.longest_match(lo, ROOT_DEPTH as u8);
+        let long = self.routes_within(lo, hi, ROOT_DEPTH as u8 + 1);
+        self.place_slot(fan, s, bg, &long)?;
+        // A fan whose slots all say one group is that group.
+        let first = fan as usize * FAN_ENTRIES;
+        let e = self.fans.u32_at(first);
+        if e & INDEX_FLAG == 0 && (first..first + FAN_ENTRIES).all(|i| self.fans.u32_at(i) == e) {
+            self.direct.set_u32(c as usize, e);
+            self.chunk_fans.remove(&c);
+            self.quarantine.push(Freed::Fan(fan));
+        }
+        Ok(())
+    }
+
+    /// Writes slot `s` of `fan`: group `bg` if `long` is empty, else a
+    /// subtree of `long` over `bg` in fresh runs. On failure the slot keeps
+    /// what it had.
+    fn place_slot(
+        &mut self,
+        fan: u32,
+        s: u32,
+        bg: u16,
+        long: &[(u128, u8, u16)],
+    ) -> Result<(), PoptrieError> {
+        let at = fan as usize * FAN_ENTRIES + (s as usize & (FAN_ENTRIES - 1));
+        if long.is_empty() {
+            self.free_slot(s);
+            self.fans.set_u32(at, u32::from(bg));
+            return Ok(());
+        }
+        let tree = build_subtree(bg, long);
+        let (nodes, leaves) = (tree.nodes.len() as u32, tree.leaves.len() as u32);
+        let full = |what, capacity| PoptrieError::Full {
+            what,
+            capacity,
+            slots: 0,
+        };
+        let Some(n_at) = self.node_alloc.alloc(order_for(nodes)) else {
+            return Err(full("nodes", self.node_alloc.capacity()));
+        };
+        let n_run = Run {
+            at: n_at,
+            order: order_for(nodes),
+        };
+        let Some(l_at) = self.leaf_alloc.alloc(order_for(leaves)) else {
+            self.node_alloc.release(n_run);
+            return Err(full("leaves", self.leaf_alloc.capacity()));
+        };
+        let l_run = Run {
+            at: l_at,
+            order: order_for(leaves),
+        };
+        for (i, n) in tree.nodes.iter().enumerate() {
+            let w = (n_at as usize + i) * NODE_WORDS;
+            let bases = (n[2] as u32 + l_at, (n[2] >> 32) as u32 + n_at);
+            self.nodes.set_word(w, n[0]);
+            self.nodes.set_word(w + 1, n[1]);
+            self.nodes
+                .set_word(w + 2, u64::from(bases.0) | u64::from(bases.1) << 32);
+        }
+        for (i, &g) in tree.leaves.iter().enumerate() {
+            self.leaves.set_u16(l_at as usize + i, g);
+        }
+        self.free_slot(s);
+        self.fans.set_u32(at, INDEX_FLAG | n_at);
+        self.slot_runs.insert(s, (n_run, l_run));
+        Ok(())
+    }
+
+    /// Quarantines slot `s`'s runs, if it has any.
+    fn free_slot(&mut self, s: u32) {
+        if let Some((n, l)) = self.slot_runs.remove(&s) {
+            self.quarantine.push(Freed::Nodes(n));
+            self.quarantine.push(Freed::Leaves(l));
+        }
+    }
+
+    /// Takes over arrays a previous run wrote (e.g. adopted pinned maps):
+    /// the structure stays as it is, its fans and runs are marked in use,
+    /// and its routes are the effective ones it resolves (each maximal run
+    /// of one group as the fewest prefixes), which later changes replace.
+    pub fn adopt<W: Word>(
+        cap: Capacity,
+        direct: &[W],
+        fans: &[W],
+        nodes: &[W],
+        leaves: &[W],
+    ) -> Result<Poptrie, PoptrieError> {
+        let mut p = Poptrie::new(cap);
+        let foreign = |what: String| PoptrieError::Foreign(what);
+        for (mine, theirs, what) in [
+            (&mut p.direct, direct, "direct"),
+            (&mut p.fans, fans, "fans"),
+            (&mut p.nodes, nodes, "nodes"),
+            (&mut p.leaves, leaves, "leaves"),
+        ] {
+            if mine.words.len() != theirs.len() {
+                return Err(foreign(format!(
+                    "{what} has {} words, expected {}",
+                    theirs.len(),
+                    mine.words.len()
+                )));
+            }
+            // Word by word: zero pages of the mirror stay unresident.
+            for (m, t) in mine.words.iter_mut().zip(theirs) {
+                let t = t.get();
+                if t != 0 {
+                    *m = t;
+                }
+            }
+        }
+        for c in 0..DIRECT_ENTRIES as u32 {
+            let e = p.direct.u32_at(c as usize);
+            if e & INDEX_FLAG == 0 {
+                continue;
+            }
+            let fan = e & !INDEX_FLAG;
+            if !p.fan_alloc.reserve(Run { at: fan, order: 0 }) {
+                return Err(foreign(format!(
+                    "chunk {c:#x}: fan {fan} taken or out of range"
+                )));
+            }
+            p.chunk_fans.insert(c, fan);
+            for i in 0..FAN_ENTRIES {
+                let e = p.fans.u32_at(fan as usize * FAN_ENTRIES + i);
+                if e & INDEX_FLAG == 0 {
+                    continue;
+                }
+                let root = e & !INDEX_FLAG;
+                let slot = c << FAN_BITS | i as u32;
+                let (n_run, l_run) = subtree_runs(&p.nodes.words, root)
+                    .ok_or_else(|| foreign(format!("slot {slot:#x}: subtree out of range")))?;
+                if !p.node_alloc.reserve(n_run) || !p.leaf_alloc.reserve(l_run) {
+                    return Err(foreign(format!("slot {slot:#x}: runs overlap")));
+                }
+                p.slot_runs.insert(slot, (n_run, l_run));
+            }
+        }
+        for (a, l, g) in entries_in(direct, fans, nodes, leaves) {
+            p.routes.insert((a, l), g);
+            p.counts[usize::from(l)] += 1;
+        }
+        Ok(p)
+    }
+}
+
+/// The runs a builder-made subtree at `root` occupies: its nodes from
+/// `root` on (breadth first, so the highest index reached is the last),
+/// its leaves from the root's `base0` on.
+fn subtree_runs(nodes: &[u64], root: u32) -> Option<(Run, Run)> {
+    let node = |n: u32| nodes.get(n as usize * NODE_WORDS..n as usize * NODE_WORDS + 3);
+    let first_leaf = node(root)?[2] as u32;
+    let (mut last_node, mut leaf_end) = (root, first_leaf);
+    let mut level = vec![root];
+    let mut seen = 0u32;
+    for _ in 0..MAX_LEVELS {
+        let mut next = Vec::new();
+        for &n in &level {
+            // A slot's run holds at most 2^MAX_ORDER nodes.
+            seen += 1;
+            if seen > 1 << MAX_ORDER {
+                return None;
+            }
+            let w = node(n)?;
+            let (base0, base1) = (w[2] as u32, (w[2] >> 32) as u32);
+            leaf_end = leaf_end.max(base0.checked_add(w[1].count_ones())?);
+            for k in 0..w[0].count_ones() {
+                last_node = last_node.max(base1.checked_add(k)?);
+                next.push(base1 + k);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Some((
+        Run {
+            at: root,
+            order: order_for(last_node.checked_sub(root)? + 1),
+        },
+        Run {
+            at: first_leaf,
+            order: order_for(leaf_end.checked_sub(first_leaf)?),
+        },
+    ))
+}
+
+/// The subtree of one slot: `long` (its prefixes longer than /22, sorted
+/// by address then length) over background group `bg`, breadth first so
+/// that each node's children are consecutive.
+fn build_subtree(bg: u16, long: &[(u128, u8, u16)]) -> Subtree {
+    let mut tree = Subtree::default();
+    tree.nodes.push([0; 3]);
+    let mut queue = std::collections::VecDeque::new();
+    queue.push_back((0usize, ROOT_DEPTH, bg, long.to_vec()));
+    while let Some((at, d, bg, list)) = queue.pop_front() {
+        let mut paint = [bg; 64];
+        let mut children: Vec<Vec<(u128, u8, u16)>> = vec![Vec::new(); 64];
+        let mut shorts: Vec<(u8, usize, u16)> = Vec::new();
+        for &(a, l, g) in &list {
+            let v = stride_bits(a, d);
+            if u32::from(l) <= d + STRIDE {
+                shorts.push((l, v, g));
+            } else {
+                children[v].push((a, l, g));
+            }
+        }
+        shorts.sort_by_key(|s| s.0);
+        for (l, v, g) in shorts {
+            let n = 1usize << (d + STRIDE - u32::from(l)).min(6);
+            paint[v..(v + n).min(64)].fill(g);
+        }
+        let mut vector = 0u64;
+        let base1 = tree.nodes.len() as u64;
+        for (v, list) in children.into_iter().enumerate() {
+            if !list.is_empty() {
+                vector |= 1 << v;
+                queue.push_back((tree.nodes.len(), d + STRIDE, paint[v], list));
+                tree.nodes.push([0; 3]);
+            }
+        }
+        let base0 = tree.leaves.len() as u64;
+        let mut leafvec = 0u64;
+        let mut last = None;
+        for (v, &g) in paint.iter().enumerate() {
+            if vector & (1 << v) == 0 && last != Some(g) {
+                leafvec |= 1 << v;
+                tree.leaves.push(g);
+                last = Some(g);
+            }
+        }
+        tree.nodes[at] = [vector, leafvec, base0 | base1 << 32];
+    }
+    tree
+}
+
+/// The four arrays, for [`lookup_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Array6 {
+    Direct,
+    Fans,
+    Nodes,
+    Leaves,
+}
+
+/// Reads the FIB the way the XDP program does. Out-of-range indexes read
+/// as no route, as the program's bounds-checked map lookups would.
+pub fn lookup_in<W: Word>(direct: &[W], fans: &[W], nodes: &[W], leaves: &[W], addr: u128) -> u16 {
+    lookup_with(addr, |array, i| {
+        let words = match array {
+            Array6::Direct => direct,
+            Array6::Fans => fans,
+            Array6::Nodes => nodes,
+            Array6::Leaves => leaves,
+        };
+        words.get(i).map(Word::get)
+    })
+}
+
+/// [`lookup_in`] over any source of words (`word(array, index)`, `None`
+/// past the end), e.g. map lookups one element at a time.
+pub fn lookup_with(addr: u128, word: impl Fn(Array6, usize) -> Option<u64>) -> u16 {
+    let u32_at = |a, i: usize| word(a, i / 2).map(|x| (x >> ((i % 2) * 32)) as u32);
+    let Some(e) = u32_at(Array6::Direct, (addr >> (128 - DIRECT_BITS)) as usize) else {
+        return 0;
+    };
+    if e & INDEX_FLAG == 0 {
+        return e as u16;
+    }
+    let slot = (slot_of(addr) as usize) & (FAN_ENTRIES - 1);
+    let fan = (e & !INDEX_FLAG) as usize;
+    let Some(e) = u32_at(Array6::Fans, fan * FAN_ENTRIES + slot) else {
+        return 0;
+    };
+    if e & INDEX_FLAG == 0 {
+        return e as u16;
+    }
+    let mut n = e & !INDEX_FLAG;
+    for k in 0..MAX_LEVELS {
+        let v = stride_bits(addr, ROOT_DEPTH + k * STRIDE);
+        let w = n as usize * NODE_WORDS;
+        let (Some(vector), Some(bases)) = (word(Array6::Nodes, w), word(Array6::Nodes, w + 2))
+        else {
+            return 0;
+        };
+        if vector & (1 << v) != 0 {
+            n = ((bases >> 32) as u32).wrapping_add((vector & upto(v)).count_ones() - 1);
+            continue;
+        }
+        let Some(leafvec) = word(Array6::Nodes, w + 1) else {
+            return 0;
+        };
+        let leaf =
+            (bases as u32 as usize + (leafvec & upto(v)).count_ones() as usize).wrapping_sub(1);
+        return word(Array6::Leaves, leaf / 4).map_or(0, |x| (x >> ((leaf % 4) * 16)) as u16);
+    }
+    0
+}
+
+/// Collects address runs of equal groups and cuts them into prefixes.
+struct Runs6 {
+    out: Vec<(u128, u8, u16)>,
+    start: u128,
+    group: u16,
+}
+
+impl Runs6 {
+    /// Addresses from `at` on (up to the next call) resolve to `group`.
+    fn next(&mut self, at: u128, group: u16) {
+        if group != self.group {
+            if at > self.start {
+                self.close(at - 1);
+            }
+            self.start = at;
+            self.group = group;
+        }
+    }
+
+    /// Ends the current run at `last` (inclusive) and emits its prefixes.
+    fn close(&mut self, last: u128) {
+        if self.group == 0 {
+            return;
+        }
+        // 2^k - 1, for k up to 128.
+        let span = |k: u32| {
+            if k == 128 {
+                u128::MAX
+            } else {
+                (1u128 << k) - 1
+            }
+        };
+        let mut lo = self.start;
+        loop {
+            // The largest aligned block at `lo` that fits.
+            let mut k = if lo == 0 { 128 } else { lo.trailing_zeros() };
+            while span(k) > last - lo {
+                k -= 1;
+            }
+            self.out.push((lo, (128 - k) as u8, self.group));
+            let end = lo + span(k);
+            if end == last {
+                return;
+            }
+            lo = end + 1;
+        }
+    }
+}
+
+/// The effective FIB of the arrays, as the program resolves it: (network,
+/// length, group) in address order, disjoint, each maximal run of one
+/// group as the fewest prefixes.
+pub fn entries_in<W: Word>(
+    direct: &[W],
+    fans: &[W],
+    nodes: &[W],
+    leaves: &[W],
+) -> Vec<(u128, u8, u16)> {
+    let mut runs = Runs6 {
+        out: Vec::new(),
+        start: 0,
+        group: 0,
+    };
+    let u32_at = |w: &[W], i: usize| {
+        w.get(i / 2)
+            .map_or(0, |x| (x.get() >> ((i % 2) * 32)) as u32)
+    };
+    for c in 0..DIRECT_ENTRIES {
+        let base = (c as u128) << (128 - DIRECT_BITS);
+        let e = u32_at(direct, c);
+        if e & INDEX_FLAG == 0 {
+            runs.next(base, e as u16);
+            continue;
+        }
+        let fan = (e & !INDEX_FLAG) as usize;
+        for s in 0..FAN_ENTRIES {
+            let at = base | (s as u128) << (128 - ROOT_DEPTH);
+            let f = u32_at(fans, fan * FAN_ENTRIES + s);
+            if f & INDEX_FLAG == 0 {
+                runs.next(at, f as u16);
+            } else {
+                walk(nodes, leaves, f & !INDEX_FLAG, ROOT_DEPTH, at, &mut runs);
+            }
+        }
+    }
+    runs.close(u128::MAX);
+    runs.out
+}
+
+/// Feeds the runs under node `n` (at depth `d`, covering from `base`).
+fn walk<W: Word>(nodes: &[W], leaves: &[W], n: u32, d: u32, base: u128, runs: &mut Runs6) {
+    let w = n as usize * NODE_WORDS;
+    let (Some(vector), Some(leafvec), Some(bases)) =
+        (nodes.get(w), nodes.get(w + 1), nodes.get(w + 2))
+    else {
+        runs.next(base, 0);
+        return;
+    };
+    let (vector, leafvec, bases) = (vector.get(), leafvec.get(), bases.get());
+    // Past bit 128 only every fourth position is an address.
+    let step = if d + STRIDE > 128 {
+        1 << (d + STRIDE - 128)
+    } else {
+        1
+    };
+    for v in (0..64).step_by(step) {
+        let at = base
+            | if d + STRIDE <= 128 {
+                (v as u128) << (128 - STRIDE - d)
+            } else {
+                (v as u128) >> (d + STRIDE - 128)
+            };
+        if vector & (1 << v) != 0 && d + STRIDE < 128 {
+            let child = ((bases >> 32) as u32).wrapping_add((vector & upto(v)).count_ones() - 1);
+            walk(nodes, leaves, child, d + STRIDE, at, runs);
+        } else {
+            let leaf =
+                (bases as u32 as usize + (leafvec & upto(v)).count_ones() as usize).wrapping_sub(1);
+            let g = leaves
+                .get(leaf / 4)
+                .map_or(0, |x| (x.get() >> ((leaf % 4) * 16)) as u16);
+            runs.next(at, g);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
