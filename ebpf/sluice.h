@@ -58,7 +58,7 @@
 #define FIB6_FANS          16384u
 #define FIB6_FAN_WORDS     (FIB6_FANS * FIB6_FAN_ENTRIES / 2u)
 #define FIB6_NODES         (1u << 21)
-#define FIB6_LEAVES        (1u << 21)
+#define FIB6_LEAVES        (1u << 22)
 #define FIB6_LEAF_WORDS    (FIB6_LEAVES / 4u)
 #define FIB6_INDEX         0x80000000u
 #define FIB6_ROOT_DEPTH    22u

@@ -256,9 +256,10 @@ impl Forwarder {
         self.dp.verdict_count(Verdict::Forwarded).unwrap_or(0)
     }
 
-    /// Writes an IPv6 table into the program's trie (spread over the
-    /// groups like IPv4), in one batch; returns how long it took.
-    pub fn load_routes6(&mut self, routes: &[(u128, u8)]) -> Result<Duration, String> {
+    /// Writes an IPv6 table into the program's FIB (spread over the
+    /// groups like IPv4), in one batch, and into the LPM trie it is
+    /// compared with; returns how long each took.
+    pub fn load_routes6(&mut self, routes: &[(u128, u8)]) -> Result<(Duration, Duration), String> {
         let routes: Vec<(std::net::Ipv6Addr, u8, u16)> = routes
             .iter()
             .map(|&(net, len)| {
@@ -269,8 +270,13 @@ impl Forwarder {
         let start = Instant::now();
         let failed = self.dp.set_routes6(&routes);
         let took = start.elapsed();
+        let start = Instant::now();
+        self.dp
+            .set_routes6_trie(&routes)
+            .map_err(|e| format!("IPv6 LPM trie: {e}"))?;
+        let trie = start.elapsed();
         match failed.first() {
-            None => Ok(took),
+            None => Ok((took, trie)),
             Some((i, e)) => Err(format!(
                 "{} of {} IPv6 routes not written, the first ({}/{}): {e}",
                 failed.len(),

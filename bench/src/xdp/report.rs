@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::cost::Cost;
 use crate::pps::{Mode, Placement};
 use crate::run::TableRun;
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// Where the figures were measured.
 #[derive(Debug, Clone)]
@@ -189,32 +192,47 @@ impl Report {
             let Some(v6) = &t.v6 else { continue };
             let _ = writeln!(
                 s,
-                "\nIPv6 beside {}: {} prefixes in the program's LPM_TRIE, written in {:.2} s (BPF_MAP_UPDATE_BATCH); {} destinations {}",
-                t.label,
-                v6.prefixes,
+                "\nIPv6 beside {}: {} prefixes, {} destinations {}",
+                t.label, v6.prefixes, v6.destinations, t.spread
+            );
+            let _ = writeln!(
+                s,
+                "  FIB (poptrie) built and written in {:.2} s, {:.1} MiB of arrays in use ({:.0} MiB capacity); \
+                 the kernel LPM_TRIE written in {:.2} s (BPF_MAP_UPDATE_BATCH)",
                 v6.load.as_secs_f64(),
-                v6.destinations,
-                t.spread
+                v6.bytes.0 as f64 / MIB,
+                v6.bytes.1 as f64 / MIB,
+                v6.trie_load.as_secs_f64()
             );
             let mix: Vec<String> = v6.mix.iter().map(|(l, n)| format!("/{l}:{n}")).collect();
             let _ = writeln!(s, "  length mix {}", mix.join(" "));
-            match &v6.cost {
-                Some(Ok(c)) => {
-                    let _ = writeln!(
-                        s,
-                        "  BPF_PROG_TEST_RUN, sluice, ns/packet: cold {:.0} net ({:.0} measured, floor {:.0}), warm {:.0} net; {} of {} cold runs not redirected",
-                        c.cold_net(),
-                        c.cold_ns,
-                        c.cold_floor_ns,
-                        c.warm_net(),
-                        c.not_redirected,
-                        c.calls
-                    );
+            for (what, cost) in [("sluice", &v6.cost), ("LPM_TRIE", &v6.trie_cost)] {
+                match cost {
+                    Some(Ok(c)) => {
+                        let _ = writeln!(
+                            s,
+                            "  BPF_PROG_TEST_RUN, {what}, ns/packet: cold {:.0} net ({:.0} measured, floor {:.0}), warm {:.0} net; {} of {} cold runs not redirected",
+                            c.cold_net(),
+                            c.cold_ns,
+                            c.cold_floor_ns,
+                            c.warm_net(),
+                            c.not_redirected,
+                            c.calls
+                        );
+                    }
+                    Some(Err(e)) => {
+                        let _ = writeln!(s, "  {what} test-run cost failed: {e}");
+                    }
+                    None => {}
                 }
-                Some(Err(e)) => {
-                    let _ = writeln!(s, "  test-run cost failed: {e}");
-                }
-                None => {}
+            }
+            if let (Some(Ok(p)), Some(Ok(t))) = (&v6.cost, &v6.trie_cost) {
+                let _ = writeln!(
+                    s,
+                    "  LPM_TRIE / sluice, cold: {:.2}×, warm: {:.2}×",
+                    t.cold_net() / p.cold_net(),
+                    t.warm_net() / p.warm_net()
+                );
             }
         }
         for t in self.tables.iter().filter(|t| t.prefixes > 1) {
@@ -346,11 +364,12 @@ impl Report {
                     "v6": t.v6.as_ref().map(|v6| json!({
                         "prefixes": v6.prefixes,
                         "load_s": v6.load.as_secs_f64(),
+                        "bytes_in_use": v6.bytes.0,
+                        "bytes_capacity": v6.bytes.1,
+                        "trie_load_s": v6.trie_load.as_secs_f64(),
                         "destinations": v6.destinations,
-                        "test_run_ns": v6.cost.as_ref().map(|c| match c {
-                            Ok(c) => json!({ "cold_net": c.cold_net(), "warm_net": c.warm_net(), "not_redirected": c.not_redirected }),
-                            Err(e) => json!({ "error": e }),
-                        }),
+                        "test_run_ns": v6.cost.as_ref().map(cost_json),
+                        "trie_test_run_ns": v6.trie_cost.as_ref().map(cost_json),
                     })),
                     "groups": t.groups,
                     "destination_spread": t.spread,
@@ -400,5 +419,15 @@ impl Report {
                 Err(e) => json!({ "prefixes": n, "error": e }),
             }),
         })
+    }
+}
+
+/// A test-run cost as JSON.
+fn cost_json(c: &Result<Cost, String>) -> serde_json::Value {
+    match c {
+        Ok(c) => {
+            json!({ "cold_net": c.cold_net(), "warm_net": c.warm_net(), "not_redirected": c.not_redirected })
+        }
+        Err(e) => json!({ "error": e }),
     }
 }

@@ -43,10 +43,17 @@ pub struct V6Run {
     pub prefixes: usize,
     pub mix: Vec<(u8, usize)>,
     pub destinations: usize,
-    /// Writing the table into the trie (`BPF_MAP_UPDATE_BATCH`).
+    /// Building and writing the table into the program's FIB (poptrie).
     pub load: Duration,
+    /// Bytes of the FIB's arrays in use, and their capacity.
+    pub bytes: (usize, usize),
+    /// Writing the same table into the kernel `LPM_TRIE` it replaced
+    /// (`BPF_MAP_UPDATE_BATCH`).
+    pub trie_load: Duration,
     /// The program's test-run cost on IPv6 frames, Sluice mode.
     pub cost: Option<Result<Cost, String>>,
+    /// The same with IPv6 looked up in the `LPM_TRIE` (`FIB_MODE_TRIE6`).
+    pub trie_cost: Option<Result<Cost, String>>,
 }
 
 /// What one table gave.
@@ -145,17 +152,20 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     };
     if !spec.routes6.is_empty() {
         log(&format!(
-            "{}: loading {} IPv6 routes into the program's trie",
+            "{}: loading {} IPv6 routes into the program's FIB and the LPM trie",
             spec.label,
             spec.routes6.len()
         ));
-        let load = fwd.load_routes6(&spec.routes6)?;
+        let (load, trie_load) = fwd.load_routes6(&spec.routes6)?;
         run.v6 = Some(V6Run {
             prefixes: spec.routes6.len(),
             mix: crate::table::length_mix(&spec.routes6),
             destinations: spec.dsts6.len(),
             load,
+            bytes: fwd.dp.fib6_bytes(),
+            trie_load,
             cost: None,
+            trie_cost: None,
         });
     }
     let place = &spec.place;
@@ -188,6 +198,9 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
                         log(&format!("{}: test-run cost, IPv6", spec.label));
                         let frames = frames6(&topo, &spec.dsts6);
                         v6.cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
+                        fwd.set_fib_mode(FibMode::Trie6)?;
+                        v6.trie_cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
+                        fwd.set_fib_mode(FibMode::Sluice)?;
                     }
                 }
                 if mode == Mode::Sluice && spec.uplink_move {

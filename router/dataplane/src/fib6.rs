@@ -100,8 +100,7 @@ impl Fib6 {
         let mut n = 0;
         for r in &d.leaves {
             let words = &t.leaf_words()[r.start as usize..r.end as usize];
-            let keys: Vec<u8> = r.clone().flat_map(u32::to_ne_bytes).collect();
-            let values: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            let (keys, values) = batch_bytes(r.start, 1, words);
             let fd = self.leaves.map().fd().as_fd().as_raw_fd();
             crate::batch::update(fd, &keys, &values, words.len())
                 .map_err(batch_err(m::FIB6_LEAVES))?;
@@ -112,10 +111,7 @@ impl Fib6 {
             let first = r.start as usize / NODE_WORDS;
             let last = (r.end as usize).div_ceil(NODE_WORDS);
             let words = &t.node_words()[first * NODE_WORDS..last * NODE_WORDS];
-            let keys: Vec<u8> = (first as u32..last as u32)
-                .flat_map(u32::to_ne_bytes)
-                .collect();
-            let values: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            let (keys, values) = batch_bytes(first as u32, NODE_WORDS, words);
             let fd = self.nodes.map().fd().as_fd().as_raw_fd();
             crate::batch::update(fd, &keys, &values, last - first)
                 .map_err(batch_err(m::FIB6_NODES))?;
@@ -135,6 +131,21 @@ impl Fib6 {
             None => Ok(n),
         }
     }
+}
+
+/// Keys (indexes from `first` on) and values (`per` words each) of a
+/// batch update, as the kernel reads them.
+fn batch_bytes(first: u32, per: usize, words: &[u64]) -> (Vec<u8>, Vec<u8>) {
+    let count = words.len() / per;
+    let mut keys = Vec::with_capacity(count * 4);
+    for k in first..first + count as u32 {
+        keys.extend_from_slice(&k.to_ne_bytes());
+    }
+    let mut values = Vec::with_capacity(words.len() * 8);
+    for w in words {
+        values.extend_from_slice(&w.to_ne_bytes());
+    }
+    (keys, values)
 }
 
 fn check_len(len: u8) -> Result<(), Error> {

@@ -979,7 +979,7 @@ mod tests {
         assert_eq!(FIB4_TOP_ENTRIES, 1 << 24);
         assert_eq!(header_define("FIB6_DIRECT_ENTRIES"), "(1u << 16)");
         assert_eq!(header_define("FIB6_NODES"), "(1u << 21)");
-        assert_eq!(header_define("FIB6_LEAVES"), "(1u << 21)");
+        assert_eq!(header_define("FIB6_LEAVES"), "(1u << 22)");
         assert_eq!(FIB6_NODES, 1 << 21);
     }
 

@@ -73,7 +73,7 @@ pub const NODE_WORDS: usize = 3;
 /// Default capacities: fans, nodes and leaves.
 pub const DEFAULT_FANS: u32 = 1 << 14;
 pub const DEFAULT_NODES: u32 = 1 << 21;
-pub const DEFAULT_LEAVES: u32 = 1 << 21;
+pub const DEFAULT_LEAVES: u32 = 1 << 22;
 /// The largest run of nodes or leaves one slot may take.
 const MAX_ORDER: u32 = 16;
 
@@ -244,6 +244,8 @@ pub struct Poptrie {
     quarantine: Vec<Freed>,
     stale_chunks: BTreeSet<u32>,
     stale_slots: BTreeSet<u32>,
+    /// Reused between subtree builds.
+    scratch: Subtree,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -270,7 +272,7 @@ impl Default for Poptrie {
 }
 
 /// A subtree laid out from index 0: nodes (three words each) and leaves.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Subtree {
     nodes: Vec<[u64; 3]>,
     leaves: Vec<u16>,
@@ -294,6 +296,7 @@ impl Poptrie {
             quarantine: Vec::new(),
             stale_chunks: BTreeSet::new(),
             stale_slots: BTreeSet::new(),
+            scratch: Subtree::default(),
         }
     }
 
@@ -572,7 +575,16 @@ impl Poptrie {
             self.fans.set_u32(at, u32::from(bg));
             return Ok(());
         }
-        let tree = build_subtree(bg, long);
+        let mut tree = std::mem::take(&mut self.scratch);
+        build_subtree(bg, long, &mut tree);
+        let placed = self.place_tree(s, at, &tree);
+        self.scratch = tree;
+        placed
+    }
+
+    /// Writes a built subtree for slot `s` into fresh runs and points fan
+    /// entry `at` at it.
+    fn place_tree(&mut self, s: u32, at: usize, tree: &Subtree) -> Result<(), PoptrieError> {
         let (nodes, leaves) = (tree.nodes.len() as u32, tree.leaves.len() as u32);
         let full = |what, capacity| PoptrieError::Full {
             what,
@@ -594,14 +606,15 @@ impl Poptrie {
             at: l_at,
             order: order_for(leaves),
         };
-        for (i, n) in tree.nodes.iter().enumerate() {
-            let w = (n_at as usize + i) * NODE_WORDS;
+        // Fresh runs: written whole, without comparing word by word.
+        let first = n_at as usize * NODE_WORDS;
+        let words = &mut self.nodes.words[first..first + tree.nodes.len() * NODE_WORDS];
+        for (w, n) in words.chunks_exact_mut(NODE_WORDS).zip(&tree.nodes) {
             let bases = (n[2] as u32 + l_at, (n[2] >> 32) as u32 + n_at);
-            self.nodes.set_word(w, n[0]);
-            self.nodes.set_word(w + 1, n[1]);
-            self.nodes
-                .set_word(w + 2, u64::from(bases.0) | u64::from(bases.1) << 32);
+            w.copy_from_slice(&[n[0], n[1], u64::from(bases.0) | u64::from(bases.1) << 32]);
         }
+        let end = first + tree.nodes.len() * NODE_WORDS;
+        self.nodes.dirty.mark_range(first, end);
         for (i, &g) in tree.leaves.iter().enumerate() {
             self.leaves.set_u16(l_at as usize + i, g);
         }
@@ -730,39 +743,47 @@ fn subtree_runs(nodes: &[u64], root: u32) -> Option<(Run, Run)> {
     ))
 }
 
-/// The subtree of one slot: `long` (its prefixes longer than /22, sorted
-/// by address then length) over background group `bg`, breadth first so
-/// that each node's children are consecutive.
-fn build_subtree(bg: u16, long: &[(u128, u8, u16)]) -> Subtree {
-    let mut tree = Subtree::default();
+/// The subtree of one slot into `tree`: `long` (its prefixes longer than
+/// /22, sorted by address then length) over background group `bg`,
+/// breadth first so that each node's children are consecutive.
+///
+/// Sorted by address, a node's prefixes that fall under one of its 64
+/// positions are consecutive, and those that end within the node come
+/// first (a prefix starts at its lowest address, and ties sort shorter
+/// first); so each child's prefixes are a sub-slice, and painting the
+/// short ones in address order paints every outer prefix before the ones
+/// inside it.
+fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
+    tree.nodes.clear();
+    tree.leaves.clear();
     tree.nodes.push([0; 3]);
     let mut queue = std::collections::VecDeque::new();
-    queue.push_back((0usize, ROOT_DEPTH, bg, long.to_vec()));
-    while let Some((at, d, bg, list)) = queue.pop_front() {
+    queue.push_back((0usize, ROOT_DEPTH, bg, 0..long.len()));
+    while let Some((at, d, bg, range)) = queue.pop_front() {
         let mut paint = [bg; 64];
-        let mut children: Vec<Vec<(u128, u8, u16)>> = vec![Vec::new(); 64];
-        let mut shorts: Vec<(u8, usize, u16)> = Vec::new();
-        for &(a, l, g) in &list {
+        // Each position's child prefixes: (start, end) in `long`.
+        let mut kids = [(0usize, 0usize); 64];
+        let mut vector = 0u64;
+        for i in range {
+            let (a, l, g) = long[i];
             let v = stride_bits(a, d);
             if u32::from(l) <= d + STRIDE {
-                shorts.push((l, v, g));
-            } else {
-                children[v].push((a, l, g));
-            }
-        }
-        shorts.sort_by_key(|s| s.0);
-        for (l, v, g) in shorts {
-            let n = 1usize << (d + STRIDE - u32::from(l)).min(6);
-            paint[v..(v + n).min(64)].fill(g);
-        }
-        let mut vector = 0u64;
-        let base1 = tree.nodes.len() as u64;
-        for (v, list) in children.into_iter().enumerate() {
-            if !list.is_empty() {
+                let n = 1usize << (d + STRIDE - u32::from(l));
+                paint[v..(v + n).min(64)].fill(g);
+            } else if vector & (1 << v) == 0 {
                 vector |= 1 << v;
-                queue.push_back((tree.nodes.len(), d + STRIDE, paint[v], list));
-                tree.nodes.push([0; 3]);
+                kids[v] = (i, i + 1);
+            } else {
+                kids[v].1 = i + 1;
             }
+        }
+        let base1 = tree.nodes.len() as u64;
+        let mut left = vector;
+        while left != 0 {
+            let v = left.trailing_zeros() as usize;
+            left &= left - 1;
+            queue.push_back((tree.nodes.len(), d + STRIDE, paint[v], kids[v].0..kids[v].1));
+            tree.nodes.push([0; 3]);
         }
         let base0 = tree.leaves.len() as u64;
         let mut leafvec = 0u64;
@@ -776,7 +797,6 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)]) -> Subtree {
         }
         tree.nodes[at] = [vector, leafvec, base0 | base1 << 32];
     }
-    tree
 }
 
 /// The four arrays, for [`lookup_with`].

@@ -400,7 +400,7 @@ impl Programmer {
         page
     }
 
-    /// The IPv6 prefixes in the trie: ours, and what a previous run left
+    /// The IPv6 prefixes in the FIB: ours, and what a previous run left
     /// that is not replaced yet.
     pub fn prefixes6(&self) -> impl Iterator<Item = Prefix> + '_ {
         let stale = self.stale.iter().filter(|p| p.addr().is_ipv6());

@@ -589,8 +589,9 @@ impl Xdp {
 
     /// A page of [`Self::entries`]: at most `limit` after `after`. IPv4
     /// comes from the arrays, read from where the page starts until it is
-    /// full; IPv6 from the trie, looked up at each of `prefixes6` (what was
-    /// written to it), since walking the trie costs two bpf(2) calls a key.
+    /// full; IPv6 looked up at each of `prefixes6` (what was written to
+    /// the FIB) in the poptrie's mirror of the maps, which pages in prefix
+    /// order without walking all 65,536 chunks for each page.
     pub fn entries_page(
         &self,
         after: Option<Prefix>,

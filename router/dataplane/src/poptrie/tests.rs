@@ -392,3 +392,40 @@ proptest! {
         check(&u, &want);
     }
 }
+
+/// Build time of a table shaped like the benchmark's (run with
+/// `cargo test --release -p sluice-dataplane -- --ignored build_time`).
+#[test]
+#[ignore = "a timing, not a check"]
+fn build_time() {
+    let mut x = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let lens = [48u8, 48, 48, 48, 32, 44, 40, 36, 29, 47, 46, 33, 34, 42, 45];
+    let mut routes = Vec::new();
+    while routes.len() < 220_000 {
+        let top = [0x2001u128, 0x2400, 0x2600, 0x2800, 0x2a00][(next() % 5) as usize] << 112;
+        let len = lens[(next() % lens.len() as u64) as usize];
+        let a = (top | (u128::from(next()) << 64 | u128::from(next())) >> 12) & mask(len);
+        routes.push((a, len, (next() % 4) as u16 + 1));
+    }
+    let mut t = Poptrie::default();
+    let start = std::time::Instant::now();
+    for &(a, l, g) in &routes {
+        t.insert(a, l, g).unwrap();
+    }
+    let inserted = start.elapsed();
+    let d = t.take_dirty();
+    let built = start.elapsed();
+    eprintln!(
+        "insert {:?}, take_dirty {:?}, {} words dirty, in use {:?}",
+        inserted,
+        built - inserted,
+        d.word_count(),
+        t.in_use()
+    );
+}

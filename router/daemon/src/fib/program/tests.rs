@@ -302,7 +302,7 @@ fn a_static_route_through_an_uplink_moves_with_it_in_one_write() {
 }
 
 /// `show fib` pages: every programmed prefix once, in prefix order; what
-/// a previous run left is not ours, but the trie holds it (`--maps`).
+/// a previous run left is not ours, but the FIB holds it (`--maps`).
 #[test]
 fn pages_of_programmed_prefixes() {
     let (mut p, _) = programmed(300);
