@@ -60,14 +60,47 @@ impl Fib6 {
         let lpm = lpm
             .map(|map| LpmTrie::try_from(map).map_err(map_err(m::FIB6_TRIE)))
             .transpose()?;
-        let mapped = Self::map(&nodes, &leaves)?;
-        let trie = Poptrie::adopt(
-            FIB6_CAPACITY,
-            direct.words.words(),
-            fans.words.words(),
-            mapped.nodes.words(),
-            mapped.leaves.words(),
-        )?;
+        // Mapping the nodes puts every page of the mapping into the RSS:
+        // map none when no fan is in use (fresh maps), else only up to the
+        // last root's run (the allocator hands out the lowest runs first).
+        let index = |e: u32| (e & poptrie::INDEX_FLAG != 0).then_some(e & !poptrie::INDEX_FLAG);
+        let entries = |a: &MappedArray| -> Vec<u32> {
+            let words = a.words.words().iter().map(|w| w.load(Ordering::Acquire));
+            words.flat_map(|w| [w as u32, (w >> 32) as u32]).collect()
+        };
+        let fans_used: Vec<u32> = entries(&direct).into_iter().filter_map(index).collect();
+        let trie = if fans_used.is_empty() {
+            let none: &[std::sync::atomic::AtomicU64] = &[];
+            Poptrie::adopt(
+                FIB6_CAPACITY,
+                direct.words.words(),
+                fans.words.words(),
+                none,
+                none,
+            )?
+        } else {
+            let fan_entries = entries(&fans);
+            let last_root = fans_used
+                .iter()
+                .flat_map(|&f| {
+                    let at = f as usize * poptrie::FAN_ENTRIES;
+                    fan_entries
+                        .get(at..at + poptrie::FAN_ENTRIES)
+                        .unwrap_or(&[])
+                })
+                .filter_map(|&e| index(e))
+                .max()
+                .unwrap_or(0) as usize;
+            let nodes_needed = (last_root + (1 << poptrie::MAX_ORDER)).min(layout::FIB6_NODES);
+            let mapped = Self::map(&nodes, &leaves, nodes_needed)?;
+            Poptrie::adopt(
+                FIB6_CAPACITY,
+                direct.words.words(),
+                fans.words.words(),
+                mapped.nodes.words(),
+                mapped.leaves.words(),
+            )?
+        };
         Ok(Fib6 {
             direct,
             fans,
@@ -78,16 +111,18 @@ impl Fib6 {
         })
     }
 
+    /// The first `nodes_needed` nodes and all leaves, mapped for reading.
     fn map(
         nodes: &Array<MapData, [u64; NODE_WORDS]>,
         leaves: &Array<MapData, u64>,
+        nodes_needed: usize,
     ) -> Result<Mapped, Error> {
         let mmap = |map: &MapData, name, words| {
             MappedWords::new(map.fd().as_fd(), words)
                 .map_err(|source| Error::Mmap { map: name, source })
         };
         Ok(Mapped {
-            nodes: mmap(nodes.map(), m::FIB6_NODES, layout::FIB6_NODES * NODE_WORDS)?,
+            nodes: mmap(nodes.map(), m::FIB6_NODES, nodes_needed * NODE_WORDS)?,
             leaves: mmap(leaves.map(), m::FIB6_LEAVES, layout::FIB6_LEAF_WORDS)?,
         })
     }
@@ -226,21 +261,19 @@ impl Dataplane {
         Ok(self.fib6.trie.longest_match(u128::from(prefix), len))
     }
 
-    /// The effective IPv6 FIB read from the maps: (prefix, length, group)
-    /// in address order, each maximal run of one group as the fewest
-    /// prefixes (as [`Self::fib4_entries`]).
+    /// The effective IPv6 FIB: (prefix, length, group) in address order,
+    /// each maximal run of one group as the fewest prefixes (as
+    /// [`Self::fib4_entries`]). Read from the builder's copy of the maps,
+    /// which every write goes through (and which started from the maps),
+    /// rather than mapping 48 MiB of nodes into the RSS for it.
     pub fn fib6_entries(&self) -> Result<Vec<(Ipv6Addr, u8, u16)>, Error> {
-        let f = &self.fib6;
-        let mapped = Fib6::map(&f.nodes, &f.leaves)?;
-        Ok(poptrie::entries_in(
-            f.direct.words.words(),
-            f.fans.words.words(),
-            mapped.nodes.words(),
-            mapped.leaves.words(),
-        )
-        .into_iter()
-        .map(|(a, l, g)| (Ipv6Addr::from(a), l, g))
-        .collect())
+        Ok(self
+            .fib6
+            .trie
+            .entries()
+            .into_iter()
+            .map(|(a, l, g)| (Ipv6Addr::from(a), l, g))
+            .collect())
     }
 
     /// Bytes of the IPv6 FIB's arrays in use (fans, node and leaf runs),

@@ -1,6 +1,7 @@
 //! Sluice's forwarding plane: the XDP program (ebpf/sluice.c, built by
 //! build.rs with clang), the Rust mirror of its map layouts ([`layout`]),
-//! the pure DIR-24-8 IPv4 FIB builder ([`dir24`]) and the loader that puts
+//! the pure FIB builders (DIR-24-8 for IPv4, [`dir24`]; a poptrie for
+//! IPv6, [`poptrie`]) and the loader that puts
 //! them into the kernel ([`loader`]), with run-time [`settings`] (FIB mode,
 //! anti-spoofing), and pinning under a bpffs so the data plane outlives the
 //! daemon ([`pin`]).
@@ -12,7 +13,7 @@
 //! outside the site's prefixes → drop, except unspecified and link-local
 //! sources, see [`settings`]); the punt rules (options, special and
 //! link-local addresses, own addresses, TTL ≤ 1 → kernel); then the route
-//! lookup, in Sluice's maps (DIR-24-8 / trie → group → next hop; a route to
+//! lookup, in Sluice's maps (DIR-24-8 / poptrie → group → next hop; a route to
 //! [`layout::GROUP_DISCARD`] drops) or in the kernel FIB
 //! ([`layout::FibMode::Kernel`], `bpf_fib_lookup`); MAC rewrite, TTL /
 //! hop-limit decrement and redirect. ebpf/sluice.c lists every rule in

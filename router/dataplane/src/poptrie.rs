@@ -75,7 +75,7 @@ pub const DEFAULT_FANS: u32 = 1 << 14;
 pub const DEFAULT_NODES: u32 = 1 << 21;
 pub const DEFAULT_LEAVES: u32 = 1 << 22;
 /// The largest run of nodes or leaves one slot may take.
-const MAX_ORDER: u32 = 16;
+pub const MAX_ORDER: u32 = 16;
 
 /// Errors from building the FIB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,13 +177,6 @@ impl Words {
         let new = (self.words[w] & !(0xffff << sh)) | (u64::from(v) << sh);
         if new != self.words[w] {
             self.words[w] = new;
-            self.dirty.mark(w);
-        }
-    }
-
-    fn set_word(&mut self, w: usize, v: u64) {
-        if self.words[w] != v {
-            self.words[w] = v;
             self.dirty.mark(w);
         }
     }
@@ -384,6 +377,16 @@ impl Poptrie {
 
     pub fn leaf_words(&self) -> &[u64] {
         &self.leaves.words
+    }
+
+    /// The effective FIB of the arrays ([`entries_in`]).
+    pub fn entries(&self) -> Vec<(u128, u8, u16)> {
+        entries_in(
+            &self.direct.words,
+            &self.fans.words,
+            &self.nodes.words,
+            &self.leaves.words,
+        )
     }
 
     /// (fans, nodes, leaves) in use, runs rounded up to powers of two.
@@ -636,6 +639,8 @@ impl Poptrie {
     /// the structure stays as it is, its fans and runs are marked in use,
     /// and its routes are the effective ones it resolves (each maximal run
     /// of one group as the fewest prefixes), which later changes replace.
+    /// `nodes` and `leaves` may be shorter than the capacity when the rest
+    /// is known to be unused.
     pub fn adopt<W: Word>(
         cap: Capacity,
         direct: &[W],
@@ -651,7 +656,9 @@ impl Poptrie {
             (&mut p.nodes, nodes, "nodes"),
             (&mut p.leaves, leaves, "leaves"),
         ] {
-            if mine.words.len() != theirs.len() {
+            // Nodes and leaves may come short: the rest reads as zero.
+            let short_ok = matches!(what, "nodes" | "leaves");
+            if mine.words.len() < theirs.len() || (!short_ok && mine.words.len() != theirs.len()) {
                 return Err(foreign(format!(
                     "{what} has {} words, expected {}",
                     theirs.len(),
