@@ -55,7 +55,7 @@
 #define FIB6_DIRECT_ENTRIES (1u << 16)
 #define FIB6_DIRECT_WORDS  (FIB6_DIRECT_ENTRIES / 2u)
 #define FIB6_FAN_ENTRIES   64u
-#define FIB6_FANS          16384u
+#define FIB6_FANS          4096u
 #define FIB6_FAN_WORDS     (FIB6_FANS * FIB6_FAN_ENTRIES / 2u)
 #define FIB6_NODES         (1u << 21)
 #define FIB6_LEAVES        (1u << 22)

@@ -1,7 +1,7 @@
 //! The IPv6 FIB in the kernel: the [`Poptrie`] builder and the four array
 //! maps it is published to.
 //!
-//! `fib6_direct` and `fib6_fans` are small (4 MiB together) and written
+//! `fib6_direct` and `fib6_fans` are small (1.25 MiB together) and written
 //! through a shared mapping: their entries switch a chunk or a slot over
 //! to a new subtree, and only a single aligned store makes that atomic.
 //! `fib6_nodes` and `fib6_leaves` (56 MiB of capacity) are written with
@@ -11,6 +11,7 @@
 //! no atomicity.
 
 use std::net::Ipv6Addr;
+use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 
@@ -133,25 +134,26 @@ impl Fib6 {
         let d = self.trie.take_dirty();
         let t = &self.trie;
         let mut n = 0;
-        for r in &d.leaves {
-            let words = &t.leaf_words()[r.start as usize..r.end as usize];
-            let (keys, values) = batch_bytes(r.start, 1, words);
-            let fd = self.leaves.map().fd().as_fd().as_raw_fd();
-            crate::batch::update(fd, &keys, &values, words.len())
-                .map_err(batch_err(m::FIB6_LEAVES))?;
-            n += words.len();
-        }
+        // One bpf(2) call per array: a batch's keys need not be adjacent,
+        // and a table spread over many slots dirties many short runs.
+        n += write_batch(&self.leaves, m::FIB6_LEAVES, &d.leaves, 1, t.leaf_words())?;
+        // Word ranges, written as the whole nodes they touch.
+        let mut nodes: Vec<Range<u32>> = Vec::with_capacity(d.nodes.len());
         for r in &d.nodes {
-            // Word ranges, written as the whole nodes they touch.
-            let first = r.start as usize / NODE_WORDS;
-            let last = (r.end as usize).div_ceil(NODE_WORDS);
-            let words = &t.node_words()[first * NODE_WORDS..last * NODE_WORDS];
-            let (keys, values) = batch_bytes(first as u32, NODE_WORDS, words);
-            let fd = self.nodes.map().fd().as_fd().as_raw_fd();
-            crate::batch::update(fd, &keys, &values, last - first)
-                .map_err(batch_err(m::FIB6_NODES))?;
-            n += words.len();
+            let per = NODE_WORDS as u32;
+            let (first, last) = (r.start / per, r.end.div_ceil(per));
+            match nodes.last_mut() {
+                Some(prev) if prev.end >= first => prev.end = prev.end.max(last),
+                _ => nodes.push(first..last),
+            }
         }
+        n += write_batch(
+            &self.nodes,
+            m::FIB6_NODES,
+            &nodes,
+            NODE_WORDS,
+            t.node_words(),
+        )?;
         for (array, words, ranges, name) in [
             (&self.fans, t.fan_words(), &d.fans, m::FIB6_FANS),
             (&self.direct, t.direct_words(), &d.direct, m::FIB6_DIRECT),
@@ -168,19 +170,32 @@ impl Fib6 {
     }
 }
 
-/// Keys (indexes from `first` on) and values (`per` words each) of a
-/// batch update, as the kernel reads them.
-fn batch_bytes(first: u32, per: usize, words: &[u64]) -> (Vec<u8>, Vec<u8>) {
-    let count = words.len() / per;
+/// Writes elements `ranges` (each `per` words of `words`) of an array map
+/// with one `BPF_MAP_UPDATE_BATCH`; returns the words written.
+fn write_batch<V: aya::Pod>(
+    map: &Array<MapData, V>,
+    name: &'static str,
+    ranges: &[Range<u32>],
+    per: usize,
+    words: &[u64],
+) -> Result<usize, Error> {
+    let count: usize = ranges.iter().map(|r| r.len()).sum();
+    if count == 0 {
+        return Ok(0);
+    }
     let mut keys = Vec::with_capacity(count * 4);
-    for k in first..first + count as u32 {
-        keys.extend_from_slice(&k.to_ne_bytes());
+    let mut values = Vec::with_capacity(count * per * 8);
+    for r in ranges {
+        for k in r.clone() {
+            keys.extend_from_slice(&k.to_ne_bytes());
+        }
+        for w in &words[r.start as usize * per..r.end as usize * per] {
+            values.extend_from_slice(&w.to_ne_bytes());
+        }
     }
-    let mut values = Vec::with_capacity(words.len() * 8);
-    for w in words {
-        values.extend_from_slice(&w.to_ne_bytes());
-    }
-    (keys, values)
+    let fd = map.map().fd().as_fd().as_raw_fd();
+    crate::batch::update(fd, &keys, &values, count).map_err(batch_err(name))?;
+    Ok(count * per)
 }
 
 fn check_len(len: u8) -> Result<(), Error> {

@@ -71,7 +71,9 @@ pub const INDEX_FLAG: u32 = 1 << 31;
 /// `u64` words per node.
 pub const NODE_WORDS: usize = 3;
 /// Default capacities: fans, nodes and leaves.
-pub const DEFAULT_FANS: u32 = 1 << 14;
+/// A full table uses a few hundred /16 chunks (the RIRs' /12 blocks);
+/// 4,096 fans cover half of 2000::/3 (1 MiB, mapped into the daemon).
+pub const DEFAULT_FANS: u32 = 1 << 12;
 pub const DEFAULT_NODES: u32 = 1 << 21;
 pub const DEFAULT_LEAVES: u32 = 1 << 22;
 /// The largest run of nodes or leaves one slot may take.
