@@ -215,15 +215,33 @@ impl Dataplane {
     /// [`Self::set_route6`] for many routes, rebuilt and written once.
     /// Returns the routes that could not be written, with why.
     pub fn set_routes6(&mut self, routes: &[(Ipv6Addr, u8, u16)]) -> Vec<(usize, Error)> {
+        let changes: Vec<(Ipv6Addr, u8, Option<u16>)> =
+            routes.iter().map(|&(a, l, g)| (a, l, Some(g))).collect();
+        self.update_routes6(&changes)
+    }
+
+    /// Sets (`Some(group)`) and removes (`None`) routes in order, then
+    /// rebuilds and writes once: a batch of withdrawals costs one rebuild
+    /// of each slot it touches, not one per prefix. Returns the changes
+    /// that could not be written, with why.
+    pub fn update_routes6(
+        &mut self,
+        changes: &[(Ipv6Addr, u8, Option<u16>)],
+    ) -> Vec<(usize, Error)> {
         let mut failed = Vec::new();
-        let mut placed = Vec::with_capacity(routes.len());
-        for (i, &(prefix, len, group)) in routes.iter().enumerate() {
-            let checked = check_range("next-hop group id", group.into(), 1, NH_GROUPS_MAX.into())
-                .and_then(|()| check_len(len))
-                .and_then(|()| Ok(self.fib6.trie.insert(u128::from(prefix), len, group)?));
-            match checked {
-                Ok(_) => placed.push(i),
-                Err(e) => failed.push((i, e)),
+        let mut placed = Vec::with_capacity(changes.len());
+        for (i, &(prefix, len, group)) in changes.iter().enumerate() {
+            let checked = check_len(len).and_then(|()| match group {
+                Some(g) => check_range("next-hop group id", g.into(), 1, NH_GROUPS_MAX.into())
+                    .and_then(|()| Ok(self.fib6.trie.insert(u128::from(prefix), len, g)?))
+                    .map(|_| placed.push(i)),
+                None => {
+                    self.fib6.trie.remove(u128::from(prefix), len);
+                    Ok(())
+                }
+            });
+            if let Err(e) = checked {
+                failed.push((i, e));
             }
         }
         match self.fib6.flush() {
@@ -231,13 +249,13 @@ impl Dataplane {
             // Full: the routes whose slots kept their old entries.
             Err(Error::Fib6(e)) => {
                 for &i in &placed {
-                    let (prefix, _, group) = routes[i];
-                    if self.fib6.trie.lookup(u128::from(prefix)) != group {
+                    let (prefix, _, group) = changes[i];
+                    if Some(self.fib6.trie.lookup(u128::from(prefix))) != group {
                         failed.push((i, Error::Fib6(e.clone())));
                     }
                 }
             }
-            Err(e) => failed.extend(placed.first().map(|&i| (i, e))),
+            Err(e) => failed.push((0, e)),
         }
         failed
     }

@@ -24,9 +24,10 @@
 //!   `v` of `vector` is set the walk goes on at node
 //!   `base1 + popcount(vector & mask(v)) - 1`, where `mask(v)` keeps bits
 //!   0..=v; otherwise the group is leaf
-//!   `base0 + popcount(leafvec & mask(v)) - 1`. `leafvec` marks where a run of equal leaves starts among the
-//!   positions that are leaves, so a node whose 64 positions hold three
-//!   groups stores three leaves.
+//!   `base0 + popcount(leafvec & mask(v)) - 1`. `leafvec` marks the leaf
+//!   positions where a run of equal leaves starts (where the group changes,
+//!   and right after a child), so a node whose 64 positions hold three
+//!   groups and no child stores three leaves.
 //! * `leaves`: `u16` groups, four per `u64` word.
 //!
 //! Group 0 is "no route". Offsets 22 + 6k never straddle the two halves of
@@ -768,11 +769,12 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
     tree.nodes.push([0; 3]);
     let mut queue = std::collections::VecDeque::new();
     queue.push_back((0usize, ROOT_DEPTH, bg, 0..long.len()));
+    // (position, first, end) of each child of the node being built.
+    let mut kids: Vec<(usize, usize, usize)> = Vec::with_capacity(64);
     while let Some((at, d, bg, range)) = queue.pop_front() {
         let mut paint = [bg; 64];
-        // Each position's child prefixes: (start, end) in `long`.
-        let mut kids = [(0usize, 0usize); 64];
         let mut vector = 0u64;
+        kids.clear();
         for i in range {
             let (a, l, g) = long[i];
             let v = stride_bits(a, d);
@@ -781,28 +783,29 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
                 paint[v..(v + n).min(64)].fill(g);
             } else if vector & (1 << v) == 0 {
                 vector |= 1 << v;
-                kids[v] = (i, i + 1);
-            } else {
-                kids[v].1 = i + 1;
+                kids.push((v, i, i + 1));
+            } else if let Some(k) = kids.last_mut() {
+                k.2 = i + 1;
             }
         }
         let base1 = tree.nodes.len() as u64;
-        let mut left = vector;
-        while left != 0 {
-            let v = left.trailing_zeros() as usize;
-            left &= left - 1;
-            queue.push_back((tree.nodes.len(), d + STRIDE, paint[v], kids[v].0..kids[v].1));
+        for &(v, first, end) in &kids {
+            // Final: every short prefix covering v sorts before v's children.
+            queue.push_back((tree.nodes.len(), d + STRIDE, paint[v], first..end));
             tree.nodes.push([0; 3]);
         }
+        // A run of leaves starts at the first leaf position, where the
+        // group changes, and after each child (so no walk back is needed).
+        let mut changes = 1u64;
+        for v in 1..64 {
+            changes |= u64::from(paint[v] != paint[v - 1]) << v;
+        }
+        let leafvec = !vector & (changes | vector << 1);
         let base0 = tree.leaves.len() as u64;
-        let mut leafvec = 0u64;
-        let mut last = None;
-        for (v, &g) in paint.iter().enumerate() {
-            if vector & (1 << v) == 0 && last != Some(g) {
-                leafvec |= 1 << v;
-                tree.leaves.push(g);
-                last = Some(g);
-            }
+        let mut left = leafvec;
+        while left != 0 {
+            tree.leaves.push(paint[left.trailing_zeros() as usize]);
+            left &= left - 1;
         }
         tree.nodes[at] = [vector, leafvec, base0 | base1 << 32];
     }

@@ -514,22 +514,21 @@ impl Xdp {
         {
             self.note(format!("IPv4 FIB: {e}"));
         }
-        // IPv6 routes in order, sets batched into one bpf(2) call per run
-        // of sets (a removal in between is written in its place).
-        let mut sets: Vec<(std::net::Ipv6Addr, u8, u16)> = Vec::new();
-        for (prefix, group) in &changes.routes {
-            let Prefix::V6(net) = prefix else { continue };
-            match group {
-                Some(g) => sets.push((net.network(), net.prefix_len(), *g)),
-                None => {
-                    self.set_routes6(&mut sets);
-                    if let Err(e) = self.plane.remove_route6(net.network(), net.prefix_len()) {
-                        self.note(format!("IPv6 route {prefix}: {e}"));
-                    }
-                }
+        // IPv6 routes in order, rebuilt and written once for the batch.
+        let routes6: Vec<(std::net::Ipv6Addr, u8, Option<u16>)> = changes
+            .routes
+            .iter()
+            .filter_map(|(prefix, group)| match prefix {
+                Prefix::V6(net) => Some((net.network(), net.prefix_len(), *group)),
+                Prefix::V4(_) => None,
+            })
+            .collect();
+        if !routes6.is_empty() {
+            for (i, e) in self.plane.update_routes6(&routes6) {
+                let (addr, len, _) = routes6[i];
+                self.note(format!("IPv6 route {addr}/{len}: {e}"));
             }
         }
-        self.set_routes6(&mut sets);
         for (&id, group) in &changes.groups {
             if group.is_none() {
                 let _ = self.plane.set_group(id, &NhGroup::default());
@@ -546,15 +545,6 @@ impl Xdp {
                 let _ = self.plane.reset_nh_stats(id);
             }
         }
-    }
-
-    /// Writes and empties a run of IPv6 route sets.
-    fn set_routes6(&mut self, sets: &mut Vec<(std::net::Ipv6Addr, u8, u16)>) {
-        for (i, e) in self.plane.set_routes6(sets) {
-            let (addr, len, _) = sets[i];
-            self.note(format!("IPv6 route {addr}/{len}: {e}"));
-        }
-        sets.clear();
     }
 
     /// The daemon stops. With `keep` and pins, the program stays attached

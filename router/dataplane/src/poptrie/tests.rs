@@ -99,7 +99,8 @@ fn runs_of_one_group_share_a_leaf() {
     assert_eq!(fans, 1);
     // Depths 22, 28, 34, 40, 46: one node each.
     assert_eq!(nodes, 8, "five nodes, rounded up to a run of eight");
-    // Leaves: 1 + 3 (0, the /32, 0) + 1 + 1 + 3 (1, 2, 1) = 9, in 16.
+    // Leaves, a run restarting after each node's one child: 2 + 3 (0, the
+    // /32, 0) + 2 + 2 + 3 (1, 2, 1) = 12, in a run of 16.
     assert_eq!(leaves, 16);
 }
 
@@ -426,6 +427,19 @@ fn build_time() {
         inserted,
         built - inserted,
         d.word_count(),
+        t.in_use()
+    );
+    // Withdrawn in batches of 1,000, as a session's UPDATEs arrive.
+    let start = std::time::Instant::now();
+    for batch in routes.chunks(1000) {
+        for &(a, l, _) in batch {
+            t.remove(a, l);
+        }
+        t.take_dirty();
+    }
+    eprintln!(
+        "withdrawn in batches of 1000: {:?}, in use {:?}",
+        start.elapsed(),
         t.in_use()
     );
 }
