@@ -674,8 +674,13 @@ fn the_data_plane_starts_when_the_interfaces_appear() {
         "{status:#}"
     );
     let site = site_on(&lab, r, "192.0.2.0/24");
-    wait_until(UP, "XDP attached", || {
-        sluice.json(&["status"])["dataplane"]["xdp"] == "native"
+    // The interfaces appear one after the other: the first starts the data
+    // plane, the others are attached as they come.
+    wait_until(UP, "XDP attached on every interface", || {
+        let status = sluice.json(&["status"]);
+        let attached = status["dataplane"]["attached"].to_string();
+        status["dataplane"]["xdp"] == "native"
+            && ["lan", "eth1", "eth2"].iter().all(|i| attached.contains(i))
     });
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("203.0.113.5", UP);

@@ -242,11 +242,16 @@ impl Fib {
         self.placer
             .program
             .set_port(&link.name, Some(port_of(link)));
-        if appeared
-            && self.running
+        // Attach when it carries no program yet, or was made again (a new
+        // ifindex). An interface made while the program loaded is attached
+        // by name at start but missing from the start's dump: its event
+        // must not attach it twice.
+        if self.running
             && let Some(x) = self.xdp.as_mut()
+            && (!x.is_attached(&link.name) || (appeared && old.is_some()))
         {
             x.interface_appeared(&link.name, &self.config);
+            self.status.attached = x.attached();
         }
         self.flush();
         if flapped && self.running {

@@ -436,6 +436,15 @@ impl Xdp {
         }
     }
 
+    /// Whether the program is attached to `ifname` (or to its VLAN parent).
+    pub fn is_attached(&self, ifname: &str) -> bool {
+        let target = match ports::resolve(ifname, &self.links) {
+            Ok(Some(port)) => port.attach,
+            _ => ifname.to_owned(),
+        };
+        self.attached.iter().any(|a| a.ifname() == target) || self.pending.contains(&target)
+    }
+
     /// Interfaces attached, with their modes.
     pub fn attached(&self) -> Vec<String> {
         self.attached.iter().map(Attached::describe).collect()
