@@ -603,6 +603,19 @@ static __always_inline __u32 dxr_lookup(__u32 daddr /* host order */)
 }
 #endif
 
+/* The measuring build stops after a stage when settings.flags says so. */
+#ifdef SLUICE_DXR
+#define STOP_AFTER(set, stage)                    \
+	do {                                      \
+		if ((set)->flags == (stage))      \
+			return XDP_DROP;          \
+	} while (0)
+#else
+#define STOP_AFTER(set, stage) \
+	do {                   \
+	} while (0)
+#endif
+
 /* ---- IPv6 FIB lookup ------------------------------------------------------- */
 
 /* u32 entry i of a fib6 array packed two to an element. */
@@ -784,6 +797,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel4(ctx, in, ip, tot_len, ports);
 
+	STOP_AFTER(set, STOP_PARSE);
 #ifdef SLUICE_DXR
 	group = set->fib_mode == FIB_MODE_DXR ? dxr_lookup(daddr) : fib4_lookup(daddr);
 #else
@@ -793,6 +807,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return PASS(VERDICT_PASS_NO_ROUTE);
 	if (group == GROUP_DISCARD)
 		return DROP(VERDICT_DROP_DISCARD);
+	STOP_AFTER(set, STOP_LOOKUP);
 
 	hash = hash_word(set->hash_seed, ip->saddr);
 	hash = hash_word(hash, ip->daddr);
@@ -803,6 +818,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	why = select_nexthop(group, hash, tot_len, &nh_id, &nh);
 	if (why != VERDICT_FORWARDED || !nh)
 		return PASS(why);
+	STOP_AFTER(set, STOP_NEXTHOP);
 
 	vlan = nh->vlan;
 	if (retag(ctx, in, vlan))
@@ -811,6 +827,7 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (!ip)
 		return DROP(VERDICT_DROP_MALFORMED);
 	decrement_ttl4(ip);
+	STOP_AFTER(set, STOP_REWRITE);
 	return redirect(ctx, eth, nh_id, nh);
 }
 
@@ -933,6 +950,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (set->fib_mode == FIB_MODE_KERNEL)
 		return kernel6(ctx, in, ip6, ip_len, ports);
 
+	STOP_AFTER(set, STOP_PARSE);
 #ifdef SLUICE_DXR
 	if (set->fib_mode == FIB_MODE_TRIE6) {
 		struct fib6_key key = { .prefixlen = 128 };
@@ -948,6 +966,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 		return PASS(VERDICT_PASS_NO_ROUTE);
 	if (group == GROUP_DISCARD)
 		return DROP(VERDICT_DROP_DISCARD);
+	STOP_AFTER(set, STOP_LOOKUP);
 
 	hash = set->hash_seed;
 #pragma unroll
@@ -963,6 +982,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	why = select_nexthop(group, hash, ip_len, &nh_id, &nh);
 	if (why != VERDICT_FORWARDED || !nh)
 		return PASS(why);
+	STOP_AFTER(set, STOP_NEXTHOP);
 
 	vlan = nh->vlan;
 	if (retag(ctx, in, vlan))
@@ -971,6 +991,7 @@ static __always_inline int forward6(struct xdp_md *ctx, struct ethhdr *eth, stru
 	if (!ip6)
 		return DROP(VERDICT_DROP_MALFORMED);
 	ip6->hop_limit -= 1;
+	STOP_AFTER(set, STOP_REWRITE);
 	return redirect(ctx, eth, nh_id, nh);
 }
 

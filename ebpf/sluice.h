@@ -164,9 +164,17 @@ struct src4_key {
                                  * (only built with SLUICE_DXR, for measuring) */
 #define FIB_MODE_TRIE6     3u /* as SLUICE, IPv6 from the LPM trie fib6_trie
                                  * (only built with SLUICE_DXR, for measuring) */
+/* settings.flags in the measuring build (SLUICE_DXR): return XDP_DROP
+ * after a stage, so a benchmark can time each stage of the forwarding path
+ * by difference. */
+#define STOP_PARSE         1u /* before the route lookup: parsing and checks */
+#define STOP_LOOKUP        2u /* after the lookup */
+#define STOP_NEXTHOP       3u /* after the flow hash and the next hop's bucket */
+#define STOP_REWRITE       4u /* after the VLAN tag and the TTL (before the MACs,
+                                 * counters and bpf_redirect_map) */
 struct settings {
 	__u32 fib_mode;  /* FIB_MODE_* */
-	__u32 flags;     /* none defined yet */
+	__u32 flags;     /* SLUICE_DXR builds: STOP_* (0 in the daemon's) */
 	__u32 hash_seed; /* flow hash seed: random per start, kept on adoption */
 	__u32 _pad;
 };

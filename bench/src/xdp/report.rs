@@ -159,6 +159,21 @@ impl Report {
             }
         }
         for t in &self.tables {
+            let full = t
+                .costs
+                .iter()
+                .find(|(m, _)| *m == Mode::Sluice)
+                .map(|(_, c)| c);
+            if let Some(line) = split_line(&t.stages, full) {
+                let _ = writeln!(s, "\nPer stage, sluice, {}, IPv4: {line}", t.label);
+            }
+            if let Some(v6) = &t.v6
+                && let Some(line) = split_line(&v6.stages, v6.cost.as_ref())
+            {
+                let _ = writeln!(s, "Per stage, sluice, {}, IPv6: {line}", t.label);
+            }
+        }
+        for t in &self.tables {
             for (mode, c) in &t.costs {
                 let _ = writeln!(
                     s,
@@ -361,6 +376,7 @@ impl Report {
                     "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),
                     "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
                     "ratio_dxr_sluice": ratio(pc(Mode::Dxr), pc(Mode::Sluice)),
+                    "stop_after_ns": stages_json(&t.stages),
                     "v6": t.v6.as_ref().map(|v6| json!({
                         "prefixes": v6.prefixes,
                         "load_s": v6.load.as_secs_f64(),
@@ -370,6 +386,7 @@ impl Report {
                         "destinations": v6.destinations,
                         "test_run_ns": v6.cost.as_ref().map(cost_json),
                         "trie_test_run_ns": v6.trie_cost.as_ref().map(cost_json),
+                        "stop_after_ns": stages_json(&v6.stages),
                     })),
                     "groups": t.groups,
                     "destination_spread": t.spread,
@@ -430,4 +447,46 @@ fn cost_json(c: &Result<Cost, String>) -> serde_json::Value {
         }
         Err(e) => json!({ "error": e }),
     }
+}
+
+/// Each stage's share of the cold and warm cost: the program stopped after
+/// stage k minus stopped after stage k - 1 (the first net of the floor;
+/// the last stage is the full run minus the rewrite stop).
+fn split_line(stages: &crate::run::Stages, full: Option<&Result<Cost, String>>) -> Option<String> {
+    let Some(Ok(full)) = full else { return None };
+    let mut parts = Vec::new();
+    let (mut cold, mut warm) = (0.0, 0.0);
+    for (stage, c) in stages {
+        let c = c.as_ref().ok()?;
+        parts.push(format!(
+            "{} {:.0}/{:.0}",
+            stage.name(),
+            c.cold_net() - cold,
+            c.warm_net() - warm
+        ));
+        (cold, warm) = (c.cold_net(), c.warm_net());
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    parts.push(format!(
+        "MACs, counters and redirect {:.0}/{:.0}",
+        full.cold_net() - cold,
+        full.warm_net() - warm
+    ));
+    Some(format!(
+        "ns cold/warm, net of the floor: {} (whole: {:.0}/{:.0})",
+        parts.join(", "),
+        full.cold_net(),
+        full.warm_net()
+    ))
+}
+
+/// The test-run cost stopped after each stage, as JSON.
+fn stages_json(stages: &crate::run::Stages) -> serde_json::Value {
+    stages
+        .iter()
+        .map(|(stage, c)| (format!("{stage:?}").to_lowercase(), cost_json(c)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

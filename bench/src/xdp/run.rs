@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use sluice_dataplane::attach::in_netns;
-use sluice_dataplane::layout::FibMode;
+use sluice_dataplane::layout::{FibMode, Stage};
 use sluice_testns::Lab;
 
 use crate::cost::{self, Cost};
@@ -54,7 +54,12 @@ pub struct V6Run {
     pub cost: Option<Result<Cost, String>>,
     /// The same with IPv6 looked up in the `LPM_TRIE` (`FIB_MODE_TRIE6`).
     pub trie_cost: Option<Result<Cost, String>>,
+    /// Sluice mode stopped after each stage.
+    pub stages: Stages,
 }
+
+/// The program's test-run cost when stopped after each stage, in order.
+pub type Stages = Vec<(Stage, Result<Cost, String>)>;
 
 /// What one table gave.
 #[derive(Debug)]
@@ -77,6 +82,8 @@ pub struct TableRun {
     pub rates: Vec<(Mode, Result<Rate, String>)>,
     /// Test-run cost of the program in each XDP mode measured.
     pub costs: Vec<(Mode, Result<Cost, String>)>,
+    /// Sluice mode's IPv4 test-run cost stopped after each stage.
+    pub stages: Stages,
     pub uplink_move: Option<Result<Move, String>>,
 }
 
@@ -148,6 +155,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         v6: None,
         rates: Vec::new(),
         costs: Vec::new(),
+        stages: Vec::new(),
         uplink_move: None,
     };
     if !spec.routes6.is_empty() {
@@ -166,6 +174,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
             trie_load,
             cost: None,
             trie_cost: None,
+            stages: Vec::new(),
         });
     }
     let place = &spec.place;
@@ -192,12 +201,17 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
                     let frames = cost::frames(topo.fin.mac, topo.tx.mac, &spec.dsts);
                     run.costs
                         .push((mode, test_run_cost(&topo, &fwd, &tg, &frames)));
+                    if mode == Mode::Sluice {
+                        log(&format!("{}: test-run cost per stage", spec.label));
+                        run.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
+                    }
                     if mode == Mode::Sluice
                         && let Some(v6) = run.v6.as_mut()
                     {
                         log(&format!("{}: test-run cost, IPv6", spec.label));
                         let frames = frames6(&topo, &spec.dsts6);
                         v6.cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
+                        v6.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
                         fwd.set_fib_mode(FibMode::Trie6)?;
                         v6.trie_cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
                         fwd.set_fib_mode(FibMode::Sluice)?;
@@ -252,6 +266,23 @@ fn test_run_cost(
         cost::measure(prog.as_fd(), floor.as_fd(), frames, fin)
     })
     .map_err(|e| e.to_string())?
+}
+
+/// The test-run cost with the program stopped after each stage (the
+/// measuring build's stop points), so that differences give each stage.
+fn stage_costs(
+    topo: &Topology<'_>,
+    fwd: &mut Forwarder,
+    tg: &Traffic,
+    frames: &[Vec<u8>],
+) -> Result<Stages, String> {
+    let mut out = Vec::new();
+    for stage in Stage::ALL {
+        fwd.dp.set_stop(Some(stage)).map_err(|e| e.to_string())?;
+        out.push((stage, test_run_cost(topo, fwd, tg, frames)));
+    }
+    fwd.dp.set_stop(None).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// IPv6 frames of the benchmark's shape to each of `dsts`.

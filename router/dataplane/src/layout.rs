@@ -670,6 +670,36 @@ pub enum FibMode {
     Trie6 = 3,
 }
 
+/// `settings.flags` in the measuring build (`STOP_*`): the stage after
+/// which the program returns `XDP_DROP`, for timing each stage of the
+/// forwarding path by difference. The daemon's build ignores it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Parsing and the checks, up to the route lookup.
+    Parse = 1,
+    /// The route lookup.
+    Lookup = 2,
+    /// The flow hash and the next hop's bucket.
+    NextHop = 3,
+    /// The VLAN tag and the TTL (the MACs, counters and the redirect come
+    /// after).
+    Rewrite = 4,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Parse, Stage::Lookup, Stage::NextHop, Stage::Rewrite];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse and checks",
+            Stage::Lookup => "route lookup",
+            Stage::NextHop => "next hop",
+            Stage::Rewrite => "tag and TTL",
+        }
+    }
+}
+
 impl FibMode {
     /// From the map value; unknown values read as `None`.
     pub const fn from_u32(v: u32) -> Option<Self> {
@@ -963,6 +993,10 @@ mod tests {
             ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
             ("FIB_MODE_DXR", FibMode::Dxr as u64),
             ("FIB_MODE_TRIE6", FibMode::Trie6 as u64),
+            ("STOP_PARSE", Stage::Parse as u64),
+            ("STOP_LOOKUP", Stage::Lookup as u64),
+            ("STOP_NEXTHOP", Stage::NextHop as u64),
+            ("STOP_REWRITE", Stage::Rewrite as u64),
             ("DXR_DIRECT_BITS", u64::from(crate::dxr::DIRECT_BITS)),
             ("DXR_CHUNK_MASK", u64::from(crate::dxr::CHUNK - 1)),
         ] {

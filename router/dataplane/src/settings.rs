@@ -105,6 +105,20 @@ impl Dataplane {
         self.write_settings(s)
     }
 
+    /// Makes the measuring build's program return `XDP_DROP` after
+    /// `stage` (`None`: forward as usual). Refused by the daemon's build,
+    /// which has no stop points.
+    pub fn set_stop(&mut self, stage: Option<layout::Stage>) -> Result<(), Error> {
+        if !self.has_dxr() {
+            return Err(Error::Missing(
+                "stop points (Stage needs the measuring build)",
+            ));
+        }
+        let mut s = self.raw_settings()?;
+        s[1] = stage.map_or(0, |st| st as u32);
+        self.write_settings(s)
+    }
+
     /// `struct settings` as [fib_mode, flags, hash_seed, _pad].
     fn raw_settings(&self) -> Result<[u32; 4], Error> {
         self.settings

@@ -194,3 +194,41 @@ fn the_lpm_trie_it_replaced_answers_the_same() {
         }
     }
 }
+
+/// The measuring build's stop points end a routed frame after each stage
+/// (what the benchmark times by difference), without counting a verdict;
+/// the daemon's build has none.
+#[test]
+#[ignore = "needs root: BPF"]
+fn stop_points_end_the_measuring_build_early() {
+    use sluice_dataplane::layout::{Stage, XdpAction};
+
+    assert!(Fixture::new().dp.set_stop(Some(Stage::Lookup)).is_err());
+    let mut f = Fixture::new_dxr();
+    f.route4([10, 0, 0, 0], 8, 1);
+    f.dp.set_route6(v6("2001:db8::"), 32, 2).unwrap();
+    let frames = [
+        V4::udp([192, 0, 2, 1], [10, 1, 2, 3]).frame(1, 2),
+        v6_udp_frame("2001:db8:ffff::1", "2001:db8::5", 64, 7),
+    ];
+    for frame in &frames {
+        for stage in Stage::ALL {
+            f.dp.set_stop(Some(stage)).unwrap();
+            let before = f.counts();
+            let out = f.run(frame);
+            assert_eq!(out.action, XdpAction::Drop, "{stage:?}");
+            assert_eq!(f.counts(), before, "{stage:?}: no verdict counted");
+            // Up to the rewrite, the frame is untouched; after it, the TTL
+            // (or hop limit) is one less.
+            let ttl_at = if frame[12..14] == [0x08, 0x00] {
+                22
+            } else {
+                21
+            };
+            let lowered = out.frame[ttl_at] + 1 == frame[ttl_at];
+            assert_eq!(lowered, stage == Stage::Rewrite, "{stage:?}");
+        }
+        f.dp.set_stop(None).unwrap();
+        assert!(f.forwarded_to(frame) > 0);
+    }
+}
