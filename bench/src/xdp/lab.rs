@@ -314,6 +314,27 @@ pub fn steal_ticks(cpu: usize) -> Option<u64> {
     line.split_whitespace().nth(8)?.parse().ok()
 }
 
+/// Busy time of `cpu` so far (everything but idle, iowait and steal), in
+/// [`TICKS_PER_SECOND`] ticks (/proc/stat).
+pub fn busy_ticks(cpu: usize) -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{cpu}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal
+    let &[user, nice, system, _idle, _iowait, irq, softirq, _steal] = &f[..] else {
+        return None;
+    };
+    Some(user + nice + system + irq + softirq)
+}
+
 fn iface(node: &Node<'_>, name: &str) -> Iface {
     let out = node.ip(["-o", "link", "show", "dev", name]);
     let ifindex = out

@@ -90,6 +90,9 @@ pub struct Rate {
     /// Share of the window the hypervisor gave the forwarding CPU to others
     /// (steal time; not in `fwd_busy`).
     pub fwd_steal: f64,
+    /// Share of the window the forwarding CPU was busy with anything
+    /// (/proc/stat: all but idle and steal), the second accounting.
+    pub cpu_busy: f64,
     /// Lowest and highest per-core Mpps over the windows measured.
     pub spread: (f64, f64),
     /// The `forwarded` verdicts and the sink count (uplink A) from before
@@ -106,6 +109,16 @@ impl Rate {
 
     pub fn offered_mpps(&self) -> f64 {
         self.offered as f64 / self.seconds / 1e6
+    }
+
+    /// Mpps of one fully busy forwarding CPU, counting everything it did
+    /// (with the receiving veths' NAPI threads placed on it too).
+    pub fn per_cpu_mpps(&self) -> f64 {
+        if self.cpu_busy > 0.0 {
+            self.mpps() / self.cpu_busy.min(1.0)
+        } else {
+            0.0
+        }
     }
 
     /// Mpps of one fully busy forwarding core.
@@ -309,6 +322,7 @@ struct Sample {
     forwarded: u64,
     fwd_ns: u64,
     steal_ticks: u64,
+    busy_ticks: u64,
 }
 
 fn sample(
@@ -326,6 +340,7 @@ fn sample(
         forwarded: fwd.map_or(0, Forwarder::forwarded),
         fwd_ns: lab::cpu_ns(tid).unwrap_or(0),
         steal_ticks: lab::steal_ticks(cpu).unwrap_or(0),
+        busy_ticks: lab::busy_ticks(cpu).unwrap_or(0),
     }
 }
 
@@ -407,6 +422,7 @@ pub fn measure(
                 fwd_steal: (s1.steal_ticks - s0.steal_ticks) as f64
                     / lab::TICKS_PER_SECOND
                     / seconds,
+                cpu_busy: (s1.busy_ticks - s0.busy_ticks) as f64 / lab::TICKS_PER_SECOND / seconds,
                 spread: (0.0, 0.0),
                 settled: None,
             }

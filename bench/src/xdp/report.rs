@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cost::Cost;
-use crate::pps::{Mode, Placement};
+use crate::pps::{Mode, Placement, Rate};
 use crate::run::TableRun;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -130,6 +130,55 @@ impl Report {
                 cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
                 cell(ratio(pc(Mode::Dxr), pc(Mode::Sluice)), "×"),
             );
+        }
+        if self.tables.iter().any(|t| !t.whole_cpu.is_empty()) {
+            let _ = writeln!(
+                s,
+                "\nSecond accounting: the receiving veths' NAPI threads on the forwarding CPU too, and all of that CPU's busy time counted (/proc/stat)."
+            );
+            let _ = writeln!(
+                s,
+                "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+                "Mpps per forwarding CPU",
+                "sluice",
+                "fib_lookup",
+                "kernel",
+                "sluice/fib_lk",
+                "sluice/kern"
+            );
+            for t in &self.tables {
+                let pc = |mode| {
+                    t.whole_cpu
+                        .iter()
+                        .find(|(m, _)| *m == mode)
+                        .and_then(|(_, r)| r.as_ref().ok())
+                        .map(Rate::per_cpu_mpps)
+                };
+                let label = format!("{} ({} dst)", t.label, t.destinations);
+                let _ = writeln!(
+                    s,
+                    "{label:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+                    cell(pc(Mode::Sluice), ""),
+                    cell(pc(Mode::FibLookup), ""),
+                    cell(pc(Mode::Kernel), ""),
+                    cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
+                    cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
+                );
+            }
+            for t in &self.tables {
+                for (mode, r) in &t.whole_cpu {
+                    let line = match r {
+                        Ok(r) => format!(
+                            "{:.2} Mpps, forwarding CPU {:.0}% busy, per CPU {:.2}",
+                            r.mpps(),
+                            r.cpu_busy * 100.0,
+                            r.per_cpu_mpps()
+                        ),
+                        Err(e) => e.clone(),
+                    };
+                    let _ = writeln!(s, "  {:<22} {:<10} {line}", t.label, mode.name());
+                }
+            }
         }
         let _ = writeln!(
             s,
@@ -377,6 +426,7 @@ impl Report {
                     "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
                     "ratio_dxr_sluice": ratio(pc(Mode::Dxr), pc(Mode::Sluice)),
                     "stop_after_ns": stages_json(&t.stages),
+                    "per_cpu_mpps_whole": t.whole_cpu.iter().map(|(m, r)| (m.name().to_string(), r.as_ref().map_or(Value::Null, |r| json!(r.per_cpu_mpps())))).collect::<serde_json::Map<_, _>>(),
                     "v6": t.v6.as_ref().map(|v6| json!({
                         "prefixes": v6.prefixes,
                         "load_s": v6.load.as_secs_f64(),
@@ -449,36 +499,30 @@ fn cost_json(c: &Result<Cost, String>) -> serde_json::Value {
     }
 }
 
-/// Each stage's share of the cold and warm cost: the program stopped after
-/// stage k minus stopped after stage k - 1 (the first net of the floor;
-/// the last stage is the full run minus the rewrite stop).
+/// Each stage's share of the cold cost: the program stopped after stage k
+/// minus stopped after stage k - 1 (the first net of the floor; the last
+/// stage is the full run minus the rewrite stop). Warm runs are left out:
+/// 200 runs of one frame differ by less than their noise.
 fn split_line(stages: &crate::run::Stages, full: Option<&Result<Cost, String>>) -> Option<String> {
     let Some(Ok(full)) = full else { return None };
     let mut parts = Vec::new();
-    let (mut cold, mut warm) = (0.0, 0.0);
+    let mut cold = 0.0;
     for (stage, c) in stages {
         let c = c.as_ref().ok()?;
-        parts.push(format!(
-            "{} {:.0}/{:.0}",
-            stage.name(),
-            c.cold_net() - cold,
-            c.warm_net() - warm
-        ));
-        (cold, warm) = (c.cold_net(), c.warm_net());
+        parts.push(format!("{} {:.0}", stage.name(), c.cold_net() - cold));
+        cold = c.cold_net();
     }
     if parts.is_empty() {
         return None;
     }
     parts.push(format!(
-        "MACs, counters and redirect {:.0}/{:.0}",
-        full.cold_net() - cold,
-        full.warm_net() - warm
+        "MACs, counters and redirect {:.0}",
+        full.cold_net() - cold
     ));
     Some(format!(
-        "ns cold/warm, net of the floor: {} (whole: {:.0}/{:.0})",
+        "cold ns, net of the floor: {} (whole: {:.0})",
         parts.join(", "),
-        full.cold_net(),
-        full.warm_net()
+        full.cold_net()
     ))
 }
 

@@ -80,6 +80,9 @@ pub struct TableRun {
     pub spread: String,
     pub v6: Option<V6Run>,
     pub rates: Vec<(Mode, Result<Rate, String>)>,
+    /// The same with the receiving veths' NAPI on the forwarding CPU and
+    /// all of its time counted ([`Rate::per_cpu_mpps`]).
+    pub whole_cpu: Vec<(Mode, Result<Rate, String>)>,
     /// Test-run cost of the program in each XDP mode measured.
     pub costs: Vec<(Mode, Result<Cost, String>)>,
     /// Sluice mode's IPv4 test-run cost stopped after each stage.
@@ -154,6 +157,7 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         spread: spec.spread.clone(),
         v6: None,
         rates: Vec::new(),
+        whole_cpu: Vec::new(),
         costs: Vec::new(),
         stages: Vec::new(),
         uplink_move: None,
@@ -241,6 +245,20 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
             ));
         }
         run.rates.push((mode, rate));
+        if mode != Mode::Dxr {
+            // The second accounting: the receiving veths' NAPI threads on
+            // the forwarding CPU too, and all of that CPU's time counted.
+            log(&format!(
+                "{}: {}, all of the forwarding CPU",
+                spec.label,
+                mode.name()
+            ));
+            let tid = topo.place_napi(place.fwd_cpu, place.fwd_cpu, place.rt)?;
+            let xdp = (mode != Mode::Kernel).then_some(&fwd);
+            let whole = pps::measure(mode, &tg, &topo, xdp, tid, place);
+            topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
+            run.whole_cpu.push((mode, whole));
+        }
     }
     fwd.detach()?;
     drop(fwd);
