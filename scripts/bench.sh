@@ -11,9 +11,11 @@
 # Data-plane benchmark (README.md, "Benchmarks"): `scripts/bench.sh xdp [ARGS]`
 # runs xdp-forwarding — packets per second per forwarding core for Sluice's
 # XDP FIB, its bpf_fib_lookup mode and kernel forwarding, with one route and
-# with a 1M-prefix table; the program's BPF_PROG_TEST_RUN cost; FIB load
-# times; the uplink move. Arguments go to xdp-forwarding:
-#   scripts/bench.sh xdp                      # everything, ~3 minutes
+# with a 1M-prefix table, then again counting all of the forwarding CPU
+# with the receiving veths' NAPI on it; the program's BPF_PROG_TEST_RUN
+# cost, per stage too, for IPv4 and for IPv6 (the poptrie against the LPM
+# trie); FIB load times; the uplink move. Arguments go to xdp-forwarding:
+#   scripts/bench.sh xdp                      # everything, ~5 minutes
 #   scripts/bench.sh xdp --json > xdp.json
 #   scripts/bench.sh xdp --prefixes 100000 --seconds 2 --tables full
 set -euo pipefail
