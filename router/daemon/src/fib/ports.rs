@@ -33,6 +33,12 @@ pub struct Port {
     pub iface: Iface,
 }
 
+/// The interface the program attaches to for configured interface `name`:
+/// its VLAN parent, or itself (also when it is not here yet).
+pub fn attach_target(name: &str, links: &HashMap<u32, Link>) -> Result<String, String> {
+    Ok(resolve(name, links)?.map_or_else(|| name.to_owned(), |port| port.attach))
+}
+
 /// Resolves configured interface `name` against the kernel's links;
 /// `Err` says why it cannot be routed on (an 802.1ad VLAN, a parent not
 /// in this namespace), `Ok(None)` that it is not here (yet).

@@ -150,9 +150,8 @@ impl Xdp {
         let mut pending: Vec<String> = Vec::new();
         for iface in &config.interfaces {
             let name = &iface.name.value;
-            let target = match ports::resolve(name, &links) {
-                Ok(Some(port)) => port.attach,
-                Ok(None) => name.clone(),
+            let target = match ports::attach_target(name, &links) {
+                Ok(target) => target,
                 Err(e) => {
                     notes.push(e);
                     continue;
@@ -409,9 +408,8 @@ impl Xdp {
     /// ifindex): attach to it (or to its VLAN parent) with the same
     /// native → generic fallback as at start, and write its port.
     pub fn interface_appeared(&mut self, ifname: &str, config: &Config) {
-        let target = match ports::resolve(ifname, &self.links) {
-            Ok(Some(port)) => port.attach,
-            Ok(None) => ifname.to_owned(),
+        let target = match ports::attach_target(ifname, &self.links) {
+            Ok(target) => target,
             Err(e) => return self.note(e),
         };
         if self.upgrading() {
@@ -438,10 +436,8 @@ impl Xdp {
 
     /// Whether the program is attached to `ifname` (or to its VLAN parent).
     pub fn is_attached(&self, ifname: &str) -> bool {
-        let target = match ports::resolve(ifname, &self.links) {
-            Ok(Some(port)) => port.attach,
-            _ => ifname.to_owned(),
-        };
+        let target =
+            ports::attach_target(ifname, &self.links).unwrap_or_else(|_| ifname.to_owned());
         self.attached.iter().any(|a| a.ifname() == target) || self.pending.contains(&target)
     }
 
