@@ -304,19 +304,17 @@ pub fn cpu_ns(tid: u32) -> Option<u64> {
 /// USER_HZ, the unit of /proc/stat.
 pub const TICKS_PER_SECOND: f64 = 100.0;
 
-/// Steal time of `cpu` so far, in [`TICKS_PER_SECOND`] ticks (/proc/stat).
-pub fn steal_ticks(cpu: usize) -> Option<u64> {
-    let stat = fs::read_to_string("/proc/stat").ok()?;
-    let name = format!("cpu{cpu}");
-    let line = stat
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
-    line.split_whitespace().nth(8)?.parse().ok()
+/// What `cpu` has spent so far, in [`TICKS_PER_SECOND`] ticks (/proc/stat).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTicks {
+    /// Given by the hypervisor to others.
+    pub steal: u64,
+    /// Busy with anything: all but idle, iowait and steal.
+    pub busy: u64,
 }
 
-/// Busy time of `cpu` so far (everything but idle, iowait and steal), in
-/// [`TICKS_PER_SECOND`] ticks (/proc/stat).
-pub fn busy_ticks(cpu: usize) -> Option<u64> {
+/// `cpu`'s line of /proc/stat, read once for both figures.
+pub fn cpu_ticks(cpu: usize) -> Option<CpuTicks> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let name = format!("cpu{cpu}");
     let line = stat
@@ -329,10 +327,13 @@ pub fn busy_ticks(cpu: usize) -> Option<u64> {
         .map(|v| v.parse().ok())
         .collect::<Option<_>>()?;
     // user nice system idle iowait irq softirq steal
-    let &[user, nice, system, _idle, _iowait, irq, softirq, _steal] = &f[..] else {
+    let &[user, nice, system, _idle, _iowait, irq, softirq, steal] = &f[..] else {
         return None;
     };
-    Some(user + nice + system + irq + softirq)
+    Some(CpuTicks {
+        steal,
+        busy: user + nice + system + irq + softirq,
+    })
 }
 
 fn iface(node: &Node<'_>, name: &str) -> Iface {

@@ -321,8 +321,7 @@ struct Sample {
     sent: u64,
     forwarded: u64,
     fwd_ns: u64,
-    steal_ticks: u64,
-    busy_ticks: u64,
+    ticks: lab::CpuTicks,
 }
 
 fn sample(
@@ -339,8 +338,7 @@ fn sample(
         sent: tg.sent().unwrap_or(0),
         forwarded: fwd.map_or(0, Forwarder::forwarded),
         fwd_ns: lab::cpu_ns(tid).unwrap_or(0),
-        steal_ticks: lab::steal_ticks(cpu).unwrap_or(0),
-        busy_ticks: lab::busy_ticks(cpu).unwrap_or(0),
+        ticks: lab::cpu_ticks(cpu).unwrap_or_default(),
     }
 }
 
@@ -419,10 +417,10 @@ pub fn measure(
                 offered: s1.sent - s0.sent,
                 forwarded: fwd.map(|_| s1.forwarded - s0.forwarded),
                 fwd_busy: (s1.fwd_ns - s0.fwd_ns) as f64 / 1e9 / seconds,
-                fwd_steal: (s1.steal_ticks - s0.steal_ticks) as f64
+                fwd_steal: (s1.ticks.steal - s0.ticks.steal) as f64
                     / lab::TICKS_PER_SECOND
                     / seconds,
-                cpu_busy: (s1.busy_ticks - s0.busy_ticks) as f64 / lab::TICKS_PER_SECOND / seconds,
+                cpu_busy: (s1.ticks.busy - s0.ticks.busy) as f64 / lab::TICKS_PER_SECOND / seconds,
                 spread: (0.0, 0.0),
                 settled: None,
             }
