@@ -167,17 +167,20 @@ impl Words {
     }
 
     fn set_u32(&mut self, i: usize, v: u32) {
-        let (w, sh) = (i / 2, (i % 2) * 32);
-        let new = (self.words[w] & !(0xffff_ffff << sh)) | (u64::from(v) << sh);
-        if new != self.words[w] {
-            self.words[w] = new;
-            self.dirty.mark(w);
-        }
+        self.set_packed(i, 32, u64::from(v));
     }
 
     fn set_u16(&mut self, i: usize, v: u16) {
-        let (w, sh) = (i / 4, (i % 4) * 16);
-        let new = (self.words[w] & !(0xffff << sh)) | (u64::from(v) << sh);
+        self.set_packed(i, 16, u64::from(v));
+    }
+
+    /// Entry `i` of `bits`-wide entries packed into the words, marking
+    /// the word dirty if it changed.
+    fn set_packed(&mut self, i: usize, bits: usize, v: u64) {
+        let per = 64 / bits;
+        let (w, sh) = (i / per, (i % per) * bits);
+        let mask = (u64::MAX >> (64 - bits)) << sh;
+        let new = (self.words[w] & !mask) | (v << sh);
         if new != self.words[w] {
             self.words[w] = new;
             self.dirty.mark(w);
@@ -325,13 +328,6 @@ impl Poptrie {
         Some(old)
     }
 
-    /// The group of exactly this prefix.
-    pub fn get(&self, addr: u128, len: u8) -> Option<u16> {
-        (len <= 128)
-            .then(|| self.routes.get(&(addr & mask(len), len)).copied())
-            .flatten()
-    }
-
     /// The group of the longest prefix of at most `len` bits covering
     /// `addr`, 0 for none (what an `LPM_TRIE` lookup of that key gives).
     pub fn longest_match(&self, addr: u128, len: u8) -> u16 {
@@ -340,11 +336,6 @@ impl Poptrie {
             .filter(|&l| self.counts[usize::from(l)] > 0)
             .find_map(|l| self.routes.get(&(addr & mask(l), l)).copied())
             .unwrap_or(0)
-    }
-
-    /// Every prefix held, in (address, length) order.
-    pub fn iter(&self) -> impl Iterator<Item = (u128, u8, u16)> + '_ {
-        self.routes.iter().map(|(&(a, l), &g)| (a, l, g))
     }
 
     pub fn len(&self) -> usize {
@@ -456,20 +447,6 @@ impl Poptrie {
             fans: self.fans.dirty.take(),
             direct: self.direct.dirty.take(),
             full,
-        }
-    }
-
-    /// Marks every word dirty, for writing the whole FIB to maps of unknown
-    /// content.
-    pub fn mark_all_dirty(&mut self) {
-        for w in [
-            &mut self.leaves,
-            &mut self.nodes,
-            &mut self.fans,
-            &mut self.direct,
-        ] {
-            let n = w.words.len();
-            w.dirty.mark_range(0, n);
         }
     }
 
