@@ -11,6 +11,8 @@ PACKAGES=(
   iproute2 ethtool iputils-ping tcpdump procps psmisc curl
   # the BGP implementations Sluice is tested against
   bird2 gobgpd frr
+  # the RPKI cache (RTR) the origin validation is tested against
+  stayrtr
   # promtool, for the alert rules in deploy/ (the server is not started)
   prometheus
 )
