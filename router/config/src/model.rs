@@ -39,6 +39,9 @@ pub struct Config {
     pub dataplane: Dataplane,
     #[serde(default)]
     pub control: Control,
+    /// Route origin validation; absent: off.
+    #[serde(default)]
+    pub rpki: Option<At<Rpki>>,
 }
 
 impl Config {
@@ -486,6 +489,45 @@ impl Default for Control {
     }
 }
 
+/// RPKI origin validation (RFC 6811) with VRPs from RTR caches (RFC 8210).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rpki {
+    /// Tried in preference order (lowest first), as RFC 8210 §10 asks.
+    pub caches: Vec<At<RtrCache>>,
+    /// What becomes of an uplink's route that RPKI finds invalid.
+    #[serde(default)]
+    pub invalid: At<InvalidAction>,
+    /// VRPs are kept this long once no cache answers; then validation is
+    /// off (every route `unknown`) until one does.
+    #[serde(default = "one_hour")]
+    pub stale_after: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RtrCache {
+    pub address: At<IpAddr>,
+    /// IANA's rpki-rtr port.
+    #[serde(default = "rtr_port")]
+    pub port: At<u16>,
+    #[serde(default = "one_u8")]
+    pub preference: At<u8>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvalidAction {
+    /// Not learned (kept aside, and learned once a VRP change makes it
+    /// valid or not found).
+    #[default]
+    Reject,
+    /// Learned as is; only shown.
+    Accept,
+    /// Learned with local_pref 0: used only when nothing else covers it.
+    Deprefer,
+}
+
 pub const DEFAULT_SOCKET: &str = "/run/sluice/sluice.sock";
 
 fn default_socket() -> PathBuf {
@@ -526,6 +568,15 @@ fn max_path_attributes() -> At<u32> {
 }
 fn thirty_seconds() -> Duration {
     Duration::secs(30)
+}
+fn one_hour() -> Duration {
+    Duration::secs(3600)
+}
+fn rtr_port() -> At<u16> {
+    At::unplaced(323)
+}
+fn one_u8() -> At<u8> {
+    At::unplaced(1)
 }
 fn five_minutes() -> Duration {
     Duration::secs(300)

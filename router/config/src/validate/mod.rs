@@ -9,6 +9,7 @@ mod identity;
 mod maintenance;
 mod peers;
 mod policy;
+mod rpki;
 
 use crate::diag::{Finding, Severity};
 use crate::model::{Config, Waiver};
@@ -67,6 +68,8 @@ rules! {
     DRAINED_UNKNOWN_UPLINK = "DRAINED-UNKNOWN-UPLINK", Error, "maintenance.drained names an uplink that does not exist";
     MIN_ACTIVE_ABOVE_UPLINKS = "MIN-ACTIVE-ABOVE-UPLINKS", Error, "maintenance.min_active_uplinks is more than the number of uplinks";
     MIN_ACTIVE_VIOLATED = "MIN-ACTIVE-VIOLATED", Error, "maintenance.drained leaves fewer active uplinks than min_active_uplinks";
+    RPKI_NO_CACHE = "RPKI-NO-CACHE", Error, "`rpki` is configured with no cache, so no route could ever be validated";
+    RPKI_DUPLICATE_CACHE = "RPKI-DUPLICATE-CACHE", Error, "an RTR cache (address and port) is listed twice";
     WAIVER_UNKNOWN_RULE = "WAIVER-UNKNOWN-RULE", Error, "a waiver names a rule that does not exist";
     WAIVER_UNKNOWN_UPLINK = "WAIVER-UNKNOWN-UPLINK", Error, "a waiver names an uplink that does not exist";
     WAIVER_UNUSED = "WAIVER-UNUSED", Warning, "a waiver covers no finding: the difference it excused is gone";
@@ -100,6 +103,7 @@ pub fn check_unwaived(config: &Config) -> Vec<Finding> {
     peers::check(config, &mut findings);
     policy::check(config, &mut findings);
     maintenance::check(config, &mut findings);
+    rpki::check(config, &mut findings);
     findings
 }
 

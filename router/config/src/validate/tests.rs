@@ -195,6 +195,14 @@ fn cases() -> Vec<(&'static str, String, u32)> {
             format!("{BASE}maintenance:\n  drained: [iap-a, iap-b]\n"),
             16,
         ),
+        ("RPKI-NO-CACHE", format!("{BASE}rpki:\n  caches: []\n"), 16),
+        (
+            "RPKI-DUPLICATE-CACHE",
+            format!(
+                "{BASE}rpki:\n  caches:\n    - {{ address: 127.0.0.1, port: 8282 }}\n    - {{ address: 127.0.0.1, port: 8282, preference: 2 }}\n"
+            ),
+            18,
+        ),
         (
             "WAIVER-UNKNOWN-RULE",
             format!("{BASE}validate:\n  waive: [{{ rule: NO-SUCH-RULE, reason: x }}]\n"),
