@@ -168,6 +168,9 @@ enum Show {
     /// Forwarding counters: per next hop, and per verdict (forwarded,
     /// passed to the kernel by reason, dropped).
     Counters(ReadArgs),
+    /// RPKI origin validation: the caches, their RTR sessions and VRPs,
+    /// and how many invalid routes were acted on.
+    Rpki(ReadArgs),
     /// Every route the daemon holds, with each path's uplink, as a RIB
     /// dump for `sluice validate --with-rib FILE`.
     Rib {
@@ -331,6 +334,9 @@ fn main() -> ExitCode {
         Command::Show {
             what: Show::Counters(read),
         } => ask(&read, Request::ShowCounters),
+        Command::Show {
+            what: Show::Rpki(read),
+        } => ask(&read, Request::ShowRpki),
         Command::Show {
             what: Show::Rib { dump, read },
         } => rib_dump(dump, &read),
@@ -530,6 +536,7 @@ fn print_response(response: &Response, json: bool, socket: &Path) -> u8 {
         } => print!("{}", output::routes(routes, *total, next.as_deref())),
         Response::Fib(f) => print!("{}", output::fib(f)),
         Response::Counters(c) => print!("{}", output::counters(c)),
+        Response::Rpki(r) => print!("{}", output::rpki(r, now())),
         Response::Reloaded(r) => {
             print!("{}", r.notes);
             let what = if r.changed {

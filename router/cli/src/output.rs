@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sluice_control::{
-    CountersView, DrainSource, Event, FibView, Outbound, PeerView, RouteView, Settle, Status,
-    Uplink,
+    CountersView, DrainSource, Event, FibView, Outbound, PeerView, RouteView, RpkiView, Settle,
+    Status, Uplink,
 };
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
@@ -297,6 +297,63 @@ fn footer(shown: String, next: Option<&str>) -> String {
     }
 }
 
+/// `show rpki`.
+pub fn rpki(r: &RpkiView, now_secs: u64) -> String {
+    if !r.enabled {
+        return "RPKI origin validation is off (no `rpki` section)\n".into();
+    }
+    let mut out = match &r.source {
+        Some(source) => format!(
+            "VRPs: {} IPv4, {} IPv6, from {source}\n",
+            r.vrps_v4, r.vrps_v6
+        ),
+        None => "VRPs: none in force; every route is unknown\n".into(),
+    };
+    let _ = writeln!(
+        out,
+        "invalid routes: {} ({})\n",
+        r.invalid_routes,
+        match r.invalid.as_str() {
+            "reject" => "kept out of the RIB",
+            "deprefer" => "learned with local_pref 0",
+            _ => "learned as they are",
+        }
+    );
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = r
+        .caches
+        .iter()
+        .map(|c| {
+            vec![
+                c.cache.clone(),
+                c.preference.to_string(),
+                c.state.clone(),
+                c.version.to_string(),
+                opt(c.session.map(|s| s.to_string())),
+                opt(c.serial.map(|s| s.to_string())),
+                format!("{}/{}", c.vrps_v4, c.vrps_v6),
+                opt(c.synced_at.map(|t| ago(now_secs.saturating_sub(t)))),
+                opt(c.last_error.clone()),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "CACHE",
+            "PREF",
+            "STATE",
+            "RTR",
+            "SESSION",
+            "SERIAL",
+            "VRPS V4/V6",
+            "SYNCED",
+            "LAST ERROR",
+        ],
+        &rows,
+    ));
+    out
+}
+
 pub fn counters(c: &CountersView) -> String {
     let rows: Vec<Vec<String>> = c
         .next_hops
@@ -411,20 +468,24 @@ pub fn routes(routes: &[RouteView], total: usize, next: Option<&str>) -> String 
                         if p.stale { " (stale)" } else { "" }
                     ),
                 ]
+                .into_iter()
+                .chain(p.rpki.clone())
+                .collect()
             })
             .collect();
-        out.push_str(&table(
-            &[
-                "",
-                "PEER",
-                "NEXT HOP",
-                "LPREF",
-                "MED",
-                "AS PATH",
-                "COMMUNITIES",
-            ],
-            &rows,
-        ));
+        let mut header = vec![
+            "",
+            "PEER",
+            "NEXT HOP",
+            "LPREF",
+            "MED",
+            "AS PATH",
+            "COMMUNITIES",
+        ];
+        if r.paths.iter().any(|p| p.rpki.is_some()) {
+            header.push("RPKI");
+        }
+        out.push_str(&table(&header, &rows));
     }
     let shown = format!("{} of {total} prefixes shown", routes.len());
     out.push_str(&footer(shown, next));

@@ -23,6 +23,7 @@ impl Request {
             | Request::ShowRoutes { .. }
             | Request::ShowFib { .. }
             | Request::ShowCounters
+            | Request::ShowRpki
             | Request::DumpRib => Access::Read,
             // A dry-run drain changes nothing, but its pre-check walks the
             // whole RIB on the route owner: not for every reader.
@@ -50,6 +51,7 @@ mod tests {
             ("show-routes", wire(r#"{"cmd":"show-routes"}"#)),
             ("show-fib", wire(r#"{"cmd":"show-fib"}"#)),
             ("show-counters", wire(r#"{"cmd":"show-counters"}"#)),
+            ("show-rpki", wire(r#"{"cmd":"show-rpki"}"#)),
             ("dump-rib", wire(r#"{"cmd":"dump-rib"}"#)),
             ("reload", wire(r#"{"cmd":"reload"}"#)),
             ("confirm", wire(r#"{"cmd":"confirm"}"#)),
@@ -78,6 +80,7 @@ mod tests {
                 ("show-routes", Access::Read),
                 ("show-fib", Access::Read),
                 ("show-counters", Access::Read),
+                ("show-rpki", Access::Read),
                 ("dump-rib", Access::Read),
                 ("reload", Access::Change),
                 ("confirm", Access::Change),

@@ -72,6 +72,8 @@ pub enum Request {
     },
     /// Forwarding counters per next hop and per verdict.
     ShowCounters,
+    /// RPKI: the caches, their sessions and VRPs, and what validation did.
+    ShowRpki,
     /// Take uplinks out of service (`sluice drain`): those named, or every
     /// one with `all` (whole-router maintenance). A pre-check on the routes
     /// held now refuses a drain that would misroute traffic unless `force`.
@@ -123,6 +125,7 @@ pub enum Response {
     Reloaded(Reloaded),
     Fib(FibView),
     Counters(CountersView),
+    Rpki(RpkiView),
     Confirmed {
         message: String,
     },
@@ -257,6 +260,10 @@ pub struct PathView {
     pub multipath: bool,
     /// Kept from before the peer's graceful restart.
     pub stale: bool,
+    /// Route origin validation: `valid`, `invalid`, `not-found`, or
+    /// `unknown` while no cache has answered; absent without `rpki`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpki: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -336,6 +343,41 @@ pub struct FibHopView {
     pub interface: Option<String>,
     pub mac: Option<String>,
     pub buckets: u32,
+}
+
+/// `show rpki`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpkiView {
+    /// `rpki` is configured.
+    pub enabled: bool,
+    /// `reject`, `accept` or `deprefer`.
+    pub invalid: String,
+    /// VRPs in force (IPv4, IPv6); none while every route is `unknown`.
+    pub vrps_v4: usize,
+    pub vrps_v6: usize,
+    /// The cache they came from.
+    pub source: Option<String>,
+    /// Invalid uplink routes kept aside (`reject`) or depreferred.
+    pub invalid_routes: usize,
+    pub caches: Vec<RtrCacheView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtrCacheView {
+    /// `address:port`.
+    pub cache: String,
+    pub preference: u8,
+    /// `connecting`, `synced`, `waiting` (to retry) or `idle`.
+    pub state: String,
+    /// The RTR version spoken (1, or 0 with an RFC 6810 cache).
+    pub version: u8,
+    pub session: Option<u16>,
+    pub serial: Option<u32>,
+    pub vrps_v4: usize,
+    pub vrps_v6: usize,
+    /// Unix time of the last End of Data.
+    pub synced_at: Option<u64>,
+    pub last_error: Option<String>,
 }
 
 /// `show counters`.

@@ -68,7 +68,7 @@ fn main() {
     ] {
         let t = median(|| {
             let (t, (routes, next)) =
-                timed(|| route_views(&rib, None, after, &config, &active, limit));
+                timed(|| route_views(&rib, None, after, &config, &active, limit, None));
             assert_eq!(routes.len(), limit);
             assert!(next.is_some());
             t
@@ -88,7 +88,8 @@ fn main() {
     println!("  before paging, any request of the table (collect and sort all): {unpaged:.2?}");
     let addr: Prefix = "198.51.100.7/32".parse().unwrap();
     let t = median(|| {
-        let (t, (routes, _)) = timed(|| route_views(&rib, Some(&addr), None, &config, &active, 1));
+        let (t, (routes, _)) =
+            timed(|| route_views(&rib, Some(&addr), None, &config, &active, 1, None));
         assert_eq!(routes[0].prefix, "0.0.0.0/0");
         t
     });

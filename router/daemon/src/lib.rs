@@ -23,6 +23,7 @@ pub mod notify;
 pub mod paging;
 pub mod probe;
 pub mod routing;
+pub mod rpki;
 pub mod socket;
 pub mod uplinks;
 pub mod validate;
@@ -218,6 +219,9 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
     let probes = probe::spawn(probe_tx);
     // The first look at the uplinks, now that their sessions are known.
     core.refresh();
+    // RPKI caches report VRP changes to the core.
+    let (rpki_tx, mut rpki_rx) = mpsc::channel(16);
+    core.start_rpki(rpki_tx);
 
     let (tx, mut rx) = mpsc::channel(64);
     let acceptor = tokio::spawn(control::accept(listener, tx, policy));
@@ -260,6 +264,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => core.roll_back(),
             _ = settle_tick.tick(), if core.settling() => core.settle_tick(),
             Some(outcome) = probe_rx.recv() => core.probe_outcome(outcome),
+            Some(report) = rpki_rx.recv() => core.rpki_report(report),
             _ = tick.tick() => {
                 core.refresh();
                 core.send_owed();

@@ -190,6 +190,29 @@ impl PathAttrs {
             .collect()
     }
 
+    /// The route's origin AS for RPKI (RFC 6811 §2): the last ASN of a
+    /// final AS_SEQUENCE; `own` for an empty path (a route of this AS) or
+    /// a final confederation segment; `None` after an AS_SET, which no VRP
+    /// can match.
+    pub fn origin_as(&self, own: u32) -> Option<u32> {
+        let mut last = None;
+        let mut v: &[u8] = &self.as_path;
+        while let [kind, count, rest @ ..] = v {
+            let n = usize::from(*count) * 4;
+            let body = rest.get(..n)?;
+            last = Some((*kind, body.chunks_exact(4).last()));
+            v = &rest[n..];
+        }
+        match last {
+            None => Some(own),
+            Some((update::AS_SEQUENCE, Some(c))) => {
+                Some(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            }
+            Some((update::AS_CONFED_SEQUENCE | update::AS_CONFED_SET, _)) => Some(own),
+            Some(_) => None,
+        }
+    }
+
     /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
     pub fn neighbor_as(&self) -> Option<u32> {
         match self.as_path.as_slice() {
@@ -364,6 +387,37 @@ mod tests {
             as_path,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn origin_as_follows_rfc6811() {
+        assert_eq!(path(&[65001, 65002]).origin_as(64500), Some(65002));
+        assert_eq!(
+            PathAttrs::default().origin_as(64500),
+            Some(64500),
+            "a route of our own AS"
+        );
+        let mut set = path(&[65001]);
+        set.as_path
+            .extend([update::AS_SET, 2, 0, 0, 0, 7, 0, 0, 0, 8]);
+        assert_eq!(
+            set.origin_as(64500),
+            None,
+            "an aggregate's AS_SET matches no VRP"
+        );
+        let mut seq_after_set = set.clone();
+        seq_after_set
+            .as_path
+            .extend([update::AS_SEQUENCE, 1, 0, 0, 0, 9]);
+        assert_eq!(seq_after_set.origin_as(64500), Some(9));
+        let mut confed = path(&[65001]);
+        confed
+            .as_path
+            .extend([update::AS_CONFED_SEQUENCE, 1, 0, 0, 0, 5]);
+        assert_eq!(confed.origin_as(64500), Some(64500));
+        let mut cut = path(&[65001]);
+        cut.as_path.truncate(4);
+        assert_eq!(cut.origin_as(64500), None, "a malformed path has no origin");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod maintenance;
 pub mod rolled_back;
+mod rpki;
 mod show;
 
 pub use show::DumpState;
@@ -171,6 +172,8 @@ pub struct Core {
     warned_program_failure: bool,
     /// The BGP listening sockets: a reload sets its peers' keys on them.
     pub listeners: Option<crate::listeners::Listeners>,
+    /// The RTR task, with `rpki` configured.
+    rpki: rpki::RpkiTask,
 }
 
 impl Core {
@@ -203,6 +206,7 @@ impl Core {
             routing: None,
             active_uplinks: Vec::new(),
             static_outcomes: HashMap::new(),
+            rpki: rpki::RpkiTask::default(),
         }
     }
 
@@ -374,6 +378,7 @@ impl Core {
             Request::ShowCounters => {
                 Response::Counters(self.fib().map(|f| f.counters()).unwrap_or_default())
             }
+            Request::ShowRpki => self.show_rpki(),
             Request::Drain {
                 uplinks,
                 all,
@@ -693,6 +698,7 @@ impl Core {
         if let Some(r) = self.routing.as_mut() {
             r.reconfigure(&self.active.checked.loaded.config, &mut self.events);
         }
+        self.follow_rpki_config();
         let now = unix_ms(SystemTime::now());
         let changes = self
             .uplinks

@@ -61,6 +61,7 @@ impl Core {
             self.config(),
             &self.active(),
             limit,
+            r.rpki.as_ref(),
         );
         Response::Routes {
             routes,

@@ -9,6 +9,7 @@ mod backlog;
 pub use backlog::CHUNK as BACKLOG_CHUNK;
 mod export;
 pub mod peers;
+pub mod rpki;
 pub mod show;
 
 use std::collections::{HashMap, HashSet};
@@ -163,6 +164,8 @@ pub struct Routing {
     /// cannot forward yet (FRR's update-delay idea). Off from the start
     /// when the data plane adopted a previous run's FIB, which forwards.
     pub cold: bool,
+    /// Route origin validation, with `rpki` configured.
+    pub rpki: Option<rpki::Rpki>,
 }
 
 impl Routing {
@@ -186,6 +189,10 @@ impl Routing {
             fib: None,
             backlog: backlog::Backlog::default(),
             cold: true,
+            rpki: config
+                .rpki
+                .as_ref()
+                .map(|r| rpki::Rpki::new(r.invalid.value)),
         };
         for conf in peers::sessions(config, restarting) {
             r.start(conf);
@@ -503,6 +510,7 @@ impl Routing {
         let Some(rib_id) = self.peers[i].rib_id else {
             return;
         };
+        self.rpki_forget_peer(rib_id);
         let helper_time = if graceful {
             self.peers[i].gr_time
         } else {
@@ -658,6 +666,9 @@ impl Routing {
         let four = negotiated.four_octet_as;
         let mut touched = Vec::with_capacity(routes.announce.len() + routes.withdraw.len());
         for w in &routes.withdraw {
+            if let Some(r) = self.rpki.as_mut() {
+                r.forget(&mut self.rib, rib_id, w);
+            }
             if self.rib.withdraw(rib_id, w) {
                 touched.push(*w);
             }
@@ -702,6 +713,7 @@ impl Routing {
         let looped =
             self.policies.looped(&base) || !self.peers[i].plausible(&base, peer_asn, config);
         let rewrites = Policies::rewrites(policy.as_ref());
+        let own_asn = config.router.asn.value;
         // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
         for prefix in &routes.announce {
@@ -729,7 +741,18 @@ impl Routing {
             } else {
                 None
             };
-            match accepted {
+            // RPKI acts on uplinks' routes the policy accepted.
+            let admitted = match accepted {
+                Some(id) if from_uplink => self.rpki_admit(rib_id, *prefix, id, own_asn),
+                Some(id) => Some(id),
+                None => {
+                    if let Some(r) = self.rpki.as_mut() {
+                        r.forget(&mut self.rib, rib_id, prefix);
+                    }
+                    None
+                }
+            };
+            match admitted {
                 Some(id) => {
                     self.rib.announce(rib_id, *prefix, id);
                     touched.push(*prefix);

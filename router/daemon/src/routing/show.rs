@@ -12,6 +12,7 @@ use sluice_rib::fib::{self, View};
 use sluice_wire::Prefix;
 
 use crate::paging::Page;
+use crate::routing::rpki::{self, Rpki};
 
 /// The prefix `filter` itself if it has paths, else the longest one that
 /// covers it.
@@ -31,6 +32,7 @@ pub fn route_views(
     config: &Config,
     active: &[bool],
     limit: usize,
+    rpki: Option<&Rpki>,
 ) -> (Vec<RouteView>, Option<String>) {
     let prefixes = match filter {
         Some(f) => Page {
@@ -43,12 +45,13 @@ pub fn route_views(
     let routes = prefixes
         .items
         .iter()
-        .map(|prefix| route_view(rib, prefix, &view))
+        .map(|prefix| route_view(rib, prefix, &view, rpki))
         .collect();
     (routes, prefixes.next())
 }
 
-fn route_view(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> RouteView {
+fn route_view(rib: &Rib, prefix: &Prefix, view: &View<'_>, rpki: Option<&Rpki>) -> RouteView {
+    let asn = view.config.router.asn.value;
     let sel = fib::learned(rib, prefix, view).map(|(_, s)| s);
     let mut paths: Vec<PathView> = rib
         .paths(prefix)
@@ -74,6 +77,7 @@ fn route_view(rib: &Rib, prefix: &Prefix, view: &View<'_>) -> RouteView {
                 best: sel.as_ref().is_some_and(|s| s.best == *path),
                 multipath: sel.as_ref().is_some_and(|s| s.multipath.contains(path)),
                 stale: path.stale,
+                rpki: rpki::state_of(rpki, rib, prefix, path.attrs, asn),
             }
         })
         .collect();

@@ -1,0 +1,277 @@
+//! Route origin validation on the route owner: the VRPs in force, what
+//! `rpki.invalid` does to an uplink's invalid route, and the
+//! re-evaluation when VRPs change.
+//!
+//! A route the policy accepted but RPKI finds invalid is kept here with
+//! its imported attributes: out of the RIB (`reject`) or in it with
+//! local_pref 0 (`deprefer`). A VRP change re-validates the routes it
+//! covers, here and in the RIB, so a route moves in or out without a
+//! session reset or a route refresh.
+
+use rustc_hash::FxHashMap;
+use sluice_config::Config;
+use sluice_config::model::InvalidAction;
+use sluice_rib::attrs::AttrId;
+use sluice_rib::{PeerId, Rib};
+use sluice_rpki::{Validity, Vrp, VrpTable};
+use sluice_wire::Prefix;
+
+use super::Routing;
+
+/// The VRPs and what validation did.
+#[derive(Debug, Default)]
+pub struct Rpki {
+    pub vrps: VrpTable,
+    /// A cache's VRPs are in force; otherwise every route is `unknown`
+    /// and none is acted on.
+    pub live: bool,
+    /// The cache they came from.
+    pub source: Option<String>,
+    pub action: InvalidAction,
+    /// Uplink routes acted on, with their attributes as imported.
+    held: FxHashMap<(PeerId, Prefix), AttrId>,
+}
+
+impl Rpki {
+    pub fn new(action: InvalidAction) -> Rpki {
+        Rpki {
+            action,
+            ..Rpki::default()
+        }
+    }
+
+    /// The state of a route whose origin AS is `origin` (see
+    /// [`sluice_rib::attrs::PathAttrs::origin_as`]).
+    pub fn validity(&self, prefix: &Prefix, origin: Option<u32>) -> Validity {
+        if self.live {
+            self.vrps.validate(prefix, origin)
+        } else {
+            Validity::Unknown
+        }
+    }
+
+    /// Invalid uplink routes kept aside or depreferred.
+    pub fn acted_on(&self) -> usize {
+        self.held.len()
+    }
+
+    /// `peer` withdrew `prefix`, or the policy now rejects it.
+    pub fn forget(&mut self, rib: &mut Rib, peer: PeerId, prefix: &Prefix) {
+        if let Some(old) = self.held.remove(&(peer, *prefix)) {
+            rib.attrs.release(old);
+        }
+    }
+}
+
+/// A route to re-decide after a VRP change.
+enum Redo {
+    /// Now acted on: `attrs` is the RIB's copy (now held).
+    Act(PeerId, Prefix, AttrId),
+    /// No longer invalid: back into the RIB as imported.
+    Release(PeerId, Prefix),
+}
+
+impl Routing {
+    /// Whether `prefix` from an uplink, accepted with `attrs`, goes into
+    /// the RIB as is: the id to announce, or `None` if it is held out
+    /// (`reject`). Takes over the reference of `attrs`.
+    pub(super) fn rpki_admit(
+        &mut self,
+        peer: PeerId,
+        prefix: Prefix,
+        attrs: AttrId,
+        asn: u32,
+    ) -> Option<AttrId> {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return Some(attrs);
+        };
+        if let Some(old) = rpki.held.remove(&(peer, prefix)) {
+            self.rib.attrs.release(old);
+        }
+        let origin = self.rib.attrs.get(attrs).origin_as(asn);
+        if rpki.action == InvalidAction::Accept
+            || rpki.validity(&prefix, origin) != Validity::Invalid
+        {
+            return Some(attrs);
+        }
+        rpki.held.insert((peer, prefix), attrs);
+        match rpki.action {
+            InvalidAction::Deprefer => Some(self.depreferred(attrs)),
+            _ => None,
+        }
+    }
+
+    /// A copy of `attrs` with local_pref 0, interned.
+    fn depreferred(&mut self, attrs: AttrId) -> AttrId {
+        let mut a = self.rib.attrs.get(attrs).clone();
+        a.local_pref = Some(0);
+        self.rib.attrs.intern(a)
+    }
+
+    /// `peer`'s session ended: its held routes go (re-sent, they are
+    /// validated anew).
+    pub(super) fn rpki_forget_peer(&mut self, peer: PeerId) {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return;
+        };
+        let attrs = &mut self.rib.attrs;
+        rpki.held.retain(|(p, _), id| {
+            if *p == peer {
+                attrs.release(*id);
+            }
+            *p != peer
+        });
+    }
+
+    /// A new `rpki` section (or none): a changed action re-decides every
+    /// held route.
+    pub fn rpki_configure(&mut self, config: &Config, active: &[bool]) {
+        let action = config.rpki.as_ref().map(|r| r.invalid.value);
+        match (action, self.rpki.as_mut()) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                self.rpki_expire(config, active);
+                self.rpki = None;
+            }
+            (Some(a), None) => self.rpki = Some(Rpki::new(a)),
+            (Some(a), Some(r)) if r.action == a => {}
+            (Some(a), Some(r)) => {
+                r.action = a;
+                // Released as they are, then acted on anew.
+                let live = r.live;
+                let vrps = std::mem::take(&mut r.vrps);
+                self.rpki_expire(config, active);
+                if live {
+                    let all: Vec<Vrp> = vrps.iter().collect();
+                    let source = self.rpki.as_ref().and_then(|r| r.source.clone());
+                    self.rpki_update(&all, &[], source, config, active);
+                }
+            }
+        }
+    }
+
+    /// The caches' set changed: re-validate the routes it covers.
+    pub fn rpki_update(
+        &mut self,
+        announced: &[Vrp],
+        withdrawn: &[Vrp],
+        source: Option<String>,
+        config: &Config,
+        active: &[bool],
+    ) {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return;
+        };
+        for v in withdrawn {
+            rpki.vrps.remove(v);
+        }
+        for v in announced {
+            rpki.vrps.insert(*v);
+        }
+        rpki.source = source;
+        let first = !rpki.live;
+        rpki.live = true;
+        if rpki.action == InvalidAction::Accept {
+            return;
+        }
+        // The changed VRPs, as an index of what they cover.
+        let mut changed = VrpTable::default();
+        for v in announced.iter().chain(withdrawn) {
+            changed.insert(*v);
+        }
+        let affected = |p: &Prefix| first || changed.validate(p, None) != Validity::NotFound;
+        let asn = config.router.asn.value;
+        let mut redo = Vec::new();
+        for ((peer, prefix), id) in &rpki.held {
+            if affected(prefix)
+                && rpki.validity(prefix, self.rib.attrs.get(*id).origin_as(asn))
+                    != Validity::Invalid
+            {
+                redo.push(Redo::Release(*peer, *prefix));
+            }
+        }
+        for (prefix, paths) in self.rib.iter() {
+            if !affected(&prefix) {
+                continue;
+            }
+            for p in paths {
+                let uplink = self.rib.peer(p.peer).uplink.is_some();
+                if uplink
+                    && !rpki.held.contains_key(&(p.peer, prefix))
+                    && rpki.validity(&prefix, self.rib.attrs.get(p.attrs).origin_as(asn))
+                        == Validity::Invalid
+                {
+                    redo.push(Redo::Act(p.peer, prefix, p.attrs));
+                }
+            }
+        }
+        let touched = self.redo(redo);
+        self.propagate(&touched, config, active);
+    }
+
+    /// No cache answered for `stale_after`: every route is `unknown`, so
+    /// every held route goes back.
+    pub fn rpki_expire(&mut self, config: &Config, active: &[bool]) {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return;
+        };
+        rpki.vrps = VrpTable::default();
+        rpki.live = false;
+        rpki.source = None;
+        let redo = rpki
+            .held
+            .keys()
+            .map(|(peer, prefix)| Redo::Release(*peer, *prefix))
+            .collect();
+        let touched = self.redo(redo);
+        self.propagate(&touched, config, active);
+    }
+
+    fn redo(&mut self, redo: Vec<Redo>) -> Vec<Prefix> {
+        let mut touched = Vec::with_capacity(redo.len());
+        for r in redo {
+            let rpki = self.rpki.as_mut().expect("only with rpki");
+            match r {
+                Redo::Act(peer, prefix, attrs) => {
+                    // The RIB's reference moves to the held entry.
+                    self.rib.attrs.retain(attrs);
+                    rpki.held.insert((peer, prefix), attrs);
+                    match rpki.action {
+                        InvalidAction::Deprefer => {
+                            let copy = self.depreferred(attrs);
+                            self.rib.announce(peer, prefix, copy);
+                        }
+                        _ => {
+                            self.rib.withdraw(peer, &prefix);
+                        }
+                    }
+                }
+                Redo::Release(peer, prefix) => {
+                    let Some(attrs) = rpki.held.remove(&(peer, prefix)) else {
+                        continue;
+                    };
+                    self.rib.announce(peer, prefix, attrs);
+                }
+            }
+            touched.push(match r {
+                Redo::Act(_, p, _) | Redo::Release(_, p) => p,
+            });
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+    }
+}
+
+/// The `rpki` of a path for `show routes`.
+pub fn state_of(
+    rpki: Option<&Rpki>,
+    rib: &Rib,
+    prefix: &Prefix,
+    attrs: AttrId,
+    asn: u32,
+) -> Option<String> {
+    let rpki = rpki?;
+    let origin = rib.attrs.get(attrs).origin_as(asn);
+    Some(rpki.validity(prefix, origin).as_str().to_string())
+}

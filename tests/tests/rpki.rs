@@ -1,0 +1,249 @@
+//! Route origin validation end to end: StayRTR serves a JSON file of ROAs
+//! on the router's loopback, BIRD as the upstream announces valid, invalid
+//! (wrong origin, too specific for maxLength) and not-found routes, and
+//! Sluice classifies them and rejects the invalid ones. A changed ROA file
+//! moves routes in and out without resetting the session, and when the
+//! cache goes away the VRPs last until `stale_after`.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
+use sluice_e2e::sluice::Sluice;
+use sluice_testns::{Lab, must_be_root, wait_until};
+
+const UP: Duration = Duration::from_secs(20);
+/// StayRTR re-reads its file every second and notifies at once.
+const FOLLOW: Duration = Duration::from_secs(15);
+
+fn config(invalid: &str, port: u16) -> String {
+    format!(
+        "\
+router: {{ id: 192.0.2.1, asn: 64500 }}
+interfaces:
+  - {{ name: eth1, addresses: [203.0.113.2/30] }}
+uplinks:
+  - name: iap-a
+    interface: eth1
+    peer: {{ address: 203.0.113.1, asn: 65001 }}
+    import: full-table
+    max_prefix: 100
+policies:
+  bogons: []
+rpki:
+  caches: [{{ address: 127.0.0.1, port: {port} }}]
+  invalid: {invalid}
+  stale_after: 4s
+dataplane: {{ xdp: off, kernel_fib: off }}
+maintenance: {{ min_active_uplinks: 0 }}
+validate:
+  waive:
+    - {{ rule: SINGLE-POINT-OF-FAILURE, uplink: iap-a, reason: \"one access point in this test\" }}
+    - {{ rule: UPLINK-NO-PROBE, uplink: iap-a, reason: \"nothing to probe\" }}
+"
+    )
+}
+
+fn write_roas(path: &Path, roas: &[(&str, u8, u32)]) {
+    let entries: Vec<String> = roas
+        .iter()
+        .map(|(p, max, asn)| format!(r#"{{"prefix":"{p}","maxLength":{max},"asn":"AS{asn}"}}"#))
+        .collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!(r#"{{"roas":[{}]}}"#, entries.join(","))).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The rpki state of the path to `prefix`, or None without one.
+fn state(sluice: &Sluice<'_>, prefix: &str) -> Option<String> {
+    sluice
+        .paths(prefix)
+        .first()
+        .map(|p| p["rpki"].as_str().unwrap_or("(none)").to_owned())
+}
+
+fn wait_state(sluice: &Sluice<'_>, prefix: &str, want: Option<&str>) {
+    let mut last = None;
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(FOLLOW, &format!("{prefix} to be {want:?}"), || {
+            last = state(sluice, prefix);
+            last.as_deref() == want
+        })
+    }));
+    assert!(
+        ok.is_ok(),
+        "{prefix}: {last:?}, want {want:?}\nrpki: {}\nevents: {}",
+        sluice.cli(&["show", "rpki"]),
+        sluice.events()
+    );
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn invalid_routes_are_rejected_and_follow_the_cache() {
+    must_be_root();
+    let lab = Lab::new("rpki");
+    let (r, up) = (lab.node("r"), lab.node("up"));
+    lab.link(&r, "eth1", &up, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    up.addr("eth1", "203.0.113.1/30");
+
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(
+        &roas,
+        &[("20.1.0.0/16", 24, 65001), ("20.2.0.0/16", 24, 65002)],
+    );
+    let port = 8282;
+    let cache = r.spawn([
+        "stayrtr",
+        "-bind",
+        &format!("127.0.0.1:{port}"),
+        "-cache",
+        roas.to_str().unwrap(),
+        "-checktime=false",
+        "-metrics.addr",
+        "",
+        "-refresh",
+        "1",
+    ]);
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            // Valid, invalid by origin, invalid by length, not found.
+            .announce("20.1.0.0/24")
+            .announce(Announce::new("20.2.0.0/24").as_path(&[65009]))
+            .announce("20.1.1.128/25")
+            .announce("20.3.0.0/24"),
+    );
+    let sluice = Sluice::start(&r, &config("reject", port));
+    sluice.wait_established("203.0.113.1", UP);
+    wait_state(&sluice, "20.1.0.0/24", Some("valid"));
+    wait_state(&sluice, "20.3.0.0/24", Some("not-found"));
+    wait_until(FOLLOW, "both invalid routes held", || {
+        sluice.json(&["show", "rpki"])["invalid_routes"] == 2
+    });
+    assert_eq!(
+        state(&sluice, "20.2.0.0/24"),
+        None,
+        "wrong origin: rejected"
+    );
+    assert_eq!(
+        state(&sluice, "20.1.1.128/25"),
+        None,
+        "beyond maxLength: rejected"
+    );
+    let rpki = sluice.json(&["show", "rpki"]);
+    assert_eq!(rpki["vrps_v4"], 2, "{rpki}");
+    assert_eq!(rpki["invalid_routes"], 2, "{rpki}");
+    assert_eq!(rpki["caches"][0]["state"], "synced", "{rpki}");
+    assert_eq!(rpki["caches"][0]["version"], 1, "{rpki}");
+    let since = sluice.peer("203.0.113.1")["since"].clone();
+
+    // A ROA for the second origin: its route becomes valid and is learned;
+    // the first ROA narrowed to /16: its /24 becomes invalid and goes.
+    write_roas(
+        &roas,
+        &[
+            ("20.1.0.0/16", 16, 65001),
+            ("20.2.0.0/16", 24, 65002),
+            ("20.2.0.0/16", 24, 65009),
+        ],
+    );
+    wait_state(&sluice, "20.2.0.0/24", Some("valid"));
+    wait_state(&sluice, "20.1.0.0/24", None);
+    assert_eq!(state(&sluice, "20.3.0.0/24").as_deref(), Some("not-found"));
+    let rpki = sluice.json(&["show", "rpki"]);
+    assert_eq!(
+        (&rpki["vrps_v4"], &rpki["invalid_routes"]),
+        (&3.into(), &2.into()),
+        "{rpki}"
+    );
+    // No session reset and no route refresh: the routes were kept.
+    let peer = sluice.peer("203.0.113.1");
+    assert_eq!(
+        (&peer["state"], &peer["since"]),
+        (&"established".into(), &since),
+        "{peer}"
+    );
+    assert!(!sluice.has_event("route-refresh"), "{}", sluice.events());
+
+    // The cache goes away: the VRPs hold until stale_after, then every
+    // route is unknown and nothing is rejected.
+    cache.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        state(&sluice, "20.1.0.0/24"),
+        None,
+        "still rejected while fresh"
+    );
+    wait_state(&sluice, "20.1.0.0/24", Some("unknown"));
+    wait_state(&sluice, "20.1.1.128/25", Some("unknown"));
+    let rpki: Value = sluice.json(&["show", "rpki"]);
+    assert_eq!(
+        (&rpki["vrps_v4"], &rpki["invalid_routes"]),
+        (&0.into(), &0.into()),
+        "{rpki}"
+    );
+    assert!(rpki["source"].is_null(), "{rpki}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn deprefer_keeps_an_invalid_route_below_every_other() {
+    must_be_root();
+    let lab = Lab::new("rpki-deprefer");
+    let (r, up) = (lab.node("r"), lab.node("up"));
+    lab.link(&r, "eth1", &up, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    up.addr("eth1", "203.0.113.1/30");
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(&roas, &[("20.2.0.0/16", 24, 65002)]);
+    let port = 8282;
+    let _cache = r.spawn([
+        "stayrtr",
+        "-bind",
+        &format!("127.0.0.1:{port}"),
+        "-cache",
+        roas.to_str().unwrap(),
+        "-checktime=false",
+        "-metrics.addr",
+        "",
+        "-refresh",
+        "1",
+        // A cache of RFC 6810 only: the client falls back to version 0.
+        "-protocol",
+        "0",
+    ]);
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            .announce(Announce::new("20.2.0.0/24").as_path(&[65009])),
+    );
+    let sluice = Sluice::start(&r, &config("deprefer", port));
+    sluice.wait_established("203.0.113.1", UP);
+    wait_state(&sluice, "20.2.0.0/24", Some("invalid"));
+    let path = sluice.best("20.2.0.0/24").expect("learned");
+    assert_eq!(path["local_pref"], 0, "{path}");
+    let rpki = sluice.json(&["show", "rpki"]);
+    assert_eq!(rpki["caches"][0]["version"], 0, "{rpki}");
+    assert_eq!(rpki["invalid_routes"], 1, "{rpki}");
+
+    // Valid again: the route's own attributes come back.
+    write_roas(&roas, &[("20.2.0.0/16", 24, 65009)]);
+    wait_state(&sluice, "20.2.0.0/24", Some("valid"));
+    let path = sluice.best("20.2.0.0/24").expect("learned");
+    assert!(path["local_pref"] != 0, "{path}");
+    // A reload that turns rejecting on acts on what is held now.
+    write_roas(&roas, &[("20.2.0.0/16", 24, 65002)]);
+    wait_state(&sluice, "20.2.0.0/24", Some("invalid"));
+    sluice.reload(&config("reject", port));
+    wait_state(&sluice, "20.2.0.0/24", None);
+}
