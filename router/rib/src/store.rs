@@ -148,12 +148,14 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
         self.shards[k.shard()].get_mut(k)
     }
 
-    fn insert(&mut self, k: K, v: V) {
-        self.shards[k.shard()].insert(k, v);
+    /// True if `k` is new.
+    fn insert(&mut self, k: K, v: V) -> bool {
+        self.shards[k.shard()].insert(k, v).is_none()
     }
 
-    fn remove(&mut self, k: &K) {
-        self.shards[k.shard()].remove(k);
+    /// True if `k` was there.
+    fn remove(&mut self, k: &K) -> bool {
+        self.shards[k.shard()].remove(k).is_some()
     }
 
     fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -172,10 +174,31 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
 }
 
 /// Prefix → paths, for both families.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PrefixMap {
     v4: Sharded<u64, Paths>,
     v6: Sharded<(u128, u8), Paths>,
+    /// Prefixes per length, IPv4 then IPv6: who enumerates the
+    /// more-specifics of a prefix probes only the lengths in use.
+    per_len: [u32; 33 + 129],
+}
+
+impl Default for PrefixMap {
+    fn default() -> Self {
+        PrefixMap {
+            v4: Sharded::default(),
+            v6: Sharded::default(),
+            per_len: [0; 33 + 129],
+        }
+    }
+}
+
+/// The index of a prefix's length in [`PrefixMap::per_len`].
+fn len_slot(prefix: &Prefix) -> usize {
+    match prefix {
+        IpNet::V4(p) => usize::from(p.prefix_len()),
+        IpNet::V6(p) => 33 + usize::from(p.prefix_len()),
+    }
 }
 
 impl PrefixMap {
@@ -202,17 +225,33 @@ impl PrefixMap {
     }
 
     pub fn insert(&mut self, prefix: Prefix, paths: Paths) {
-        match prefix {
+        let new = match prefix {
             IpNet::V4(p) => self.v4.insert(key4(&p), paths),
             IpNet::V6(p) => self.v6.insert(key6(&p), paths),
+        };
+        if new {
+            self.per_len[len_slot(&prefix)] += 1;
         }
     }
 
     pub fn remove(&mut self, prefix: &Prefix) {
-        match prefix {
+        let was = match prefix {
             IpNet::V4(p) => self.v4.remove(&key4(p)),
             IpNet::V6(p) => self.v6.remove(&key6(p)),
+        };
+        if was {
+            self.per_len[len_slot(prefix)] -= 1;
         }
+    }
+
+    /// Whether some prefix of `prefix`'s family has length `len`.
+    pub fn has_length(&self, v4: bool, len: u8) -> bool {
+        let slot = if v4 {
+            usize::from(len)
+        } else {
+            33 + usize::from(len)
+        };
+        self.per_len.get(slot).is_some_and(|&n| n > 0)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Prefix, &Paths)> {
@@ -273,8 +312,16 @@ impl PrefixMap {
 
     /// Keeps the prefixes for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(Prefix, &mut Paths) -> bool) {
-        self.v4.retain(|k, v| keep(unkey4(*k), v));
-        self.v6.retain(|k, v| keep(unkey6(*k), v));
+        let per_len = &mut self.per_len;
+        let mut keep_counted = |p: Prefix, v: &mut Paths| {
+            let kept = keep(p, v);
+            if !kept {
+                per_len[len_slot(&p)] -= 1;
+            }
+            kept
+        };
+        self.v4.retain(|k, v| keep_counted(unkey4(*k), v));
+        self.v6.retain(|k, v| keep_counted(unkey6(*k), v));
     }
 }
 
@@ -344,6 +391,27 @@ mod tests {
             .collect();
         parts.sort();
         assert_eq!(parts, got, "the parts hold every prefix once");
+    }
+
+    #[test]
+    fn lengths_in_use_follow_inserts_and_removals() {
+        let mut m = PrefixMap::default();
+        for p in ["198.51.100.0/24", "2001:db8::/32", "2001:db8::/33"] {
+            m.insert(p.parse().unwrap(), Paths::One(path(1)));
+        }
+        assert!(m.has_length(true, 24) && m.has_length(false, 33) && !m.has_length(true, 25));
+        assert!(!m.has_length(false, 24), "the families are apart");
+        m.remove(&"2001:db8::/33".parse().unwrap());
+        m.remove(&"2001:db8::/33".parse().unwrap());
+        assert!(!m.has_length(false, 33) && m.has_length(false, 32));
+        m.insert("2001:db8::/33".parse().unwrap(), Paths::One(path(1)));
+        m.insert("2001:db8::/33".parse().unwrap(), Paths::One(path(2)));
+        m.retain(|p, _| p.prefix_len() != 33);
+        assert!(
+            !m.has_length(false, 33),
+            "counted once, and gone with retain"
+        );
+        assert!(m.has_length(false, 32));
     }
 
     #[test]

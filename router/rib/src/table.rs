@@ -177,6 +177,11 @@ impl Rib {
         touched
     }
 
+    /// Whether some prefix of that family (IPv4 if `v4`) has length `len`.
+    pub fn has_length(&self, v4: bool, len: u8) -> bool {
+        self.table.has_length(v4, len)
+    }
+
     pub fn paths(&self, prefix: &Prefix) -> &[Path] {
         self.table.get(prefix).map_or(&[], Paths::as_slice)
     }

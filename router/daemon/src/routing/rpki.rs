@@ -190,18 +190,38 @@ impl Routing {
                 redo.push(Redo::Release(*peer, *prefix));
             }
         }
-        for (prefix, paths) in self.rib.iter() {
-            if !affected(&prefix) {
-                continue;
-            }
+        let mut check = |prefix: Prefix, paths: &[sluice_rib::table::Path]| {
             for p in paths {
-                let uplink = self.rib.peer(p.peer).uplink.is_some();
-                if uplink
+                if self.rib.peer(p.peer).uplink.is_some()
                     && !rpki.held.contains_key(&(p.peer, prefix))
                     && rpki.validity(&prefix, self.rib.attrs.get(p.attrs).origin_as(asn))
                         == Validity::Invalid
                 {
                     redo.push(Redo::Act(p.peer, prefix, p.attrs));
+                }
+            }
+        };
+        // The routes the changed VRPs cover: probed for, or (for the first
+        // set, or VRPs too short to enumerate under) one walk of the RIB.
+        let probes: u64 = announced
+            .iter()
+            .chain(withdrawn)
+            .map(|v| probes(&self.rib, &v.prefix))
+            .fold(0, u64::saturating_add);
+        if !first && probes <= self.rib.prefixes() as u64 / 4 {
+            let mut candidates: Vec<Prefix> = Vec::new();
+            for v in announced.iter().chain(withdrawn) {
+                more_specifics(&self.rib, &v.prefix, &mut candidates);
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+            for prefix in candidates {
+                check(prefix, self.rib.paths(&prefix));
+            }
+        } else {
+            for (prefix, paths) in self.rib.iter() {
+                if affected(&prefix) {
+                    check(prefix, paths);
                 }
             }
         }
@@ -263,6 +283,56 @@ impl Routing {
     }
 }
 
+/// Hash lookups [`more_specifics`] would make under `prefix`: the
+/// more-specifics of each length the RIB holds.
+fn probes(rib: &Rib, prefix: &Prefix) -> u64 {
+    let (v4, bits) = match prefix {
+        Prefix::V4(_) => (true, 32u8),
+        Prefix::V6(_) => (false, 128u8),
+    };
+    (prefix.prefix_len()..=bits)
+        .filter(|&l| rib.has_length(v4, l))
+        .map(|l| {
+            1u64.checked_shl(u32::from(l - prefix.prefix_len()))
+                .unwrap_or(u64::MAX)
+        })
+        .fold(0, u64::saturating_add)
+}
+
+/// Every prefix of the RIB within `prefix` (itself included), found by
+/// looking each possible one up, lengths in use only.
+fn more_specifics(rib: &Rib, prefix: &Prefix, out: &mut Vec<Prefix>) {
+    let len = prefix.prefix_len();
+    match prefix {
+        Prefix::V4(p) => {
+            let base = u32::from(p.network());
+            for l in (len..=32).filter(|&l| rib.has_length(true, l)) {
+                for i in 0..1u64 << (l - len) {
+                    let addr = base | ((i as u32).checked_shl(32 - u32::from(l)).unwrap_or(0));
+                    let candidate =
+                        Prefix::V4(ipnet::Ipv4Net::new(addr.into(), l).expect("length checked"));
+                    if !rib.paths(&candidate).is_empty() {
+                        out.push(candidate);
+                    }
+                }
+            }
+        }
+        Prefix::V6(p) => {
+            let base = u128::from(p.network());
+            for l in (len..=128).filter(|&l| rib.has_length(false, l)) {
+                for i in 0..1u128 << (l - len) {
+                    let addr = base | i.checked_shl(128 - u32::from(l)).unwrap_or(0);
+                    let candidate =
+                        Prefix::V6(ipnet::Ipv6Net::new(addr.into(), l).expect("length checked"));
+                    if !rib.paths(&candidate).is_empty() {
+                        out.push(candidate);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The `rpki` of a path for `show routes`.
 pub fn state_of(
     rpki: Option<&Rpki>,
@@ -274,4 +344,110 @@ pub fn state_of(
     let rpki = rpki?;
     let origin = rib.attrs.get(attrs).origin_as(asn);
     Some(rpki.validity(prefix, origin).as_str().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use proptest::prelude::*;
+    use sluice_config::{Source, parse};
+    use sluice_rib::{PathAttrs, PeerInfo};
+    use sluice_wire::update::AS_SEQUENCE;
+
+    use super::*;
+    use crate::routing::Directory;
+
+    const CONFIG: &str = "\
+router: { id: 192.0.2.1, asn: 64500 }
+rpki: { caches: [{ address: 127.0.0.1 }], invalid: reject }
+dataplane: { xdp: off, kernel_fib: off }
+";
+
+    fn attrs(origin: u32) -> PathAttrs {
+        let mut as_path = vec![AS_SEQUENCE, 2];
+        as_path.extend(65001u32.to_be_bytes());
+        as_path.extend(origin.to_be_bytes());
+        PathAttrs {
+            as_path,
+            next_hop: Some(IpAddr::from([203, 0, 113, 1])),
+            ..Default::default()
+        }
+    }
+
+    fn net(addr: u32, len: u8) -> Prefix {
+        Prefix::V4(
+            ipnet::Ipv4Net::new(Ipv4Addr::from(addr), len)
+                .unwrap()
+                .trunc(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the deltas, and whether the covered routes are probed
+        /// for or walked to: exactly the invalid routes are out of the
+        /// RIB, each once, and every other is in it.
+        #[test]
+        fn exactly_the_invalid_routes_are_held(
+            routes in proptest::collection::vec((0u32..64, 16u8..27, 1u32..4), 1..300),
+            steps in proptest::collection::vec(
+                proptest::collection::vec((0u32..64, 14u8..27, 0u8..4, 1u32..4, any::<bool>()), 1..12),
+                1..6,
+            ),
+        ) {
+            let config = parse(&Source::new("t.yaml", CONFIG)).unwrap();
+            let (tx, _rx) = tokio::sync::mpsc::channel(1);
+            let mut r = Routing::new(&config, tx, Directory::default(), false);
+            let peer = r.rib.add_peer(PeerInfo {
+                name: "iap-a".into(),
+                address: IpAddr::from([203, 0, 113, 1]),
+                asn: 65001,
+                router_id: Ipv4Addr::new(203, 0, 113, 1),
+                ebgp: true,
+                uplink: Some(0),
+            });
+            // Routes in 20.0.0.0/10, spread so that short VRPs cover several.
+            let mut learned = std::collections::BTreeMap::new();
+            for (at, len, origin) in routes {
+                let prefix = net(0x1400_0000 + (at << 16) + (at << 9), len);
+                learned.insert(prefix, origin);
+            }
+            for (&prefix, &origin) in &learned {
+                r.rib.announce_attrs(peer, prefix, attrs(origin));
+            }
+            let mut vrps = std::collections::BTreeSet::new();
+            for step in steps {
+                let (mut add, mut del) = (Vec::new(), Vec::new());
+                for (at, len, extra, asn, announce) in step {
+                    let v = Vrp {
+                        prefix: net(0x1400_0000 + (at << 16), len),
+                        max_len: (len + extra).min(32),
+                        asn,
+                    };
+                    if announce && vrps.insert(v) {
+                        add.push(v);
+                    } else if !announce && vrps.remove(&v) {
+                        del.push(v);
+                    }
+                }
+                r.rpki_update(&add, &del, None, &config, &[true]);
+                let table = &r.rpki.as_ref().unwrap().vrps;
+                for (prefix, origin) in &learned {
+                    let invalid = table.validate(prefix, Some(*origin)) == Validity::Invalid;
+                    prop_assert_eq!(
+                        r.rib.paths(prefix).is_empty(),
+                        invalid,
+                        "{} (origin {}) after +{:?} -{:?}", prefix, origin, add, del
+                    );
+                }
+                let invalid = learned
+                    .iter()
+                    .filter(|(p, o)| table.validate(p, Some(**o)) == Validity::Invalid)
+                    .count();
+                prop_assert_eq!(r.rpki.as_ref().unwrap().acted_on(), invalid);
+            }
+        }
+    }
 }
