@@ -44,6 +44,8 @@ fi
 
 step "fuzz the BGP decoder (60 s)"
 scripts/fuzz.sh 60
+step "fuzz the RTR decoder and client (30 s)"
+scripts/fuzz.sh 30 rtr
 
 step "leftovers"
 netns_after=$(ours)
