@@ -93,6 +93,25 @@ pub struct Metrics {
     session_since: Family<PeerLabels, Gauge>,
     max_prefix: Family<PeerOnly, Gauge>,
     min_active: Gauge,
+    rpki: RpkiMetrics,
+}
+
+/// Route origin validation's gauges.
+#[derive(Debug, Clone, Default)]
+struct RpkiMetrics {
+    vrps: Family<FamilyLabels, Gauge>,
+    invalid_routes: Gauge,
+    cache_up: Family<CacheLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FamilyLabels {
+    family: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -231,7 +250,24 @@ impl Metrics {
             "Routes the data plane could not program (tbl8 groups or next-hop ids exhausted)",
             program_failures.clone(),
         );
+        let rpki = RpkiMetrics::default();
+        registry.register(
+            "rpki_vrps",
+            "VRPs in force, by family (0 while every route is unknown)",
+            rpki.vrps.clone(),
+        );
+        registry.register(
+            "rpki_invalid_routes",
+            "Invalid uplink routes kept out of the RIB or depreferred",
+            rpki.invalid_routes.clone(),
+        );
+        registry.register(
+            "rpki_cache_up",
+            "1 while the RTR session with a cache is synced",
+            rpki.cache_up.clone(),
+        );
         Metrics {
+            rpki,
             uplink_since,
             session_since,
             max_prefix,
@@ -409,6 +445,29 @@ impl Metrics {
         }
     }
 
+    pub fn set_rpki(&self, view: &sluice_control::RpkiView) {
+        let m = &self.rpki;
+        m.vrps.clear();
+        m.cache_up.clear();
+        if !view.enabled {
+            return;
+        }
+        for (family, n) in [("ipv4", view.vrps_v4), ("ipv6", view.vrps_v6)] {
+            m.vrps
+                .get_or_create(&FamilyLabels { family })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        m.invalid_routes
+            .set(i64::try_from(view.invalid_routes).unwrap_or(i64::MAX));
+        for c in &view.caches {
+            m.cache_up
+                .get_or_create(&CacheLabels {
+                    cache: c.cache.clone(),
+                })
+                .set(i64::from(c.state == "synced"));
+        }
+    }
+
     pub fn reload(&self, result: ReloadResult) {
         let result = match result {
             ReloadResult::Applied => "applied",
@@ -553,8 +612,26 @@ mod tests {
             },
             &DataplaneStatus::default(),
         );
+        m.set_rpki(&sluice_control::RpkiView {
+            enabled: true,
+            vrps_v4: 400_000,
+            invalid_routes: 12,
+            caches: vec![sluice_control::RtrCacheView {
+                cache: "192.0.2.10:8282".into(),
+                state: "synced".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
         m.reload(ReloadResult::Applied);
         let text = m.encode();
+        for line in [
+            "sluice_rpki_vrps{family=\"ipv4\"} 400000",
+            "sluice_rpki_invalid_routes 12",
+            "sluice_rpki_cache_up{cache=\"192.0.2.10:8282\"} 1",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
         assert!(
             text.contains("sluice_bgp_max_prefix{peer=\"iap-a\"} 100"),
             "{text}"
