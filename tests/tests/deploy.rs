@@ -35,7 +35,7 @@ fn alert_rules_check_and_pass_their_unit_tests() {
         return;
     };
     assert!(ok, "promtool check rules:\n{out}");
-    assert!(out.contains("7 rules found"), "{out}");
+    assert!(out.contains("8 rules found"), "{out}");
     let (ok, out) =
         promtool(&["test", "rules", "sluice.rules.test.yml"]).expect("promtool ran once");
     assert!(ok, "promtool test rules:\n{out}");

@@ -144,6 +144,20 @@ enum Show {
         /// The page after this prefix (an answer names the next one).
         #[arg(long, value_name = "PREFIX", conflicts_with = "prefix")]
         after: Option<String>,
+        /// Only paths from this session (an uplink's name or a neighbour's address).
+        #[arg(long, value_name = "NAME")]
+        peer: Option<String>,
+        /// Only paths with this community: 65001:7, a well-known name,
+        /// 65001:1:2 (large) or target:65001:10 (extended).
+        #[arg(long, value_name = "COMMUNITY")]
+        community: Option<String>,
+        /// Only paths whose AS path matches this regular expression, as
+        /// FRR's as-path access-lists (`_` is a boundary): '_3356_', '^65001_'.
+        #[arg(long, value_name = "REGEX")]
+        as_path: Option<String>,
+        /// Only paths of this RPKI state: valid, invalid, not-found, unknown.
+        #[arg(long, value_name = "STATE")]
+        rpki: Option<String>,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -303,6 +317,10 @@ fn main() -> ExitCode {
                     prefix,
                     limit,
                     after,
+                    peer,
+                    community,
+                    as_path,
+                    rpki,
                     read,
                 },
         } => ask(
@@ -311,6 +329,12 @@ fn main() -> ExitCode {
                 prefix,
                 limit,
                 after,
+                filters: sluice_control::RouteFilters {
+                    peer,
+                    community,
+                    as_path,
+                    rpki,
+                },
             },
         ),
         Command::Show {

@@ -464,7 +464,13 @@ pub fn routes(routes: &[RouteView], total: usize, next: Option<&str>) -> String 
                     ),
                     format!(
                         "{}{}",
-                        p.communities.join(" "),
+                        p.communities
+                            .iter()
+                            .chain(&p.large_communities)
+                            .chain(&p.extended_communities)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" "),
                         if p.stale { " (stale)" } else { "" }
                     ),
                 ]

@@ -43,6 +43,10 @@ pub enum Request {
         /// The page after this prefix (the previous answer's `next`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<String>,
+        /// Only paths that match every filter given (and the prefixes
+        /// that have one).
+        #[serde(default, skip_serializing_if = "RouteFilters::is_empty")]
+        filters: RouteFilters,
     },
     /// Re-read the config file; with `confirm_within_ms`, roll back unless
     /// `Confirm` arrives in time.
@@ -246,15 +250,66 @@ pub struct RouteView {
     pub paths: Vec<PathView>,
 }
 
+/// `show routes` filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteFilters {
+    /// The session's name (an uplink or a neighbour's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// `65001:7`, a well-known name, `65001:1:2` (large) or
+    /// `target:65001:10` (extended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    /// A regular expression over the AS path written as `65001 65002`
+    /// (AS_SETs as `{1,2}`); `_` matches a boundary, as in FRR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_path: Option<String>,
+    /// `valid`, `invalid`, `not-found` or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpki: Option<String>,
+}
+
+impl RouteFilters {
+    pub fn is_empty(&self) -> bool {
+        *self == RouteFilters::default()
+    }
+}
+
+/// An attribute Sluice does not interpret, as received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownAttribute {
+    pub code: u8,
+    pub flags: u8,
+    pub length: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathView {
     pub peer: String,
     pub next_hop: String,
     pub as_path: Vec<u32>,
     pub origin: String,
+    /// As best-path selection uses it: a missing MED counts as 0.
     pub med: Option<u32>,
+    /// As best-path selection uses it: the session's `local_pref`, or 100.
     pub local_pref: Option<u32>,
     pub communities: Vec<String>,
+    #[serde(default)]
+    pub large_communities: Vec<String>,
+    #[serde(default)]
+    pub extended_communities: Vec<String>,
+    /// `AS65001 192.0.2.1`.
+    #[serde(default)]
+    pub aggregator: Option<String>,
+    #[serde(default)]
+    pub atomic_aggregate: bool,
+    #[serde(default)]
+    pub originator_id: Option<String>,
+    #[serde(default)]
+    pub cluster_list: Vec<String>,
+    /// Optional transitive attributes passed on as received.
+    #[serde(default)]
+    pub unknown_attributes: Vec<UnknownAttribute>,
     pub best: bool,
     /// Shares traffic with the best path (ECMP).
     pub multipath: bool,

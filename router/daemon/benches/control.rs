@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sluice_config::{Config, Source, parse};
 use sluice_daemon::fib::placer::Placer;
-use sluice_daemon::routing::show::route_views;
+use sluice_daemon::routing::show::{Query, route_views};
 use sluice_rib::Rib;
 use sluice_wire::Prefix;
 
@@ -67,8 +67,19 @@ fn main() {
         (10_000, Some(deep), "a page of 10,000 half way"),
     ] {
         let t = median(|| {
-            let (t, (routes, next)) =
-                timed(|| route_views(&rib, None, after, &config, &active, limit, None));
+            let (t, (routes, next)) = timed(|| {
+                route_views(
+                    &rib,
+                    &config,
+                    &active,
+                    None,
+                    Query {
+                        after,
+                        limit,
+                        ..Query::default()
+                    },
+                )
+            });
             assert_eq!(routes.len(), limit);
             assert!(next.is_some());
             t
@@ -88,8 +99,19 @@ fn main() {
     println!("  before paging, any request of the table (collect and sort all): {unpaged:.2?}");
     let addr: Prefix = "198.51.100.7/32".parse().unwrap();
     let t = median(|| {
-        let (t, (routes, _)) =
-            timed(|| route_views(&rib, Some(&addr), None, &config, &active, 1, None));
+        let (t, (routes, _)) = timed(|| {
+            route_views(
+                &rib,
+                &config,
+                &active,
+                None,
+                Query {
+                    prefix: Some(addr),
+                    limit: 1,
+                    ..Query::default()
+                },
+            )
+        });
         assert_eq!(routes[0].prefix, "0.0.0.0/0");
         t
     });

@@ -30,6 +30,10 @@ pub struct PathAttrs {
     pub large_communities: Vec<(u32, u32, u32)>,
     /// Unrecognised optional transitive attributes, whole, to pass on.
     pub unknown: Vec<Vec<u8>>,
+    /// A route reflector's ORIGINATOR_ID and CLUSTER_LIST (RFC 4456):
+    /// kept to be shown; Sluice reflects nothing, so never sent.
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    pub cluster_list: Vec<u32>,
 }
 
 impl PathAttrs {
@@ -81,6 +85,15 @@ impl PathAttrs {
             communities,
             large_communities,
             unknown: a.unknown_transitive.iter().map(|u| u.to_vec()).collect(),
+            originator_id: a.originator_id,
+            cluster_list: a
+                .cluster_list
+                .map(|c| {
+                    c.chunks_exact(4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 

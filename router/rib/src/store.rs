@@ -268,13 +268,28 @@ impl PrefixMap {
     /// The first `limit` prefixes after `after` in prefix order (IPv4
     /// first, then by address and length), compared as the keys are stored.
     pub fn page(&self, after: Option<&Prefix>, limit: usize) -> Page<Prefix> {
+        self.page_where(after, limit, |_, _| true)
+    }
+
+    /// [`Self::page`] of the prefixes `keep` accepts, found in the same
+    /// single walk.
+    pub fn page_where(
+        &self,
+        after: Option<&Prefix>,
+        limit: usize,
+        mut keep: impl FnMut(&Prefix, &Paths) -> bool,
+    ) -> Page<Prefix> {
         let mut page = match after {
             Some(IpNet::V6(_)) => Page {
                 items: Vec::new(),
                 more: false,
             },
             _ => {
-                let keys = self.v4.iter().map(|(k, _)| *k);
+                let keys = self
+                    .v4
+                    .iter()
+                    .filter(|(k, v)| keep(&unkey4(**k), v))
+                    .map(|(k, _)| *k);
                 let after = after.and_then(|a| match a {
                     IpNet::V4(p) => Some(key4(p)),
                     IpNet::V6(_) => None,
@@ -287,7 +302,11 @@ impl PrefixMap {
                 IpNet::V6(p) => Some(key6(p)),
                 IpNet::V4(_) => None,
             });
-            let keys = self.v6.iter().map(|(k, _)| *k);
+            let keys = self
+                .v6
+                .iter()
+                .filter(|(k, v)| keep(&unkey6(**k), v))
+                .map(|(k, _)| *k);
             let v6 = smallest_after(keys, after, limit - page.items.len());
             page.more = v6.more;
             page.items.extend(v6.items.into_iter().map(unkey6));

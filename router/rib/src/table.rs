@@ -195,6 +195,18 @@ impl Rib {
         self.table.page(after, limit)
     }
 
+    /// [`Self::page`] of the prefixes with a path `keep` accepts.
+    pub fn page_where(
+        &self,
+        after: Option<&Prefix>,
+        limit: usize,
+        mut keep: impl FnMut(&Prefix, &Path) -> bool,
+    ) -> crate::page::Page<Prefix> {
+        self.table.page_where(after, limit, |prefix, paths| {
+            paths.as_slice().iter().any(|p| keep(prefix, p))
+        })
+    }
+
     /// How many parts [`Self::iter_part`] cuts the table into.
     pub fn parts(&self) -> usize {
         self.table.parts()

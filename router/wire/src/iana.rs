@@ -23,9 +23,12 @@ pub mod attr {
     pub const ATOMIC_AGGREGATE: u8 = 6;
     pub const AGGREGATOR: u8 = 7;
     pub const COMMUNITIES: u8 = 8;
+    pub const ORIGINATOR_ID: u8 = 9;
+    pub const CLUSTER_LIST: u8 = 10;
     pub const MP_REACH: u8 = 14;
     pub const MP_UNREACH: u8 = 15;
     pub const AS4_PATH: u8 = 17;
+    pub const EXTENDED_COMMUNITIES: u8 = 16;
     pub const AS4_AGGREGATOR: u8 = 18;
     pub const LARGE_COMMUNITIES: u8 = 32;
 

@@ -118,6 +118,9 @@ pub struct Attrs<'a> {
     pub aggregator: Option<&'a [u8]>,
     pub communities: Option<&'a [u8]>,
     pub large_communities: Option<&'a [u8]>,
+    /// RFC 4456: set by a route reflector (shown, never passed on).
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list: Option<&'a [u8]>,
     pub mp_reach: Option<MpReach<'a>>,
     pub mp_unreach: Option<MpUnreach<'a>>,
     /// Unrecognised optional transitive attributes, whole (flags, type, length, value),
@@ -145,7 +148,7 @@ fn expected_flags(code: u8) -> Option<u8> {
     use attr::*;
     Some(match code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => FLAG_TRANSITIVE,
-        MED | MP_REACH | MP_UNREACH => FLAG_OPTIONAL,
+        MED | MP_REACH | MP_UNREACH | ORIGINATOR_ID | CLUSTER_LIST => FLAG_OPTIONAL,
         AGGREGATOR | COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITIES => {
             FLAG_OPTIONAL | FLAG_TRANSITIVE
         }
@@ -350,6 +353,16 @@ impl<'a> Attrs<'a> {
                     return Err("LARGE_COMMUNITIES length is not a multiple of 12");
                 }
                 self.large_communities = Some(v);
+            }
+            attr::ORIGINATOR_ID => {
+                let b: [u8; 4] = v.try_into().map_err(|_| "ORIGINATOR_ID is not 4 octets")?;
+                self.originator_id = Some(Ipv4Addr::from(b));
+            }
+            attr::CLUSTER_LIST => {
+                if v.is_empty() || !v.len().is_multiple_of(4) {
+                    return Err("CLUSTER_LIST length is not a multiple of 4");
+                }
+                self.cluster_list = Some(v);
             }
             attr::MP_REACH | attr::MP_UNREACH if !carried_family(v) => {
                 // A family we do not carry (and did not negotiate): ignore

@@ -152,6 +152,15 @@ fn attributes(a: &Announce) -> String {
     for c in large {
         let _ = write!(s, "bgp_large_community.add(({})); ", c.replace(':', ","));
     }
+    for c in &a.ext_communities {
+        let (kind, rest) = c.split_once(':').expect("checked by Announce");
+        let kind = if kind == "target" { "rt" } else { "ro" };
+        let _ = write!(
+            s,
+            "bgp_ext_community.add(({kind}, {})); ",
+            rest.replace(':', ", ")
+        );
+    }
     // prepend() puts an ASN in front, so the path is built back to front.
     for asn in a.as_path.iter().rev() {
         let _ = write!(s, "bgp_path.prepend({asn}); ");

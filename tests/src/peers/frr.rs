@@ -234,6 +234,10 @@ fn route_map_config(a: &Announce) -> String {
     if let Some(lp) = a.local_pref {
         let _ = writeln!(c, " set local-preference {lp}");
     }
+    assert!(
+        a.ext_communities.is_empty(),
+        "extended communities: BIRD only"
+    );
     let (standard, large) = a.split_communities();
     if !standard.is_empty() {
         let _ = writeln!(c, " set community {}", standard.join(" "));

@@ -150,6 +150,10 @@ fn add(peer: &Peer<'_>, a: &Announce) {
     if let Some(lp) = a.local_pref {
         let _ = write!(cmd, " local-pref {lp}");
     }
+    assert!(
+        a.ext_communities.is_empty(),
+        "extended communities: BIRD only"
+    );
     let (standard, large) = a.split_communities();
     if !standard.is_empty() {
         let _ = write!(cmd, " community {}", standard.join(","));

@@ -141,6 +141,8 @@ pub struct Announce {
     pub local_pref: Option<u32>,
     /// `"a:b"` or `"a:b:c"` (large), numeric only.
     pub communities: Vec<String>,
+    /// `"target:a:b"` or `"origin:a:b"` (RFC 4360, two-octet AS); BIRD only.
+    pub ext_communities: Vec<String>,
 }
 
 impl Announce {
@@ -155,6 +157,7 @@ impl Announce {
             med: None,
             local_pref: None,
             communities: Vec::new(),
+            ext_communities: Vec::new(),
         }
     }
 
@@ -180,6 +183,18 @@ impl Announce {
             "community {community:?} must be numeric a:b or a:b:c"
         );
         self.communities.push(community.to_owned());
+        self
+    }
+
+    pub fn ext_community(mut self, community: &str) -> Announce {
+        let parts: Vec<&str> = community.split(':').collect();
+        assert!(
+            parts.len() == 3
+                && ["target", "origin"].contains(&parts[0])
+                && parts[1..].iter().all(|p| p.parse::<u32>().is_ok()),
+            "extended community {community:?} must be target:a:b or origin:a:b"
+        );
+        self.ext_communities.push(community.to_owned());
         self
     }
 

@@ -126,6 +126,7 @@ mod tests {
                 prefix: None,
                 limit: 1,
                 after: None,
+                filters: Default::default(),
             },
         ]
     }

@@ -363,7 +363,8 @@ impl Core {
                 prefix,
                 limit,
                 after,
-            } => self.show_routes(prefix.as_deref(), after.as_deref(), limit),
+                filters,
+            } => self.show_routes(prefix.as_deref(), after.as_deref(), limit, &filters),
             Request::Reload {
                 confirm_within_ms,
                 force,

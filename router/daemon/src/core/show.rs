@@ -42,6 +42,7 @@ impl Core {
         prefix: Option<&str>,
         after: Option<&str>,
         limit: usize,
+        filters: &sluice_control::RouteFilters,
     ) -> Response {
         let (filter, after) = match parse_args(prefix, after) {
             Ok(args) => args,
@@ -54,14 +55,23 @@ impl Core {
                 next: None,
             };
         };
+        let asn = self.config().router.asn.value;
+        let paths = match crate::routing::filter::Filter::new(filters, r.rpki.as_ref(), asn) {
+            Ok(f) => f,
+            Err(message) => return Response::Usage { message },
+        };
+        let query = crate::routing::show::Query {
+            prefix: filter,
+            after,
+            limit,
+            paths,
+        };
         let (routes, next) = crate::routing::show::route_views(
             &r.rib,
-            filter.as_ref(),
-            after,
             self.config(),
             &self.active(),
-            limit,
             r.rpki.as_ref(),
+            query,
         );
         Response::Routes {
             routes,

@@ -8,6 +8,7 @@
 mod backlog;
 pub use backlog::CHUNK as BACKLOG_CHUNK;
 mod export;
+pub mod filter;
 pub mod peers;
 pub mod rpki;
 pub mod show;

@@ -274,6 +274,51 @@ fn session_reset_cases() {
 }
 
 #[test]
+fn route_reflector_attributes_are_read_and_checked() {
+    let ibgp = Ctx {
+        four_octet_as: true,
+        ebgp: false,
+    };
+    let parse = |list: &[(u8, u8, &[u8])]| {
+        let msg = encode::update(&[], &attrs(list), &[24, 198, 51, 100]);
+        let Message::Update(u) = Message::decode(&msg).unwrap() else {
+            panic!()
+        };
+        Attrs::parse(&u, ibgp)
+            .map(|(a, v)| (a.originator_id, a.cluster_list.map(<[u8]>::to_vec), v))
+    };
+    let list = [
+        good_attrs(),
+        vec![
+            (FLAG_OPTIONAL, ORIGINATOR_ID, &[10, 0, 0, 7][..]),
+            (FLAG_OPTIONAL, CLUSTER_LIST, &[10, 0, 0, 1, 10, 0, 0, 2][..]),
+        ],
+    ]
+    .concat();
+    assert_eq!(
+        parse(&list).unwrap(),
+        (
+            Some(Ipv4Addr::new(10, 0, 0, 7)),
+            Some(vec![10, 0, 0, 1, 10, 0, 0, 2]),
+            Verdict::Use
+        )
+    );
+    // RFC 7606 §7.9, §7.10: malformed, the routes are treated as withdrawn.
+    for bad in [
+        (FLAG_OPTIONAL, ORIGINATOR_ID, &[10, 0, 0][..]),
+        (FLAG_OPTIONAL, CLUSTER_LIST, &[10, 0, 0, 1, 10][..]),
+        (
+            FLAG_OPTIONAL | FLAG_TRANSITIVE,
+            ORIGINATOR_ID,
+            &[10, 0, 0, 7][..],
+        ),
+    ] {
+        let list = [good_attrs(), vec![bad]].concat();
+        assert_eq!(parse(&list).unwrap().2, Verdict::TreatAsWithdraw, "{bad:?}");
+    }
+}
+
+#[test]
 fn unknown_transitive_is_kept_whole() {
     let list = [
         good_attrs(),

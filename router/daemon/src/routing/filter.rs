@@ -1,0 +1,176 @@
+//! `show routes` filters: which paths to show, parsed once per request.
+//!
+//! The AS-path filter is a regular expression over the path as FRR writes
+//! it (`65001 65002 {65003,65004}`), with FRR's `_` for any boundary, so an
+//! operator's `as-path access-list` pattern works as is. Its answer is kept
+//! per attribute set: a full table has a few thousand, not a million.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use sluice_config::values::{Community, LargeCommunity};
+use sluice_control::RouteFilters;
+use sluice_rib::attrs::{AttrId, PathAttrs};
+use sluice_rib::{Path, Rib};
+use sluice_rpki::Validity;
+use sluice_wire::Prefix;
+use sluice_wire::update::{AS_SEQUENCE, as_path_segments};
+
+use super::rpki::Rpki;
+use super::show::extended_communities;
+
+/// The longest AS-path pattern taken.
+const MAX_PATTERN: usize = 1024;
+
+/// A community to look for, in one of the three kinds.
+#[derive(Debug)]
+enum Wanted {
+    Standard(u32),
+    Large((u32, u32, u32)),
+    /// As [`extended_communities`] writes it.
+    Extended(String),
+}
+
+/// The parsed filters of one request.
+#[derive(Debug)]
+pub struct Filter<'a> {
+    peer: Option<String>,
+    community: Option<Wanted>,
+    as_path: Option<Regex>,
+    rpki: Option<(Validity, Option<&'a Rpki>, u32)>,
+    /// AS-path answers per attribute set.
+    seen: HashMap<AttrId, bool>,
+}
+
+/// An AS path as FRR shows it: sequences space-separated, sets in braces.
+pub fn as_path_text(a: &PathAttrs) -> String {
+    let mut parts = Vec::new();
+    for (kind, asns) in as_path_segments(&a.as_path, true) {
+        let asns: Vec<String> = asns.iter().map(u32::to_string).collect();
+        if kind == AS_SEQUENCE {
+            parts.extend(asns);
+        } else {
+            parts.push(format!("{{{}}}", asns.join(",")));
+        }
+    }
+    parts.join(" ")
+}
+
+/// FRR's regular expressions: `_` is a boundary between ASNs (or the
+/// start or the end).
+fn as_path_regex(pattern: &str) -> Result<Regex, String> {
+    if pattern.len() > MAX_PATTERN {
+        return Err(format!("--as-path: longer than {MAX_PATTERN} characters"));
+    }
+    let translated = pattern.replace('_', "(?:^|$|[ ,{}])");
+    Regex::new(&translated).map_err(|e| format!("--as-path {pattern:?}: {e}"))
+}
+
+impl<'a> Filter<'a> {
+    /// `None` when nothing is filtered.
+    pub fn new(
+        f: &RouteFilters,
+        rpki: Option<&'a Rpki>,
+        asn: u32,
+    ) -> Result<Option<Filter<'a>>, String> {
+        if f.is_empty() {
+            return Ok(None);
+        }
+        let community = f
+            .community
+            .as_deref()
+            .map(|c| {
+                if c.contains(|ch: char| ch.is_ascii_alphabetic()) && c.matches(':').count() == 2 {
+                    Ok(Wanted::Extended(c.to_string()))
+                } else if c.matches(':').count() == 2 {
+                    c.parse::<LargeCommunity>()
+                        .map(|l| Wanted::Large((l.0, l.1, l.2)))
+                } else {
+                    c.parse::<Community>().map(|c| Wanted::Standard(c.0))
+                }
+                .map_err(|e| format!("--community: {e}"))
+            })
+            .transpose()?;
+        let rpki = f
+            .rpki
+            .as_deref()
+            .map(|s| s.parse::<Validity>().map(|v| (v, rpki, asn)))
+            .transpose()
+            .map_err(|e| format!("--rpki: {e}"))?;
+        Ok(Some(Filter {
+            peer: f.peer.clone(),
+            community,
+            as_path: f.as_path.as_deref().map(as_path_regex).transpose()?,
+            rpki,
+            seen: HashMap::new(),
+        }))
+    }
+
+    /// Whether `path` to `prefix` passes every filter.
+    pub fn matches(&mut self, rib: &Rib, prefix: &Prefix, path: &Path) -> bool {
+        if let Some(peer) = &self.peer
+            && rib.peer(path.peer).name != *peer
+            && rib.peer(path.peer).address.to_string() != *peer
+        {
+            return false;
+        }
+        let a = rib.attrs.get(path.attrs);
+        let community_ok = match &self.community {
+            None => true,
+            Some(Wanted::Standard(c)) => a.communities.binary_search(c).is_ok(),
+            Some(Wanted::Large(l)) => a.large_communities.binary_search(l).is_ok(),
+            Some(Wanted::Extended(e)) => extended_communities(a).iter().any(|x| x == e),
+        };
+        if !community_ok {
+            return false;
+        }
+        if let Some((want, rpki, asn)) = self.rpki {
+            let state = rpki.map_or(Validity::Unknown, |r| r.validity(prefix, a.origin_as(asn)));
+            if state != want {
+                return false;
+            }
+        }
+        match &self.as_path {
+            None => true,
+            Some(re) => *self
+                .seen
+                .entry(path.attrs)
+                .or_insert_with(|| re.is_match(&as_path_text(a))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(segments: &[(u8, &[u32])]) -> PathAttrs {
+        let mut as_path = Vec::new();
+        for (kind, asns) in segments {
+            as_path.extend([*kind, asns.len() as u8]);
+            for a in *asns {
+                as_path.extend(a.to_be_bytes());
+            }
+        }
+        PathAttrs {
+            as_path,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn frr_style_patterns() {
+        let a = path(&[(AS_SEQUENCE, &[65001, 3356, 13335]), (1, &[7, 8])]);
+        assert_eq!(as_path_text(&a), "65001 3356 13335 {7,8}");
+        let m = |p: &str| as_path_regex(p).unwrap().is_match(&as_path_text(&a));
+        assert!(m("^65001_"));
+        assert!(m("_3356_"));
+        assert!(!m("_335_"), "a boundary, not a substring");
+        assert!(m("_13335_"));
+        assert!(m("_7_"), "inside a set");
+        assert!(!m("^3356"));
+        assert!(m(".*"));
+        assert!(as_path_regex("(").is_err());
+        assert!(as_path_regex(&"1".repeat(2000)).is_err());
+    }
+}
