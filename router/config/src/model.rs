@@ -13,7 +13,10 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::at::At;
-use crate::values::{Community, Duration, IfAddr, LargeCommunity, PolicyRef, Prefix};
+use crate::values::{
+    Community, CommunityPattern, Duration, ExtCommunity, IfAddr, LargeCommunity,
+    LargeCommunityPattern, LengthRange, NextHopMatch, PolicyRef, Prefix,
+};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -304,9 +307,29 @@ pub struct Term {
 #[serde(deny_unknown_fields)]
 pub struct Match {
     pub prefix_list: Option<At<String>>,
-    /// Any of these communities.
+    /// Any of these communities (patterns: `64500:*`).
     #[serde(default)]
-    pub communities: Vec<At<Community>>,
+    pub communities: Vec<At<CommunityPattern>>,
+    #[serde(default)]
+    pub large_communities: Vec<At<LargeCommunityPattern>>,
+    #[serde(default)]
+    pub extended_communities: Vec<At<ExtCommunity>>,
+    /// A regular expression over the AS path as FRR writes it
+    /// (`65001 65002 {7,8}`); `_` is a boundary.
+    pub as_path: Option<At<String>>,
+    /// Any of these origin ASes (RFC 6811's: the last of the path).
+    #[serde(default)]
+    pub origin_as: Vec<At<u32>>,
+    pub as_path_length: Option<At<LengthRange>>,
+    /// Any of these next hops (an address, or a network holding it).
+    #[serde(default)]
+    pub next_hop: Vec<At<NextHopMatch>>,
+    /// Every one of these matches too.
+    #[serde(default)]
+    pub all: Vec<At<Match>>,
+    /// At least one of these matches too.
+    #[serde(default)]
+    pub any: Vec<At<Match>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +337,8 @@ pub struct Match {
 pub enum Action {
     Accept,
     Reject,
+    /// Apply `set` and go on with the following term.
+    Next,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -325,6 +350,13 @@ pub struct Set {
     pub communities: Vec<At<Community>>,
     #[serde(default)]
     pub large_communities: Vec<At<LargeCommunity>>,
+    #[serde(default)]
+    pub extended_communities: Vec<At<ExtCommunity>>,
+    /// Removed (before `communities` are added).
+    #[serde(default)]
+    pub delete_communities: Vec<At<CommunityPattern>>,
+    #[serde(default)]
+    pub delete_large_communities: Vec<At<LargeCommunityPattern>>,
     pub prepend: Option<At<u8>>,
 }
 

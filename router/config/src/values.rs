@@ -338,3 +338,24 @@ mod tests {
         assert!("1:2".parse::<LargeCommunity>().is_err());
     }
 }
+
+mod patterns;
+pub use patterns::{
+    CommunityPattern, ExtCommunity, LargeCommunityPattern, LengthRange, NextHopMatch,
+};
+
+/// The longest AS-path pattern taken.
+pub const MAX_AS_PATH_PATTERN: usize = 1024;
+
+/// An AS-path regular expression as FRR's `as-path access-list` takes it,
+/// over the path written `65001 65002 {7,8}`: `_` stands for a boundary
+/// (the start, the end, a space, a brace or a comma).
+pub fn as_path_regex(pattern: &str) -> Result<regex::Regex, String> {
+    if pattern.len() > MAX_AS_PATH_PATTERN {
+        return Err(format!(
+            "an AS-path pattern of at most {MAX_AS_PATH_PATTERN} characters"
+        ));
+    }
+    let translated = pattern.replace('_', "(?:^|$|[ ,{}])");
+    regex::Regex::new(&translated).map_err(|e| format!("`{pattern}` is no regular expression: {e}"))
+}

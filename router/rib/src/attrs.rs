@@ -6,6 +6,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use sluice_wire::encode::TooLong;
+use sluice_wire::iana::attr::{
+    EXTENDED_COMMUNITIES, FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_TRANSITIVE,
+};
 use sluice_wire::update::{self, Attrs};
 
 /// ORIGIN values (RFC 4271 §5.1.1).
@@ -226,6 +229,62 @@ impl PathAttrs {
         }
     }
 
+    /// The AS path as FRR writes it, for AS-path regular expressions:
+    /// sequences space-separated, sets in braces (`65001 3356 {7,8}`).
+    pub fn as_path_text(&self) -> String {
+        let mut parts = Vec::new();
+        for (kind, asns) in update::as_path_segments(&self.as_path, true) {
+            let asns: Vec<String> = asns.iter().map(u32::to_string).collect();
+            if kind == update::AS_SEQUENCE {
+                parts.extend(asns);
+            } else {
+                parts.push(format!("{{{}}}", asns.join(",")));
+            }
+        }
+        parts.join(" ")
+    }
+
+    /// The EXTENDED_COMMUNITIES values (8 octets each), kept whole among
+    /// the unknown attributes.
+    pub fn extended_communities(&self) -> impl Iterator<Item = [u8; 8]> + '_ {
+        self.unknown
+            .iter()
+            .filter(|u| u.get(1) == Some(&EXTENDED_COMMUNITIES))
+            .flat_map(|u| {
+                let header = if u[0] & FLAG_EXTENDED != 0 { 4 } else { 3 };
+                u.get(header..)
+                    .unwrap_or(&[])
+                    .chunks_exact(8)
+                    .map(|c| <[u8; 8]>::try_from(c).expect("chunks of 8"))
+            })
+    }
+
+    /// Adds an extended community (to the attribute, which is created if
+    /// need be); one already there is not added twice.
+    pub fn add_extended_community(&mut self, c: [u8; 8]) {
+        if self.extended_communities().any(|x| x == c) {
+            return;
+        }
+        let mut values: Vec<u8> = self.extended_communities().flatten().collect();
+        values.extend(c);
+        self.unknown
+            .retain(|u| u.get(1) != Some(&EXTENDED_COMMUNITIES));
+        let mut attr = Vec::with_capacity(values.len() + 4);
+        match u8::try_from(values.len()) {
+            Ok(n) => attr.extend([FLAG_OPTIONAL | FLAG_TRANSITIVE, EXTENDED_COMMUNITIES, n]),
+            Err(_) => {
+                let n = u16::try_from(values.len()).unwrap_or(u16::MAX);
+                attr.extend([
+                    FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_EXTENDED,
+                    EXTENDED_COMMUNITIES,
+                ]);
+                attr.extend(n.to_be_bytes());
+            }
+        }
+        attr.extend(values);
+        self.unknown.push(attr);
+    }
+
     /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
     pub fn neighbor_as(&self) -> Option<u32> {
         match self.as_path.as_slice() {
@@ -400,6 +459,19 @@ mod tests {
             as_path,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn extended_communities_are_added_once_to_one_attribute() {
+        let mut a = path(&[65001, 3356]);
+        assert_eq!(a.as_path_text(), "65001 3356");
+        let rt = [0, 2, 0xfd, 0xe9, 0, 0, 0, 10];
+        a.add_extended_community(rt);
+        a.add_extended_community(rt);
+        a.add_extended_community([0, 3, 0, 1, 0, 0, 0, 2]);
+        assert_eq!(a.extended_communities().count(), 2);
+        assert_eq!(a.unknown.len(), 1, "one attribute");
+        assert_eq!(&a.unknown[0][..3], &[0xc0, EXTENDED_COMMUNITIES, 16]);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use ipnet::IpNet;
+use regex::Regex;
 use rustc_hash::FxHashMap;
-use sluice_config::model::{Action, Config, Term};
+use sluice_config::model::{Action, Config, Match, Term};
 use sluice_config::prefix_list::PrefixListEntry;
 use sluice_config::values::PolicyRef;
 use sluice_wire::Prefix;
@@ -95,6 +96,8 @@ impl PrefixList {
 pub struct Policies {
     lists: HashMap<String, PrefixList>,
     routes: HashMap<String, Vec<Term>>,
+    /// Every `as_path` pattern of the route policies, compiled.
+    as_paths: HashMap<String, Regex>,
     bogons: Vec<IpNet>,
     /// Whether `bogons` came from the config (then length limits do not apply).
     custom_bogons: bool,
@@ -121,6 +124,12 @@ impl Policies {
             .iter()
             .map(|(n, terms)| (n.clone(), terms.iter().map(|t| t.value.clone()).collect()))
             .collect();
+        let mut as_paths = HashMap::new();
+        for terms in config.policies.route_policies.values() {
+            for t in terms.iter() {
+                compile_as_paths(&t.matches, &mut as_paths);
+            }
+        }
         let (bogons, custom_bogons) = match &config.policies.bogons {
             Some(list) => (list.iter().map(|p| p.value.0).collect(), true),
             None => (
@@ -134,6 +143,7 @@ impl Policies {
         Policies {
             lists,
             routes,
+            as_paths,
             bogons,
             custom_bogons,
             asn: config.router.asn.value,
@@ -212,57 +222,132 @@ impl Policies {
         }
     }
 
-    /// First matching term decides; no match rejects.
+    /// The first matching term that accepts or rejects decides (a `next`
+    /// term applies its `set` and goes on); no such term rejects.
     fn run(&self, name: &str, prefix: &Prefix, attrs: &mut PathAttrs) -> bool {
         let Some(terms) = self.routes.get(name) else {
             return false;
         };
         for term in terms {
-            if !self.matches(term, prefix, attrs) {
+            if !self.matches(&term.matches, prefix, attrs) {
                 continue;
             }
             if term.action.value == Action::Reject {
                 return false;
             }
-            let set = &term.set;
-            if let Some(lp) = set.local_pref {
-                attrs.local_pref = Some(lp);
+            self.apply(term, attrs);
+            if term.action.value == Action::Accept {
+                return true;
             }
-            if let Some(med) = set.med {
-                attrs.med = Some(med);
-            }
-            for c in &set.communities {
-                attrs.communities.push(c.value.0);
-            }
-            attrs.communities.sort_unstable();
-            attrs.communities.dedup();
-            for c in &set.large_communities {
-                attrs
-                    .large_communities
-                    .push((c.value.0, c.value.1, c.value.2));
-            }
-            attrs.large_communities.sort_unstable();
-            attrs.large_communities.dedup();
-            if let Some(n) = &set.prepend {
-                attrs.prepend(self.asn, usize::from(n.value));
-            }
-            return true;
         }
         false
     }
 
-    fn matches(&self, term: &Term, prefix: &Prefix, attrs: &PathAttrs) -> bool {
-        let m = &term.matches;
+    fn apply(&self, term: &Term, attrs: &mut PathAttrs) {
+        let set = &term.set;
+        if let Some(lp) = set.local_pref {
+            attrs.local_pref = Some(lp);
+        }
+        if let Some(med) = set.med {
+            attrs.med = Some(med);
+        }
+        if !set.delete_communities.is_empty() {
+            attrs
+                .communities
+                .retain(|c| !set.delete_communities.iter().any(|p| p.matches(*c)));
+        }
+        for c in &set.communities {
+            attrs.communities.push(c.value.0);
+        }
+        attrs.communities.sort_unstable();
+        attrs.communities.dedup();
+        if !set.delete_large_communities.is_empty() {
+            attrs
+                .large_communities
+                .retain(|c| !set.delete_large_communities.iter().any(|p| p.matches(*c)));
+        }
+        for c in &set.large_communities {
+            attrs
+                .large_communities
+                .push((c.value.0, c.value.1, c.value.2));
+        }
+        attrs.large_communities.sort_unstable();
+        attrs.large_communities.dedup();
+        for c in &set.extended_communities {
+            attrs.add_extended_community(c.value.0);
+        }
+        if let Some(n) = &set.prepend {
+            attrs.prepend(self.asn, usize::from(n.value));
+        }
+    }
+
+    /// Every key given holds (within a list: any entry); `all` and `any`
+    /// nest.
+    fn matches(&self, m: &Match, prefix: &Prefix, attrs: &PathAttrs) -> bool {
         let list_ok = m.prefix_list.as_ref().is_none_or(|name| {
             self.lists
                 .get(name.as_str())
                 .is_some_and(|l| l.matches(prefix))
         });
-        let comm_ok = m.communities.is_empty()
-            || m.communities
-                .iter()
-                .any(|c| attrs.communities.binary_search(&c.value.0).is_ok());
-        list_ok && comm_ok
+        let any_of = |empty: bool, hit: &dyn Fn() -> bool| empty || hit();
+        list_ok
+            && any_of(m.communities.is_empty(), &|| {
+                attrs
+                    .communities
+                    .iter()
+                    .any(|c| m.communities.iter().any(|p| p.matches(*c)))
+            })
+            && any_of(m.large_communities.is_empty(), &|| {
+                attrs
+                    .large_communities
+                    .iter()
+                    .any(|c| m.large_communities.iter().any(|p| p.matches(*c)))
+            })
+            && any_of(m.extended_communities.is_empty(), &|| {
+                // Compared without the transitive bit of the type.
+                let norm = |mut c: [u8; 8]| {
+                    c[0] &= !0x40;
+                    c
+                };
+                attrs.extended_communities().any(|c| {
+                    m.extended_communities
+                        .iter()
+                        .any(|e| norm(e.value.0) == norm(c))
+                })
+            })
+            && any_of(m.origin_as.is_empty(), &|| {
+                attrs
+                    .origin_as(self.asn)
+                    .is_some_and(|o| m.origin_as.iter().any(|a| a.value == o))
+            })
+            && m.as_path_length
+                .as_ref()
+                .is_none_or(|r| r.contains(attrs.as_path_len()))
+            && any_of(m.next_hop.is_empty(), &|| {
+                attrs
+                    .next_hop
+                    .is_some_and(|nh| m.next_hop.iter().any(|n| n.value.0.contains(&nh)))
+            })
+            && m.as_path.as_ref().is_none_or(|p| {
+                self.as_paths
+                    .get(p.as_str())
+                    .is_some_and(|re| re.is_match(&attrs.as_path_text()))
+            })
+            && m.all.iter().all(|n| self.matches(n, prefix, attrs))
+            && (m.any.is_empty() || m.any.iter().any(|n| self.matches(n, prefix, attrs)))
+    }
+}
+
+/// Compiles the `as_path` patterns of `m` and of what it nests; the
+/// validator has refused those that do not compile.
+fn compile_as_paths(m: &Match, out: &mut HashMap<String, Regex>) {
+    if let Some(p) = &m.as_path
+        && let Ok(re) = sluice_config::values::as_path_regex(p)
+    {
+        out.insert(p.value.clone(), re);
+    }
+    for n in m.all.iter().chain(&m.any) {
+        compile_as_paths(n, out);
     }
 }
 
@@ -369,6 +454,81 @@ policies:
             &mut plain
         ));
         assert_eq!(plain.local_pref, Some(50));
+    }
+
+    /// The matches and sets beyond prefix lists and communities, each
+    /// shown to take effect and to hold back where it should not.
+    #[test]
+    fn the_richer_matches_and_sets() {
+        let config = "\
+router: { id: 192.0.2.1, asn: 64500 }
+policies:
+  route_policies:
+    p:
+      - { set: { delete_communities: [\"64500:*\"], delete_large_communities: [\"64500:*:*\"] }, action: next }
+      - { match: { as_path: \"_64666_\" }, action: reject }
+      - { match: { origin_as: [65010] }, action: accept, set: { local_pref: 10 } }
+      - { match: { as_path_length: \"4-\" }, action: accept, set: { local_pref: 20 } }
+      - match: { any: [{ large_communities: [\"65001:*:7\"] }, { extended_communities: [\"target:65001:10\"] }] }
+        action: accept
+        set: { local_pref: 30, extended_communities: [\"origin:64500:1\"] }
+      - { match: { next_hop: [203.0.113.0/30], communities: [\"*:100\"] }, action: accept, set: { local_pref: 40 } }
+      - { action: reject }
+";
+        let pol = Policies::new(&parse(&File::new("t.yaml", config)).unwrap());
+        let named = Some(PolicyRef::Named("p".into()));
+        let path = |asns: &[u32]| {
+            let mut as_path = vec![sluice_wire::update::AS_SEQUENCE, asns.len() as u8];
+            for x in asns {
+                as_path.extend(x.to_be_bytes());
+            }
+            PathAttrs {
+                as_path,
+                ..PathAttrs::default()
+            }
+        };
+        let run = |mut a: PathAttrs| {
+            let ok = pol.import(named.as_ref(), true, false, &p("20.0.0.0/24"), &mut a);
+            ok.then_some(a)
+        };
+        // The `next` term's deletions apply whatever decides later.
+        let mut a = path(&[65001, 65010]);
+        a.communities = vec![64500 << 16 | 1, 65001 << 16 | 5];
+        a.large_communities = vec![(64500, 1, 1), (65001, 1, 1)];
+        let got = run(a).expect("origin 65010 accepted");
+        assert_eq!(got.local_pref, Some(10));
+        assert_eq!(got.communities, [65001 << 16 | 5]);
+        assert_eq!(got.large_communities, [(65001, 1, 1)]);
+        assert!(
+            run(path(&[65001, 64666, 65010])).is_none(),
+            "as_path reject comes first"
+        );
+        assert!(
+            run(path(&[65001, 64667, 65011])).is_none(),
+            "_64666_ is a boundary match"
+        );
+        assert_eq!(run(path(&[65001, 1, 2, 3])).unwrap().local_pref, Some(20));
+        let mut a = path(&[65001]);
+        a.large_communities = vec![(65001, 9, 7)];
+        let got = run(a).unwrap();
+        assert_eq!(got.local_pref, Some(30));
+        assert_eq!(
+            got.extended_communities().collect::<Vec<_>>(),
+            [[0, 3, 0xfb, 0xf4, 0, 0, 0, 1]]
+        );
+        let mut a = path(&[65001]);
+        a.add_extended_community([0x40, 2, 0xfd, 0xe9, 0, 0, 0, 10]);
+        assert_eq!(
+            run(a).unwrap().local_pref,
+            Some(30),
+            "the transitive bit aside"
+        );
+        let mut a = path(&[65001]);
+        a.next_hop = Some("203.0.113.1".parse().unwrap());
+        a.communities = vec![65001 << 16 | 100];
+        assert_eq!(run(a.clone()).unwrap().local_pref, Some(40));
+        a.next_hop = Some("203.0.113.9".parse().unwrap());
+        assert!(run(a).is_none(), "both keys must hold");
     }
 
     #[test]

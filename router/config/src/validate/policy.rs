@@ -19,15 +19,7 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
             );
         }
         for term in terms.iter() {
-            if let Some(list) = &term.matches.prefix_list
-                && !policies.prefix_lists.contains_key(list.as_str())
-            {
-                out.push(
-                    PREFIX_LIST_UNKNOWN
-                        .at(list.pos, format!("route policy `{name}` matches prefix list `{}`, which is not defined", list.value))
-                        .help(defined("prefix lists", policies.prefix_lists.keys())),
-                );
-            }
+            check_match(name, &term.matches, policies, out);
         }
     }
     for (name, entries) in &policies.prefix_lists {
@@ -76,6 +68,75 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
             out.push(f);
         }
     }
+}
+
+/// Prefix lists exist and AS-path patterns compile, nested matches too.
+fn check_match(
+    name: &str,
+    m: &crate::model::Match,
+    policies: &crate::model::Policies,
+    out: &mut Vec<Finding>,
+) {
+    if let Some(list) = &m.prefix_list
+        && !policies.prefix_lists.contains_key(list.as_str())
+    {
+        out.push(
+            PREFIX_LIST_UNKNOWN
+                .at(
+                    list.pos,
+                    format!(
+                        "route policy `{name}` matches prefix list `{}`, which is not defined",
+                        list.value
+                    ),
+                )
+                .help(defined("prefix lists", policies.prefix_lists.keys())),
+        );
+    }
+    if let Some(p) = &m.as_path {
+        match crate::values::as_path_regex(p) {
+            Err(why) => {
+                out.push(POLICY_AS_PATH.at(p.pos, format!("route policy `{name}`: as_path {why}")))
+            }
+            // A path is digits, spaces, braces and commas: a pattern
+            // that no such text matches matches no route.
+            Ok(re) if !could_match(&re, p) => out.push(
+                POLICY_AS_PATH
+                    .at(
+                        p.pos,
+                        format!(
+                            "route policy `{name}`: as_path `{}` matches no AS path",
+                            p.value
+                        ),
+                    )
+                    .help(
+                        "an AS path is written `65001 65002 {7,8}`: ASNs, spaces, braces, commas",
+                    ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    for n in m.all.iter().chain(&m.any) {
+        check_match(name, n, policies, out);
+    }
+}
+
+/// Whether `re` can match some AS path: a pattern naming a letter (say,
+/// `AS65001` or `^as`) never does. Checked on the literal characters of
+/// the pattern, outside classes and escapes.
+fn could_match(_re: &regex::Regex, pattern: &str) -> bool {
+    let mut escaped = false;
+    let mut class = 0usize;
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' => class += 1,
+            ']' => class = class.saturating_sub(1),
+            c if class == 0 && c.is_ascii_alphabetic() => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {

@@ -171,6 +171,20 @@ fn cases() -> Vec<(&'static str, String, u32)> {
             18,
         ),
         (
+            "POLICY-AS-PATH",
+            format!(
+                "{BASE}policies:\n  route_policies:\n    p:\n      - {{ match: {{ any: [{{ as_path: \"_3356(\" }}] }}, action: accept }}\n"
+            ),
+            18,
+        ),
+        (
+            "POLICY-AS-PATH",
+            format!(
+                "{BASE}policies:\n  route_policies:\n    p:\n      - {{ match: {{ as_path: \"^AS65001\" }}, action: accept }}\n"
+            ),
+            18,
+        ),
+        (
             "PREFIX-LIST-MALFORMED",
             format!("{BASE}policies:\n  prefix_lists:\n    ours: [\"198.51.100.0/24 le 20\"]\n"),
             17,

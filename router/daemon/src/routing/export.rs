@@ -145,7 +145,11 @@ impl Routing {
             };
             let encoded = desired.map(|mut attrs| {
                 if strip {
-                    attrs.unknown.clear();
+                    // Extended communities are known: they pass, as
+                    // communities do (and an export policy may set them).
+                    attrs.unknown.retain(|u| {
+                        u.get(1) == Some(&sluice_wire::iana::attr::EXTENDED_COMMUNITIES)
+                    });
                 }
                 // Attributes that leave no room for the prefix in one
                 // message are not exported: withdrawn toward this peer.

@@ -8,19 +8,15 @@
 use std::collections::HashMap;
 
 use regex::Regex;
-use sluice_config::values::{Community, LargeCommunity};
+use sluice_config::values::{Community, LargeCommunity, as_path_regex};
 use sluice_control::RouteFilters;
-use sluice_rib::attrs::{AttrId, PathAttrs};
+use sluice_rib::attrs::AttrId;
 use sluice_rib::{Path, Rib};
 use sluice_rpki::Validity;
 use sluice_wire::Prefix;
-use sluice_wire::update::{AS_SEQUENCE, as_path_segments};
 
 use super::rpki::Rpki;
 use super::show::extended_communities;
-
-/// The longest AS-path pattern taken.
-const MAX_PATTERN: usize = 1024;
 
 /// A community to look for, in one of the three kinds.
 #[derive(Debug)]
@@ -40,30 +36,6 @@ pub struct Filter<'a> {
     rpki: Option<(Validity, Option<&'a Rpki>, u32)>,
     /// AS-path answers per attribute set.
     seen: HashMap<AttrId, bool>,
-}
-
-/// An AS path as FRR shows it: sequences space-separated, sets in braces.
-pub fn as_path_text(a: &PathAttrs) -> String {
-    let mut parts = Vec::new();
-    for (kind, asns) in as_path_segments(&a.as_path, true) {
-        let asns: Vec<String> = asns.iter().map(u32::to_string).collect();
-        if kind == AS_SEQUENCE {
-            parts.extend(asns);
-        } else {
-            parts.push(format!("{{{}}}", asns.join(",")));
-        }
-    }
-    parts.join(" ")
-}
-
-/// FRR's regular expressions: `_` is a boundary between ASNs (or the
-/// start or the end).
-fn as_path_regex(pattern: &str) -> Result<Regex, String> {
-    if pattern.len() > MAX_PATTERN {
-        return Err(format!("--as-path: longer than {MAX_PATTERN} characters"));
-    }
-    let translated = pattern.replace('_', "(?:^|$|[ ,{}])");
-    Regex::new(&translated).map_err(|e| format!("--as-path {pattern:?}: {e}"))
 }
 
 impl<'a> Filter<'a> {
@@ -100,7 +72,12 @@ impl<'a> Filter<'a> {
         Ok(Some(Filter {
             peer: f.peer.clone(),
             community,
-            as_path: f.as_path.as_deref().map(as_path_regex).transpose()?,
+            as_path: f
+                .as_path
+                .as_deref()
+                .map(as_path_regex)
+                .transpose()
+                .map_err(|e| format!("--as-path: {e}"))?,
             rpki,
             seen: HashMap::new(),
         }))
@@ -135,13 +112,16 @@ impl<'a> Filter<'a> {
             Some(re) => *self
                 .seen
                 .entry(path.attrs)
-                .or_insert_with(|| re.is_match(&as_path_text(a))),
+                .or_insert_with(|| re.is_match(&a.as_path_text())),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use sluice_rib::attrs::PathAttrs;
+    use sluice_wire::update::AS_SEQUENCE;
+
     use super::*;
 
     fn path(segments: &[(u8, &[u32])]) -> PathAttrs {
@@ -161,8 +141,8 @@ mod tests {
     #[test]
     fn frr_style_patterns() {
         let a = path(&[(AS_SEQUENCE, &[65001, 3356, 13335]), (1, &[7, 8])]);
-        assert_eq!(as_path_text(&a), "65001 3356 13335 {7,8}");
-        let m = |p: &str| as_path_regex(p).unwrap().is_match(&as_path_text(&a));
+        assert_eq!(a.as_path_text(), "65001 3356 13335 {7,8}");
+        let m = |p: &str| as_path_regex(p).unwrap().is_match(&a.as_path_text());
         assert!(m("^65001_"));
         assert!(m("_3356_"));
         assert!(!m("_335_"), "a boundary, not a substring");
