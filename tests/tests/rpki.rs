@@ -247,3 +247,99 @@ fn deprefer_keeps_an_invalid_route_below_every_other() {
     sluice.reload(&config("reject", port));
     wait_state(&sluice, "20.2.0.0/24", None);
 }
+
+/// An import policy that matches on the state: it is run again on the
+/// routes as received when VRPs change, without a route refresh.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_policy_matching_rpki_decides_again_when_vrps_change() {
+    must_be_root();
+    let lab = Lab::new("rpki-policy");
+    let (r, up) = (lab.node("r"), lab.node("up"));
+    lab.link(&r, "eth1", &up, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    up.addr("eth1", "203.0.113.1/30");
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(&roas, &[("20.1.0.0/16", 24, 65001)]);
+    let port = 8282;
+    let cache = r.spawn([
+        "stayrtr",
+        "-bind",
+        &format!("127.0.0.1:{port}"),
+        "-cache",
+        roas.to_str().unwrap(),
+        "-checktime=false",
+        "-metrics.addr",
+        "",
+        "-refresh",
+        "1",
+    ]);
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            .announce("20.1.0.0/24")
+            .announce(Announce::new("20.2.0.0/24").as_path(&[65009]))
+            .announce(Announce::new("20.1.1.0/24").as_path(&[65009])),
+    );
+    let config = config("accept", port)
+        .replace("import: full-table", "import: by-rpki")
+        .replace(
+            "policies:\n  bogons: []\n",
+            "policies:\n  bogons: []\n  route_policies:\n    by-rpki:\n      \
+             - { match: { rpki: invalid }, action: reject }\n      \
+             - { match: { rpki: not-found }, action: accept, set: { local_pref: 50 } }\n      \
+             - { action: accept, set: { local_pref: 200 } }\n",
+        );
+    let sluice = Sluice::start(&r, &config);
+    sluice.wait_established("203.0.113.1", UP);
+    let lp = |prefix: &str| {
+        sluice
+            .best(prefix)
+            .map(|p| p["local_pref"].as_u64().unwrap())
+    };
+    let wait_lp = |prefix: &str, want: Option<u64>| {
+        let mut last = None;
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(FOLLOW, &format!("{prefix} at local-pref {want:?}"), || {
+                last = lp(prefix);
+                last == want
+            })
+        }));
+        assert!(
+            ok.is_ok(),
+            "{prefix}: {last:?}, want {want:?}\n{}",
+            sluice.cli(&["show", "rpki"])
+        );
+    };
+    wait_lp("20.1.0.0/24", Some(200));
+    wait_lp("20.2.0.0/24", Some(50));
+    assert_eq!(lp("20.1.1.0/24"), None, "invalid: the policy rejects it");
+    let since = sluice.peer("203.0.113.1")["since"].clone();
+
+    // 20.2.0.0/24 becomes invalid, 20.1.1.0/24 valid.
+    write_roas(
+        &roas,
+        &[
+            ("20.1.0.0/16", 24, 65001),
+            ("20.1.0.0/16", 24, 65009),
+            ("20.2.0.0/16", 24, 65002),
+        ],
+    );
+    wait_lp("20.1.1.0/24", Some(200));
+    wait_lp("20.2.0.0/24", None);
+    assert_eq!(lp("20.1.0.0/24"), Some(200));
+    let peer = sluice.peer("203.0.113.1");
+    assert_eq!(
+        (&peer["state"], &peer["since"]),
+        (&"established".into(), &since),
+        "{peer}"
+    );
+    assert!(!sluice.has_event("route-refresh"), "{}", sluice.events());
+
+    // No cache for stale_after: every route unknown, which the policy's
+    // last term accepts.
+    cache.stop();
+    wait_lp("20.2.0.0/24", Some(200));
+    assert_eq!(lp("20.1.1.0/24"), Some(200));
+}

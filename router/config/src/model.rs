@@ -324,12 +324,26 @@ pub struct Match {
     /// Any of these next hops (an address, or a network holding it).
     #[serde(default)]
     pub next_hop: Vec<At<NextHopMatch>>,
+    /// The route's origin validation state (with an `rpki` section; a
+    /// VRP change re-decides the routes it covers).
+    pub rpki: Option<At<RpkiState>>,
     /// Every one of these matches too.
     #[serde(default)]
     pub all: Vec<At<Match>>,
     /// At least one of these matches too.
     #[serde(default)]
     pub any: Vec<At<Match>>,
+}
+
+/// RFC 6811's states, as a policy matches them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RpkiState {
+    Valid,
+    Invalid,
+    NotFound,
+    /// No cache has delivered VRPs (or there is no `rpki` section).
+    Unknown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ipnet::IpNet;
 use regex::Regex;
 use rustc_hash::FxHashMap;
-use sluice_config::model::{Action, Config, Match, Term};
+use sluice_config::model::{Action, Config, Match, RpkiState, Term};
 use sluice_config::prefix_list::PrefixListEntry;
 use sluice_config::values::PolicyRef;
 use sluice_wire::Prefix;
@@ -98,6 +98,8 @@ pub struct Policies {
     routes: HashMap<String, Vec<Term>>,
     /// Every `as_path` pattern of the route policies, compiled.
     as_paths: HashMap<String, Regex>,
+    /// The route policies that match on the RPKI state.
+    by_rpki: std::collections::HashSet<String>,
     bogons: Vec<IpNet>,
     /// Whether `bogons` came from the config (then length limits do not apply).
     custom_bogons: bool,
@@ -125,9 +127,13 @@ impl Policies {
             .map(|(n, terms)| (n.clone(), terms.iter().map(|t| t.value.clone()).collect()))
             .collect();
         let mut as_paths = HashMap::new();
-        for terms in config.policies.route_policies.values() {
+        let mut by_rpki = std::collections::HashSet::new();
+        for (name, terms) in &config.policies.route_policies {
             for t in terms.iter() {
                 compile_as_paths(&t.matches, &mut as_paths);
+                if uses_rpki(&t.matches) {
+                    by_rpki.insert(name.clone());
+                }
             }
         }
         let (bogons, custom_bogons) = match &config.policies.bogons {
@@ -144,6 +150,7 @@ impl Policies {
             lists,
             routes,
             as_paths,
+            by_rpki,
             bogons,
             custom_bogons,
             asn: config.router.asn.value,
@@ -183,6 +190,20 @@ impl Policies {
         prefix: &Prefix,
         attrs: &mut PathAttrs,
     ) -> bool {
+        self.import_validated(policy, ebgp, from_uplink, prefix, attrs, None)
+    }
+
+    /// [`Policies::import_prefix`] for a route whose RPKI state is `rpki`
+    /// (`None`: unknown), for policies that match on it.
+    pub fn import_validated(
+        &self,
+        policy: Option<&PolicyRef>,
+        ebgp: bool,
+        from_uplink: bool,
+        prefix: &Prefix,
+        attrs: &mut PathAttrs,
+        rpki: Option<RpkiState>,
+    ) -> bool {
         if from_uplink && self.is_bogon(prefix) {
             return false;
         }
@@ -191,8 +212,14 @@ impl Policies {
             Some(PolicyRef::FullTable) => true,
             Some(PolicyRef::DefaultOnly) => prefix.prefix_len() == 0,
             Some(PolicyRef::Announce) => false,
-            Some(PolicyRef::Named(name)) => self.run(name, prefix, attrs),
+            Some(PolicyRef::Named(name)) => self.run(name, prefix, attrs, rpki),
         }
+    }
+
+    /// Whether `policy` matches on the RPKI state: its routes are then
+    /// decided again when VRPs change.
+    pub fn uses_rpki(&self, policy: Option<&PolicyRef>) -> bool {
+        matches!(policy, Some(PolicyRef::Named(n)) if self.by_rpki.contains(n))
     }
 
     /// Whether `policy` may rewrite attributes, so that each route needs
@@ -218,18 +245,24 @@ impl Policies {
             PolicyRef::FullTable => true,
             PolicyRef::DefaultOnly => source == Source::Local && prefix.prefix_len() == 0,
             PolicyRef::Announce => source == Source::Local && prefix.prefix_len() != 0,
-            PolicyRef::Named(name) => self.run(name, prefix, attrs),
+            PolicyRef::Named(name) => self.run(name, prefix, attrs, None),
         }
     }
 
     /// The first matching term that accepts or rejects decides (a `next`
     /// term applies its `set` and goes on); no such term rejects.
-    fn run(&self, name: &str, prefix: &Prefix, attrs: &mut PathAttrs) -> bool {
+    fn run(
+        &self,
+        name: &str,
+        prefix: &Prefix,
+        attrs: &mut PathAttrs,
+        rpki: Option<RpkiState>,
+    ) -> bool {
         let Some(terms) = self.routes.get(name) else {
             return false;
         };
         for term in terms {
-            if !self.matches(&term.matches, prefix, attrs) {
+            if !self.matches(&term.matches, prefix, attrs, rpki) {
                 continue;
             }
             if term.action.value == Action::Reject {
@@ -283,7 +316,13 @@ impl Policies {
 
     /// Every key given holds (within a list: any entry); `all` and `any`
     /// nest.
-    fn matches(&self, m: &Match, prefix: &Prefix, attrs: &PathAttrs) -> bool {
+    fn matches(
+        &self,
+        m: &Match,
+        prefix: &Prefix,
+        attrs: &PathAttrs,
+        rpki: Option<RpkiState>,
+    ) -> bool {
         let list_ok = m.prefix_list.as_ref().is_none_or(|name| {
             self.lists
                 .get(name.as_str())
@@ -333,9 +372,17 @@ impl Policies {
                     .get(p.as_str())
                     .is_some_and(|re| re.is_match(&attrs.as_path_text()))
             })
-            && m.all.iter().all(|n| self.matches(n, prefix, attrs))
-            && (m.any.is_empty() || m.any.iter().any(|n| self.matches(n, prefix, attrs)))
+            && m.rpki
+                .as_ref()
+                .is_none_or(|want| rpki.unwrap_or(RpkiState::Unknown) == want.value)
+            && m.all.iter().all(|n| self.matches(n, prefix, attrs, rpki))
+            && (m.any.is_empty() || m.any.iter().any(|n| self.matches(n, prefix, attrs, rpki)))
     }
+}
+
+/// Whether `m`, or a match it nests, asks for an RPKI state.
+fn uses_rpki(m: &Match) -> bool {
+    m.rpki.is_some() || m.all.iter().chain(&m.any).any(|n| uses_rpki(n))
 }
 
 /// Compiles the `as_path` patterns of `m` and of what it nests; the

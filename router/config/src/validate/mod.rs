@@ -63,6 +63,7 @@ rules! {
     POLICY_UNKNOWN = "POLICY-UNKNOWN", Error, "an import or export names a policy that `policies.route_policies` does not define";
     POLICY_SHADOWS_BUILTIN = "POLICY-SHADOWS-BUILTIN", Error, "a route policy has the name of a built-in policy";
     POLICY_AS_PATH = "POLICY-AS-PATH", Error, "a route policy's as_path is no regular expression, or one no AS path can match";
+    POLICY_RPKI_OFF = "POLICY-RPKI-OFF", Warning, "a route policy matches the RPKI state, but there is no `rpki` section";
     PREFIX_LIST_UNKNOWN = "PREFIX-LIST-UNKNOWN", Error, "a policy matches a prefix list that `policies.prefix_lists` does not define";
     PREFIX_LIST_MALFORMED = "PREFIX-LIST-MALFORMED", Error, "a prefix-list entry is not `PREFIX [ge N] [le M]` with sensible lengths";
     STATIC_NEXTHOP_OFFLINK = "STATIC-NEXTHOP-OFFLINK", Warning, "a static route's next hop is on none of the interfaces' subnets";

@@ -19,7 +19,7 @@ pub(super) fn check(config: &Config, out: &mut Vec<Finding>) {
             );
         }
         for term in terms.iter() {
-            check_match(name, &term.matches, policies, out);
+            check_match(name, &term.matches, policies, &config.rpki.is_some(), out);
         }
     }
     for (name, entries) in &policies.prefix_lists {
@@ -75,6 +75,7 @@ fn check_match(
     name: &str,
     m: &crate::model::Match,
     policies: &crate::model::Policies,
+    rpki_on: &bool,
     out: &mut Vec<Finding>,
 ) {
     if let Some(list) = &m.prefix_list
@@ -115,8 +116,17 @@ fn check_match(
             Ok(_) => {}
         }
     }
+    if let Some(state) = &m.rpki
+        && !*rpki_on
+    {
+        out.push(
+            POLICY_RPKI_OFF
+                .at(state.pos, format!("route policy `{name}` matches rpki, but there is no `rpki` section: every route is unknown"))
+                .help("add an `rpki` section with a cache"),
+        );
+    }
     for n in m.all.iter().chain(&m.any) {
-        check_match(name, n, policies, out);
+        check_match(name, n, policies, rpki_on, out);
     }
 }
 

@@ -185,6 +185,13 @@ fn cases() -> Vec<(&'static str, String, u32)> {
             18,
         ),
         (
+            "POLICY-RPKI-OFF",
+            format!(
+                "{BASE}policies:\n  route_policies:\n    p:\n      - {{ match: {{ rpki: invalid }}, action: reject }}\n"
+            ),
+            18,
+        ),
+        (
             "PREFIX-LIST-MALFORMED",
             format!("{BASE}policies:\n  prefix_lists:\n    ours: [\"198.51.100.0/24 le 20\"]\n"),
             17,

@@ -715,15 +715,28 @@ impl Routing {
             self.policies.looped(&base) || !self.peers[i].plausible(&base, peer_asn, config);
         let rewrites = Policies::rewrites(policy.as_ref());
         let own_asn = config.router.asn.value;
+        // A policy that matches on the RPKI state gets it, and the routes
+        // as received are kept to be decided again when VRPs change.
+        let by_rpki = self.rpki.is_some() && self.policies.uses_rpki(policy.as_ref());
+        let received = (by_rpki && !looped).then(|| self.rib.attrs.intern(base.clone()));
         // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
         for prefix in &routes.announce {
+            if let (Some(id), Some(r)) = (received, self.rpki.as_mut()) {
+                self.rib.attrs.retain(id);
+                r.keep_imported(&mut self.rib, rib_id, *prefix, id);
+            }
+            let state = self
+                .rpki
+                .as_ref()
+                .filter(|_| by_rpki)
+                .map(|r| rpki::policy_state(r.validity(prefix, base.origin_as(own_asn))));
             let accepted = if looped {
                 None
             } else if rewrites {
                 let mut a = base.clone();
                 self.policies
-                    .import_prefix(policy.as_ref(), ebgp, from_uplink, prefix, &mut a)
+                    .import_validated(policy.as_ref(), ebgp, from_uplink, prefix, &mut a, state)
                     .then(|| self.rib.attrs.intern(a))
             } else if self.policies.import_prefix(
                 policy.as_ref(),
@@ -748,7 +761,11 @@ impl Routing {
                 Some(id) => Some(id),
                 None => {
                     if let Some(r) = self.rpki.as_mut() {
-                        r.forget(&mut self.rib, rib_id, prefix);
+                        if looped {
+                            r.forget(&mut self.rib, rib_id, prefix);
+                        } else {
+                            r.forget_held(&mut self.rib, rib_id, prefix);
+                        }
                     }
                     None
                 }
@@ -764,6 +781,10 @@ impl Routing {
                     }
                 }
             }
+        }
+        if let Some(id) = received {
+            // The UPDATE's own reference; each route kept took one.
+            self.rib.attrs.release(id);
         }
         self.check_max_prefix(i, events);
         touched

@@ -10,7 +10,8 @@
 
 use rustc_hash::FxHashMap;
 use sluice_config::Config;
-use sluice_config::model::InvalidAction;
+use sluice_config::model::{InvalidAction, RpkiState};
+use sluice_config::values::PolicyRef;
 use sluice_rib::attrs::AttrId;
 use sluice_rib::{PeerId, Rib};
 use sluice_rpki::{Validity, Vrp, VrpTable};
@@ -30,6 +31,20 @@ pub struct Rpki {
     pub action: InvalidAction,
     /// Uplink routes acted on, with their attributes as imported.
     held: FxHashMap<(PeerId, Prefix), AttrId>,
+    /// The attributes as received (before import policy) of the routes
+    /// of sessions whose import policy matches on the RPKI state: what a
+    /// VRP change needs to run the policy again.
+    imported: FxHashMap<(PeerId, Prefix), AttrId>,
+}
+
+/// The policy language's name of a state.
+pub fn policy_state(v: Validity) -> RpkiState {
+    match v {
+        Validity::Valid => RpkiState::Valid,
+        Validity::Invalid => RpkiState::Invalid,
+        Validity::NotFound => RpkiState::NotFound,
+        Validity::Unknown => RpkiState::Unknown,
+    }
 }
 
 impl Rpki {
@@ -55,9 +70,25 @@ impl Rpki {
         self.held.len()
     }
 
-    /// `peer` withdrew `prefix`, or the policy now rejects it.
-    pub fn forget(&mut self, rib: &mut Rib, peer: PeerId, prefix: &Prefix) {
+    /// The policy rejects `prefix` from `peer` now: nothing is held.
+    pub fn forget_held(&mut self, rib: &mut Rib, peer: PeerId, prefix: &Prefix) {
         if let Some(old) = self.held.remove(&(peer, *prefix)) {
+            rib.attrs.release(old);
+        }
+    }
+
+    /// `peer` withdrew `prefix`: nothing of it is kept.
+    pub fn forget(&mut self, rib: &mut Rib, peer: PeerId, prefix: &Prefix) {
+        self.forget_held(rib, peer, prefix);
+        if let Some(old) = self.imported.remove(&(peer, *prefix)) {
+            rib.attrs.release(old);
+        }
+    }
+
+    /// Keeps `attrs` (one reference taken over) as `prefix`'s from `peer`
+    /// before import policy.
+    pub fn keep_imported(&mut self, rib: &mut Rib, peer: PeerId, prefix: Prefix, attrs: AttrId) {
+        if let Some(old) = self.imported.insert((peer, prefix), attrs) {
             rib.attrs.release(old);
         }
     }
@@ -115,12 +146,14 @@ impl Routing {
             return;
         };
         let attrs = &mut self.rib.attrs;
-        rpki.held.retain(|(p, _), id| {
-            if *p == peer {
-                attrs.release(*id);
-            }
-            *p != peer
-        });
+        for map in [&mut rpki.held, &mut rpki.imported] {
+            map.retain(|(p, _), id| {
+                if *p == peer {
+                    attrs.release(*id);
+                }
+                *p != peer
+            });
+        }
     }
 
     /// A new `rpki` section (or none): a changed action re-decides every
@@ -159,6 +192,9 @@ impl Routing {
         config: &Config,
         active: &[bool],
     ) {
+        // Sessions whose policy matches on the state: their routes are
+        // decided again from the top, policy first.
+        let by_policy = self.rpki_policy_peers();
         let Some(rpki) = self.rpki.as_mut() else {
             return;
         };
@@ -171,9 +207,9 @@ impl Routing {
         rpki.source = source;
         let first = !rpki.live;
         rpki.live = true;
-        if rpki.action == InvalidAction::Accept {
-            return;
-        }
+        // `accept` holds nothing: only policies that match on the state
+        // have something to decide again.
+        let acts = rpki.action != InvalidAction::Accept;
         // The changed VRPs, as an index of what they cover.
         let mut changed = VrpTable::default();
         for v in announced.iter().chain(withdrawn) {
@@ -181,9 +217,16 @@ impl Routing {
         }
         let affected = |p: &Prefix| first || changed.validate(p, None) != Validity::NotFound;
         let asn = config.router.asn.value;
+        let again: Vec<(PeerId, Prefix)> = rpki
+            .imported
+            .keys()
+            .filter(|(peer, prefix)| by_policy.contains_key(peer) && affected(prefix))
+            .copied()
+            .collect();
         let mut redo = Vec::new();
-        for ((peer, prefix), id) in &rpki.held {
-            if affected(prefix)
+        for ((peer, prefix), id) in rpki.held.iter().filter(|_| acts) {
+            if !by_policy.contains_key(peer)
+                && affected(prefix)
                 && rpki.validity(prefix, self.rib.attrs.get(*id).origin_as(asn))
                     != Validity::Invalid
             {
@@ -193,6 +236,7 @@ impl Routing {
         let mut check = |prefix: Prefix, paths: &[sluice_rib::table::Path]| {
             for p in paths {
                 if self.rib.peer(p.peer).uplink.is_some()
+                    && !by_policy.contains_key(&p.peer)
                     && !rpki.held.contains_key(&(p.peer, prefix))
                     && rpki.validity(&prefix, self.rib.attrs.get(p.attrs).origin_as(asn))
                         == Validity::Invalid
@@ -208,7 +252,9 @@ impl Routing {
             .chain(withdrawn)
             .map(|v| probes(&self.rib, &v.prefix))
             .fold(0, u64::saturating_add);
-        if !first && probes <= self.rib.prefixes() as u64 / 4 {
+        if !acts {
+            // Nothing to act on in the RIB.
+        } else if !first && probes <= self.rib.prefixes() as u64 / 4 {
             let mut candidates: Vec<Prefix> = Vec::new();
             for v in announced.iter().chain(withdrawn) {
                 more_specifics(&self.rib, &v.prefix, &mut candidates);
@@ -225,13 +271,82 @@ impl Routing {
                 }
             }
         }
-        let touched = self.redo(redo);
+        let mut touched = self.redo(redo);
+        touched.extend(self.decide_again(&again, &by_policy, asn));
+        touched.sort_unstable();
+        touched.dedup();
         self.propagate(&touched, config, active);
+    }
+
+    /// The established sessions whose import policy matches on the RPKI
+    /// state: their policy, whether they are eBGP, whether an uplink.
+    fn rpki_policy_peers(&self) -> FxHashMap<PeerId, (Option<PolicyRef>, bool, bool)> {
+        self.peers
+            .iter()
+            .filter(|p| self.policies.uses_rpki(p.conf.import.as_ref()))
+            .filter_map(|p| {
+                let uplink = matches!(p.conf.role, super::peers::Role::Uplink(_));
+                Some((p.rib_id?, (p.conf.import.clone(), p.conf.ebgp(), uplink)))
+            })
+            .collect()
+    }
+
+    /// Runs the import policy again on routes as received, with the
+    /// states the VRPs give now, and puts the outcome in the RIB.
+    fn decide_again(
+        &mut self,
+        again: &[(PeerId, Prefix)],
+        by_policy: &FxHashMap<PeerId, (Option<PolicyRef>, bool, bool)>,
+        asn: u32,
+    ) -> Vec<Prefix> {
+        let mut touched = Vec::new();
+        for &(peer, prefix) in again {
+            let Some(rpki) = self.rpki.as_ref() else {
+                break;
+            };
+            let (Some(&pre), Some((policy, ebgp, uplink))) =
+                (rpki.imported.get(&(peer, prefix)), by_policy.get(&peer))
+            else {
+                continue;
+            };
+            let mut a = self.rib.attrs.get(pre).clone();
+            let state = policy_state(rpki.validity(&prefix, a.origin_as(asn)));
+            let accepted = self
+                .policies
+                .import_validated(
+                    policy.as_ref(),
+                    *ebgp,
+                    *uplink,
+                    &prefix,
+                    &mut a,
+                    Some(state),
+                )
+                .then(|| self.rib.attrs.intern(a));
+            let admitted = match accepted {
+                Some(id) if *uplink => self.rpki_admit(peer, prefix, id, asn),
+                Some(id) => Some(id),
+                None => {
+                    if let Some(r) = self.rpki.as_mut() {
+                        r.forget_held(&mut self.rib, peer, &prefix);
+                    }
+                    None
+                }
+            };
+            match admitted {
+                Some(id) => self.rib.announce(peer, prefix, id),
+                None => {
+                    self.rib.withdraw(peer, &prefix);
+                }
+            }
+            touched.push(prefix);
+        }
+        touched
     }
 
     /// No cache answered for `stale_after`: every route is `unknown`, so
     /// every held route goes back.
     pub fn rpki_expire(&mut self, config: &Config, active: &[bool]) {
+        let by_policy = self.rpki_policy_peers();
         let Some(rpki) = self.rpki.as_mut() else {
             return;
         };
@@ -241,9 +356,19 @@ impl Routing {
         let redo = rpki
             .held
             .keys()
+            .filter(|(peer, _)| !by_policy.contains_key(peer))
             .map(|(peer, prefix)| Redo::Release(*peer, *prefix))
             .collect();
-        let touched = self.redo(redo);
+        let again: Vec<(PeerId, Prefix)> = rpki
+            .imported
+            .keys()
+            .filter(|(peer, _)| by_policy.contains_key(peer))
+            .copied()
+            .collect();
+        let mut touched = self.redo(redo);
+        touched.extend(self.decide_again(&again, &by_policy, config.router.asn.value));
+        touched.sort_unstable();
+        touched.dedup();
         self.propagate(&touched, config, active);
     }
 
