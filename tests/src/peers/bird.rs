@@ -201,10 +201,11 @@ fn session(c: &mut String, asn: u32, n: &NeighborSpec) {
         let _ = writeln!(c, "  graceful restart on;");
     }
     let afi = if n.address.is_ipv6() { "6" } else { "4" };
-    let _ = writeln!(
-        c,
-        "  ipv{afi} {{ import all; export filter export{afi}; }};"
-    );
+    let import = match &n.import_filter {
+        Some(f) => format!("import filter {{ {f} }};"),
+        None => "import all;".to_owned(),
+    };
+    let _ = writeln!(c, "  ipv{afi} {{ {import} export filter export{afi}; }};");
     let _ = writeln!(c, "}}");
 }
 
@@ -246,6 +247,7 @@ fn parse_routes(out: &str, sessions: &HashMap<String, IpAddr>) -> Vec<Route> {
                 med: None,
                 local_pref: None,
                 communities: Vec::new(),
+                ext_communities: Vec::new(),
             });
         }
     }
@@ -273,6 +275,20 @@ fn attribute(route: &mut Route, line: &str) {
         "BGP.med" => route.med = value.parse().ok(),
         "BGP.local_pref" => route.local_pref = value.parse().ok(),
         // `(65001,7) (65535,65281)` and `(65001, 1, 2)`.
+        // `(rt, 65001, 10) (ro, 64500, 1)`.
+        "BGP.ext_community" => {
+            for tuple in value.split('(').filter_map(|t| t.split_once(')')) {
+                let parts: Vec<&str> = tuple.0.split(',').map(str::trim).collect();
+                let kind = match parts.first() {
+                    Some(&"rt") => "target",
+                    Some(&"ro") => "origin",
+                    _ => "other",
+                };
+                route
+                    .ext_communities
+                    .push(format!("{kind}:{}", parts[1..].join(":")));
+            }
+        }
         "BGP.community" | "BGP.large_community" => {
             for tuple in value.split('(').filter_map(|t| t.split_once(')')) {
                 let parts: Vec<&str> = tuple.0.split(',').map(str::trim).collect();

@@ -298,6 +298,7 @@ fn parse_routes(out: &str) -> Vec<Route> {
                 med: number(&path["metric"]),
                 local_pref: number(&path["locPrf"]),
                 communities,
+                ext_communities: Vec::new(),
             });
         }
     }

@@ -244,6 +244,7 @@ fn parse_rib(out: &str) -> Vec<Route> {
                 med: None,
                 local_pref: None,
                 communities: Vec::new(),
+                ext_communities: Vec::new(),
             };
             for attr in path["attrs"].as_array().into_iter().flatten() {
                 attribute(&mut route, attr);

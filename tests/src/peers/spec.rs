@@ -72,6 +72,9 @@ pub struct NeighborSpec {
     pub hold_time: u16,
     /// GTSM (RFC 5082): send with TTL 255, accept only TTL 255 (BIRD only).
     pub ttl_security: bool,
+    /// The body of an import filter in BIRD's filter language (BIRD only;
+    /// otherwise everything is imported).
+    pub import_filter: Option<String>,
 }
 
 impl NeighborSpec {
@@ -86,7 +89,15 @@ impl NeighborSpec {
             graceful_restart: false,
             multihop: None,
             hold_time: 9,
+            import_filter: None,
         }
+    }
+
+    /// Imports through `filter` (BIRD's filter language, the statements
+    /// between the braces).
+    pub fn import_filter(mut self, filter: &str) -> NeighborSpec {
+        self.import_filter = Some(filter.to_owned());
+        self
     }
 
     pub fn local(mut self, address: IpAddr) -> NeighborSpec {
@@ -229,6 +240,8 @@ pub struct Route {
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
     pub communities: Vec<String>,
+    /// `target:65001:10`, `origin:64500:1` (BIRD only).
+    pub ext_communities: Vec<String>,
 }
 
 /// BGP session state (RFC 4271 section 8), as each daemon reports it.
