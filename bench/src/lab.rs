@@ -43,6 +43,8 @@ pub struct RunSpec<'a> {
     pub poll: Duration,
     pub sluice: &'a Path,
     pub exe: &'a Path,
+    /// RPKI: the ROA file StayRTR serves and its VRP count.
+    pub rpki: Option<(&'a Path, usize)>,
 }
 
 /// What one receiver did with one table.
@@ -213,7 +215,12 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         mode: spec.mode,
         dir: dir.clone(),
         sluice: spec.sluice.to_path_buf(),
+        rpki: spec.rpki.is_some(),
     };
+    // The cache first, so the receiver finds it at once.
+    let _cache = spec
+        .rpki
+        .map(|(roas, _)| recv.spawn(crate::roas::stayrtr(roas)));
     let daemon = recv.spawn(receiver.prepare());
     let deadline = Instant::now() + Duration::from_secs(30);
     while !receiver.ready() {
@@ -222,6 +229,25 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
             return out;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+    // Every VRP in the receiver before the session: the load is measured
+    // with validation on from its first route.
+    if let Some((_, vrps)) = spec.rpki {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match receiver.vrps() {
+                Ok(n) if n >= vrps as u64 => break,
+                _ if Instant::now() > deadline || !daemon.is_running() => {
+                    out.error = Some(format!(
+                        "the receiver never held the {vrps} VRPs ({:?}):\n{}",
+                        receiver.vrps(),
+                        tail(&daemon.log())
+                    ));
+                    return out;
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
     }
     let pid = daemon.pid();
     std::thread::sleep(Duration::from_millis(300));

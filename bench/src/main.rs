@@ -24,6 +24,7 @@ mod feeder;
 mod lab;
 mod receivers;
 mod report;
+mod roas;
 mod table;
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ use report::{MixResult, Runs};
 const USAGE: &str = "usage: fulltable [--v4 N] [--v6 M] [--sets K|both] [--only sluice,bird,gobgp]
                  [--dataplane off|xdp|full|all (default off; a comma list too)] [--runs N (default 5)]
                  [--seed S] [--timeout SECS] [--poll-ms MS] [--sluice PATH] [--json PATH]
+                 [--rpki VRPS (StayRTR serves about this many; receivers reject invalid routes)]
        fulltable feed --stream FILE --connect ADDR --asn ASN --router-id ID [--flag FILE --then FILE]
        fulltable stream [--v4 N] [--v6 M] [--sets K] [--seed S] --out FILE
            (writes the UPDATE stream to FILE, for running the feeder by hand)
@@ -66,6 +68,8 @@ struct Args {
     out: Option<PathBuf>,
     /// `bird` only: the next hop of every route.
     next_hop: Option<std::net::Ipv4Addr>,
+    /// VRPs served to the receivers (0: no RPKI).
+    rpki: usize,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +119,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         json: None,
         out: None,
         next_hop: None,
+        rpki: 0,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -158,6 +163,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--json" => a.json = Some(v?.into()),
             "--out" => a.out = Some(v?.into()),
             "--next-hop" => a.next_hop = Some(number(v?, flag)?),
+            "--rpki" => a.rpki = number(v?, flag)?,
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
@@ -220,6 +226,14 @@ fn bench(a: &Args) -> Result<(), String> {
             ));
         }
     }
+    if a.rpki > 0 {
+        if which("stayrtr").is_none() {
+            return Err("--rpki: stayrtr is not installed (scripts/setup.sh installs it)".into());
+        }
+        if a.only.contains(&Kind::Gobgp) {
+            return Err("--rpki: GoBGP is not set up for RPKI here; use --only sluice,bird".into());
+        }
+    }
     let work = tempfile::Builder::new()
         .prefix(&format!("sluice-fulltable-{}-", std::process::id()))
         .tempdir()
@@ -235,6 +249,14 @@ fn bench(a: &Args) -> Result<(), String> {
             feeder_asn: FEEDER_ASN,
         };
         let t = table::generate(&spec);
+        let rpki = (a.rpki > 0)
+            .then(|| {
+                let path = work.path().join(format!("roas-{sets}.json"));
+                roas::write(&t, a.rpki, &path)
+                    .map(|r| (path, r))
+                    .map_err(|e| format!("roas: {e}"))
+            })
+            .transpose()?;
         let stream = table::encode(&t, FEEDER_V4, FEEDER_V6);
         let write = |name: String, bytes: &[u8]| -> Result<PathBuf, String> {
             let path = work.path().join(name);
@@ -258,8 +280,19 @@ fn bench(a: &Args) -> Result<(), String> {
             stream.bytes.len() as f64 / 1e6,
             started.elapsed().as_secs_f64()
         );
+        if let Some((_, r)) = &rpki {
+            eprintln!(
+                "  RPKI: {} VRPs, {} routes of each session invalid",
+                r.vrps, r.invalid
+            );
+        }
+        let invalid = rpki.as_ref().map_or(0, |(_, r)| r.invalid);
         let mut mix = MixResult {
-            name: mix_name(sets),
+            name: format!(
+                "{}{}",
+                mix_name(sets),
+                if rpki.is_some() { "+r" } else { "" }
+            ),
             sets,
             sets_used: stream.sets_used,
             updates: stream.updates,
@@ -292,7 +325,8 @@ fn bench(a: &Args) -> Result<(), String> {
                     stream: &path,
                     stream2: &path2,
                     withdraw: &withdraw,
-                    total: mix.prefixes as u64,
+                    total: (mix.prefixes - invalid) as u64,
+                    rpki: rpki.as_ref().map(|(p, r)| (p.as_path(), r.vrps)),
                     samples: &samples,
                     timeout: a.timeout,
                     poll: a.poll,
@@ -307,9 +341,19 @@ fn bench(a: &Args) -> Result<(), String> {
         for p in [&path, &path2, &withdraw] {
             let _ = std::fs::remove_file(p);
         }
+        if let Some((p, _)) = &rpki {
+            let _ = std::fs::remove_file(p);
+        }
         results.push(mix);
     }
     print!("{}", report::render(&results, a.poll, a.runs));
+    if a.rpki > 0 {
+        println!(
+            "+r: RPKI on: StayRTR in each receiver's namespace serves VRPs for the table, 1% of them naming another origin; \
+             those routes are rejected (Sluice: rpki.invalid: reject; BIRD: protocol rpki, roa_check in the import filter) \
+             and the RIB counts exclude them. The VRPs are loaded before the session opens."
+        );
+    }
     let json_path = a
         .json
         .clone()
@@ -417,6 +461,7 @@ fn to_json(a: &Args, results: &[MixResult], sluice: &std::path::Path) -> serde_j
                 mode: Mode::Off,
                 dir: PathBuf::new(),
                 sluice: sluice.to_path_buf(),
+                rpki: false,
             };
             (k.name().to_owned(), json!(r.version()))
         })

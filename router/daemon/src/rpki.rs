@@ -137,7 +137,12 @@ enum End {
 
 impl Task {
     async fn run(mut self) {
+        // After a round of failures: 1 s, then twice as long each round up
+        // to the caches' retry interval (at most MAX_RETRY), so a cache
+        // that starts a moment after the daemon is found at once.
+        let mut backoff = MIN_RETRY;
         loop {
+            let synced_before = self.fresh_until;
             let mut i = 0;
             while i < self.caches.len() {
                 match self.session(i).await {
@@ -147,13 +152,19 @@ impl Task {
                 }
             }
             // Every cache failed: wait, but not past the set's expiry.
-            let retry = self
+            let ceiling = self
                 .caches
                 .iter()
                 .map(|c| Duration::from_secs(u64::from(c.client.intervals().retry)))
                 .min()
                 .unwrap_or(MAX_RETRY)
                 .clamp(MIN_RETRY, MAX_RETRY);
+            if self.fresh_until != synced_before {
+                // A cache answered in this round.
+                backoff = MIN_RETRY;
+            }
+            let retry = backoff.min(ceiling);
+            backoff = (backoff * 2).min(ceiling);
             for c in &mut self.caches {
                 c.set_state("waiting");
             }
