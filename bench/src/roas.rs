@@ -2,8 +2,9 @@
 //! JSON file StayRTR serves, and the cache run in the receiver's
 //! namespace.
 //!
-//! Every `step`-th prefix of the table gets a VRP for its own length and
-//! origin; one VRP in a hundred names another origin. Routes a VRP covers
+//! Every `step`-th prefix of the table with no more-specific in it gets a
+//! VRP for its own length and origin (so that, as in the DFZ, few routes
+//! are invalid); one VRP in a hundred names another origin. Routes a VRP covers
 //! without matching (that one, and more-specifics of other origins under
 //! a covering VRP) are invalid and every receiver rejects them: how many
 //! is found by validating the whole table, as the receivers will. The
@@ -50,20 +51,18 @@ pub fn write(table: &Table, wanted: usize, path: &Path) -> std::io::Result<Roas>
     json.push_str("{\"roas\":[");
     let mut vrps = 0;
     let mut table_vrps = VrpTable::default();
-    let prefixes = table
-        .v4
-        .iter()
-        .map(|(p, s)| (ipnet::IpNet::V4(*p), *s, table.v4.len()))
-        .enumerate()
-        .chain(
-            table
-                .v6
-                .iter()
-                .map(|(p, s)| (ipnet::IpNet::V6(*p), *s, table.v6.len()))
-                .enumerate(),
-        );
-    for (i, (prefix, set, family_len)) in prefixes {
-        if i % step != 0 {
+    // (prefix, set, whether a more-specific follows it: the table is in
+    // address order, a prefix before what it covers).
+    let v4 = table.v4.iter().enumerate().map(|(i, (p, s))| {
+        let covers = table.v4.get(i + 1).is_some_and(|(n, _)| p.contains(n));
+        (ipnet::IpNet::V4(*p), *s, covers, table.v4.len())
+    });
+    let v6 = table.v6.iter().enumerate().map(|(i, (p, s))| {
+        let covers = table.v6.get(i + 1).is_some_and(|(n, _)| p.contains(n));
+        (ipnet::IpNet::V6(*p), *s, covers, table.v6.len())
+    });
+    for (i, (prefix, set, covers, family_len)) in v4.enumerate().chain(v6.enumerate()) {
+        if i % step != 0 || covers {
             continue;
         }
         let Some(&origin) = table.sets[set as usize].as_path.last() else {

@@ -31,11 +31,15 @@ const MIN_RETRY: Duration = Duration::from_secs(1);
 /// What the task tells the route owner.
 #[derive(Debug)]
 pub enum Report {
-    /// VRPs to add and remove (the first report after a start or an
-    /// expiry is the whole set).
+    /// The cache's VRPs now, shared with the task; with the VRPs added
+    /// and removed since the last report, unless `reset` (another cache,
+    /// or the first report after a start or an expiry): then every route
+    /// is validated again.
     Vrps {
+        table: std::sync::Arc<VrpTable>,
         announced: Vec<Vrp>,
         withdrawn: Vec<Vrp>,
+        reset: bool,
         /// The cache they come from.
         source: String,
     },
@@ -300,20 +304,7 @@ impl Task {
     /// A response from cache `i` is complete: pass on what changed for
     /// the route owner.
     async fn synced(&mut self, i: usize, update: sluice_rpki::client::Update) -> bool {
-        let (announced, withdrawn) = match self.sent_from {
-            Some(s) if s == i => (update.announced, update.withdrawn),
-            // Another cache's set, or none: the whole difference.
-            from => {
-                let empty = VrpTable::default();
-                let old = from.map_or(&empty, |s| self.caches[s].client.table());
-                let new = self.caches[i].client.table();
-                let mut added: Vec<Vrp> = new.iter().filter(|v| !old.contains(v)).collect();
-                let mut gone: Vec<Vrp> = old.iter().filter(|v| !new.contains(v)).collect();
-                added.sort_unstable();
-                gone.sort_unstable();
-                (added, gone)
-            }
-        };
+        let same = self.sent_from == Some(i) && !update.reset;
         if self.sent_from != Some(i) {
             tracing::info!(cache = %self.caches[i].addr, "RPKI: validating with this cache's VRPs");
         }
@@ -327,17 +318,30 @@ impl Task {
             .duration_since(UNIX_EPOCH)
             .ok()
             .map(|d| d.as_secs());
-        let source = c.view.cache.clone();
-        if (!announced.is_empty() || !withdrawn.is_empty())
-            && self
-                .tx
-                .send(Report::Vrps {
-                    announced,
-                    withdrawn,
-                    source,
+        let report = if same {
+            if update.announced.is_empty() && update.withdrawn.is_empty() {
+                None
+            } else {
+                Some(Report::Vrps {
+                    table: c.client.snapshot(),
+                    announced: update.announced,
+                    withdrawn: update.withdrawn,
+                    reset: false,
+                    source: c.view.cache.clone(),
                 })
-                .await
-                .is_err()
+            }
+        } else {
+            // Another cache's set, or the first: validate everything anew.
+            Some(Report::Vrps {
+                table: c.client.snapshot(),
+                announced: Vec::new(),
+                withdrawn: Vec::new(),
+                reset: true,
+                source: c.view.cache.clone(),
+            })
+        };
+        if let Some(r) = report
+            && self.tx.send(r).await.is_err()
         {
             return false;
         }

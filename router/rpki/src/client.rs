@@ -10,6 +10,8 @@
 //! added and removed: a response's changes take effect together, at its
 //! End of Data, never half-way.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use crate::pdu::{ErrorCode, Frame, Intervals, Pdu, VERSION};
@@ -69,7 +71,9 @@ pub struct Client {
     session: Option<u16>,
     serial: Option<u32>,
     intervals: Intervals,
-    table: VrpTable,
+    /// Shared with whoever validates with it ([`Client::snapshot`]); a
+    /// delta copies it only while such a reader holds the old one.
+    table: Arc<VrpTable>,
     /// A Reset Query's answer so far.
     fresh: VrpTable,
     /// A Serial Query's answer so far: announce (true) or withdraw.
@@ -91,7 +95,7 @@ impl Client {
             session: None,
             serial: None,
             intervals: Intervals::default(),
-            table: VrpTable::default(),
+            table: Arc::default(),
             fresh: VrpTable::default(),
             delta: FxHashMap::default(),
         }
@@ -100,6 +104,12 @@ impl Client {
     /// The cache's VRPs as of the last End of Data.
     pub fn table(&self) -> &VrpTable {
         &self.table
+    }
+
+    /// The table itself, to validate with: nothing is copied until the
+    /// next delta changes it.
+    pub fn snapshot(&self) -> Arc<VrpTable> {
+        Arc::clone(&self.table)
     }
 
     /// The last End of Data's serial.
@@ -342,14 +352,15 @@ impl Client {
             let fresh = std::mem::take(&mut self.fresh);
             update.withdrawn = self.table.iter().filter(|v| !fresh.contains(v)).collect();
             update.announced = fresh.iter().filter(|v| !self.table.contains(v)).collect();
-            self.table = fresh;
-        } else {
+            self.table = Arc::new(fresh);
+        } else if !self.delta.is_empty() {
+            let table = Arc::make_mut(&mut self.table);
             for (vrp, announce) in self.delta.drain() {
                 if announce {
-                    self.table.insert(vrp);
+                    table.insert(vrp);
                     update.announced.push(vrp);
                 } else {
-                    self.table.remove(&vrp);
+                    table.remove(&vrp);
                     update.withdrawn.push(vrp);
                 }
             }

@@ -71,13 +71,16 @@ impl Core {
         match report {
             Report::Status(views) => self.rpki.views = views,
             Report::Vrps {
+                table,
                 announced,
                 withdrawn,
+                reset,
                 source,
             } => {
                 if let Some(r) = self.routing.as_mut() {
                     let first = r.rpki.as_ref().is_some_and(|r| !r.live);
-                    r.rpki_update(&announced, &withdrawn, Some(source.clone()), config, active);
+                    let from = Some(source.clone());
+                    r.rpki_replace(table, &announced, &withdrawn, reset, from, config, active);
                     if first {
                         let (v4, v6) = r.rpki.as_ref().map(|r| r.vrps.counts()).unwrap_or_default();
                         self.events.record(

@@ -8,6 +8,8 @@
 //! covers, here and in the RIB, so a route moves in or out without a
 //! session reset or a route refresh.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use sluice_config::Config;
 use sluice_config::model::{InvalidAction, RpkiState};
@@ -22,7 +24,8 @@ use super::Routing;
 /// The VRPs and what validation did.
 #[derive(Debug, Default)]
 pub struct Rpki {
-    pub vrps: VrpTable,
+    /// Shared with the RTR task's client: one copy of the VRPs.
+    pub vrps: Arc<VrpTable>,
     /// A cache's VRPs are in force; otherwise every route is `unknown`
     /// and none is acted on.
     pub live: bool,
@@ -171,23 +174,66 @@ impl Routing {
             (Some(a), Some(r)) => {
                 r.action = a;
                 // Released as they are, then acted on anew.
-                let live = r.live;
-                let vrps = std::mem::take(&mut r.vrps);
+                let (live, source) = (r.live, r.source.clone());
+                let vrps = Arc::clone(&r.vrps);
                 self.rpki_expire(config, active);
                 if live {
-                    let all: Vec<Vrp> = vrps.iter().collect();
-                    let source = self.rpki.as_ref().and_then(|r| r.source.clone());
-                    self.rpki_update(&all, &[], source, config, active);
+                    self.rpki_replace(vrps, &[], &[], true, source, config, active);
                 }
             }
         }
     }
 
-    /// The caches' set changed: re-validate the routes it covers.
+    /// The caches' set changed by `announced` and `withdrawn`: applied
+    /// here, then the routes they cover are validated again.
     pub fn rpki_update(
         &mut self,
         announced: &[Vrp],
         withdrawn: &[Vrp],
+        source: Option<String>,
+        config: &Config,
+        active: &[bool],
+    ) {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return;
+        };
+        let table = Arc::make_mut(&mut rpki.vrps);
+        for v in withdrawn {
+            table.remove(v);
+        }
+        for v in announced {
+            table.insert(*v);
+        }
+        self.rpki_revalidate(announced, withdrawn, false, source, config, active);
+    }
+
+    /// The RTR task's table, which `announced` and `withdrawn` changed
+    /// since the last one (or anything, with `reset`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn rpki_replace(
+        &mut self,
+        table: Arc<VrpTable>,
+        announced: &[Vrp],
+        withdrawn: &[Vrp],
+        reset: bool,
+        source: Option<String>,
+        config: &Config,
+        active: &[bool],
+    ) {
+        let Some(rpki) = self.rpki.as_mut() else {
+            return;
+        };
+        rpki.vrps = table;
+        self.rpki_revalidate(announced, withdrawn, reset, source, config, active);
+    }
+
+    /// The VRPs in force changed by `announced` and `withdrawn` (anyhow,
+    /// with `reset`): the routes they cover are decided again.
+    fn rpki_revalidate(
+        &mut self,
+        announced: &[Vrp],
+        withdrawn: &[Vrp],
+        reset: bool,
         source: Option<String>,
         config: &Config,
         active: &[bool],
@@ -198,21 +244,16 @@ impl Routing {
         let Some(rpki) = self.rpki.as_mut() else {
             return;
         };
-        for v in withdrawn {
-            rpki.vrps.remove(v);
-        }
-        for v in announced {
-            rpki.vrps.insert(*v);
-        }
         rpki.source = source;
-        let first = !rpki.live;
+        let first = !rpki.live || reset;
         rpki.live = true;
         // `accept` holds nothing: only policies that match on the state
         // have something to decide again.
         let acts = rpki.action != InvalidAction::Accept;
-        // The changed VRPs, as an index of what they cover.
+        // The changed VRPs, as an index of what they cover (none needed
+        // when everything is decided again).
         let mut changed = VrpTable::default();
-        for v in announced.iter().chain(withdrawn) {
+        for v in announced.iter().chain(withdrawn).filter(|_| !first) {
             changed.insert(*v);
         }
         let affected = |p: &Prefix| first || changed.validate(p, None) != Validity::NotFound;
@@ -350,7 +391,7 @@ impl Routing {
         let Some(rpki) = self.rpki.as_mut() else {
             return;
         };
-        rpki.vrps = VrpTable::default();
+        rpki.vrps = Arc::default();
         rpki.live = false;
         rpki.source = None;
         let redo = rpki
