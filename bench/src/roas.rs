@@ -42,14 +42,29 @@ pub struct Roas {
     pub invalid: usize,
 }
 
-/// Writes VRPs for every `total / wanted`-th prefix (rounded up) of
-/// `table` to `path`: at most `wanted`.
+/// Writes VRPs for every n-th prefix of `table` with no more-specific, n
+/// chosen to give about `wanted` (at most that many), to `path`.
 pub fn write(table: &Table, wanted: usize, path: &Path) -> std::io::Result<Roas> {
-    let total = table.v4.len() + table.v6.len();
-    let step = total.div_ceil(wanted.max(1)).max(1);
+    // Spread over the prefixes that can have one (no more-specific).
+    let leaves =
+        |v: &[(ipnet::IpNet, u32)]| v.windows(2).filter(|w| !w[0].0.contains(&w[1].0)).count() + 1;
+    let v4: Vec<(ipnet::IpNet, u32)> = table
+        .v4
+        .iter()
+        .map(|(p, s)| (ipnet::IpNet::V4(*p), *s))
+        .collect();
+    let v6: Vec<(ipnet::IpNet, u32)> = table
+        .v6
+        .iter()
+        .map(|(p, s)| (ipnet::IpNet::V6(*p), *s))
+        .collect();
+    let all_leaves = leaves(&v4) + leaves(&v6);
+    drop((v4, v6));
     let mut json = String::with_capacity(wanted * 64 + 16);
     json.push_str("{\"roas\":[");
     let mut vrps = 0;
+    // Leaves seen so far, of both families.
+    let mut leaf = 0usize;
     let mut table_vrps = VrpTable::default();
     // (prefix, set, whether a more-specific follows it: the table is in
     // address order, a prefix before what it covers).
@@ -62,7 +77,13 @@ pub fn write(table: &Table, wanted: usize, path: &Path) -> std::io::Result<Roas>
         (ipnet::IpNet::V6(*p), *s, covers, table.v6.len())
     });
     for (i, (prefix, set, covers, family_len)) in v4.enumerate().chain(v6.enumerate()) {
-        if i % step != 0 || covers {
+        if covers {
+            continue;
+        }
+        leaf += 1;
+        // Evenly spread: the leaves where leaf * wanted / all crosses a
+        // whole number.
+        if leaf * wanted / all_leaves == (leaf - 1) * wanted / all_leaves {
             continue;
         }
         let Some(&origin) = table.sets[set as usize].as_path.last() else {
