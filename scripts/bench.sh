@@ -7,6 +7,7 @@
 #   scripts/bench.sh --v4 10000 --v6 2000     # a quick check
 #   scripts/bench.sh --sets 260000 --only sluice,bird
 #   scripts/bench.sh --only sluice,bird --dataplane all --runs 5   # the README's table
+#   scripts/bench.sh --only sluice,bird --runs 3 --rpki 500000     # with RPKI validation (StayRTR)
 #
 # Data-plane benchmark (README.md, "Benchmarks"): `scripts/bench.sh xdp [ARGS]`
 # runs xdp-forwarding — packets per second per forwarding core for Sluice's
