@@ -34,7 +34,14 @@ pub struct PathAttrs {
     /// Unrecognised optional transitive attributes, whole, to pass on.
     pub unknown: Vec<Vec<u8>>,
     /// A route reflector's ORIGINATOR_ID and CLUSTER_LIST (RFC 4456):
-    /// kept to be shown; Sluice reflects nothing, so never sent.
+    /// kept to be shown; Sluice reflects nothing, so never sent. Boxed:
+    /// most routes have none, and a full table has 260k attribute sets.
+    pub reflected: Option<Box<Reflected>>,
+}
+
+/// ORIGINATOR_ID and CLUSTER_LIST of a reflected route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Reflected {
     pub originator_id: Option<std::net::Ipv4Addr>,
     pub cluster_list: Vec<u32>,
 }
@@ -88,15 +95,19 @@ impl PathAttrs {
             communities,
             large_communities,
             unknown: a.unknown_transitive.iter().map(|u| u.to_vec()).collect(),
-            originator_id: a.originator_id,
-            cluster_list: a
-                .cluster_list
-                .map(|c| {
-                    c.chunks_exact(4)
-                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect()
+            reflected: (a.originator_id.is_some() || a.cluster_list.is_some()).then(|| {
+                Box::new(Reflected {
+                    originator_id: a.originator_id,
+                    cluster_list: a
+                        .cluster_list
+                        .map(|c| {
+                            c.chunks_exact(4)
+                                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
-                .unwrap_or_default(),
+            }),
         }
     }
 

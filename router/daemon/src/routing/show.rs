@@ -130,10 +130,15 @@ fn path_view(rib: &Rib, path: &Path) -> PathView {
         extended_communities: extended_communities(a),
         aggregator: a.aggregator.as_deref().and_then(aggregator),
         atomic_aggregate: a.atomic_aggregate,
-        originator_id: a.originator_id.map(|o| o.to_string()),
+        originator_id: a
+            .reflected
+            .as_ref()
+            .and_then(|r| r.originator_id)
+            .map(|o| o.to_string()),
         cluster_list: a
-            .cluster_list
+            .reflected
             .iter()
+            .flat_map(|r| &r.cluster_list)
             .map(|c| Ipv4Addr::from(*c).to_string())
             .collect(),
         unknown_attributes: a
