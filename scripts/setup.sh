@@ -11,8 +11,9 @@ PACKAGES=(
   iproute2 ethtool iputils-ping tcpdump procps psmisc curl
   # the BGP implementations Sluice is tested against
   bird2 gobgpd frr
-  # the RPKI cache (RTR) the origin validation is tested against
-  stayrtr
+  # the RPKI cache (RTR) the origin validation is tested against, and
+  # ExaBGP as another upstream
+  stayrtr exabgp
   # promtool, for the alert rules in deploy/ (the server is not started)
   prometheus
 )

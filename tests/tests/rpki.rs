@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
 use sluice_e2e::sluice::Sluice;
-use sluice_testns::{Lab, must_be_root, wait_until};
+use sluice_testns::{Lab, Node, ProcessHandle, must_be_root, wait_until};
 
 const UP: Duration = Duration::from_secs(20);
 /// StayRTR re-reads its file every second and notifies at once.
@@ -60,6 +60,24 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+/// The router and its upstream on one link.
+fn site(lab: &Lab) -> (Node<'_>, Node<'_>) {
+    let (r, up) = (lab.node("r"), lab.node("up"));
+    lab.link(&r, "eth1", &up, "eth1");
+    r.addr("eth1", "203.0.113.2/30");
+    up.addr("eth1", "203.0.113.1/30");
+    (r, up)
+}
+
+/// StayRTR on `node`'s loopback serving `roas`, re-reading it every second.
+fn cache(node: &Node<'_>, roas: &Path, port: u16, extra: &[&str]) -> ProcessHandle {
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec!["stayrtr", "-bind", &bind, "-cache", roas.to_str().unwrap()];
+    args.extend(["-checktime=false", "-metrics.addr", "", "-refresh", "1"]);
+    args.extend(extra);
+    node.spawn(args)
+}
+
 /// The rpki state of the path to `prefix`, or None without one.
 fn state(sluice: &Sluice<'_>, prefix: &str) -> Option<String> {
     sluice
@@ -89,10 +107,7 @@ fn wait_state(sluice: &Sluice<'_>, prefix: &str, want: Option<&str>) {
 fn invalid_routes_are_rejected_and_follow_the_cache() {
     must_be_root();
     let lab = Lab::new("rpki");
-    let (r, up) = (lab.node("r"), lab.node("up"));
-    lab.link(&r, "eth1", &up, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    up.addr("eth1", "203.0.113.1/30");
+    let (r, up) = site(&lab);
 
     let roas = lab.log_dir().join("roas.json");
     write_roas(
@@ -100,18 +115,7 @@ fn invalid_routes_are_rejected_and_follow_the_cache() {
         &[("20.1.0.0/16", 24, 65001), ("20.2.0.0/16", 24, 65002)],
     );
     let port = 8282;
-    let cache = r.spawn([
-        "stayrtr",
-        "-bind",
-        &format!("127.0.0.1:{port}"),
-        "-cache",
-        roas.to_str().unwrap(),
-        "-checktime=false",
-        "-metrics.addr",
-        "",
-        "-refresh",
-        "1",
-    ]);
+    let cache = cache(&r, &roas, port, &[]);
     let _bird = Peer::start(
         &up,
         PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
@@ -199,28 +203,12 @@ fn invalid_routes_are_rejected_and_follow_the_cache() {
 fn deprefer_keeps_an_invalid_route_below_every_other() {
     must_be_root();
     let lab = Lab::new("rpki-deprefer");
-    let (r, up) = (lab.node("r"), lab.node("up"));
-    lab.link(&r, "eth1", &up, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    up.addr("eth1", "203.0.113.1/30");
+    let (r, up) = site(&lab);
     let roas = lab.log_dir().join("roas.json");
     write_roas(&roas, &[("20.2.0.0/16", 24, 65002)]);
     let port = 8282;
-    let _cache = r.spawn([
-        "stayrtr",
-        "-bind",
-        &format!("127.0.0.1:{port}"),
-        "-cache",
-        roas.to_str().unwrap(),
-        "-checktime=false",
-        "-metrics.addr",
-        "",
-        "-refresh",
-        "1",
-        // A cache of RFC 6810 only: the client falls back to version 0.
-        "-protocol",
-        "0",
-    ]);
+    // A cache of RFC 6810 only: the client falls back to version 0.
+    let _cache = cache(&r, &roas, port, &["-protocol", "0"]);
     let _bird = Peer::start(
         &up,
         PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
@@ -255,25 +243,11 @@ fn deprefer_keeps_an_invalid_route_below_every_other() {
 fn a_policy_matching_rpki_decides_again_when_vrps_change() {
     must_be_root();
     let lab = Lab::new("rpki-policy");
-    let (r, up) = (lab.node("r"), lab.node("up"));
-    lab.link(&r, "eth1", &up, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    up.addr("eth1", "203.0.113.1/30");
+    let (r, up) = site(&lab);
     let roas = lab.log_dir().join("roas.json");
     write_roas(&roas, &[("20.1.0.0/16", 24, 65001)]);
     let port = 8282;
-    let cache = r.spawn([
-        "stayrtr",
-        "-bind",
-        &format!("127.0.0.1:{port}"),
-        "-cache",
-        roas.to_str().unwrap(),
-        "-checktime=false",
-        "-metrics.addr",
-        "",
-        "-refresh",
-        "1",
-    ]);
+    let cache = cache(&r, &roas, port, &[]);
     let _bird = Peer::start(
         &up,
         PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
@@ -342,4 +316,74 @@ fn a_policy_matching_rpki_decides_again_when_vrps_change() {
     cache.stop();
     wait_lp("20.2.0.0/24", Some(200));
     assert_eq!(lp("20.1.1.0/24"), Some(200));
+}
+
+/// ExaBGP as the upstream (Debian's `exabgp`): its routes are classified
+/// the same way, and every attribute it sets is shown.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn routes_from_exabgp_are_classified_and_fully_shown() {
+    must_be_root();
+    let lab = Lab::new("rpki-exabgp");
+    let (r, up) = site(&lab);
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(
+        &roas,
+        &[("20.1.0.0/16", 24, 65001), ("20.2.0.0/16", 24, 65002)],
+    );
+    let port = 8282;
+    let _cache = cache(&r, &roas, port, &[]);
+    let conf = lab.log_dir().join("exabgp.conf");
+    std::fs::write(
+        &conf,
+        "neighbor 203.0.113.2 {
+    router-id 203.0.113.1;
+    local-address 203.0.113.1;
+    local-as 65001;
+    peer-as 64500;
+    static {
+        route 20.1.0.0/24 next-hop 203.0.113.1 as-path [ 65001 ] community [ 65001:1 ] large-community [ 65001:1:2 ] extended-community [ target:65001:10 ];
+        route 20.2.0.0/24 next-hop 203.0.113.1 as-path [ 65001 65009 ];
+        route 20.3.0.0/24 next-hop 203.0.113.1 as-path [ 65001 ];
+    }
+}
+",
+    )
+    .unwrap();
+    let _exabgp = up.spawn([
+        "env",
+        "exabgp.daemon.user=root",
+        "exabgp.daemon.drop=false",
+        "exabgp.api.cli=false",
+        "exabgp",
+        conf.to_str().unwrap(),
+    ]);
+    let sluice = Sluice::start(&r, &config("accept", port));
+    sluice.wait_established("203.0.113.1", UP);
+    wait_state(&sluice, "20.1.0.0/24", Some("valid"));
+    wait_state(&sluice, "20.2.0.0/24", Some("invalid"));
+    wait_state(&sluice, "20.3.0.0/24", Some("not-found"));
+    let p = sluice.best("20.1.0.0/24").expect("a path");
+    assert_eq!(p["communities"], serde_json::json!(["65001:1"]), "{p}");
+    assert_eq!(
+        p["large_communities"],
+        serde_json::json!(["65001:1:2"]),
+        "{p}"
+    );
+    assert_eq!(
+        p["extended_communities"],
+        serde_json::json!(["target:65001:10"]),
+        "{p}"
+    );
+    assert_eq!(
+        p["local_pref"], 100,
+        "the uplink's default, as the decision uses it: {p}"
+    );
+    let invalid = sluice.json(&["show", "routes", "--rpki", "invalid"]);
+    assert_eq!(invalid["routes"][0]["prefix"], "20.2.0.0/24", "{invalid}");
+    assert_eq!(
+        invalid["routes"].as_array().map(Vec::len),
+        Some(1),
+        "{invalid}"
+    );
 }
