@@ -60,6 +60,15 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+/// Sessions established so far: one per OPEN exchange.
+fn opens(sluice: &Sluice<'_>) -> usize {
+    sluice.json(&["show", "events"])["events"]
+        .as_array()
+        .map_or(0, |e| {
+            e.iter().filter(|e| e["kind"] == "session-up").count()
+        })
+}
+
 /// The router and its upstream on one link.
 fn site(lab: &Lab) -> (Node<'_>, Node<'_>) {
     let (r, up) = (lab.node("r"), lab.node("up"));
@@ -177,6 +186,7 @@ fn invalid_routes_are_rejected_and_follow_the_cache() {
         "{peer}"
     );
     assert!(!sluice.has_event("route-refresh"), "{}", sluice.events());
+    assert_eq!(opens(&sluice), 1, "one OPEN exchange: {}", sluice.events());
 
     // The cache goes away: the VRPs hold until stale_after, then every
     // route is unknown and nothing is rejected.
@@ -310,6 +320,7 @@ fn a_policy_matching_rpki_decides_again_when_vrps_change() {
         "{peer}"
     );
     assert!(!sluice.has_event("route-refresh"), "{}", sluice.events());
+    assert_eq!(opens(&sluice), 1, "one OPEN exchange: {}", sluice.events());
 
     // No cache for stale_after: every route unknown, which the policy's
     // last term accepts.

@@ -119,6 +119,17 @@ fn every_attribute_is_shown_and_every_filter_filters() {
         ["20.1.0.0/24"]
     );
     assert!(listed(&sluice, &["--community", "65001:2"]).is_empty());
+    // Patterns, of each kind.
+    assert_eq!(
+        listed(&sluice, &["--community", "65001:*"]),
+        ["20.1.0.0/24"]
+    );
+    assert_eq!(listed(&sluice, &["--community", "*:1:2"]), ["20.1.0.0/24"]);
+    assert_eq!(
+        listed(&sluice, &["--community", "target:65001:*"]),
+        ["20.1.0.0/24"]
+    );
+    assert!(listed(&sluice, &["--community", "origin:*:10"]).is_empty());
     assert_eq!(listed(&sluice, &["--as-path", "_13335$"]), ["20.2.0.0/24"]);
     assert_eq!(
         listed(&sluice, &["--as-path", "^65001_3356_"]),

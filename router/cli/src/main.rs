@@ -148,7 +148,8 @@ enum Show {
         #[arg(long, value_name = "NAME")]
         peer: Option<String>,
         /// Only paths with this community: 65001:7, a well-known name,
-        /// 65001:1:2 (large) or target:65001:10 (extended).
+        /// 65001:1:2 (large) or target:65001:10 (extended); `*` for any
+        /// part (65001:*, target:65001:*).
         #[arg(long, value_name = "COMMUNITY")]
         community: Option<String>,
         /// Only paths whose AS path matches this regular expression, as

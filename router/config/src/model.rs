@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::at::At;
 use crate::values::{
-    Community, CommunityPattern, Duration, ExtCommunity, IfAddr, LargeCommunity,
-    LargeCommunityPattern, LengthRange, NextHopMatch, PolicyRef, Prefix,
+    Community, CommunityPattern, Duration, ExtCommunity, ExtCommunityPattern, IfAddr,
+    LargeCommunity, LargeCommunityPattern, LengthRange, NextHopMatch, PolicyRef, Prefix,
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -312,8 +312,9 @@ pub struct Match {
     pub communities: Vec<At<CommunityPattern>>,
     #[serde(default)]
     pub large_communities: Vec<At<LargeCommunityPattern>>,
+    /// Any of these (patterns: `target:64500:*`).
     #[serde(default)]
-    pub extended_communities: Vec<At<ExtCommunity>>,
+    pub extended_communities: Vec<At<ExtCommunityPattern>>,
     /// A regular expression over the AS path as FRR writes it
     /// (`65001 65002 {7,8}`); `_` is a boundary.
     pub as_path: Option<At<String>>,

@@ -341,7 +341,8 @@ mod tests {
 
 mod patterns;
 pub use patterns::{
-    CommunityPattern, ExtCommunity, LargeCommunityPattern, LengthRange, NextHopMatch,
+    CommunityPattern, ExtCommunity, ExtCommunityPattern, LargeCommunityPattern, LengthRange,
+    NextHopMatch,
 };
 
 /// The longest AS-path pattern taken.

@@ -343,16 +343,10 @@ impl Policies {
                     .any(|c| m.large_communities.iter().any(|p| p.matches(*c)))
             })
             && any_of(m.extended_communities.is_empty(), &|| {
-                // Compared without the transitive bit of the type.
-                let norm = |mut c: [u8; 8]| {
-                    c[0] &= !0x40;
-                    c
-                };
-                attrs.extended_communities().any(|c| {
-                    m.extended_communities
-                        .iter()
-                        .any(|e| norm(e.value.0) == norm(c))
-                })
+                // Patterns compare without the transitive bit of the type.
+                attrs
+                    .extended_communities()
+                    .any(|c| m.extended_communities.iter().any(|p| p.matches(c)))
             })
             && any_of(m.origin_as.is_empty(), &|| {
                 attrs

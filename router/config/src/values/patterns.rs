@@ -178,6 +178,91 @@ impl fmt::Display for ExtCommunity {
 }
 string_value!(ExtCommunity, "an extended community like target:64500:10");
 
+/// An extended community or a pattern of them: `target:64500:10`,
+/// `target:64500:*`, `origin:*:7`. Route targets and origins only, the
+/// kinds [`ExtCommunity`] writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExtCommunityPattern {
+    /// `target` or `origin`.
+    pub kind: String,
+    pub admin: Option<String>,
+    pub value: Option<String>,
+}
+
+impl ExtCommunityPattern {
+    /// Whether the 8 octets of an extended community match.
+    pub fn matches(&self, c: [u8; 8]) -> bool {
+        // Route targets and origins of the three AS/address kinds, the
+        // transitive bit aside.
+        if !matches!(c[1], 0x02 | 0x03) || (c[0] & !0x40) > 0x02 {
+            return false;
+        }
+        let mut c = c;
+        c[0] &= !0x40;
+        let text = ExtCommunity(c).to_string();
+        let mut parts = text.splitn(3, ':');
+        let part = |want: &Option<String>, got: Option<&str>| {
+            want.as_deref().is_none_or(|w| Some(w) == got)
+        };
+        parts.next() == Some(self.kind.as_str())
+            && part(&self.admin, parts.next())
+            && part(&self.value, parts.next())
+    }
+}
+
+impl FromStr for ExtCommunityPattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if !s.contains('*') {
+            // Checked (and written back the way it will be compared).
+            let e: ExtCommunity = s.parse()?;
+            let text = e.to_string();
+            let mut p = text.splitn(3, ':').map(str::to_owned);
+            return Ok(ExtCommunityPattern {
+                kind: p.next().unwrap_or_default(),
+                admin: p.next(),
+                value: p.next(),
+            });
+        }
+        let bad = || {
+            format!(
+                "`{s}` is not an extended community pattern; expected target:64500:* or origin:*:7"
+            )
+        };
+        let mut it = s.splitn(3, ':');
+        let (Some(kind), Some(admin), Some(value)) = (it.next(), it.next(), it.next()) else {
+            return Err(bad());
+        };
+        if !["target", "origin"].contains(&kind) {
+            return Err(bad());
+        }
+        let part = |p: &str, ok: bool| -> Result<Option<String>, String> {
+            match p {
+                "*" => Ok(None),
+                _ if ok => Ok(Some(p.to_owned())),
+                _ => Err(bad()),
+            }
+        };
+        let admin_ok = admin.parse::<u32>().is_ok() || admin.parse::<std::net::Ipv4Addr>().is_ok();
+        Ok(ExtCommunityPattern {
+            kind: kind.to_owned(),
+            admin: part(admin, admin_ok)?,
+            value: part(value, value.parse::<u32>().is_ok())?,
+        })
+    }
+}
+
+impl fmt::Display for ExtCommunityPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = |x: &Option<String>| x.clone().unwrap_or_else(|| "*".into());
+        write!(f, "{}:{}:{}", self.kind, p(&self.admin), p(&self.value))
+    }
+}
+string_value!(
+    ExtCommunityPattern,
+    "an extended community like target:64500:10, or a pattern like target:64500:*"
+);
+
 /// An inclusive range of AS-path lengths: `3` (exactly), `2-4`, `6-` (at
 /// least) or `-2` (at most). Lengths count as best-path selection does
 /// (an AS_SET counts one).
@@ -327,6 +412,29 @@ mod tests {
             "origin:192.0.2.1:70000",
         ] {
             assert!(bad.parse::<ExtCommunity>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn extended_community_patterns() {
+        let rt = |s: &str| s.parse::<ExtCommunity>().unwrap().0;
+        let p: ExtCommunityPattern = "target:65001:*".parse().unwrap();
+        assert!(p.matches(rt("target:65001:10")) && !p.matches(rt("origin:65001:10")));
+        assert!(!p.matches(rt("target:65002:10")));
+        let mut non_transitive = rt("target:65001:7");
+        non_transitive[0] |= 0x40;
+        assert!(p.matches(non_transitive));
+        let p: ExtCommunityPattern = "origin:*:7".parse().unwrap();
+        assert!(p.matches(rt("origin:192.0.2.1:7")) && p.matches(rt("origin:200000:7")));
+        let exact: ExtCommunityPattern = "target:65001:10".parse().unwrap();
+        assert!(exact.matches(rt("target:65001:10")) && !exact.matches(rt("target:65001:11")));
+        assert_eq!(exact.to_string(), "target:65001:10");
+        assert!(
+            !exact.matches([0x03, 0x0c, 0, 0, 0, 0, 0, 1]),
+            "other kinds never match"
+        );
+        for bad in ["rt:*:1", "target:x:*", "target:*:y", "target:*"] {
+            assert!(bad.parse::<ExtCommunityPattern>().is_err(), "{bad}");
         }
     }
 

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use regex::Regex;
-use sluice_config::values::{Community, LargeCommunity, as_path_regex};
+use sluice_config::values::{
+    CommunityPattern, ExtCommunityPattern, LargeCommunityPattern, as_path_regex,
+};
 use sluice_control::RouteFilters;
 use sluice_rib::attrs::AttrId;
 use sluice_rib::{Path, Rib};
@@ -16,15 +18,14 @@ use sluice_rpki::Validity;
 use sluice_wire::Prefix;
 
 use super::rpki::Rpki;
-use super::show::extended_communities;
 
-/// A community to look for, in one of the three kinds.
+/// A community (or a pattern, `64500:*`) to look for, in one of the
+/// three kinds.
 #[derive(Debug)]
 enum Wanted {
-    Standard(u32),
-    Large((u32, u32, u32)),
-    /// As [`extended_communities`] writes it.
-    Extended(String),
+    Standard(CommunityPattern),
+    Large(LargeCommunityPattern),
+    Extended(ExtCommunityPattern),
 }
 
 /// The parsed filters of one request.
@@ -52,13 +53,12 @@ impl<'a> Filter<'a> {
             .community
             .as_deref()
             .map(|c| {
-                if c.contains(|ch: char| ch.is_ascii_alphabetic()) && c.matches(':').count() == 2 {
-                    Ok(Wanted::Extended(c.to_string()))
+                if c.starts_with("target:") || c.starts_with("origin:") {
+                    c.parse().map(Wanted::Extended)
                 } else if c.matches(':').count() == 2 {
-                    c.parse::<LargeCommunity>()
-                        .map(|l| Wanted::Large((l.0, l.1, l.2)))
+                    c.parse().map(Wanted::Large)
                 } else {
-                    c.parse::<Community>().map(|c| Wanted::Standard(c.0))
+                    c.parse().map(Wanted::Standard)
                 }
                 .map_err(|e| format!("--community: {e}"))
             })
@@ -94,9 +94,9 @@ impl<'a> Filter<'a> {
         let a = rib.attrs.get(path.attrs);
         let community_ok = match &self.community {
             None => true,
-            Some(Wanted::Standard(c)) => a.communities.binary_search(c).is_ok(),
-            Some(Wanted::Large(l)) => a.large_communities.binary_search(l).is_ok(),
-            Some(Wanted::Extended(e)) => extended_communities(a).iter().any(|x| x == e),
+            Some(Wanted::Standard(p)) => a.communities.iter().any(|c| p.matches(*c)),
+            Some(Wanted::Large(p)) => a.large_communities.iter().any(|c| p.matches(*c)),
+            Some(Wanted::Extended(p)) => a.extended_communities().any(|c| p.matches(c)),
         };
         if !community_ok {
             return false;

@@ -182,25 +182,10 @@ fn aggregator(v: &[u8]) -> Option<String> {
 /// EXTENDED_COMMUNITIES (RFC 4360), kept whole among the unknown
 /// attributes: route targets and origins as `target:65001:10` and
 /// `origin:192.0.2.1:7`, anything else as its 8 octets in hex.
-pub fn extended_communities(a: &PathAttrs) -> Vec<String> {
-    let mut out = Vec::new();
-    for u in &a.unknown {
-        let (Some(&flags), Some(&code)) = (u.first(), u.get(1)) else {
-            continue;
-        };
-        if code != attr::EXTENDED_COMMUNITIES {
-            continue;
-        }
-        let header = if flags & attr::FLAG_EXTENDED != 0 {
-            4
-        } else {
-            3
-        };
-        for c in u.get(header..).unwrap_or(&[]).chunks_exact(8) {
-            out.push(extended_community(c));
-        }
-    }
-    out
+fn extended_communities(a: &PathAttrs) -> Vec<String> {
+    a.extended_communities()
+        .map(|c| extended_community(&c))
+        .collect()
 }
 
 fn extended_community(c: &[u8]) -> String {
