@@ -256,4 +256,46 @@ mod tests {
         );
         assert_eq!(aggregator(&[1, 2, 3]), None);
     }
+
+    #[test]
+    fn a_reflected_path_shows_its_originator_and_clusters() {
+        let mut rib = Rib::default();
+        let peer = rib.add_peer(sluice_rib::PeerInfo {
+            name: "rr".into(),
+            address: "10.0.0.1".parse().unwrap(),
+            asn: 64500,
+            router_id: "10.0.0.1".parse().unwrap(),
+            ebgp: false,
+            uplink: None,
+        });
+        let prefix: Prefix = "20.0.0.0/24".parse().unwrap();
+        rib.announce_attrs(
+            peer,
+            prefix,
+            PathAttrs {
+                reflected: Some(Box::new(sluice_rib::attrs::Reflected {
+                    originator_id: Some("10.0.0.7".parse().unwrap()),
+                    cluster_list: vec![0x0a00_0001, 0x0a00_0002],
+                })),
+                atomic_aggregate: true,
+                aggregator: Some(vec![0, 0, 0xfd, 0xe9, 192, 0, 2, 1]),
+                unknown: vec![vec![0xc0, 200, 2, 9, 9]],
+                ..Default::default()
+            },
+        );
+        let v = path_view(&rib, &rib.paths(&prefix)[0]);
+        assert_eq!(v.originator_id.as_deref(), Some("10.0.0.7"));
+        assert_eq!(v.cluster_list, ["10.0.0.1", "10.0.0.2"]);
+        assert!(v.atomic_aggregate);
+        assert_eq!(v.aggregator.as_deref(), Some("AS65001 192.0.2.1"));
+        assert_eq!(
+            v.unknown_attributes,
+            [UnknownAttribute {
+                code: 200,
+                flags: 0xc0,
+                length: 2
+            }]
+        );
+        assert_eq!((v.local_pref, v.med), (Some(100), Some(0)));
+    }
 }
