@@ -2,7 +2,7 @@
 //! JSON file StayRTR serves, and the cache run in the receiver's
 //! namespace.
 //!
-//! Every `step`-th prefix of the table with no more-specific in it gets a
+//! Prefixes of the table with no more-specific in it, evenly spread, get a
 //! VRP for its own length and origin (so that, as in the DFZ, few routes
 //! are invalid); one VRP in a hundred names another origin. Routes a VRP covers
 //! without matching (that one, and more-specifics of other origins under
@@ -42,54 +42,42 @@ pub struct Roas {
     pub invalid: usize,
 }
 
-/// Writes VRPs for every n-th prefix of `table` with no more-specific, n
-/// chosen to give about `wanted` (at most that many), to `path`.
+/// The prefixes that can have a VRP without making another route invalid
+/// (no prefix of the table is more specific), each with its attribute set
+/// and whether it is a sample. The table is in address order, so a prefix
+/// comes right before the first one it covers.
+fn leaves(table: &Table) -> Vec<(ipnet::IpNet, u32, bool)> {
+    let v4 = table.v4.iter().map(|(p, s)| (ipnet::IpNet::V4(*p), *s));
+    let v6 = table.v6.iter().map(|(p, s)| (ipnet::IpNet::V6(*p), *s));
+    let mut out = Vec::new();
+    for family in [v4.collect::<Vec<_>>(), v6.collect()] {
+        let last = family.len().saturating_sub(1);
+        for (i, (prefix, set)) in family.iter().enumerate() {
+            if !family.get(i + 1).is_some_and(|(n, _)| prefix.contains(n)) {
+                out.push((*prefix, *set, i == 0 || i == last));
+            }
+        }
+    }
+    out
+}
+
+/// Writes VRPs for `wanted` of the [`leaves`] of `table` (all of them if
+/// there are fewer), evenly spread, to `path`.
 pub fn write(table: &Table, wanted: usize, path: &Path) -> std::io::Result<Roas> {
-    // Spread over the prefixes that can have one (no more-specific).
-    let leaves =
-        |v: &[(ipnet::IpNet, u32)]| v.windows(2).filter(|w| !w[0].0.contains(&w[1].0)).count() + 1;
-    let v4: Vec<(ipnet::IpNet, u32)> = table
-        .v4
-        .iter()
-        .map(|(p, s)| (ipnet::IpNet::V4(*p), *s))
-        .collect();
-    let v6: Vec<(ipnet::IpNet, u32)> = table
-        .v6
-        .iter()
-        .map(|(p, s)| (ipnet::IpNet::V6(*p), *s))
-        .collect();
-    let all_leaves = leaves(&v4) + leaves(&v6);
-    drop((v4, v6));
+    let leaves = leaves(table);
     let mut json = String::with_capacity(wanted * 64 + 16);
     json.push_str("{\"roas\":[");
     let mut vrps = 0;
-    // Leaves seen so far, of both families.
-    let mut leaf = 0usize;
     let mut table_vrps = VrpTable::default();
-    // (prefix, set, whether a more-specific follows it: the table is in
-    // address order, a prefix before what it covers).
-    let v4 = table.v4.iter().enumerate().map(|(i, (p, s))| {
-        let covers = table.v4.get(i + 1).is_some_and(|(n, _)| p.contains(n));
-        (ipnet::IpNet::V4(*p), *s, covers, table.v4.len())
-    });
-    let v6 = table.v6.iter().enumerate().map(|(i, (p, s))| {
-        let covers = table.v6.get(i + 1).is_some_and(|(n, _)| p.contains(n));
-        (ipnet::IpNet::V6(*p), *s, covers, table.v6.len())
-    });
-    for (i, (prefix, set, covers, family_len)) in v4.enumerate().chain(v6.enumerate()) {
-        if covers {
-            continue;
-        }
-        leaf += 1;
-        // Evenly spread: the leaves where leaf * wanted / all crosses a
+    for (j, &(prefix, set, sample)) in leaves.iter().enumerate() {
+        // Evenly spread: the leaves where j * wanted / all crosses a
         // whole number.
-        if leaf * wanted / all_leaves == (leaf - 1) * wanted / all_leaves {
+        if (j + 1) * wanted / leaves.len() == j * wanted / leaves.len() {
             continue;
         }
         let Some(&origin) = table.sets[set as usize].as_path.last() else {
             continue;
         };
-        let sample = i == 0 || i + 1 == family_len;
         let wrong = vrps % 100 == 50 && !sample;
         if vrps > 0 {
             json.push(',');
