@@ -173,6 +173,9 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
     }
 }
 
+/// Which prefixes a page holds ([`PrefixMap::page_where`]).
+pub type KeepPrefix<'a> = dyn FnMut(&Prefix, &Paths) -> bool + 'a;
+
 /// Prefix → paths, for both families.
 #[derive(Debug)]
 pub struct PrefixMap {
@@ -268,16 +271,17 @@ impl PrefixMap {
     /// The first `limit` prefixes after `after` in prefix order (IPv4
     /// first, then by address and length), compared as the keys are stored.
     pub fn page(&self, after: Option<&Prefix>, limit: usize) -> Page<Prefix> {
-        self.page_where(after, limit, |_, _| true)
+        self.page_where(after, limit, None)
     }
 
     /// [`Self::page`] of the prefixes `keep` accepts, found in the same
-    /// single walk.
+    /// single walk. Without `keep`, keys are compared as stored, never
+    /// turned into prefixes.
     pub fn page_where(
         &self,
         after: Option<&Prefix>,
         limit: usize,
-        mut keep: impl FnMut(&Prefix, &Paths) -> bool,
+        mut keep: Option<&mut KeepPrefix<'_>>,
     ) -> Page<Prefix> {
         let mut page = match after {
             Some(IpNet::V6(_)) => Page {
@@ -288,7 +292,7 @@ impl PrefixMap {
                 let keys = self
                     .v4
                     .iter()
-                    .filter(|(k, v)| keep(&unkey4(**k), v))
+                    .filter(|(k, v)| keep.as_mut().is_none_or(|f| f(&unkey4(**k), v)))
                     .map(|(k, _)| *k);
                 let after = after.and_then(|a| match a {
                     IpNet::V4(p) => Some(key4(p)),
@@ -305,7 +309,7 @@ impl PrefixMap {
             let keys = self
                 .v6
                 .iter()
-                .filter(|(k, v)| keep(&unkey6(**k), v))
+                .filter(|(k, v)| keep.as_mut().is_none_or(|f| f(&unkey6(**k), v)))
                 .map(|(k, _)| *k);
             let v6 = smallest_after(keys, after, limit - page.items.len());
             page.more = v6.more;

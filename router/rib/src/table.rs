@@ -202,9 +202,9 @@ impl Rib {
         limit: usize,
         mut keep: impl FnMut(&Prefix, &Path) -> bool,
     ) -> crate::page::Page<Prefix> {
-        self.table.page_where(after, limit, |prefix, paths| {
-            paths.as_slice().iter().any(|p| keep(prefix, p))
-        })
+        let mut any =
+            |prefix: &Prefix, paths: &Paths| paths.as_slice().iter().any(|p| keep(prefix, p));
+        self.table.page_where(after, limit, Some(&mut any))
     }
 
     /// How many parts [`Self::iter_part`] cuts the table into.
