@@ -111,6 +111,16 @@ string_value!(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExtCommunity(pub [u8; 8]);
 
+impl ExtCommunity {
+    /// `c` as written here, if it is a route target or origin of one of
+    /// the three kinds (2- or 4-octet AS, IPv4 address), the transitive
+    /// bit of its type aside; `None` for any other extended community.
+    pub fn known(mut c: [u8; 8]) -> Option<ExtCommunity> {
+        c[0] &= !0x40;
+        (matches!(c[1], 0x02 | 0x03) && c[0] <= 0x02).then_some(ExtCommunity(c))
+    }
+}
+
 impl FromStr for ExtCommunity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -192,14 +202,10 @@ pub struct ExtCommunityPattern {
 impl ExtCommunityPattern {
     /// Whether the 8 octets of an extended community match.
     pub fn matches(&self, c: [u8; 8]) -> bool {
-        // Route targets and origins of the three AS/address kinds, the
-        // transitive bit aside.
-        if !matches!(c[1], 0x02 | 0x03) || (c[0] & !0x40) > 0x02 {
+        let Some(c) = ExtCommunity::known(c) else {
             return false;
-        }
-        let mut c = c;
-        c[0] &= !0x40;
-        let text = ExtCommunity(c).to_string();
+        };
+        let text = c.to_string();
         let mut parts = text.splitn(3, ':');
         let part = |want: &Option<String>, got: Option<&str>| {
             want.as_deref().is_none_or(|w| Some(w) == got)

@@ -7,7 +7,7 @@
 use std::net::Ipv4Addr;
 
 use sluice_config::Config;
-use sluice_config::values::Community;
+use sluice_config::values::{Community, ExtCommunity};
 use sluice_control::{PathView, RouteView, UnknownAttribute};
 use sluice_rib::attrs::PathAttrs;
 use sluice_rib::decision::DEFAULT_LOCAL_PREF;
@@ -188,20 +188,10 @@ fn extended_communities(a: &PathAttrs) -> Vec<String> {
         .collect()
 }
 
-fn extended_community(c: &[u8]) -> String {
-    let name = match c[1] {
-        0x02 => "target",
-        0x03 => "origin",
-        _ => "",
-    };
-    let u16_at = |i: usize| u16::from_be_bytes([c[i], c[i + 1]]);
-    let u32_at = |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
-    // The type without its transitive bit.
-    match (c[0] & 0xbf, name.is_empty()) {
-        (0x00, false) => format!("{name}:{}:{}", u16_at(2), u32_at(4)),
-        (0x01, false) => format!("{name}:{}:{}", Ipv4Addr::from(u32_at(2)), u16_at(6)),
-        (0x02, false) => format!("{name}:{}:{}", u32_at(2), u16_at(6)),
-        _ => {
+fn extended_community(c: &[u8; 8]) -> String {
+    match ExtCommunity::known(*c) {
+        Some(e) => e.to_string(),
+        None => {
             let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
             format!("0x{hex}")
         }
