@@ -575,6 +575,17 @@ pub enum InvalidAction {
     Deprefer,
 }
 
+impl InvalidAction {
+    /// As the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidAction::Reject => "reject",
+            InvalidAction::Accept => "accept",
+            InvalidAction::Deprefer => "deprefer",
+        }
+    }
+}
+
 pub const DEFAULT_SOCKET: &str = "/run/sluice/sluice.sock";
 
 fn default_socket() -> PathBuf {

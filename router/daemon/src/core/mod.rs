@@ -453,9 +453,7 @@ impl Core {
         if let Some(r) = self.routing.as_ref() {
             self.metrics.set_peers(&r.peer_views());
         }
-        if let sluice_control::Response::Rpki(view) = self.show_rpki() {
-            self.metrics.set_rpki(&view);
-        }
+        self.metrics.set_rpki(&self.rpki_view());
         if let Some(f) = self.fib() {
             let status = f.status();
             self.metrics.set_dataplane(&f.counters(), &status);

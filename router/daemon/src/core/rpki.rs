@@ -103,29 +103,29 @@ impl Core {
     }
 
     pub(super) fn show_rpki(&self) -> Response {
+        Response::Rpki(self.rpki_view())
+    }
+
+    /// What `show rpki` answers, and the metrics say.
+    pub(super) fn rpki_view(&self) -> RpkiView {
         let config = &self.active.checked.loaded.config;
         let rpki = self.routing.as_ref().and_then(|r| r.rpki.as_ref());
         let (vrps_v4, vrps_v6) = rpki
             .filter(|r| r.live)
             .map(|r| r.vrps.counts())
             .unwrap_or_default();
-        Response::Rpki(RpkiView {
+        RpkiView {
             enabled: config.rpki.is_some(),
             invalid: config
                 .rpki
                 .as_ref()
-                .map(|r| {
-                    serde_json::to_value(r.invalid.value)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                })
+                .map(|r| r.invalid.value.as_str().to_owned())
                 .unwrap_or_default(),
             vrps_v4,
             vrps_v6,
             source: rpki.and_then(|r| r.source.clone()),
             invalid_routes: rpki.map_or(0, |r| r.acted_on()),
             caches: self.rpki.views.clone(),
-        })
+        }
     }
 }

@@ -719,6 +719,9 @@ impl Routing {
         // as received are kept to be decided again when VRPs change.
         let by_rpki = self.rpki.is_some() && self.policies.uses_rpki(policy.as_ref());
         let received = (by_rpki && !looped).then(|| self.rib.attrs.intern(base.clone()));
+        // The origin AS, for RPKI: the path's last ASN, which import
+        // policy leaves alone (it only prepends ours in front).
+        let origin = base.origin_as(own_asn);
         // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
         for prefix in &routes.announce {
@@ -730,7 +733,7 @@ impl Routing {
                 .rpki
                 .as_ref()
                 .filter(|_| by_rpki)
-                .map(|r| rpki::policy_state(r.validity(prefix, base.origin_as(own_asn))));
+                .map(|r| rpki::policy_state(r.validity(prefix, origin)));
             let accepted = if looped {
                 None
             } else if rewrites {
@@ -757,7 +760,7 @@ impl Routing {
             };
             // RPKI acts on uplinks' routes the policy accepted.
             let admitted = match accepted {
-                Some(id) if from_uplink => self.rpki_admit(rib_id, *prefix, id, own_asn),
+                Some(id) if from_uplink => self.rpki_admit(rib_id, *prefix, id, origin),
                 Some(id) => Some(id),
                 None => {
                     if let Some(r) = self.rpki.as_mut() {

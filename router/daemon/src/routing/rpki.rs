@@ -106,15 +106,16 @@ enum Redo {
 }
 
 impl Routing {
-    /// Whether `prefix` from an uplink, accepted with `attrs`, goes into
-    /// the RIB as is: the id to announce, or `None` if it is held out
-    /// (`reject`). Takes over the reference of `attrs`.
+    /// Whether `prefix` from an uplink, accepted with `attrs` and of
+    /// origin AS `origin`, goes into the RIB as is: the id to announce, or
+    /// `None` if it is held out (`reject`). Takes over the reference of
+    /// `attrs`.
     pub(super) fn rpki_admit(
         &mut self,
         peer: PeerId,
         prefix: Prefix,
         attrs: AttrId,
-        asn: u32,
+        origin: Option<u32>,
     ) -> Option<AttrId> {
         let Some(rpki) = self.rpki.as_mut() else {
             return Some(attrs);
@@ -122,7 +123,6 @@ impl Routing {
         if let Some(old) = rpki.held.remove(&(peer, prefix)) {
             self.rib.attrs.release(old);
         }
-        let origin = self.rib.attrs.get(attrs).origin_as(asn);
         if rpki.action == InvalidAction::Accept
             || rpki.validity(&prefix, origin) != Validity::Invalid
         {
@@ -351,7 +351,8 @@ impl Routing {
                 continue;
             };
             let mut a = self.rib.attrs.get(pre).clone();
-            let state = policy_state(rpki.validity(&prefix, a.origin_as(asn)));
+            let origin = a.origin_as(asn);
+            let state = policy_state(rpki.validity(&prefix, origin));
             let accepted = self
                 .policies
                 .import_validated(
@@ -364,7 +365,7 @@ impl Routing {
                 )
                 .then(|| self.rib.attrs.intern(a));
             let admitted = match accepted {
-                Some(id) if *uplink => self.rpki_admit(peer, prefix, id, asn),
+                Some(id) if *uplink => self.rpki_admit(peer, prefix, id, origin),
                 Some(id) => Some(id),
                 None => {
                     if let Some(r) = self.rpki.as_mut() {
