@@ -131,11 +131,6 @@ impl Client {
         self.intervals
     }
 
-    /// At least one response has been applied.
-    pub fn has_data(&self) -> bool {
-        self.serial.is_some()
-    }
-
     /// A new connection: the query to open it with. With data from an
     /// earlier connection, ask for what changed since.
     pub fn connected(&mut self) -> Frame {

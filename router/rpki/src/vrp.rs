@@ -326,12 +326,6 @@ impl VrpTable {
             IpNet::V6(_) => self.v6.validate(bits, len, origin),
         }
     }
-
-    /// Whether a route for `prefix` may change state when `vrp` comes or
-    /// goes: the VRP covers it.
-    pub fn affects(vrp: &Vrp, prefix: &IpNet) -> bool {
-        vrp.prefix.contains(prefix) && prefix.addr().is_ipv4() == vrp.prefix.addr().is_ipv4()
-    }
 }
 
 #[cfg(test)]
@@ -459,8 +453,5 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         assert!(t.contains(&all[2]));
-        assert!(VrpTable::affects(&all[1], &net("203.0.113.128/25")));
-        assert!(!VrpTable::affects(&all[1], &net("203.0.112.0/23")));
-        assert!(!VrpTable::affects(&all[0], &net("::/0")));
     }
 }
