@@ -312,8 +312,22 @@ impl Routing {
                 }
             }
         }
+        self.settle(redo, &again, &by_policy, config, active);
+    }
+
+    /// Carries out what a VRP change decided: routes held or released by
+    /// `rpki.invalid`, and routes of sessions whose policy matches on the
+    /// state run through it again; then peers hear of them.
+    fn settle(
+        &mut self,
+        redo: Vec<Redo>,
+        again: &[(PeerId, Prefix)],
+        by_policy: &FxHashMap<PeerId, (Option<PolicyRef>, bool, bool)>,
+        config: &Config,
+        active: &[bool],
+    ) {
         let mut touched = self.redo(redo);
-        touched.extend(self.decide_again(&again, &by_policy, asn));
+        touched.extend(self.decide_again(again, by_policy, config.router.asn.value));
         touched.sort_unstable();
         touched.dedup();
         self.propagate(&touched, config, active);
@@ -407,13 +421,11 @@ impl Routing {
             .filter(|(peer, _)| by_policy.contains_key(peer))
             .copied()
             .collect();
-        let mut touched = self.redo(redo);
-        touched.extend(self.decide_again(&again, &by_policy, config.router.asn.value));
-        touched.sort_unstable();
-        touched.dedup();
-        self.propagate(&touched, config, active);
+        self.settle(redo, &again, &by_policy, config, active);
     }
 
+    /// Holds or releases routes; returns their prefixes, as many times as
+    /// they were touched.
     fn redo(&mut self, redo: Vec<Redo>) -> Vec<Prefix> {
         let mut touched = Vec::with_capacity(redo.len());
         for r in redo {
@@ -444,8 +456,6 @@ impl Routing {
                 Redo::Act(_, p, _) | Redo::Release(_, p) => p,
             });
         }
-        touched.sort_unstable();
-        touched.dedup();
         touched
     }
 }
