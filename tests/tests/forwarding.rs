@@ -26,9 +26,8 @@ fn forwards_through_the_fib(xdp: &str) {
     let status = sluice.json(&["status"]);
     assert_eq!(status["dataplane"]["xdp"], xdp, "{status:#}");
 
-    let entry = wait_resolved(&sluice, DST);
+    let entry = wait_resolved(&sluice, DST, "203.0.113.1");
     assert_eq!(entry["prefix"], "192.0.2.0/24", "{entry:#}");
-    assert_eq!(entry["next_hops"][0]["address"], "203.0.113.1", "{entry:#}");
     // The whole FIB as the maps hold it: the learned route, the connected
     // subnets (to the kernel) and the announced aggregate's discard route.
     fib_lists(
@@ -75,7 +74,7 @@ fn forwards_through_the_fib(xdp: &str) {
         let fib = sluice.json(&["show", "fib", DST]);
         fib["entries"][0]["next_hops"][0]["address"] == "203.0.113.5"
     });
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.5");
     assert_eq!(ping(&site.src, 100), 100);
     let (a2, b2) = (
         forwarded_to(&sluice, "203.0.113.1"),
@@ -182,7 +181,7 @@ fn a_daemon_restart_loses_no_packets() {
     let mut sluice = up_with(&site, &config_with("native", "full", &bpffs.pins(&lab)));
     let status = sluice.json(&["status"]);
     assert!(status["dataplane"]["pins"].is_string(), "{status:#}");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let before = verdict(&sluice, "forwarded");
 
     // 1000 pings over 5 s; the daemon stops and starts in the middle.
@@ -239,7 +238,7 @@ fn an_upgrade_to_another_map_layout_loses_no_packets() {
     let lab = Lab::new("fwd-upgrade");
     let site = site(&lab);
     let mut sluice = up_with(&site, &config_with("native", "full", &bpffs.pins(&lab)));
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let pins = bpffs.0.path().join("sluice").join(lab.prefix());
 
     let pinger = site
@@ -317,7 +316,7 @@ fn a_restart_while_drained_stays_drained() {
     sluice.wait_warm(UP);
     let out = sluice.cli(&["drain", "iap-a", "--wait", "--reason", "restart test"]);
     assert!(out.contains("iap-a: drained"), "{out}");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.5");
     let fib = sluice.json(&["show", "fib", DST]);
     assert_eq!(
         fib["entries"][0]["next_hops"][0]["address"], "203.0.113.5",
@@ -403,7 +402,7 @@ fn a_drain_with_shutdown_session_closes_it_and_undrain_restores_everything() {
     );
     let sluice = up_with(&site, &config);
     sluice.wait_warm(UP);
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let before = fib_entries(&sluice);
     assert!(
         before.iter().any(|e| e.starts_with("\"192.0.2.0/24\"")),
@@ -507,7 +506,7 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_def
         Some("static_routes: [{ prefix: 192.0.2.96/27, via: 203.0.113.1 }]")
     );
     let sluice = up_with(&site, &normal);
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     assert_eq!(ping(&site.src, 50), 50);
     let (a0, b0) = (
         forwarded_to(&sluice, "203.0.113.1"),
@@ -537,7 +536,7 @@ fn a_drain_moves_the_drained_uplinks_more_specifics_and_static_routes_to_the_def
                 .starts_with("static route 192.0.2.96/27 via 203.0.113.1 (line 12) is bound to uplink iap-a, which is draining: overridden, its traffic follows 0.0.0.0/0")),
         "{events}"
     );
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.5");
     assert_eq!(ping(&site.src, 50), 50);
     let (a1, b1) = (
         forwarded_to(&sluice, "203.0.113.1"),
@@ -631,12 +630,8 @@ policies: { bogons: [] }
     let sluice = Sluice::start(&r, config);
     sluice.wait_established("2001:db8:1::1", UP);
     sluice.wait_established("2001:db8:2::1", UP);
-    let entry = wait_resolved(&sluice, dst6);
+    let entry = wait_resolved(&sluice, dst6, "2001:db8:1::1");
     assert_eq!(entry["prefix"], "2001:db8:ff::/48", "{entry:#}");
-    assert_eq!(
-        entry["next_hops"][0]["address"], "2001:db8:1::1",
-        "{entry:#}"
-    );
 
     let a0 = forwarded_to(&sluice, "2001:db8:1::1");
     assert_eq!(ping_to(&src, dst6, 100), 100);
@@ -648,7 +643,7 @@ policies: { bogons: [] }
         let fib = sluice.json(&["show", "fib", dst6]);
         fib["entries"][0]["next_hops"][0]["address"] == "2001:db8:2::1"
     });
-    wait_resolved(&sluice, dst6);
+    wait_resolved(&sluice, dst6, "2001:db8:2::1");
     let b0 = forwarded_to(&sluice, "2001:db8:2::1");
     assert_eq!(ping_to(&src, dst6, 100), 100);
     let b1 = forwarded_to(&sluice, "2001:db8:2::1");
@@ -684,7 +679,7 @@ fn the_data_plane_starts_when_the_interfaces_appear() {
     });
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("203.0.113.5", UP);
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     assert_eq!(ping(&site.src, 50), 50);
     assert!(forwarded_to(&sluice, "203.0.113.1") >= 50);
 }

@@ -24,7 +24,7 @@ fn uplinks_at_ifindexes_in_the_thousands_forward_in_xdp() {
             .starts_with("4001:")
     );
     let sluice = up(&site, "native", "full");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let before = forwarded_to(&sluice, "203.0.113.1");
     assert_eq!(ping(&site.src, 50), 50);
     let after = forwarded_to(&sluice, "203.0.113.1");
@@ -41,7 +41,7 @@ fn addresses_added_after_start_are_delivered_not_routed() {
     let lab = Lab::new("ports-local");
     let site = site(&lab);
     let sluice = up(&site, "native", "full");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     // Inside 192.0.2.0/24, which is routed to iap-a: were it forwarded,
     // nobody beyond would answer (dst has only .100).
     let vip = "192.0.2.77";
@@ -70,7 +70,7 @@ fn frames_for_another_station_are_not_routed() {
     let lab = Lab::new("ports-mac");
     let site = site(&lab);
     let sluice = up(&site, "native", "full");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     assert_eq!(ping(&site.src, 10), 10);
 
     // src sends to a MAC that is not r's, as a switch flooding unknown
@@ -110,7 +110,7 @@ fn martian_sources_on_an_uplink_are_dropped() {
     );
     assert!(config.contains("drop_martians"), "{config}");
     let sluice = up_with(&site, &config);
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     // Replies from the internet come back through iap-b: untouched.
     assert_eq!(ping(&site.src, 20), 20);
 
@@ -176,7 +176,7 @@ fn vlan_sub_interfaces_are_routed_on_their_parent() {
         attached.contains("\"lan ("),
         "attached to the parent: {status:#}"
     );
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let before = forwarded_to(&sluice, "203.0.113.1");
     assert_eq!(ping(&site.src, 20), 20);
     assert!(forwarded_to(&sluice, "203.0.113.1") >= before + 20);
@@ -240,7 +240,7 @@ fn the_daemon_forwards_with_the_units_capabilities_only() {
     sluice.wait_established("203.0.113.1", UP);
     let status = sluice.json(&["status"]);
     assert_eq!(status["dataplane"]["xdp"], "native", "{status:#}");
-    wait_resolved(&sluice, DST);
+    wait_resolved(&sluice, DST, "203.0.113.1");
     let before = forwarded_to(&sluice, "203.0.113.1");
     assert_eq!(ping(&site.src, 20), 20);
     assert!(forwarded_to(&sluice, "203.0.113.1") >= before + 20);

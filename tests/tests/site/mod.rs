@@ -227,15 +227,22 @@ pub fn fib_lists(sluice: &Sluice<'_>, args: &[&str], expected: &[(&str, &str)]) 
     }
 }
 
-/// Waits until the next hop's MAC is known, so XDP forwards rather than punts.
-pub fn wait_resolved(sluice: &Sluice<'_>, prefix: &str) -> Value {
+/// Waits until `prefix` leaves by `via` with its MAC known, so XDP forwards
+/// rather than punts. Waiting for `via`, not any next hop: the other
+/// uplink's route may be installed first and replaced a moment later.
+pub fn wait_resolved(sluice: &Sluice<'_>, prefix: &str, via: &str) -> Value {
     let mut entry = Value::Null;
-    wait_until(UP, &format!("{prefix} resolved in the FIB"), || {
-        let fib = sluice.json(&["show", "fib", prefix]);
-        entry = fib["entries"][0].clone();
-        entry["next_hops"]
-            .as_array()
-            .is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["mac"].is_string()))
-    });
+    wait_until(
+        UP,
+        &format!("{prefix} resolved via {via} in the FIB"),
+        || {
+            let fib = sluice.json(&["show", "fib", prefix]);
+            entry = fib["entries"][0].clone();
+            entry["next_hops"][0]["address"] == via
+                && entry["next_hops"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().all(|h| h["mac"].is_string()))
+        },
+    );
     entry
 }
