@@ -12,8 +12,10 @@
 //! once it is placed (suppress until programmed), so the wait delays them
 //! too. Zebra's meta-queue batches between its RIB and the kernel alike.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sluice_wire::Prefix;
 
 /// The longest a change waits for the queue to empty: under a sustained
@@ -24,12 +26,40 @@ pub const MAX_WAIT: Duration = Duration::from_millis(500);
 /// of work).
 pub const CHUNK: usize = 8192;
 
+/// While a full table loads, the backlog holds all of it: its keys are
+/// packed (8 bytes an IPv4 prefix, 17 an IPv6 one, against 18 for an
+/// `IpNet`) and sort in `IpNet` order.
 #[derive(Debug, Default)]
 pub struct Backlog {
-    prefixes: Vec<Prefix>,
+    /// `addr << 8 | len`.
+    v4: Vec<u64>,
+    /// The address's octets, then the length.
+    v6: Vec<[u8; 17]>,
     /// Since the last sort, prefixes were added (so duplicates may exist).
     unsorted: bool,
     since: Option<Instant>,
+}
+
+fn key4(net: &Ipv4Net) -> u64 {
+    u64::from(u32::from(net.network())) << 8 | u64::from(net.prefix_len())
+}
+
+fn key6(net: &Ipv6Net) -> [u8; 17] {
+    let mut k = [0; 17];
+    k[..16].copy_from_slice(&net.network().octets());
+    k[16] = net.prefix_len();
+    k
+}
+
+fn prefix4(k: u64) -> Prefix {
+    let net = Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), k as u8);
+    IpNet::V4(net.expect("a length the key was made from"))
+}
+
+fn prefix6(k: [u8; 17]) -> Prefix {
+    let addr: [u8; 16] = k[..16].try_into().expect("16 octets");
+    let net = Ipv6Net::new(Ipv6Addr::from(addr), k[16]);
+    IpNet::V6(net.expect("a length the key was made from"))
 }
 
 impl Backlog {
@@ -38,32 +68,48 @@ impl Backlog {
         if touched.is_empty() {
             return false;
         }
-        self.prefixes.extend_from_slice(touched);
+        for p in touched {
+            match p {
+                IpNet::V4(net) => self.v4.push(key4(net)),
+                IpNet::V6(net) => self.v6.push(key6(net)),
+            }
+        }
         self.unsorted = true;
         let since = *self.since.get_or_insert(now);
         now.duration_since(since) >= MAX_WAIT
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty()
+        self.v4.is_empty() && self.v6.is_empty()
     }
 
     /// Up to `max` prefixes, each prefix once however often it changed.
     /// What stays counts as waiting from `now`.
     pub fn take(&mut self, max: usize, now: Instant) -> Vec<Prefix> {
         if self.unsorted {
-            self.prefixes.sort_unstable();
-            self.prefixes.dedup();
+            self.v4.sort_unstable();
+            self.v4.dedup();
+            self.v6.sort_unstable();
+            self.v6.dedup();
             self.unsorted = false;
         }
-        let rest = self.prefixes.len().saturating_sub(max);
-        let chunk = self.prefixes.split_off(rest);
-        self.since = (!self.prefixes.is_empty()).then_some(now);
-        if self.prefixes.is_empty() {
-            // A full table's worth of capacity is not kept around.
-            self.prefixes = Vec::new();
-        }
+        // From the end, as `IpNet` order has it: IPv6 after IPv4.
+        let from6 = self.v6.len().min(max);
+        let from4 = self.v4.len().min(max - from6);
+        let mut chunk = Vec::with_capacity(from4 + from6);
+        chunk.extend(self.v4.drain(self.v4.len() - from4..).map(prefix4));
+        chunk.extend(self.v6.drain(self.v6.len() - from6..).map(prefix6));
+        self.since = (!self.is_empty()).then_some(now);
+        // A full table's worth of capacity is not kept around.
+        release_if_empty(&mut self.v4);
+        release_if_empty(&mut self.v6);
         chunk
+    }
+}
+
+fn release_if_empty<T>(v: &mut Vec<T>) {
+    if v.is_empty() {
+        *v = Vec::new();
     }
 }
 
@@ -97,5 +143,45 @@ mod tests {
         assert_eq!(taken, want, "each prefix once");
         assert!(b.is_empty());
         assert!(!b.push(&[p("10.0.0.0/8")], t0 + MAX_WAIT * 9));
+    }
+
+    #[test]
+    fn chunks_come_in_ipnet_order_each_prefix_once() {
+        let t0 = Instant::now();
+        let mut b = Backlog::default();
+        let mut all = Vec::new();
+        // A deterministic mix of both families, lengths and duplicates.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..5000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let p: Prefix = if i % 3 == 0 {
+                let addr = Ipv6Addr::from(u128::from(x) << 64 | u128::from(x % 7));
+                IpNet::V6(Ipv6Net::new(addr, (x % 129) as u8).unwrap().trunc())
+            } else {
+                let addr = Ipv4Addr::from((x >> 32) as u32 & 0xff0f_ff00);
+                IpNet::V4(Ipv4Net::new(addr, (x % 33) as u8).unwrap().trunc())
+            };
+            all.push(p);
+            if i % 10 == 0 {
+                all.push(p);
+            }
+        }
+        for batch in all.chunks(333) {
+            b.push(batch, t0);
+        }
+        let mut taken = Vec::new();
+        while !b.is_empty() {
+            let chunk = b.take(1000, t0);
+            assert!(chunk.len() <= 1000);
+            assert!(chunk.is_sorted(), "a chunk is in order");
+            // Each chunk comes from the end: before everything taken so far.
+            chunk.iter().rev().for_each(|p| taken.push(*p));
+        }
+        taken.reverse();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(taken, all);
     }
 }
