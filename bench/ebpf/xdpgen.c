@@ -9,8 +9,10 @@
  *                nothing of the previous packet may be trusted) with the next
  *                destination of gen_dsts, and returns XDP_TX, which the test
  *                run turns into a redirect out of the source veth.
+ *   xdpgen_tx6   the same with Ethernet/IPv6/UDP headers, gen_config6 and
+ *                the destinations of gen_dsts6.
  *   xdpgen_sink  the receiver on the far veth(s): counts the benchmark's UDP
- *                packets per ingress interface and drops everything. Being an
+ *                packets (IPv4 or IPv6) per ingress interface and drops everything. Being an
  *                XDP program it also gives that veth the NAPI context a veth
  *                needs to accept redirected frames.
  *   xdpgen_pass  returns XDP_PASS: the floor of a BPF_PROG_TEST_RUN
@@ -20,6 +22,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -38,7 +41,24 @@ struct gen_config {
 	__u16 pad;
 };
 
+/* What the IPv6 sender writes. */
+struct gen_config6 {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u8 saddr[16];
+	__u32 ndst;      /* entries of gen_dsts6 in use, >= 1 */
+	__u16 sport;     /* network order */
+	__u16 dport;     /* network order */
+	__u16 frame_len; /* bytes from the Ethernet header on, >= 62 */
+	__u16 pad;
+};
+
+struct addr6 {
+	__u8 a[16];
+};
+
 #define GEN_DSTS_MAX (1u << 20)
+#define GEN_DSTS6_MAX (1u << 18)
 #define SINK_SLOTS 64u /* sink counters are indexed by ingress ifindex % 64 */
 
 struct {
@@ -55,6 +75,21 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, GEN_DSTS_MAX);
 } gen_dsts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct gen_config6);
+	__uint(max_entries, 1);
+} gen_config6 SEC(".maps");
+
+/* IPv6 destinations, walked in order like gen_dsts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct addr6);
+	__uint(max_entries, GEN_DSTS6_MAX);
+} gen_dsts6 SEC(".maps");
 
 /* Per-CPU sender state: no atomics on the sender's hot path. */
 struct gen_state {
@@ -154,20 +189,82 @@ int xdpgen_tx(struct xdp_md *ctx)
 }
 
 SEC("xdp")
+int xdpgen_tx6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip6 + 1);
+	struct gen_config6 *cfg;
+	struct gen_state *st;
+	struct addr6 *daddr;
+	__u32 zero = 0, idx;
+
+	if ((void *)(udp + 1) > data_end)
+		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&gen_config6, &zero);
+	st = bpf_map_lookup_elem(&gen_state, &zero);
+	if (!cfg || !st || cfg->ndst == 0)
+		return XDP_ABORTED;
+	idx = st->pos;
+	if (idx >= cfg->ndst)
+		idx = 0;
+	st->pos = idx + 1;
+	st->sent += 1;
+	daddr = bpf_map_lookup_elem(&gen_dsts6, &idx);
+	if (!daddr)
+		return XDP_ABORTED;
+
+	__builtin_memcpy(eth->h_dest, cfg->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+
+	*(__u32 *)ip6 = bpf_htonl(6u << 28); /* version, no class, no flow label */
+	ip6->payload_len = bpf_htons(cfg->frame_len - sizeof(*eth) - sizeof(*ip6));
+	ip6->nexthdr = IPPROTO_UDP;
+	ip6->hop_limit = 64;
+	__builtin_memcpy(&ip6->saddr, cfg->saddr, 16);
+	__builtin_memcpy(&ip6->daddr, daddr->a, 16);
+
+	udp->source = cfg->sport;
+	udp->dest = cfg->dport;
+	udp->len = ip6->payload_len;
+	/* Zero, which IPv6 forbids at the receiver; nothing on the path
+	 * (the forwarders, the sink) checks UDP checksums. */
+	udp->check = 0;
+	return XDP_TX;
+}
+
+SEC("xdp")
 int xdpgen_sink(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
+	struct udphdr *udp;
 	struct sink_count *c;
 	__u32 zero = 0, slot;
 	__u16 *port;
 
-	if ((void *)(udp + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
-	    ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) > data_end || ip->ihl != 5 ||
+		    ip->protocol != IPPROTO_UDP)
+			return XDP_DROP;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		udp = (void *)(ip6 + 1);
+		if ((void *)(udp + 1) > data_end || ip6->nexthdr != IPPROTO_UDP)
+			return XDP_DROP;
+	} else {
+		return XDP_DROP;
+	}
 	port = bpf_map_lookup_elem(&sink_port, &zero);
 	if (!port || udp->dest != *port)
 		return XDP_DROP;

@@ -10,8 +10,9 @@
 //! `<t>` is a per-lab tag, so that interface names, and with them the names
 //! of their NAPI kernel threads (`napi/<ifname>-<id>`), are unique on the
 //! machine. IPv6 is off everywhere (no ND or router solicitations in the
-//! counts). `fwd` knows both next hops as permanent neighbours and as
-//! kernel nexthop objects 1 (A) and 2 (B).
+//! counts) until the IPv6 rates turn it on in `fwd` alone, after the IPv4
+//! ones. `fwd` knows both next hops as permanent neighbours and as
+//! kernel nexthop objects 1 (A) and 2 (B); with IPv6, 3 and 4.
 //!
 //! Where the work runs: a veth delivers frames to its peer through a ring
 //! that the peer's NAPI drains. With threaded NAPI each ring gets a kernel
@@ -54,6 +55,12 @@ pub const SRC: &str = "10.1.0.1";
 pub const FWD_ADDRS: [&str; 3] = ["10.1.0.254", "10.2.0.254", "10.3.0.254"];
 pub const NEXT_HOP_A: &str = "10.2.0.1";
 pub const NEXT_HOP_B: &str = "10.3.0.1";
+/// IPv6 on `fwd` (only for the IPv6 rates, [`Topology::enable_ipv6`]):
+/// unique local addresses, outside the generated table's 2000::/3.
+pub const SRC6: &str = "fd00:1::1";
+pub const FWD_ADDRS6: [&str; 3] = ["fd00:1::254/64", "fd00:2::254/64", "fd00:3::254/64"];
+pub const NEXT_HOP_A6: &str = "fd00:2::1";
+pub const NEXT_HOP_B6: &str = "fd00:3::1";
 
 #[derive(Debug)]
 pub struct Topology<'lab> {
@@ -163,6 +170,15 @@ impl<'lab> Topology<'lab> {
     /// Loads `routes` (all via nexthop object 1) into `fwd`'s kernel FIB with
     /// one `ip -batch`; returns how long it took.
     pub fn load_kernel_routes(&self, routes: &[(u32, u8)]) -> Result<Duration, String> {
+        let lines = routes
+            .iter()
+            .map(|&(net, len)| format!("route add {}/{len} nhid 1", std::net::Ipv4Addr::from(net)));
+        self.ip_batch(lines, routes.len())
+    }
+
+    /// Runs `lines` (`n` of them) as one `ip -batch` in `fwd`; returns how
+    /// long `ip` took.
+    fn ip_batch(&self, lines: impl Iterator<Item = String>, n: usize) -> Result<Duration, String> {
         // Named after the lab, so an interrupted run's cleanup finds it.
         let mut file = tempfile::Builder::new()
             .prefix(&format!("sluice-{}-routes", self.fwd.name()))
@@ -170,14 +186,8 @@ impl<'lab> Topology<'lab> {
             .map_err(|e| e.to_string())?;
         {
             let mut w = std::io::BufWriter::new(file.as_file_mut());
-            for &(net, len) in routes {
-                let a = net.to_be_bytes();
-                writeln!(
-                    w,
-                    "route add {}.{}.{}.{}/{len} nhid 1",
-                    a[0], a[1], a[2], a[3]
-                )
-                .map_err(|e| e.to_string())?;
+            for line in lines {
+                writeln!(w, "{line}").map_err(|e| e.to_string())?;
             }
             w.flush().map_err(|e| e.to_string())?;
         }
@@ -190,12 +200,60 @@ impl<'lab> Topology<'lab> {
         let took = start.elapsed();
         if !out.status.success() {
             return Err(format!(
-                "ip -batch of {} routes failed: {}",
-                routes.len(),
+                "ip -batch of {n} routes failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
         Ok(took)
+    }
+
+    /// Turns IPv6 on in `fwd` (it is off everywhere for the IPv4 runs):
+    /// no DAD, no router solicitations, addresses on its three ports,
+    /// both next hops as permanent neighbours and as nexthop objects 3 (A)
+    /// and 4 (B). `src` and `dst` stay without IPv6: the sender writes
+    /// its frames itself, the sinks are XDP programs.
+    pub fn enable_ipv6(&self) {
+        let (n, f) = (&self.names, &self.fwd);
+        for ifname in [&n.fin, &n.fa, &n.fb] {
+            f.run([
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{ifname}.accept_dad=0"),
+                &format!("net.ipv6.conf.{ifname}.router_solicitations=0"),
+                &format!("net.ipv6.conf.{ifname}.accept_ra=0"),
+                &format!("net.ipv6.conf.{ifname}.disable_ipv6=0"),
+            ]);
+        }
+        for (ifname, addr) in [&n.fin, &n.fa, &n.fb].into_iter().zip(FWD_ADDRS6) {
+            f.ip(["-6", "addr", "add", addr, "dev", ifname, "nodad"]);
+        }
+        for (hop, mac, ifname, id) in [
+            (NEXT_HOP_A6, self.sa.mac, &n.fa, "3"),
+            (NEXT_HOP_B6, self.sb.mac, &n.fb, "4"),
+        ] {
+            f.ip([
+                "-6",
+                "neigh",
+                "replace",
+                hop,
+                "lladdr",
+                &mac_str(mac),
+                "dev",
+                ifname,
+                "nud",
+                "permanent",
+            ]);
+            f.ip(["nexthop", "add", "id", id, "via", hop, "dev", ifname]);
+        }
+    }
+
+    /// Loads IPv6 `routes` (all via nexthop object 3, uplink A) into
+    /// `fwd`'s kernel FIB with one `ip -batch`; returns how long it took.
+    pub fn load_kernel_routes6(&self, routes: &[(u128, u8)]) -> Result<Duration, String> {
+        let lines = routes
+            .iter()
+            .map(|&(net, len)| format!("route add {}/{len} nhid 3", std::net::Ipv6Addr::from(net)));
+        self.ip_batch(lines, routes.len())
     }
 
     /// Kernel forwarding on or off in `fwd`.
@@ -203,6 +261,16 @@ impl<'lab> Topology<'lab> {
         let v = if on { "1" } else { "0" };
         self.fwd
             .run(["sysctl", "-qw", &format!("net.ipv4.ip_forward={v}")]);
+    }
+
+    /// IPv6 forwarding on or off in `fwd` (after [`Self::enable_ipv6`]).
+    pub fn ip6_forward(&self, on: bool) {
+        let v = if on { "1" } else { "0" };
+        self.fwd.run([
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.all.forwarding={v}"),
+        ]);
     }
 
     /// GRO on `fwd`'s ingress: without an XDP program there, this is what

@@ -68,6 +68,13 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+fn rate_of(rates: &[(Mode, Result<Rate, String>)], mode: Mode) -> Option<&Rate> {
+    rates
+        .iter()
+        .find(|(m, _)| *m == mode)
+        .and_then(|(_, r)| r.as_ref().ok())
+}
+
 fn cell(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.2}{unit}"))
 }
@@ -177,6 +184,60 @@ impl Report {
                         Err(e) => e.clone(),
                     };
                     let _ = writeln!(s, "  {:<22} {:<10} {line}", t.label, mode.name());
+                }
+            }
+        }
+        if self
+            .tables
+            .iter()
+            .any(|t| t.v6.as_ref().is_some_and(|v6| !v6.rates.is_empty()))
+        {
+            let _ = writeln!(
+                s,
+                "\nIPv6 frames (the IPv6 table beside each IPv4 one, IPv6 on in fwd), both accountings:"
+            );
+            let _ = writeln!(
+                s,
+                "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+                "Mpps per forwarding core / CPU",
+                "sluice",
+                "fib_lookup",
+                "kernel",
+                "sluice/fib_lk",
+                "sluice/kern"
+            );
+            for t in &self.tables {
+                let Some(v6) = t.v6.as_ref().filter(|v6| !v6.rates.is_empty()) else {
+                    continue;
+                };
+                for (what, rates, per) in [
+                    ("core", &v6.rates, Rate::per_core_mpps as fn(&Rate) -> f64),
+                    ("CPU", &v6.whole_cpu, Rate::per_cpu_mpps),
+                ] {
+                    let pc = |mode| rate_of(rates, mode).map(per);
+                    let label = format!("{} prefixes, per {what}", v6.prefixes);
+                    let _ = writeln!(
+                        s,
+                        "{label:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+                        cell(pc(Mode::Sluice), ""),
+                        cell(pc(Mode::FibLookup), ""),
+                        cell(pc(Mode::Kernel), ""),
+                        cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
+                        cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
+                    );
+                }
+                let _ = writeln!(
+                    s,
+                    "  ({} destinations {}; kernel FIB loaded in {})",
+                    v6.destinations,
+                    t.spread,
+                    v6.kernel_load
+                        .map_or("—".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+                );
+                for (mode, r) in v6.rates.iter().chain(&v6.whole_cpu) {
+                    if let Err(e) = r {
+                        let _ = writeln!(s, "  {} failed: {e}", mode.name());
+                    }
                 }
             }
         }
@@ -437,6 +498,9 @@ impl Report {
                         "test_run_ns": v6.cost.as_ref().map(cost_json),
                         "trie_test_run_ns": v6.trie_cost.as_ref().map(cost_json),
                         "stop_after_ns": stages_json(&v6.stages),
+                        "kernel_load_s": v6.kernel_load.map(|d| d.as_secs_f64()),
+                        "mpps_per_core": v6.rates.iter().map(|(m, r)| (m.name().to_string(), r.as_ref().map_or(Value::Null, |r| json!(r.per_core_mpps())))).collect::<serde_json::Map<_, _>>(),
+                        "per_cpu_mpps_whole": v6.whole_cpu.iter().map(|(m, r)| (m.name().to_string(), r.as_ref().map_or(Value::Null, |r| json!(r.per_cpu_mpps())))).collect::<serde_json::Map<_, _>>(),
                     })),
                     "groups": t.groups,
                     "destination_spread": t.spread,

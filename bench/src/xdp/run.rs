@@ -13,7 +13,7 @@ use crate::cost::{self, Cost};
 use crate::lab::{self, Topology};
 use crate::pps::{self, Forwarder, Mode, Move, Placement, Rate};
 use crate::sys::LpmTrie4;
-use crate::traffic::{self, GenConfig, Traffic};
+use crate::traffic::{self, GenConfig, GenConfig6, Traffic};
 
 /// What to run on one table.
 #[derive(Debug, Clone)]
@@ -56,6 +56,13 @@ pub struct V6Run {
     pub trie_cost: Option<Result<Cost, String>>,
     /// Sluice mode stopped after each stage.
     pub stages: Stages,
+    /// Loading the same table into `fwd`'s kernel FIB (for the kernel
+    /// and `bpf_fib_lookup` rates).
+    pub kernel_load: Option<Duration>,
+    /// Forwarding rates of IPv6 frames, as [`TableRun::rates`].
+    pub rates: Vec<(Mode, Result<Rate, String>)>,
+    /// And counting the whole forwarding CPU, as [`TableRun::whole_cpu`].
+    pub whole_cpu: Vec<(Mode, Result<Rate, String>)>,
 }
 
 /// The program's test-run cost when stopped after each stage, in order.
@@ -128,7 +135,7 @@ fn load_traffic(topo: &Topology<'_>, dsts: &[u32]) -> Result<Traffic, String> {
 pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, String> {
     let lab = Lab::new("xdpfwd");
     let topo = Topology::new(&lab);
-    let tg = load_traffic(&topo, &spec.dsts)?;
+    let mut tg = load_traffic(&topo, &spec.dsts)?;
     log(&format!(
         "{}: loading {} routes into fwd's kernel FIB (ip -batch)",
         spec.label,
@@ -179,85 +186,80 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
             cost: None,
             trie_cost: None,
             stages: Vec::new(),
+            kernel_load: None,
+            rates: Vec::new(),
+            whole_cpu: Vec::new(),
         });
     }
     let place = &spec.place;
     for &mode in &spec.modes {
         log(&format!("{}: measuring {}", spec.label, mode.name()));
-        let rate = match mode {
-            Mode::Sluice | Mode::Dxr | Mode::FibLookup => {
-                // bpf_fib_lookup answers FWD_DISABLED unless the ingress
-                // device forwards; Sluice's own FIB runs with it off, so
-                // nothing can reach dst but through the program.
-                let kernel_fib = mode == Mode::FibLookup;
-                topo.ip_forward(kernel_fib);
-                topo.ingress_gro(false);
-                fwd.set_fib_mode(match mode {
-                    Mode::FibLookup => FibMode::Kernel,
-                    Mode::Dxr => FibMode::Dxr,
-                    _ => FibMode::Sluice,
-                })?;
-                fwd.attach(&topo)?;
-                let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
-                let rate = pps::measure(mode, &tg, &topo, Some(&fwd), tid, place);
-                if spec.cost {
-                    log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
-                    let frames = cost::frames(topo.fin.mac, topo.tx.mac, &spec.dsts);
-                    run.costs
-                        .push((mode, test_run_cost(&topo, &fwd, &tg, &frames)));
-                    if mode == Mode::Sluice {
-                        log(&format!("{}: test-run cost per stage", spec.label));
-                        run.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
-                    }
-                    if mode == Mode::Sluice
-                        && let Some(v6) = run.v6.as_mut()
-                    {
-                        log(&format!("{}: test-run cost, IPv6", spec.label));
-                        let frames = frames6(&topo, &spec.dsts6);
-                        v6.cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
-                        v6.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
-                        fwd.set_fib_mode(FibMode::Trie6)?;
-                        v6.trie_cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
-                        fwd.set_fib_mode(FibMode::Sluice)?;
-                    }
-                }
-                if mode == Mode::Sluice && spec.uplink_move {
-                    log(&format!("{}: uplink move under load", spec.label));
-                    run.uplink_move = Some(pps::uplink_move(&tg, &topo, &mut fwd, tid, place));
-                }
-                rate
+        let tid = set_up(mode, Family::V4, &topo, &mut fwd, place)?;
+        let xdp = (mode != Mode::Kernel).then_some(&fwd);
+        let rate = pps::measure(mode, &tg, &topo, xdp, tid, place);
+        if mode != Mode::Kernel && spec.cost {
+            log(&format!("{}: test-run cost, {}", spec.label, mode.name()));
+            let frames = cost::frames(topo.fin.mac, topo.tx.mac, &spec.dsts);
+            run.costs
+                .push((mode, test_run_cost(&topo, &fwd, &tg, &frames)));
+            if mode == Mode::Sluice {
+                log(&format!("{}: test-run cost per stage", spec.label));
+                run.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
             }
-            Mode::Kernel => {
-                fwd.detach()?;
-                topo.ingress_gro(true);
-                topo.ip_forward(true);
-                let tid = topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
-                pps::measure(mode, &tg, &topo, None, tid, place)
+            if mode == Mode::Sluice
+                && let Some(v6) = run.v6.as_mut()
+            {
+                log(&format!("{}: test-run cost, IPv6", spec.label));
+                let frames = frames6(&topo, &spec.dsts6);
+                v6.cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
+                v6.stages = stage_costs(&topo, &mut fwd, &tg, &frames)?;
+                fwd.set_fib_mode(FibMode::Trie6)?;
+                v6.trie_cost = Some(test_run_cost(&topo, &fwd, &tg, &frames));
+                fwd.set_fib_mode(FibMode::Sluice)?;
             }
-        };
-        if let Ok(r) = &rate {
-            log(&format!(
-                "{}: {} {:.2} Mpps at the sink, forwarding CPU {:.0}% busy",
-                spec.label,
-                mode.name(),
-                r.mpps(),
-                r.fwd_busy * 100.0
-            ));
         }
+        if mode == Mode::Sluice && spec.uplink_move {
+            log(&format!("{}: uplink move under load", spec.label));
+            run.uplink_move = Some(pps::uplink_move(&tg, &topo, &mut fwd, tid, place));
+        }
+        log_rate(log, &spec.label, &rate);
         run.rates.push((mode, rate));
         if mode != Mode::Dxr {
-            // The second accounting: the receiving veths' NAPI threads on
-            // the forwarding CPU too, and all of that CPU's time counted.
             log(&format!(
                 "{}: {}, all of the forwarding CPU",
                 spec.label,
                 mode.name()
             ));
-            let tid = topo.place_napi(place.fwd_cpu, place.fwd_cpu, place.rt)?;
+            run.whole_cpu
+                .push((mode, whole_cpu(mode, &tg, &topo, &fwd, place)?));
+        }
+    }
+    if let Some(v6) = run.v6.as_mut()
+        && !spec.dsts6.is_empty()
+    {
+        log(&format!(
+            "{}: IPv6 on in fwd, {} routes into its kernel FIB",
+            spec.label,
+            spec.routes6.len()
+        ));
+        topo.enable_ipv6();
+        v6.kernel_load = Some(topo.load_kernel_routes6(&spec.routes6)?);
+        topo.ip_forward(false);
+        configure6(&mut tg, &topo, &spec.dsts6)?;
+        for &mode in spec.modes.iter().filter(|&&m| m != Mode::Dxr) {
+            log(&format!("{}: IPv6, measuring {}", spec.label, mode.name()));
+            let tid = set_up(mode, Family::V6, &topo, &mut fwd, place)?;
             let xdp = (mode != Mode::Kernel).then_some(&fwd);
-            let whole = pps::measure(mode, &tg, &topo, xdp, tid, place);
-            topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
-            run.whole_cpu.push((mode, whole));
+            let rate = pps::measure(mode, &tg, &topo, xdp, tid, place);
+            log_rate(log, &format!("{}, IPv6", spec.label), &rate);
+            v6.rates.push((mode, rate));
+            log(&format!(
+                "{}: IPv6, {}, all of the forwarding CPU",
+                spec.label,
+                mode.name()
+            ));
+            v6.whole_cpu
+                .push((mode, whole_cpu(mode, &tg, &topo, &fwd, place)?));
         }
     }
     fwd.detach()?;
@@ -265,6 +267,89 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     drop(tg);
     drop(lab);
     Ok(run)
+}
+
+/// Which frames the sender writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+/// Sets `fwd` up to forward `family` in `mode` and places the NAPI
+/// threads; returns the forwarding thread. The kernel forwards only in the
+/// modes that use its FIB, so in Sluice's own nothing reaches the sinks
+/// but through the program.
+fn set_up(
+    mode: Mode,
+    family: Family,
+    topo: &Topology<'_>,
+    fwd: &mut Forwarder,
+    place: &Placement,
+) -> Result<u32, String> {
+    let forward = |on| match family {
+        Family::V4 => topo.ip_forward(on),
+        Family::V6 => topo.ip6_forward(on),
+    };
+    if mode == Mode::Kernel {
+        fwd.detach()?;
+        topo.ingress_gro(true);
+        forward(true);
+    } else {
+        // bpf_fib_lookup answers FWD_DISABLED unless the ingress device
+        // forwards.
+        forward(mode == Mode::FibLookup);
+        topo.ingress_gro(false);
+        fwd.set_fib_mode(match mode {
+            Mode::FibLookup => FibMode::Kernel,
+            Mode::Dxr => FibMode::Dxr,
+            _ => FibMode::Sluice,
+        })?;
+        fwd.attach(topo)?;
+    }
+    topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)
+}
+
+/// The second accounting: the receiving veths' NAPI threads on the
+/// forwarding CPU too, and all of that CPU's time counted.
+fn whole_cpu(
+    mode: Mode,
+    tg: &Traffic,
+    topo: &Topology<'_>,
+    fwd: &Forwarder,
+    place: &Placement,
+) -> Result<Result<Rate, String>, String> {
+    let tid = topo.place_napi(place.fwd_cpu, place.fwd_cpu, place.rt)?;
+    let xdp = (mode != Mode::Kernel).then_some(fwd);
+    let whole = pps::measure(mode, tg, topo, xdp, tid, place);
+    topo.place_napi(place.fwd_cpu, place.sender_cpu, place.rt)?;
+    Ok(whole)
+}
+
+fn log_rate(log: &dyn Fn(&str), label: &str, rate: &Result<Rate, String>) {
+    if let Ok(r) = rate {
+        log(&format!(
+            "{label}: {} {:.2} Mpps at the sink, forwarding CPU {:.0}% busy",
+            r.mode.name(),
+            r.mpps(),
+            r.fwd_busy * 100.0
+        ));
+    }
+}
+
+/// Points the sender at IPv6 destinations `dsts`.
+fn configure6(tg: &mut Traffic, topo: &Topology<'_>, dsts: &[u128]) -> Result<(), String> {
+    let saddr: std::net::Ipv6Addr = lab::SRC6.parse().expect("an IPv6 address");
+    let config = GenConfig6 {
+        dmac: topo.fin.mac,
+        smac: topo.tx.mac,
+        saddr: saddr.octets(),
+        sport: 4000u16.to_be(),
+        dport: traffic::PORT.to_be(),
+        frame_len: traffic::FRAME_LEN,
+        ..GenConfig6::default()
+    };
+    tg.configure6(config, dsts)
 }
 
 /// The attached program's test-run cost on `frames`, run in `fwd`'s

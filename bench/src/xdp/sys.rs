@@ -8,15 +8,19 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use crate::traffic::{GenConfig, GenState};
+use crate::traffic::{GenConfig, GenConfig6, GenState};
 
 // SAFETY: repr(C), plain integers and byte arrays, no padding (28 bytes:
 // checked below), so every bit pattern is a valid value.
 unsafe impl aya::Pod for GenConfig {}
 // SAFETY: as above (16 bytes).
 unsafe impl aya::Pod for GenState {}
+// SAFETY: as above (40 bytes).
+unsafe impl aya::Pod for GenConfig6 {}
 
-const _: () = assert!(size_of::<GenConfig>() == 28 && size_of::<GenState>() == 16);
+const _: () = assert!(
+    size_of::<GenConfig>() == 28 && size_of::<GenState>() == 16 && size_of::<GenConfig6>() == 40
+);
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;

@@ -31,6 +31,22 @@ pub struct GenConfig {
     pub pad: u16,
 }
 
+/// `struct gen_config6`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GenConfig6 {
+    pub dmac: [u8; 6],
+    pub smac: [u8; 6],
+    pub saddr: [u8; 16],
+    pub ndst: u32,
+    /// Network order.
+    pub sport: u16,
+    /// Network order.
+    pub dport: u16,
+    pub frame_len: u16,
+    pub pad: u16,
+}
+
 /// `struct gen_state`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,10 +57,13 @@ pub(crate) struct GenState {
 }
 
 pub const SENDER: &str = "xdpgen_tx";
+pub const SENDER6: &str = "xdpgen_tx6";
 pub const SINK: &str = "xdpgen_sink";
 pub const PASS: &str = "xdpgen_pass";
 /// `GEN_DSTS_MAX`.
 pub const MAX_DESTINATIONS: usize = 1 << 20;
+/// `GEN_DSTS6_MAX`.
+pub const MAX_DESTINATIONS6: usize = 1 << 18;
 /// `SINK_SLOTS`.
 const SINK_SLOTS: u32 = 64;
 /// The UDP port the sender writes and the sink counts.
@@ -58,6 +77,8 @@ pub const FRAME_LEN: u16 = 64;
 #[derive(Debug)]
 pub struct Traffic {
     ebpf: Ebpf,
+    /// The sender last configured ([`SENDER`] or [`SENDER6`]).
+    sender: &'static str,
 }
 
 impl Traffic {
@@ -65,7 +86,7 @@ impl Traffic {
         let mut ebpf = EbpfLoader::new()
             .load(OBJECT)
             .map_err(|e| format!("loading xdpgen.o: {e}"))?;
-        for name in [SENDER, SINK, PASS] {
+        for name in [SENDER, SENDER6, SINK, PASS] {
             let prog: &mut Xdp = ebpf
                 .program_mut(name)
                 .ok_or_else(|| format!("xdpgen.o has no program {name}"))?
@@ -73,7 +94,10 @@ impl Traffic {
                 .map_err(|e| format!("{name}: {e}"))?;
             prog.load().map_err(|e| format!("verifying {name}: {e}"))?;
         }
-        let mut tg = Self { ebpf };
+        let mut tg = Self {
+            ebpf,
+            sender: SENDER,
+        };
         let mut port: Array<&mut MapData, u16> = tg.map_mut("sink_port")?;
         port.set(0, PORT.to_be(), 0)
             .map_err(|e| format!("sink_port: {e}"))?;
@@ -141,7 +165,32 @@ impl Traffic {
         }
         let mut map: Array<&mut MapData, GenConfig> = self.map_mut("gen_config")?;
         map.set(0, config, 0)
-            .map_err(|e| format!("gen_config: {e}"))
+            .map_err(|e| format!("gen_config: {e}"))?;
+        self.sender = SENDER;
+        Ok(())
+    }
+
+    /// The same for IPv6 frames (addresses as host-order integers, at most
+    /// [`MAX_DESTINATIONS6`]); the sender is then [`SENDER6`] until the
+    /// next [`Self::configure`].
+    pub fn configure6(&mut self, mut config: GenConfig6, dsts: &[u128]) -> Result<(), String> {
+        if dsts.is_empty() || dsts.len() > MAX_DESTINATIONS6 {
+            return Err(format!(
+                "{} IPv6 destinations (1..={MAX_DESTINATIONS6} allowed)",
+                dsts.len()
+            ));
+        }
+        config.ndst = dsts.len() as u32;
+        let mut map: Array<&mut MapData, [u8; 16]> = self.map_mut("gen_dsts6")?;
+        for (i, &d) in dsts.iter().enumerate() {
+            map.set(i as u32, d.to_be_bytes(), 0)
+                .map_err(|e| format!("gen_dsts6: {e}"))?;
+        }
+        let mut map: Array<&mut MapData, GenConfig6> = self.map_mut("gen_config6")?;
+        map.set(0, config, 0)
+            .map_err(|e| format!("gen_config6: {e}"))?;
+        self.sender = SENDER6;
+        Ok(())
     }
 
     /// Frames the sender has written so far, over all CPUs.
@@ -163,7 +212,7 @@ impl Traffic {
     /// A descriptor of the sender program, for [`send_until`] on another
     /// thread.
     pub fn sender_fd(&self) -> Result<OwnedFd, String> {
-        let fd = self.program(SENDER)?.fd().map_err(|e| e.to_string())?;
+        let fd = self.program(self.sender)?.fd().map_err(|e| e.to_string())?;
         fd.as_fd()
             .try_clone_to_owned()
             .map_err(|e| format!("dup of the sender's fd: {e}"))
@@ -179,7 +228,7 @@ impl Traffic {
 
     /// Sends exactly `count` frames (a check, not a measurement).
     pub fn send(&self, ifindex: u32, count: u32) -> Result<(), String> {
-        let fd = self.program(SENDER)?.fd().map_err(|e| e.to_string())?;
+        let fd = self.program(self.sender)?.fd().map_err(|e| e.to_string())?;
         sys::test_run_live(fd.as_fd(), &template(), ifindex, count, 16)
             .map_err(|e| format!("BPF_PROG_TEST_RUN (live frames): {e}"))
     }
