@@ -53,8 +53,13 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::dirty::DirtyBits;
+use crate::loader::mmap::MappedWords;
+use words::Words;
+
+mod words;
 
 /// Logical entries in `top` (2^24).
 pub const TOP_ENTRIES: usize = 1 << 24;
@@ -74,6 +79,7 @@ pub const MAX_TBL8_GROUPS: u32 = 0x8000;
 pub const TBL8_FLAG: u16 = 0x8000;
 /// Largest next-hop-group id an entry can hold.
 pub const MAX_NEXT_HOP_GROUP: u16 = 0x7fff;
+const LIVE: &str = "a builder over the kernel's maps has no words of its own";
 
 /// Errors from building the FIB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -216,19 +222,19 @@ fn read_packed(words: &[u64], i: usize) -> Option<u16> {
 }
 
 #[inline]
-fn get16(words: &[u64], i: usize) -> u16 {
-    (words[i >> 2] >> ((i & 3) * 16)) as u16
+fn get16(words: &Words, i: usize) -> u16 {
+    (words.get(i >> 2) >> ((i & 3) * 16)) as u16
 }
 
 #[inline]
-fn set16(words: &mut [u64], i: usize, v: u16) {
+fn set16(words: &mut Words, i: usize, v: u16) {
     let sh = (i & 3) * 16;
-    let w = &mut words[i >> 2];
-    *w = (*w & !(0xffff << sh)) | (u64::from(v) << sh);
+    let w = words.get(i >> 2);
+    words.set(i >> 2, (w & !(0xffff << sh)) | (u64::from(v) << sh));
 }
 
 /// Sets logical entries `lo..hi` to `v`.
-fn fill16(words: &mut [u64], lo: usize, hi: usize, v: u16) {
+fn fill16(words: &mut Words, lo: usize, hi: usize, v: u16) {
     let mut i = lo;
     while i < hi && i & 3 != 0 {
         set16(words, i, v);
@@ -236,7 +242,7 @@ fn fill16(words: &mut [u64], lo: usize, hi: usize, v: u16) {
     }
     let (wlo, whi) = (i >> 2, hi >> 2);
     if wlo < whi {
-        words[wlo..whi].fill(u64::from(v) * 0x0001_0001_0001_0001);
+        words.fill(wlo..whi, u64::from(v) * 0x0001_0001_0001_0001);
         i = whi << 2;
     }
     while i < hi {
@@ -274,13 +280,17 @@ impl Hasher for AddrHasher {
 pub(crate) type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
 
 /// The DIR-24-8 IPv4 FIB builder. See the module documentation for the layout.
+///
+/// Its words are its own ([`Dir24::new`]), for a loader to copy from
+/// ([`Dir24::take_dirty`]), or the kernel's maps ([`Dir24::live`]), which
+/// `take_dirty` then writes itself. A clone's words are its own.
 #[derive(Clone)]
 pub struct Dir24 {
-    top: Vec<u64>,
+    top: Words,
     /// Owner length + 1 of each top entry (0 = none); for an entry pointing
     /// to a tbl8 group, the best covering prefix of length ≤ 24.
     top_depth: Vec<u8>,
-    tbl8: Vec<u64>,
+    tbl8: Words,
     tbl8_depth: Vec<u8>,
     /// Per group: installed prefixes of length 25..=32 under its /24.
     tbl8_refs: Vec<u16>,
@@ -325,10 +335,33 @@ impl Dir24 {
             "at most {MAX_TBL8_GROUPS} tbl8 groups, asked for {tbl8_groups}"
         );
         let cap = tbl8_groups as usize;
+        Dir24::with_words(
+            Words::owned(TOP_WORDS),
+            Words::owned(cap * TBL8_GROUP_WORDS),
+        )
+    }
+
+    /// An empty FIB whose words are the kernel's maps `top` and `tbl8`
+    /// (2^22 and a multiple of 64 words): a change is written into them
+    /// by the next [`Self::take_dirty`]. With `fresh`, what the maps hold
+    /// was written by another builder (adopted pins): it keeps forwarding
+    /// until the first `take_dirty` rewrites all of it.
+    pub(crate) fn live(top: Arc<MappedWords>, tbl8: Arc<MappedWords>, fresh: bool) -> Dir24 {
+        Dir24::with_words(Words::live(top, fresh), Words::live(tbl8, fresh))
+    }
+
+    fn with_words(top: Words, tbl8: Words) -> Dir24 {
+        assert_eq!(top.len(), TOP_WORDS, "the top level has 2^22 words");
+        let tbl8_groups = (tbl8.len() / TBL8_GROUP_WORDS) as u32;
+        assert!(
+            tbl8_groups <= MAX_TBL8_GROUPS,
+            "at most {MAX_TBL8_GROUPS} tbl8 groups, asked for {tbl8_groups}"
+        );
+        let cap = tbl8_groups as usize;
         Dir24 {
-            top: vec![0; TOP_WORDS],
+            top,
             top_depth: vec![0; TOP_ENTRIES],
-            tbl8: vec![0; cap * TBL8_GROUP_WORDS],
+            tbl8,
             tbl8_depth: vec![0; cap * TBL8_GROUP_ENTRIES],
             tbl8_refs: vec![0; cap],
             free: (0..tbl8_groups).rev().collect(),
@@ -524,7 +557,19 @@ impl Dir24 {
     /// words exactly as the XDP program reads them ([`lookup_in`]).
     #[inline]
     pub fn lookup(&self, addr: u32) -> u16 {
-        lookup_in(&self.top, &self.tbl8, addr)
+        if let (Some(top), Some(tbl8)) = (self.top.as_slice(), self.tbl8.as_slice()) {
+            return lookup_in(top, tbl8, addr);
+        }
+        let v = get16(&self.top, (addr >> 8) as usize);
+        if v & TBL8_FLAG == 0 {
+            return v;
+        }
+        let idx = (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize;
+        if idx >> 2 < self.tbl8.len() {
+            get16(&self.tbl8, idx)
+        } else {
+            0
+        }
     }
 
     /// The group installed for exactly `prefix`.
@@ -559,13 +604,25 @@ impl Dir24 {
     }
 
     /// The packed top level: 2^22 words (see the module documentation).
+    ///
+    /// # Panics
+    /// On a builder over the kernel's maps ([`Self::live`]): its words are
+    /// theirs.
     pub fn top_words(&self) -> &[u64] {
-        &self.top
+        self.top.as_slice().expect(LIVE)
     }
 
     /// The packed tbl8 groups: `tbl8_capacity() * 64` words.
+    ///
+    /// # Panics
+    /// As [`Self::top_words`].
     pub fn tbl8_words(&self) -> &[u64] {
-        &self.tbl8
+        self.tbl8.as_slice().expect(LIVE)
+    }
+
+    /// Whether the words are the kernel's maps ([`Self::live`]).
+    pub fn is_live(&self) -> bool {
+        self.top.as_slice().is_none()
     }
 
     pub fn tbl8_capacity(&self) -> u32 {
@@ -585,17 +642,31 @@ impl Dir24 {
     /// The words changed since the previous call (write tbl8, then top), and
     /// releases the groups freed meanwhile for reuse. Call it once the
     /// previous batch has been written, or the quarantine guarantee is void.
+    ///
+    /// A builder over the kernel's maps ([`Self::live`]) writes the changes
+    /// into them here, in that order, and returns nothing left to write.
     pub fn take_dirty(&mut self) -> Dirty {
         self.free.append(&mut self.quarantine);
-        Dirty {
+        let dirty = Dirty {
             top: self.top_dirty.take(),
             tbl8: self.tbl8_dirty.take(),
+        };
+        if !self.is_live() {
+            return dirty;
         }
+        self.tbl8.publish();
+        self.top.publish();
+        Dirty::default()
     }
 
     /// Marks every top word and every tbl8 group in use dirty, e.g. to
     /// rewrite a map of unknown content (pinned, from an earlier run).
+    /// Nothing to do for a builder over the maps themselves: their words
+    /// are its own, and a `fresh` one rewrites all of them anyway.
     pub fn mark_all_dirty(&mut self) {
+        if self.is_live() {
+            return;
+        }
         self.top_dirty.mark_range(0, TOP_WORDS);
         for i in 0..TOP_ENTRIES {
             let v = get16(&self.top, i);

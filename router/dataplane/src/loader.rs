@@ -13,6 +13,7 @@
 //! data-plane driver.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use aya::maps::{Array, DevMapHash, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
@@ -180,7 +181,8 @@ pub struct Fib4Sync {
 
 /// An array map of u64 words and its shared mapping.
 pub(crate) struct MappedArray {
-    pub(crate) words: MappedWords,
+    /// Shared with a [`Dir24::live`] builder that writes through it.
+    pub(crate) words: Arc<MappedWords>,
     /// The map itself (the mapping alone would keep it alive too), for
     /// pinning by the driver.
     pub(crate) _map: MapData,
@@ -258,7 +260,10 @@ impl Dataplane {
             Map::Array(map) => {
                 let words = MappedWords::new(std::os::fd::AsFd::as_fd(map.fd()), words)
                     .map_err(|source| Error::Mmap { map: name, source })?;
-                Ok::<_, Error>(MappedArray { words, _map: map })
+                Ok::<_, Error>(MappedArray {
+                    words: Arc::new(words),
+                    _map: map,
+                })
             }
             _ => Err(Error::Missing(name)),
         };
@@ -485,6 +490,19 @@ impl Dataplane {
             }
         }
         Ok(changed)
+    }
+
+    /// A DIR-24-8 builder whose words are this data plane's `fib4_top` and
+    /// `fib4_tbl8`: its `take_dirty` writes its changes into them, and the
+    /// daemon keeps no copy of the arrays. `fresh` when the maps hold
+    /// another builder's FIB (adopted pins): that one forwards until the
+    /// new builder's first `take_dirty` rewrites them whole.
+    pub fn live_fib4(&self, fresh: bool) -> Dir24 {
+        Dir24::live(
+            Arc::clone(&self.fib4_top.words),
+            Arc::clone(&self.fib4_tbl8.words),
+            fresh,
+        )
     }
 
     /// Writes `words` into `fib4_top` from word `first` on (word i holds
@@ -760,6 +778,28 @@ pub(crate) mod mmap {
             let ptr = NonNull::new(addr.cast::<AtomicU64>())
                 .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
             Ok(Self { ptr, len })
+        }
+
+        /// `len` words of shared anonymous memory, standing in for a map
+        /// in unit tests.
+        #[cfg(test)]
+        pub(crate) fn anonymous(len: usize) -> Self {
+            let bytes = len * size_of::<u64>();
+            // SAFETY: a fresh anonymous mapping placed by the kernel; the
+            // result is checked for MAP_FAILED before use.
+            let addr = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(addr, libc::MAP_FAILED, "{}", io::Error::last_os_error());
+            let ptr = NonNull::new(addr.cast::<AtomicU64>()).expect("a mapping");
+            Self { ptr, len }
         }
 
         /// The mapped words.

@@ -125,6 +125,9 @@ impl Fib {
                 status.attached = xdp.attached();
                 status.pins = xdp.pins.as_ref().map(|p| p.display().to_string());
                 notes.extend(note);
+                // The IPv4 FIB is built in the maps themselves, not in a
+                // copy of them.
+                fib.placer.program.fib4 = xdp.plane.live_fib4(xdp.adopted);
                 if xdp.adopted {
                     fib.adopt(&xdp);
                 }

@@ -2,8 +2,10 @@
 //! longest-prefix match.
 
 use super::*;
+use crate::loader::mmap::MappedWords;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
 
 fn p(s: &str) -> Prefix {
     s.parse().unwrap()
@@ -156,7 +158,7 @@ fn siblings_25_26() {
     assert_eq!(fib.tbl8_groups_in_use(), 0);
     // Collapsed: the top entry holds the /24's group directly.
     let i = (a("192.168.1.0") >> 8) as usize;
-    assert_eq!(get16(fib.top_words(), i), 3);
+    assert_eq!(get16(&fib.top, i), 3);
 }
 
 #[test]
@@ -165,15 +167,15 @@ fn tbl8_collapse_and_id_reuse() {
     fib.insert(p("10.0.0.0/16"), 5).unwrap();
     fib.insert(p("10.0.1.1/32"), 6).unwrap();
     let i = (a("10.0.1.0") >> 8) as usize;
-    assert_eq!(get16(fib.top_words(), i), TBL8_FLAG);
+    assert_eq!(get16(&fib.top, i), TBL8_FLAG);
     assert_eq!(fib.lookup(a("10.0.1.2")), 5);
     assert!(fib.remove(p("10.0.1.1/32")));
-    assert_eq!(get16(fib.top_words(), i), 5);
+    assert_eq!(get16(&fib.top, i), 5);
     assert_eq!(fib.tbl8_groups_in_use(), 0);
     assert_eq!(fib.tbl8_groups_quarantined(), 1);
     // Group 0 is quarantined until the change has been taken.
     fib.insert(p("10.0.2.0/25"), 7).unwrap();
-    assert_eq!(get16(fib.top_words(), i + 1), TBL8_FLAG | 1);
+    assert_eq!(get16(&fib.top, i + 1), TBL8_FLAG | 1);
     let dirty = fib.take_dirty();
     // The /16's 256 entries are 64 words; the /32 and /25 changes are
     // inside them.
@@ -182,7 +184,7 @@ fn tbl8_collapse_and_id_reuse() {
     assert_eq!(dirty.tbl8, vec![0..128]);
     assert_eq!(fib.tbl8_groups_quarantined(), 0);
     fib.insert(p("10.0.3.0/25"), 8).unwrap();
-    assert_eq!(get16(fib.top_words(), i + 2), TBL8_FLAG);
+    assert_eq!(get16(&fib.top, i + 2), TBL8_FLAG);
     assert_eq!(fib.lookup(a("10.0.3.1")), 8);
     assert_eq!(fib.lookup(a("10.0.3.129")), 5);
     assert_eq!(fib.lookup(a("10.0.2.1")), 7);
@@ -491,4 +493,105 @@ fn the_discard_group_id_is_accepted() {
         Err(Dir24Error::BadGroup(discard + 1))
     );
     assert!(Dir24::from_routes(4, [(p("10.0.0.0/8"), discard)]).is_ok());
+}
+
+/// The entry for `addr` as the XDP program reads it from the maps.
+fn map_lookup(top: &MappedWords, tbl8: &MappedWords, addr: u32) -> u16 {
+    let entry = |m: &MappedWords, i: usize| {
+        m.words()
+            .get(i >> 2)
+            .map_or(0, |w| (w.load(Relaxed) >> ((i & 3) * 16)) as u16)
+    };
+    let v = entry(top, (addr >> 8) as usize);
+    if v & TBL8_FLAG == 0 {
+        return v;
+    }
+    entry(
+        tbl8,
+        (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize,
+    )
+}
+
+fn words(m: &MappedWords) -> Vec<u64> {
+    m.words().iter().map(|w| w.load(Relaxed)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A builder over the maps writes into them, at each `take_dirty`,
+    /// exactly what a loader copies from an owned builder's dirty words;
+    /// a fresh one over another builder's leftovers leaves those
+    /// forwarding until its first `take_dirty`, then none of them.
+    #[test]
+    fn a_live_builder_writes_what_a_loader_would(
+        ops in prop::collection::vec(op_strategy(), 1..80),
+        extra in prop::collection::vec(any::<u32>(), 16),
+        leftovers in prop::collection::vec((0..TOP_WORDS, any::<u64>()), 0..64),
+    ) {
+        const CAP: u32 = 6;
+        let top = Arc::new(MappedWords::anonymous(TOP_WORDS));
+        let tbl8 = Arc::new(MappedWords::anonymous(CAP as usize * TBL8_GROUP_WORDS));
+        for &(w, v) in &leftovers {
+            top.words()[w].store(v, Relaxed);
+        }
+        let fresh = !leftovers.is_empty();
+        let mut live = Dir24::live(Arc::clone(&top), Arc::clone(&tbl8), fresh);
+        let mut owned = Dir24::new(CAP);
+        let mut shadow_top = vec![0u64; TOP_WORDS];
+        let mut shadow_tbl8 = vec![0u64; CAP as usize * TBL8_GROUP_WORDS];
+        let mut model: BTreeMap<Prefix, u16> = BTreeMap::new();
+        let mut published = false;
+        for op in ops {
+            match op {
+                Op::Insert(pr, g) => {
+                    let r = owned.insert(pr, g);
+                    prop_assert_eq!(live.insert(pr, g), r.clone());
+                    if r.is_ok() {
+                        model.insert(pr, g);
+                    }
+                }
+                Op::Remove(pr) => {
+                    prop_assert_eq!(live.remove(pr), owned.remove(pr));
+                    model.remove(&pr);
+                }
+                Op::RemoveExisting(k) => {
+                    if !model.is_empty() {
+                        let pr = *model.keys().nth(k % model.len()).unwrap();
+                        model.remove(&pr);
+                        prop_assert!(owned.remove(pr) && live.remove(pr));
+                    }
+                }
+                Op::TakeDirty => {
+                    apply(&mut shadow_top, &mut shadow_tbl8, &mut owned);
+                    prop_assert!(live.take_dirty().is_empty());
+                    published = true;
+                    for addr in probes(&model, &extra) {
+                        prop_assert_eq!(
+                            map_lookup(&top, &tbl8, addr),
+                            lookup_in(&shadow_top, &shadow_tbl8, addr)
+                        );
+                    }
+                }
+            }
+            for addr in probes(&model, &extra) {
+                prop_assert_eq!(live.lookup(addr), owned.lookup(addr));
+            }
+        }
+        if !published {
+            // Nothing written yet: the maps hold what they held.
+            let held: std::collections::HashMap<usize, u64> = leftovers.iter().copied().collect();
+            for (w, v) in held {
+                prop_assert_eq!(top.words()[w].load(Relaxed), v);
+            }
+        }
+        apply(&mut shadow_top, &mut shadow_tbl8, &mut owned);
+        live.take_dirty();
+        prop_assert!(words(&top) == shadow_top);
+        prop_assert!(words(&tbl8) == shadow_tbl8);
+        // A clone is a snapshot of its own.
+        let snapshot = live.clone();
+        prop_assert!(!snapshot.is_live());
+        prop_assert!(snapshot.top_words() == shadow_top.as_slice());
+    }
 }

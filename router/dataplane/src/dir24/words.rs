@@ -1,0 +1,179 @@
+//! Where a DIR-24-8 array's words live.
+//!
+//! A builder that only computes (a bulk build, a test, a FIB whose routes
+//! go to the kernel alone) owns its words. The daemon's builder writes into
+//! the kernel's map itself, through its shared mapping, instead of keeping
+//! a copy of it (the top level alone is 32 MiB): a word it changes goes into
+//! an overlay page, copied from the map on the page's first write, and the
+//! overlay is published (tbl8 before top, see the module above) when the
+//! batch is written out, then dropped. A placement batch touches a few
+//! pages, so the overlay stays small; a batch over the whole table holds a
+//! copy while it lasts, as the builder always did.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::loader::mmap::MappedWords;
+
+/// Words per overlay page (4 KiB).
+const PAGE_WORDS: usize = 512;
+
+pub(crate) enum Words {
+    Owned(Vec<u64>),
+    Live(Live),
+}
+
+pub(crate) struct Live {
+    map: Arc<MappedWords>,
+    /// Pages changed since the last publish.
+    pages: Vec<Option<Box<[u64; PAGE_WORDS]>>>,
+    /// Which of `pages` are there, in the order first written.
+    touched: Vec<u32>,
+    /// The map holds what another builder wrote (adopted pins): this one
+    /// reads zeros where it has not written, and its first publish
+    /// rewrites every page.
+    fresh: bool,
+}
+
+impl Clone for Words {
+    /// A live builder's copy is a snapshot of what it sees, owned: never a
+    /// second writer to the same maps.
+    fn clone(&self) -> Words {
+        match self {
+            Words::Owned(v) => Words::Owned(v.clone()),
+            Words::Live(_) => Words::Owned((0..self.len()).map(|w| self.get(w)).collect()),
+        }
+    }
+}
+
+impl Words {
+    pub(crate) fn owned(len: usize) -> Words {
+        Words::Owned(vec![0; len])
+    }
+
+    pub(crate) fn live(map: Arc<MappedWords>, fresh: bool) -> Words {
+        let pages = map.words().len().div_ceil(PAGE_WORDS);
+        Words::Live(Live {
+            map,
+            pages: (0..pages).map(|_| None).collect(),
+            touched: Vec::new(),
+            fresh,
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Words::Owned(v) => v.len(),
+            Words::Live(l) => l.map.words().len(),
+        }
+    }
+
+    /// The words, when this builder owns them.
+    pub(crate) fn as_slice(&self) -> Option<&[u64]> {
+        match self {
+            Words::Owned(v) => Some(v),
+            Words::Live(_) => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, w: usize) -> u64 {
+        match self {
+            Words::Owned(v) => v[w],
+            Words::Live(l) => match &l.pages[w / PAGE_WORDS] {
+                Some(page) => page[w % PAGE_WORDS],
+                None if l.fresh => 0,
+                None => l.map.words()[w].load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, w: usize, v: u64) {
+        match self {
+            Words::Owned(words) => words[w] = v,
+            Words::Live(l) => l.page(w / PAGE_WORDS)[w % PAGE_WORDS] = v,
+        }
+    }
+
+    /// Sets words `range` to `v`.
+    pub(crate) fn fill(&mut self, range: Range<usize>, v: u64) {
+        match self {
+            Words::Owned(words) => words[range].fill(v),
+            Words::Live(l) => {
+                let mut w = range.start;
+                while w < range.end {
+                    let end = range.end.min((w / PAGE_WORDS + 1) * PAGE_WORDS);
+                    l.page(w / PAGE_WORDS)[w % PAGE_WORDS..(end - 1) % PAGE_WORDS + 1].fill(v);
+                    w = end;
+                }
+            }
+        }
+    }
+
+    /// Writes what changed into the map (nothing for owned words, which a
+    /// loader copies), each word with one aligned store and only where it
+    /// differs; returns the words stored.
+    pub(crate) fn publish(&mut self) -> usize {
+        match self {
+            Words::Owned(_) => 0,
+            Words::Live(l) => l.publish(),
+        }
+    }
+}
+
+impl Live {
+    /// Page `p` of the overlay, copied from the map on first use.
+    fn page(&mut self, p: usize) -> &mut [u64; PAGE_WORDS] {
+        let (map, fresh) = (&self.map, self.fresh);
+        let touched = &mut self.touched;
+        self.pages[p].get_or_insert_with(|| {
+            touched.push(p as u32);
+            let mut page = Box::new([0; PAGE_WORDS]);
+            if !fresh {
+                let live = &map.words()[page_range(p, map.words().len())];
+                for (w, l) in page.iter_mut().zip(live) {
+                    *w = l.load(Ordering::Relaxed);
+                }
+            }
+            page
+        })
+    }
+
+    fn publish(&mut self) -> usize {
+        let words = self.map.words();
+        let mut stored = 0;
+        let mut store = |p: usize, page: Option<&[u64; PAGE_WORDS]>| {
+            let live = &words[page_range(p, words.len())];
+            for (i, w) in live.iter().enumerate() {
+                let v = page.map_or(0, |page| page[i]);
+                if w.load(Ordering::Relaxed) != v {
+                    w.store(v, Ordering::Release);
+                    stored += 1;
+                }
+            }
+        };
+        if self.fresh {
+            for (p, page) in self.pages.iter().enumerate() {
+                store(p, page.as_deref());
+            }
+            self.fresh = false;
+        } else {
+            // In address order: the stores stream through the map.
+            self.touched.sort_unstable();
+            for &p in &self.touched {
+                store(p as usize, self.pages[p as usize].as_deref());
+            }
+        }
+        for p in self.touched.drain(..) {
+            self.pages[p as usize] = None;
+        }
+        stored
+    }
+}
+
+/// The words of page `p` in an array of `len` words.
+fn page_range(p: usize, len: usize) -> Range<usize> {
+    p * PAGE_WORDS..((p + 1) * PAGE_WORDS).min(len)
+}
