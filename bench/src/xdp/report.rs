@@ -245,28 +245,35 @@ impl Report {
             s,
             "\nraw: rate at the sink (offered by the sender), forwarding thread busy, forwarding CPU stolen by the hypervisor, XDP forwarded verdicts / sink count"
         );
-        for t in &self.tables {
-            for (mode, r) in &t.rates {
-                let line = match r {
-                    Ok(r) => format!(
-                        "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} = {:.0} ns/packet (windows {:.2}–{:.2}){}",
-                        r.mpps(),
-                        r.offered_mpps(),
-                        r.fwd_busy * 100.0,
-                        r.fwd_steal * 100.0,
-                        r.per_core_mpps(),
-                        1e3 / r.per_core_mpps(),
-                        r.spread.0,
-                        r.spread.1,
-                        r.forwarded.map_or(String::new(), |f| format!(
-                            ", forwarded/received {:.3}",
-                            f as f64 / r.received.max(1) as f64
-                        ))
-                    ),
-                    Err(e) => e.clone(),
-                };
-                let _ = writeln!(s, "  {:<22} {:<10} {line}", t.label, mode.name());
-            }
+        let rows = self.tables.iter().flat_map(|t| {
+            let v4 = t.rates.iter().map(move |r| (t.label.clone(), r));
+            let v6 = t.v6.iter().flat_map(move |v6| {
+                v6.rates
+                    .iter()
+                    .map(move |r| (format!("{}, IPv6", t.label), r))
+            });
+            v4.chain(v6)
+        });
+        for (label, (mode, r)) in rows {
+            let line = match r {
+                Ok(r) => format!(
+                    "{:.2} Mpps ({:.2} offered), {:.0}% busy, {:.0}% stolen, per core {:.2} = {:.0} ns/packet (windows {:.2}–{:.2}){}",
+                    r.mpps(),
+                    r.offered_mpps(),
+                    r.fwd_busy * 100.0,
+                    r.fwd_steal * 100.0,
+                    r.per_core_mpps(),
+                    1e3 / r.per_core_mpps(),
+                    r.spread.0,
+                    r.spread.1,
+                    r.forwarded.map_or(String::new(), |f| format!(
+                        ", forwarded/received {:.3}",
+                        f as f64 / r.received.max(1) as f64
+                    ))
+                ),
+                Err(e) => e.clone(),
+            };
+            let _ = writeln!(s, "  {label:<28} {:<10} {line}", mode.name());
         }
         for t in &self.tables {
             let full = t

@@ -4,11 +4,10 @@
 //! `fib6_direct` and `fib6_fans` are small (1.25 MiB together) and written
 //! through a shared mapping: their entries switch a chunk or a slot over
 //! to a new subtree, and only a single aligned store makes that atomic.
-//! `fib6_nodes` and `fib6_leaves` (56 MiB of capacity) are written with
-//! `BPF_MAP_UPDATE_BATCH` and mapped only for a moment to read them back:
-//! a lasting mapping would count their whole capacity in the daemon's RSS,
-//! and nothing points at a run before it is complete, so these writes need
-//! no atomicity.
+//! `fib6_nodes` and `fib6_leaves` (56 MiB of capacity) are mapped only a
+//! window at a time, for a moment, to write a batch's new runs or to read
+//! them back: a lasting mapping would count their whole capacity in the
+//! daemon's RSS, and nothing points at a run before it is complete.
 
 use std::net::Ipv6Addr;
 use std::ops::Range;
@@ -134,26 +133,11 @@ impl Fib6 {
         let d = self.trie.take_dirty();
         let t = &self.trie;
         let mut n = 0;
-        // One bpf(2) call per array: a batch's keys need not be adjacent,
-        // and a table spread over many slots dirties many short runs.
-        n += write_batch(&self.leaves, m::FIB6_LEAVES, &d.leaves, 1, t.leaf_words())?;
-        // Word ranges, written as the whole nodes they touch.
-        let mut nodes: Vec<Range<u32>> = Vec::with_capacity(d.nodes.len());
-        for r in &d.nodes {
-            let per = NODE_WORDS as u32;
-            let (first, last) = (r.start / per, r.end.div_ceil(per));
-            match nodes.last_mut() {
-                Some(prev) if prev.end >= first => prev.end = prev.end.max(last),
-                _ => nodes.push(first..last),
-            }
-        }
-        n += write_batch(
-            &self.nodes,
-            m::FIB6_NODES,
-            &nodes,
-            NODE_WORDS,
-            t.node_words(),
-        )?;
+        // Only fresh runs are dirty in these two (nothing points at them
+        // yet), so plain stores do; the fan and direct entries that switch
+        // slots over come after, with release stores.
+        n += write_mapped(self.leaves.map(), m::FIB6_LEAVES, &d.leaves, t.leaf_words())?;
+        n += write_mapped(self.nodes.map(), m::FIB6_NODES, &d.nodes, t.node_words())?;
         for (array, words, ranges, name) in [
             (&self.fans, t.fan_words(), &d.fans, m::FIB6_FANS),
             (&self.direct, t.direct_words(), &d.direct, m::FIB6_DIRECT),
@@ -170,32 +154,48 @@ impl Fib6 {
     }
 }
 
-/// Writes elements `ranges` (each `per` words of `words`) of an array map
-/// with one `BPF_MAP_UPDATE_BATCH`; returns the words written.
-fn write_batch<V: aya::Pod>(
-    map: &Array<MapData, V>,
+/// Dirty ranges this close (in words, 64 KiB) share a window rather than
+/// each costing an mmap(2) and munmap(2) of its own.
+const WINDOW_GAP: u32 = 8192;
+
+/// Stores the words `ranges` of `words` into the array map `map` through
+/// windows of its mapping, one per cluster of nearby ranges, each unmapped
+/// before the next: a window's pages count in the RSS only while it lasts,
+/// and a placement batch's new runs lie together at the allocator's low
+/// end. Returns the words stored. (Element by element, `BPF_MAP_UPDATE_BATCH`
+/// took a fifth of a full table's placement.)
+fn write_mapped(
+    map: &MapData,
     name: &'static str,
     ranges: &[Range<u32>],
-    per: usize,
     words: &[u64],
 ) -> Result<usize, Error> {
-    let count: usize = ranges.iter().map(|r| r.len()).sum();
-    if count == 0 {
-        return Ok(0);
-    }
-    let mut keys = Vec::with_capacity(count * 4);
-    let mut values = Vec::with_capacity(count * per * 8);
-    for r in ranges {
-        for k in r.clone() {
-            keys.extend_from_slice(&k.to_ne_bytes());
+    let mut stored = 0;
+    let mut rest = ranges;
+    while let Some(first) = rest.first() {
+        let together = 1 + rest
+            .windows(2)
+            .take_while(|w| w[1].start - w[0].end <= WINDOW_GAP)
+            .count();
+        let (cluster, after) = rest.split_at(together);
+        let (start, end) = (first.start as usize, cluster[together - 1].end as usize);
+        let window = MappedWords::window(map.fd().as_fd(), start, end - start)
+            .map_err(|source| Error::Mmap { map: name, source })?;
+        let live = window.words();
+        for r in cluster {
+            let r = r.start as usize..r.end as usize;
+            for (l, &w) in live[r.start - start..r.end - start]
+                .iter()
+                .zip(&words[r.clone()])
+            {
+                l.store(w, Ordering::Relaxed);
+            }
+            stored += r.len();
         }
-        for w in &words[r.start as usize * per..r.end as usize * per] {
-            values.extend_from_slice(&w.to_ne_bytes());
-        }
+        rest = after;
     }
-    let fd = map.map().fd().as_fd().as_raw_fd();
-    crate::batch::update(fd, &keys, &values, count).map_err(batch_err(name))?;
-    Ok(count * per)
+    std::sync::atomic::fence(Ordering::Release);
+    Ok(stored)
 }
 
 fn check_len(len: u8) -> Result<(), Error> {

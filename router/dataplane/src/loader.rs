@@ -735,9 +735,14 @@ pub(crate) mod mmap {
     use std::ptr::{self, NonNull};
     use std::sync::atomic::AtomicU64;
 
-    /// A read-write shared mapping of an array map of u64 values.
+    /// A read-write shared mapping of an array map of u64 values, or of a
+    /// window of one.
     #[derive(Debug)]
     pub(crate) struct MappedWords {
+        /// The mapping, page aligned.
+        base: NonNull<libc::c_void>,
+        bytes: usize,
+        /// The first word asked for, inside the mapping.
         ptr: NonNull<AtomicU64>,
         len: usize,
     }
@@ -749,16 +754,33 @@ pub(crate) mod mmap {
     // SAFETY: as above: `&MappedWords` only hands out `&[AtomicU64]`.
     unsafe impl Sync for MappedWords {}
 
+    /// u64 words per page.
+    const PAGE_WORDS: usize = 4096 / size_of::<u64>();
+
     impl MappedWords {
         /// Maps the first `len` u64 elements of the array map behind `fd`,
         /// which must be an `ARRAY` map with 8-byte values, `BPF_F_MMAPABLE`
         /// and at least `len` entries (the kernel refuses the mapping
         /// otherwise).
         pub(crate) fn new(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
-            let bytes = len
-                .checked_mul(size_of::<u64>())
-                .filter(|&b| b > 0)
-                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            Self::window(fd, 0, len)
+        }
+
+        /// Maps words `first..first + len` of such a map (of any value
+        /// size: its values are contiguous, 8-byte aligned), from the page
+        /// that holds `first` to the one that holds the last. Every page of
+        /// a mapping counts in the RSS while it lasts.
+        pub(crate) fn window(fd: BorrowedFd<'_>, first: usize, len: usize) -> io::Result<Self> {
+            let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+            let end = first
+                .checked_add(len)
+                .filter(|_| len > 0)
+                .ok_or_else(invalid)?;
+            let page = first / PAGE_WORDS;
+            let bytes = (end.div_ceil(PAGE_WORDS) - page)
+                .checked_mul(4096)
+                .ok_or_else(invalid)?;
+            let offset = libc::off_t::try_from(page * 4096).map_err(|_| invalid())?;
             // SAFETY: a fresh mapping placed by the kernel (addr null), so no
             // existing memory is affected; fd is open for the duration of the
             // call; the result is checked for MAP_FAILED before use.
@@ -769,22 +791,30 @@ pub(crate) mod mmap {
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_SHARED,
                     fd.as_raw_fd(),
-                    0,
+                    offset,
                 )
             };
             if addr == libc::MAP_FAILED {
                 return Err(io::Error::last_os_error());
             }
-            let ptr = NonNull::new(addr.cast::<AtomicU64>())
+            let base = NonNull::new(addr)
                 .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
-            Ok(Self { ptr, len })
+            // SAFETY: `first - page * PAGE_WORDS` words into a mapping that
+            // covers them (it ends at or after word `end`).
+            let ptr = unsafe { base.cast::<AtomicU64>().add(first - page * PAGE_WORDS) };
+            Ok(Self {
+                base,
+                bytes,
+                ptr,
+                len,
+            })
         }
 
         /// `len` words of shared anonymous memory, standing in for a map
         /// in unit tests.
         #[cfg(test)]
         pub(crate) fn anonymous(len: usize) -> Self {
-            let bytes = len * size_of::<u64>();
+            let bytes = len.div_ceil(PAGE_WORDS) * 4096;
             // SAFETY: a fresh anonymous mapping placed by the kernel; the
             // result is checked for MAP_FAILED before use.
             let addr = unsafe {
@@ -798,17 +828,23 @@ pub(crate) mod mmap {
                 )
             };
             assert_ne!(addr, libc::MAP_FAILED, "{}", io::Error::last_os_error());
-            let ptr = NonNull::new(addr.cast::<AtomicU64>()).expect("a mapping");
-            Self { ptr, len }
+            let base = NonNull::new(addr).expect("a mapping");
+            Self {
+                base,
+                bytes,
+                ptr: base.cast(),
+                len,
+            }
         }
 
         /// The mapped words.
         pub(crate) fn words(&self) -> &[AtomicU64] {
-            // SAFETY: `ptr` starts a live mapping of `len * 8` bytes (unmapped
-            // only in Drop, which takes `&mut self`); it is page aligned, so
-            // aligned for AtomicU64, which has u64's size; the kernel zero-fills
-            // array maps, so every word is initialised; the other parties (the
-            // BPF program, bpf(2) updates) access the words as whole aligned
+            // SAFETY: `ptr` starts `len` words inside a live mapping
+            // (unmapped only in Drop, which takes `&mut self`); it is 8-byte
+            // aligned (page aligned plus whole words), so aligned for
+            // AtomicU64, which has u64's size; the kernel zero-fills array
+            // maps, so every word is initialised; the other parties (the BPF
+            // program, bpf(2) updates) access the words as whole aligned
             // u64s, which atomics tolerate.
             unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
         }
@@ -816,10 +852,11 @@ pub(crate) mod mmap {
 
     impl Drop for MappedWords {
         fn drop(&mut self) {
-            // SAFETY: unmaps exactly the mapping made in `new`; no slice from
-            // `words()` outlives the `&self` it came from, so none is left.
+            // SAFETY: unmaps exactly the mapping made in `window`; no slice
+            // from `words()` outlives the `&self` it came from, so none is
+            // left.
             unsafe {
-                libc::munmap(self.ptr.as_ptr().cast(), self.len * size_of::<u64>());
+                libc::munmap(self.base.as_ptr(), self.bytes);
             }
         }
     }
