@@ -11,12 +11,14 @@
 //! [`GROUP_BASE`]` + g`. Every route and object carries Sluice's route
 //! protocol; nothing else in the kernel is touched.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
+
+use super::packed::{PrefixMap, PrefixSet};
 
 /// Kernel nexthop id of group 0; single next hops use their own id.
 pub const GROUP_BASE: u32 = 100_000;
@@ -34,7 +36,7 @@ pub type Members = Vec<(u32, u16)>;
 struct Pending {
     hops: BTreeMap<u32, Option<(IpAddr, u32)>>,
     groups: BTreeMap<u32, Option<Members>>,
-    routes: HashMap<KernelPrefix, Option<RouteTarget>>,
+    routes: PrefixMap<Option<RouteTarget>>,
 }
 
 impl Pending {
@@ -49,9 +51,9 @@ struct State {
     /// Some(flush): stop, removing everything Sluice installed if `flush`.
     stop: Option<bool>,
     /// Prefixes with a Sluice route in the kernel.
-    installed: HashSet<KernelPrefix>,
+    installed: PrefixSet,
     /// Installed by a previous run and not written since.
-    stale: HashSet<KernelPrefix>,
+    stale: PrefixSet,
     writing: bool,
     errors: u64,
     last_error: Option<String>,
@@ -102,11 +104,11 @@ impl KernelFib {
         let mut nl = Netlink::new()?;
         let routes = nl.own_routes()?;
         let ids: Vec<u32> = nl.own_nexthops()?.iter().map(|n| n.id).collect();
-        let installed: HashSet<KernelPrefix> = routes.iter().map(|r| r.prefix).collect();
+        let installed = PrefixSet::from_prefixes(routes.iter().map(|r| r.prefix));
         let shared = Arc::new(Shared::default());
         {
             let mut s = shared.state.lock().expect("kernel fib lock");
-            s.stale.clone_from(&installed);
+            s.stale = installed.clone();
             s.installed = installed;
         }
         let thread = {
@@ -146,9 +148,8 @@ impl KernelFib {
     /// Removes adopted routes that nothing wrote since the start.
     pub fn sweep_stale(&self) {
         let mut s = self.shared.state.lock().expect("kernel fib lock");
-        let stale: Vec<KernelPrefix> = s.stale.drain().collect();
-        for p in stale {
-            s.pending.routes.entry(p).or_insert(None);
+        for p in s.stale.drain_keys() {
+            s.pending.routes.insert_new(p, None);
         }
         self.shared.wake.notify_one();
     }
@@ -219,13 +220,8 @@ fn take_batch(s: &mut State) -> Pending {
     let mut batch = Pending {
         hops: std::mem::take(&mut s.pending.hops),
         groups: std::mem::take(&mut s.pending.groups),
-        routes: HashMap::new(),
+        routes: s.pending.routes.take(BATCH),
     };
-    let keys: Vec<KernelPrefix> = s.pending.routes.keys().take(BATCH).copied().collect();
-    for k in keys {
-        let v = s.pending.routes.remove(&k).expect("a pending route");
-        batch.routes.insert(k, v);
-    }
     if !s.pending.routes.is_empty() {
         let later_hops = batch.hops.iter().filter(|(_, v)| v.is_none());
         s.pending.hops.extend(later_hops.map(|(k, _)| (*k, None)));
@@ -259,15 +255,15 @@ fn write_loop(mut nl: Netlink, shared: &Shared) {
         let mut errors = Vec::new();
         write(&mut nl, &batch, &mut errors);
         if let Some(w) = shared.written.lock().expect("kernel fib lock").as_mut() {
-            w.extend(batch.routes.keys().copied());
+            w.extend(batch.routes.keys());
             shared.written_ready.notify_one();
         }
         let mut s = shared.state.lock().expect("kernel fib lock");
         s.writing = false;
-        for (prefix, target) in &batch.routes {
+        for (prefix, target) in batch.routes.iter() {
             match target {
-                Some(_) => s.installed.insert(*prefix),
-                None => s.installed.remove(prefix),
+                Some(_) => s.installed.insert(prefix, ()),
+                None => s.installed.remove(&prefix),
             };
         }
         if !errors.is_empty() {
@@ -305,11 +301,8 @@ fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) {
         .routes
         .iter()
         .map(|(prefix, target)| match target {
-            Some(t) => RouteChange::Set(Route {
-                prefix: *prefix,
-                target: *t,
-            }),
-            None => RouteChange::Delete(*prefix),
+            Some(t) => RouteChange::Set(Route { prefix, target: *t }),
+            None => RouteChange::Delete(prefix),
         })
         .collect();
     match nl.apply_routes(&changes) {

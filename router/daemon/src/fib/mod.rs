@@ -8,6 +8,7 @@
 //! advertised to anyone (suppress until programmed).
 
 pub mod kernel;
+mod packed;
 pub mod placer;
 mod ports;
 pub mod program;
