@@ -137,6 +137,18 @@ static __always_inline __u16 ip_checksum(const __u16 *w)
 	return (__u16)~sum;
 }
 
+/* The next destination's index, and one more frame counted. */
+static __always_inline __u32 next_dst(struct gen_state *st, __u32 ndst)
+{
+	__u32 idx = st->pos;
+
+	if (idx >= ndst)
+		idx = 0;
+	st->pos = idx + 1;
+	st->sent += 1;
+	return idx;
+}
+
 SEC("xdp")
 int xdpgen_tx(struct xdp_md *ctx)
 {
@@ -155,11 +167,7 @@ int xdpgen_tx(struct xdp_md *ctx)
 	st = bpf_map_lookup_elem(&gen_state, &zero);
 	if (!cfg || !st || cfg->ndst == 0)
 		return XDP_ABORTED;
-	idx = st->pos;
-	if (idx >= cfg->ndst)
-		idx = 0;
-	st->pos = idx + 1;
-	st->sent += 1;
+	idx = next_dst(st, cfg->ndst);
 	daddr = bpf_map_lookup_elem(&gen_dsts, &idx);
 	if (!daddr)
 		return XDP_ABORTED;
@@ -207,11 +215,7 @@ int xdpgen_tx6(struct xdp_md *ctx)
 	st = bpf_map_lookup_elem(&gen_state, &zero);
 	if (!cfg || !st || cfg->ndst == 0)
 		return XDP_ABORTED;
-	idx = st->pos;
-	if (idx >= cfg->ndst)
-		idx = 0;
-	st->pos = idx + 1;
-	st->sent += 1;
+	idx = next_dst(st, cfg->ndst);
 	daddr = bpf_map_lookup_elem(&gen_dsts6, &idx);
 	if (!daddr)
 		return XDP_ABORTED;

@@ -1,7 +1,8 @@
-//! A one-second miniature of the pps harness (a 1,000-prefix FIB, Sluice
-//! mode only), so that the harness itself can fail: packets must reach the
-//! sink on dst, and the XDP program's `forwarded` verdicts must match what
-//! the sink counted (every forwarded frame arrives, nothing else does).
+//! A one-second miniature of the pps harness (a 1,000-prefix FIB and as
+//! many IPv6 prefixes, Sluice and DXR modes), so that the harness itself
+//! can fail: packets must reach the sink on dst, and the XDP program's
+//! `forwarded` verdicts must match what the sink counted (every forwarded
+//! frame arrives, nothing else does), for IPv4 and IPv6 frames.
 //!
 //! Needs root (namespaces, BPF) and two CPUs; skips with a message
 //! otherwise.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use sluice_bench::pps::{Mode, Placement};
 use sluice_bench::run::{self, TableSpec};
-use sluice_bench::table;
+use sluice_bench::{table, table6};
 
 #[test]
 fn the_pps_harness_forwards_through_sluice() {
@@ -27,6 +28,8 @@ fn the_pps_harness_forwards_through_sluice() {
     }
     let routes = table::generate(1000, 3);
     let dsts = table::destinations(&routes, 500, 3);
+    let routes6 = table6::generate6(1000, 3);
+    let dsts6 = table6::destinations6(&routes6, 500, 0.0, 3);
     let spec = TableSpec {
         label: "mini".into(),
         routes,
@@ -44,8 +47,8 @@ fn the_pps_harness_forwards_through_sluice() {
         },
         groups: 4,
         spread: "uniform".into(),
-        routes6: Vec::new(),
-        dsts6: Vec::new(),
+        routes6,
+        dsts6,
     };
     let run = run::run_table(&spec, &|m| eprintln!("{m}")).expect("the harness runs");
     let rate = run.rate(Mode::Sluice).expect("a Sluice rate");
@@ -69,5 +72,23 @@ fn the_pps_harness_forwards_through_sluice() {
     assert!(
         (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
         "DXR: forwarded {forwarded} vs received {received}"
+    );
+    // And IPv6 frames, through the poptrie (DXR is IPv4 only).
+    let v6 = run.v6.as_ref().expect("an IPv6 run");
+    let rate6 = v6
+        .rates
+        .iter()
+        .find(|(m, _)| *m == Mode::Sluice)
+        .and_then(|(_, r)| r.as_ref().ok())
+        .expect("an IPv6 Sluice rate");
+    let (forwarded, received) = rate6.settled.expect("XDP verdicts for IPv6");
+    assert!(received > 0, "no IPv6 frame reached dst: {rate6:?}");
+    assert!(
+        (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
+        "IPv6: forwarded {forwarded} vs received {received}"
+    );
+    assert!(
+        v6.rates.iter().all(|(m, _)| *m != Mode::Dxr),
+        "no IPv6 DXR run"
     );
 }

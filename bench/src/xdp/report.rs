@@ -68,6 +68,28 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// The header of a table of sluice, fib_lookup and kernel, with ratios.
+fn three_modes_header(s: &mut String, title: &str) {
+    let _ = writeln!(
+        s,
+        "{title:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+        "sluice", "fib_lookup", "kernel", "sluice/fib_lk", "sluice/kern"
+    );
+}
+
+/// One row of that table: `mpps` of each mode.
+fn three_modes_row(s: &mut String, label: &str, mpps: impl Fn(Mode) -> Option<f64>) {
+    let _ = writeln!(
+        s,
+        "{label:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
+        cell(mpps(Mode::Sluice), ""),
+        cell(mpps(Mode::FibLookup), ""),
+        cell(mpps(Mode::Kernel), ""),
+        cell(ratio(mpps(Mode::Sluice), mpps(Mode::FibLookup)), "×"),
+        cell(ratio(mpps(Mode::Sluice), mpps(Mode::Kernel)), "×"),
+    );
+}
+
 fn rate_of(rates: &[(Mode, Result<Rate, String>)], mode: Mode) -> Option<&Rate> {
     rates
         .iter()
@@ -143,34 +165,12 @@ impl Report {
                 s,
                 "\nSecond accounting: the receiving veths' NAPI threads on the forwarding CPU too, and all of that CPU's busy time counted (/proc/stat)."
             );
-            let _ = writeln!(
-                s,
-                "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
-                "Mpps per forwarding CPU",
-                "sluice",
-                "fib_lookup",
-                "kernel",
-                "sluice/fib_lk",
-                "sluice/kern"
-            );
+            three_modes_header(&mut s, "Mpps per forwarding CPU");
             for t in &self.tables {
-                let pc = |mode| {
-                    t.whole_cpu
-                        .iter()
-                        .find(|(m, _)| *m == mode)
-                        .and_then(|(_, r)| r.as_ref().ok())
-                        .map(Rate::per_cpu_mpps)
-                };
                 let label = format!("{} ({} dst)", t.label, t.destinations);
-                let _ = writeln!(
-                    s,
-                    "{label:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
-                    cell(pc(Mode::Sluice), ""),
-                    cell(pc(Mode::FibLookup), ""),
-                    cell(pc(Mode::Kernel), ""),
-                    cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
-                    cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
-                );
+                three_modes_row(&mut s, &label, |mode| {
+                    rate_of(&t.whole_cpu, mode).map(Rate::per_cpu_mpps)
+                });
             }
             for t in &self.tables {
                 for (mode, r) in &t.whole_cpu {
@@ -196,16 +196,7 @@ impl Report {
                 s,
                 "\nIPv6 frames (the IPv6 table beside each IPv4 one, IPv6 on in fwd), both accountings:"
             );
-            let _ = writeln!(
-                s,
-                "{:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
-                "Mpps per forwarding core / CPU",
-                "sluice",
-                "fib_lookup",
-                "kernel",
-                "sluice/fib_lk",
-                "sluice/kern"
-            );
+            three_modes_header(&mut s, "Mpps per forwarding core / CPU");
             for t in &self.tables {
                 let Some(v6) = t.v6.as_ref().filter(|v6| !v6.rates.is_empty()) else {
                     continue;
@@ -214,17 +205,8 @@ impl Report {
                     ("core", &v6.rates, Rate::per_core_mpps as fn(&Rate) -> f64),
                     ("CPU", &v6.whole_cpu, Rate::per_cpu_mpps),
                 ] {
-                    let pc = |mode| rate_of(rates, mode).map(per);
                     let label = format!("{} prefixes, per {what}", v6.prefixes);
-                    let _ = writeln!(
-                        s,
-                        "{label:<34} {:>11} {:>11} {:>11} {:>14} {:>12}",
-                        cell(pc(Mode::Sluice), ""),
-                        cell(pc(Mode::FibLookup), ""),
-                        cell(pc(Mode::Kernel), ""),
-                        cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
-                        cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
-                    );
+                    three_modes_row(&mut s, &label, |mode| rate_of(rates, mode).map(per));
                 }
                 let _ = writeln!(
                     s,
