@@ -1,5 +1,7 @@
 //! The IPv4 FIB in DIR-24-8 layout, built in user space exactly as the XDP
-//! program reads it (no I/O, no BPF here; the loader copies the words).
+//! program reads it (no system calls here): in words of its own, which a
+//! loader copies, or in the kernel's maps themselves, through their shared
+//! mapping ([`Dir24::live`], see `words.rs`).
 //!
 //! # Layout (the contract with `ebpf/`)
 //!
@@ -35,6 +37,7 @@
 //! it. A group freed by a collapse is not handed out again until the next
 //! `take_dirty` (it is "quarantined"), so within one batch no group that the
 //! kernel's current `top` may still point to is refilled for another /24.
+//! A live builder's `take_dirty` does those writes itself, in that order.
 //!
 //! # Longest-prefix match under any update order
 //!
