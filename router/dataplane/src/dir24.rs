@@ -1,7 +1,7 @@
 //! The IPv4 FIB in DIR-24-8 layout, built in user space exactly as the XDP
 //! program reads it (no system calls here): in words of its own, which a
 //! loader copies, or in the kernel's maps themselves, through their shared
-//! mapping ([`Dir24::live`], see `words.rs`).
+//! mapping ([`Dataplane::live_fib4`](crate::loader::Dataplane::live_fib4), see `words.rs`).
 //!
 //! # Layout (the contract with `ebpf/`)
 //!
@@ -285,7 +285,7 @@ pub(crate) type RouteMap = HashMap<u32, u16, BuildHasherDefault<AddrHasher>>;
 /// The DIR-24-8 IPv4 FIB builder. See the module documentation for the layout.
 ///
 /// Its words are its own ([`Dir24::new`]), for a loader to copy from
-/// ([`Dir24::take_dirty`]), or the kernel's maps ([`Dir24::live`]), which
+/// ([`Dir24::take_dirty`]), or the kernel's maps ([`Dataplane::live_fib4`](crate::loader::Dataplane::live_fib4)), which
 /// `take_dirty` then writes itself. A clone's words are its own.
 #[derive(Clone)]
 pub struct Dir24 {
@@ -609,7 +609,7 @@ impl Dir24 {
     /// The packed top level: 2^22 words (see the module documentation).
     ///
     /// # Panics
-    /// On a builder over the kernel's maps ([`Self::live`]): its words are
+    /// On a builder over the kernel's maps ([`Dataplane::live_fib4`](crate::loader::Dataplane::live_fib4)): its words are
     /// theirs.
     pub fn top_words(&self) -> &[u64] {
         self.top.as_slice().expect(LIVE)
@@ -623,7 +623,7 @@ impl Dir24 {
         self.tbl8.as_slice().expect(LIVE)
     }
 
-    /// Whether the words are the kernel's maps ([`Self::live`]).
+    /// Whether the words are the kernel's maps ([`Dataplane::live_fib4`](crate::loader::Dataplane::live_fib4)).
     pub fn is_live(&self) -> bool {
         self.top.as_slice().is_none()
     }
@@ -646,7 +646,7 @@ impl Dir24 {
     /// releases the groups freed meanwhile for reuse. Call it once the
     /// previous batch has been written, or the quarantine guarantee is void.
     ///
-    /// A builder over the kernel's maps ([`Self::live`]) writes the changes
+    /// A builder over the kernel's maps ([`Dataplane::live_fib4`](crate::loader::Dataplane::live_fib4)) writes the changes
     /// into them here, in that order, and returns nothing left to write.
     pub fn take_dirty(&mut self) -> Dirty {
         self.free.append(&mut self.quarantine);
