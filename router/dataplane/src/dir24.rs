@@ -58,7 +58,6 @@ use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::dirty::DirtyBits;
 use crate::loader::mmap::MappedWords;
 use words::Words;
 
@@ -211,12 +210,21 @@ impl Dirty {
 /// Usable on words read back from the kernel maps.
 #[inline]
 pub fn lookup_in(top: &[u64], tbl8: &[u64], addr: u32) -> u16 {
-    let v = read_packed(top, (addr >> 8) as usize).unwrap_or(0);
+    lookup_by(|i| read_packed(top, i), |i| read_packed(tbl8, i), addr)
+}
+
+/// [`lookup_in`] over any reader of the two arrays' logical entries.
+#[inline]
+pub(crate) fn lookup_by(
+    top: impl Fn(usize) -> Option<u16>,
+    tbl8: impl Fn(usize) -> Option<u16>,
+    addr: u32,
+) -> u16 {
+    let v = top((addr >> 8) as usize).unwrap_or(0);
     if v & TBL8_FLAG == 0 {
         return v;
     }
-    let idx = (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize;
-    read_packed(tbl8, idx).unwrap_or(0)
+    tbl8((usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize).unwrap_or(0)
 }
 
 #[inline]
@@ -305,8 +313,6 @@ pub struct Dir24 {
     /// Installed prefixes: `routes[len]` maps the masked address to its group.
     routes: Vec<RouteMap>,
     count: usize,
-    top_dirty: DirtyBits,
-    tbl8_dirty: DirtyBits,
 }
 
 impl fmt::Debug for Dir24 {
@@ -372,8 +378,6 @@ impl Dir24 {
             capacity: tbl8_groups,
             routes: (0..=32).map(|_| RouteMap::default()).collect(),
             count: 0,
-            top_dirty: DirtyBits::new(TOP_WORDS),
-            tbl8_dirty: DirtyBits::new(cap * TBL8_GROUP_WORDS),
         }
     }
 
@@ -437,7 +441,7 @@ impl Dir24 {
                 }
             }
         }
-        fib.top_dirty.mark_range(0, TOP_WORDS);
+        fib.top.mark(0..TOP_WORDS);
         Ok(fib)
     }
 
@@ -473,7 +477,6 @@ impl Dir24 {
                     self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
                 } else if cur != group {
                     set16(&mut self.top, i, group);
-                    self.top_dirty.mark(i >> 2);
                 }
             }
         } else {
@@ -527,7 +530,6 @@ impl Dir24 {
                     self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
                 } else if cur != rv {
                     set16(&mut self.top, i, rv);
-                    self.top_dirty.mark(i >> 2);
                 }
             }
         } else {
@@ -549,7 +551,6 @@ impl Dir24 {
                             && self.tbl8_depth[e] == self.top_depth[i])
                 );
                 set16(&mut self.top, i, v);
-                self.top_dirty.mark(i >> 2);
                 self.quarantine.push(g as u32);
             }
         }
@@ -560,19 +561,7 @@ impl Dir24 {
     /// words exactly as the XDP program reads them ([`lookup_in`]).
     #[inline]
     pub fn lookup(&self, addr: u32) -> u16 {
-        if let (Some(top), Some(tbl8)) = (self.top.as_slice(), self.tbl8.as_slice()) {
-            return lookup_in(top, tbl8, addr);
-        }
-        let v = get16(&self.top, (addr >> 8) as usize);
-        if v & TBL8_FLAG == 0 {
-            return v;
-        }
-        let idx = (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize;
-        if idx >> 2 < self.tbl8.len() {
-            get16(&self.tbl8, idx)
-        } else {
-            0
-        }
+        lookup_by(|i| self.top.entry(i), |i| self.tbl8.entry(i), addr)
     }
 
     /// The group installed for exactly `prefix`.
@@ -650,16 +639,9 @@ impl Dir24 {
     /// into them here, in that order, and returns nothing left to write.
     pub fn take_dirty(&mut self) -> Dirty {
         self.free.append(&mut self.quarantine);
-        let dirty = Dirty {
-            top: self.top_dirty.take(),
-            tbl8: self.tbl8_dirty.take(),
-        };
-        if !self.is_live() {
-            return dirty;
-        }
-        self.tbl8.publish();
-        self.top.publish();
-        Dirty::default()
+        let tbl8 = self.tbl8.write_out();
+        let top = self.top.write_out();
+        Dirty { top, tbl8 }
     }
 
     /// Marks every top word and every tbl8 group in use dirty, e.g. to
@@ -670,12 +652,12 @@ impl Dir24 {
         if self.is_live() {
             return;
         }
-        self.top_dirty.mark_range(0, TOP_WORDS);
+        self.top.mark(0..TOP_WORDS);
         for i in 0..TOP_ENTRIES {
             let v = get16(&self.top, i);
             if v & TBL8_FLAG != 0 {
                 let w = usize::from(v & MAX_NEXT_HOP_GROUP) * TBL8_GROUP_WORDS;
-                self.tbl8_dirty.mark_range(w, w + TBL8_GROUP_WORDS);
+                self.tbl8.mark(w..w + TBL8_GROUP_WORDS);
             }
         }
     }
@@ -691,11 +673,8 @@ impl Dir24 {
         let base = g * TBL8_GROUP_ENTRIES;
         fill16(&mut self.tbl8, base, base + TBL8_GROUP_ENTRIES, cur);
         self.tbl8_depth[base..base + TBL8_GROUP_ENTRIES].fill(self.top_depth[i]);
-        self.tbl8_dirty
-            .mark_range(g * TBL8_GROUP_WORDS, (g + 1) * TBL8_GROUP_WORDS);
         self.tbl8_refs[g] = 0;
         set16(&mut self.top, i, TBL8_FLAG | g as u16);
-        self.top_dirty.mark(i >> 2);
         Ok(g)
     }
 
@@ -718,7 +697,6 @@ impl Dir24 {
             self.tbl8_depth[e] = depth;
             if get16(&self.tbl8, e) != v {
                 set16(&mut self.tbl8, e, v);
-                self.tbl8_dirty.mark(e >> 2);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! longest-prefix match.
 
 use super::*;
+use crate::dirty::DirtyBits;
 use crate::loader::mmap::MappedWords;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -498,18 +499,10 @@ fn the_discard_group_id_is_accepted() {
 /// The entry for `addr` as the XDP program reads it from the maps.
 fn map_lookup(top: &MappedWords, tbl8: &MappedWords, addr: u32) -> u16 {
     let entry = |m: &MappedWords, i: usize| {
-        m.words()
-            .get(i >> 2)
-            .map_or(0, |w| (w.load(Relaxed) >> ((i & 3) * 16)) as u16)
+        let w = m.words().get(i >> 2)?;
+        Some((w.load(Relaxed) >> ((i & 3) * 16)) as u16)
     };
-    let v = entry(top, (addr >> 8) as usize);
-    if v & TBL8_FLAG == 0 {
-        return v;
-    }
-    entry(
-        tbl8,
-        (usize::from(v & MAX_NEXT_HOP_GROUP) << 8) | (addr & 0xff) as usize,
-    )
+    lookup_by(|i| entry(top, i), |i| entry(tbl8, i), addr)
 }
 
 fn words(m: &MappedWords) -> Vec<u64> {

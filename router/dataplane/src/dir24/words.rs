@@ -14,13 +14,15 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::dirty::DirtyBits;
 use crate::loader::mmap::MappedWords;
 
 /// Words per overlay page (4 KiB).
 const PAGE_WORDS: usize = 512;
 
 pub(crate) enum Words {
-    Owned(Vec<u64>),
+    /// The words, and which of them changed since the last write-out.
+    Owned(Vec<u64>, DirtyBits),
     Live(Live),
 }
 
@@ -41,15 +43,18 @@ impl Clone for Words {
     /// second writer to the same maps.
     fn clone(&self) -> Words {
         match self {
-            Words::Owned(v) => Words::Owned(v.clone()),
-            Words::Live(_) => Words::Owned((0..self.len()).map(|w| self.get(w)).collect()),
+            Words::Owned(v, dirty) => Words::Owned(v.clone(), dirty.clone()),
+            Words::Live(_) => Words::Owned(
+                (0..self.len()).map(|w| self.get(w)).collect(),
+                DirtyBits::new(self.len()),
+            ),
         }
     }
 }
 
 impl Words {
     pub(crate) fn owned(len: usize) -> Words {
-        Words::Owned(vec![0; len])
+        Words::Owned(vec![0; len], DirtyBits::new(len))
     }
 
     pub(crate) fn live(map: Arc<MappedWords>, fresh: bool) -> Words {
@@ -64,7 +69,7 @@ impl Words {
 
     pub(crate) fn len(&self) -> usize {
         match self {
-            Words::Owned(v) => v.len(),
+            Words::Owned(v, _) => v.len(),
             Words::Live(l) => l.map.words().len(),
         }
     }
@@ -72,15 +77,21 @@ impl Words {
     /// The words, when this builder owns them.
     pub(crate) fn as_slice(&self) -> Option<&[u64]> {
         match self {
-            Words::Owned(v) => Some(v),
+            Words::Owned(v, _) => Some(v),
             Words::Live(_) => None,
         }
+    }
+
+    /// Logical `u16` entry `i` (four per word), None past the end.
+    #[inline]
+    pub(crate) fn entry(&self, i: usize) -> Option<u16> {
+        (i >> 2 < self.len()).then(|| (self.get(i >> 2) >> ((i & 3) * 16)) as u16)
     }
 
     #[inline]
     pub(crate) fn get(&self, w: usize) -> u64 {
         match self {
-            Words::Owned(v) => v[w],
+            Words::Owned(v, _) => v[w],
             Words::Live(l) => match &l.pages[w / PAGE_WORDS] {
                 Some(page) => page[w % PAGE_WORDS],
                 None if l.fresh => 0,
@@ -92,7 +103,10 @@ impl Words {
     #[inline]
     pub(crate) fn set(&mut self, w: usize, v: u64) {
         match self {
-            Words::Owned(words) => words[w] = v,
+            Words::Owned(words, dirty) => {
+                words[w] = v;
+                dirty.mark(w);
+            }
             Words::Live(l) => l.page(w / PAGE_WORDS)[w % PAGE_WORDS] = v,
         }
     }
@@ -100,7 +114,10 @@ impl Words {
     /// Sets words `range` to `v`.
     pub(crate) fn fill(&mut self, range: Range<usize>, v: u64) {
         match self {
-            Words::Owned(words) => words[range].fill(v),
+            Words::Owned(words, dirty) => {
+                dirty.mark_range(range.start, range.end);
+                words[range].fill(v);
+            }
             Words::Live(l) => {
                 let mut w = range.start;
                 while w < range.end {
@@ -112,13 +129,24 @@ impl Words {
         }
     }
 
-    /// Writes what changed into the map (nothing for owned words, which a
-    /// loader copies), each word with one aligned store and only where it
-    /// differs; returns the words stored.
-    pub(crate) fn publish(&mut self) -> usize {
+    /// Counts words `range` as changed, to be written out again.
+    pub(crate) fn mark(&mut self, range: Range<usize>) {
+        if let Words::Owned(_, dirty) = self {
+            dirty.mark_range(range.start, range.end);
+        }
+    }
+
+    /// What changed since the last call, written out: owned words return
+    /// their ranges for a loader to copy; live ones store their overlay into
+    /// the map, each word with one aligned store and only where it differs,
+    /// and return nothing left to write.
+    pub(crate) fn write_out(&mut self) -> Vec<Range<u32>> {
         match self {
-            Words::Owned(_) => 0,
-            Words::Live(l) => l.publish(),
+            Words::Owned(_, dirty) => dirty.take(),
+            Words::Live(l) => {
+                l.publish();
+                Vec::new()
+            }
         }
     }
 }
@@ -141,16 +169,14 @@ impl Live {
         })
     }
 
-    fn publish(&mut self) -> usize {
+    fn publish(&mut self) {
         let words = self.map.words();
-        let mut stored = 0;
-        let mut store = |p: usize, page: Option<&[u64; PAGE_WORDS]>| {
+        let store = |p: usize, page: Option<&[u64; PAGE_WORDS]>| {
             let live = &words[page_range(p, words.len())];
             for (i, w) in live.iter().enumerate() {
                 let v = page.map_or(0, |page| page[i]);
                 if w.load(Ordering::Relaxed) != v {
                     w.store(v, Ordering::Release);
-                    stored += 1;
                 }
             }
         };
@@ -169,7 +195,6 @@ impl Live {
         for p in self.touched.drain(..) {
             self.pages[p as usize] = None;
         }
-        stored
     }
 }
 
