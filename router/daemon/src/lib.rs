@@ -20,6 +20,7 @@ pub mod listeners;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+mod packed;
 pub mod paging;
 pub mod probe;
 pub mod routing;

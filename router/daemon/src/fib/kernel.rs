@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 
 use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
 
-use super::packed::{PrefixMap, PrefixSet};
+use crate::packed::{PrefixMap, PrefixSet};
 
 /// Kernel nexthop id of group 0; single next hops use their own id.
 pub const GROUP_BASE: u32 = 100_000;

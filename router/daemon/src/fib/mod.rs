@@ -8,7 +8,6 @@
 //! advertised to anyone (suppress until programmed).
 
 pub mod kernel;
-mod packed;
 pub mod placer;
 mod ports;
 pub mod program;

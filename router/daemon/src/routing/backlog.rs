@@ -12,11 +12,12 @@
 //! once it is placed (suppress until programmed), so the wait delays them
 //! too. Zebra's meta-queue batches between its RIB and the kernel alike.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sluice_wire::Prefix;
+
+use crate::packed;
 
 /// The longest a change waits for the queue to empty: under a sustained
 /// flood the data plane still follows within about this.
@@ -27,8 +28,7 @@ pub const MAX_WAIT: Duration = Duration::from_millis(500);
 pub const CHUNK: usize = 8192;
 
 /// While a full table loads, the backlog holds all of it: its keys are
-/// packed (8 bytes an IPv4 prefix, 17 an IPv6 one, against 18 for an
-/// `IpNet`) and sort in `IpNet` order.
+/// packed ([`packed`]) and sort in `IpNet` order.
 #[derive(Debug, Default)]
 pub struct Backlog {
     /// `addr << 8 | len`.
@@ -40,26 +40,14 @@ pub struct Backlog {
     since: Option<Instant>,
 }
 
-fn key4(net: &Ipv4Net) -> u64 {
-    u64::from(u32::from(net.network())) << 8 | u64::from(net.prefix_len())
-}
-
-fn key6(net: &Ipv6Net) -> [u8; 17] {
-    let mut k = [0; 17];
-    k[..16].copy_from_slice(&net.network().octets());
-    k[16] = net.prefix_len();
-    k
-}
-
 fn prefix4(k: u64) -> Prefix {
-    let net = Ipv4Net::new(Ipv4Addr::from((k >> 8) as u32), k as u8);
-    IpNet::V4(net.expect("a length the key was made from"))
+    let (addr, len) = packed::unkey4(k);
+    IpNet::V4(Ipv4Net::new(addr, len).expect("a length the key was made from"))
 }
 
 fn prefix6(k: [u8; 17]) -> Prefix {
-    let addr: [u8; 16] = k[..16].try_into().expect("16 octets");
-    let net = Ipv6Net::new(Ipv6Addr::from(addr), k[16]);
-    IpNet::V6(net.expect("a length the key was made from"))
+    let (addr, len) = packed::unkey6(&k);
+    IpNet::V6(Ipv6Net::new(addr, len).expect("a length the key was made from"))
 }
 
 impl Backlog {
@@ -70,8 +58,8 @@ impl Backlog {
         }
         for p in touched {
             match p {
-                IpNet::V4(net) => self.v4.push(key4(net)),
-                IpNet::V6(net) => self.v6.push(key6(net)),
+                IpNet::V4(net) => self.v4.push(packed::key4(net.network(), net.prefix_len())),
+                IpNet::V6(net) => self.v6.push(packed::key6(net.network(), net.prefix_len())),
             }
         }
         self.unsorted = true;
@@ -115,6 +103,8 @@ fn release_if_empty<T>(v: &mut Vec<T>) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     use super::*;
 
     fn p(s: &str) -> Prefix {

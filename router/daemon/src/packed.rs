@@ -1,13 +1,14 @@
-//! Prefixes packed for the kernel writer's sets and maps, which hold a
-//! whole table while the kernel takes it (tens of seconds): 8 bytes an IPv4
-//! key and 17 an IPv6 one, Fx-hashed, where an `(IpAddr, u8)` takes 18 and
-//! SipHash.
+//! Prefixes packed for the collections that hold a whole table at times:
+//! the backlog while one loads ([`crate::routing`]), the kernel writer's
+//! sets while the kernel takes it (tens of seconds). 8 bytes an IPv4 key
+//! and 17 an IPv6 one, where an `IpNet` takes 18 and an `(IpAddr, u8)` too;
+//! both keys sort in address, then length, order.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rustc_hash::FxHashMap;
 
-use super::kernel::KernelPrefix;
+use crate::fib::kernel::KernelPrefix;
 
 #[derive(Debug)]
 pub struct PrefixMap<V> {
@@ -28,25 +29,37 @@ impl<V> Default for PrefixMap<V> {
     }
 }
 
-fn key4(addr: Ipv4Addr, len: u8) -> u64 {
+/// `addr << 8 | len`.
+pub fn key4(addr: Ipv4Addr, len: u8) -> u64 {
     u64::from(u32::from(addr)) << 8 | u64::from(len)
 }
 
-fn key6(addr: Ipv6Addr, len: u8) -> [u8; 17] {
+/// The address's octets, then the length.
+pub fn key6(addr: Ipv6Addr, len: u8) -> [u8; 17] {
     let mut k = [0; 17];
     k[..16].copy_from_slice(&addr.octets());
     k[16] = len;
     k
 }
 
+pub fn unkey4(k: u64) -> (Ipv4Addr, u8) {
+    (Ipv4Addr::from((k >> 8) as u32), k as u8)
+}
+
+pub fn unkey6(k: &[u8; 17]) -> (Ipv6Addr, u8) {
+    let mut octets = [0; 16];
+    octets.copy_from_slice(&k[..16]);
+    (Ipv6Addr::from(octets), k[16])
+}
+
 fn prefix4(k: u64) -> KernelPrefix {
-    (IpAddr::V4(Ipv4Addr::from((k >> 8) as u32)), k as u8)
+    let (addr, len) = unkey4(k);
+    (IpAddr::V4(addr), len)
 }
 
 fn prefix6(k: &[u8; 17]) -> KernelPrefix {
-    let mut octets = [0; 16];
-    octets.copy_from_slice(&k[..16]);
-    (IpAddr::V6(Ipv6Addr::from(octets)), k[16])
+    let (addr, len) = unkey6(k);
+    (IpAddr::V6(addr), len)
 }
 
 impl<V> PrefixMap<V> {
