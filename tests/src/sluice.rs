@@ -128,6 +128,18 @@ impl<'lab> Sluice<'lab> {
             .unwrap_or_else(|| panic!("no session {address}: {peers}"))
     }
 
+    /// Asserts that the session with `address` is the one established at
+    /// `since` (no reset) and that no route refresh was asked of anyone.
+    pub fn assert_session_kept(&self, address: &str, since: &Value) {
+        let p = self.peer(address);
+        assert_eq!(
+            (&p["state"], &p["since"]),
+            (&"established".into(), since),
+            "{p}"
+        );
+        assert!(!self.has_event("route-refresh"), "{}", self.events());
+    }
+
     pub fn wait_established(&self, address: &str, timeout: Duration) {
         wait_until(timeout, &format!("session {address} established"), || {
             self.peer(address)["state"] == "established"

@@ -117,13 +117,7 @@ fn a_reload_that_changes_only_text_restarts_nothing_and_refreshes_nothing() {
         "the session was reset: {:?}",
         peer.ended()
     );
-    let p = sluice.peer("203.0.113.1");
-    assert_eq!(
-        (&p["state"], &p["since"]),
-        (&"established".into(), &since),
-        "{p}"
-    );
-    assert!(!sluice.has_event("route-refresh"), "{}", sluice.events());
+    sluice.assert_session_kept("203.0.113.1", &since);
     assert!(!sluice.has_event("session-removed"), "{}", sluice.events());
     assert!(
         sluice.has_event("reload"),
