@@ -19,9 +19,10 @@ use aya::maps::{Array, IterableMap, LpmTrie, Map, MapData, MapError};
 use crate::layout::{self, FIB6_CAPACITY, NH_GROUPS_MAX, map as m};
 use crate::loader::mmap::MappedWords;
 use crate::loader::{Dataplane, Error, MappedArray, check_range, map_err, store_changed};
-use crate::poptrie::{self, Array6, NODE_WORDS, Poptrie};
+use crate::poptrie::{self, Array6, Keep, NODE_WORDS, Poptrie};
 
-/// The IPv6 FIB's maps and the builder that mirrors them.
+/// The IPv6 FIB's maps and the builder that writes them (keeping a copy of
+/// all but the nodes, [`Keep::Fresh`]).
 pub(crate) struct Fib6 {
     direct: MappedArray,
     fans: MappedArray,
@@ -73,6 +74,7 @@ impl Fib6 {
             let none: &[std::sync::atomic::AtomicU64] = &[];
             Poptrie::adopt(
                 FIB6_CAPACITY,
+                Keep::Fresh,
                 direct.words.words(),
                 fans.words.words(),
                 none,
@@ -92,9 +94,10 @@ impl Fib6 {
                 .max()
                 .unwrap_or(0) as usize;
             let nodes_needed = (last_root + (1 << poptrie::MAX_ORDER)).min(layout::FIB6_NODES);
-            let mapped = Self::map(&nodes, &leaves, nodes_needed)?;
+            let mapped = Self::map(&nodes, &leaves, nodes_needed, layout::FIB6_LEAF_WORDS)?;
             Poptrie::adopt(
                 FIB6_CAPACITY,
+                Keep::Fresh,
                 direct.words.words(),
                 fans.words.words(),
                 mapped.nodes.words(),
@@ -111,19 +114,21 @@ impl Fib6 {
         })
     }
 
-    /// The first `nodes_needed` nodes and all leaves, mapped for reading.
+    /// The first `nodes_needed` nodes and the first `leaf_words` leaf
+    /// words, mapped for reading (for as long as the result lives).
     fn map(
         nodes: &Array<MapData, [u64; NODE_WORDS]>,
         leaves: &Array<MapData, u64>,
         nodes_needed: usize,
+        leaf_words: usize,
     ) -> Result<Mapped, Error> {
-        let mmap = |map: &MapData, name, words| {
-            MappedWords::new(map.fd().as_fd(), words)
+        let mmap = |map: &MapData, name, words: usize| {
+            MappedWords::window(map.fd().as_fd(), 0, words.max(1))
                 .map_err(|source| Error::Mmap { map: name, source })
         };
         Ok(Mapped {
             nodes: mmap(nodes.map(), m::FIB6_NODES, nodes_needed * NODE_WORDS)?,
-            leaves: mmap(leaves.map(), m::FIB6_LEAVES, layout::FIB6_LEAF_WORDS)?,
+            leaves: mmap(leaves.map(), m::FIB6_LEAVES, leaf_words)?,
         })
     }
 
@@ -136,8 +141,10 @@ impl Fib6 {
         // Only fresh runs are dirty in these two (nothing points at them
         // yet), so plain stores do; the fan and direct entries that switch
         // slots over come after, with release stores.
-        n += write_mapped(self.leaves.map(), m::FIB6_LEAVES, &d.leaves, t.leaf_words())?;
-        n += write_mapped(self.nodes.map(), m::FIB6_NODES, &d.nodes, t.node_words())?;
+        let leaves = |r: Range<usize>| t.leaf_words()[r].iter().copied();
+        n += write_mapped(self.leaves.map(), m::FIB6_LEAVES, &d.leaves, leaves)?;
+        let nodes = |r: Range<usize>| d.fresh_nodes.words(r);
+        n += write_mapped(self.nodes.map(), m::FIB6_NODES, &d.nodes, nodes)?;
         for (array, words, ranges, name) in [
             (&self.fans, t.fan_words(), &d.fans, m::FIB6_FANS),
             (&self.direct, t.direct_words(), &d.direct, m::FIB6_DIRECT),
@@ -158,18 +165,21 @@ impl Fib6 {
 /// each costing an mmap(2) and munmap(2) of its own.
 const WINDOW_GAP: u32 = 8192;
 
-/// Stores the words `ranges` of `words` into the array map `map` through
+/// Stores the words `ranges` (as `words` gives them) into the array map `map` through
 /// windows of its mapping, one per cluster of nearby ranges, each unmapped
 /// before the next: a window's pages count in the RSS only while it lasts,
 /// and a placement batch's new runs lie together at the allocator's low
 /// end. Returns the words stored. (Element by element, `BPF_MAP_UPDATE_BATCH`
 /// took a fifth of a full table's placement.)
-fn write_mapped(
+fn write_mapped<I>(
     map: &MapData,
     name: &'static str,
     ranges: &[Range<u32>],
-    words: &[u64],
-) -> Result<usize, Error> {
+    words: impl Fn(Range<usize>) -> I,
+) -> Result<usize, Error>
+where
+    I: Iterator<Item = u64>,
+{
     let mut stored = 0;
     let mut rest = ranges;
     while let Some(first) = rest.first() {
@@ -184,9 +194,9 @@ fn write_mapped(
         let live = window.words();
         for r in cluster {
             let r = r.start as usize..r.end as usize;
-            for (l, &w) in live[r.start - start..r.end - start]
+            for (l, w) in live[r.start - start..r.end - start]
                 .iter()
-                .zip(&words[r.clone()])
+                .zip(words(r.clone()))
             {
                 l.store(w, Ordering::Relaxed);
             }
@@ -250,7 +260,7 @@ impl Dataplane {
             Err(Error::Fib6(e)) => {
                 for &i in &placed {
                     let (prefix, _, group) = changes[i];
-                    if Some(self.fib6.trie.lookup(u128::from(prefix))) != group {
+                    if self.lookup6(prefix).ok() != group {
                         failed.push((i, Error::Fib6(e.clone())));
                     }
                 }
@@ -296,14 +306,19 @@ impl Dataplane {
 
     /// The effective IPv6 FIB: (prefix, length, group) in address order,
     /// each maximal run of one group as the fewest prefixes (as
-    /// [`Self::fib4_entries`]). Read from the builder's copy of the maps,
-    /// which every write goes through (and which started from the maps),
-    /// rather than mapping 48 MiB of nodes into the RSS for it.
+    /// [`Self::fib4_entries`]). Read from the maps, through a window over
+    /// the node and leaf runs in use that lasts as long as the read.
     pub fn fib6_entries(&self) -> Result<Vec<(Ipv6Addr, u8, u16)>, Error> {
-        Ok(self
-            .fib6
-            .trie
-            .entries()
+        let f = &self.fib6;
+        let nodes = f.trie.node_words_in_use() / NODE_WORDS;
+        let mapped = Fib6::map(&f.nodes, &f.leaves, nodes, f.trie.leaf_words_in_use())?;
+        let entries = poptrie::entries_in(
+            f.direct.words.words(),
+            f.fans.words.words(),
+            mapped.nodes.words(),
+            mapped.leaves.words(),
+        );
+        Ok(entries
             .into_iter()
             .map(|(a, l, g)| (Ipv6Addr::from(a), l, g))
             .collect())

@@ -127,6 +127,9 @@ pub struct Dirty6 {
     /// Set when some slots could not be rebuilt for want of space: they
     /// keep forwarding as before the change.
     pub full: Option<PoptrieError>,
+    /// The words of `nodes`, from a builder that keeps only fresh nodes
+    /// ([`Keep::Fresh`]); empty from one that keeps them all.
+    pub fresh_nodes: FreshNodes,
 }
 
 impl Dirty6 {
@@ -147,7 +150,7 @@ impl Dirty6 {
     }
 }
 
-/// One of the four arrays, mirrored, with its dirty words.
+/// One of the arrays, mirrored, with its dirty words.
 #[derive(Clone)]
 struct Words {
     words: Vec<u64>,
@@ -231,7 +234,7 @@ pub struct Poptrie {
     counts: [u32; 129],
     direct: Words,
     fans: Words,
-    nodes: Words,
+    nodes: Nodes,
     leaves: Words,
     /// Each chunk's fan, when its entry is not a group.
     chunk_fans: HashMap<u32, u32>,
@@ -245,6 +248,7 @@ pub struct Poptrie {
     stale_slots: BTreeSet<u32>,
     /// Reused between subtree builds.
     scratch: Subtree,
+    run_words: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -278,14 +282,20 @@ struct Subtree {
 }
 
 impl Poptrie {
-    /// An empty FIB (every address: no route).
+    /// An empty FIB (every address: no route) that keeps a copy of all
+    /// its arrays.
     pub fn new(cap: Capacity) -> Poptrie {
+        Poptrie::keeping(cap, Keep::Whole)
+    }
+
+    /// An empty FIB that keeps what `keep` says of its nodes.
+    pub fn keeping(cap: Capacity, keep: Keep) -> Poptrie {
         Poptrie {
             routes: BTreeMap::new(),
             counts: [0; 129],
             direct: Words::new(DIRECT_ENTRIES / 2, 0),
             fans: Words::new(cap.fans as usize * FAN_ENTRIES / 2, 0),
-            nodes: Words::new(cap.nodes as usize * NODE_WORDS, 0),
+            nodes: Nodes::new(keep, cap.nodes as usize * NODE_WORDS),
             leaves: Words::new((cap.leaves as usize).div_ceil(4), 0),
             chunk_fans: HashMap::new(),
             slot_runs: HashMap::new(),
@@ -296,6 +306,7 @@ impl Poptrie {
             stale_chunks: BTreeSet::new(),
             stale_slots: BTreeSet::new(),
             scratch: Subtree::default(),
+            run_words: Vec::new(),
         }
     }
 
@@ -347,11 +358,14 @@ impl Poptrie {
     }
 
     /// The group the arrays give for `addr` (the program's lookup).
+    ///
+    /// # Panics
+    /// For a builder that keeps only fresh nodes ([`Keep::Fresh`]).
     pub fn lookup(&self, addr: u128) -> u16 {
         lookup_in(
             &self.direct.words,
             &self.fans.words,
-            &self.nodes.words,
+            self.nodes.whole(),
             &self.leaves.words,
             addr,
         )
@@ -365,8 +379,23 @@ impl Poptrie {
         &self.fans.words
     }
 
+    /// # Panics
+    /// For a builder that keeps only fresh nodes ([`Keep::Fresh`]).
     pub fn node_words(&self) -> &[u64] {
-        &self.nodes.words
+        self.nodes.whole()
+    }
+
+    /// Node words up to the end of the last run in use: all a reader of
+    /// the arrays can reach.
+    pub fn node_words_in_use(&self) -> usize {
+        let end = self.slot_runs.values().map(|(n, _)| n.at + n.len());
+        end.max().unwrap_or(0) as usize * NODE_WORDS
+    }
+
+    /// Leaf words up to the end of the last run in use.
+    pub fn leaf_words_in_use(&self) -> usize {
+        let end = self.slot_runs.values().map(|(_, l)| l.at + l.len());
+        (end.max().unwrap_or(0) as usize).div_ceil(4)
     }
 
     pub fn leaf_words(&self) -> &[u64] {
@@ -374,11 +403,14 @@ impl Poptrie {
     }
 
     /// The effective FIB of the arrays ([`entries_in`]).
+    ///
+    /// # Panics
+    /// For a builder that keeps only fresh nodes ([`Keep::Fresh`]).
     pub fn entries(&self) -> Vec<(u128, u8, u16)> {
         entries_in(
             &self.direct.words,
             &self.fans.words,
-            &self.nodes.words,
+            self.nodes.whole(),
             &self.leaves.words,
         )
     }
@@ -441,12 +473,14 @@ impl Poptrie {
         if let Some(PoptrieError::Full { slots, .. }) = full.as_mut() {
             *slots = failed;
         }
+        let (nodes, fresh_nodes) = self.nodes.take();
         Dirty6 {
             leaves: self.leaves.dirty.take(),
-            nodes: self.nodes.dirty.take(),
+            nodes,
             fans: self.fans.dirty.take(),
             direct: self.direct.dirty.take(),
             full,
+            fresh_nodes,
         }
     }
 
@@ -589,15 +623,14 @@ impl Poptrie {
             at: l_at,
             order: order_for(leaves),
         };
-        // Fresh runs: written whole, without comparing word by word.
-        let first = n_at as usize * NODE_WORDS;
-        let words = &mut self.nodes.words[first..first + tree.nodes.len() * NODE_WORDS];
-        for (w, n) in words.chunks_exact_mut(NODE_WORDS).zip(&tree.nodes) {
+        // Relocated from index 0 to the runs.
+        self.run_words.clear();
+        self.run_words.extend(tree.nodes.iter().flat_map(|n| {
             let bases = (n[2] as u32 + l_at, (n[2] >> 32) as u32 + n_at);
-            w.copy_from_slice(&[n[0], n[1], u64::from(bases.0) | u64::from(bases.1) << 32]);
-        }
-        let end = first + tree.nodes.len() * NODE_WORDS;
-        self.nodes.dirty.mark_range(first, end);
+            [n[0], n[1], u64::from(bases.0) | u64::from(bases.1) << 32]
+        }));
+        self.nodes
+            .write_run(n_at as usize * NODE_WORDS, &self.run_words);
         for (i, &g) in tree.leaves.iter().enumerate() {
             self.leaves.set_u16(l_at as usize + i, g);
         }
@@ -620,24 +653,32 @@ impl Poptrie {
     /// and its routes are the effective ones it resolves (each maximal run
     /// of one group as the fewest prefixes), which later changes replace.
     /// `nodes` and `leaves` may be shorter than the capacity when the rest
-    /// is known to be unused.
+    /// is known to be unused. It keeps what `keep` says of the nodes.
     pub fn adopt<W: Word>(
         cap: Capacity,
+        keep: Keep,
         direct: &[W],
         fans: &[W],
         nodes: &[W],
         leaves: &[W],
     ) -> Result<Poptrie, PoptrieError> {
-        let mut p = Poptrie::new(cap);
+        let mut p = Poptrie::keeping(cap, keep);
         let foreign = |what: String| PoptrieError::Foreign(what);
+        let node_words = cap.nodes as usize * NODE_WORDS;
+        if nodes.len() > node_words {
+            return Err(foreign(format!(
+                "nodes has {} words, expected {node_words}",
+                nodes.len()
+            )));
+        }
+        p.nodes.adopt(nodes.iter().map(Word::get));
         for (mine, theirs, what) in [
             (&mut p.direct, direct, "direct"),
             (&mut p.fans, fans, "fans"),
-            (&mut p.nodes, nodes, "nodes"),
             (&mut p.leaves, leaves, "leaves"),
         ] {
-            // Nodes and leaves may come short: the rest reads as zero.
-            let short_ok = matches!(what, "nodes" | "leaves");
+            // Leaves may come short: the rest reads as zero.
+            let short_ok = what == "leaves";
             if mine.words.len() < theirs.len() || (!short_ok && mine.words.len() != theirs.len()) {
                 return Err(foreign(format!(
                     "{what} has {} words, expected {}",
@@ -672,7 +713,7 @@ impl Poptrie {
                 }
                 let root = e & !INDEX_FLAG;
                 let slot = c << FAN_BITS | i as u32;
-                let (n_run, l_run) = subtree_runs(&p.nodes.words, root)
+                let (n_run, l_run) = subtree_runs(nodes, root)
                     .ok_or_else(|| foreign(format!("slot {slot:#x}: subtree out of range")))?;
                 if !p.node_alloc.reserve(n_run) || !p.leaf_alloc.reserve(l_run) {
                     return Err(foreign(format!("slot {slot:#x}: runs overlap")));
@@ -691,8 +732,11 @@ impl Poptrie {
 /// The runs a builder-made subtree at `root` occupies: its nodes from
 /// `root` on (breadth first, so the highest index reached is the last),
 /// its leaves from the root's `base0` on.
-fn subtree_runs(nodes: &[u64], root: u32) -> Option<(Run, Run)> {
-    let node = |n: u32| nodes.get(n as usize * NODE_WORDS..n as usize * NODE_WORDS + 3);
+fn subtree_runs<W: Word>(nodes: &[W], root: u32) -> Option<(Run, Run)> {
+    let node = |n: u32| {
+        let w = nodes.get(n as usize * NODE_WORDS..n as usize * NODE_WORDS + 3)?;
+        Some([w[0].get(), w[1].get(), w[2].get()])
+    };
     let first_leaf = node(root)?[2] as u32;
     let (mut last_node, mut leaf_end) = (root, first_leaf);
     let mut level = vec![root];
@@ -788,8 +832,11 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
     }
 }
 
+mod nodes;
 mod read;
 
+use nodes::Nodes;
+pub use nodes::{FreshNodes, Keep};
 pub use read::{Array6, entries_in, lookup_in, lookup_with};
 
 #[cfg(test)]

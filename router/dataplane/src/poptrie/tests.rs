@@ -291,7 +291,7 @@ fn adopting_live_arrays_keeps_them_and_builds_beside_them() {
         t.node_words().to_vec(),
         t.leaf_words().to_vec(),
     ];
-    let mut u = Poptrie::adopt(SMALL, &live[0], &live[1], &live[2], &live[3]).unwrap();
+    let mut u = Poptrie::adopt(SMALL, Keep::Whole, &live[0], &live[1], &live[2], &live[3]).unwrap();
     check(&u, &want);
     assert_eq!(u.in_use(), t.in_use());
     assert!(
@@ -321,12 +321,26 @@ fn adopting_arrays_this_builder_did_not_write_is_refused() {
     // Two chunks on one fan.
     let mut d2 = direct.clone();
     d2[0x2a00 / 2] = d2[0x2001 / 2] >> 32 | d2[0x2a00 / 2] & !0xffff_ffff;
-    let e = Poptrie::adopt(SMALL, &d2, &fans, t.node_words(), t.leaf_words());
+    let e = Poptrie::adopt(
+        SMALL,
+        Keep::Whole,
+        &d2,
+        &fans,
+        t.node_words(),
+        t.leaf_words(),
+    );
     assert!(matches!(e, Err(PoptrieError::Foreign(_))), "{e:?}");
     // A slot pointing past the nodes.
     fans.iter_mut()
         .for_each(|w| *w = 0xffff_fff0 | *w & !0xffff_ffff);
-    let e = Poptrie::adopt(SMALL, &direct, &fans, t.node_words(), t.leaf_words());
+    let e = Poptrie::adopt(
+        SMALL,
+        Keep::Whole,
+        &direct,
+        &fans,
+        t.node_words(),
+        t.leaf_words(),
+    );
     assert!(matches!(e, Err(PoptrieError::Foreign(_))), "{e:?}");
 }
 
@@ -389,9 +403,114 @@ proptest! {
             prop_assert_eq!(naive(&again, addr), naive(&want, addr));
         }
         // And a builder adopting them answers the same.
-        let u = Poptrie::adopt(SMALL, t.direct_words(), t.fan_words(), t.node_words(), t.leaf_words()).unwrap();
+        let u = Poptrie::adopt(SMALL, Keep::Whole, t.direct_words(), t.fan_words(), t.node_words(), t.leaf_words()).unwrap();
         check(&u, &want);
     }
+}
+
+/// What a loader holds after copying each batch: (direct, fans, nodes, leaves).
+struct Image([Vec<u64>; 4]);
+
+impl Image {
+    fn new(cap: Capacity) -> Image {
+        let fresh = Poptrie::new(cap);
+        Image([
+            fresh.direct_words().to_vec(),
+            fresh.fan_words().to_vec(),
+            fresh.node_words().to_vec(),
+            fresh.leaf_words().to_vec(),
+        ])
+    }
+
+    /// Copies batch `d` of `t`: nodes from what the batch hands over when
+    /// `t` keeps only fresh ones, the rest from `t`'s copies.
+    fn copy(&mut self, t: &Poptrie, d: &Dirty6, keep: Keep) {
+        let Image([direct, fans, nodes, leaves]) = self;
+        for (mine, ranges, theirs) in [
+            (direct, &d.direct, t.direct_words()),
+            (fans, &d.fans, t.fan_words()),
+            (leaves, &d.leaves, t.leaf_words()),
+        ] {
+            for r in ranges {
+                let r = r.start as usize..r.end as usize;
+                mine[r.clone()].copy_from_slice(&theirs[r]);
+            }
+        }
+        for r in &d.nodes {
+            let r = r.start as usize..r.end as usize;
+            for (w, i) in nodes[r.clone()].iter_mut().zip(r) {
+                *w = match keep {
+                    Keep::Whole => t.node_words()[i],
+                    Keep::Fresh => d.fresh_nodes.word(i),
+                };
+            }
+        }
+    }
+
+    fn lookup(&self, addr: u128) -> u16 {
+        let [direct, fans, nodes, leaves] = &self.0;
+        lookup_in(direct, fans, nodes, leaves, addr)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// A builder that keeps only fresh nodes publishes what one that keeps
+    /// them all does, batch by batch, and so does one adopting its maps.
+    #[test]
+    fn keeping_only_fresh_nodes_publishes_the_same(ops in prop::collection::vec(op(), 1..120)) {
+        let mut whole = Poptrie::new(SMALL);
+        let mut fresh = Poptrie::keeping(SMALL, Keep::Fresh);
+        let (mut a, mut b) = (Image::new(SMALL), Image::new(SMALL));
+        let mut want: BTreeMap<(u128, u8), u16> = BTreeMap::new();
+        let flush = |whole: &mut Poptrie, fresh: &mut Poptrie, a: &mut Image, b: &mut Image| {
+            let (dw, df) = (whole.take_dirty(), fresh.take_dirty());
+            assert_eq!((&dw.nodes, &dw.leaves, &dw.fans, &dw.direct), (&df.nodes, &df.leaves, &df.fans, &df.direct));
+            assert_eq!(dw.fresh_nodes, FreshNodes::default());
+            a.copy(whole, &dw, Keep::Whole);
+            b.copy(fresh, &df, Keep::Fresh);
+        };
+        for op in ops {
+            match op {
+                Op::Set(x, l, g) => {
+                    whole.insert(x, l, g).unwrap();
+                    fresh.insert(x, l, g).unwrap();
+                    want.insert((x, l), g);
+                }
+                Op::Remove(i) if !want.is_empty() => {
+                    let k = *want.keys().nth(i % want.len()).unwrap();
+                    whole.remove(k.0, k.1);
+                    fresh.remove(k.0, k.1);
+                    want.remove(&k);
+                }
+                Op::Remove(_) => {}
+                Op::Flush => flush(&mut whole, &mut fresh, &mut a, &mut b),
+            }
+        }
+        flush(&mut whole, &mut fresh, &mut a, &mut b);
+        prop_assert!(a.0 == b.0, "the two images differ");
+        for addr in probes(&want) {
+            prop_assert_eq!(b.lookup(addr), naive(&want, addr));
+        }
+        // Adopted with only fresh nodes kept, changes land beside the old.
+        let [direct, fans, nodes, leaves] = &b.0;
+        let mut u = Poptrie::adopt(SMALL, Keep::Fresh, direct, fans, nodes, leaves).unwrap();
+        prop_assert_eq!(u.node_words_in_use(), whole.node_words_in_use());
+        u.insert(0x2001u128 << 112, 48, 9).unwrap();
+        want.insert((0x2001u128 << 112, 48), 9);
+        let d = u.take_dirty();
+        b.copy(&u, &d, Keep::Fresh);
+        for addr in probes(&want) {
+            prop_assert_eq!(b.lookup(addr), naive(&want, addr));
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "Keep::Fresh")]
+fn a_fresh_only_builder_has_no_nodes_to_read() {
+    let t = Poptrie::keeping(SMALL, Keep::Fresh);
+    t.lookup(0);
 }
 
 /// Build time of a table shaped like the benchmark's (run with
