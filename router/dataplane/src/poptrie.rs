@@ -191,8 +191,27 @@ impl Words {
     }
 }
 
-/// What the trie keeps of a prefix: (network, length).
+/// A prefix: (network, length).
 type Key = (u128, u8);
+
+/// A prefix as the route map keeps it: the network's 16 bytes big-endian,
+/// then the length, so that byte order is (network, length) order. 17
+/// bytes where `(u128, u8)` takes 32: a 200k-prefix table's map is 6 MiB
+/// smaller.
+type Packed = [u8; 17];
+
+fn pack((addr, len): Key) -> Packed {
+    let mut k = [0; 17];
+    k[..16].copy_from_slice(&addr.to_be_bytes());
+    k[16] = len;
+    k
+}
+
+fn unpack(k: &Packed) -> Key {
+    let mut a = [0; 16];
+    a.copy_from_slice(&k[..16]);
+    (u128::from_be_bytes(a), k[16])
+}
 
 /// The network mask of a prefix length.
 pub const fn mask(len: u8) -> u128 {
@@ -229,7 +248,7 @@ const fn upto(v: usize) -> u64 {
 /// from.
 #[derive(Clone)]
 pub struct Poptrie {
-    routes: BTreeMap<Key, u16>,
+    routes: BTreeMap<Packed, u16>,
     /// Routes per prefix length: LPM probes only the lengths in use.
     counts: [u32; 129],
     direct: Words,
@@ -317,7 +336,7 @@ impl Poptrie {
             return Err(PoptrieError::Length(len));
         }
         let key = (addr & mask(len), len);
-        let old = self.routes.insert(key, group);
+        let old = self.routes.insert(pack(key), group);
         if old != Some(group) {
             if old.is_none() {
                 self.counts[usize::from(len)] += 1;
@@ -333,7 +352,7 @@ impl Poptrie {
             return None;
         }
         let key = (addr & mask(len), len);
-        let old = self.routes.remove(&key)?;
+        let old = self.routes.remove(&pack(key))?;
         self.counts[usize::from(len)] -= 1;
         self.mark_stale(key);
         Some(old)
@@ -345,7 +364,7 @@ impl Poptrie {
         (0..=len.min(128))
             .rev()
             .filter(|&l| self.counts[usize::from(l)] > 0)
-            .find_map(|l| self.routes.get(&(addr & mask(l), l)).copied())
+            .find_map(|l| self.routes.get(&pack((addr & mask(l), l))).copied())
             .unwrap_or(0)
     }
 
@@ -488,9 +507,12 @@ impl Poptrie {
     /// (address, length) order.
     fn routes_within(&self, lo: u128, hi: u128, min_len: u8) -> Vec<(u128, u8, u16)> {
         self.routes
-            .range((lo, 0)..=(hi, 128))
-            .filter(|(k, _)| k.1 >= min_len)
-            .map(|(&(a, l), &g)| (a, l, g))
+            .range(pack((lo, 0))..=pack((hi, 128)))
+            .filter(|(k, _)| k[16] >= min_len)
+            .map(|(k, &g)| {
+                let (a, l) = unpack(k);
+                (a, l, g)
+            })
             .collect()
     }
 
@@ -722,7 +744,7 @@ impl Poptrie {
             }
         }
         for (a, l, g) in entries_in(direct, fans, nodes, leaves) {
-            p.routes.insert((a, l), g);
+            p.routes.insert(pack((a, l)), g);
             p.counts[usize::from(l)] += 1;
         }
         Ok(p)
