@@ -43,7 +43,8 @@
 //!
 //! The set of installed prefixes is kept (one hash map per length), and every
 //! logical entry carries the length of the prefix that owns it (a parallel
-//! "depth" byte, `len + 1`, 0 = none; as in DPDK's `rte_lpm`). An insert
+//! "depth", `len + 1`, 0 = none; as in DPDK's `rte_lpm`: a byte per tbl8
+//! entry, four bits per top entry, see `depth.rs`). An insert
 //! only writes entries whose depth is ≤ its own; a delete rewrites the entries
 //! whose depth equals its own with the best remaining covering prefix. For a
 //! top entry that points to a tbl8 group, the top depth is that of the best
@@ -59,8 +60,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::loader::mmap::MappedWords;
+use depth::{SHORT, SHORT_BLOCK_BITS, SHORT_MAX, TopDepths};
 use words::Words;
 
+mod depth;
 mod words;
 
 /// Logical entries in `top` (2^24).
@@ -300,7 +303,7 @@ pub struct Dir24 {
     top: Words,
     /// Owner length + 1 of each top entry (0 = none); for an entry pointing
     /// to a tbl8 group, the best covering prefix of length ≤ 24.
-    top_depth: Vec<u8>,
+    top_depth: TopDepths,
     tbl8: Words,
     tbl8_depth: Vec<u8>,
     /// Per group: installed prefixes of length 25..=32 under its /24.
@@ -369,7 +372,7 @@ impl Dir24 {
         let cap = tbl8_groups as usize;
         Dir24 {
             top,
-            top_depth: vec![0; TOP_ENTRIES],
+            top_depth: TopDepths::new(TOP_ENTRIES),
             tbl8,
             tbl8_depth: vec![0; cap * TBL8_GROUP_ENTRIES],
             tbl8_refs: vec![0; cap],
@@ -422,7 +425,7 @@ impl Dir24 {
                     let lo = (addr >> 8) as usize;
                     let hi = lo + (1usize << (24 - len));
                     fill16(&mut fib.top, lo, hi, group);
-                    fib.top_depth[lo..hi].fill(depth);
+                    fib.top_depth.fill(lo, hi, depth);
                 }
             } else {
                 for &(addr, group) in &sorted {
@@ -466,11 +469,20 @@ impl Dir24 {
             }
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
+            let mut block = Block::default();
             for i in lo..hi {
-                if self.top_depth[i] > depth {
+                // A short owner is shorter than a long prefix; against a
+                // short one, it is this or a longer one (now in `routes`).
+                let c = self.top_depth.code(i);
+                let owner = match c {
+                    SHORT if len > SHORT_MAX => 0,
+                    SHORT => self.short_owner(i, &mut block),
+                    c => depth::long_depth(c),
+                };
+                if owner > depth {
                     continue;
                 }
-                self.top_depth[i] = depth;
+                self.top_depth.set(i, depth);
                 let cur = get16(&self.top, i);
                 if cur & TBL8_FLAG != 0 {
                     let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
@@ -519,11 +531,18 @@ impl Dir24 {
         if len <= 24 {
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
+            let mut block = Block::default();
             for i in lo..hi {
-                if self.top_depth[i] != depth {
+                // A short entry was this prefix's if no longer short one
+                // (still in `routes`) covers it.
+                let owned = match self.top_depth.code(i) {
+                    SHORT => len <= SHORT_MAX && self.short_owner(i, &mut block) < depth,
+                    c => depth::long_depth(c) == depth,
+                };
+                if !owned {
                     continue;
                 }
-                self.top_depth[i] = rd;
+                self.top_depth.set(i, rd);
                 let cur = get16(&self.top, i);
                 if cur & TBL8_FLAG != 0 {
                     let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
@@ -545,11 +564,9 @@ impl Dir24 {
                 // Every entry now belongs to the covering prefix of length ≤ 24.
                 let base = g * TBL8_GROUP_ENTRIES;
                 let v = get16(&self.tbl8, base);
-                debug_assert!(
-                    (base..base + TBL8_GROUP_ENTRIES)
-                        .all(|e| get16(&self.tbl8, e) == v
-                            && self.tbl8_depth[e] == self.top_depth[i])
-                );
+                debug_assert!((base..base + TBL8_GROUP_ENTRIES).all(
+                    |e| get16(&self.tbl8, e) == v && self.tbl8_depth[e] == self.top_depth_of(i)
+                ));
                 set16(&mut self.top, i, v);
                 self.quarantine.push(g as u32);
             }
@@ -672,7 +689,8 @@ impl Dir24 {
         let cur = get16(&self.top, i);
         let base = g * TBL8_GROUP_ENTRIES;
         fill16(&mut self.tbl8, base, base + TBL8_GROUP_ENTRIES, cur);
-        self.tbl8_depth[base..base + TBL8_GROUP_ENTRIES].fill(self.top_depth[i]);
+        let depth = self.top_depth_of(i);
+        self.tbl8_depth[base..base + TBL8_GROUP_ENTRIES].fill(depth);
         self.tbl8_refs[g] = 0;
         set16(&mut self.top, i, TBL8_FLAG | g as u16);
         Ok(g)
@@ -701,6 +719,28 @@ impl Dir24 {
         }
     }
 
+    /// The exact depth of top entry `i`.
+    fn top_depth_of(&self, i: usize) -> u8 {
+        match self.top_depth.code(i) {
+            SHORT => self.short_owner(i, &mut Block::default()),
+            c => depth::long_depth(c),
+        }
+    }
+
+    /// The depth of the longest installed prefix of at most [`SHORT_MAX`]
+    /// bits covering top entry `i` (0: none), asked once per /10 block.
+    fn short_owner(&self, i: usize, block: &mut Block) -> u8 {
+        let b = i >> SHORT_BLOCK_BITS;
+        if block.at != Some(b) {
+            let addr = (i as u32) << 8;
+            *block = Block {
+                at: Some(b),
+                depth: self.covering(addr, SHORT_MAX + 1).1,
+            };
+        }
+        block.depth
+    }
+
     /// The longest installed prefix covering `addr` shorter than `len`:
     /// (group, depth), or (0, 0).
     fn covering(&self, addr: u32, len: u8) -> (u16, u8) {
@@ -711,6 +751,13 @@ impl Dir24 {
         }
         (0, 0)
     }
+}
+
+/// The short owner of the /10 block last asked, within one change.
+#[derive(Default)]
+struct Block {
+    at: Option<usize>,
+    depth: u8,
 }
 
 fn check_group(group: u16) -> Result<(), Dir24Error> {

@@ -1,0 +1,119 @@
+//! The owner length of each top-level entry, four bits each: 8 MiB for
+//! the 2^24 entries where a byte each was 16 MiB of a full table's RSS.
+//!
+//! A depth is the owning prefix's length + 1 (0: no owner). Depths of
+//! prefixes longer than [`SHORT_MAX`] get a code of their own; shorter
+//! ones, a few dozen in a full table but each owning a large share of the
+//! entries, share [`SHORT`], and a change that needs their exact depth asks
+//! the prefix maps (once per /10 block, see `Dir24::short_owner`).
+
+/// Longest prefix length coded as [`SHORT`].
+pub(super) const SHORT_MAX: u8 = 10;
+/// The code of an entry owned by a prefix of length ≤ [`SHORT_MAX`].
+pub(super) const SHORT: u8 = 15;
+/// Top entries per /10 block: every entry of a block has the same short
+/// owner, if any.
+pub(super) const SHORT_BLOCK_BITS: u32 = 24 - SHORT_MAX as u32;
+
+/// Codes: 0 none, 1..=14 depths 12..=25 (lengths 11..=24), [`SHORT`].
+const FIRST_LONG_DEPTH: u8 = SHORT_MAX + 2;
+
+#[derive(Clone, PartialEq, Eq)]
+pub(super) struct TopDepths {
+    nibbles: Vec<u8>,
+}
+
+impl std::fmt::Debug for TopDepths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopDepths")
+            .field("entries", &(self.nibbles.len() * 2))
+            .finish()
+    }
+}
+
+/// The code of `depth` (0..=25).
+#[inline]
+pub(super) const fn code(depth: u8) -> u8 {
+    match depth {
+        0 => 0,
+        d if d < FIRST_LONG_DEPTH => SHORT,
+        d => d - FIRST_LONG_DEPTH + 1,
+    }
+}
+
+/// The depth of a code other than [`SHORT`].
+#[inline]
+pub(super) const fn long_depth(code: u8) -> u8 {
+    if code == 0 {
+        0
+    } else {
+        code - 1 + FIRST_LONG_DEPTH
+    }
+}
+
+impl TopDepths {
+    /// `entries` entries (even), all without owner.
+    pub(super) fn new(entries: usize) -> TopDepths {
+        TopDepths {
+            nibbles: vec![0; entries / 2],
+        }
+    }
+
+    #[inline]
+    pub(super) fn code(&self, i: usize) -> u8 {
+        (self.nibbles[i >> 1] >> ((i & 1) * 4)) & 15
+    }
+
+    #[inline]
+    pub(super) fn set(&mut self, i: usize, depth: u8) {
+        let sh = (i & 1) * 4;
+        let b = &mut self.nibbles[i >> 1];
+        *b = (*b & !(15 << sh)) | (code(depth) << sh);
+    }
+
+    /// Sets entries `lo..hi` to `depth`.
+    pub(super) fn fill(&mut self, lo: usize, hi: usize, depth: u8) {
+        let mut i = lo;
+        if i < hi && i & 1 == 1 {
+            self.set(i, depth);
+            i += 1;
+        }
+        let whole = (hi - i) & !1;
+        let c = code(depth);
+        self.nibbles[i >> 1..(i + whole) >> 1].fill(c | c << 4);
+        i += whole;
+        if i < hi {
+            self.set(i, depth);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_depth_keeps_its_code_and_order() {
+        for d in 0..=25u8 {
+            let c = code(d);
+            assert!(c < 16);
+            if d == 0 || d >= FIRST_LONG_DEPTH {
+                assert_eq!(long_depth(c), d);
+            } else {
+                assert_eq!(c, SHORT, "depth {d}");
+            }
+        }
+        let mut t = TopDepths::new(16);
+        t.fill(1, 6, 25);
+        t.set(6, 3);
+        assert_eq!(
+            (0..8).map(|i| t.code(i)).collect::<Vec<_>>(),
+            [0, 14, 14, 14, 14, 14, SHORT, 0]
+        );
+        t.fill(2, 4, 0);
+        assert_eq!(
+            (0..8).map(|i| t.code(i)).collect::<Vec<_>>(),
+            [0, 14, 0, 0, 14, 14, SHORT, 0]
+        );
+    }
+}
