@@ -41,7 +41,8 @@
 //!
 //! # Longest-prefix match under any update order
 //!
-//! The set of installed prefixes is kept (one hash map per length), and every
+//! The set of installed prefixes is kept (one hash map per length but /24,
+//! whose prefixes the words themselves record: see [`Dir24::get`]), and every
 //! logical entry carries the length of the prefix that owns it (a parallel
 //! "depth", `len + 1`, 0 = none; as in DPDK's `rte_lpm`: a byte per tbl8
 //! entry, four bits per top entry, see `depth.rs`). An insert
@@ -308,15 +309,27 @@ pub struct Dir24 {
     tbl8_depth: Vec<u8>,
     /// Per group: installed prefixes of length 25..=32 under its /24.
     tbl8_refs: Vec<u16>,
+    /// Per group: the group of the top entry's owner (the best covering
+    /// prefix of length ≤ 24), which longer prefixes may hide in every
+    /// entry of the group.
+    tbl8_cover: Vec<u16>,
     /// Free group ids; popped from the end (initially 0 first).
     free: Vec<u32>,
     /// Groups freed since the last `take_dirty`; not reusable until then.
     quarantine: Vec<u32>,
     capacity: u32,
-    /// Installed prefixes: `routes[len]` maps the masked address to its group.
+    /// Installed prefixes: `routes[len]` maps the masked address to its
+    /// group; `routes[24]` stays empty (a /24 is installed where its top
+    /// entry's depth is 25: over half a full table, 9 MiB of map saved).
     routes: Vec<RouteMap>,
+    /// Installed /24s per block of [`SLASH24_BLOCK`] top entries: a scan
+    /// for them reads only the blocks that have some.
+    slash24s: Vec<u16>,
     count: usize,
 }
+
+/// Top entries per block counted in `Dir24::slash24s` (a /12).
+const SLASH24_BLOCK: usize = 1 << 12;
 
 impl fmt::Debug for Dir24 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -376,10 +389,12 @@ impl Dir24 {
             tbl8,
             tbl8_depth: vec![0; cap * TBL8_GROUP_ENTRIES],
             tbl8_refs: vec![0; cap],
+            tbl8_cover: vec![0; cap],
             free: (0..tbl8_groups).rev().collect(),
             quarantine: Vec::new(),
             capacity: tbl8_groups,
             routes: (0..=32).map(|_| RouteMap::default()).collect(),
+            slash24s: vec![0; TOP_ENTRIES / SLASH24_BLOCK],
             count: 0,
         }
     }
@@ -408,10 +423,16 @@ impl Dir24 {
             fib.routes[usize::from(p.len)].insert(p.addr, group);
         }
         fib.count = fib.routes.iter().map(HashMap::len).sum();
+        // /24s are written from this map, then kept in the words only.
+        let slash24 = std::mem::take(&mut fib.routes[24]);
 
         let mut sorted: Vec<(u32, u16)> = Vec::new();
         for len in 0..=32u8 {
-            let map = &fib.routes[usize::from(len)];
+            let map = if len == 24 {
+                &slash24
+            } else {
+                &fib.routes[usize::from(len)]
+            };
             if map.is_empty() {
                 continue;
             }
@@ -423,6 +444,9 @@ impl Dir24 {
             if len <= 24 {
                 for &(addr, group) in &sorted {
                     let lo = (addr >> 8) as usize;
+                    if len == 24 {
+                        fib.slash24s[lo / SLASH24_BLOCK] += 1;
+                    }
                     let hi = lo + (1usize << (24 - len));
                     fill16(&mut fib.top, lo, hi, group);
                     fib.top_depth.fill(lo, hi, depth);
@@ -463,7 +487,15 @@ impl Dir24 {
         let depth = len + 1;
         let old;
         if len <= 24 {
-            old = self.routes[usize::from(len)].insert(addr, group);
+            old = if len == 24 {
+                let old = self.route24(addr);
+                if old.is_none() {
+                    self.slash24s[(addr >> 8) as usize / SLASH24_BLOCK] += 1;
+                }
+                old
+            } else {
+                self.routes[usize::from(len)].insert(addr, group)
+            };
             if old.is_none() {
                 self.count += 1;
             }
@@ -486,6 +518,7 @@ impl Dir24 {
                 let cur = get16(&self.top, i);
                 if cur & TBL8_FLAG != 0 {
                     let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                    self.tbl8_cover[g] = group;
                     self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
                 } else if cur != group {
                     set16(&mut self.top, i, group);
@@ -524,7 +557,13 @@ impl Dir24 {
     /// [`Self::remove`], returning the group `prefix` had.
     pub fn take(&mut self, prefix: Prefix) -> Option<u16> {
         let Prefix { addr, len } = prefix;
-        let old = self.routes[usize::from(len)].remove(&addr)?;
+        let old = if len == 24 {
+            let old = self.route24(addr)?;
+            self.slash24s[(addr >> 8) as usize / SLASH24_BLOCK] -= 1;
+            old
+        } else {
+            self.routes[usize::from(len)].remove(&addr)?
+        };
         self.count -= 1;
         let depth = len + 1;
         let (rv, rd) = self.covering(addr, len);
@@ -546,6 +585,7 @@ impl Dir24 {
                 let cur = get16(&self.top, i);
                 if cur & TBL8_FLAG != 0 {
                     let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                    self.tbl8_cover[g] = rv;
                     self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
                 } else if cur != rv {
                     set16(&mut self.top, i, rv);
@@ -564,6 +604,7 @@ impl Dir24 {
                 // Every entry now belongs to the covering prefix of length ≤ 24.
                 let base = g * TBL8_GROUP_ENTRIES;
                 let v = get16(&self.tbl8, base);
+                debug_assert_eq!(v, self.tbl8_cover[g]);
                 debug_assert!((base..base + TBL8_GROUP_ENTRIES).all(
                     |e| get16(&self.tbl8, e) == v && self.tbl8_depth[e] == self.top_depth_of(i)
                 ));
@@ -583,13 +624,38 @@ impl Dir24 {
 
     /// The group installed for exactly `prefix`.
     pub fn get(&self, prefix: Prefix) -> Option<u16> {
+        if prefix.len == 24 {
+            return self.route24(prefix.addr);
+        }
         self.routes[usize::from(prefix.len)]
             .get(&prefix.addr)
             .copied()
     }
 
-    /// Installed prefixes, in no particular order.
+    /// The group of the /24 at `addr`, if one is installed: its top entry
+    /// is then its own (depth 25), and holds its group or, extended, points
+    /// to a tbl8 group whose cover is it.
+    fn route24(&self, addr: u32) -> Option<u16> {
+        let i = (addr >> 8) as usize;
+        if self.top_depth.code(i) != depth::code(25) {
+            return None;
+        }
+        let v = get16(&self.top, i);
+        Some(if v & TBL8_FLAG != 0 {
+            self.tbl8_cover[usize::from(v & MAX_NEXT_HOP_GROUP)]
+        } else {
+            v
+        })
+    }
+
+    /// Installed prefixes: those of [`Self::iter_but_24s`], then the
+    /// /24s in address order.
     pub fn iter(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
+        self.iter_but_24s().chain(self.slash24s_from(0))
+    }
+
+    /// Installed prefixes of every length but 24, in no particular order.
+    pub fn iter_but_24s(&self) -> impl Iterator<Item = (Prefix, u16)> + '_ {
         self.routes.iter().enumerate().flat_map(|(len, m)| {
             m.iter().map(move |(&addr, &g)| {
                 (
@@ -601,6 +667,21 @@ impl Dir24 {
                 )
             })
         })
+    }
+
+    /// Installed /24s from the one holding `addr` on, in address order (a
+    /// scan of the top level's depths: a page of them need not read all).
+    pub fn slash24s_from(&self, addr: u32) -> impl Iterator<Item = (Prefix, u16)> + '_ {
+        let first = (addr >> 8) as usize;
+        let blocks = first / SLASH24_BLOCK..self.slash24s.len();
+        blocks
+            .filter(|&b| self.slash24s[b] > 0)
+            .flat_map(move |b| (b * SLASH24_BLOCK).max(first)..(b + 1) * SLASH24_BLOCK)
+            .filter_map(move |i| {
+                let addr = (i as u32) << 8;
+                let g = self.route24(addr)?;
+                Some((Prefix { addr, len: 24 }, g))
+            })
     }
 
     /// Number of installed prefixes.
@@ -689,6 +770,7 @@ impl Dir24 {
         let cur = get16(&self.top, i);
         let base = g * TBL8_GROUP_ENTRIES;
         fill16(&mut self.tbl8, base, base + TBL8_GROUP_ENTRIES, cur);
+        self.tbl8_cover[g] = cur;
         let depth = self.top_depth_of(i);
         self.tbl8_depth[base..base + TBL8_GROUP_ENTRIES].fill(depth);
         self.tbl8_refs[g] = 0;
@@ -745,7 +827,12 @@ impl Dir24 {
     /// (group, depth), or (0, 0).
     fn covering(&self, addr: u32, len: u8) -> (u16, u8) {
         for l in (0..len).rev() {
-            if let Some(&g) = self.routes[usize::from(l)].get(&(addr & mask(l))) {
+            let g = if l == 24 {
+                self.route24(addr)
+            } else {
+                self.routes[usize::from(l)].get(&(addr & mask(l))).copied()
+            };
+            if let Some(g) = g {
                 return (g, l + 1);
             }
         }

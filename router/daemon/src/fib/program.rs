@@ -374,16 +374,15 @@ impl Programmer {
                     Prefix::V4(net) => Some(number(key4(&net))),
                     Prefix::V6(_) => None,
                 });
-                let keys = self.fib4.iter().map(|(p, _)| number(p));
-                let page = if self.stale.is_empty() {
-                    smallest_after(keys, after, limit)
-                } else {
-                    smallest_after(
-                        keys.filter(|&k| !self.stale.contains(&unnumber(k))),
-                        after,
-                        limit,
-                    )
-                };
+                // /24s come in address order: the page needs no more of
+                // them than it holds, plus one to say whether there are more.
+                let first24 = after.map_or(0, |k| (k >> 8) as u32);
+                let fresh = |k: &u64| self.stale.is_empty() || !self.stale.contains(&unnumber(*k));
+                let keys = self.fib4.iter_but_24s().map(|(p, _)| number(p));
+                let slash24 = self.fib4.slash24s_from(first24).map(|(p, _)| number(p));
+                let slash24 = slash24.filter(|&k| after.is_none_or(|a| k > a) && fresh(&k));
+                let keys = keys.filter(fresh).chain(slash24.take(limit + 1));
+                let page = smallest_after(keys, after, limit);
                 page.map(unnumber)
             }
         };

@@ -51,6 +51,14 @@ fn check_all(fib: &Dir24, model: &BTreeMap<Prefix, u16>, extra: &[u32]) {
         );
     }
     assert_eq!(fib.len(), model.len());
+    for (&p, &g) in model {
+        assert_eq!(fib.get(p), Some(g), "get {p} with {model:?}");
+    }
+    // The /24 of every probe: installed exactly when the model has it.
+    for addr in probes(model, extra) {
+        let p = Prefix::new(addr, 24).unwrap();
+        assert_eq!(fib.get(p), model.get(&p).copied(), "get {p} with {model:?}");
+    }
 }
 
 fn apply(shadow_top: &mut [u64], shadow_tbl8: &mut [u64], fib: &mut Dir24) {
@@ -469,6 +477,13 @@ proptest! {
         // A bulk build of the final set agrees entry for entry.
         let bulk = Dir24::from_routes(CAP, model.iter().map(|(&p, &g)| (p, g))).unwrap();
         prop_assert!(bulk.top_depth == fib.top_depth);
+        // Both list what was installed, the /24s found in the words.
+        let want: Vec<(Prefix, u16)> = model.iter().map(|(&p, &g)| (p, g)).collect();
+        for f in [&fib, &bulk] {
+            let mut all: Vec<(Prefix, u16)> = f.iter().collect();
+            all.sort();
+            prop_assert_eq!(&all, &want);
+        }
         for addr in probes(&model, &extra) {
             prop_assert_eq!(bulk.lookup(addr), fib.lookup(addr));
         }
@@ -587,4 +602,38 @@ proptest! {
         prop_assert!(!snapshot.is_live());
         prop_assert!(snapshot.top_words() == shadow_top.as_slice());
     }
+}
+
+#[test]
+fn a_slash_24_is_found_in_the_words_whatever_hides_it() {
+    let mut fib = Dir24::new(4);
+    let p24 = p("10.1.2.0/24");
+    fib.insert(p24, 3).unwrap();
+    // Both halves covered by longer prefixes: no entry holds the /24's group.
+    fib.insert(p("10.1.2.0/25"), 4).unwrap();
+    fib.insert(p("10.1.2.128/25"), 5).unwrap();
+    fib.insert(p("10.1.3.0/24"), 6).unwrap();
+    fib.insert(p("10.1.0.0/16"), 7).unwrap();
+    assert_eq!(fib.get(p24), Some(3));
+    assert_eq!(fib.get(p("10.1.4.0/24")), None, "covered by the /16 only");
+    let mut all: Vec<(Prefix, u16)> = fib.iter().collect();
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            (p("10.1.0.0/16"), 7),
+            (p24, 3),
+            (p("10.1.2.0/25"), 4),
+            (p("10.1.2.128/25"), 5),
+            (p("10.1.3.0/24"), 6),
+        ]
+    );
+    // Replaced and removed through the words as well.
+    assert_eq!(fib.replace(p24, 8).unwrap(), Some(3));
+    assert_eq!(fib.take(p24), Some(8));
+    assert_eq!(fib.get(p24), None);
+    assert_eq!(fib.lookup(0x0a01_02ff), 5);
+    assert!(fib.remove(p("10.1.2.128/25")));
+    assert_eq!(fib.lookup(0x0a01_02ff), 7, "falls back to the /16");
+    assert_eq!(fib.len(), 3);
 }

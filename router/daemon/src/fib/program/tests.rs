@@ -305,12 +305,18 @@ fn a_static_route_through_an_uplink_moves_with_it_in_one_write() {
 /// a previous run left is not ours, but the FIB holds it (`--maps`).
 #[test]
 fn pages_of_programmed_prefixes() {
-    let (mut p, _) = programmed(300);
+    let (mut p, rib) = programmed(300);
+    // Other lengths among the /24s (which the IPv4 FIB pages apart).
+    let local = Local::new(&config());
+    let entry = local.entry(&rib, &"20.0.0.0/24".parse().unwrap());
+    for q in ["20.0.0.0/16", "20.0.1.0/25", "20.0.5.128/25", "20.1.0.0/23"] {
+        p.set_route(q.parse().unwrap(), entry.as_ref()).unwrap();
+    }
     let v6: Prefix = "2001:db8::/32".parse().unwrap();
     p.adopt([(v6, 1), ("21.0.0.0/24".parse().unwrap(), 1)], [1], []);
     let mut want: Vec<Prefix> = p.routes().map(|(q, _)| q).collect();
     want.sort();
-    assert_eq!(want.len(), 300);
+    assert_eq!(want.len(), 304);
     assert_eq!(p.prefixes6().collect::<Vec<_>>(), [v6]);
     for limit in [1, 7, 300, 301, 1000] {
         let mut got: Vec<Prefix> = Vec::new();
