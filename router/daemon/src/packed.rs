@@ -62,6 +62,14 @@ fn prefix6(k: &[u8; 17]) -> KernelPrefix {
     (IpAddr::V6(addr), len)
 }
 
+/// Halves-or-more the capacity of `map` once it is a quarter full.
+fn shrink<K: Eq + std::hash::Hash, V>(map: &mut FxHashMap<K, V>) {
+    const SMALL: usize = 1 << 12;
+    if map.capacity() > SMALL && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 impl<V> PrefixMap<V> {
     pub fn insert(&mut self, (addr, len): KernelPrefix, v: V) -> Option<V> {
         match addr {
@@ -121,6 +129,11 @@ impl<V> PrefixMap<V> {
                 out.v6.insert(k, v);
             }
         }
+        // A map that held a table while the kernel took it gives the room
+        // back as it drains (a hash map never shrinks by itself), and the
+        // next take does not walk a table's worth of empty buckets.
+        shrink(&mut self.v4);
+        shrink(&mut self.v6);
         out
     }
 
@@ -202,5 +215,20 @@ mod tests {
         let mut s = PrefixSet::from_prefixes(rest.keys());
         assert_eq!(s.drain_keys().len(), rest.len());
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_map_taken_in_batches_gives_its_room_back() {
+        let mut m = PrefixSet::default();
+        for i in 0..100_000u32 {
+            m.insert((IpAddr::V4(Ipv4Addr::from(i << 8)), 24), ());
+        }
+        let full = m.v4.capacity();
+        let mut taken = 0;
+        while !m.is_empty() {
+            taken += m.take(20_000).len();
+        }
+        assert_eq!(taken, 100_000);
+        assert!(m.v4.capacity() < full / 8, "{} of {full}", m.v4.capacity());
     }
 }
