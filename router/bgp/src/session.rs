@@ -216,10 +216,11 @@ async fn run(
     // A short first delay lets a peer that connects at once win without a collision.
     let mut next_connect = Instant::now() + Duration::from_millis(500);
     loop {
+        // (the connection, whether we opened it)
         let conn = tokio::select! {
-            Some(stream) = peer.incoming.recv() => Some(stream),
+            Some(stream) = peer.incoming.recv() => Some((stream, false)),
             _ = sleep_until(next_connect), if !peer.s.passive => match peer.connect().await {
-                Ok(stream) => Some(stream),
+                Ok(stream) => Some((stream, true)),
                 Err(e) => {
                     tracing::debug!(peer = %peer.s.name, error = %e, "connect failed");
                     None
@@ -233,8 +234,8 @@ async fn run(
             Some(_) = peer.commands.recv() => None,
         };
         let mut wait = peer.s.connect_retry;
-        if let Some(stream) = conn {
-            match peer.session(stream).await {
+        if let Some((stream, outgoing)) = conn {
+            match peer.session(stream, outgoing).await {
                 End::Stopped => return,
                 End::Retry => {}
                 End::HoldOff(d) => wait = d,
@@ -286,14 +287,14 @@ impl Peer {
     }
 
     /// Runs one connection from OPEN to its end.
-    async fn session(&mut self, stream: TcpStream) -> End {
+    async fn session(&mut self, stream: TcpStream, outgoing: bool) -> End {
         let _ = self.prepare(&stream);
         let local = stream
             .local_addr()
             .map(|a| a.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let mut conn = Conn::new(stream);
-        let negotiated = match self.handshake(&mut conn).await {
+        let negotiated = match self.handshake(&mut conn, outgoing).await {
             Ok(n) => n,
             Err(reason) => {
                 self.emit(Event::Down {
@@ -318,16 +319,30 @@ impl Peer {
     }
 
     /// OpenSent and OpenConfirm: our OPEN, theirs, checks, KEEPALIVEs.
-    async fn handshake(&mut self, conn: &mut Conn) -> Result<Negotiated, String> {
+    /// `outgoing`: we opened `conn`.
+    async fn handshake(&mut self, conn: &mut Conn, outgoing: bool) -> Result<Negotiated, String> {
         let open = encode::open(&self.s.local.open());
         conn.send(&open)
             .await
             .map_err(|e| format!("sending OPEN: {e}"))?;
         // RFC 4271 §8.2.2: a large hold time while waiting for the OPEN.
-        let wait = Duration::from_secs(30);
-        let first = match timeout(wait, conn.read_owned()).await {
-            Err(_) => return Err("no OPEN within 30 s".into()),
-            Ok(r) => r,
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let first = loop {
+            tokio::select! {
+                r = conn.read_owned() => break r,
+                // The peer connected too, and may be waiting for our OPEN
+                // on its connection as we wait for its OPEN on ours: left
+                // queued, both would wait out the 30 s, and again after
+                // retrying in step. Its OPEN on the new connection names
+                // its id, and RFC 4271 §6.8 decides now: the connection
+                // opened by the higher id survives.
+                Some(other) = self.incoming.recv(), if outgoing => {
+                    if let Some(theirs) = self.collide_in_open_sent(conn, other, &open).await {
+                        break Ok(theirs);
+                    }
+                }
+                _ = sleep_until(deadline) => return Err("no OPEN within 30 s".into()),
+            }
         };
         let negotiated = match first {
             Ok(m) => match Message::decode(&m) {
@@ -369,12 +384,43 @@ impl Peer {
                         let mut old = std::mem::replace(conn, Conn::new(other));
                         old.notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
                         let _ = self.prepare(&conn.stream);
-                        return Box::pin(self.handshake(conn)).await;
+                        return Box::pin(self.handshake(conn, false)).await;
                     }
                 }
                 _ = sleep_until(deadline) => return Err("hold timer expired in OpenConfirm".into()),
             }
         }
+    }
+
+    /// A connection from the peer while we wait in OpenSent on `ours`:
+    /// reads its OPEN; if the peer's id is higher, closes `ours` (Cease,
+    /// collision), makes the new one `ours`, sends it our `open` and
+    /// returns the peer's OPEN; otherwise closes the new one. A new
+    /// connection without an OPEN within 5 s is dropped.
+    async fn collide_in_open_sent(
+        &mut self,
+        ours: &mut Conn,
+        other: TcpStream,
+        open: &[u8],
+    ) -> Option<Vec<u8>> {
+        let collision = Notify::new(err::CEASE, err::CEASE_COLLISION, []);
+        let mut other = Conn::new(other);
+        let _ = self.prepare(&other.stream);
+        let theirs = match timeout(Duration::from_secs(5), other.read_owned()).await {
+            Ok(Ok(m)) => m,
+            _ => return None,
+        };
+        let Ok(Message::Open(o)) = Message::decode(&theirs) else {
+            return None;
+        };
+        if u32::from(self.s.local.router_id) > u32::from(o.router_id) {
+            other.notify_and_close(&collision).await;
+            return None;
+        }
+        let mut mine = std::mem::replace(ours, other);
+        mine.notify_and_close(&collision).await;
+        ours.send(open).await.ok()?;
+        Some(theirs)
     }
 
     /// Established: UPDATEs in and the hold timer here; commands out,
@@ -642,3 +688,6 @@ pub async fn listen(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
