@@ -377,12 +377,11 @@ impl Peer {
                     }
                 }
                 Some(other) = self.incoming.recv() => {
-                    // RFC 4271 §6.8: the connection opened by the speaker with the higher BGP id survives.
-                    if u32::from(self.s.local.router_id) > u32::from(negotiated.peer_router_id) {
-                        Conn::new(other).notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                    if self.ours_survives(negotiated.peer_router_id) {
+                        Conn::new(other).notify_and_close(&collision()).await;
                     } else {
                         let mut old = std::mem::replace(conn, Conn::new(other));
-                        old.notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                        old.notify_and_close(&collision()).await;
                         let _ = self.prepare(&conn.stream);
                         return Box::pin(self.handshake(conn, false)).await;
                     }
@@ -390,6 +389,12 @@ impl Peer {
                 _ = sleep_until(deadline) => return Err("hold timer expired in OpenConfirm".into()),
             }
         }
+    }
+
+    /// RFC 4271 §6.8: of two connections between us and the peer, the one
+    /// opened by the speaker with the higher BGP id survives.
+    fn ours_survives(&self, peer_router_id: std::net::Ipv4Addr) -> bool {
+        u32::from(self.s.local.router_id) > u32::from(peer_router_id)
     }
 
     /// A connection from the peer while we wait in OpenSent on `ours`:
@@ -403,7 +408,6 @@ impl Peer {
         other: TcpStream,
         open: &[u8],
     ) -> Option<Vec<u8>> {
-        let collision = Notify::new(err::CEASE, err::CEASE_COLLISION, []);
         let mut other = Conn::new(other);
         let _ = self.prepare(&other.stream);
         let theirs = match timeout(Duration::from_secs(5), other.read_owned()).await {
@@ -413,12 +417,12 @@ impl Peer {
         let Ok(Message::Open(o)) = Message::decode(&theirs) else {
             return None;
         };
-        if u32::from(self.s.local.router_id) > u32::from(o.router_id) {
-            other.notify_and_close(&collision).await;
+        if self.ours_survives(o.router_id) {
+            other.notify_and_close(&collision()).await;
             return None;
         }
         let mut mine = std::mem::replace(ours, other);
-        mine.notify_and_close(&collision).await;
+        mine.notify_and_close(&collision()).await;
         ours.send(open).await.ok()?;
         Some(theirs)
     }
@@ -521,7 +525,7 @@ impl Peer {
                 },
                 Some(other) = self.incoming.recv() => {
                     // A new connection while established: refuse it (RFC 4271 §6.8).
-                    Conn::new(other).notify_and_close(&Notify::new(err::CEASE, err::CEASE_COLLISION, [])).await;
+                    Conn::new(other).notify_and_close(&collision()).await;
                 }
                 _ = sleep_until(hold_deadline) => {
                     return fail(writer, Notify::new(err::HOLD_TIMER_EXPIRED, 0, [])).await;
@@ -642,6 +646,12 @@ impl Peer {
 enum Received {
     Notify(Notify),
     Notification(String),
+}
+
+/// Cease, connection collision resolution: what the losing connection of
+/// two gets (RFC 4271 §6.8).
+fn collision() -> Notify {
+    Notify::new(err::CEASE, err::CEASE_COLLISION, [])
 }
 
 /// Closes an established session with NOTIFICATION `n`.
