@@ -114,6 +114,7 @@ fn kernel_only_mode_forwards_through_the_kernel_fib() {
     });
     let routes = site.r.ip(["route", "show", "proto", "201"]);
     assert!(routes.contains("blackhole 198.51.100.0/24"), "{routes}");
+    kernel_count_matches(&site, &sluice);
     assert_eq!(ping(&site.src, 50), 50);
     // The kernel forwarded them through iap-a's next hop.
     let get = site.r.ip(["route", "get", DST]);
@@ -130,6 +131,33 @@ fn kernel_only_mode_forwards_through_the_kernel_fib() {
         },
     );
     assert_eq!(ping(&site.src, 50), 50);
+    kernel_count_matches(&site, &sluice);
+}
+
+/// `sluice status` counts the routes the kernel holds (from the kernel's
+/// answers, not from a copy of the table): the count settles on what
+/// `ip route` shows.
+fn kernel_count_matches(site: &Site<'_>, sluice: &Sluice<'_>) {
+    let kernel = || {
+        let v4 = site.r.ip(["route", "show", "proto", "201"]);
+        let v6 = site.r.ip(["-6", "route", "show", "proto", "201"]);
+        v4.lines().chain(v6.lines()).count()
+    };
+    let deadline = std::time::Instant::now() + UP;
+    loop {
+        let status = sluice.json(&["status"])["dataplane"].clone();
+        let (count, routes) = (kernel(), status["kernel_routes"].clone());
+        if status["kernel_pending"] == 0 && routes == count && count > 1 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status counts {routes} kernel routes, the kernel has {count}: {status:#}\n{}\n{}",
+            site.r.ip(["route", "show", "proto", "201"]),
+            site.r.ip(["-6", "route", "show", "proto", "201"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A bpffs of the test's own, visible inside `ip netns exec` (which hides

@@ -281,6 +281,32 @@ impl Netlink {
             .collect())
     }
 
+    /// How many routes of ours table main holds, IPv4 and IPv6: a dump
+    /// that keeps none of them.
+    pub fn count_own_routes(&mut self) -> io::Result<usize> {
+        let protocol = self.protocol;
+        let mut n = 0;
+        for family in [AF_INET, AF_INET6] {
+            n += self
+                .sock
+                .dump(
+                    |b, s| route::encode_dump(b, s, family, protocol),
+                    |m| {
+                        if m.kind != RTM_NEWROUTE {
+                            return Ok(None);
+                        }
+                        let ours = route::parse(m.payload)?.is_some_and(|r| {
+                            r.protocol == protocol && r.table == u32::from(route::TABLE_MAIN)
+                        });
+                        // A vector of `()` counts without allocating.
+                        Ok(ours.then_some(()))
+                    },
+                )?
+                .len();
+        }
+        Ok(n)
+    }
+
     fn dump_own_routes(&mut self) -> io::Result<Vec<DumpedRoute>> {
         let protocol = self.protocol;
         let mut out = Vec::new();

@@ -12,8 +12,8 @@ use std::net::IpAddr;
 
 use crate::codec::{
     self, AF_INET, AF_INET6, DecodeError, MessageWriter, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
-    NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE, attributes, family_of,
-    split_header,
+    NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE, attributes,
+    family_of, split_header,
 };
 
 /// The `rtm_protocol`/`nh_protocol` Sluice marks its routes and nexthop
@@ -73,6 +73,10 @@ pub enum RouteTarget {
 pub enum RouteChange {
     /// Create the route or replace Sluice's route for the prefix.
     Set(Route),
+    /// Create the route; fails with `EEXIST` when the prefix already has a
+    /// route at Sluice's metric, so that the caller learns which writes
+    /// added a route without keeping a copy of the kernel's table.
+    Add(Route),
     /// Remove Sluice's route for the prefix.
     Delete(Prefix),
 }
@@ -81,7 +85,7 @@ impl RouteChange {
     /// The prefix the change is about.
     pub fn prefix(&self) -> Prefix {
         match self {
-            RouteChange::Set(r) => r.prefix,
+            RouteChange::Set(r) | RouteChange::Add(r) => r.prefix,
             RouteChange::Delete(p) => *p,
         }
     }
@@ -109,12 +113,16 @@ pub(crate) fn encode_change(
 ) {
     let ack = if ack { NLM_F_ACK } else { 0 };
     match change {
-        RouteChange::Set(route) => {
+        RouteChange::Set(route) | RouteChange::Add(route) => {
             let (kind, nh_id) = match route.target {
                 RouteTarget::Nexthop(id) => (RTN_UNICAST, Some(id)),
                 RouteTarget::Blackhole => (RTN_BLACKHOLE, None),
             };
-            let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | ack;
+            let how = match change {
+                RouteChange::Add(_) => NLM_F_EXCL,
+                _ => NLM_F_REPLACE,
+            };
+            let flags = NLM_F_REQUEST | NLM_F_CREATE | how | ack;
             let mut w = MessageWriter::new(buf, RTM_NEWROUTE, flags, seq);
             w.bytes(&rtmsg(
                 route.prefix,
@@ -258,6 +266,21 @@ mod tests {
         let parsed = parse(&buf[16..]).unwrap().unwrap();
         assert_eq!(parsed.route(), Some(route));
         assert_eq!(parsed.metric, ROUTE_METRIC);
+    }
+
+    #[test]
+    fn add_asks_for_exclusive_create() {
+        let route = Route {
+            prefix: v4("198.51.100.0", 24),
+            target: RouteTarget::Nexthop(100),
+        };
+        let flags = |change| {
+            let mut buf = Vec::new();
+            encode_change(&mut buf, 9, 201, &change, false);
+            u16::from_ne_bytes([buf[6], buf[7]])
+        };
+        assert_eq!(flags(RouteChange::Add(route)), 0x601);
+        assert_eq!(flags(RouteChange::Set(route)), 0x501);
     }
 
     #[test]

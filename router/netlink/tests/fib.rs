@@ -151,11 +151,12 @@ fn nexthops_groups_and_many_routes() {
     );
     let mut own = nl.own_routes().unwrap();
     assert_eq!(own.len(), changes.len());
+    assert_eq!(nl.count_own_routes().unwrap(), changes.len());
     let mut want: Vec<Route> = changes
         .iter()
         .map(|c| match c {
             RouteChange::Set(r) => *r,
-            RouteChange::Delete(_) => unreachable!(),
+            _ => unreachable!(),
         })
         .collect();
     own.sort_by_key(|r| (r.prefix.0, r.prefix.1));
@@ -164,6 +165,33 @@ fn nexthops_groups_and_many_routes() {
 
     // Setting again is a replace, not an error.
     assert!(nl.apply_routes(&changes[..10]).unwrap().is_empty());
+    // Adding again is an error (EEXIST), in both families; a new prefix is
+    // added.
+    let fresh = Route {
+        prefix: (ip("203.0.113.0"), 24),
+        target: RouteTarget::Nexthop(100),
+    };
+    let adds: Vec<RouteChange> = [changes[0], changes[10_000], RouteChange::Set(fresh)]
+        .iter()
+        .map(|c| match c {
+            RouteChange::Set(r) => RouteChange::Add(*r),
+            _ => unreachable!(),
+        })
+        .collect();
+    let failed = nl.apply_routes(&adds).unwrap();
+    let refused: Vec<(RouteChange, Option<i32>)> = failed
+        .iter()
+        .map(|(c, e)| (*c, sluice_netlink::kernel_errno(e)))
+        .collect();
+    assert_eq!(
+        refused,
+        [(adds[0], Some(libc::EEXIST)), (adds[1], Some(libc::EEXIST))]
+    );
+    assert!(
+        nl.apply_routes(&[RouteChange::Delete(fresh.prefix)])
+            .unwrap()
+            .is_empty()
+    );
 
     // Deleting half of the IPv4 routes.
     let deletes: Vec<_> = (0..5_000)
@@ -171,6 +199,7 @@ fn nexthops_groups_and_many_routes() {
         .collect();
     assert!(nl.apply_routes(&deletes).unwrap().is_empty());
     assert_eq!(lines(&t.r.ip(["route", "show", "proto", &proto])), 5_001);
+    assert_eq!(nl.count_own_routes().unwrap(), 5_101);
 }
 
 #[test]

@@ -50,11 +50,16 @@ struct State {
     pending: Pending,
     /// Some(flush): stop, removing everything Sluice installed if `flush`.
     stop: Option<bool>,
-    /// Prefixes with a Sluice route in the kernel.
-    installed: PrefixSet,
+    /// How many prefixes have a Sluice route in the kernel: counted from
+    /// the kernel's answers (see [`write`]) rather than from a copy of the
+    /// table, which would cost more than the kernel FIB's bookkeeping.
+    installed: usize,
     /// Installed by a previous run and not written since.
     stale: PrefixSet,
     writing: bool,
+    /// Count `installed` again from a dump before the next batch: the
+    /// kernel removed routes on its own (with a link's nexthop objects).
+    recount: bool,
     errors: u64,
     last_error: Option<String>,
 }
@@ -108,8 +113,8 @@ impl KernelFib {
         let shared = Arc::new(Shared::default());
         {
             let mut s = shared.state.lock().expect("kernel fib lock");
-            s.stale = installed.clone();
-            s.installed = installed;
+            s.installed = installed.len();
+            s.stale = installed;
         }
         let thread = {
             let shared = shared.clone();
@@ -143,6 +148,14 @@ impl KernelFib {
         if !s.pending.is_empty() {
             self.shared.wake.notify_one();
         }
+    }
+
+    /// Has the writer count the kernel's routes again before the next
+    /// batch: call it when the kernel may have removed some on its own.
+    pub fn recount(&self) {
+        let mut s = self.shared.state.lock().expect("kernel fib lock");
+        s.recount = true;
+        self.shared.wake.notify_one();
     }
 
     /// Removes adopted routes that nothing wrote since the start.
@@ -181,7 +194,7 @@ impl KernelFib {
     pub fn status(&self) -> KernelStatus {
         let s = self.shared.state.lock().expect("kernel fib lock");
         KernelStatus {
-            installed: s.installed.len(),
+            installed: s.installed,
             pending: s.pending.routes.len(),
             stale: s.stale.len(),
             errors: s.errors,
@@ -237,9 +250,9 @@ fn take_batch(s: &mut State) -> Pending {
 
 fn write_loop(mut nl: Netlink, shared: &Shared) {
     loop {
-        let batch = {
+        let (batch, recount) = {
             let mut s = shared.state.lock().expect("kernel fib lock");
-            while s.pending.is_empty() && s.stop.is_none() {
+            while s.pending.is_empty() && s.stop.is_none() && !s.recount {
                 s = shared.wake.wait(s).expect("kernel fib lock");
             }
             if let Some(flush) = s.stop {
@@ -250,22 +263,24 @@ fn write_loop(mut nl: Netlink, shared: &Shared) {
                 return;
             }
             s.writing = true;
-            take_batch(&mut s)
+            (take_batch(&mut s), std::mem::take(&mut s.recount))
         };
         let mut errors = Vec::new();
-        write(&mut nl, &batch, &mut errors);
+        let counted = if recount {
+            nl.count_own_routes()
+                .map_err(|e| errors.push(format!("counting routes: {e}")))
+                .ok()
+        } else {
+            None
+        };
+        let (added, removed) = write(&mut nl, &batch, &mut errors);
         if let Some(w) = shared.written.lock().expect("kernel fib lock").as_mut() {
             w.extend(batch.routes.keys());
             shared.written_ready.notify_one();
         }
         let mut s = shared.state.lock().expect("kernel fib lock");
         s.writing = false;
-        for (prefix, target) in batch.routes.iter() {
-            match target {
-                Some(_) => s.installed.insert(prefix, ()),
-                None => s.installed.remove(&prefix),
-            };
-        }
+        s.installed = (counted.unwrap_or(s.installed) + added).saturating_sub(removed);
         if !errors.is_empty() {
             if s.errors == 0 {
                 tracing::warn!("kernel FIB: {} (and {} more)", errors[0], errors.len() - 1);
@@ -276,7 +291,11 @@ fn write_loop(mut nl: Netlink, shared: &Shared) {
     }
 }
 
-fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) {
+/// Writes a batch; returns how many routes it added and removed. Routes
+/// go as exclusive creates first: the ones the kernel already has come back
+/// as `EEXIST` and are replaced in a second round, so the answers count the
+/// table without a copy of it.
+fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) -> (usize, usize) {
     for (&id, hop) in &batch.hops {
         if let Some((gateway, ifindex)) = hop
             && let Err(e) = nl.set_nexthop(id, *gateway, *ifindex)
@@ -301,24 +320,27 @@ fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) {
         .routes
         .iter()
         .map(|(prefix, target)| match target {
-            Some(t) => RouteChange::Set(Route { prefix, target: *t }),
+            Some(t) => RouteChange::Add(Route { prefix, target: *t }),
             None => RouteChange::Delete(prefix),
         })
         .collect();
-    match nl.apply_routes(&changes) {
-        Ok(failed) => {
-            for (change, e) in failed {
-                // Deleting a route the kernel already removed is fine.
-                if matches!(change, RouteChange::Delete(_))
-                    && sluice_netlink::kernel_errno(&e) == Some(libc::ESRCH)
-                {
-                    continue;
-                }
-                let (addr, len) = change.prefix();
-                errors.push(format!("route {addr}/{len}: {e}"));
-            }
+    let mut counts = Counts::of(&changes);
+    let replaces: Vec<RouteChange> = match nl.apply_routes(&changes) {
+        Ok(failed) => counts.settle(failed, errors),
+        Err(e) => {
+            // Where the batch broke off is unknown: count nothing.
+            errors.push(format!("routes: {e}"));
+            counts = Counts::default();
+            Vec::new()
         }
-        Err(e) => errors.push(format!("routes: {e}")),
+    };
+    if !replaces.is_empty() {
+        match nl.apply_routes(&replaces) {
+            Ok(failed) => {
+                counts.settle(failed, errors);
+            }
+            Err(e) => errors.push(format!("routes: {e}")),
+        }
     }
     for (&id, members) in &batch.groups {
         if members.is_none() {
@@ -329,5 +351,119 @@ fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) {
         if hop.is_none() {
             let _ = nl.delete_nexthop(id);
         }
+    }
+    (counts.added, counts.removed)
+}
+
+/// What a batch did to the kernel's table, from its answers: every add and
+/// delete counts unless the kernel refused it.
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    added: usize,
+    removed: usize,
+}
+
+impl Counts {
+    fn of(changes: &[RouteChange]) -> Counts {
+        let removed = changes
+            .iter()
+            .filter(|c| matches!(c, RouteChange::Delete(_)))
+            .count();
+        Counts {
+            added: changes.len() - removed,
+            removed,
+        }
+    }
+
+    /// Takes back what failed; returns the adds that met a route already
+    /// there, as replaces to send.
+    fn settle(
+        &mut self,
+        failed: Vec<(RouteChange, std::io::Error)>,
+        errors: &mut Vec<String>,
+    ) -> Vec<RouteChange> {
+        let mut replaces = Vec::new();
+        for (change, e) in failed {
+            let errno = sluice_netlink::kernel_errno(&e);
+            match change {
+                RouteChange::Add(r) => {
+                    self.added -= 1;
+                    if errno == Some(libc::EEXIST) {
+                        replaces.push(RouteChange::Set(r));
+                        continue;
+                    }
+                }
+                RouteChange::Delete(_) => {
+                    self.removed -= 1;
+                    // Deleting a route the kernel already removed is fine.
+                    if errno == Some(libc::ESRCH) {
+                        continue;
+                    }
+                }
+                RouteChange::Set(_) => {}
+            }
+            let (addr, len) = change.prefix();
+            errors.push(format!("route {addr}/{len}: {e}"));
+        }
+        replaces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_back_what_the_kernel_refused() {
+        let route = |i: u8| Route {
+            prefix: (IpAddr::from([10, i, 0, 0]), 16),
+            target: RouteTarget::Nexthop(100),
+        };
+        let changes = [
+            RouteChange::Add(route(1)),
+            RouteChange::Add(route(2)),
+            RouteChange::Add(route(3)),
+            RouteChange::Delete(route(4).prefix),
+            RouteChange::Delete(route(5).prefix),
+        ];
+        let mut counts = Counts::of(&changes);
+        assert_eq!(
+            counts,
+            Counts {
+                added: 3,
+                removed: 2
+            }
+        );
+        let errno = std::io::Error::from_raw_os_error;
+        let failed = vec![
+            (changes[1], errno(libc::EEXIST)),
+            (changes[2], errno(libc::EINVAL)),
+            (changes[4], errno(libc::ESRCH)),
+        ];
+        let mut errors = Vec::new();
+        let replaces = counts.settle(failed, &mut errors);
+        // 10.2/16 was there: replaced, not added; 10.3/16 failed; 10.5/16
+        // was already gone.
+        assert_eq!(replaces, [RouteChange::Set(route(2))]);
+        assert_eq!(
+            counts,
+            Counts {
+                added: 1,
+                removed: 1
+            }
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("route 10.3.0.0/16"), "{errors:?}");
+        // A replace that fails is an error and changes no count.
+        let again = counts.settle(vec![(replaces[0], errno(libc::ENODEV))], &mut errors);
+        assert!(again.is_empty());
+        assert_eq!(
+            counts,
+            Counts {
+                added: 1,
+                removed: 1
+            }
+        );
+        assert_eq!(errors.len(), 2);
     }
 }

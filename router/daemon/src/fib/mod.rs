@@ -583,9 +583,10 @@ impl Fib {
     /// Re-sends everything to the kernel: it deletes nexthop objects (and
     /// the routes using them) when their interface goes down.
     fn kernel_repair(&self) {
-        if self.kernel.is_none() {
+        let Some(kernel) = self.kernel.as_ref() else {
             return;
-        }
+        };
+        kernel.recount();
         let hops: Vec<u16> = self.placer.program.hops().map(|(id, _)| id).collect();
         let groups: Vec<(u16, program::Group)> = self.placer.program.groups().collect();
         let routes: Vec<(Prefix, Option<u16>)> = self
