@@ -3,17 +3,40 @@
 //! sets while the kernel takes it (tens of seconds). 8 bytes an IPv4 key
 //! and 17 an IPv6 one, where an `IpNet` takes 18 and an `(IpAddr, u8)` too;
 //! both keys sort in address, then length, order.
+//!
+//! In a [`PrefixMap`] an IPv4 entry is one `u64`: the 40-bit key above a
+//! 24-bit value ([`Packed`]). A map of a million IPv4 prefixes is then 9
+//! bytes a bucket where a `(u64, value)` pair takes 17.
 
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::fib::kernel::KernelPrefix;
 
+/// A value small enough to share an IPv4 entry's `u64` with its key.
+pub trait Packed: Copy {
+    /// At most 24 bits.
+    fn pack(self) -> u32;
+    fn unpack(bits: u32) -> Self;
+}
+
+impl Packed for () {
+    fn pack(self) -> u32 {
+        0
+    }
+    fn unpack(_: u32) -> Self {}
+}
+
+/// Bits of an IPv4 entry below its key.
+const VALUE_BITS: u32 = 24;
+
 #[derive(Debug)]
 pub struct PrefixMap<V> {
-    /// `addr << 8 | len`.
-    v4: FxHashMap<u64, V>,
+    /// `key4 << 24 | value`.
+    v4: HashTable<u64>,
     /// The address's octets, then the length.
     v6: FxHashMap<[u8; 17], V>,
 }
@@ -23,7 +46,7 @@ pub type PrefixSet = PrefixMap<()>;
 impl<V> Default for PrefixMap<V> {
     fn default() -> Self {
         PrefixMap {
-            v4: FxHashMap::default(),
+            v4: HashTable::new(),
             v6: FxHashMap::default(),
         }
     }
@@ -62,18 +85,60 @@ fn prefix6(k: &[u8; 17]) -> KernelPrefix {
     (IpAddr::V6(addr), len)
 }
 
+/// The key of an IPv4 entry, and its hash.
+fn key_of(entry: u64) -> u64 {
+    entry >> VALUE_BITS
+}
+
+fn hash4(key: u64) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+fn entry4<V: Packed>(key: u64, v: V) -> u64 {
+    let bits = v.pack();
+    debug_assert!(bits >> VALUE_BITS == 0, "a packed value has 24 bits");
+    key << VALUE_BITS | u64::from(bits)
+}
+
+fn value4<V: Packed>(entry: u64) -> V {
+    V::unpack((entry & ((1 << VALUE_BITS) - 1)) as u32)
+}
+
+/// Small tables are left alone; a large one is cut once a quarter full.
+const SMALL: usize = 1 << 12;
+
 /// Halves-or-more the capacity of `map` once it is a quarter full.
-fn shrink<K: Eq + std::hash::Hash, V>(map: &mut FxHashMap<K, V>) {
-    const SMALL: usize = 1 << 12;
+fn shrink<K: Eq + Hash, V>(map: &mut FxHashMap<K, V>) {
     if map.capacity() > SMALL && map.len() < map.capacity() / 4 {
         map.shrink_to(map.len() * 2);
     }
 }
 
-impl<V> PrefixMap<V> {
+fn shrink4(table: &mut HashTable<u64>) {
+    if table.capacity() > SMALL && table.len() < table.capacity() / 4 {
+        table.shrink_to(table.len() * 2, |&e| hash4(key_of(e)));
+    }
+}
+
+impl<V: Packed> PrefixMap<V> {
     pub fn insert(&mut self, (addr, len): KernelPrefix, v: V) -> Option<V> {
         match addr {
-            IpAddr::V4(a) => self.v4.insert(key4(a, len), v),
+            IpAddr::V4(a) => {
+                let key = key4(a, len);
+                let new = entry4(key, v);
+                match self
+                    .v4
+                    .entry(hash4(key), |&e| key_of(e) == key, |&e| hash4(key_of(e)))
+                {
+                    hashbrown::hash_table::Entry::Occupied(mut o) => {
+                        Some(value4(std::mem::replace(o.get_mut(), new)))
+                    }
+                    hashbrown::hash_table::Entry::Vacant(slot) => {
+                        slot.insert(new);
+                        None
+                    }
+                }
+            }
             IpAddr::V6(a) => self.v6.insert(key6(a, len), v),
         }
     }
@@ -82,7 +147,10 @@ impl<V> PrefixMap<V> {
     pub fn insert_new(&mut self, (addr, len): KernelPrefix, v: V) {
         match addr {
             IpAddr::V4(a) => {
-                self.v4.entry(key4(a, len)).or_insert(v);
+                let key = key4(a, len);
+                self.v4
+                    .entry(hash4(key), |&e| key_of(e) == key, |&e| hash4(key_of(e)))
+                    .or_insert(entry4(key, v));
             }
             IpAddr::V6(a) => {
                 self.v6.entry(key6(a, len)).or_insert(v);
@@ -92,7 +160,11 @@ impl<V> PrefixMap<V> {
 
     pub fn remove(&mut self, (addr, len): &KernelPrefix) -> Option<V> {
         match addr {
-            IpAddr::V4(a) => self.v4.remove(&key4(*a, *len)),
+            IpAddr::V4(a) => {
+                let key = key4(*a, *len);
+                let found = self.v4.find_entry(hash4(key), |&e| key_of(e) == key).ok()?;
+                Some(value4(found.remove().0))
+            }
             IpAddr::V6(a) => self.v6.remove(&key6(*a, *len)),
         }
     }
@@ -105,9 +177,9 @@ impl<V> PrefixMap<V> {
         self.v4.is_empty() && self.v6.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (KernelPrefix, &V)> {
-        let v4 = self.v4.iter().map(|(&k, v)| (prefix4(k), v));
-        v4.chain(self.v6.iter().map(|(k, v)| (prefix6(k), v)))
+    pub fn iter(&self) -> impl Iterator<Item = (KernelPrefix, V)> + '_ {
+        let v4 = self.v4.iter().map(|&e| (prefix4(key_of(e)), value4(e)));
+        v4.chain(self.v6.iter().map(|(k, v)| (prefix6(k), *v)))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = KernelPrefix> + '_ {
@@ -117,10 +189,12 @@ impl<V> PrefixMap<V> {
     /// Removes and returns up to `n` entries, IPv4 first.
     pub fn take(&mut self, n: usize) -> PrefixMap<V> {
         let mut out = PrefixMap::default();
-        let keys: Vec<u64> = self.v4.keys().take(n).copied().collect();
-        for k in keys {
-            if let Some(v) = self.v4.remove(&k) {
-                out.v4.insert(k, v);
+        let entries: Vec<u64> = self.v4.iter().take(n).copied().collect();
+        for e in entries {
+            let key = key_of(e);
+            if let Ok(found) = self.v4.find_entry(hash4(key), |&x| key_of(x) == key) {
+                found.remove();
+                out.v4.insert_unique(hash4(key), e, |&x| hash4(key_of(x)));
             }
         }
         let keys: Vec<[u8; 17]> = self.v6.keys().take(n - out.len()).copied().collect();
@@ -132,14 +206,14 @@ impl<V> PrefixMap<V> {
         // A map that held a table while the kernel took it gives the room
         // back as it drains (a hash map never shrinks by itself), and the
         // next take does not walk a table's worth of empty buckets.
-        shrink(&mut self.v4);
+        shrink4(&mut self.v4);
         shrink(&mut self.v6);
         out
     }
 
     /// Removes every entry, returning the prefixes.
     pub fn drain_keys(&mut self) -> Vec<KernelPrefix> {
-        let mut out: Vec<KernelPrefix> = self.v4.drain().map(|(k, _)| prefix4(k)).collect();
+        let mut out: Vec<KernelPrefix> = self.v4.drain().map(|e| prefix4(key_of(e))).collect();
         out.extend(self.v6.drain().map(|(k, _)| prefix6(&k)));
         out
     }
@@ -173,9 +247,22 @@ mod tests {
         (a.parse().unwrap(), l.parse().unwrap())
     }
 
+    /// A test value: the 24 bits an IPv4 entry has.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct V(u32);
+
+    impl Packed for V {
+        fn pack(self) -> u32 {
+            self.0
+        }
+        fn unpack(bits: u32) -> Self {
+            V(bits)
+        }
+    }
+
     #[test]
     fn keys_round_trip_and_families_stay_apart() {
-        let mut m: PrefixMap<u32> = PrefixMap::default();
+        let mut m: PrefixMap<V> = PrefixMap::default();
         let all = [
             "0.0.0.0/0",
             "192.0.2.0/24",
@@ -187,27 +274,36 @@ mod tests {
             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
         ];
         for (i, s) in all.iter().enumerate() {
-            assert_eq!(m.insert(p(s), i as u32), None);
+            // The widest value an IPv4 entry holds, beside the widest key.
+            let v = if i == 3 { 0xff_ffff } else { i as u32 };
+            assert_eq!(m.insert(p(s), V(v)), None);
         }
-        assert_eq!(m.insert(p("192.0.2.0/24"), 99), Some(1));
-        m.insert_new(p("192.0.2.0/24"), 7);
-        m.insert_new(p("10.0.0.0/8"), 8);
+        assert_eq!(m.insert(p("192.0.2.0/24"), V(99)), Some(V(1)));
+        m.insert_new(p("192.0.2.0/24"), V(7));
+        m.insert_new(p("10.0.0.0/8"), V(8));
         assert_eq!(m.len(), all.len() + 1);
-        let mut got: Vec<(KernelPrefix, u32)> = m.iter().map(|(k, v)| (k, *v)).collect();
+        let mut got: Vec<(KernelPrefix, V)> = m.iter().collect();
         got.sort();
-        let mut want: Vec<(KernelPrefix, u32)> = all
+        let mut want: Vec<(KernelPrefix, V)> = all
             .iter()
             .enumerate()
-            .map(|(i, s)| (p(s), if i == 1 { 99 } else { i as u32 }))
+            .map(|(i, s)| {
+                let v = match i {
+                    1 => 99,
+                    3 => 0xff_ffff,
+                    _ => i as u32,
+                };
+                (p(s), V(v))
+            })
             .collect();
-        want.push((p("10.0.0.0/8"), 8));
+        want.push((p("10.0.0.0/8"), V(8)));
         want.sort();
         assert_eq!(got, want);
         let first = m.take(3);
         assert_eq!(first.len(), 3);
         assert_eq!(m.len(), all.len() - 2);
         assert!(first.keys().all(|k| k.0.is_ipv4()), "IPv4 first");
-        assert_eq!(m.remove(&p("2001:db8::/48")), Some(6));
+        assert_eq!(m.remove(&p("2001:db8::/48")), Some(V(6)));
         assert_eq!(m.remove(&p("2001:db8::/48")), None);
         let rest = m.take(100);
         assert!(m.is_empty());

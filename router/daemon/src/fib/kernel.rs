@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 
 use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
 
-use crate::packed::{PrefixMap, PrefixSet};
+use crate::packed::{Packed, PrefixMap, PrefixSet};
 
 /// Kernel nexthop id of group 0; single next hops use their own id.
 pub const GROUP_BASE: u32 = 100_000;
@@ -32,11 +32,48 @@ pub type KernelPrefix = (IpAddr, u8);
 /// A kernel nexthop group's members: (nexthop id, weight).
 pub type Members = Vec<(u32, u16)>;
 
+/// Where a route of Sluice's goes in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The nexthop object of group `g` ([`GROUP_BASE`]` + g`).
+    Group(u16),
+    /// A blackhole (discard route).
+    Discard,
+}
+
+impl Target {
+    fn route(self) -> RouteTarget {
+        match self {
+            Target::Group(g) => RouteTarget::Nexthop(GROUP_BASE + u32::from(g)),
+            Target::Discard => RouteTarget::Blackhole,
+        }
+    }
+}
+
+/// A pending change in 17 bits: 0 removes the route, 1 discards, `2 + g`
+/// goes to group `g`.
+impl Packed for Option<Target> {
+    fn pack(self) -> u32 {
+        match self {
+            None => 0,
+            Some(Target::Discard) => 1,
+            Some(Target::Group(g)) => 2 + u32::from(g),
+        }
+    }
+    fn unpack(bits: u32) -> Self {
+        match bits {
+            0 => None,
+            1 => Some(Target::Discard),
+            g => Some(Target::Group((g - 2) as u16)),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Pending {
     hops: BTreeMap<u32, Option<(IpAddr, u32)>>,
     groups: BTreeMap<u32, Option<Members>>,
-    routes: PrefixMap<Option<RouteTarget>>,
+    routes: PrefixMap<Option<Target>>,
 }
 
 impl Pending {
@@ -136,7 +173,7 @@ impl KernelFib {
         &self,
         hops: impl IntoIterator<Item = (u32, Option<(IpAddr, u32)>)>,
         groups: impl IntoIterator<Item = (u32, Option<Members>)>,
-        routes: impl IntoIterator<Item = (KernelPrefix, Option<RouteTarget>)>,
+        routes: impl IntoIterator<Item = (KernelPrefix, Option<Target>)>,
     ) {
         let mut s = self.shared.state.lock().expect("kernel fib lock");
         s.pending.hops.extend(hops);
@@ -320,7 +357,10 @@ fn write(nl: &mut Netlink, batch: &Pending, errors: &mut Vec<String>) -> (usize,
         .routes
         .iter()
         .map(|(prefix, target)| match target {
-            Some(t) => RouteChange::Add(Route { prefix, target: *t }),
+            Some(t) => RouteChange::Add(Route {
+                prefix,
+                target: t.route(),
+            }),
             None => RouteChange::Delete(prefix),
         })
         .collect();
@@ -412,6 +452,26 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_pack_in_the_bits_beside_a_key() {
+        let all = [
+            None,
+            Some(Target::Discard),
+            Some(Target::Group(0)),
+            Some(Target::Group(1)),
+            Some(Target::Group(u16::MAX)),
+        ];
+        for t in all {
+            assert!(t.pack() < 1 << 24, "{t:?}");
+            assert_eq!(Option::<Target>::unpack(t.pack()), t);
+        }
+        let mut m = PrefixMap::default();
+        m.insert((IpAddr::from([10, 0, 0, 0]), 8), Some(Target::Group(7)));
+        let batch = m.take(10);
+        let routes: Vec<_> = batch.iter().map(|(_, t)| t.map(Target::route)).collect();
+        assert_eq!(routes, [Some(RouteTarget::Nexthop(GROUP_BASE + 7))]);
+    }
 
     #[test]
     fn counts_take_back_what_the_kernel_refused() {

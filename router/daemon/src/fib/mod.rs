@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use sluice_config::model::{FibMode, KernelFib as KernelFibMode};
-use sluice_netlink::{Event as NlEvent, Link, Netlink, RouteTarget};
+use sluice_netlink::{Event as NlEvent, Link, Netlink};
 
 use sluice_config::Config;
 use sluice_control::{
@@ -564,15 +564,12 @@ impl Fib {
                 (GROUP_BASE + u32::from(id), members)
             })
             .collect();
-        let routes: Vec<(KernelPrefix, Option<RouteTarget>)> = routes
+        let routes: Vec<(KernelPrefix, Option<kernel::Target>)> = routes
             .into_iter()
             .map(|(p, g)| {
-                let target = g.map(|g| {
-                    if g == GROUP_DISCARD {
-                        RouteTarget::Blackhole
-                    } else {
-                        RouteTarget::Nexthop(GROUP_BASE + u32::from(g))
-                    }
+                let target = g.map(|g| match g {
+                    GROUP_DISCARD => kernel::Target::Discard,
+                    g => kernel::Target::Group(g),
                 });
                 ((p.addr(), p.prefix_len()), target)
             })
