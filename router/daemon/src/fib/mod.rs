@@ -32,6 +32,11 @@ use placer::Placer;
 use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port};
 use xdp::Xdp;
 
+/// Prefixes looked up together before they are placed ([`Rib::warm`]):
+/// enough for the CPU to overlap their cache misses, few enough that
+/// their table entries are still in cache when each is placed.
+const WARM: usize = 256;
+
 /// The data plane as the daemon drives it.
 #[derive(Debug)]
 pub struct Fib {
@@ -395,13 +400,16 @@ impl Fib {
             return prefixes.to_vec();
         }
         let mut now = Vec::new();
-        for prefix in prefixes {
-            let changed = self.placer.place(rib, prefix);
-            if !self.kernel_forwards()
-                || !changed
-                || !self.kernel_route(prefix, self.placer.program.route(prefix))
-            {
-                now.push(*prefix);
+        for part in prefixes.chunks(WARM) {
+            std::hint::black_box(rib.warm(part));
+            for prefix in part {
+                let changed = self.placer.place(rib, prefix);
+                if !self.kernel_forwards()
+                    || !changed
+                    || !self.kernel_route(prefix, self.placer.program.route(prefix))
+                {
+                    now.push(*prefix);
+                }
             }
         }
         self.placer.covering_changed(rib, prefixes);
