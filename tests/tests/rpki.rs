@@ -318,7 +318,9 @@ fn a_policy_matching_rpki_decides_again_when_vrps_change() {
 }
 
 /// ExaBGP as the upstream (Debian's `exabgp`): its routes are classified
-/// the same way, and every attribute it sets is shown.
+/// the same way (a wrong origin and a prefix longer than the ROA's
+/// maxLength are both invalid), and every attribute it sets is shown, in
+/// JSON and to people.
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn routes_from_exabgp_are_classified_and_fully_shown() {
@@ -343,7 +345,8 @@ fn routes_from_exabgp_are_classified_and_fully_shown() {
     static {
         route 20.1.0.0/24 next-hop 203.0.113.1 as-path [ 65001 ] community [ 65001:1 ] large-community [ 65001:1:2 ] extended-community [ target:65001:10 ];
         route 20.2.0.0/24 next-hop 203.0.113.1 as-path [ 65001 65009 ];
-        route 20.3.0.0/24 next-hop 203.0.113.1 as-path [ 65001 ];
+        route 20.1.0.0/25 next-hop 203.0.113.1 as-path [ 65001 ];
+        route 20.3.0.0/24 next-hop 203.0.113.1 as-path [ 65001 ] aggregator ( 65001:192.0.2.1 ) atomic-aggregate attribute [ 0x63 0xc0 0x11223344 ];
     }
 }
 ",
@@ -362,6 +365,7 @@ fn routes_from_exabgp_are_classified_and_fully_shown() {
     wait_state(&sluice, "20.1.0.0/24", Some("valid"));
     wait_state(&sluice, "20.2.0.0/24", Some("invalid"));
     wait_state(&sluice, "20.3.0.0/24", Some("not-found"));
+    wait_state(&sluice, "20.1.0.0/25", Some("invalid"));
     let p = sluice.best("20.1.0.0/24").expect("a path");
     assert_eq!(p["communities"], serde_json::json!(["65001:1"]), "{p}");
     assert_eq!(
@@ -379,10 +383,27 @@ fn routes_from_exabgp_are_classified_and_fully_shown() {
         "the uplink's default, as the decision uses it: {p}"
     );
     let invalid = sluice.json(&["show", "routes", "--rpki", "invalid"]);
-    assert_eq!(invalid["routes"][0]["prefix"], "20.2.0.0/24", "{invalid}");
+    let prefixes: Vec<&str> = invalid["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["prefix"].as_str())
+        .collect();
+    assert_eq!(prefixes, ["20.1.0.0/25", "20.2.0.0/24"], "{invalid}");
+
+    let other = sluice.best("20.3.0.0/24").expect("a path");
+    assert_eq!(other["aggregator"], "AS65001 192.0.2.1", "{other}");
+    assert_eq!(other["atomic_aggregate"], true, "{other}");
     assert_eq!(
-        invalid["routes"].as_array().map(Vec::len),
-        Some(1),
-        "{invalid}"
+        other["unknown_attributes"],
+        serde_json::json!([{ "code": 99, "flags": 0xc0, "length": 4 }]),
+        "{other}"
+    );
+    let human = sluice.cli(&["show", "routes", "20.3.0.0/24"]);
+    assert!(
+        human.contains(
+            "aggregator AS65001 192.0.2.1; atomic-aggregate; attribute 99 (flags 0xc0, 4 octets)"
+        ),
+        "{human}"
     );
 }

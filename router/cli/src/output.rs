@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sluice_control::{
-    CountersView, DrainSource, Event, FibView, Outbound, PeerView, RouteView, RpkiView, Settle,
-    Status, Uplink,
+    CountersView, DrainSource, Event, FibView, Outbound, PathView, PeerView, RouteView, RpkiView,
+    Settle, Status, Uplink,
 };
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
@@ -492,16 +492,111 @@ pub fn routes(routes: &[RouteView], total: usize, next: Option<&str>) -> String 
             header.push("RPKI");
         }
         out.push_str(&table(&header, &rows));
+        for p in &r.paths {
+            let more = more_attributes(p);
+            if !more.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    {} via {}: {}",
+                    p.peer,
+                    p.next_hop,
+                    more.join("; ")
+                );
+            }
+        }
     }
     let shown = format!("{} of {total} prefixes shown", routes.len());
     out.push_str(&footer(shown, next));
     out
 }
 
+/// The attributes of a path that the table has no column for, in BIRD's
+/// words where it has some (`show route all`).
+fn more_attributes(p: &PathView) -> Vec<String> {
+    let mut more = Vec::new();
+    if let Some(a) = &p.aggregator {
+        more.push(format!("aggregator {a}"));
+    }
+    if p.atomic_aggregate {
+        more.push("atomic-aggregate".into());
+    }
+    if let Some(o) = &p.originator_id {
+        more.push(format!("originator {o}"));
+    }
+    if !p.cluster_list.is_empty() {
+        more.push(format!("cluster list {}", p.cluster_list.join(" ")));
+    }
+    for u in &p.unknown_attributes {
+        more.push(format!(
+            "attribute {} (flags {:#04x}, {} octets)",
+            u.code, u.flags, u.length
+        ));
+    }
+    more
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_control::{ConfigInfo, ProbeView, UplinkState};
+    use sluice_control::{ConfigInfo, ProbeView, UnknownAttribute, UplinkState};
+
+    #[test]
+    fn every_attribute_has_a_place_in_the_human_output() {
+        let plain = PathView {
+            peer: "iap-a".into(),
+            next_hop: "203.0.113.1".into(),
+            as_path: vec![65001],
+            origin: "igp".into(),
+            med: Some(0),
+            local_pref: Some(100),
+            communities: vec!["65001:1".into()],
+            large_communities: vec!["65001:1:2".into()],
+            extended_communities: vec!["target:65001:10".into()],
+            aggregator: None,
+            atomic_aggregate: false,
+            originator_id: None,
+            cluster_list: vec![],
+            unknown_attributes: vec![],
+            best: true,
+            multipath: false,
+            stale: false,
+            rpki: Some("valid".into()),
+        };
+        let reflected = PathView {
+            peer: "rr1".into(),
+            next_hop: "10.0.0.9".into(),
+            best: false,
+            aggregator: Some("AS65001 192.0.2.1".into()),
+            atomic_aggregate: true,
+            originator_id: Some("10.0.0.7".into()),
+            cluster_list: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+            unknown_attributes: vec![UnknownAttribute {
+                code: 99,
+                flags: 0xc0,
+                length: 4,
+            }],
+            ..plain.clone()
+        };
+        let view = RouteView {
+            prefix: "20.1.0.0/24".into(),
+            reason: "local-pref".into(),
+            paths: vec![plain, reflected],
+        };
+        let out = routes(&[view], 1, None);
+        for want in [
+            "65001:1 65001:1:2 target:65001:10",
+            "valid",
+            "    rr1 via 10.0.0.9: aggregator AS65001 192.0.2.1; atomic-aggregate; \
+             originator 10.0.0.7; cluster list 10.0.0.1 10.0.0.2; \
+             attribute 99 (flags 0xc0, 4 octets)\n",
+        ] {
+            assert!(out.contains(want), "{want:?} missing from\n{out}");
+        }
+        assert!(
+            !out.contains("iap-a via"),
+            "a plain path has no extra line:\n{out}"
+        );
+    }
 
     #[test]
     fn a_page_says_where_the_next_starts() {

@@ -69,6 +69,11 @@ fn sections() -> Vec<(&'static str, String)> {
         ),
         ("dataplane.", format!("{BASE}dataplane: {{ zzz: 1 }}\n")),
         ("control.", format!("{BASE}control: {{ zzz: 1 }}\n")),
+        ("rpki.", format!("{BASE}rpki: {{ zzz: 1 }}\n")),
+        (
+            "rpki.caches[].",
+            format!("{BASE}rpki: {{ caches: [{{ address: 127.0.0.1, port: 8282, zzz: 1 }}] }}\n"),
+        ),
     ]
 }
 

@@ -335,7 +335,13 @@ mod tests {
         let a = rib.add_peer(peer(1));
         rib.announce_attrs(a, pfx("198.51.100.0/24"), attrs(65001, 1));
         rib.announce_attrs(a, pfx("2001:db8::/32"), attrs(65001, 1));
-        let asked = ["198.51.100.0/24", "198.51.100.0/25", "2001:db8::/32", "::/0"].map(pfx);
+        let asked = [
+            "198.51.100.0/24",
+            "198.51.100.0/25",
+            "2001:db8::/32",
+            "::/0",
+        ]
+        .map(pfx);
         assert_eq!(rib.warm(&asked), 2);
     }
 
