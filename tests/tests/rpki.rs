@@ -407,3 +407,60 @@ fn routes_from_exabgp_are_classified_and_fully_shown() {
         "{human}"
     );
 }
+
+/// Two caches, the preferred one listed last: Sluice syncs with the
+/// preferred one only; when it goes away the next one takes over within
+/// a retry, and the routes follow its VRPs with no session reset.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn the_preferred_cache_is_used_and_the_next_takes_over() {
+    must_be_root();
+    let lab = Lab::new("rpki-caches");
+    let (r, up) = site(&lab);
+    let (first, second) = (
+        lab.log_dir().join("first.json"),
+        lab.log_dir().join("second.json"),
+    );
+    // The preferred cache says 20.1.0.0/24 is AS65001's, the other AS65099's.
+    write_roas(&first, &[("20.1.0.0/16", 24, 65001)]);
+    write_roas(&second, &[("20.1.0.0/16", 24, 65099)]);
+    let preferred = cache(&r, &first, 8282, &[]);
+    let _next = cache(&r, &second, 8283, &[]);
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            .announce("20.1.0.0/24"),
+    );
+    let caches = "caches: [{ address: 127.0.0.1, port: 8283, preference: 2 }, \
+                  { address: 127.0.0.1, port: 8282, preference: 1 }]";
+    let config =
+        config("accept", 8282).replace("caches: [{ address: 127.0.0.1, port: 8282 }]", caches);
+    assert!(config.contains("8283"), "{config}");
+    let sluice = Sluice::start(&r, &config);
+    sluice.wait_established("203.0.113.1", UP);
+    wait_state(&sluice, "20.1.0.0/24", Some("valid"));
+    let cache_state = |port: &str| -> Value {
+        let rpki = sluice.json(&["show", "rpki"]);
+        rpki["caches"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["cache"] == format!("127.0.0.1:{port}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no cache {port} in {rpki}"))
+    };
+    assert_eq!(cache_state("8282")["state"], "synced");
+    assert_ne!(
+        cache_state("8283")["state"],
+        "synced",
+        "one cache at a time"
+    );
+    assert_eq!(sluice.json(&["show", "rpki"])["source"], "127.0.0.1:8282");
+    let since = sluice.peer("203.0.113.1")["since"].clone();
+
+    preferred.stop();
+    wait_state(&sluice, "20.1.0.0/24", Some("invalid"));
+    assert_eq!(cache_state("8283")["state"], "synced");
+    assert_eq!(sluice.json(&["show", "rpki"])["source"], "127.0.0.1:8283");
+    sluice.assert_session_kept("203.0.113.1", &since);
+    assert_eq!(opens(&sluice), 1, "one OPEN exchange: {}", sluice.events());
+}
