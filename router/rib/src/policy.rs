@@ -514,6 +514,7 @@ policies:
         action: accept
         set: { local_pref: 30, extended_communities: [\"origin:64500:1\"] }
       - { match: { next_hop: [203.0.113.0/30], communities: [\"*:100\"] }, action: accept, set: { local_pref: 40 } }
+      - { match: { extended_communities: [\"origin:*:7\", \"target:65002:*\"] }, action: accept, set: { local_pref: 50 } }
       - { action: reject }
 ";
         let pol = Policies::new(&parse(&File::new("t.yaml", config)).unwrap());
@@ -570,6 +571,37 @@ policies:
         assert_eq!(run(a.clone()).unwrap().local_pref, Some(40));
         a.next_hop = Some("203.0.113.9".parse().unwrap());
         assert!(run(a).is_none(), "both keys must hold");
+        // Extended-community patterns: any administrator, any value.
+        let with = |ext: [u8; 8]| {
+            let mut a = path(&[65001]);
+            a.add_extended_community(ext);
+            run(a).map(|a| a.local_pref)
+        };
+        assert_eq!(
+            with([0x01, 3, 192, 0, 2, 1, 0, 7]),
+            Some(Some(50)),
+            "origin:192.0.2.1:7"
+        );
+        assert_eq!(
+            with([0x00, 3, 0xfd, 0xe9, 0, 0, 0, 7]),
+            Some(Some(50)),
+            "origin:65001:7"
+        );
+        assert_eq!(
+            with([0x01, 3, 192, 0, 2, 1, 0, 8]),
+            None,
+            "origin:192.0.2.1:8"
+        );
+        assert_eq!(
+            with([0x00, 2, 0xfd, 0xea, 0, 0, 0, 99]),
+            Some(Some(50)),
+            "target:65002:99"
+        );
+        assert_eq!(
+            with([0x00, 2, 0xfd, 0xeb, 0, 0, 0, 99]),
+            None,
+            "target:65003:99"
+        );
     }
 
     #[test]
