@@ -100,7 +100,7 @@ fn check_match(
             }
             // A path is digits, spaces, braces and commas: a pattern
             // that no such text matches matches no route.
-            Ok(re) if !could_match(&re, p) => out.push(
+            Ok(re) if !could_match(&re) => out.push(
                 POLICY_AS_PATH
                     .at(
                         p.pos,
@@ -130,23 +130,47 @@ fn check_match(
     }
 }
 
-/// Whether `re` can match some AS path: a pattern naming a letter (say,
-/// `AS65001` or `^as`) never does. Checked on the literal characters of
-/// the pattern, outside classes and escapes.
-fn could_match(_re: &regex::Regex, pattern: &str) -> bool {
-    let mut escaped = false;
-    let mut class = 0usize;
-    for c in pattern.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '[' => class += 1,
-            ']' => class = class.saturating_sub(1),
-            c if class == 0 && c.is_ascii_alphabetic() => return false,
-            _ => {}
+/// Whether `re` can match some AS path, a text of digits, spaces, braces
+/// and commas (`65001 65002 {7,8}`, or nothing for a local route): a
+/// search from the start over the automaton of `re`, taking only those
+/// characters, for a state that matches. A pattern naming a letter
+/// (`AS65001`) or a class of them (`[a-z]+`) finds none. An automaton too
+/// big to build is taken to match: the check only reports what it proves.
+fn could_match(re: &regex::Regex) -> bool {
+    use regex_automata::dfa::{Automaton, dense};
+    use regex_automata::{Input, util::syntax};
+
+    const PATH_BYTES: &[u8] = b"0123456789 ,{}";
+    const LIMIT: usize = 1 << 20;
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .dfa_size_limit(Some(LIMIT))
+                .determinize_size_limit(Some(LIMIT)),
+        )
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(re.as_str());
+    let Ok(dfa) = dfa else { return true };
+    let Ok(start) = dfa.start_state_forward(&Input::new("")) else {
+        return true;
+    };
+    let mut seen = std::collections::HashSet::from([start]);
+    let mut todo = vec![start];
+    while let Some(s) = todo.pop() {
+        if dfa.is_match_state(s) || dfa.is_match_state(dfa.next_eoi_state(s)) {
+            return true;
+        }
+        if dfa.is_quit_state(s) {
+            return true;
+        }
+        for &b in PATH_BYTES {
+            let next = dfa.next_state(s, b);
+            if !dfa.is_dead_state(next) && seen.insert(next) {
+                todo.push(next);
+            }
         }
     }
-    true
+    false
 }
 
 fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
@@ -155,5 +179,41 @@ fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
         format!("no {what} are defined")
     } else {
         format!("defined {what}: {}", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::could_match;
+    use crate::values::as_path_regex;
+
+    #[test]
+    fn a_pattern_matches_some_path_unless_it_needs_what_no_path_has() {
+        for p in [
+            "_3356_",
+            "^65001_",
+            "^$",
+            "_[0-9]+$",
+            "\\{7,8\\}",
+            ".*",
+            "65001 3356",
+            "^(65001_)+$",
+            "\\d{5}",
+        ] {
+            assert!(could_match(&as_path_regex(p).unwrap()), "{p} matches");
+        }
+        for p in [
+            "^AS65001",
+            "[a-z]+",
+            "65001\\.3356",
+            "_3356_x?y",
+            "^65001$x",
+            "65001_[^0-9 ,{}]",
+        ] {
+            assert!(
+                !could_match(&as_path_regex(p).unwrap()),
+                "{p} matches nothing"
+            );
+        }
     }
 }

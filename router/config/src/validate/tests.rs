@@ -185,6 +185,13 @@ fn cases() -> Vec<(&'static str, String, u32)> {
             18,
         ),
         (
+            "POLICY-AS-PATH",
+            format!(
+                "{BASE}policies:\n  route_policies:\n    p:\n      - {{ match: {{ as_path: \"_[a-z]+_\" }}, action: accept }}\n"
+            ),
+            18,
+        ),
+        (
             "POLICY-RPKI-OFF",
             format!(
                 "{BASE}policies:\n  route_policies:\n    p:\n      - {{ match: {{ rpki: invalid }}, action: reject }}\n"
