@@ -464,3 +464,90 @@ fn the_preferred_cache_is_used_and_the_next_takes_over() {
     sluice.assert_session_kept("203.0.113.1", &since);
     assert_eq!(opens(&sluice), 1, "one OPEN exchange: {}", sluice.events());
 }
+
+/// A policy matching the RPKI state decides as BIRD's `roa_check` does:
+/// a reference BIRD with its own StayRTR on the same ROAs runs the same
+/// policy in its filter language on the same routes.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn an_rpki_policy_decides_as_birds_roa_check() {
+    must_be_root();
+    let lab = Lab::new("rpki-vs-bird");
+    let (r, up) = site(&lab);
+    let reference = lab.node("ref");
+    lab.link(&reference, "eth1", &up, "eth2");
+    up.addr("eth2", "203.0.113.5/30");
+    reference.addr("eth1", "203.0.113.6/30");
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(&roas, &[("20.1.0.0/16", 24, 65001)]);
+    let _ours = cache(&r, &roas, 8282, &[]);
+    let _theirs = cache(&reference, &roas, 8282, &[]);
+    let reference = Peer::start(
+        &reference,
+        PeerSpec::new(Kind::Bird, 64500, "203.0.113.6".parse().unwrap())
+            .bird_config(
+                "roa4 table r4;
+protocol rpki rtr1 { roa4 { table r4; }; remote 127.0.0.1 port 8282; retry keep 1; }",
+            )
+            .neighbor(NeighborSpec::new(ip("203.0.113.5"), 65001).import_filter(
+                "case roa_check(r4, net, bgp_path.last) {
+  ROA_INVALID: reject;
+  ROA_VALID: { bgp_local_pref = 200; accept; }
+  else: { bgp_local_pref = 50; accept; }
+}",
+            )),
+    );
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            .neighbor(NeighborSpec::new(ip("203.0.113.6"), 64500))
+            // Valid, invalid by origin, invalid by length, not found.
+            .announce("20.1.0.0/24")
+            .announce(Announce::new("20.1.2.0/24").as_path(&[65009]))
+            .announce("20.1.1.128/25")
+            .announce("20.3.0.0/24"),
+    );
+    let policy = "  route_policies:
+    rov:
+      - { match: { rpki: invalid }, action: reject }
+      - { match: { rpki: valid }, action: accept, set: { local_pref: 200 } }
+      - { action: accept, set: { local_pref: 50 } }
+";
+    let config = config("accept", 8282)
+        .replace("import: full-table", "import: rov")
+        .replace("  bogons: []\n", &format!("  bogons: []\n{policy}"));
+    let sluice = Sluice::start(&r, &config);
+    sluice.wait_established("203.0.113.1", UP);
+    reference.wait_established(ip("203.0.113.5"), UP);
+    let prefixes = ["20.1.0.0/24", "20.1.2.0/24", "20.1.1.128/25", "20.3.0.0/24"];
+    let ours = || -> Vec<(&str, Option<u64>)> {
+        let lp = |p| sluice.best(p).and_then(|p| p["local_pref"].as_u64());
+        prefixes.iter().map(|&p| (p, lp(p))).collect()
+    };
+    let theirs = || -> Vec<(&str, Option<u64>)> {
+        let routes = reference.received_routes(None);
+        let lp = |p: &str| {
+            let r = routes.iter().find(|r| r.prefix == p)?;
+            r.local_pref.map(u64::from)
+        };
+        prefixes.iter().map(|&p| (p, lp(p))).collect()
+    };
+    let want = vec![
+        ("20.1.0.0/24", Some(200)),
+        ("20.1.2.0/24", None),
+        ("20.1.1.128/25", None),
+        ("20.3.0.0/24", Some(50)),
+    ];
+    wait_until(FOLLOW, "Sluice's policy on the VRPs", || ours() == want);
+    // BIRD may have imported before its VRPs came: it runs the filter again.
+    let mut last = Vec::new();
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(FOLLOW, "BIRD's roa_check", || {
+            reference.cli("reload in all");
+            last = theirs();
+            last == want
+        })
+    }));
+    assert!(ok.is_ok(), "BIRD decided {last:?}, Sluice {:?}", ours());
+}

@@ -130,6 +130,9 @@ fn config(peer: &Peer<'_>) -> String {
         let _ = writeln!(c, "  accept;");
         let _ = writeln!(c, "}}");
     }
+    if let Some(extra) = &spec.bird_config {
+        let _ = writeln!(c, "{extra}");
+    }
     for n in &spec.neighbors {
         session(&mut c, spec.asn, n);
     }

@@ -28,6 +28,9 @@ pub struct PeerSpec {
     /// [`Peer::announce`](super::Peer::announce) and
     /// [`Peer::withdraw`](super::Peer::withdraw).
     pub announce: Vec<Announce>,
+    /// BIRD only: top-level configuration added before the sessions, such
+    /// as a `roa4 table` and the `protocol rpki` that fills it.
+    pub bird_config: Option<String>,
 }
 
 impl PeerSpec {
@@ -38,7 +41,14 @@ impl PeerSpec {
             router_id,
             neighbors: Vec::new(),
             announce: Vec::new(),
+            bird_config: None,
         }
+    }
+
+    pub fn bird_config(mut self, config: &str) -> PeerSpec {
+        assert_eq!(self.kind, Kind::Bird, "configuration in BIRD's language");
+        self.bird_config = Some(config.to_owned());
+        self
     }
 
     pub fn neighbor(mut self, neighbor: NeighborSpec) -> PeerSpec {
