@@ -5,10 +5,12 @@
 //! * [`client`]: one RTR session as a state machine: PDUs in, PDUs to send
 //!   and VRP changes out; the caller owns the socket and the clock;
 //! * [`vrp`]: the validated ROA payloads and RFC 6811 origin validation
-//!   of a route against them.
+//!   of a route against them;
+//! * [`replay`]: what the fuzz target checks of a cache's byte stream.
 
 pub mod client;
 pub mod pdu;
+pub mod replay;
 pub mod vrp;
 
 pub use client::{Client, Event};
