@@ -275,6 +275,52 @@ mod tests {
         assert_eq!(f.message, "unknown key `groups`; did you mean `group`?");
     }
 
+    /// The policy language's and `rpki`'s values: each bad one is refused
+    /// at its line and column, saying what was expected.
+    #[test]
+    fn policy_and_rpki_values_are_refused_where_they_stand() {
+        let policy = |m: &str| {
+            error(&format!(
+                "{GOOD}policies:\n  route_policies:\n    p:\n      - {{ match: {{ {m} }}, action: accept }}\n"
+            ))
+        };
+        for (m, column, says) in [
+            ("communities: [\"65001:x\"]", 34, "`65001:x`"),
+            ("large_communities: [\"1:2\"]", 40, "`1:2`"),
+            ("extended_communities: [\"color:1:2\"]", 43, "`color:1:2`"),
+            ("as_path_length: \"4-2\"", 36, "`4-2`"),
+            ("rpki: broken", 26, "`broken`"),
+        ] {
+            let f = policy(m);
+            assert_eq!(
+                (f.rule, f.pos.line, f.pos.column),
+                ("CONFIG-VALUE", 12, column),
+                "{m}: {f:?}"
+            );
+            assert!(f.message.contains(says), "{m}: {}", f.message);
+        }
+        let rpki = |r: &str| {
+            error(&format!(
+                "{GOOD}rpki:\n  caches: [{{ address: 127.0.0.1 }}]\n  {r}\n"
+            ))
+        };
+        let f = rpki("invalid: drop");
+        assert_eq!(
+            (f.rule, f.pos.line, f.pos.column),
+            ("CONFIG-VALUE", 11, 12),
+            "{f:?}"
+        );
+        assert_eq!(f.message, "unknown value `drop` for `invalid`");
+        assert!(f.help.is_some_and(|h| h.contains("reject")));
+        let f = rpki("stale_after: soon");
+        assert_eq!(
+            (f.rule, f.pos.line, f.pos.column),
+            ("CONFIG-VALUE", 11, 16),
+            "{f:?}"
+        );
+        assert!(f.message.contains("not a duration"), "{}", f.message);
+    }
+
     #[test]
     fn missing_key() {
         let f = error(&GOOD.replace("    interface: eth1\n", ""));
