@@ -186,14 +186,16 @@ impl Rib {
         self.table.get(prefix).map_or(&[], Paths::as_slice)
     }
 
-    /// Looks `prefixes` up ahead of their use; returns how many are here.
-    /// One lookup does not wait for the one before, so the CPU overlaps
-    /// their cache misses, where work that looks each up in turn waits
-    /// for every one of them.
+    /// Looks `prefixes` and their paths' attributes up ahead of their
+    /// use; returns how many of those paths have a next hop. One lookup
+    /// does not wait for the one before, so the CPU overlaps their cache
+    /// misses, where work that looks each up in turn waits for every one.
     pub fn warm(&self, prefixes: &[Prefix]) -> usize {
         prefixes
             .iter()
-            .filter(|p| self.table.get(p).is_some())
+            .filter_map(|p| self.table.get(p))
+            .flat_map(Paths::as_slice)
+            .filter(|p| self.attrs.get(p.attrs).next_hop.is_some())
             .count()
     }
 
@@ -330,19 +332,26 @@ mod tests {
     }
 
     #[test]
-    fn warm_finds_the_prefixes_the_table_has() {
+    fn warm_finds_the_paths_the_table_has() {
         let mut rib = Rib::default();
-        let a = rib.add_peer(peer(1));
-        rib.announce_attrs(a, pfx("198.51.100.0/24"), attrs(65001, 1));
-        rib.announce_attrs(a, pfx("2001:db8::/32"), attrs(65001, 1));
+        let (a, b) = (rib.add_peer(peer(1)), rib.add_peer(peer(2)));
+        let via = |first_as| PathAttrs {
+            next_hop: Some(IpAddr::from([203, 0, 113, 1])),
+            ..attrs(first_as, 1)
+        };
+        rib.announce_attrs(a, pfx("198.51.100.0/24"), via(65001));
+        rib.announce_attrs(b, pfx("198.51.100.0/24"), via(65002));
+        rib.announce_attrs(a, pfx("2001:db8::/32"), via(65001));
+        rib.announce_attrs(a, pfx("192.0.2.0/24"), attrs(65001, 1));
         let asked = [
             "198.51.100.0/24",
             "198.51.100.0/25",
             "2001:db8::/32",
             "::/0",
-        ]
-        .map(pfx);
-        assert_eq!(rib.warm(&asked), 2);
+            "192.0.2.0/24",
+        ];
+        // Two paths, none, one, none, one without a next hop.
+        assert_eq!(rib.warm(&asked.map(pfx)), 3);
     }
 
     #[test]

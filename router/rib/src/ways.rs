@@ -87,8 +87,20 @@ impl Ways {
         weight: impl Fn(usize) -> u32,
     ) -> Option<Ways> {
         let paths = rib.paths(prefix);
-        if paths.is_empty() {
-            return None;
+        let ecmp = ecmp.clamp(1, usize::from(u8::MAX)) as u8;
+        // Most prefixes have one path: nothing to order or share.
+        if let [p] = paths {
+            let uplink = rib.peer(p.peer).uplink;
+            let way = Way {
+                next_hop: rib.attrs.get(p.attrs).next_hop?,
+                uplink,
+                weight: uplink.map_or(1, &weight),
+            };
+            return Some(Ways {
+                ways: SmallVec::from_elem(way, 1),
+                shares: SmallVec::from_elem(1, 1),
+                ecmp,
+            });
         }
         let mut order: SmallVec<[(Candidate<'_>, IpAddr); 4]> = paths
             .iter()
@@ -131,11 +143,7 @@ impl Ways {
                 weight: c.peer.uplink.map_or(1, &weight),
             })
             .collect();
-        Some(Ways {
-            ways,
-            shares,
-            ecmp: ecmp.clamp(1, usize::from(u8::MAX)) as u8,
-        })
+        Some(Ways { ways, shares, ecmp })
     }
 
     /// Every way, best first.
