@@ -1,9 +1,11 @@
 //! Where the paths of every prefix live, laid out for a full table.
 //!
 //! IPv4 prefixes are keyed by one `u64` (address and length) and IPv6 ones
-//! by `(u128, u8)`, in separate maps; the common case of a single path is
-//! stored inline, more paths go to the heap. An IPv4 route costs about 25
-//! bytes of table (key, value, control byte) before the map's spare room.
+//! by two `u64`s and the length, in separate maps; the common case of a
+//! single path is stored inline, in 8 bytes, and the paths of a prefix
+//! with more are a list of the map's, named by its index. An IPv4 route
+//! costs about 17 bytes of table (key, value, control byte) before the
+//! map's spare room, where a boxed list beside the inline path made 25.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -14,63 +16,90 @@ use sluice_wire::Prefix;
 use crate::page::{Page, smallest_after};
 use crate::table::Path;
 
-/// The paths of one prefix: never empty.
-#[derive(Clone, Debug)]
-pub enum Paths {
+/// The paths of one prefix: never empty. One inline, or the index of a
+/// list of two or more in [`Lists`].
+#[derive(Clone, Copy, Debug)]
+enum Paths {
     One(Path),
-    Many(Box<Vec<Path>>),
+    Many(u32),
 }
 
-impl Paths {
-    pub fn as_slice(&self) -> &[Path] {
-        match self {
+/// The lists of the prefixes with more than one path, reused once freed.
+#[derive(Debug, Default)]
+struct Lists {
+    lists: Vec<Vec<Path>>,
+    free: Vec<u32>,
+}
+
+impl Lists {
+    fn slice<'a>(&'a self, paths: &'a Paths) -> &'a [Path] {
+        match paths {
             Paths::One(p) => std::slice::from_ref(p),
-            Paths::Many(v) => v,
+            Paths::Many(i) => &self.lists[*i as usize],
         }
     }
 
-    pub fn as_mut_slice(&mut self) -> &mut [Path] {
-        match self {
+    fn slice_mut<'a>(&'a mut self, paths: &'a mut Paths) -> &'a mut [Path] {
+        match paths {
             Paths::One(p) => std::slice::from_mut(p),
-            Paths::Many(v) => v,
+            Paths::Many(i) => &mut self.lists[*i as usize],
         }
     }
 
-    pub fn push(&mut self, path: Path) {
-        match self {
-            Paths::One(first) => *self = Paths::Many(Box::new(vec![*first, path])),
-            Paths::Many(v) => v.push(path),
+    fn push(&mut self, paths: &mut Paths, path: Path) {
+        match paths {
+            Paths::One(first) => {
+                let list = vec![*first, path];
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.lists[i as usize] = list;
+                        i
+                    }
+                    None => {
+                        self.lists.push(list);
+                        u32::try_from(self.lists.len() - 1).expect("fewer lists than prefixes")
+                    }
+                };
+                *paths = Paths::Many(i);
+            }
+            Paths::Many(i) => self.lists[*i as usize].push(path),
         }
     }
 
-    /// Removes the paths `drop` selects and returns them; `None` left means
-    /// the prefix has no path any more.
-    pub fn remove_where(
+    /// Removes the paths `drop` selects into `removed`; false if the prefix
+    /// has no path left.
+    fn remove_where(
         &mut self,
+        paths: &mut Paths,
         mut drop: impl FnMut(&Path) -> bool,
         removed: &mut Vec<Path>,
-    ) -> Option<()> {
-        match self {
+    ) -> bool {
+        match paths {
             Paths::One(p) if drop(p) => {
                 removed.push(*p);
-                None
+                false
             }
-            Paths::One(_) => Some(()),
-            Paths::Many(v) => {
-                v.retain(|p| {
+            Paths::One(_) => true,
+            Paths::Many(i) => {
+                let list = &mut self.lists[*i as usize];
+                list.retain(|p| {
                     let d = drop(p);
                     if d {
                         removed.push(*p);
                     }
                     !d
                 });
-                match v.len() {
-                    0 => None,
-                    1 => {
-                        *self = Paths::One(v[0]);
-                        Some(())
+                if list.len() > 1 {
+                    return true;
+                }
+                let last = std::mem::take(list).pop();
+                self.free.push(*i);
+                match last {
+                    Some(p) => {
+                        *paths = Paths::One(p);
+                        true
                     }
-                    _ => Some(()),
+                    None => false,
                 }
             }
         }
@@ -88,11 +117,17 @@ fn unkey4(k: u64) -> Prefix {
     ))
 }
 
-fn key6(p: &Ipv6Net) -> (u128, u8) {
-    (u128::from(p.network()), p.prefix_len())
+/// The address's two halves, then the length: the order of `(u128, u8)`
+/// at 8-byte alignment, so a value beside it pads nothing.
+type Key6 = (u64, u64, u8);
+
+fn key6(p: &Ipv6Net) -> Key6 {
+    let a = u128::from(p.network());
+    ((a >> 64) as u64, a as u64, p.prefix_len())
 }
 
-fn unkey6((a, l): (u128, u8)) -> Prefix {
+fn unkey6((hi, lo, l): Key6) -> Prefix {
+    let a = u128::from(hi) << 64 | u128::from(lo);
     IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(a), l))
 }
 
@@ -120,10 +155,9 @@ impl ShardKey for u64 {
     }
 }
 
-impl ShardKey for (u128, u8) {
+impl ShardKey for Key6 {
     fn shard(&self) -> usize {
-        let folded = (self.0 as u64) ^ ((self.0 >> 64) as u64) ^ u64::from(self.1);
-        folded.shard()
+        (self.0 ^ self.1 ^ u64::from(self.2)).shard()
     }
 }
 
@@ -148,14 +182,12 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
         self.shards[k.shard()].get_mut(k)
     }
 
-    /// True if `k` is new.
-    fn insert(&mut self, k: K, v: V) -> bool {
-        self.shards[k.shard()].insert(k, v).is_none()
+    fn insert(&mut self, k: K, v: V) {
+        self.shards[k.shard()].insert(k, v);
     }
 
-    /// True if `k` was there.
-    fn remove(&mut self, k: &K) -> bool {
-        self.shards[k.shard()].remove(k).is_some()
+    fn remove(&mut self, k: &K) {
+        self.shards[k.shard()].remove(k);
     }
 
     fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -174,13 +206,14 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
 }
 
 /// Which prefixes a page holds ([`PrefixMap::page_where`]).
-pub type KeepPrefix<'a> = dyn FnMut(&Prefix, &Paths) -> bool + 'a;
+pub type KeepPrefix<'a> = dyn FnMut(&Prefix, &[Path]) -> bool + 'a;
 
 /// Prefix → paths, for both families.
 #[derive(Debug)]
 pub struct PrefixMap {
     v4: Sharded<u64, Paths>,
-    v6: Sharded<(u128, u8), Paths>,
+    v6: Sharded<Key6, Paths>,
+    lists: Lists,
     /// Prefixes per length, IPv4 then IPv6: who enumerates the
     /// more-specifics of a prefix probes only the lengths in use.
     per_len: [u32; 33 + 129],
@@ -191,6 +224,7 @@ impl Default for PrefixMap {
         PrefixMap {
             v4: Sharded::default(),
             v6: Sharded::default(),
+            lists: Lists::default(),
             per_len: [0; 33 + 129],
         }
     }
@@ -213,38 +247,99 @@ impl PrefixMap {
         self.len() == 0
     }
 
-    pub fn get(&self, prefix: &Prefix) -> Option<&Paths> {
+    fn entry(&self, prefix: &Prefix) -> Option<&Paths> {
         match prefix {
             IpNet::V4(p) => self.v4.get(&key4(p)),
             IpNet::V6(p) => self.v6.get(&key6(p)),
         }
     }
 
-    pub fn get_mut(&mut self, prefix: &Prefix) -> Option<&mut Paths> {
-        match prefix {
+    pub fn get(&self, prefix: &Prefix) -> Option<&[Path]> {
+        self.entry(prefix).map(|v| self.lists.slice(v))
+    }
+
+    /// Installs `path`, in place of the path of the same peer if there is
+    /// one (returned).
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> Option<Path> {
+        let paths = match prefix {
+            IpNet::V4(p) => self.v4.get_mut(&key4(&p)),
+            IpNet::V6(p) => self.v6.get_mut(&key6(&p)),
+        };
+        let Some(paths) = paths else {
+            match prefix {
+                IpNet::V4(p) => self.v4.insert(key4(&p), Paths::One(path)),
+                IpNet::V6(p) => self.v6.insert(key6(&p), Paths::One(path)),
+            }
+            self.per_len[len_slot(&prefix)] += 1;
+            return None;
+        };
+        let same = |p: &&mut Path| p.peer == path.peer;
+        if let Some(old) = self.lists.slice_mut(paths).iter_mut().find(same) {
+            return Some(std::mem::replace(old, path));
+        }
+        self.lists.push(paths, path);
+        None
+    }
+
+    /// Removes the paths of `prefix` that `drop` selects into `removed`,
+    /// and the prefix once it has none.
+    pub fn remove_where(
+        &mut self,
+        prefix: &Prefix,
+        drop: impl FnMut(&Path) -> bool,
+        removed: &mut Vec<Path>,
+    ) {
+        let paths = match prefix {
             IpNet::V4(p) => self.v4.get_mut(&key4(p)),
             IpNet::V6(p) => self.v6.get_mut(&key6(p)),
-        }
-    }
-
-    pub fn insert(&mut self, prefix: Prefix, paths: Paths) {
-        let new = match prefix {
-            IpNet::V4(p) => self.v4.insert(key4(&p), paths),
-            IpNet::V6(p) => self.v6.insert(key6(&p), paths),
         };
-        if new {
-            self.per_len[len_slot(&prefix)] += 1;
+        let Some(paths) = paths else { return };
+        if self.lists.remove_where(paths, drop, removed) {
+            return;
         }
-    }
-
-    pub fn remove(&mut self, prefix: &Prefix) {
-        let was = match prefix {
+        match prefix {
             IpNet::V4(p) => self.v4.remove(&key4(p)),
             IpNet::V6(p) => self.v6.remove(&key6(p)),
-        };
-        if was {
-            self.per_len[len_slot(prefix)] -= 1;
         }
+        self.per_len[len_slot(prefix)] -= 1;
+    }
+
+    /// Every path, to change in place.
+    pub fn for_each_path_mut(&mut self, mut f: impl FnMut(&mut Path)) {
+        let lists = &mut self.lists;
+        for paths in self.v4.values_mut().chain(self.v6.values_mut()) {
+            lists.slice_mut(paths).iter_mut().for_each(&mut f);
+        }
+    }
+
+    /// Removes, from every prefix, the paths `drop` selects into
+    /// `removed`; the prefixes that lost one go to `touched`, and those
+    /// left with none leave the map.
+    pub fn remove_everywhere(
+        &mut self,
+        mut drop: impl FnMut(&Path) -> bool,
+        removed: &mut Vec<Path>,
+        touched: &mut Vec<Prefix>,
+    ) {
+        let PrefixMap {
+            v4,
+            v6,
+            lists,
+            per_len,
+        } = self;
+        let mut keep = |prefix: Prefix, paths: &mut Paths| {
+            let before = removed.len();
+            let left = lists.remove_where(paths, &mut drop, removed);
+            if removed.len() != before {
+                touched.push(prefix);
+            }
+            if !left {
+                per_len[len_slot(&prefix)] -= 1;
+            }
+            left
+        };
+        v4.retain(|k, v| keep(unkey4(*k), v));
+        v6.retain(|k, v| keep(unkey6(*k), v));
     }
 
     /// Whether some prefix of `prefix`'s family has length `len`.
@@ -257,15 +352,10 @@ impl PrefixMap {
         self.per_len.get(slot).is_some_and(|&n| n > 0)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &Paths)> {
-        self.v4
-            .iter()
-            .map(|(k, v)| (unkey4(*k), v))
-            .chain(self.v6.iter().map(|(k, v)| (unkey6(*k), v)))
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Paths> {
-        self.v4.values_mut().chain(self.v6.values_mut())
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &[Path])> {
+        let v4 = self.v4.iter().map(|(k, v)| (unkey4(*k), v));
+        let v6 = self.v6.iter().map(|(k, v)| (unkey6(*k), v));
+        v4.chain(v6).map(|(p, v)| (p, self.lists.slice(v)))
     }
 
     /// The first `limit` prefixes after `after` in prefix order (IPv4
@@ -283,6 +373,7 @@ impl PrefixMap {
         limit: usize,
         mut keep: Option<&mut KeepPrefix<'_>>,
     ) -> Page<Prefix> {
+        let lists = &self.lists;
         let mut page = match after {
             Some(IpNet::V6(_)) => Page {
                 items: Vec::new(),
@@ -292,7 +383,10 @@ impl PrefixMap {
                 let keys = self
                     .v4
                     .iter()
-                    .filter(|(k, v)| keep.as_mut().is_none_or(|f| f(&unkey4(**k), v)))
+                    .filter(|(k, v)| {
+                        keep.as_mut()
+                            .is_none_or(|f| f(&unkey4(**k), lists.slice(v)))
+                    })
                     .map(|(k, _)| *k);
                 let after = after.and_then(|a| match a {
                     IpNet::V4(p) => Some(key4(p)),
@@ -309,7 +403,10 @@ impl PrefixMap {
             let keys = self
                 .v6
                 .iter()
-                .filter(|(k, v)| keep.as_mut().is_none_or(|f| f(&unkey6(**k), v)))
+                .filter(|(k, v)| {
+                    keep.as_mut()
+                        .is_none_or(|f| f(&unkey6(**k), lists.slice(v)))
+                })
                 .map(|(k, _)| *k);
             let v6 = smallest_after(keys, after, limit - page.items.len());
             page.more = v6.more;
@@ -326,25 +423,12 @@ impl PrefixMap {
     /// Part `i` of the table (a shard): together the parts hold every
     /// prefix once, and a prefix never changes part, so a walk may stop
     /// between two parts and go on later without seeing one twice.
-    pub fn part(&self, i: usize) -> impl Iterator<Item = (Prefix, &Paths)> {
+    pub fn part(&self, i: usize) -> impl Iterator<Item = (Prefix, &[Path])> {
         let v4 = self.v4.shards.get(i).into_iter().flatten();
         let v6 = i.checked_sub(SHARDS).and_then(|j| self.v6.shards.get(j));
         v4.map(|(k, v)| (unkey4(*k), v))
             .chain(v6.into_iter().flatten().map(|(k, v)| (unkey6(*k), v)))
-    }
-
-    /// Keeps the prefixes for which `keep` returns true.
-    pub fn retain(&mut self, mut keep: impl FnMut(Prefix, &mut Paths) -> bool) {
-        let per_len = &mut self.per_len;
-        let mut keep_counted = |p: Prefix, v: &mut Paths| {
-            let kept = keep(p, v);
-            if !kept {
-                per_len[len_slot(&p)] -= 1;
-            }
-            kept
-        };
-        self.v4.retain(|k, v| keep_counted(unkey4(*k), v));
-        self.v6.retain(|k, v| keep_counted(unkey6(*k), v));
+            .map(|(p, v)| (p, self.lists.slice(v)))
     }
 }
 
@@ -373,7 +457,7 @@ mod tests {
             "2001:db8::/32",
             "2001:db8::/33",
         ] {
-            m.insert(p.parse().unwrap(), Paths::One(path(1)));
+            assert!(m.upsert(p.parse().unwrap(), path(1)).is_none());
         }
         assert_eq!(m.len(), 6);
         let mut got: Vec<String> = m.iter().map(|(p, _)| p.to_string()).collect();
@@ -419,43 +503,63 @@ mod tests {
     #[test]
     fn lengths_in_use_follow_inserts_and_removals() {
         let mut m = PrefixMap::default();
+        let pfx = |s: &str| -> Prefix { s.parse().unwrap() };
         for p in ["198.51.100.0/24", "2001:db8::/32", "2001:db8::/33"] {
-            m.insert(p.parse().unwrap(), Paths::One(path(1)));
+            m.upsert(pfx(p), path(1));
         }
         assert!(m.has_length(true, 24) && m.has_length(false, 33) && !m.has_length(true, 25));
         assert!(!m.has_length(false, 24), "the families are apart");
-        m.remove(&"2001:db8::/33".parse().unwrap());
-        m.remove(&"2001:db8::/33".parse().unwrap());
+        let mut gone = Vec::new();
+        m.remove_where(&pfx("2001:db8::/33"), |_| true, &mut gone);
+        m.remove_where(&pfx("2001:db8::/33"), |_| true, &mut gone);
+        assert_eq!(gone.len(), 1);
         assert!(!m.has_length(false, 33) && m.has_length(false, 32));
-        m.insert("2001:db8::/33".parse().unwrap(), Paths::One(path(1)));
-        m.insert("2001:db8::/33".parse().unwrap(), Paths::One(path(2)));
-        m.retain(|p, _| p.prefix_len() != 33);
+        m.upsert(pfx("2001:db8::/33"), path(1));
+        m.upsert(pfx("2001:db8::/33"), path(2));
+        let (mut removed, mut touched) = (Vec::new(), Vec::new());
+        m.remove_everywhere(|_| true, &mut removed, &mut touched);
+        assert_eq!((removed.len(), touched.len(), m.len()), (4, 3, 0));
         assert!(
-            !m.has_length(false, 33),
-            "counted once, and gone with retain"
+            (0..=32).all(|l| !m.has_length(true, l)) && (0..=128).all(|l| !m.has_length(false, l)),
+            "counted once each, and gone with the paths"
         );
-        assert!(m.has_length(false, 32));
     }
 
     #[test]
     fn one_and_many() {
-        let mut p = Paths::One(path(1));
-        p.push(path(2));
-        p.push(path(3));
-        assert_eq!(p.as_slice().len(), 3);
+        let mut m = PrefixMap::default();
+        let p: Prefix = "198.51.100.0/24".parse().unwrap();
+        let q: Prefix = "2001:db8::/32".parse().unwrap();
+        assert!(m.upsert(p, path(1)).is_none());
+        assert!(m.upsert(p, path(2)).is_none());
+        assert!(m.upsert(p, path(3)).is_none());
+        assert_eq!(m.get(&p).unwrap().len(), 3);
+        // The same peer again replaces its path.
+        let mut again = path(2);
+        again.stale = true;
+        assert_eq!(m.upsert(p, again), Some(path(2)));
+        assert_eq!(m.get(&p).unwrap().len(), 3);
         let mut removed = Vec::new();
-        assert!(
-            p.remove_where(|x| x.peer != PeerId(2), &mut removed)
-                .is_some()
-        );
-        assert!(matches!(p, Paths::One(x) if x.peer == PeerId(2)));
+        m.remove_where(&p, |x| x.peer != PeerId(2), &mut removed);
+        assert_eq!(m.get(&p), Some(&[again][..]));
         assert_eq!(removed.len(), 2);
-        assert!(p.remove_where(|_| true, &mut removed).is_none());
+        // The freed list serves the next prefix with more than one path.
+        m.upsert(q, path(1));
+        m.upsert(q, path(4));
+        assert_eq!(m.lists.lists.len(), 1, "reused");
+        assert_eq!(m.get(&q).unwrap().len(), 2);
+        m.for_each_path_mut(|x| x.stale = true);
+        assert!(m.iter().flat_map(|(_, v)| v).all(|x| x.stale));
+        m.remove_where(&p, |_| true, &mut removed);
+        assert!(m.get(&p).is_none());
+        assert_eq!(m.len(), 1);
     }
 
     #[test]
     fn compact() {
-        assert!(std::mem::size_of::<Paths>() <= 16);
         assert_eq!(std::mem::size_of::<Path>(), 8);
+        assert_eq!(std::mem::size_of::<Paths>(), 8);
+        assert_eq!(std::mem::size_of::<(u64, Paths)>(), 16);
+        assert_eq!(std::mem::size_of::<(Key6, Paths)>(), 32);
     }
 }

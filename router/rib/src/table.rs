@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use crate::attrs::{AttrId, Interner, PathAttrs};
 use crate::decision::{self, Candidate, PeerInfo, Reason};
-use crate::store::{Paths, PrefixMap};
+use crate::store::PrefixMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u16);
@@ -100,20 +100,9 @@ impl Rib {
             attrs,
             stale: false,
         };
-        let Some(paths) = self.table.get_mut(&prefix) else {
-            self.table.insert(prefix, Paths::One(path));
-            self.counts[usize::from(peer.0)] += 1;
-            return;
-        };
-        match paths.as_mut_slice().iter_mut().find(|p| p.peer == peer) {
-            Some(old) => {
-                let previous = std::mem::replace(old, path);
-                self.attrs.release(previous.attrs);
-            }
-            None => {
-                paths.push(path);
-                self.counts[usize::from(peer.0)] += 1;
-            }
+        match self.table.upsert(prefix, path) {
+            Some(previous) => self.attrs.release(previous.attrs),
+            None => self.counts[usize::from(peer.0)] += 1,
         }
     }
 
@@ -125,13 +114,9 @@ impl Rib {
 
     /// Removes `peer`'s path to `prefix`; false if it had none.
     pub fn withdraw(&mut self, peer: PeerId, prefix: &Prefix) -> bool {
-        let Some(paths) = self.table.get_mut(prefix) else {
-            return false;
-        };
         let mut gone = Vec::new();
-        if paths.remove_where(|p| p.peer == peer, &mut gone).is_none() {
-            self.table.remove(prefix);
-        }
+        self.table
+            .remove_where(prefix, |p| p.peer == peer, &mut gone);
         let Some(path) = gone.pop() else {
             return false;
         };
@@ -147,11 +132,11 @@ impl Rib {
 
     /// Marks every path of `peer` stale (the peer restarts gracefully).
     pub fn mark_stale(&mut self, peer: PeerId) {
-        for paths in self.table.values_mut() {
-            for p in paths.as_mut_slice().iter_mut().filter(|p| p.peer == peer) {
+        self.table.for_each_path_mut(|p| {
+            if p.peer == peer {
                 p.stale = true;
             }
-        }
+        });
     }
 
     /// Removes `peer`'s paths still stale (End-of-RIB or restart timer).
@@ -162,14 +147,8 @@ impl Rib {
     fn retain_peer(&mut self, peer: PeerId, keep: impl Fn(&Path) -> bool) -> Vec<Prefix> {
         let mut touched = Vec::new();
         let mut released = Vec::new();
-        self.table.retain(|prefix, paths| {
-            let before = released.len();
-            let left = paths.remove_where(|p| p.peer == peer && !keep(p), &mut released);
-            if released.len() != before {
-                touched.push(prefix);
-            }
-            left.is_some()
-        });
+        self.table
+            .remove_everywhere(|p| p.peer == peer && !keep(p), &mut released, &mut touched);
         self.counts[usize::from(peer.0)] -= released.len() as u32;
         for p in released {
             self.attrs.release(p.attrs);
@@ -183,7 +162,7 @@ impl Rib {
     }
 
     pub fn paths(&self, prefix: &Prefix) -> &[Path] {
-        self.table.get(prefix).map_or(&[], Paths::as_slice)
+        self.table.get(prefix).unwrap_or_default()
     }
 
     /// Looks `prefixes` and their paths' attributes up ahead of their
@@ -194,13 +173,13 @@ impl Rib {
         prefixes
             .iter()
             .filter_map(|p| self.table.get(p))
-            .flat_map(Paths::as_slice)
+            .flatten()
             .filter(|p| self.attrs.get(p.attrs).next_hop.is_some())
             .count()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Prefix, &[Path])> {
-        self.table.iter().map(|(p, v)| (p, v.as_slice()))
+        self.table.iter()
     }
 
     /// The first `limit` prefixes after `after`, in prefix order.
@@ -215,8 +194,7 @@ impl Rib {
         limit: usize,
         mut keep: impl FnMut(&Prefix, &Path) -> bool,
     ) -> crate::page::Page<Prefix> {
-        let mut any =
-            |prefix: &Prefix, paths: &Paths| paths.as_slice().iter().any(|p| keep(prefix, p));
+        let mut any = |prefix: &Prefix, paths: &[Path]| paths.iter().any(|p| keep(prefix, p));
         self.table.page_where(after, limit, Some(&mut any))
     }
 
@@ -229,7 +207,7 @@ impl Rib {
     /// on later, seeing each prefix once (routes that changed meanwhile
     /// show as they are then).
     pub fn iter_part(&self, i: usize) -> impl Iterator<Item = (Prefix, &[Path])> {
-        self.table.part(i).map(|(p, v)| (p, v.as_slice()))
+        self.table.part(i)
     }
 
     /// Best path and multipath set for `prefix`. `usable` says whether a
@@ -240,7 +218,7 @@ impl Rib {
         usable: impl Fn(&PeerInfo) -> bool,
         ecmp: usize,
     ) -> Option<Selection> {
-        let paths = self.table.get(prefix)?.as_slice();
+        let paths = self.table.get(prefix)?;
         let cand = |p: &Path| {
             let peer = self.peer(p.peer);
             Candidate {
