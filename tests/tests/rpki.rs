@@ -461,6 +461,10 @@ fn the_preferred_cache_is_used_and_the_next_takes_over() {
     wait_state(&sluice, "20.1.0.0/24", Some("invalid"));
     assert_eq!(cache_state("8283")["state"], "synced");
     assert_eq!(sluice.json(&["show", "rpki"])["source"], "127.0.0.1:8283");
+    // A session that is up asks again before `stale_after` (4 s here) runs
+    // out, whatever refresh interval the cache names (StayRTR: 3600 s).
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(state(&sluice, "20.1.0.0/24").as_deref(), Some("invalid"));
     sluice.assert_session_kept("203.0.113.1", &since);
     assert_eq!(opens(&sluice), 1, "one OPEN exchange: {}", sluice.events());
 }

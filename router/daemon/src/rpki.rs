@@ -297,8 +297,13 @@ impl Task {
         }
     }
 
+    /// The cache's refresh interval, but at most half of `stale_after`: a
+    /// session that is up asks again before its VRPs would go stale.
+    /// StayRTR says 3600 s and the default `stale_after` is an hour, so
+    /// without this every route went `unknown` for a moment each hour.
     fn refresh_interval(&self, i: usize) -> Duration {
-        Duration::from_secs(u64::from(self.caches[i].client.intervals().refresh).max(1))
+        let cache = Duration::from_secs(u64::from(self.caches[i].client.intervals().refresh));
+        cache.min(self.stale_after / 2).max(MIN_RETRY)
     }
 
     /// A response from cache `i` is complete: pass on what changed for
