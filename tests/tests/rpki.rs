@@ -555,3 +555,39 @@ protocol rpki rtr1 { roa4 { table r4; }; remote 127.0.0.1 port 8282; retry keep 
     }));
     assert!(ok.is_ok(), "BIRD decided {last:?}, Sluice {:?}", ours());
 }
+
+/// The cache restarts: Sluice connects again and the VRPs stay in force
+/// past `stale_after` (4 s), the route valid throughout.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_restarted_cache_is_synced_again() {
+    must_be_root();
+    let lab = Lab::new("rpki-restart");
+    let (r, up) = site(&lab);
+    let roas = lab.log_dir().join("roas.json");
+    write_roas(&roas, &[("20.1.0.0/16", 24, 65001)]);
+    let first = cache(&r, &roas, 8282, &[]);
+    let _bird = Peer::start(
+        &up,
+        PeerSpec::new(Kind::Bird, 65001, "203.0.113.1".parse().unwrap())
+            .neighbor(NeighborSpec::new(ip("203.0.113.2"), 64500))
+            .announce("20.1.0.0/24"),
+    );
+    let sluice = Sluice::start(&r, &config("accept", 8282));
+    sluice.wait_established("203.0.113.1", UP);
+    wait_state(&sluice, "20.1.0.0/24", Some("valid"));
+    let since = sluice.peer("203.0.113.1")["since"].clone();
+
+    first.stop();
+    let _again = cache(&r, &roas, 8282, &[]);
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(
+        state(&sluice, "20.1.0.0/24").as_deref(),
+        Some("valid"),
+        "{}",
+        sluice.cli(&["show", "rpki"])
+    );
+    let rpki = sluice.json(&["show", "rpki"]);
+    assert_eq!(rpki["caches"][0]["state"], "synced", "{rpki}");
+    sluice.assert_session_kept("203.0.113.1", &since);
+}

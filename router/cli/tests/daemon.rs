@@ -277,8 +277,8 @@ fn unconfirmed_reload_rolls_back() {
         example().replace("drained: []", "drained: [iap-a]"),
     )
     .unwrap();
-    let o = d.client(&["reload", "--confirm-within", "1s"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("rolls back in 1s"));
+    let o = d.client(&["reload", "--confirm-within", "5s"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("rolls back in 5s"));
     assert_ne!(d.status()["config"]["sha256"], first);
     wait_for("rollback", || d.status()["config"]["sha256"] == first);
     let events = String::from_utf8_lossy(&d.client(&["show", "events"]).stdout).into_owned();

@@ -141,6 +141,14 @@ impl Client {
     /// The connection ended: what was half received is dropped; the data
     /// of the last End of Data stays.
     pub fn disconnected(&mut self) {
+        // A Serial Query that got no answer: a cache that restarted has
+        // another session id and refuses the old one (StayRTR answers
+        // Corrupt Data and closes), so the next connection starts over
+        // with a Reset Query. The table stays until that answer replaces it.
+        if matches!(self.state, State::Asked { reset: false }) {
+            self.session = None;
+            self.serial = None;
+        }
         self.state = State::Idle;
         self.agreed = None;
         self.fresh = VrpTable::default();

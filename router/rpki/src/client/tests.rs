@@ -175,6 +175,48 @@ fn a_reconnect_asks_for_the_delta_and_a_cache_reset_for_everything() {
     );
 }
 
+/// A cache that restarted refuses the old session id and closes (StayRTR
+/// sends Corrupt Data first): the next connection asks for everything,
+/// and the answer replaces what was held.
+#[test]
+fn a_serial_query_left_unanswered_is_followed_by_a_reset_query() {
+    let (a, b) = (vrp("192.0.2.0/24", 24, 1), vrp("198.51.100.0/24", 24, 2));
+    let mut c = Client::new();
+    synced(&mut c, &[a]);
+    c.disconnected();
+    let serial = f(Pdu::SerialQuery {
+        session: 42,
+        serial: 1,
+    });
+    assert_eq!(c.connected(), serial);
+    let refused = c.handle(f(Pdu::ErrorReport {
+        code: ErrorCode::CorruptData,
+        pdu: serial.encode(),
+        text: "Session ID mismatch".into(),
+    }));
+    assert!(refused.is_err());
+    c.disconnected();
+    assert!(c.table().contains(&a), "kept until replaced");
+    assert_eq!(c.connected(), f(Pdu::ResetQuery));
+    let events = run(
+        &mut c,
+        [f(Pdu::CacheResponse { session: 7 }), announce(b), eod(7, 0)],
+    );
+    assert_eq!(
+        events,
+        vec![Event::Update(Update {
+            announced: vec![b],
+            withdrawn: vec![a],
+            reset: true
+        })]
+    );
+    // Closed without a word after the Serial Query: the same.
+    c.disconnected();
+    c.connected();
+    c.disconnected();
+    assert_eq!(c.connected(), f(Pdu::ResetQuery));
+}
+
 #[test]
 fn a_new_session_id_starts_over() {
     let a = vrp("192.0.2.0/24", 24, 1);
