@@ -282,32 +282,18 @@ impl Netlink {
     }
 
     /// How many routes of ours table main holds, IPv4 and IPv6: a dump
-    /// that keeps none of them.
+    /// that keeps none of them (a vector of `()` counts without
+    /// allocating).
     pub fn count_own_routes(&mut self) -> io::Result<usize> {
-        let protocol = self.protocol;
-        let mut n = 0;
-        for family in [AF_INET, AF_INET6] {
-            n += self
-                .sock
-                .dump(
-                    |b, s| route::encode_dump(b, s, family, protocol),
-                    |m| {
-                        if m.kind != RTM_NEWROUTE {
-                            return Ok(None);
-                        }
-                        let ours = route::parse(m.payload)?.is_some_and(|r| {
-                            r.protocol == protocol && r.table == u32::from(route::TABLE_MAIN)
-                        });
-                        // A vector of `()` counts without allocating.
-                        Ok(ours.then_some(()))
-                    },
-                )?
-                .len();
-        }
-        Ok(n)
+        Ok(self.dump_own(|_| ())?.len())
     }
 
     fn dump_own_routes(&mut self) -> io::Result<Vec<DumpedRoute>> {
+        self.dump_own(|r| r)
+    }
+
+    /// Our routes in table main, IPv4 then IPv6, each as `keep` makes it.
+    fn dump_own<T>(&mut self, mut keep: impl FnMut(DumpedRoute) -> T) -> io::Result<Vec<T>> {
         let protocol = self.protocol;
         let mut out = Vec::new();
         for family in [AF_INET, AF_INET6] {
@@ -318,9 +304,11 @@ impl Netlink {
                         return Ok(None);
                     }
                     // The kernel filters already; this guards older kernels.
-                    Ok(route::parse(m.payload)?.filter(|r| {
-                        r.protocol == protocol && r.table == u32::from(route::TABLE_MAIN)
-                    }))
+                    Ok(route::parse(m.payload)?
+                        .filter(|r| {
+                            r.protocol == protocol && r.table == u32::from(route::TABLE_MAIN)
+                        })
+                        .map(&mut keep))
                 },
             )?);
         }
