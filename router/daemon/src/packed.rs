@@ -85,13 +85,23 @@ fn prefix6(k: &[u8; 17]) -> KernelPrefix {
     (IpAddr::V6(addr), len)
 }
 
-/// The key of an IPv4 entry, and its hash.
+/// The key of an IPv4 entry.
 fn key_of(entry: u64) -> u64 {
     entry >> VALUE_BITS
 }
 
 fn hash4(key: u64) -> u64 {
     FxBuildHasher.hash_one(key)
+}
+
+/// An entry's hash, for the table to move it when it grows or shrinks.
+fn rehash4(entry: &u64) -> u64 {
+    hash4(key_of(*entry))
+}
+
+/// Whether an entry is `key`'s.
+fn is4(key: u64) -> impl Fn(&u64) -> bool {
+    move |&e| key_of(e) == key
 }
 
 fn entry4<V: Packed>(key: u64, v: V) -> u64 {
@@ -116,7 +126,7 @@ fn shrink<K: Eq + Hash, V>(map: &mut FxHashMap<K, V>) {
 
 fn shrink4(table: &mut HashTable<u64>) {
     if table.capacity() > SMALL && table.len() < table.capacity() / 4 {
-        table.shrink_to(table.len() * 2, |&e| hash4(key_of(e)));
+        table.shrink_to(table.len() * 2, rehash4);
     }
 }
 
@@ -126,10 +136,7 @@ impl<V: Packed> PrefixMap<V> {
             IpAddr::V4(a) => {
                 let key = key4(a, len);
                 let new = entry4(key, v);
-                match self
-                    .v4
-                    .entry(hash4(key), |&e| key_of(e) == key, |&e| hash4(key_of(e)))
-                {
+                match self.v4.entry(hash4(key), is4(key), rehash4) {
                     hashbrown::hash_table::Entry::Occupied(mut o) => {
                         Some(value4(std::mem::replace(o.get_mut(), new)))
                     }
@@ -149,7 +156,7 @@ impl<V: Packed> PrefixMap<V> {
             IpAddr::V4(a) => {
                 let key = key4(a, len);
                 self.v4
-                    .entry(hash4(key), |&e| key_of(e) == key, |&e| hash4(key_of(e)))
+                    .entry(hash4(key), is4(key), rehash4)
                     .or_insert(entry4(key, v));
             }
             IpAddr::V6(a) => {
@@ -162,7 +169,7 @@ impl<V: Packed> PrefixMap<V> {
         match addr {
             IpAddr::V4(a) => {
                 let key = key4(*a, *len);
-                let found = self.v4.find_entry(hash4(key), |&e| key_of(e) == key).ok()?;
+                let found = self.v4.find_entry(hash4(key), is4(key)).ok()?;
                 Some(value4(found.remove().0))
             }
             IpAddr::V6(a) => self.v6.remove(&key6(*a, *len)),
@@ -192,9 +199,9 @@ impl<V: Packed> PrefixMap<V> {
         let entries: Vec<u64> = self.v4.iter().take(n).copied().collect();
         for e in entries {
             let key = key_of(e);
-            if let Ok(found) = self.v4.find_entry(hash4(key), |&x| key_of(x) == key) {
+            if let Ok(found) = self.v4.find_entry(hash4(key), is4(key)) {
                 found.remove();
-                out.v4.insert_unique(hash4(key), e, |&x| hash4(key_of(x)));
+                out.v4.insert_unique(hash4(key), e, rehash4);
             }
         }
         let keys: Vec<[u8; 17]> = self.v6.keys().take(n - out.len()).copied().collect();
@@ -226,15 +233,6 @@ impl PrefixSet {
             s.insert(p, ());
         }
         s
-    }
-}
-
-impl<V: Clone> Clone for PrefixMap<V> {
-    fn clone(&self) -> Self {
-        PrefixMap {
-            v4: self.v4.clone(),
-            v6: self.v6.clone(),
-        }
     }
 }
 
