@@ -7,6 +7,7 @@
 //! costs about 17 bytes of table (key, value, control byte) before the
 //! map's spare room, where a boxed list beside the inline path made 25.
 
+use std::collections::hash_map::Entry;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -64,6 +65,43 @@ impl Lists {
             }
             Paths::Many(i) => self.lists[*i as usize].push(path),
         }
+    }
+
+    /// Puts `path` into `entry`'s paths, in place of the same peer's
+    /// (returned second); first, whether the prefix is new.
+    fn upsert<K>(&mut self, entry: Entry<'_, K, Paths>, path: Path) -> (bool, Option<Path>) {
+        let mut entry = match entry {
+            Entry::Vacant(v) => {
+                v.insert(Paths::One(path));
+                return (true, None);
+            }
+            Entry::Occupied(o) => o,
+        };
+        let paths = entry.get_mut();
+        let same = |p: &&mut Path| p.peer == path.peer;
+        if let Some(old) = self.slice_mut(paths).iter_mut().find(same) {
+            return (false, Some(std::mem::replace(old, path)));
+        }
+        self.push(paths, path);
+        (false, None)
+    }
+
+    /// [`Self::remove_where`] on `entry`'s paths, removing the entry once
+    /// none is left; true if it went.
+    fn remove_at<K>(
+        &mut self,
+        entry: Entry<'_, K, Paths>,
+        drop: impl FnMut(&Path) -> bool,
+        removed: &mut Vec<Path>,
+    ) -> bool {
+        let Entry::Occupied(mut entry) = entry else {
+            return false;
+        };
+        if self.remove_where(entry.get_mut(), drop, removed) {
+            return false;
+        }
+        entry.remove();
+        true
     }
 
     /// Removes the paths `drop` selects into `removed`; false if the prefix
@@ -178,16 +216,8 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
         self.shards[k.shard()].get(k)
     }
 
-    fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        self.shards[k.shard()].get_mut(k)
-    }
-
-    fn insert(&mut self, k: K, v: V) {
-        self.shards[k.shard()].insert(k, v);
-    }
-
-    fn remove(&mut self, k: &K) {
-        self.shards[k.shard()].remove(k);
+    fn entry(&mut self, k: K) -> Entry<'_, K, V> {
+        self.shards[k.shard()].entry(k)
     }
 
     fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -261,24 +291,14 @@ impl PrefixMap {
     /// Installs `path`, in place of the path of the same peer if there is
     /// one (returned).
     pub fn upsert(&mut self, prefix: Prefix, path: Path) -> Option<Path> {
-        let paths = match prefix {
-            IpNet::V4(p) => self.v4.get_mut(&key4(&p)),
-            IpNet::V6(p) => self.v6.get_mut(&key6(&p)),
+        let (new, old) = match prefix {
+            IpNet::V4(p) => self.lists.upsert(self.v4.entry(key4(&p)), path),
+            IpNet::V6(p) => self.lists.upsert(self.v6.entry(key6(&p)), path),
         };
-        let Some(paths) = paths else {
-            match prefix {
-                IpNet::V4(p) => self.v4.insert(key4(&p), Paths::One(path)),
-                IpNet::V6(p) => self.v6.insert(key6(&p), Paths::One(path)),
-            }
+        if new {
             self.per_len[len_slot(&prefix)] += 1;
-            return None;
-        };
-        let same = |p: &&mut Path| p.peer == path.peer;
-        if let Some(old) = self.lists.slice_mut(paths).iter_mut().find(same) {
-            return Some(std::mem::replace(old, path));
         }
-        self.lists.push(paths, path);
-        None
+        old
     }
 
     /// Removes the paths of `prefix` that `drop` selects into `removed`,
@@ -289,19 +309,13 @@ impl PrefixMap {
         drop: impl FnMut(&Path) -> bool,
         removed: &mut Vec<Path>,
     ) {
-        let paths = match prefix {
-            IpNet::V4(p) => self.v4.get_mut(&key4(p)),
-            IpNet::V6(p) => self.v6.get_mut(&key6(p)),
+        let gone = match prefix {
+            IpNet::V4(p) => self.lists.remove_at(self.v4.entry(key4(p)), drop, removed),
+            IpNet::V6(p) => self.lists.remove_at(self.v6.entry(key6(p)), drop, removed),
         };
-        let Some(paths) = paths else { return };
-        if self.lists.remove_where(paths, drop, removed) {
-            return;
+        if gone {
+            self.per_len[len_slot(prefix)] -= 1;
         }
-        match prefix {
-            IpNet::V4(p) => self.v4.remove(&key4(p)),
-            IpNet::V6(p) => self.v6.remove(&key6(p)),
-        }
-        self.per_len[len_slot(prefix)] -= 1;
     }
 
     /// Every path, to change in place.
