@@ -827,12 +827,11 @@ impl Dir24 {
     /// (group, depth), or (0, 0).
     fn covering(&self, addr: u32, len: u8) -> (u16, u8) {
         for l in (0..len).rev() {
-            let g = if l == 24 {
-                self.route24(addr)
-            } else {
-                self.routes[usize::from(l)].get(&(addr & mask(l))).copied()
+            let prefix = Prefix {
+                addr: addr & mask(l),
+                len: l,
             };
-            if let Some(g) = g {
+            if let Some(g) = self.get(prefix) {
                 return (g, l + 1);
             }
         }

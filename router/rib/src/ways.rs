@@ -97,9 +97,8 @@ impl Ways {
                 weight: uplink.map_or(1, &weight),
             };
             return Some(Ways {
-                ways: SmallVec::from_elem(way, 1),
-                shares: SmallVec::from_elem(1, 1),
                 ecmp,
+                ..Ways::single(way)
             });
         }
         let mut order: SmallVec<[(Candidate<'_>, IpAddr); 4]> = paths

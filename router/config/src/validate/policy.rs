@@ -157,10 +157,8 @@ fn could_match(re: &regex::Regex) -> bool {
     let mut seen = std::collections::HashSet::from([start]);
     let mut todo = vec![start];
     while let Some(s) = todo.pop() {
-        if dfa.is_match_state(s) || dfa.is_match_state(dfa.next_eoi_state(s)) {
-            return true;
-        }
-        if dfa.is_quit_state(s) {
+        let matches = dfa.is_match_state(s) || dfa.is_match_state(dfa.next_eoi_state(s));
+        if matches || dfa.is_quit_state(s) {
             return true;
         }
         for &b in PATH_BYTES {
