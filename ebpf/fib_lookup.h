@@ -102,7 +102,7 @@ static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
 
 	if (!(e & FIB6_INDEX))
 		return e & 0xffff;
-	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 42) & 63));
+	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
 	if (!(e & FIB6_INDEX))
 		return e & 0xffff;
 	e &= ~FIB6_INDEX;
@@ -114,15 +114,21 @@ static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
 
 		if (!node)
 			return 0;
-		/* Strides start at 22 + 6k: never across the two halves. */
+		/* Strides start at 24 + 6k: only 60 spans both halves. */
 		if (d <= 58)
 			v = (hi >> (58 - d)) & 63;
+		else if (d < 64)
+			v = (hi << (d - 58) | lo >> (122 - d)) & 63;
 		else if (d <= 122)
 			v = (lo >> (122 - d)) & 63;
 		else
 			v = (lo << (d - 122)) & 63;
 		bit = 1ull << v;
 		upto = bit | (bit - 1);
+		if (node->base1 & FIB6_INLINE) { /* no child; its leaves in vector */
+			leaf = __builtin_popcountll(node->leafvec & upto) - 1;
+			return (node->vector >> (16 * (leaf & 3))) & 0xffff;
+		}
 		if (node->vector & bit) {
 			e = node->base1 + __builtin_popcountll(node->vector & upto) - 1;
 			continue;

@@ -46,22 +46,25 @@
  * 0..30 index the chunk's fan; else the group (bits 0..15) for the chunk,
  * so zeroed maps read as no route.
  * fib6_fans: FIB6_FAN_ENTRIES u32 per fan, packed the same way; entry
- * fan * 64 + daddr bits 16..21. FIB6_INDEX set = a root node; else the group.
- * fib6_nodes: a node at depth d (22, 28, .. 124) takes v = daddr bits
+ * fan * 256 + daddr bits 16..23. FIB6_INDEX set = a root node; else the group.
+ * fib6_nodes: a node at depth d (24, 30, .. 126) takes v = daddr bits
  * d..d+5 (past bit 127: zeros); bit v of vector set = go on at node
  * base1 + popcount(vector & bits 0..v) - 1; else the group is leaf
  * base0 + popcount(leafvec & bits 0..v) - 1 of fib6_leaves (u16, four per
- * u64 element, as fib4). */
+ * u64 element, as fib4). A node with FIB6_INLINE in base1 has no child and
+ * keeps its (at most four) leaves in vector: the group is u16 number
+ * popcount(leafvec & bits 0..v) - 1 of it. */
 #define FIB6_DIRECT_ENTRIES (1u << 16)
 #define FIB6_DIRECT_WORDS  (FIB6_DIRECT_ENTRIES / 2u)
-#define FIB6_FAN_ENTRIES   64u
-#define FIB6_FANS          4096u
+#define FIB6_FAN_ENTRIES   256u
+#define FIB6_FANS          512u
 #define FIB6_FAN_WORDS     (FIB6_FANS * FIB6_FAN_ENTRIES / 2u)
 #define FIB6_NODES         (1u << 21)
 #define FIB6_LEAVES        (1u << 22)
 #define FIB6_LEAF_WORDS    (FIB6_LEAVES / 4u)
 #define FIB6_INDEX         0x80000000u
-#define FIB6_ROOT_DEPTH    22u
+#define FIB6_INLINE        0x80000000u
+#define FIB6_ROOT_DEPTH    24u
 #define FIB6_LEVELS        18u
 struct fib6_node {
 	__u64 vector;

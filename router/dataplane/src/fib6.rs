@@ -1,7 +1,7 @@
 //! The IPv6 FIB in the kernel: the [`Poptrie`] builder and the four array
 //! maps it is published to.
 //!
-//! `fib6_direct` and `fib6_fans` are small (1.25 MiB together) and written
+//! `fib6_direct` and `fib6_fans` are small (0.75 MiB together) and written
 //! through a shared mapping: their entries switch a chunk or a slot over
 //! to a new subtree, and only a single aligned store makes that atomic.
 //! `fib6_nodes` and `fib6_leaves` (56 MiB of capacity) are mapped only a

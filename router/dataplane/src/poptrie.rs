@@ -6,8 +6,11 @@
 //! A kernel `LPM_TRIE` walks one pointer per branching bit and loses to
 //! anything compact at a full table's 220k prefixes (docs/benchmarks.md).
 //! Here a lookup is two direct reads and then one 24-byte node per six
-//! bits of the prefix: a /48 costs the direct entry, the fan entry, five
-//! nodes and a leaf, from arrays a few MiB large.
+//! bits of the prefix: a /48 costs the direct entry, the fan entry and
+//! four nodes (at /24, /30, /36 and /42, the last holding its leaves
+//! itself), from arrays a few MiB large. With random destinations every
+//! read past the fan is a cache miss, so the fan ends at /24, where the
+//! strides line up with /48, half the table.
 //!
 //! # Layout (the contract with `ebpf/`)
 //!
@@ -15,11 +18,11 @@
 //!   *chunk*, indexed by the address's top 16 bits. Bit 31 set: bits
 //!   0..31 are the index of the chunk's fan. Otherwise the group of the
 //!   whole chunk (bits 0..16), so that zeroed maps read as no route.
-//! * `fans`: 64 `u32` entries per fan (32 words), one per /22 *slot* of the
-//!   chunk, indexed by address bits 16..22. Bit 31 set: the index of the
+//! * `fans`: 256 `u32` entries per fan (128 words), one per /24 *slot* of
+//!   the chunk, indexed by address bits 16..24. Bit 31 set: the index of the
 //!   slot's root node. Otherwise the slot's group.
 //! * `nodes`: three `u64` words each: `vector`, `leafvec`, and
-//!   `base0 | base1 << 32`. A node at depth `d` (22, 28, … 124) decides on
+//!   `base0 | base1 << 32`. A node at depth `d` (24, 30, … 126) decides on
 //!   the six address bits from `d` (bits past 128 read as 0), `v`. If bit
 //!   `v` of `vector` is set the walk goes on at node
 //!   `base1 + popcount(vector & mask(v)) - 1`, where `mask(v)` keeps bits
@@ -27,11 +30,15 @@
 //!   `base0 + popcount(leafvec & mask(v)) - 1`. `leafvec` marks the leaf
 //!   positions where a run of equal leaves starts (where the group changes,
 //!   and right after a child), so a node whose 64 positions hold three
-//!   groups and no child stores three leaves.
+//!   groups and no child stores three leaves. A node with no child and at
+//!   most four runs keeps them itself, which bit 31 of `base1` says
+//!   ([`INLINE`]): the group is then entry `popcount(leafvec & mask(v)) - 1`
+//!   of the `u16`s packed in its first word. Most walks end in such a node,
+//!   and a leaf read saved is a cache miss saved.
 //! * `leaves`: `u16` groups, four per `u64` word.
 //!
-//! Group 0 is "no route". Offsets 22 + 6k never straddle the two halves of
-//! the address, so the program reads each stride from one `u64`.
+//! Group 0 is "no route". Of the offsets 24 + 6k only 60 straddles the two
+//! halves of the address; the program reads that stride from both.
 //!
 //! # Updating a live map
 //!
@@ -57,24 +64,29 @@ pub const DIRECT_BITS: u32 = 16;
 /// `direct` entries (2^16).
 pub const DIRECT_ENTRIES: usize = 1 << DIRECT_BITS;
 /// Bits of the address that index a fan.
-pub const FAN_BITS: u32 = 6;
+pub const FAN_BITS: u32 = 8;
 /// Entries per fan.
 pub const FAN_ENTRIES: usize = 1 << FAN_BITS;
 /// Where root nodes start deciding: after direct and fan bits.
 pub const ROOT_DEPTH: u32 = DIRECT_BITS + FAN_BITS;
 /// Bits a node decides on.
 pub const STRIDE: u32 = 6;
-/// Node levels below a slot: depths 22, 28, … 124.
+/// Node levels below a slot: depths 24, 30, … 126.
 pub const MAX_LEVELS: u32 = (128 - ROOT_DEPTH).div_ceil(STRIDE);
 /// `direct` and fan flag: the entry is an index (of a fan, of a root
 /// node), not a group.
 pub const INDEX_FLAG: u32 = 1 << 31;
 /// `u64` words per node.
 pub const NODE_WORDS: usize = 3;
+/// In a node's third word: its leaves are in its first word, not in
+/// `leaves` (bit 31 of `base1`).
+pub const INLINE: u64 = 1 << 63;
+/// The most leaves a node keeps itself: four `u16`s in one word.
+pub const INLINE_MAX: u32 = 4;
 /// Default capacities: fans, nodes and leaves.
-/// A full table uses a few hundred /16 chunks (the RIRs' /12 blocks);
-/// 4,096 fans cover half of 2000::/3 (1 MiB, mapped into the daemon).
-pub const DEFAULT_FANS: u32 = 1 << 12;
+/// A full table uses about a hundred /16 chunks (the RIRs' /12 blocks and
+/// 2001::/16); 512 fans take 512 KiB, mapped into the daemon.
+pub const DEFAULT_FANS: u32 = 1 << 9;
 pub const DEFAULT_NODES: u32 = 1 << 21;
 pub const DEFAULT_LEAVES: u32 = 1 << 22;
 /// The largest run of nodes or leaves one slot may take.
@@ -232,7 +244,7 @@ const fn stride_bits(addr: u128, d: u32) -> usize {
     } & 63) as usize
 }
 
-/// The slot (top 22 bits) of an address.
+/// The slot (top 24 bits) of an address.
 const fn slot_of(addr: u128) -> u32 {
     (addr >> (128 - ROOT_DEPTH)) as u32
 }
@@ -544,7 +556,7 @@ impl Poptrie {
                 f
             }
         };
-        // Prefixes /17../22 paint slots, shortest first; longer ones go to
+        // Prefixes /17../24 paint slots, shortest first; longer ones go to
         // their slot's subtree.
         let mut paint = [inherited; FAN_ENTRIES];
         let mut mids: Vec<&(u128, u8, u16)> = within
@@ -648,6 +660,8 @@ impl Poptrie {
         // Relocated from index 0 to the runs.
         self.run_words.clear();
         self.run_words.extend(tree.nodes.iter().flat_map(|n| {
+            // An inline node's base1 is only the flag.
+            let n_at = if n[2] & INLINE == 0 { n_at } else { 0 };
             let bases = (n[2] as u32 + l_at, (n[2] >> 32) as u32 + n_at);
             [n[0], n[1], u64::from(bases.0) | u64::from(bases.1) << 32]
         }));
@@ -772,6 +786,9 @@ fn subtree_runs<W: Word>(nodes: &[W], root: u32) -> Option<(Run, Run)> {
                 return None;
             }
             let w = node(n)?;
+            if w[2] & INLINE != 0 {
+                continue;
+            }
             let (base0, base1) = (w[2] as u32, (w[2] >> 32) as u32);
             leaf_end = leaf_end.max(base0.checked_add(w[1].count_ones())?);
             for k in 0..w[0].count_ones() {
@@ -797,7 +814,7 @@ fn subtree_runs<W: Word>(nodes: &[W], root: u32) -> Option<(Run, Run)> {
 }
 
 /// The subtree of one slot into `tree`: `long` (its prefixes longer than
-/// /22, sorted by address then length) over background group `bg`,
+/// /24, sorted by address then length) over background group `bg`,
 /// breadth first so that each node's children are consecutive.
 ///
 /// Sorted by address, a node's prefixes that fall under one of its 64
@@ -845,11 +862,19 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
         }
         let leafvec = !vector & (changes | vector << 1);
         let base0 = tree.leaves.len() as u64;
-        let mut left = leafvec;
-        while left != 0 {
-            tree.leaves.push(paint[left.trailing_zeros() as usize]);
-            left &= left - 1;
+        let leaves = (0..leafvec.count_ones()).scan(leafvec, |left, _| {
+            let g = paint[left.trailing_zeros() as usize];
+            *left &= *left - 1;
+            Some(g)
+        });
+        if vector == 0 && leafvec.count_ones() <= INLINE_MAX {
+            let packed = leaves
+                .enumerate()
+                .fold(0u64, |w, (k, g)| w | u64::from(g) << (16 * k));
+            tree.nodes[at] = [packed, leafvec, base0 | INLINE];
+            continue;
         }
+        tree.leaves.extend(leaves);
         tree.nodes[at] = [vector, leafvec, base0 | base1 << 32];
     }
 }

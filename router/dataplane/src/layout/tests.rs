@@ -55,6 +55,7 @@ fn constants_mirror_the_header() {
         ("FIB6_INDEX", u64::from(crate::poptrie::INDEX_FLAG)),
         ("FIB6_ROOT_DEPTH", u64::from(crate::poptrie::ROOT_DEPTH)),
         ("FIB6_LEVELS", u64::from(crate::poptrie::MAX_LEVELS)),
+        ("FIB6_INLINE", crate::poptrie::INLINE >> 32),
         ("NH_BUCKETS", NH_BUCKETS as u64),
         ("NH_GROUPS_MAX", u64::from(NH_GROUPS_MAX)),
         ("NEXTHOPS_MAX", u64::from(NEXTHOPS_MAX)),

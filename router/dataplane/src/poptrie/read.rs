@@ -3,8 +3,8 @@
 //! lookups, and the walk that reads the effective FIB back as prefixes.
 
 use super::{
-    DIRECT_BITS, DIRECT_ENTRIES, FAN_ENTRIES, INDEX_FLAG, MAX_LEVELS, NODE_WORDS, ROOT_DEPTH,
-    STRIDE, slot_of, stride_bits, upto,
+    DIRECT_BITS, DIRECT_ENTRIES, FAN_ENTRIES, INDEX_FLAG, INLINE, MAX_LEVELS, NODE_WORDS,
+    ROOT_DEPTH, STRIDE, slot_of, stride_bits, upto,
 };
 use crate::readback::Word;
 
@@ -57,18 +57,28 @@ pub fn lookup_with(addr: u128, word: impl Fn(Array6, usize) -> Option<u64>) -> u
         else {
             return 0;
         };
-        if vector & (1 << v) != 0 {
+        if bases & INLINE == 0 && vector & (1 << v) != 0 {
             n = ((bases >> 32) as u32).wrapping_add((vector & upto(v)).count_ones() - 1);
             continue;
         }
         let Some(leafvec) = word(Array6::Nodes, w + 1) else {
             return 0;
         };
+        if bases & INLINE != 0 {
+            return inline_leaf(vector, leafvec, v);
+        }
         let leaf =
             (bases as u32 as usize + (leafvec & upto(v)).count_ones() as usize).wrapping_sub(1);
         return word(Array6::Leaves, leaf / 4).map_or(0, |x| (x >> ((leaf % 4) * 16)) as u16);
     }
     0
+}
+
+/// The group of position `v` of a node that keeps its leaves (at most
+/// four) in its first word.
+fn inline_leaf(packed: u64, leafvec: u64, v: usize) -> u16 {
+    let k = (leafvec & upto(v)).count_ones().wrapping_sub(1) % 4;
+    (packed >> (16 * k)) as u16
 }
 
 /// Collects address runs of equal groups and cuts them into prefixes.
@@ -183,7 +193,9 @@ fn walk<W: Word>(nodes: &[W], leaves: &[W], n: u32, d: u32, base: u128, runs: &m
             } else {
                 (v as u128) >> (d + STRIDE - 128)
             };
-        if vector & (1 << v) != 0 && d + STRIDE < 128 {
+        if bases & INLINE != 0 {
+            runs.next(at, inline_leaf(vector, leafvec, v));
+        } else if vector & (1 << v) != 0 && d + STRIDE < 128 {
             let child = ((bases >> 32) as u32).wrapping_add((vector & upto(v)).count_ones() - 1);
             walk(nodes, leaves, child, d + STRIDE, at, runs);
         } else {

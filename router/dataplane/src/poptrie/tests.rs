@@ -97,11 +97,12 @@ fn runs_of_one_group_share_a_leaf() {
     ]);
     let (fans, nodes, leaves) = t.in_use();
     assert_eq!(fans, 1);
-    // Depths 22, 28, 34, 40, 46: one node each.
-    assert_eq!(nodes, 8, "five nodes, rounded up to a run of eight");
-    // Leaves, a run restarting after each node's one child: 2 + 3 (0, the
-    // /32, 0) + 2 + 2 + 3 (1, 2, 1) = 12, in a run of 16.
-    assert_eq!(leaves, 16);
+    // Depths 24, 30, 36, 42: one node each.
+    assert_eq!(nodes, 4, "four nodes, a run of four");
+    // Leaves, a run restarting after each node's one child: 2 + 2 (the
+    // /32, 0) + 1 = 5, in a run of 8; the last node, with no child, keeps
+    // its three (1, 2, 1) itself.
+    assert_eq!(leaves, 8);
 }
 
 #[test]
