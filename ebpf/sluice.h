@@ -66,6 +66,8 @@
 #define FIB6_INLINE        0x80000000u
 #define FIB6_ROOT_DEPTH    24u
 #define FIB6_LEVELS        18u
+/* Lines of a slot's node run the program loads before the walk (fib6_touch). */
+#define FIB6_TOUCH_LINES   12u
 struct fib6_node {
 	__u64 vector;
 	__u64 leafvec;
