@@ -240,9 +240,15 @@ impl<'a> Attrs<'a> {
                 }
                 continue;
             };
-            // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded
-            // whatever its form (RFC 4271 §5.1.5 ignores it anyway).
-            if code == attr::LOCAL_PREF && ctx.ebgp {
+            // RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and
+            // CLUSTER_LIST from an external peer are discarded whatever
+            // their form: they mean something only inside the AS.
+            if ctx.ebgp
+                && matches!(
+                    code,
+                    attr::LOCAL_PREF | attr::ORIGINATOR_ID | attr::CLUSTER_LIST
+                )
+            {
                 continue;
             }
             let flags_ok = flags & (attr::FLAG_OPTIONAL | attr::FLAG_TRANSITIVE) == expected;

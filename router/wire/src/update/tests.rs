@@ -189,6 +189,43 @@ fn rfc7606_attribute_discard_cases() {
 }
 
 #[test]
+fn reflection_attributes_from_ebgp_are_discarded() {
+    // Malformed ones too: RFC 7606 discards them before looking.
+    for (originator, cluster) in [
+        (&[10, 0, 0, 7][..], &[10, 0, 0, 1][..]),
+        (&[1][..], &[2][..]),
+    ] {
+        let list = [
+            good_attrs(),
+            vec![
+                (FLAG_OPTIONAL, ORIGINATOR_ID, originator),
+                (FLAG_OPTIONAL, CLUSTER_LIST, cluster),
+            ],
+        ]
+        .concat();
+        let msg = encode::update(&[], &attrs(&list), &[24, 198, 51, 100]);
+        let Message::Update(u) = Message::decode(&msg).unwrap() else {
+            panic!()
+        };
+        let (a, verdict) = Attrs::parse(&u, EBGP_AS4).unwrap();
+        assert_eq!((a.originator_id, a.cluster_list), (None, None));
+        assert!(a.problems.is_empty(), "{:?}", a.problems);
+        assert_eq!(verdict, Verdict::Use);
+        let ibgp = Ctx {
+            four_octet_as: true,
+            ebgp: false,
+        };
+        let (a, _) = Attrs::parse(&u, ibgp).unwrap();
+        if originator.len() == 4 {
+            assert_eq!(a.originator_id, Some(Ipv4Addr::new(10, 0, 0, 7)));
+            assert_eq!(a.cluster_list, Some(cluster));
+        } else {
+            assert_eq!(a.problems.len(), 2, "{:?}", a.problems);
+        }
+    }
+}
+
+#[test]
 fn local_pref_from_ebgp_is_ignored() {
     let list = [
         good_attrs(),
