@@ -5,6 +5,7 @@
 //! sending half ([`writer`]).
 
 pub mod conn;
+mod jitter;
 pub mod limits;
 pub mod negotiate;
 pub mod session;

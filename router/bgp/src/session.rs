@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::conn::{Conn, ReadError};
+use crate::jitter::jittered;
 use crate::limits::{Limits, LogBudget};
 use crate::negotiate::{Local, Negotiated};
 use crate::sockopt;
@@ -233,7 +234,7 @@ async fn run(
             // Nothing to send to while down.
             Some(_) = peer.commands.recv() => None,
         };
-        let mut wait = jittered(peer.s.connect_retry, random_u64());
+        let mut wait = jittered(peer.s.connect_retry);
         if let Some((stream, outgoing)) = conn {
             match peer.session(stream, outgoing).await {
                 End::Stopped => return,
@@ -243,19 +244,6 @@ async fn run(
         }
         next_connect = Instant::now() + wait;
     }
-}
-
-/// RFC 4271 §10: 75–100% of `base`, by `r`, so that sessions lost
-/// together (a peer's restart, a link) do not retry in step.
-fn jittered(base: Duration, r: u64) -> Duration {
-    base - (base / 4).mul_f64((r >> 11) as f64 / (1u64 << 53) as f64)
-}
-
-/// 64 random bits, from the standard library's per-process random keys
-/// (no dependency for a timer's jitter).
-fn random_u64() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
 
 impl Peer {

@@ -15,6 +15,8 @@ use tokio::time::{Instant, sleep_until, timeout};
 use sluice_wire::encode;
 use sluice_wire::iana::err;
 
+use crate::jitter::jittered;
+
 /// What the session hands the writer.
 #[derive(Debug)]
 pub enum Out {
@@ -85,7 +87,7 @@ async fn run(
         why: "closed".into(),
         graceful: false,
     };
-    let mut next_keepalive = Instant::now() + keepalive;
+    let mut next_keepalive = Instant::now() + jittered(keepalive);
     loop {
         tokio::select! {
             out = rx.recv() => match out {
@@ -96,7 +98,7 @@ async fn run(
                         }
                     }
                     // Any message resets the peer's hold timer (RFC 4271 §4.4).
-                    next_keepalive = Instant::now() + keepalive;
+                    next_keepalive = Instant::now() + jittered(keepalive);
                 }
                 Some(Out::Close(m)) => {
                     let _ = timeout(CLOSE_WAIT, w.write_all(&m)).await;
@@ -109,7 +111,7 @@ async fn run(
                 if let Err(e) = write(&mut w, &encode::keepalive(), send_hold).await {
                     return e;
                 }
-                next_keepalive = Instant::now() + keepalive;
+                next_keepalive = Instant::now() + jittered(keepalive);
             }
         }
     }

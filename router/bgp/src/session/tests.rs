@@ -107,18 +107,3 @@ async fn a_peer_with_the_lower_id_is_refused_the_second_connection() {
     assert!(is_keepalive(&read(&mut sluices).await));
     handle.task.abort();
 }
-
-#[test]
-fn connect_retry_is_jittered_within_a_quarter() {
-    let base = Duration::from_secs(120);
-    assert_eq!(jittered(base, 0), base);
-    let low = jittered(base, u64::MAX);
-    assert!(
-        low >= base.mul_f64(0.75) && low < base.mul_f64(0.7501),
-        "{low:?}"
-    );
-    let waits: std::collections::BTreeSet<Duration> =
-        (0..32).map(|_| jittered(base, random_u64())).collect();
-    assert!(waits.len() > 16, "{waits:?}");
-    assert!(waits.iter().all(|w| *w >= base.mul_f64(0.75) && *w <= base));
-}
