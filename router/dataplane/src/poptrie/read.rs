@@ -57,16 +57,16 @@ pub fn lookup_with(addr: u128, word: impl Fn(Array6, usize) -> Option<u64>) -> u
         else {
             return 0;
         };
-        if bases & INLINE == 0 && vector & (1 << v) != 0 {
+        if bases & INLINE != 0 {
+            return word(Array6::Nodes, w + 1).map_or(0, |l| inline_leaf(vector, l, v));
+        }
+        if vector & (1 << v) != 0 {
             n = ((bases >> 32) as u32).wrapping_add((vector & upto(v)).count_ones() - 1);
             continue;
         }
         let Some(leafvec) = word(Array6::Nodes, w + 1) else {
             return 0;
         };
-        if bases & INLINE != 0 {
-            return inline_leaf(vector, leafvec, v);
-        }
         let leaf =
             (bases as u32 as usize + (leafvec & upto(v)).count_ones() as usize).wrapping_sub(1);
         return word(Array6::Leaves, leaf / 4).map_or(0, |x| (x >> ((leaf % 4) * 16)) as u16);
