@@ -101,38 +101,26 @@ static __always_inline void touch(const void *p)
  * read: a slot's nodes are one run, breadth first, so a walk mostly stays
  * in its first few hundred bytes. Issued together, the misses overlap,
  * where the walk's dependent reads would take them one after the other. */
-static __always_inline void fib6_touch(__u32 root)
+static __always_inline void poptrie_touch(void *nodes, __u32 root, __u32 lines)
 {
 #pragma unroll
-	for (__u32 k = 0; k < FIB6_TOUCH_LINES; k++) {
+	for (__u32 k = 0; k < lines; k++) {
 		__u32 r = root + k * 8 / 3; /* 24-byte nodes, 64-byte lines */
-		struct fib6_node *n = bpf_map_lookup_elem(&fib6_nodes, &r);
+		struct fib6_node *n = bpf_map_lookup_elem(nodes, &r);
 
 		if (n)
 			touch(n);
 	}
 }
 
-/* The group for daddr: the chunk's direct entry, the slot's fan entry, then
- * one node per six bits (poptrie.rs has the layout and the reference). */
-static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
+/* The walk from root node e down the key hi:lo, one node per six bits from
+ * FIB6_ROOT_DEPTH (poptrie.rs has the layout and the reference). */
+static __always_inline __u32 poptrie_walk(void *nodes, void *leaves, __u32 e, __u64 hi,
+					  __u64 lo, __u32 levels)
 {
-	__u64 hi = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[0]) << 32 |
-		   bpf_ntohl(daddr->in6_u.u6_addr32[1]);
-	__u64 lo = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[2]) << 32 |
-		   bpf_ntohl(daddr->in6_u.u6_addr32[3]);
-	__u32 e = fib6_entry(&fib6_direct, hi >> 48);
-
-	if (!(e & FIB6_INDEX))
-		return e & 0xffff;
-	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
-	if (!(e & FIB6_INDEX))
-		return e & 0xffff;
-	e &= ~FIB6_INDEX;
-	fib6_touch(e);
-	for (__u32 k = 0; k < FIB6_LEVELS; k++) {
+	for (__u32 k = 0; k < levels; k++) {
 		__u32 d = FIB6_ROOT_DEPTH + 6 * k, leaf;
-		struct fib6_node *node = bpf_map_lookup_elem(&fib6_nodes, &e);
+		struct fib6_node *node = bpf_map_lookup_elem(nodes, &e);
 		__u64 v, bit, upto;
 		__u64 *w;
 
@@ -158,10 +146,48 @@ static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
 			continue;
 		}
 		leaf = node->base0 + __builtin_popcountll(node->leafvec & upto) - 1;
-		w = bpf_map_lookup_elem(&fib6_leaves, &(__u32){ leaf >> 2 });
+		w = bpf_map_lookup_elem(leaves, &(__u32){ leaf >> 2 });
 		return w ? (*w >> (16 * (leaf & 3))) & 0xffff : 0;
 	}
 	return 0;
 }
+
+/* The group for daddr: the chunk's direct entry, the slot's fan entry, then
+ * one node per six bits. */
+static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
+{
+	__u64 hi = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[0]) << 32 |
+		   bpf_ntohl(daddr->in6_u.u6_addr32[1]);
+	__u64 lo = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[2]) << 32 |
+		   bpf_ntohl(daddr->in6_u.u6_addr32[3]);
+	__u32 e = fib6_entry(&fib6_direct, hi >> 48);
+
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e &= ~FIB6_INDEX;
+	poptrie_touch(&fib6_nodes, e, FIB6_TOUCH_LINES);
+	return poptrie_walk(&fib6_nodes, &fib6_leaves, e, hi, lo, FIB6_LEVELS);
+}
+
+#ifdef SLUICE_DXR
+/* IPv4 over the same layout, the address at bits 6..37 of the key: direct
+ * by /10, fan by /18, nodes at /18, /24 and /30. */
+static __always_inline __u32 pop4_lookup(__u32 daddr /* host order */)
+{
+	__u64 hi = (__u64)daddr << POP4_SHIFT;
+	__u32 e = fib6_entry(&pop4_direct, hi >> 48);
+
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e = fib6_entry(&pop4_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
+	if (!(e & FIB6_INDEX))
+		return e & 0xffff;
+	e &= ~FIB6_INDEX;
+	return poptrie_walk(&pop4_nodes, &pop4_leaves, e, hi, 0, POP4_LEVELS);
+}
+#endif
 
 #endif /* SLUICE_FIB_LOOKUP_H */

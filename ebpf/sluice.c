@@ -160,6 +160,40 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fib4_ranges SEC(".maps");
 
+/* IPv4 in the IPv6 FIB's poptrie layout (FIB_MODE_POP4); the direct table
+ * is fib6_direct's size, of which the first 1,024 entries are used. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB6_DIRECT_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} pop4_direct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, POP4_FAN_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} pop4_fans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fib6_node);
+	__uint(max_entries, POP4_NODES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} pop4_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, POP4_LEAF_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} pop4_leaves SEC(".maps");
+
 /* The kernel's LPM trie, which the IPv6 FIB replaced (FIB_MODE_TRIE6). */
 
 struct {
@@ -679,7 +713,12 @@ static __always_inline int forward4(struct xdp_md *ctx, struct ethhdr *eth, stru
 
 	STOP_AFTER(set, STOP_PARSE);
 #ifdef SLUICE_DXR
-	group = set->fib_mode == FIB_MODE_DXR ? dxr_lookup(daddr) : fib4_lookup(daddr);
+	if (set->fib_mode == FIB_MODE_DXR)
+		group = dxr_lookup(daddr);
+	else if (set->fib_mode == FIB_MODE_POP4)
+		group = pop4_lookup(daddr);
+	else
+		group = fib4_lookup(daddr);
 #else
 	group = fib4_lookup(daddr);
 #endif

@@ -40,6 +40,18 @@
 #define DXR_RANGES         (1u << 21)
 #define DXR_RANGE_WORDS    (DXR_RANGES / 2u)
 
+/* ---- IPv4 FIB, poptrie (FIB_MODE_POP4, SLUICE_DXR builds only) ----------
+ * The IPv6 layout below over the key daddr << 90 (a 128-bit key whose bits
+ * 6..37 are the address): the direct entry is the /10, the fan entry the
+ * /18, and nodes decide on bits 18..23, 24..29 and 30..31. */
+#define POP4_SHIFT         26u /* the key's high 64 bits: daddr << 26 */
+#define POP4_FANS          1024u
+#define POP4_FAN_WORDS     (POP4_FANS * FIB6_FAN_ENTRIES / 2u)
+#define POP4_NODES         (1u << 20)
+#define POP4_LEAVES        (1u << 23)
+#define POP4_LEAF_WORDS    (POP4_LEAVES / 4u)
+#define POP4_LEVELS        3u
+
 /* ---- IPv6 FIB: a Poptrie-style multibit trie (router/dataplane/src/poptrie.rs)
  * fib6_direct: u32 per /16 chunk (daddr's top 16 bits), two per u64 element
  * (entry i: element i >> 1, bits 32 * (i & 1) ..). FIB6_INDEX set = bits
@@ -168,6 +180,8 @@ struct src4_key {
 #define FIB_MODE_DXR       2u /* as SLUICE, IPv4 from fib4_direct / fib4_ranges
                                  * (only built with SLUICE_DXR, for measuring) */
 #define FIB_MODE_TRIE6     3u /* as SLUICE, IPv6 from the LPM trie fib6_trie
+                                 * (only built with SLUICE_DXR, for measuring) */
+#define FIB_MODE_POP4      4u /* as SLUICE, IPv4 from the poptrie pop4_*
                                  * (only built with SLUICE_DXR, for measuring) */
 /* settings.flags in the measuring build (SLUICE_DXR): return XDP_DROP
  * after a stage, so a benchmark can time each stage of the forwarding path

@@ -1,5 +1,5 @@
 //! A one-second miniature of the pps harness (a 1,000-prefix FIB and as
-//! many IPv6 prefixes, Sluice and DXR modes), so that the harness itself
+//! many IPv6 prefixes; Sluice, DXR and IPv4 poptrie modes), so that the harness itself
 //! can fail: packets must reach the sink on dst, and the XDP program's
 //! `forwarded` verdicts must match what the sink counted (every forwarded
 //! frame arrives, nothing else does), for IPv4 and IPv6 frames.
@@ -34,7 +34,7 @@ fn the_pps_harness_forwards_through_sluice() {
         label: "mini".into(),
         routes,
         dsts,
-        modes: vec![Mode::Sluice, Mode::Dxr],
+        modes: vec![Mode::Sluice, Mode::Dxr, Mode::Pop4],
         cost: false,
         uplink_move: false,
         place: Placement {
@@ -73,6 +73,14 @@ fn the_pps_harness_forwards_through_sluice() {
         (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
         "DXR: forwarded {forwarded} vs received {received}"
     );
+    // And the IPv4 poptrie.
+    let pop4 = run.rate(Mode::Pop4).expect("an IPv4 poptrie rate");
+    let (forwarded, received) = pop4.settled.expect("XDP verdicts in poptrie mode");
+    assert!(received > 0, "nothing reached dst through the poptrie: {pop4:?}");
+    assert!(
+        (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
+        "IPv4 poptrie: forwarded {forwarded} vs received {received}"
+    );
     // And IPv6 frames, through the poptrie (DXR is IPv4 only).
     let v6 = run.v6.as_ref().expect("an IPv6 run");
     let rate6 = v6
@@ -88,7 +96,7 @@ fn the_pps_harness_forwards_through_sluice() {
         "IPv6: forwarded {forwarded} vs received {received}"
     );
     assert!(
-        v6.rates.iter().all(|(m, _)| *m != Mode::Dxr),
-        "no IPv6 DXR run"
+        v6.rates.iter().all(|(m, _)| !matches!(m, Mode::Dxr | Mode::Pop4)),
+        "no IPv6 DXR or IPv4-poptrie run"
     );
 }

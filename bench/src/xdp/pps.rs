@@ -17,6 +17,7 @@ use sluice_dataplane::dir24::{DEFAULT_TBL8_GROUPS, Dir24, Prefix};
 use sluice_dataplane::dxr::{DEFAULT_RANGES as DXR_RANGES, Dxr};
 use sluice_dataplane::layout::{FibMode, NextHop, NhGroup, Verdict};
 use sluice_dataplane::loader::Dataplane;
+use sluice_dataplane::poptrie4::Poptrie4;
 
 use crate::lab::{self, Topology};
 use crate::sys;
@@ -29,6 +30,8 @@ pub enum Mode {
     Sluice,
     /// The same program with the DXR range FIB (`FIB_MODE_DXR`).
     Dxr,
+    /// The same program with IPv4 in the poptrie layout (`FIB_MODE_POP4`).
+    Pop4,
     /// The same program in `bpf_fib_lookup` mode, on the kernel FIB.
     FibLookup,
     /// The kernel (ip_forward=1, no XDP on `fwd`).
@@ -36,12 +39,19 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::Sluice, Mode::Dxr, Mode::FibLookup, Mode::Kernel];
+    pub const ALL: [Mode; 5] = [
+        Mode::Sluice,
+        Mode::Dxr,
+        Mode::Pop4,
+        Mode::FibLookup,
+        Mode::Kernel,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Sluice => "sluice",
             Mode::Dxr => "sluice-dxr",
+            Mode::Pop4 => "sluice-pop4",
             Mode::FibLookup => "fib_lookup",
             Mode::Kernel => "kernel",
         }
@@ -165,6 +175,10 @@ pub struct Forwarder {
     pub dxr_build: Duration,
     pub dxr_write: Duration,
     pub dxr_ranges: u32,
+    /// The same for the IPv4 poptrie, and the bytes of its arrays in use.
+    pub pop4_build: Duration,
+    pub pop4_write: Duration,
+    pub pop4_bytes: usize,
     /// Groups the routes are spread over.
     pub groups: u16,
 }
@@ -228,6 +242,21 @@ impl Forwarder {
         let start = Instant::now();
         dp.sync_dxr(&dxr).map_err(e)?;
         let dxr_write = start.elapsed();
+        let dxr_ranges = dxr.ranges_in_use();
+        drop(dxr);
+
+        let start = Instant::now();
+        let pop4 = Poptrie4::from_routes(table()).map_err(|e| e.to_string())?;
+        let pop4_build = start.elapsed();
+        let start = Instant::now();
+        dp.sync_pop4(&pop4).map_err(e)?;
+        let pop4_write = start.elapsed();
+        let t = pop4.trie();
+        let pop4_bytes = (t.direct_words().len()
+            + t.fan_words().len()
+            + t.node_words_in_use()
+            + t.leaf_words_in_use())
+            * 8;
         Ok(Self {
             dp,
             attachment: None,
@@ -235,7 +264,10 @@ impl Forwarder {
             write,
             dxr_build,
             dxr_write,
-            dxr_ranges: dxr.ranges_in_use(),
+            dxr_ranges,
+            pop4_build,
+            pop4_write,
+            pop4_bytes,
             groups,
         })
     }

@@ -132,15 +132,17 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<34} {:>11} {:>11} {:>11} {:>11} {:>14} {:>12} {:>11}",
+            "{:<34} {:>11} {:>11} {:>11} {:>11} {:>11} {:>14} {:>12} {:>11} {:>11}",
             "Mpps per forwarding core",
             "sluice",
             "sluice-dxr",
+            "sluice-pop4",
             "fib_lookup",
             "kernel",
             "sluice/fib_lk",
             "sluice/kern",
-            "dxr/sluice"
+            "dxr/sluice",
+            "pop4/sluice"
         );
         for t in &self.tables {
             let pc = |mode| t.rate(mode).map(|r| r.per_core_mpps());
@@ -151,13 +153,15 @@ impl Report {
             let label = format!("{} ({} dst)", t.label, t.destinations);
             let _ = writeln!(
                 s,
-                "{label:<34} {:>11} {:>11} {fib:>11} {:>11} {:>14} {:>12} {:>11}",
+                "{label:<34} {:>11} {:>11} {:>11} {fib:>11} {:>11} {:>14} {:>12} {:>11} {:>11}",
                 cell(pc(Mode::Sluice), ""),
                 cell(pc(Mode::Dxr), ""),
+                cell(pc(Mode::Pop4), ""),
                 cell(pc(Mode::Kernel), ""),
                 cell(ratio(pc(Mode::Sluice), pc(Mode::FibLookup)), "×"),
                 cell(ratio(pc(Mode::Sluice), pc(Mode::Kernel)), "×"),
                 cell(ratio(pc(Mode::Dxr), pc(Mode::Sluice)), "×"),
+                cell(ratio(pc(Mode::Pop4), pc(Mode::Sluice)), "×"),
             );
         }
         if self.tables.iter().any(|t| !t.whole_cpu.is_empty()) {
@@ -392,6 +396,15 @@ impl Report {
                 t.groups,
                 t.spread
             );
+            let _ = writeln!(
+                s,
+                "  {:<22} Sluice IPv4 poptrie {:.3} s (build {:.3} s + write {:.3} s), {:.1} MiB of its arrays in use",
+                "",
+                (t.pop4_build + t.pop4_write).as_secs_f64(),
+                t.pop4_build.as_secs_f64(),
+                t.pop4_write.as_secs_f64(),
+                t.pop4_bytes as f64 / (1 << 20) as f64,
+            );
         }
         if let Some((n, r)) = &self.lpm_load {
             let line = match r {
@@ -475,6 +488,8 @@ impl Report {
                     "ratio_sluice_fib_lookup": ratio(pc(Mode::Sluice), pc(Mode::FibLookup)),
                     "ratio_sluice_kernel": ratio(pc(Mode::Sluice), pc(Mode::Kernel)),
                     "ratio_dxr_sluice": ratio(pc(Mode::Dxr), pc(Mode::Sluice)),
+                    "ratio_pop4_sluice": ratio(pc(Mode::Pop4), pc(Mode::Sluice)),
+                    "pop4_bytes_in_use": t.pop4_bytes,
                     "stop_after_ns": stages_json(&t.stages),
                     "per_cpu_mpps_whole": t.whole_cpu.iter().map(|(m, r)| (m.name().to_string(), r.as_ref().map_or(Value::Null, |r| json!(r.per_cpu_mpps())))).collect::<serde_json::Map<_, _>>(),
                     "v6": t.v6.as_ref().map(|v6| json!({
@@ -499,6 +514,8 @@ impl Report {
                         "sluice_write": t.fib_write.as_secs_f64(),
                         "dxr_build": t.dxr_build.as_secs_f64(),
                         "dxr_write": t.dxr_write.as_secs_f64(),
+                        "pop4_build": t.pop4_build.as_secs_f64(),
+                        "pop4_write": t.pop4_write.as_secs_f64(),
                         "kernel_ip_batch": t.kernel_load.as_secs_f64(),
                     },
                     "test_run_ns": t.costs.iter().map(|(mode, c)| (mode.name().to_owned(), match c {

@@ -83,6 +83,10 @@ pub struct TableRun {
     pub dxr_write: Duration,
     /// Range entries the DXR FIB uses.
     pub dxr_ranges: u32,
+    /// The IPv4 poptrie's build, write and arrays in use (bytes).
+    pub pop4_build: Duration,
+    pub pop4_write: Duration,
+    pub pop4_bytes: usize,
     pub groups: u16,
     pub spread: String,
     pub v6: Option<V6Run>,
@@ -160,6 +164,9 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         dxr_build: fwd.dxr_build,
         dxr_write: fwd.dxr_write,
         dxr_ranges: fwd.dxr_ranges,
+        pop4_build: fwd.pop4_build,
+        pop4_write: fwd.pop4_write,
+        pop4_bytes: fwd.pop4_bytes,
         groups: fwd.groups,
         spread: spec.spread.clone(),
         v6: None,
@@ -246,7 +253,11 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
         v6.kernel_load = Some(topo.load_kernel_routes6(&spec.routes6)?);
         topo.ip_forward(false);
         configure6(&mut tg, &topo, &spec.dsts6)?;
-        for &mode in spec.modes.iter().filter(|&&m| m != Mode::Dxr) {
+        for &mode in spec
+            .modes
+            .iter()
+            .filter(|&&m| !matches!(m, Mode::Dxr | Mode::Pop4))
+        {
             log(&format!("{}: IPv6, measuring {}", spec.label, mode.name()));
             let tid = set_up(mode, Family::V6, &topo, &mut fwd, place)?;
             let xdp = (mode != Mode::Kernel).then_some(&fwd);
@@ -303,6 +314,7 @@ fn set_up(
         fwd.set_fib_mode(match mode {
             Mode::FibLookup => FibMode::Kernel,
             Mode::Dxr => FibMode::Dxr,
+            Mode::Pop4 => FibMode::Pop4,
             _ => FibMode::Sluice,
         })?;
         fwd.attach(topo)?;

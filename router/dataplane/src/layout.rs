@@ -34,6 +34,13 @@ pub mod map {
     /// IPv6 FIB leaves: `ARRAY` of u64 (four u16 groups each),
     /// `BPF_F_MMAPABLE`.
     pub const FIB6_LEAVES: &str = "fib6_leaves";
+    /// IPv4 in the poptrie layout ([`crate::poptrie4`]), the arrays as
+    /// `fib6_*` (only in the DXR build, [`super::FibMode::Pop4`]; not in
+    /// [`ALL`]).
+    pub const POP4_DIRECT: &str = "pop4_direct";
+    pub const POP4_FANS: &str = "pop4_fans";
+    pub const POP4_NODES: &str = "pop4_nodes";
+    pub const POP4_LEAVES: &str = "pop4_leaves";
     /// The kernel `LPM_TRIE` the IPv6 FIB is measured against, keyed by
     /// `{ u32 prefixlen; u8 addr[16] }` → u16 group (only in the DXR build,
     /// [`super::FibMode::Trie6`]; not in [`ALL`]).
@@ -668,6 +675,10 @@ pub enum FibMode {
     /// kernel's `LPM_TRIE` (`fib6_trie`) instead of the poptrie. Only the
     /// DXR build has it.
     Trie6 = 3,
+    /// `FIB_MODE_POP4`: as [`FibMode::Sluice`], with IPv4 looked up in the
+    /// poptrie arrays `pop4_*` ([`crate::poptrie4`]) instead of DIR-24-8.
+    /// Only the DXR build has it.
+    Pop4 = 4,
 }
 
 /// `settings.flags` in the measuring build (`STOP_*`): the stage after
@@ -708,6 +719,7 @@ impl FibMode {
             1 => Some(FibMode::Kernel),
             2 => Some(FibMode::Dxr),
             3 => Some(FibMode::Trie6),
+            4 => Some(FibMode::Pop4),
             _ => None,
         }
     }

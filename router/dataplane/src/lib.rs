@@ -29,7 +29,9 @@ mod fib6;
 pub mod layout;
 pub mod loader;
 pub mod pin;
+mod pop4;
 pub mod poptrie;
+pub mod poptrie4;
 pub mod readback;
 pub mod settings;
 

@@ -195,6 +195,8 @@ pub struct Dataplane {
     /// The DXR maps, in the DXR build only.
     fib4_direct: Option<MappedArray>,
     fib4_ranges: Option<MappedArray>,
+    /// The IPv4 poptrie maps, in the DXR build only.
+    pub(crate) pop4: Option<crate::pop4::Pop4Maps>,
     pub(crate) fib6: Fib6,
     pub(crate) nh_groups: Array<MapData, [u16; NH_BUCKETS]>,
     pub(crate) nexthops: Array<MapData, [u8; NEXTHOP_SIZE]>,
@@ -255,6 +257,13 @@ impl Dataplane {
             ebpf.take_map(layout::map::FIB4_RANGES),
         );
         let trie6 = ebpf.take_map(layout::map::FIB6_TRIE);
+        let pop4_maps = [
+            layout::map::POP4_DIRECT,
+            layout::map::POP4_FANS,
+            layout::map::POP4_NODES,
+            layout::map::POP4_LEAVES,
+        ]
+        .map(|name| ebpf.take_map(name));
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
         let mmapped = |map: Map, name: &'static str, words: usize| match map {
             Map::Array(map) => {
@@ -276,6 +285,7 @@ impl Dataplane {
         let fib4_ranges = (dxr_maps.1)
             .map(|map| mmapped(map, m::FIB4_RANGES, layout::DXR_RANGE_WORDS))
             .transpose()?;
+        let pop4 = crate::pop4::Pop4Maps::take(pop4_maps, mmapped)?;
         let fib6 = Fib6::new(
             mmapped(
                 take(m::FIB6_DIRECT)?,
@@ -305,6 +315,7 @@ impl Dataplane {
             fib4_tbl8,
             fib4_direct,
             fib4_ranges,
+            pop4,
             fib6,
             nh_groups,
             nexthops,

@@ -95,6 +95,11 @@ impl Dataplane {
                 "DXR maps (FibMode::Dxr needs the DXR build)",
             ));
         }
+        if mode == FibMode::Pop4 && !self.has_pop4() {
+            return Err(Error::Missing(
+                "pop4 maps (FibMode::Pop4 needs the DXR build)",
+            ));
+        }
         if mode == FibMode::Trie6 && !self.has_trie6() {
             return Err(Error::Missing(
                 "fib6_trie (FibMode::Trie6 needs the DXR build)",

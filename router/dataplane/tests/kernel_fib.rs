@@ -279,7 +279,9 @@ fn antispoof_applies_per_ingress_interface_in_both_modes() {
             dp.set_fib_mode(mode).unwrap();
             let fwd = match mode {
                 FibMode::Kernel => Verdict::Forwarded,
-                FibMode::Sluice | FibMode::Dxr | FibMode::Trie6 => Verdict::PassNoRoute,
+                FibMode::Sluice | FibMode::Dxr | FibMode::Trie6 | FibMode::Pop4 => {
+                    Verdict::PassNoRoute
+                }
             };
             // Flagged eth1 drops; unflagged eth2 lets the same packet on.
             expect(&dp, &spoofed, eth1, Verdict::DropSpoofed);

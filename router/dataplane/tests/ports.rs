@@ -270,3 +270,68 @@ fn the_dxr_fib_answers_like_its_builder() {
         Verdict::PassNoRoute,
     );
 }
+
+/// The program's IPv4 poptrie lookup (FIB_MODE_POP4) gives what the
+/// builder says, at every node depth, and again after changes.
+#[test]
+#[ignore = "needs root: BPF"]
+fn the_ipv4_poptrie_answers_like_its_builder() {
+    use sluice_dataplane::dir24::Prefix;
+    use sluice_dataplane::layout::FibMode;
+    use sluice_dataplane::poptrie4::Poptrie4;
+
+    let mut plain = Fixture::new();
+    assert!(plain.dp.set_fib_mode(FibMode::Pop4).is_err());
+    assert!(plain.dp.sync_pop4(&Poptrie4::default()).is_err());
+
+    let mut f = Fixture::new_dxr();
+    let p = |s: &str| s.parse::<Prefix>().unwrap();
+    let routes = [
+        ("0.0.0.0/0", 4),
+        ("10.0.0.0/8", 1),
+        ("10.0.0.0/24", 2),
+        ("10.0.0.128/25", 3),
+        ("10.0.0.200/32", 1),
+        ("10.0.0.203/32", 4),
+        ("10.0.3.0/24", 3),
+        ("198.51.100.0/22", 2),
+    ];
+    let mut fib = Poptrie4::from_routes(routes.iter().map(|&(s, g)| (p(s), g))).unwrap();
+    f.dp.sync_pop4(&fib).unwrap();
+    f.dp.set_fib_mode(FibMode::Pop4).unwrap();
+    let check = |f: &Fixture, fib: &Poptrie4| {
+        for addr in [
+            "10.0.0.1",
+            "10.0.0.127",
+            "10.0.0.128",
+            "10.0.0.199",
+            "10.0.0.200",
+            "10.0.0.201",
+            "10.0.0.203",
+            "10.0.1.1",
+            "10.0.3.7",
+            "10.63.255.255",
+            "198.51.103.255",
+            "198.51.104.0",
+            "8.8.8.8",
+        ] {
+            let a: std::net::Ipv4Addr = addr.parse().unwrap();
+            let want = fib.longest_match(u32::from(a));
+            assert_eq!(fib.lookup(u32::from(a)), want, "{addr} in the builder");
+            assert_eq!(f.dp.lookup_pop4(a), want, "{addr} in the maps");
+            let frame = V4::udp([192, 0, 2, 1], a.octets()).frame(1, 2);
+            if want == 0 {
+                f.expect(&frame, Verdict::PassNoRoute);
+            } else {
+                assert_eq!(f.forwarded_to(&frame), want, "{addr} forwarded");
+            }
+        }
+    };
+    check(&f, &fib);
+    fib.insert(p("10.0.0.128/25"), 4);
+    fib.remove(p("198.51.100.0/22"));
+    fib.insert(p("0.0.0.0/0"), 3);
+    fib.take_dirty();
+    f.dp.sync_pop4(&fib).unwrap();
+    check(&f, &fib);
+}

@@ -74,6 +74,10 @@ fn constants_mirror_the_header() {
         ("FIB_MODE_KERNEL", FibMode::Kernel as u64),
         ("FIB_MODE_DXR", FibMode::Dxr as u64),
         ("FIB_MODE_TRIE6", FibMode::Trie6 as u64),
+        ("FIB_MODE_POP4", FibMode::Pop4 as u64),
+        ("POP4_SHIFT", u64::from(crate::poptrie4::SHIFT) - 64),
+        ("POP4_FANS", u64::from(crate::poptrie4::CAPACITY.fans)),
+        ("POP4_LEVELS", u64::from(crate::poptrie4::LEVELS)),
         ("STOP_PARSE", Stage::Parse as u64),
         ("STOP_LOOKUP", Stage::Lookup as u64),
         ("STOP_NEXTHOP", Stage::NextHop as u64),
@@ -96,6 +100,10 @@ fn constants_mirror_the_header() {
     assert_eq!(header_define("FIB6_NODES"), "(1u << 21)");
     assert_eq!(header_define("FIB6_LEAVES"), "(1u << 22)");
     assert_eq!(FIB6_NODES, 1 << 21);
+    assert_eq!(header_define("POP4_NODES"), "(1u << 20)");
+    assert_eq!(header_define("POP4_LEAVES"), "(1u << 23)");
+    assert_eq!(crate::poptrie4::CAPACITY.nodes, 1 << 20);
+    assert_eq!(crate::poptrie4::CAPACITY.leaves, 1 << 23);
 }
 
 #[test]
