@@ -88,16 +88,23 @@ impl Backlog {
         chunk.extend(self.v4.drain(self.v4.len() - from4..).map(prefix4));
         chunk.extend(self.v6.drain(self.v6.len() - from6..).map(prefix6));
         self.since = (!self.is_empty()).then_some(now);
-        // A full table's worth of capacity is not kept around.
-        release_if_empty(&mut self.v4);
-        release_if_empty(&mut self.v6);
+        // A full table's worth of capacity is not kept around: it shrinks
+        // as the data plane takes it, so the FIB that grows meanwhile can
+        // have the memory (the peak RSS of a full-table load was the whole
+        // backlog and the whole FIB at once).
+        shrink(&mut self.v4);
+        shrink(&mut self.v6);
         chunk
     }
 }
 
-fn release_if_empty<T>(v: &mut Vec<T>) {
+/// Gives back capacity once at most half of it is in use (releasing it
+/// all when empty); a shrink is a realloc, one per few chunks.
+fn shrink<T>(v: &mut Vec<T>) {
     if v.is_empty() {
         *v = Vec::new();
+    } else if v.capacity() >= 2 * v.len() + CHUNK {
+        v.shrink_to(v.len() + v.len() / 4);
     }
 }
 
@@ -173,5 +180,25 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(taken, all);
+    }
+
+    #[test]
+    fn capacity_follows_the_backlog_down() {
+        let t0 = Instant::now();
+        let mut b = Backlog::default();
+        let table: Vec<Prefix> = (0..200_000u32)
+            .map(|i| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap()))
+            .collect();
+        for batch in table.chunks(1000) {
+            b.push(batch, t0);
+        }
+        assert!(b.v4.capacity() >= 200_000);
+        while !b.is_empty() {
+            b.take(CHUNK, t0);
+            // Never much more than what is left.
+            let (len, cap) = (b.v4.len(), b.v4.capacity());
+            assert!(cap < 2 * len + CHUNK, "{cap} of capacity for {len} prefixes");
+        }
+        assert_eq!(b.v4.capacity(), 0, "an empty backlog holds nothing");
     }
 }
