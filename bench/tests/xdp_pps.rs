@@ -76,7 +76,10 @@ fn the_pps_harness_forwards_through_sluice() {
     // And the IPv4 poptrie.
     let pop4 = run.rate(Mode::Pop4).expect("an IPv4 poptrie rate");
     let (forwarded, received) = pop4.settled.expect("XDP verdicts in poptrie mode");
-    assert!(received > 0, "nothing reached dst through the poptrie: {pop4:?}");
+    assert!(
+        received > 0,
+        "nothing reached dst through the poptrie: {pop4:?}"
+    );
     assert!(
         (forwarded as f64 - received as f64).abs() <= 0.02 * received as f64 + 100.0,
         "IPv4 poptrie: forwarded {forwarded} vs received {received}"
@@ -96,7 +99,9 @@ fn the_pps_harness_forwards_through_sluice() {
         "IPv6: forwarded {forwarded} vs received {received}"
     );
     assert!(
-        v6.rates.iter().all(|(m, _)| !matches!(m, Mode::Dxr | Mode::Pop4)),
+        v6.rates
+            .iter()
+            .all(|(m, _)| !matches!(m, Mode::Dxr | Mode::Pop4)),
         "no IPv6 DXR or IPv4-poptrie run"
     );
 }

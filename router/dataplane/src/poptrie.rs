@@ -52,7 +52,7 @@
 //! [`Poptrie::take_dirty`] (quarantine), so a reader that loaded an old
 //! entry just before finishes on intact nodes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use crate::buddy::{Buddy, Run, order_for};
@@ -203,28 +203,6 @@ impl Words {
     }
 }
 
-/// A prefix: (network, length).
-type Key = (u128, u8);
-
-/// A prefix as the route map keeps it: the network's 16 bytes big-endian,
-/// then the length, so that byte order is (network, length) order. 17
-/// bytes where `(u128, u8)` takes 32: a 200k-prefix table's map is 6 MiB
-/// smaller.
-type Packed = [u8; 17];
-
-fn pack((addr, len): Key) -> Packed {
-    let mut k = [0; 17];
-    k[..16].copy_from_slice(&addr.to_be_bytes());
-    k[16] = len;
-    k
-}
-
-fn unpack(k: &Packed) -> Key {
-    let mut a = [0; 16];
-    a.copy_from_slice(&k[..16]);
-    (u128::from_be_bytes(a), k[16])
-}
-
 /// The network mask of a prefix length.
 pub const fn mask(len: u8) -> u128 {
     if len == 0 {
@@ -260,7 +238,7 @@ const fn upto(v: usize) -> u64 {
 /// from.
 #[derive(Clone)]
 pub struct Poptrie {
-    routes: BTreeMap<Packed, u16>,
+    routes: Routes,
     /// Routes per prefix length: LPM probes only the lengths in use.
     counts: [u32; 129],
     direct: Words,
@@ -322,7 +300,7 @@ impl Poptrie {
     /// An empty FIB that keeps what `keep` says of its nodes.
     pub fn keeping(cap: Capacity, keep: Keep) -> Poptrie {
         Poptrie {
-            routes: BTreeMap::new(),
+            routes: Routes::default(),
             counts: [0; 129],
             direct: Words::new(DIRECT_ENTRIES / 2, 0),
             fans: Words::new(cap.fans as usize * FAN_ENTRIES / 2, 0),
@@ -348,7 +326,7 @@ impl Poptrie {
             return Err(PoptrieError::Length(len));
         }
         let key = (addr & mask(len), len);
-        let old = self.routes.insert(pack(key), group);
+        let old = self.routes.insert(key, group);
         if old != Some(group) {
             if old.is_none() {
                 self.counts[usize::from(len)] += 1;
@@ -364,7 +342,7 @@ impl Poptrie {
             return None;
         }
         let key = (addr & mask(len), len);
-        let old = self.routes.remove(&pack(key))?;
+        let old = self.routes.remove(key)?;
         self.counts[usize::from(len)] -= 1;
         self.mark_stale(key);
         Some(old)
@@ -376,7 +354,7 @@ impl Poptrie {
         (0..=len.min(128))
             .rev()
             .filter(|&l| self.counts[usize::from(l)] > 0)
-            .find_map(|l| self.routes.get(&pack((addr & mask(l), l))).copied())
+            .find_map(|l| self.routes.get((addr & mask(l), l)))
             .unwrap_or(0)
     }
 
@@ -518,14 +496,7 @@ impl Poptrie {
     /// The routes at least `min_len` long whose network is in `[lo, hi]`, in
     /// (address, length) order.
     fn routes_within(&self, lo: u128, hi: u128, min_len: u8) -> Vec<(u128, u8, u16)> {
-        self.routes
-            .range(pack((lo, 0))..=pack((hi, 128)))
-            .filter(|(k, _)| k[16] >= min_len)
-            .map(|(k, &g)| {
-                let (a, l) = unpack(k);
-                (a, l, g)
-            })
-            .collect()
+        self.routes.within(lo, hi, min_len)
     }
 
     /// Recomputes a chunk's `direct` entry, its fan and all its slots.
@@ -758,7 +729,7 @@ impl Poptrie {
             }
         }
         for (a, l, g) in entries_in(direct, fans, nodes, leaves) {
-            p.routes.insert(pack((a, l)), g);
+            p.routes.insert((a, l), g);
             p.counts[usize::from(l)] += 1;
         }
         Ok(p)
@@ -881,10 +852,12 @@ fn build_subtree(bg: u16, long: &[(u128, u8, u16)], tree: &mut Subtree) {
 
 mod nodes;
 mod read;
+mod routes;
 
 use nodes::Nodes;
 pub use nodes::{FreshNodes, Keep};
 pub use read::{Array6, entries_in, lookup_in, lookup_with};
+use routes::{Key, Routes};
 
 #[cfg(test)]
 mod tests;

@@ -197,7 +197,10 @@ mod tests {
             b.take(CHUNK, t0);
             // Never much more than what is left.
             let (len, cap) = (b.v4.len(), b.v4.capacity());
-            assert!(cap < 2 * len + CHUNK, "{cap} of capacity for {len} prefixes");
+            assert!(
+                cap < 2 * len + CHUNK,
+                "{cap} of capacity for {len} prefixes"
+            );
         }
         assert_eq!(b.v4.capacity(), 0, "an empty backlog holds nothing");
     }
