@@ -19,7 +19,7 @@ use aya::maps::{Array, IterableMap, LpmTrie, Map, MapData, MapError};
 use crate::layout::{self, FIB6_CAPACITY, NH_GROUPS_MAX, map as m};
 use crate::loader::mmap::MappedWords;
 use crate::loader::{Dataplane, Error, MappedArray, check_range, map_err, store_changed};
-use crate::poptrie::{self, Array6, Keep, NODE_WORDS, Poptrie};
+use crate::poptrie::{self, Array6, Dirty6, Keep, NODE_WORDS, Poptrie};
 
 /// The IPv6 FIB's maps and the builder that writes them (keeping a copy of
 /// all but the nodes, [`Keep::Fresh`]).
@@ -61,16 +61,8 @@ impl Fib6 {
         let lpm = lpm
             .map(|map| LpmTrie::try_from(map).map_err(map_err(m::FIB6_TRIE)))
             .transpose()?;
-        // Mapping the nodes puts every page of the mapping into the RSS:
-        // map none when no fan is in use (fresh maps), else only up to the
-        // last root's run (the allocator hands out the lowest runs first).
-        let index = |e: u32| (e & poptrie::INDEX_FLAG != 0).then_some(e & !poptrie::INDEX_FLAG);
-        let entries = |a: &MappedArray| -> Vec<u32> {
-            let words = a.words.words().iter().map(|w| w.load(Ordering::Acquire));
-            words.flat_map(|w| [w as u32, (w >> 32) as u32]).collect()
-        };
-        let fans_used: Vec<u32> = entries(&direct).into_iter().filter_map(index).collect();
-        let trie = if fans_used.is_empty() {
+        let nodes_needed = nodes_reachable(&direct, &fans);
+        let trie = if nodes_needed == 0 {
             let none: &[std::sync::atomic::AtomicU64] = &[];
             Poptrie::adopt(
                 FIB6_CAPACITY,
@@ -81,19 +73,6 @@ impl Fib6 {
                 none,
             )?
         } else {
-            let fan_entries = entries(&fans);
-            let last_root = fans_used
-                .iter()
-                .flat_map(|&f| {
-                    let at = f as usize * poptrie::FAN_ENTRIES;
-                    fan_entries
-                        .get(at..at + poptrie::FAN_ENTRIES)
-                        .unwrap_or(&[])
-                })
-                .filter_map(|&e| index(e))
-                .max()
-                .unwrap_or(0) as usize;
-            let nodes_needed = (last_root + (1 << poptrie::MAX_ORDER)).min(layout::FIB6_NODES);
             let mapped = Self::map(&nodes, &leaves, nodes_needed, layout::FIB6_LEAF_WORDS)?;
             Poptrie::adopt(
                 FIB6_CAPACITY,
@@ -136,7 +115,11 @@ impl Fib6 {
     /// nodes, fans, direct. Returns the words written.
     fn flush(&mut self) -> Result<usize, Error> {
         let d = self.trie.take_dirty();
-        let t = &self.trie;
+        self.write_dirty(&self.trie, &d)
+    }
+
+    /// Writes what `t`'s [`Poptrie::take_dirty`] returned, `d`.
+    fn write_dirty(&self, t: &Poptrie, d: &Dirty6) -> Result<usize, Error> {
         let mut n = 0;
         // Only fresh runs are dirty in these two (nothing points at them
         // yet), so plain stores do; the fan and direct entries that switch
@@ -154,11 +137,40 @@ impl Fib6 {
                 n += store_changed(array, from, &words[from..to], name)?;
             }
         }
-        match d.full {
-            Some(e) => Err(e.into()),
+        match &d.full {
+            Some(e) => Err(e.clone().into()),
             None => Ok(n),
         }
     }
+}
+
+/// Nodes a reader of the live arrays can reach: none when no fan is in use
+/// (fresh maps), else up to the end of the last root's largest run (the
+/// allocator hands out the lowest runs first). Mapping the nodes puts every
+/// page of the mapping into the RSS, so only these are mapped to read them.
+fn nodes_reachable(direct: &MappedArray, fans: &MappedArray) -> usize {
+    let index = |e: u32| (e & poptrie::INDEX_FLAG != 0).then_some(e & !poptrie::INDEX_FLAG);
+    let entries = |a: &MappedArray| -> Vec<u32> {
+        let words = a.words.words().iter().map(|w| w.load(Ordering::Acquire));
+        words.flat_map(|w| [w as u32, (w >> 32) as u32]).collect()
+    };
+    let fans_used: Vec<u32> = entries(direct).into_iter().filter_map(index).collect();
+    if fans_used.is_empty() {
+        return 0;
+    }
+    let fan_entries = entries(fans);
+    let last_root = fans_used
+        .iter()
+        .flat_map(|&f| {
+            let at = f as usize * poptrie::FAN_ENTRIES;
+            fan_entries
+                .get(at..at + poptrie::FAN_ENTRIES)
+                .unwrap_or(&[])
+        })
+        .filter_map(|&e| index(e))
+        .max()
+        .unwrap_or(0) as usize;
+    (last_root + (1 << poptrie::MAX_ORDER)).min(layout::FIB6_NODES)
 }
 
 /// Dirty ranges this close (in words, 64 KiB) share a window rather than
@@ -277,6 +289,24 @@ impl Dataplane {
         self.fib6.flush().map(drop)
     }
 
+    /// Hands over the IPv6 FIB's builder (what the maps held at load: a
+    /// previous run's FIB when they were pinned), for a caller that keeps
+    /// its routes in it and writes its changes with
+    /// [`Self::write_fib6_dirty`]. This value's own IPv6 route methods then
+    /// start from nothing: use one or the other.
+    pub fn take_fib6(&mut self) -> Poptrie {
+        let empty = Poptrie::keeping(FIB6_CAPACITY, Keep::Fresh);
+        std::mem::replace(&mut self.fib6.trie, empty)
+    }
+
+    /// Writes what `trie.take_dirty()` returned, in the builder's order;
+    /// returns the words written. Some slots kept their previous entries
+    /// when the arrays were full: [`Error::Fib6`], after the rest is
+    /// written.
+    pub fn write_fib6_dirty(&self, trie: &Poptrie, dirty: &Dirty6) -> Result<usize, Error> {
+        self.fib6.write_dirty(trie, dirty)
+    }
+
     /// The next-hop group the program would use for `addr` (0: no route),
     /// read from the maps.
     pub fn lookup6(&self, addr: Ipv6Addr) -> Result<u16, Error> {
@@ -310,8 +340,13 @@ impl Dataplane {
     /// the node and leaf runs in use that lasts as long as the read.
     pub fn fib6_entries(&self) -> Result<Vec<(Ipv6Addr, u8, u16)>, Error> {
         let f = &self.fib6;
-        let nodes = f.trie.node_words_in_use() / NODE_WORDS;
-        let mapped = Fib6::map(&f.nodes, &f.leaves, nodes, f.trie.leaf_words_in_use())?;
+        let nodes = nodes_reachable(&f.direct, &f.fans);
+        let leaf_words = if nodes == 0 {
+            0
+        } else {
+            layout::FIB6_LEAF_WORDS
+        };
+        let mapped = Fib6::map(&f.nodes, &f.leaves, nodes, leaf_words)?;
         let entries = poptrie::entries_in(
             f.direct.words.words(),
             f.fans.words.words(),

@@ -358,6 +358,18 @@ impl Poptrie {
             .unwrap_or(0)
     }
 
+    /// The group of exactly `addr/len`, if it is a route.
+    pub fn get(&self, addr: u128, len: u8) -> Option<u16> {
+        (len <= 128)
+            .then(|| self.routes.get((addr & mask(len), len)))
+            .flatten()
+    }
+
+    /// Every route, in (network, length) order.
+    pub fn routes(&self) -> impl Iterator<Item = (u128, u8, u16)> + '_ {
+        self.routes.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }

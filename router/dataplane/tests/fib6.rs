@@ -232,3 +232,42 @@ fn stop_points_end_the_measuring_build_early() {
         assert!(f.forwarded_to(frame) > 0);
     }
 }
+
+/// A caller that takes the builder (`take_fib6`, as the daemon's
+/// programmer does) and writes its changes itself gets the same FIB, and
+/// the maps read back without the builder.
+#[test]
+#[ignore = "needs root: BPF"]
+fn a_builder_taken_out_writes_the_same_fib() {
+    let mut f = Fixture::new();
+    let mut rng = Rng(0x0005_eed6);
+    let t = table(&mut rng, 3000);
+    let p = probes(&mut rng, &t);
+    let mut trie = f.dp.take_fib6();
+    for (&(a, l), &g) in &t {
+        trie.insert(a, l, g).unwrap();
+    }
+    let dirty = trie.take_dirty();
+    assert!(f.dp.write_fib6_dirty(&trie, &dirty).unwrap() > 0);
+    check(&f, &t, &p);
+    let back: Table =
+        f.dp.fib6_entries()
+            .unwrap()
+            .into_iter()
+            .map(|(a, l, g)| ((u128::from(a), l), g))
+            .collect();
+    for &addr in p.iter().step_by(5) {
+        assert_eq!(naive(&back, addr), naive(&t, addr));
+    }
+    // Half withdrawn, in one batch.
+    let mut left = t.clone();
+    for (i, (&(a, l), _)) in t.iter().enumerate() {
+        if i % 2 == 0 {
+            trie.remove(a, l);
+            left.remove(&(a, l));
+        }
+    }
+    let dirty = trie.take_dirty();
+    f.dp.write_fib6_dirty(&trie, &dirty).unwrap();
+    check(&f, &left, &p);
+}

@@ -125,7 +125,7 @@ impl Fib {
         }
         let mut notes = Vec::new();
         match Xdp::start(config, &links) {
-            Ok((xdp, note)) => {
+            Ok((mut xdp, note)) => {
                 status.xdp = xdp.mode().into();
                 status.attached = xdp.attached();
                 status.pins = xdp.pins.as_ref().map(|p| p.display().to_string());
@@ -133,6 +133,9 @@ impl Fib {
                 // The IPv4 FIB is built in the maps themselves, not in a
                 // copy of them.
                 fib.placer.program.fib4 = xdp.plane.live_fib4(xdp.adopted);
+                // IPv6's builder, with what the maps held, becomes the
+                // programmer's record of IPv6 routes.
+                fib.placer.program.fib6 = xdp.plane.take_fib6();
                 if xdp.adopted {
                     fib.adopt(&xdp);
                 }
@@ -475,9 +478,14 @@ impl Fib {
             return;
         }
         match self.xdp.as_mut() {
-            Some(x) => x.apply(&changes, &mut self.placer.program.fib4),
+            Some(x) => {
+                let program = &mut self.placer.program;
+                x.apply(&changes, &mut program.fib4, &mut program.fib6);
+            }
             None => {
+                // No maps to write: only the route record counts.
                 self.placer.program.fib4.take_dirty();
+                self.placer.program.fib6.take_dirty();
             }
         }
         self.manage_neighbours(&changes);
@@ -758,7 +766,10 @@ impl Fib {
                 },
                 Some(1),
             ),
-            None if maps => (xdp.entries_page(after, limit, program.prefixes6()), None),
+            None if maps => (
+                xdp.entries_page(after, limit, program.prefixes6(), &program.fib6),
+                None,
+            ),
             None => {
                 let prefixes = program.page(after, sluice_control::capped(limit));
                 let items = prefixes

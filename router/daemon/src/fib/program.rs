@@ -16,7 +16,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use sluice_config::Config;
 use sluice_dataplane::dir24::{self, Dir24};
+use sluice_dataplane::layout::FIB6_CAPACITY;
 use sluice_dataplane::layout::{NEXTHOPS_MAX, NH_GROUPS_MAX, NhGroup};
+use sluice_dataplane::poptrie::{Keep, Poptrie};
 use sluice_rib::fib::Entry;
 use sluice_rib::page::{Page, smallest_after};
 use sluice_rib::ways::{Way, Ways};
@@ -184,6 +186,11 @@ fn unnumber(k: u64) -> Prefix {
     ))
 }
 
+/// An IPv6 prefix of the poptrie's as a [`Prefix`].
+fn net6(addr: u128, len: u8) -> Prefix {
+    Prefix::V6(ipnet::Ipv6Net::new_assert(addr.into(), len))
+}
+
 fn key4(net: &ipnet::Ipv4Net) -> dir24::Prefix {
     dir24::Prefix::from_ipv4(net.network(), net.prefix_len()).expect("an Ipv4Net is at most /32")
 }
@@ -202,10 +209,6 @@ pub enum ProgramError {
 /// The programmer's state: what the maps hold, by meaning.
 #[derive(Debug)]
 pub struct Programmer {
-    /// IPv6 routes by group; IPv4 routes live in `fib4` alone (the
-    /// DIR-24-8 keeps its prefixes to rebuild entries on removal, and a
-    /// second map of a million prefixes only cost memory and time).
-    routes6: FxHashMap<Prefix, u16>,
     groups: FxHashMap<u16, GroupSlot>,
     by_ways: FxHashMap<Ways, u16>,
     hops: FxHashMap<u16, HopSlot>,
@@ -225,14 +228,19 @@ pub struct Programmer {
     /// groups with no usable way forward through the default route.
     stand_in: bool,
     /// The IPv4 FIB in the program's layout; appliers write its dirty words.
+    /// Its prefixes are the programmer's record of IPv4 routes (DIR-24-8
+    /// keeps them to rebuild entries on removal; a second map of a million
+    /// prefixes only cost memory and time).
     pub fib4: Dir24,
+    /// The same for IPv6: the poptrie's prefixes are the record, and
+    /// appliers write what its `take_dirty` returns.
+    pub fib6: Poptrie,
     changes: Changes,
 }
 
 impl Programmer {
     pub fn new(config: &Config) -> Programmer {
         let mut p = Programmer {
-            routes6: FxHashMap::default(),
             groups: FxHashMap::default(),
             by_ways: FxHashMap::default(),
             hops: FxHashMap::default(),
@@ -248,6 +256,7 @@ impl Programmer {
             stale: FxHashSet::default(),
             stand_in: false,
             fib4: Dir24::default(),
+            fib6: Poptrie::keeping(FIB6_CAPACITY, Keep::Fresh),
             changes: Changes::default(),
         };
         p.configure(config);
@@ -291,6 +300,15 @@ impl Programmer {
         self.group_ids.reserved.extend(groups);
         self.hop_ids.reserved.extend(hops);
         for (prefix, group) in routes {
+            // A poptrie handed over with the maps (`Dataplane::take_fib6`)
+            // holds their routes already; adoption comes before anything
+            // of this run is placed, so those are the previous run's.
+            if let Prefix::V6(net) = prefix
+                && self.fib6.get(u128::from(net.network()), net.prefix_len()) == Some(group)
+            {
+                self.stale.insert(prefix);
+                continue;
+            }
             if self.route(&prefix).is_some() {
                 continue;
             }
@@ -338,13 +356,12 @@ impl Programmer {
         }
         match prefix {
             Prefix::V4(net) => self.fib4.get(key4(net)),
-            Prefix::V6(_) => self.routes6.get(prefix).copied(),
+            Prefix::V6(net) => self.fib6.get(u128::from(net.network()), net.prefix_len()),
         }
     }
 
     pub fn route_count(&self) -> usize {
-        let stale4 = self.stale.iter().filter(|p| p.addr().is_ipv4()).count();
-        self.fib4.len() - stale4 + self.routes6.len()
+        self.fib4.len() + self.fib6.len() - self.stale.len()
     }
 
     /// Every programmed route and its group, in no particular order.
@@ -355,8 +372,8 @@ impl Programmer {
                 let net = ipnet::Ipv4Net::new_assert(p.network(), p.prefix_len());
                 (Prefix::V4(net), g)
             })
+            .chain(self.fib6.routes().map(|(a, l, g)| (net6(a, l), g)))
             .filter(|(p, _)| self.stale.is_empty() || !self.stale.contains(p))
-            .chain(self.routes6.iter().map(|(p, g)| (*p, *g)))
     }
 
     /// The first `limit` programmed prefixes after `after`, in prefix
@@ -388,8 +405,9 @@ impl Programmer {
         };
         if !page.more {
             let after = after.filter(|a| a.addr().is_ipv6());
+            let fresh = |p: &Prefix| self.stale.is_empty() || !self.stale.contains(p);
             let v6 = smallest_after(
-                self.routes6.keys().copied(),
+                self.fib6.routes().map(|(a, l, _)| net6(a, l)).filter(fresh),
                 after,
                 limit - page.items.len(),
             );
@@ -399,11 +417,10 @@ impl Programmer {
         page
     }
 
-    /// The IPv6 prefixes in the FIB: ours, and what a previous run left
-    /// that is not replaced yet.
+    /// The IPv6 prefixes in the FIB, in order: ours, and what a previous
+    /// run left that is not replaced yet.
     pub fn prefixes6(&self) -> impl Iterator<Item = Prefix> + '_ {
-        let stale = self.stale.iter().filter(|p| p.addr().is_ipv6());
-        self.routes6.keys().chain(stale).copied()
+        self.fib6.routes().map(|(a, l, _)| net6(a, l))
     }
 
     /// Next hop `id`, if in use.
@@ -568,12 +585,6 @@ impl Programmer {
             }
             return Err(e);
         }
-        if prefix.addr().is_ipv6() {
-            match new {
-                Some(id) => self.routes6.insert(prefix, id),
-                None => self.routes6.remove(&prefix),
-            };
-        }
         if let Some(id) = old {
             self.release(id);
         }
@@ -599,8 +610,18 @@ impl Programmer {
     }
 
     fn write_route(&mut self, prefix: Prefix, group: Option<u16>) -> Result<(), ProgramError> {
-        let Prefix::V4(net) = prefix else {
-            return Ok(());
+        let net = match prefix {
+            Prefix::V4(net) => net,
+            Prefix::V6(net) => {
+                let addr = u128::from(net.network());
+                match group {
+                    // An IPv6 length is at most 128: nothing to refuse here;
+                    // full arrays show when the applier writes.
+                    Some(g) => drop(self.fib6.insert(addr, net.prefix_len(), g)),
+                    None => drop(self.fib6.remove(addr, net.prefix_len())),
+                }
+                return Ok(());
+            }
         };
         let p = key4(&net);
         match group {

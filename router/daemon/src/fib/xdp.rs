@@ -11,6 +11,7 @@ use sluice_dataplane::attach::{Attachment, XdpMode};
 use sluice_dataplane::dir24::Dir24;
 use sluice_dataplane::layout::{FibMode, IfKey, Iface, NextHop, NhGroup, Verdict};
 use sluice_dataplane::loader::Dataplane;
+use sluice_dataplane::poptrie::Poptrie;
 use sluice_dataplane::settings::IpPrefix;
 use sluice_netlink::Link;
 use sluice_wire::Prefix;
@@ -496,7 +497,7 @@ impl Xdp {
 
     /// Writes `changes` in an order that never lets an entry point at one
     /// not yet written: next hops, groups, routes, then what was freed.
-    pub fn apply(&mut self, changes: &Changes, fib4: &mut Dir24) {
+    pub fn apply(&mut self, changes: &Changes, fib4: &mut Dir24, fib6: &mut Poptrie) {
         for (&id, hop) in &changes.hops {
             if let Some(hop) = hop {
                 self.hop_addrs.insert(id, hop.addr);
@@ -519,19 +520,19 @@ impl Xdp {
         {
             self.note(format!("IPv4 FIB: {e}"));
         }
-        // IPv6 routes in order, rebuilt and written once for the batch.
-        let routes6: Vec<(std::net::Ipv6Addr, u8, Option<u16>)> = changes
-            .routes
-            .iter()
-            .filter_map(|(prefix, group)| match prefix {
-                Prefix::V6(net) => Some((net.network(), net.prefix_len(), *group)),
-                Prefix::V4(_) => None,
-            })
-            .collect();
-        if !routes6.is_empty() {
-            for (i, e) in self.plane.update_routes6(&routes6) {
-                let (addr, len, _) = routes6[i];
-                self.note(format!("IPv6 route {addr}/{len}: {e}"));
+        // IPv6: the slots the batch touched, rebuilt and written once.
+        let dirty = fib6.take_dirty();
+        if !dirty.is_empty()
+            && let Err(e) = self.plane.write_fib6_dirty(fib6, &dirty)
+        {
+            // Full arrays: the routes whose slots kept their old entries.
+            for (prefix, group) in &changes.routes {
+                if let Prefix::V6(net) = prefix
+                    && let Some(g) = group
+                    && self.plane.lookup6(net.network()).ok() != Some(*g)
+                {
+                    self.note(format!("IPv6 route {net}: {e}"));
+                }
             }
         }
         for (&id, group) in &changes.groups {
@@ -585,13 +586,14 @@ impl Xdp {
     /// A page of [`Self::entries`]: at most `limit` after `after`. IPv4
     /// comes from the arrays, read from where the page starts until it is
     /// full; IPv6 looked up at each of `prefixes6` (what was written to
-    /// the FIB) in the poptrie's mirror of the maps, which pages in prefix
+    /// the FIB) in `fib6`, the builder of the maps, which pages in prefix
     /// order without walking all 65,536 chunks for each page.
     pub fn entries_page(
         &self,
         after: Option<Prefix>,
         limit: usize,
         prefixes6: impl Iterator<Item = Prefix>,
+        fib6: &Poptrie,
     ) -> crate::paging::Page<(Prefix, u16)> {
         let from = match after {
             None => Some(0),
@@ -611,7 +613,7 @@ impl Xdp {
             more = v6.more;
             items.extend(v6.items.into_iter().filter_map(|p| match p {
                 Prefix::V6(net) => {
-                    let g = self.plane.route6(net.network(), net.prefix_len()).ok()?;
+                    let g = fib6.longest_match(u128::from(net.network()), net.prefix_len());
                     (g != 0).then_some((p, g))
                 }
                 Prefix::V4(_) => None,

@@ -77,6 +77,13 @@ impl Routes {
         }
     }
 
+    /// Every prefix, in (network, length) order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u128, u8, u16)> + '_ {
+        let shorts = self.short.iter().map(|(k, &g)| (unshort(k), g));
+        let longs = self.long.iter().map(|(k, &g)| (unlong(k), g));
+        merge(shorts, longs).map(|((a, l), g)| (a, l, g))
+    }
+
     pub(super) fn len(&self) -> usize {
         self.short.len() + self.long.len()
     }
@@ -107,21 +114,23 @@ impl Routes {
             .filter(|((_, l), _)| *l >= min_len)
             .collect();
         let mut out = Vec::with_capacity(shorts.len() + longs.len());
-        let (mut s, mut l) = (shorts.into_iter().peekable(), longs.into_iter().peekable());
-        loop {
-            let next = match (s.peek(), l.peek()) {
-                (Some(a), Some(b)) if a.0 <= b.0 => s.next(),
-                (Some(_), Some(_)) => l.next(),
-                (Some(_), None) => s.next(),
-                (None, Some(_)) => l.next(),
-                (None, None) => break,
-            };
-            if let Some(((a, len), g)) = next {
-                out.push((a, len, g));
-            }
-        }
+        out.extend(merge(shorts.into_iter(), longs.into_iter()).map(|((a, l), g)| (a, l, g)));
         out
     }
+}
+
+/// Two key-ordered sequences as one.
+fn merge(
+    short: impl Iterator<Item = (Key, u16)>,
+    long: impl Iterator<Item = (Key, u16)>,
+) -> impl Iterator<Item = (Key, u16)> {
+    let (mut s, mut l) = (short.peekable(), long.peekable());
+    std::iter::from_fn(move || match (s.peek(), l.peek()) {
+        (Some(a), Some(b)) if a.0 <= b.0 => s.next(),
+        (Some(_), Some(_)) => l.next(),
+        (Some(_), None) => s.next(),
+        (None, _) => l.next(),
+    })
 }
 
 #[cfg(test)]

@@ -232,6 +232,42 @@ fn adopted_routes_forward_until_replaced_or_swept() {
     assert_eq!((c.hops.get(&1), c.hops.get(&2)), (Some(&None), Some(&None)));
 }
 
+/// The IPv6 builder handed over with pinned maps already holds their
+/// routes: adoption marks them stale, and they leave or are replaced as
+/// when they were written by `adopt` itself.
+#[test]
+fn adopted_ipv6_routes_in_a_handed_over_builder_are_stale_until_replaced() {
+    let config = config();
+    let mut p = Programmer::new(&config);
+    let gone6: Prefix = "2001:db8::/32".parse().unwrap();
+    let kept6: Prefix = "2001:db8:1::/48".parse().unwrap();
+    let key = |q: &Prefix| match q {
+        Prefix::V6(n) => (u128::from(n.network()), n.prefix_len()),
+        Prefix::V4(_) => unreachable!(),
+    };
+    for q in [gone6, kept6] {
+        let (a, l) = key(&q);
+        p.fib6.insert(a, l, 1).unwrap();
+    }
+    p.fib6.take_dirty();
+    p.adopt([(gone6, 1), (kept6, 1)], [1], [1]);
+    assert_eq!(p.stale_count(), 2);
+    assert_eq!(p.route(&gone6), None, "not ours");
+    assert_eq!(p.route_count(), 0);
+    assert_eq!(p.routes().count(), 0);
+    assert_eq!(p.prefixes6().count(), 2, "the FIB holds both");
+
+    assert_eq!(p.set_route(kept6, Some(&Entry::Discard)), Ok(true));
+    assert_eq!(p.route(&kept6), Some(GROUP_DISCARD));
+    assert_eq!(p.stale_count(), 1);
+    p.sweep_stale();
+    let c = p.take();
+    assert!(c.routes.contains(&(gone6, None)));
+    let (a, l) = key(&gone6);
+    assert_eq!(p.fib6.get(a, l), None, "swept from the record");
+    assert_eq!(p.route_count(), 1);
+}
+
 #[test]
 fn with_a_late_writer_freed_ids_wait_until_it_caught_up() {
     let config = config();
