@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--windows N] [--warmup S]
-//!                [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,fib_lookup,kernel]
+//!                [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,sluice-pop4,fib_lookup,kernel]
 //!                [--groups N] [--zipf S]
 //!                [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm] [--json] [--json-file PATH]
 //! ```
@@ -20,7 +20,7 @@ use sluice_bench::{sys, table, table6};
 
 const USAGE: &str =
     "usage: xdp-forwarding [--prefixes N] [--destinations N] [--seconds S] [--warmup S]
-                      [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,fib_lookup,kernel]
+                      [--seed S] [--tables one,full] [--modes sluice,sluice-dxr,sluice-pop4,fib_lookup,kernel]
                       [--groups N] [--zipf S] [--prefixes6 N] [--fwd-cpu N] [--sender-cpu N] [--no-rt] [--no-lpm]
                       [--json] [--json-file PATH]";
 
