@@ -152,6 +152,17 @@ static __always_inline __u32 poptrie_walk(void *nodes, void *leaves, __u32 e, __
 	return 0;
 }
 
+/* The key's direct entry, then its fan entry: the group (FIB6_INDEX clear)
+ * or, with FIB6_INDEX set, the slot's root node. */
+static __always_inline __u32 poptrie_slot(void *direct, void *fans, __u64 hi)
+{
+	__u32 e = fib6_entry(direct, hi >> 48);
+
+	if (!(e & FIB6_INDEX))
+		return e;
+	return fib6_entry(fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
+}
+
 /* The group for daddr: the chunk's direct entry, the slot's fan entry, then
  * one node per six bits. */
 static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
@@ -160,11 +171,8 @@ static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
 		   bpf_ntohl(daddr->in6_u.u6_addr32[1]);
 	__u64 lo = (__u64)bpf_ntohl(daddr->in6_u.u6_addr32[2]) << 32 |
 		   bpf_ntohl(daddr->in6_u.u6_addr32[3]);
-	__u32 e = fib6_entry(&fib6_direct, hi >> 48);
+	__u32 e = poptrie_slot(&fib6_direct, &fib6_fans, hi);
 
-	if (!(e & FIB6_INDEX))
-		return e & 0xffff;
-	e = fib6_entry(&fib6_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
 	if (!(e & FIB6_INDEX))
 		return e & 0xffff;
 	e &= ~FIB6_INDEX;
@@ -178,15 +186,11 @@ static __always_inline __u32 fib6_lookup(const struct in6_addr *daddr)
 static __always_inline __u32 pop4_lookup(__u32 daddr /* host order */)
 {
 	__u64 hi = (__u64)daddr << POP4_SHIFT;
-	__u32 e = fib6_entry(&pop4_direct, hi >> 48);
+	__u32 e = poptrie_slot(&pop4_direct, &pop4_fans, hi);
 
 	if (!(e & FIB6_INDEX))
 		return e & 0xffff;
-	e = fib6_entry(&pop4_fans, (e & ~FIB6_INDEX) * FIB6_FAN_ENTRIES + ((hi >> 40) & 0xff));
-	if (!(e & FIB6_INDEX))
-		return e & 0xffff;
-	e &= ~FIB6_INDEX;
-	return poptrie_walk(&pop4_nodes, &pop4_leaves, e, hi, 0, POP4_LEVELS);
+	return poptrie_walk(&pop4_nodes, &pop4_leaves, e & ~FIB6_INDEX, hi, 0, POP4_LEVELS);
 }
 #endif
 

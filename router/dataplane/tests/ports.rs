@@ -231,29 +231,7 @@ fn the_dxr_fib_answers_like_its_builder() {
     f.dp.sync_dxr(&dxr).unwrap();
     f.dp.set_fib_mode(FibMode::Dxr).unwrap();
     let check = |f: &Fixture, dxr: &Dxr| {
-        for addr in [
-            "10.0.0.1",
-            "10.0.0.127",
-            "10.0.0.128",
-            "10.0.0.199",
-            "10.0.0.200",
-            "10.0.0.201",
-            "10.0.1.1",
-            "10.63.255.255",
-            "198.51.103.255",
-            "198.51.104.0",
-            "8.8.8.8",
-        ] {
-            let a: std::net::Ipv4Addr = addr.parse().unwrap();
-            let want = dxr.lookup(u32::from(a));
-            assert_eq!(f.dp.lookup_dxr(a), want, "{addr} in the maps");
-            let frame = V4::udp([192, 0, 2, 1], a.octets()).frame(1, 2);
-            if want == 0 {
-                f.expect(&frame, Verdict::PassNoRoute);
-            } else {
-                assert_eq!(f.forwarded_to(&frame), want, "{addr} forwarded");
-            }
-        }
+        probe_ipv4_fib(f, |a| dxr.lookup(a), |a| f.dp.lookup_dxr(a));
     };
     check(&f, &dxr);
     // Changes: a run rewritten, a chunk made direct, the default moved.
@@ -300,32 +278,15 @@ fn the_ipv4_poptrie_answers_like_its_builder() {
     f.dp.sync_pop4(&fib).unwrap();
     f.dp.set_fib_mode(FibMode::Pop4).unwrap();
     let check = |f: &Fixture, fib: &Poptrie4| {
-        for addr in [
-            "10.0.0.1",
-            "10.0.0.127",
-            "10.0.0.128",
-            "10.0.0.199",
-            "10.0.0.200",
-            "10.0.0.201",
-            "10.0.0.203",
-            "10.0.1.1",
-            "10.0.3.7",
-            "10.63.255.255",
-            "198.51.103.255",
-            "198.51.104.0",
-            "8.8.8.8",
-        ] {
-            let a: std::net::Ipv4Addr = addr.parse().unwrap();
-            let want = fib.longest_match(u32::from(a));
-            assert_eq!(fib.lookup(u32::from(a)), want, "{addr} in the builder");
-            assert_eq!(f.dp.lookup_pop4(a), want, "{addr} in the maps");
-            let frame = V4::udp([192, 0, 2, 1], a.octets()).frame(1, 2);
-            if want == 0 {
-                f.expect(&frame, Verdict::PassNoRoute);
-            } else {
-                assert_eq!(f.forwarded_to(&frame), want, "{addr} forwarded");
-            }
-        }
+        probe_ipv4_fib(
+            f,
+            |a| {
+                let want = fib.longest_match(a);
+                assert_eq!(fib.lookup(a), want, "{a:#x} in the builder");
+                want
+            },
+            |a| f.dp.lookup_pop4(a),
+        );
     };
     check(&f, &fib);
     fib.insert(p("10.0.0.128/25"), 4);
@@ -334,4 +295,38 @@ fn the_ipv4_poptrie_answers_like_its_builder() {
     fib.take_dirty();
     f.dp.sync_pop4(&fib).unwrap();
     check(&f, &fib);
+}
+
+/// Probes a measuring-build IPv4 FIB around the test tables' prefixes:
+/// the maps (`live`) and the program agree with what `want` says.
+fn probe_ipv4_fib(
+    f: &Fixture,
+    want: impl Fn(u32) -> u16,
+    live: impl Fn(std::net::Ipv4Addr) -> u16,
+) {
+    for addr in [
+        "10.0.0.1",
+        "10.0.0.127",
+        "10.0.0.128",
+        "10.0.0.199",
+        "10.0.0.200",
+        "10.0.0.201",
+        "10.0.0.203",
+        "10.0.1.1",
+        "10.0.3.7",
+        "10.63.255.255",
+        "198.51.103.255",
+        "198.51.104.0",
+        "8.8.8.8",
+    ] {
+        let a: std::net::Ipv4Addr = addr.parse().unwrap();
+        let want = want(u32::from(a));
+        assert_eq!(live(a), want, "{addr} in the maps");
+        let frame = V4::udp([192, 0, 2, 1], a.octets()).frame(1, 2);
+        if want == 0 {
+            f.expect(&frame, Verdict::PassNoRoute);
+        } else {
+            assert_eq!(f.forwarded_to(&frame), want, "{addr} forwarded");
+        }
+    }
 }
