@@ -10,7 +10,6 @@ use crate::layout::map as m;
 use crate::loader::{Dataplane, Error, MappedArray, store_changed};
 use crate::poptrie::{self, FAN_ENTRIES, NODE_WORDS};
 use crate::poptrie4::{self, CAPACITY, Poptrie4};
-use std::sync::atomic::Ordering;
 
 /// The four arrays, mapped whole (the bench's process only).
 pub(crate) struct Pop4Maps {
@@ -79,18 +78,11 @@ impl Dataplane {
         let Ok(maps) = self.pop4() else {
             return 0;
         };
-        let words = |a: &MappedArray| -> Vec<u64> {
-            a.words
-                .words()
-                .iter()
-                .map(|w| w.load(Ordering::Acquire))
-                .collect()
-        };
         poptrie::lookup_in(
-            &words(&maps.direct),
-            &words(&maps.fans),
-            &words(&maps.nodes),
-            &words(&maps.leaves),
+            maps.direct.words.words(),
+            maps.fans.words.words(),
+            maps.nodes.words.words(),
+            maps.leaves.words.words(),
             poptrie4::key(u32::from(addr)),
         )
     }

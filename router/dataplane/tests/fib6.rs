@@ -100,6 +100,15 @@ fn check(f: &Fixture, t: &Table, probes: &[u128]) {
     }
 }
 
+/// The FIB the maps hold, as the read-back walk gives it.
+fn read_back(f: &Fixture) -> Table {
+    f.dp.fib6_entries()
+        .unwrap()
+        .into_iter()
+        .map(|(a, l, g)| ((u128::from(a), l), g))
+        .collect()
+}
+
 fn routes(t: &Table) -> Vec<(Ipv6Addr, u8, u16)> {
     t.iter()
         .map(|(&(a, l), &g)| (Ipv6Addr::from(a), l, g))
@@ -143,12 +152,7 @@ fn the_ipv6_fib_answers_like_a_longest_match() {
     check(&f, &t, &p);
 
     // What the maps read back is the same FIB.
-    let back: Table =
-        f.dp.fib6_entries()
-            .unwrap()
-            .into_iter()
-            .map(|(a, l, g)| ((u128::from(a), l), g))
-            .collect();
+    let back = read_back(&f);
     for &addr in &p {
         assert_eq!(
             naive(&back, addr),
@@ -250,12 +254,7 @@ fn a_builder_taken_out_writes_the_same_fib() {
     let dirty = trie.take_dirty();
     assert!(f.dp.write_fib6_dirty(&trie, &dirty).unwrap() > 0);
     check(&f, &t, &p);
-    let back: Table =
-        f.dp.fib6_entries()
-            .unwrap()
-            .into_iter()
-            .map(|(a, l, g)| ((u128::from(a), l), g))
-            .collect();
+    let back = read_back(&f);
     for &addr in p.iter().step_by(5) {
         assert_eq!(naive(&back, addr), naive(&t, addr));
     }

@@ -95,27 +95,20 @@ impl Routes {
     /// The prefixes at least `min_len` long whose network is in `[lo, hi]`,
     /// in (network, length) order: the two maps' ranges merged.
     pub(super) fn within(&self, lo: u128, hi: u128, min_len: u8) -> Vec<(u128, u8, u16)> {
-        let shorts = if min_len <= 64 {
-            let range = self.short.range(short((lo, 0))..=short((hi, 64)));
-            // The top halves of lo and hi bound the range; a network below
-            // lo or above hi can only be one with the same top half.
-            let keep = move |&(a, l): &Key| l >= min_len && a >= lo && a <= hi;
-            range
-                .map(|(k, &g)| (unshort(k), g))
-                .filter(|(k, _)| keep(k))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let longs: Vec<(Key, u16)> = self
+        // The top halves of lo and hi bound the short range; a network
+        // below lo or above hi can only be one with the same top half.
+        let shorts = (min_len <= 64)
+            .then(|| self.short.range(short((lo, 0))..=short((hi, 64))))
+            .into_iter()
+            .flatten()
+            .map(|(k, &g)| (unshort(k), g))
+            .filter(move |&((a, l), _)| l >= min_len && a >= lo && a <= hi);
+        let longs = self
             .long
             .range(long((lo, 0))..=long((hi, 128)))
             .map(|(k, &g)| (unlong(k), g))
-            .filter(|((_, l), _)| *l >= min_len)
-            .collect();
-        let mut out = Vec::with_capacity(shorts.len() + longs.len());
-        out.extend(merge(shorts.into_iter(), longs.into_iter()).map(|((a, l), g)| (a, l, g)));
-        out
+            .filter(move |&((_, l), _)| l >= min_len);
+        merge(shorts, longs).map(|((a, l), g)| (a, l, g)).collect()
     }
 }
 
