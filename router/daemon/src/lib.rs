@@ -20,6 +20,7 @@ pub mod listeners;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+mod malloc;
 mod packed;
 pub mod paging;
 pub mod probe;
@@ -86,6 +87,7 @@ pub enum DaemonError {
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
 pub fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    malloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
