@@ -17,26 +17,80 @@ pub const EGP: u8 = 1;
 pub const INCOMPLETE: u8 = 2;
 
 /// The attributes of a path, canonical: 4-octet AS_PATH, sorted communities.
+/// What most routes lack is boxed in [`Rare`]: a full table has 260k
+/// distinct sets, and inline those fields cost 88 bytes each.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PathAttrs {
     pub origin: u8,
     /// AS_PATH segments with 4-octet ASNs, as on the wire.
     pub as_path: Vec<u8>,
     pub next_hop: Option<IpAddr>,
-    /// The IPv6 link-local next hop of an MP_REACH with two next hops.
-    pub next_hop_link_local: Option<IpAddr>,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
     pub atomic_aggregate: bool,
-    pub aggregator: Option<Vec<u8>>,
     pub communities: Vec<u32>,
+    pub rare: Rare,
+}
+
+/// The attributes few routes carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RareAttrs {
+    /// The IPv6 link-local next hop of an MP_REACH with two next hops.
+    pub next_hop_link_local: Option<IpAddr>,
+    pub aggregator: Option<Vec<u8>>,
     pub large_communities: Vec<(u32, u32, u32)>,
-    /// Unrecognised optional transitive attributes, whole, to pass on.
+    /// Unrecognised optional transitive attributes, whole, to pass on
+    /// (EXTENDED_COMMUNITIES among them).
     pub unknown: Vec<Vec<u8>>,
     /// A route reflector's ORIGINATOR_ID and CLUSTER_LIST (RFC 4456):
-    /// kept to be shown; Sluice reflects nothing, so never sent. Boxed:
-    /// most routes have none, and a full table has 260k attribute sets.
-    pub reflected: Option<Box<Reflected>>,
+    /// kept to be shown; Sluice reflects nothing, so never sent.
+    pub reflected: Option<Reflected>,
+}
+
+static NO_RARE: RareAttrs = RareAttrs {
+    next_hop_link_local: None,
+    aggregator: None,
+    large_communities: Vec::new(),
+    unknown: Vec::new(),
+    reflected: None,
+};
+
+/// [`RareAttrs`], boxed when there are any: reads see the empty set where
+/// there is no box, and an empty box equals (and hashes as) no box.
+#[derive(Clone, Debug, Default)]
+pub struct Rare(Option<Box<RareAttrs>>);
+
+impl Rare {
+    /// Boxed only if not empty.
+    pub fn new(attrs: RareAttrs) -> Rare {
+        Rare((attrs != NO_RARE).then(|| Box::new(attrs)))
+    }
+
+    /// For a change: boxes the empty set where there is none.
+    pub fn get_mut(&mut self) -> &mut RareAttrs {
+        self.0.get_or_insert_default()
+    }
+}
+
+impl std::ops::Deref for Rare {
+    type Target = RareAttrs;
+    fn deref(&self) -> &RareAttrs {
+        self.0.as_deref().unwrap_or(&NO_RARE)
+    }
+}
+
+impl PartialEq for Rare {
+    fn eq(&self, other: &Rare) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Rare {}
+
+impl std::hash::Hash for Rare {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
 }
 
 /// ORIGINATOR_ID and CLUSTER_LIST of a reflected route.
@@ -83,31 +137,32 @@ impl PathAttrs {
             .unwrap_or_default();
         large_communities.sort_unstable();
         large_communities.dedup();
+        let rare = RareAttrs {
+            next_hop_link_local: link_local,
+            aggregator: a.aggregator.map(<[u8]>::to_vec),
+            large_communities,
+            unknown: a.unknown_transitive.iter().map(|u| u.to_vec()).collect(),
+            reflected: (a.originator_id.is_some() || a.cluster_list.is_some()).then(|| Reflected {
+                originator_id: a.originator_id,
+                cluster_list: a
+                    .cluster_list
+                    .map(|c| {
+                        c.chunks_exact(4)
+                            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+        };
         PathAttrs {
             origin: a.origin.unwrap_or(INCOMPLETE),
             as_path,
             next_hop,
-            next_hop_link_local: link_local,
             med: a.med,
             local_pref: a.local_pref,
             atomic_aggregate: a.atomic_aggregate,
-            aggregator: a.aggregator.map(<[u8]>::to_vec),
             communities,
-            large_communities,
-            unknown: a.unknown_transitive.iter().map(|u| u.to_vec()).collect(),
-            reflected: (a.originator_id.is_some() || a.cluster_list.is_some()).then(|| {
-                Box::new(Reflected {
-                    originator_id: a.originator_id,
-                    cluster_list: a
-                        .cluster_list
-                        .map(|c| {
-                            c.chunks_exact(4)
-                                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-            }),
+            rare: Rare::new(rare),
         }
     }
 
@@ -151,7 +206,7 @@ impl PathAttrs {
         if self.atomic_aggregate {
             attribute(&mut out, FLAG_TRANSITIVE, ATOMIC_AGGREGATE, &[])?;
         }
-        if let Some(agg) = &self.aggregator
+        if let Some(agg) = &self.rare.aggregator
             && (agg.len() == 8) == four_octet
         {
             attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, agg)?;
@@ -164,8 +219,9 @@ impl PathAttrs {
                 .collect();
             attribute(&mut out, FLAG_OPTIONAL | FLAG_TRANSITIVE, COMMUNITIES, &v)?;
         }
-        if !self.large_communities.is_empty() {
+        if !self.rare.large_communities.is_empty() {
             let v: Vec<u8> = self
+                .rare
                 .large_communities
                 .iter()
                 .flat_map(|(a, b, c)| [a.to_be_bytes(), b.to_be_bytes(), c.to_be_bytes()])
@@ -178,7 +234,7 @@ impl PathAttrs {
                 &v,
             )?;
         }
-        for raw in &self.unknown {
+        for raw in &self.rare.unknown {
             // Passed on with the Partial bit set (RFC 4271 §5).
             let mut a = raw.clone();
             a[0] |= FLAG_PARTIAL;
@@ -258,7 +314,8 @@ impl PathAttrs {
     /// The EXTENDED_COMMUNITIES values (8 octets each), kept whole among
     /// the unknown attributes.
     pub fn extended_communities(&self) -> impl Iterator<Item = [u8; 8]> + '_ {
-        self.unknown
+        self.rare
+            .unknown
             .iter()
             .filter(|u| u.get(1) == Some(&EXTENDED_COMMUNITIES))
             .flat_map(|u| {
@@ -278,7 +335,8 @@ impl PathAttrs {
         }
         let mut values: Vec<u8> = self.extended_communities().flatten().collect();
         values.extend(c);
-        self.unknown
+        let rare = self.rare.get_mut();
+        rare.unknown
             .retain(|u| u.get(1) != Some(&EXTENDED_COMMUNITIES));
         let mut attr = Vec::with_capacity(values.len() + 4);
         match u8::try_from(values.len()) {
@@ -293,7 +351,7 @@ impl PathAttrs {
             }
         }
         attr.extend(values);
-        self.unknown.push(attr);
+        rare.unknown.push(attr);
     }
 
     /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
@@ -481,8 +539,8 @@ mod tests {
         a.add_extended_community(rt);
         a.add_extended_community([0, 3, 0, 1, 0, 0, 0, 2]);
         assert_eq!(a.extended_communities().count(), 2);
-        assert_eq!(a.unknown.len(), 1, "one attribute");
-        assert_eq!(&a.unknown[0][..3], &[0xc0, EXTENDED_COMMUNITIES, 16]);
+        assert_eq!(a.rare.unknown.len(), 1, "one attribute");
+        assert_eq!(&a.rare.unknown[0][..3], &[0xc0, EXTENDED_COMMUNITIES, 16]);
     }
 
     #[test]
@@ -532,6 +590,30 @@ mod tests {
         let d = i.intern(path(&[4]));
         assert_eq!(d, a, "freed slots are reused");
         assert_eq!(i.get(c).asns(), [3]);
+    }
+
+    #[test]
+    fn rare_attributes_are_boxed_only_when_there_are_some() {
+        use std::hash::BuildHasher;
+        let plain = path(&[1]);
+        assert!(plain.rare.0.is_none());
+        let mut emptied = path(&[1]);
+        emptied.rare.get_mut().large_communities.push((1, 2, 3));
+        assert_ne!(emptied, plain);
+        emptied.rare.get_mut().large_communities.clear();
+        // An emptied box is the same set as none: it interns to one id.
+        assert!(emptied.rare.0.is_some());
+        assert_eq!(emptied, plain);
+        let h = rustc_hash::FxBuildHasher;
+        assert_eq!(h.hash_one(&emptied), h.hash_one(&plain));
+        let mut i = Interner::default();
+        assert_eq!(i.intern(plain.clone()), i.intern(emptied));
+        let rare = Rare::new(RareAttrs {
+            aggregator: Some(vec![0, 0, 0xfd, 0xe9, 192, 0, 2, 1]),
+            ..Default::default()
+        });
+        assert!(rare.0.is_some());
+        assert!(Rare::new(RareAttrs::default()).0.is_none());
     }
 
     #[test]

@@ -294,18 +294,17 @@ impl Policies {
         }
         attrs.communities.sort_unstable();
         attrs.communities.dedup();
-        if !set.delete_large_communities.is_empty() {
-            attrs
-                .large_communities
-                .retain(|c| !set.delete_large_communities.iter().any(|p| p.matches(*c)));
+        if !set.delete_large_communities.is_empty() || !set.large_communities.is_empty() {
+            let large = &mut attrs.rare.get_mut().large_communities;
+            large.retain(|c| !set.delete_large_communities.iter().any(|p| p.matches(*c)));
+            large.extend(
+                set.large_communities
+                    .iter()
+                    .map(|c| (c.value.0, c.value.1, c.value.2)),
+            );
+            large.sort_unstable();
+            large.dedup();
         }
-        for c in &set.large_communities {
-            attrs
-                .large_communities
-                .push((c.value.0, c.value.1, c.value.2));
-        }
-        attrs.large_communities.sort_unstable();
-        attrs.large_communities.dedup();
         for c in &set.extended_communities {
             attrs.add_extended_community(c.value.0);
         }
@@ -338,6 +337,7 @@ impl Policies {
             })
             && any_of(m.large_communities.is_empty(), &|| {
                 attrs
+                    .rare
                     .large_communities
                     .iter()
                     .any(|c| m.large_communities.iter().any(|p| p.matches(*c)))
@@ -536,11 +536,11 @@ policies:
         // The `next` term's deletions apply whatever decides later.
         let mut a = path(&[65001, 65010]);
         a.communities = vec![64500 << 16 | 1, 65001 << 16 | 5];
-        a.large_communities = vec![(64500, 1, 1), (65001, 1, 1)];
+        a.rare.get_mut().large_communities = vec![(64500, 1, 1), (65001, 1, 1)];
         let got = run(a).expect("origin 65010 accepted");
         assert_eq!(got.local_pref, Some(10));
         assert_eq!(got.communities, [65001 << 16 | 5]);
-        assert_eq!(got.large_communities, [(65001, 1, 1)]);
+        assert_eq!(got.rare.large_communities, [(65001, 1, 1)]);
         assert!(
             run(path(&[65001, 64666, 65010])).is_none(),
             "as_path reject comes first"
@@ -551,7 +551,7 @@ policies:
         );
         assert_eq!(run(path(&[65001, 1, 2, 3])).unwrap().local_pref, Some(20));
         let mut a = path(&[65001]);
-        a.large_communities = vec![(65001, 9, 7)];
+        a.rare.get_mut().large_communities = vec![(65001, 9, 7)];
         let got = run(a).unwrap();
         assert_eq!(got.local_pref, Some(30));
         assert_eq!(

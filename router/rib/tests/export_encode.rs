@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use sluice_rib::attrs::PathAttrs;
+use sluice_rib::attrs::{PathAttrs, Rare, RareAttrs};
 use sluice_wire::encode::{self, TooLong};
 use sluice_wire::nlri::Prefixes;
 use sluice_wire::update::{Attrs, Ctx, Verdict};
@@ -54,8 +54,11 @@ fn arb_attrs() -> impl Strategy<Value = PathAttrs> {
                     med,
                     local_pref,
                     communities,
-                    large_communities: large,
-                    unknown,
+                    rare: Rare::new(RareAttrs {
+                        large_communities: large,
+                        unknown,
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }
             },

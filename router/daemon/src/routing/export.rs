@@ -144,10 +144,10 @@ impl Routing {
                 None
             };
             let encoded = desired.map(|mut attrs| {
-                if strip {
+                if strip && !attrs.rare.unknown.is_empty() {
                     // Extended communities are known: they pass, as
                     // communities do (and an export policy may set them).
-                    attrs.unknown.retain(|u| {
+                    attrs.rare.get_mut().unknown.retain(|u| {
                         u.get(1) == Some(&sluice_wire::iana::attr::EXTENDED_COMMUNITIES)
                     });
                 }
@@ -312,7 +312,9 @@ impl Routing {
         };
         let mut a = export::export(&self.policies, config, to, prefix, a, source, now)?;
         a.next_hop = Some(local);
-        a.next_hop_link_local = None;
+        if a.rare.next_hop_link_local.is_some() {
+            a.rare.get_mut().next_hop_link_local = None;
+        }
         Some(a)
     }
 }

@@ -95,7 +95,7 @@ impl<'a> Filter<'a> {
         let community_ok = match &self.community {
             None => true,
             Some(Wanted::Standard(p)) => a.communities.iter().any(|c| p.matches(*c)),
-            Some(Wanted::Large(p)) => a.large_communities.iter().any(|c| p.matches(*c)),
+            Some(Wanted::Large(p)) => a.rare.large_communities.iter().any(|c| p.matches(*c)),
             Some(Wanted::Extended(p)) => a.extended_communities().any(|c| p.matches(c)),
         };
         if !community_ok {

@@ -123,25 +123,29 @@ fn path_view(rib: &Rib, path: &Path) -> PathView {
             .map(|c| Community(*c).to_string())
             .collect(),
         large_communities: a
+            .rare
             .large_communities
             .iter()
             .map(|(g, l1, l2)| format!("{g}:{l1}:{l2}"))
             .collect(),
         extended_communities: extended_communities(a),
-        aggregator: a.aggregator.as_deref().and_then(aggregator),
+        aggregator: a.rare.aggregator.as_deref().and_then(aggregator),
         atomic_aggregate: a.atomic_aggregate,
         originator_id: a
+            .rare
             .reflected
             .as_ref()
             .and_then(|r| r.originator_id)
             .map(|o| o.to_string()),
         cluster_list: a
+            .rare
             .reflected
             .iter()
             .flat_map(|r| &r.cluster_list)
             .map(|c| Ipv4Addr::from(*c).to_string())
             .collect(),
         unknown_attributes: a
+            .rare
             .unknown
             .iter()
             .filter_map(|u| {
@@ -201,6 +205,7 @@ fn extended_community(c: &[u8; 8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_rib::attrs::{Rare, RareAttrs};
 
     #[test]
     fn extended_communities_are_written_as_operators_know_them() {
@@ -216,15 +221,18 @@ mod tests {
             u
         };
         let a = PathAttrs {
-            unknown: vec![
-                attr(&[
-                    [0x00, 0x02, 0xfd, 0xe9, 0, 0, 0, 10],
-                    [0x01, 0x03, 192, 0, 2, 1, 0, 7],
-                    [0x02, 0x02, 0, 0x03, 0x0d, 0x40, 0, 1],
-                    [0x43, 0x00, 0, 0, 0, 0, 0, 1],
-                ]),
-                vec![0xc0, 200, 1, 9],
-            ],
+            rare: Rare::new(RareAttrs {
+                unknown: vec![
+                    attr(&[
+                        [0x00, 0x02, 0xfd, 0xe9, 0, 0, 0, 10],
+                        [0x01, 0x03, 192, 0, 2, 1, 0, 7],
+                        [0x02, 0x02, 0, 0x03, 0x0d, 0x40, 0, 1],
+                        [0x43, 0x00, 0, 0, 0, 0, 0, 1],
+                    ]),
+                    vec![0xc0, 200, 1, 9],
+                ],
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(
@@ -263,13 +271,16 @@ mod tests {
             peer,
             prefix,
             PathAttrs {
-                reflected: Some(Box::new(sluice_rib::attrs::Reflected {
-                    originator_id: Some("10.0.0.7".parse().unwrap()),
-                    cluster_list: vec![0x0a00_0001, 0x0a00_0002],
-                })),
+                rare: Rare::new(RareAttrs {
+                    reflected: Some(sluice_rib::attrs::Reflected {
+                        originator_id: Some("10.0.0.7".parse().unwrap()),
+                        cluster_list: vec![0x0a00_0001, 0x0a00_0002],
+                    }),
+                    aggregator: Some(vec![0, 0, 0xfd, 0xe9, 192, 0, 2, 1]),
+                    unknown: vec![vec![0xc0, 200, 2, 9, 9]],
+                    ..Default::default()
+                }),
                 atomic_aggregate: true,
-                aggregator: Some(vec![0, 0, 0xfd, 0xe9, 192, 0, 2, 1]),
-                unknown: vec![vec![0xc0, 200, 2, 9, 9]],
                 ..Default::default()
             },
         );
