@@ -2,8 +2,11 @@
 //! stored once and routes hold a 4-byte id, so a full table with tens of
 //! thousands of distinct sets costs a few bytes of attributes per route.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use sluice_wire::encode::TooLong;
 use sluice_wire::iana::attr::{
@@ -429,9 +432,11 @@ pub struct DecisionKey {
 pub struct AttrId(pub u32);
 
 /// One copy of each distinct attribute set, reference counted by routes.
+/// The index finds a set's id by content: it holds slot numbers (4 bytes a
+/// bucket where a key and its id took 16), hashed from the slots' sets.
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: rustc_hash::FxHashMap<Arc<PathAttrs>, AttrId>,
+    index: HashTable<u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
 }
@@ -443,32 +448,49 @@ struct Slot {
     refs: u32,
 }
 
+fn hash_of(attrs: &PathAttrs) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(attrs)
+}
+
 impl Interner {
+    /// The set in slot `i`, which the index only holds while it is live.
+    fn slot_attrs(slots: &[Slot], i: u32) -> &PathAttrs {
+        slots[i as usize]
+            .attrs
+            .as_deref()
+            .expect("the index holds live slots")
+    }
+
     /// The id of `attrs`, with one more reference.
     pub fn intern(&mut self, attrs: PathAttrs) -> AttrId {
-        if let Some(&id) = self.ids.get(&attrs) {
-            self.slots[id.0 as usize].refs += 1;
-            return id;
+        let hash = hash_of(&attrs);
+        let slots = &self.slots;
+        if let Some(&i) = self
+            .index
+            .find(hash, |&i| *Self::slot_attrs(slots, i) == attrs)
+        {
+            self.slots[i as usize].refs += 1;
+            return AttrId(i);
         }
-        let key = attrs.decision_key();
-        let attrs = Arc::new(attrs);
         let slot = Slot {
-            attrs: Some(attrs.clone()),
-            key,
+            key: attrs.decision_key(),
+            attrs: Some(Arc::new(attrs)),
             refs: 1,
         };
-        let id = match self.free.pop() {
+        let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
-                AttrId(i)
+                i
             }
             None => {
                 self.slots.push(slot);
-                AttrId(self.slots.len() as u32 - 1)
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 attribute sets")
             }
         };
-        self.ids.insert(attrs, id);
-        id
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, i, |&j| hash_of(Self::slot_attrs(slots, j)));
+        AttrId(i)
     }
 
     /// One more reference to an existing id.
@@ -481,8 +503,10 @@ impl Interner {
         let slot = &mut self.slots[id.0 as usize];
         slot.refs -= 1;
         if slot.refs == 0 {
-            if let Some(a) = slot.attrs.take() {
-                self.ids.remove(&a);
+            if let Some(a) = slot.attrs.take()
+                && let Ok(entry) = self.index.find_entry(hash_of(&a), |&i| i == id.0)
+            {
+                entry.remove();
             }
             self.free.push(id.0);
         }
@@ -507,11 +531,11 @@ impl Interner {
 
     /// Distinct attribute sets alive.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.index.is_empty()
     }
 }
 
@@ -593,8 +617,26 @@ mod tests {
     }
 
     #[test]
+    fn the_index_finds_every_live_set_and_forgets_freed_ones() {
+        let mut i = Interner::default();
+        let ids: Vec<AttrId> = (0..2000).map(|n| i.intern(path(&[1, n]))).collect();
+        for id in ids.iter().step_by(2) {
+            i.release(*id);
+        }
+        assert_eq!(i.len(), 1000);
+        for (n, id) in ids.iter().enumerate().skip(1).step_by(2) {
+            assert_eq!(i.intern(path(&[1, n as u32])), *id, "set {n} keeps its id");
+        }
+        // A freed set comes back in a reused slot, found again after.
+        let again = i.intern(path(&[1, 0]));
+        assert!(ids.iter().step_by(2).any(|id| *id == again));
+        assert_eq!(i.intern(path(&[1, 0])), again);
+        assert_eq!(i.get(again).asns(), [1, 0]);
+        assert_eq!(i.len(), 1001);
+    }
+
+    #[test]
     fn rare_attributes_are_boxed_only_when_there_are_some() {
-        use std::hash::BuildHasher;
         let plain = path(&[1]);
         assert!(plain.rare.0.is_none());
         let mut emptied = path(&[1]);
