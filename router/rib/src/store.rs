@@ -172,13 +172,52 @@ fn unkey6((hi, lo, l): Key6) -> Prefix {
 /// Shards of a map that grows to a full table: a hash map doubles all at
 /// once, holding old and new tables together, which at a million IPv4
 /// prefixes was a 34 MB spike on top of the RIB (a quarter of the peak).
-/// Shards double one at a time, each a 64th of the table.
+/// Shards double one at a time.
+///
+/// They are of graded sizes: shard `i` takes a share of the keys
+/// proportional to 2^(i/64), so their loads are spread over one doubling
+/// and the map's buckets grow with the table (about 63% full whatever its
+/// size) instead of in steps of two. Equal shards all doubled at the same
+/// size, and a full table of 1M IPv4 prefixes had just passed it: its
+/// buckets were 48% full.
 #[derive(Debug)]
 struct Sharded<K, V> {
     shards: Box<[FxHashMap<K, V>]>,
 }
 
 const SHARDS: usize = 64;
+
+/// Bits of the shard hash that pick a slot of [`GRADES`].
+const GRADE_BITS: u32 = 10;
+
+/// Slot → shard: shard `i` owns a number of the 1024 slots proportional
+/// to 2^(i/64) (11 to 22 of them), in order.
+static GRADES: [u8; 1 << GRADE_BITS] = grades();
+
+const fn grades() -> [u8; 1 << GRADE_BITS] {
+    const STEP: f64 = 1.010_889_286_051_700_5; // 2^(1/64)
+    let mut weights = [0.0f64; SHARDS];
+    let (mut w, mut total, mut i) = (1.0, 0.0, 0);
+    while i < SHARDS {
+        weights[i] = w;
+        total += w;
+        w *= STEP;
+        i += 1;
+    }
+    let slots = (1 << GRADE_BITS) as f64;
+    let mut table = [0u8; 1 << GRADE_BITS];
+    let (mut shard, mut end, mut j) = (0, weights[0] / total * slots, 0);
+    while j < table.len() {
+        // A slot goes to the shard whose share its middle falls in.
+        while j as f64 + 0.5 > end && shard + 1 < SHARDS {
+            shard += 1;
+            end += weights[shard] / total * slots;
+        }
+        table[j] = shard as u8;
+        j += 1;
+    }
+    table
+}
 
 /// The shard of a key: the top bits of a multiplicative hash with another
 /// constant than the maps' own Fx hash, so that keys of one shard still
@@ -189,7 +228,8 @@ trait ShardKey {
 
 impl ShardKey for u64 {
     fn shard(&self) -> usize {
-        (self.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+        let slot = self.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - GRADE_BITS);
+        usize::from(GRADES[slot as usize])
     }
 }
 
@@ -458,6 +498,31 @@ mod tests {
             attrs: AttrId(7),
             stale: false,
         }
+    }
+
+    #[test]
+    fn shards_are_graded_over_one_doubling() {
+        let owned = |i: usize| GRADES.iter().filter(|&&s| usize::from(s) == i).count();
+        assert!(GRADES.is_sorted(), "each shard's slots in one run");
+        assert_eq!((owned(0), owned(SHARDS - 1)), (11, 22));
+        assert!((0..SHARDS).all(|i| owned(i) > 0));
+    }
+
+    #[test]
+    fn a_table_of_a_million_ipv4_prefixes_fills_most_of_its_buckets() {
+        // Equal shards doubled together just below 1M keys: 48% full.
+        let mut m = PrefixMap::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..1_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let p = Ipv4Net::new_assert(Ipv4Addr::from((x >> 8) as u32 & !0xff), 24);
+            m.upsert(IpNet::V4(p), path(1));
+        }
+        let buckets: usize = m.v4.shards.iter().map(|s| s.capacity() * 8 / 7).sum();
+        let full = m.v4.len() as f64 / buckets as f64;
+        assert!(full > 0.55, "{:.0}% of the buckets in use", full * 100.0);
     }
 
     #[test]
