@@ -59,8 +59,9 @@ static NO_RARE: RareAttrs = RareAttrs {
 };
 
 /// [`RareAttrs`], boxed when there are any: reads see the empty set where
-/// there is no box, and an empty box equals (and hashes as) no box.
-#[derive(Clone, Debug, Default)]
+/// there is no box, and changes go through [`Rare::edit`], which never
+/// leaves an empty box, so the derived comparison and hash hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Rare(Option<Box<RareAttrs>>);
 
 impl Rare {
@@ -69,9 +70,24 @@ impl Rare {
         Rare((attrs != NO_RARE).then(|| Box::new(attrs)))
     }
 
-    /// For a change: boxes the empty set where there is none.
-    pub fn get_mut(&mut self) -> &mut RareAttrs {
-        self.0.get_or_insert_default()
+    /// Changes the set: a box is made only if something is added, and
+    /// dropped once nothing is left.
+    pub fn edit<R>(&mut self, change: impl FnOnce(&mut RareAttrs) -> R) -> R {
+        match &mut self.0 {
+            Some(boxed) => {
+                let r = change(boxed);
+                if **boxed == NO_RARE {
+                    self.0 = None;
+                }
+                r
+            }
+            None => {
+                let mut attrs = RareAttrs::default();
+                let r = change(&mut attrs);
+                *self = Rare::new(attrs);
+                r
+            }
+        }
     }
 }
 
@@ -79,20 +95,6 @@ impl std::ops::Deref for Rare {
     type Target = RareAttrs;
     fn deref(&self) -> &RareAttrs {
         self.0.as_deref().unwrap_or(&NO_RARE)
-    }
-}
-
-impl PartialEq for Rare {
-    fn eq(&self, other: &Rare) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Rare {}
-
-impl std::hash::Hash for Rare {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state);
     }
 }
 
@@ -338,9 +340,6 @@ impl PathAttrs {
         }
         let mut values: Vec<u8> = self.extended_communities().flatten().collect();
         values.extend(c);
-        let rare = self.rare.get_mut();
-        rare.unknown
-            .retain(|u| u.get(1) != Some(&EXTENDED_COMMUNITIES));
         let mut attr = Vec::with_capacity(values.len() + 4);
         match u8::try_from(values.len()) {
             Ok(n) => attr.extend([FLAG_OPTIONAL | FLAG_TRANSITIVE, EXTENDED_COMMUNITIES, n]),
@@ -354,7 +353,11 @@ impl PathAttrs {
             }
         }
         attr.extend(values);
-        rare.unknown.push(attr);
+        self.rare.edit(|rare| {
+            rare.unknown
+                .retain(|u| u.get(1) != Some(&EXTENDED_COMMUNITIES));
+            rare.unknown.push(attr);
+        });
     }
 
     /// The neighbouring AS: the first of the first AS_SEQUENCE (RFC 4271 §9.1.2.2 c).
@@ -640,11 +643,13 @@ mod tests {
         let plain = path(&[1]);
         assert!(plain.rare.0.is_none());
         let mut emptied = path(&[1]);
-        emptied.rare.get_mut().large_communities.push((1, 2, 3));
-        assert_ne!(emptied, plain);
-        emptied.rare.get_mut().large_communities.clear();
-        // An emptied box is the same set as none: it interns to one id.
+        emptied.rare.edit(|r| r.large_communities.push((1, 2, 3)));
         assert!(emptied.rare.0.is_some());
+        assert_ne!(emptied, plain);
+        emptied.rare.edit(|r| r.large_communities.clear());
+        // An emptied set loses its box: it is the same set as none, and
+        // interns to one id.
+        assert!(emptied.rare.0.is_none());
         assert_eq!(emptied, plain);
         let h = rustc_hash::FxBuildHasher;
         assert_eq!(h.hash_one(&emptied), h.hash_one(&plain));

@@ -295,15 +295,17 @@ impl Policies {
         attrs.communities.sort_unstable();
         attrs.communities.dedup();
         if !set.delete_large_communities.is_empty() || !set.large_communities.is_empty() {
-            let large = &mut attrs.rare.get_mut().large_communities;
-            large.retain(|c| !set.delete_large_communities.iter().any(|p| p.matches(*c)));
-            large.extend(
-                set.large_communities
-                    .iter()
-                    .map(|c| (c.value.0, c.value.1, c.value.2)),
-            );
-            large.sort_unstable();
-            large.dedup();
+            attrs.rare.edit(|rare| {
+                let large = &mut rare.large_communities;
+                large.retain(|c| !set.delete_large_communities.iter().any(|p| p.matches(*c)));
+                large.extend(
+                    set.large_communities
+                        .iter()
+                        .map(|c| (c.value.0, c.value.1, c.value.2)),
+                );
+                large.sort_unstable();
+                large.dedup();
+            });
         }
         for c in &set.extended_communities {
             attrs.add_extended_community(c.value.0);
@@ -536,7 +538,8 @@ policies:
         // The `next` term's deletions apply whatever decides later.
         let mut a = path(&[65001, 65010]);
         a.communities = vec![64500 << 16 | 1, 65001 << 16 | 5];
-        a.rare.get_mut().large_communities = vec![(64500, 1, 1), (65001, 1, 1)];
+        a.rare
+            .edit(|r| r.large_communities = vec![(64500, 1, 1), (65001, 1, 1)]);
         let got = run(a).expect("origin 65010 accepted");
         assert_eq!(got.local_pref, Some(10));
         assert_eq!(got.communities, [65001 << 16 | 5]);
@@ -551,7 +554,7 @@ policies:
         );
         assert_eq!(run(path(&[65001, 1, 2, 3])).unwrap().local_pref, Some(20));
         let mut a = path(&[65001]);
-        a.rare.get_mut().large_communities = vec![(65001, 9, 7)];
+        a.rare.edit(|r| r.large_communities = vec![(65001, 9, 7)]);
         let got = run(a).unwrap();
         assert_eq!(got.local_pref, Some(30));
         assert_eq!(

@@ -144,11 +144,13 @@ impl Routing {
                 None
             };
             let encoded = desired.map(|mut attrs| {
-                if strip && !attrs.rare.unknown.is_empty() {
+                if strip {
                     // Extended communities are known: they pass, as
                     // communities do (and an export policy may set them).
-                    attrs.rare.get_mut().unknown.retain(|u| {
-                        u.get(1) == Some(&sluice_wire::iana::attr::EXTENDED_COMMUNITIES)
+                    attrs.rare.edit(|r| {
+                        r.unknown.retain(|u| {
+                            u.get(1) == Some(&sluice_wire::iana::attr::EXTENDED_COMMUNITIES)
+                        })
                     });
                 }
                 // Attributes that leave no room for the prefix in one
@@ -312,9 +314,7 @@ impl Routing {
         };
         let mut a = export::export(&self.policies, config, to, prefix, a, source, now)?;
         a.next_hop = Some(local);
-        if a.rare.next_hop_link_local.is_some() {
-            a.rare.get_mut().next_hop_link_local = None;
-        }
+        a.rare.edit(|r| r.next_hop_link_local = None);
         Some(a)
     }
 }
