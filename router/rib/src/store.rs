@@ -1,11 +1,13 @@
 //! Where the paths of every prefix live, laid out for a full table.
 //!
-//! IPv4 prefixes are keyed by one `u64` (address and length) and IPv6 ones
-//! by two `u64`s and the length, in separate maps; the common case of a
-//! single path is stored inline, in 8 bytes, and the paths of a prefix
-//! with more are a list of the map's, named by its index. An IPv4 route
-//! costs about 17 bytes of table (key, value, control byte) before the
-//! map's spare room, where a boxed list beside the inline path made 25.
+//! IPv4 prefixes are keyed by one `u64` (address and length), and so are
+//! IPv6 ones up to a /56 (every prefix of a full table: [`short6`]);
+//! longer IPv6 ones by two `u64`s and the length, each kind in a map of
+//! its own. The common case of a single path is stored inline, in 8
+//! bytes, and the paths of a prefix with more are a list of the map's,
+//! named by its index. A route costs about 17 bytes of table (key, value,
+//! control byte) before the map's spare room, where a boxed list beside
+//! the inline path made 25 (an IPv6 one with its whole address, 33).
 
 use std::collections::hash_map::Entry;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -164,6 +166,21 @@ fn key6(p: &Ipv6Net) -> Key6 {
     ((a >> 64) as u64, a as u64, p.prefix_len())
 }
 
+/// Longest IPv6 prefix keyed by [`short6`].
+const SHORT6_MAX: u8 = 56;
+
+/// An IPv6 prefix of at most [`SHORT6_MAX`] bits: the network's top half,
+/// whose low byte such a length leaves clear, holds the length there. The
+/// keys sort as their [`Key6`] do.
+fn short6(p: &Ipv6Net) -> Option<u64> {
+    let (hi, lo, len) = key6(p);
+    (len <= SHORT6_MAX && lo == 0).then_some(hi | u64::from(len))
+}
+
+fn unshort6(k: u64) -> Key6 {
+    (k & !0xff, 0, k as u8)
+}
+
 fn unkey6((hi, lo, l): Key6) -> Prefix {
     let a = u128::from(hi) << 64 | u128::from(lo);
     IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(a), l))
@@ -282,7 +299,10 @@ pub type KeepPrefix<'a> = dyn FnMut(&Prefix, &[Path]) -> bool + 'a;
 #[derive(Debug)]
 pub struct PrefixMap {
     v4: Sharded<u64, Paths>,
-    v6: Sharded<Key6, Paths>,
+    /// IPv6 up to a /56, by [`short6`].
+    v6: Sharded<u64, Paths>,
+    /// Longer IPv6 prefixes.
+    v6_long: Sharded<Key6, Paths>,
     lists: Lists,
     /// Prefixes per length, IPv4 then IPv6: who enumerates the
     /// more-specifics of a prefix probes only the lengths in use.
@@ -294,6 +314,7 @@ impl Default for PrefixMap {
         PrefixMap {
             v4: Sharded::default(),
             v6: Sharded::default(),
+            v6_long: Sharded::default(),
             lists: Lists::default(),
             per_len: [0; 33 + 129],
         }
@@ -310,7 +331,7 @@ fn len_slot(prefix: &Prefix) -> usize {
 
 impl PrefixMap {
     pub fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4.len() + self.v6.len() + self.v6_long.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -320,7 +341,10 @@ impl PrefixMap {
     fn entry(&self, prefix: &Prefix) -> Option<&Paths> {
         match prefix {
             IpNet::V4(p) => self.v4.get(&key4(p)),
-            IpNet::V6(p) => self.v6.get(&key6(p)),
+            IpNet::V6(p) => match short6(p) {
+                Some(k) => self.v6.get(&k),
+                None => self.v6_long.get(&key6(p)),
+            },
         }
     }
 
@@ -333,7 +357,10 @@ impl PrefixMap {
     pub fn upsert(&mut self, prefix: Prefix, path: Path) -> Option<Path> {
         let (new, old) = match prefix {
             IpNet::V4(p) => self.lists.upsert(self.v4.entry(key4(&p)), path),
-            IpNet::V6(p) => self.lists.upsert(self.v6.entry(key6(&p)), path),
+            IpNet::V6(p) => match short6(&p) {
+                Some(k) => self.lists.upsert(self.v6.entry(k), path),
+                None => self.lists.upsert(self.v6_long.entry(key6(&p)), path),
+            },
         };
         if new {
             self.per_len[len_slot(&prefix)] += 1;
@@ -351,7 +378,12 @@ impl PrefixMap {
     ) {
         let gone = match prefix {
             IpNet::V4(p) => self.lists.remove_at(self.v4.entry(key4(p)), drop, removed),
-            IpNet::V6(p) => self.lists.remove_at(self.v6.entry(key6(p)), drop, removed),
+            IpNet::V6(p) => match short6(p) {
+                Some(k) => self.lists.remove_at(self.v6.entry(k), drop, removed),
+                None => self
+                    .lists
+                    .remove_at(self.v6_long.entry(key6(p)), drop, removed),
+            },
         };
         if gone {
             self.per_len[len_slot(prefix)] -= 1;
@@ -361,7 +393,8 @@ impl PrefixMap {
     /// Every path, to change in place.
     pub fn for_each_path_mut(&mut self, mut f: impl FnMut(&mut Path)) {
         let lists = &mut self.lists;
-        for paths in self.v4.values_mut().chain(self.v6.values_mut()) {
+        let v6 = self.v6.values_mut().chain(self.v6_long.values_mut());
+        for paths in self.v4.values_mut().chain(v6) {
             lists.slice_mut(paths).iter_mut().for_each(&mut f);
         }
     }
@@ -378,6 +411,7 @@ impl PrefixMap {
         let PrefixMap {
             v4,
             v6,
+            v6_long,
             lists,
             per_len,
         } = self;
@@ -393,7 +427,8 @@ impl PrefixMap {
             left
         };
         v4.retain(|k, v| keep(unkey4(*k), v));
-        v6.retain(|k, v| keep(unkey6(*k), v));
+        v6.retain(|k, v| keep(unkey6(unshort6(*k)), v));
+        v6_long.retain(|k, v| keep(unkey6(*k), v));
     }
 
     /// Whether some prefix of `prefix`'s family has length `len`.
@@ -408,8 +443,14 @@ impl PrefixMap {
 
     pub fn iter(&self) -> impl Iterator<Item = (Prefix, &[Path])> {
         let v4 = self.v4.iter().map(|(k, v)| (unkey4(*k), v));
-        let v6 = self.v6.iter().map(|(k, v)| (unkey6(*k), v));
+        let v6 = self.v6_keyed().map(|(k, v)| (unkey6(k), v));
         v4.chain(v6).map(|(p, v)| (p, self.lists.slice(v)))
+    }
+
+    /// Every IPv6 entry, by its [`Key6`].
+    fn v6_keyed(&self) -> impl Iterator<Item = (Key6, &Paths)> {
+        let short = self.v6.iter().map(|(k, v)| (unshort6(*k), v));
+        short.chain(self.v6_long.iter().map(|(k, v)| (*k, v)))
     }
 
     /// The first `limit` prefixes after `after` in prefix order (IPv4
@@ -455,13 +496,9 @@ impl PrefixMap {
                 IpNet::V4(_) => None,
             });
             let keys = self
-                .v6
-                .iter()
-                .filter(|(k, v)| {
-                    keep.as_mut()
-                        .is_none_or(|f| f(&unkey6(**k), lists.slice(v)))
-                })
-                .map(|(k, _)| *k);
+                .v6_keyed()
+                .filter(|(k, v)| keep.as_mut().is_none_or(|f| f(&unkey6(*k), lists.slice(v))))
+                .map(|(k, _)| k);
             let v6 = smallest_after(keys, after, limit - page.items.len());
             page.more = v6.more;
             page.items.extend(v6.items.into_iter().map(unkey6));
@@ -479,9 +516,12 @@ impl PrefixMap {
     /// between two parts and go on later without seeing one twice.
     pub fn part(&self, i: usize) -> impl Iterator<Item = (Prefix, &[Path])> {
         let v4 = self.v4.shards.get(i).into_iter().flatten();
-        let v6 = i.checked_sub(SHARDS).and_then(|j| self.v6.shards.get(j));
+        let j = i.checked_sub(SHARDS);
+        let v6 = j.and_then(|j| self.v6.shards.get(j)).into_iter().flatten();
+        let v6_long = j.and_then(|j| self.v6_long.shards.get(j));
         v4.map(|(k, v)| (unkey4(*k), v))
-            .chain(v6.into_iter().flatten().map(|(k, v)| (unkey6(*k), v)))
+            .chain(v6.map(|(k, v)| (unkey6(unshort6(*k)), v)))
+            .chain(v6_long.into_iter().flatten().map(|(k, v)| (unkey6(*k), v)))
             .map(|(p, v)| (p, self.lists.slice(v)))
     }
 }
@@ -523,6 +563,50 @@ mod tests {
         let buckets: usize = m.v4.shards.iter().map(|s| s.capacity() * 8 / 7).sum();
         let full = m.v4.len() as f64 / buckets as f64;
         assert!(full > 0.55, "{:.0}% of the buckets in use", full * 100.0);
+    }
+
+    #[test]
+    fn ipv6_prefixes_past_a_56_keep_their_whole_address() {
+        let mut m = PrefixMap::default();
+        let all = [
+            "2001:db8::/48",
+            "2001:db8::/56",
+            "2001:db8::/57",
+            "2001:db8::/64",
+            "2001:db8::1/128",
+            "2001:db8:0:0:8000::/65",
+            "::/0",
+        ];
+        for (i, p) in all.iter().enumerate() {
+            assert!(m.upsert(p.parse().unwrap(), path(i as u16)).is_none());
+        }
+        assert_eq!((m.v6.len(), m.v6_long.len()), (3, 4));
+        for (i, p) in all.iter().enumerate() {
+            let paths = m.get(&p.parse().unwrap()).unwrap();
+            assert_eq!(paths[0].peer, PeerId(i as u16), "{p}");
+        }
+        // One order across both kinds of key: network, then length.
+        let page = m.page(None, 10);
+        let got: Vec<String> = page.items.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "::/0",
+                "2001:db8::/48",
+                "2001:db8::/56",
+                "2001:db8::/57",
+                "2001:db8::/64",
+                "2001:db8::1/128",
+                "2001:db8:0:0:8000::/65"
+            ]
+        );
+        let mut removed = Vec::new();
+        m.remove_where(&"2001:db8::/64".parse().unwrap(), |_| true, &mut removed);
+        m.remove_where(&"2001:db8::/56".parse().unwrap(), |_| true, &mut removed);
+        assert_eq!(removed.len(), 2);
+        assert_eq!((m.v6.len(), m.v6_long.len()), (2, 3));
+        let parts: usize = (0..m.parts()).map(|i| m.part(i).count()).sum();
+        assert_eq!(parts, 5, "every prefix in one part");
     }
 
     #[test]
