@@ -246,6 +246,8 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
 
     let why = loop {
         let deadline = core.rollback_deadline();
+        // Taken anew each time: the data plane may have started since.
+        let room = core.room_signal();
         tokio::select! {
             Some(ask) = rx.recv() => match ask {
                 control::Ask::Request { request, uid, reply } => {
@@ -284,15 +286,17 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
             // Route changes wait for the data plane while UPDATEs queue
             // up; it takes them a chunk at a time when the queue is empty.
-            _ = std::future::ready(()), if core.has_backlog() && session_rx.is_empty() => {
+            _ = std::future::ready(()), if core.can_place() && session_rx.is_empty() => {
                 core.place_backlog(routing::BACKLOG_CHUNK);
             }
+            // The kernel FIB is a full queue behind: the backlog waits for it.
+            _ = async { room.as_ref().expect("guarded").wait().await }, if room.is_some() && core.has_backlog() && !core.can_place() => {}
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }
     };
     // What the pinned FIB keeps forwarding on must be complete.
-    core.place_backlog(usize::MAX);
+    core.place_all_backlog();
     acceptor.abort();
     for l in listeners {
         l.abort();

@@ -317,6 +317,20 @@ impl Core {
         self.routing.as_ref().is_some_and(|r| r.has_backlog())
     }
 
+    /// Whether the data plane takes route changes that wait now (see
+    /// `Routing::can_place`).
+    pub fn can_place(&self) -> bool {
+        self.routing.as_ref().is_some_and(|r| r.can_place())
+    }
+
+    /// Wakes when the kernel FIB made room for more route changes.
+    pub fn room_signal(&self) -> Option<crate::fib::kernel::Signal> {
+        self.routing
+            .as_ref()
+            .and_then(|r| r.fib.as_ref())
+            .and_then(crate::fib::Fib::room_signal)
+    }
+
     /// The session queue is empty: the data plane takes up to `max` of the
     /// route changes that waited for it (see `routing::backlog`).
     pub fn place_backlog(&mut self, max: usize) {
@@ -328,6 +342,13 @@ impl Core {
                 &self.active.checked.loaded.config,
                 &self.active_uplinks,
             );
+        }
+    }
+
+    /// On the way out: the data plane takes every change that waited.
+    pub fn place_all_backlog(&mut self) {
+        if let Some(r) = self.routing.as_mut() {
+            r.place_all_backlog(&self.active.checked.loaded.config, &self.active_uplinks);
         }
     }
 

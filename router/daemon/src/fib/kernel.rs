@@ -1,11 +1,15 @@
 //! The kernel FIB, written in the background over netlink so that the slow
 //! path and the router's own traffic follow the same decisions as XDP.
 //!
-//! Writing a full table into the kernel takes tens of seconds, so the
-//! route owner only records what should change ([`KernelFib::push`], a few
-//! map inserts under a lock) and a thread writes it in batches. Pending
-//! changes coalesce: a prefix that changes twice before it is written is
-//! written once, and memory stays bounded by the number of prefixes.
+//! Writing a full table into the kernel takes seconds, so the route owner
+//! only records what should change ([`KernelFib::push`], a few map inserts
+//! under a lock) and a thread writes it in batches. Pending changes
+//! coalesce: a prefix that changes twice before it is written is written
+//! once. While a table loads, the route owner places no more than
+//! [`KernelFib::room`] allows: the XDP FIB runs at most [`PENDING_MAX`]
+//! changes ahead of the kernel's, and the rest of the table waits once, in
+//! the route owner's packed backlog, not a second time here (15 MiB of a
+//! million-route load's peak).
 //!
 //! Kernel nexthop ids: next hop `h` is object `h`, group `g` is object
 //! [`GROUP_BASE`]` + g`. Every route and object carries Sluice's route
@@ -15,6 +19,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+
+use tokio::sync::Notify;
 
 use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
 
@@ -26,6 +32,11 @@ pub const GROUP_BASE: u32 = 100_000;
 /// Routes per netlink batch: large enough to amortise, small enough that
 /// newer changes still coalesce and a stop is seen soon.
 const BATCH: usize = 20_000;
+
+/// Route changes queued for the writer beyond which the route owner places
+/// no more ([`KernelFib::room`]): enough for the writer to always find full
+/// batches, few enough to be a megabyte where a table's worth was 15.
+pub const PENDING_MAX: usize = 4 * BATCH;
 
 pub type KernelPrefix = (IpAddr, u8);
 
@@ -108,7 +119,9 @@ struct Shared {
     /// Prefixes written since the last [`KernelFib::take_written`], when
     /// someone waits for them; `written_ready` wakes that someone.
     written: Mutex<Option<Vec<KernelPrefix>>>,
-    written_ready: tokio::sync::Notify,
+    written_ready: Arc<Notify>,
+    /// Woken whenever the writer takes a batch: there is room again.
+    room_ready: Arc<Notify>,
 }
 
 /// Counts for `sluice status`.
@@ -121,13 +134,15 @@ pub struct KernelStatus {
     pub last_error: Option<String>,
 }
 
-/// Waits for the writer to have written prefixes.
+/// Waits for the writer: to have written prefixes
+/// ([`KernelFib::written_signal`]), or to have taken a batch
+/// ([`KernelFib::room_signal`]).
 #[derive(Debug, Clone)]
-pub struct WrittenSignal(Arc<Shared>);
+pub struct Signal(Arc<Notify>);
 
-impl WrittenSignal {
+impl Signal {
     pub async fn wait(&self) {
-        self.0.written_ready.notified().await;
+        self.0.notified().await;
     }
 }
 
@@ -218,8 +233,20 @@ impl KernelFib {
     }
 
     /// A handle that waits for prefixes to be written.
-    pub fn written_signal(&self) -> WrittenSignal {
-        WrittenSignal(self.shared.clone())
+    pub fn written_signal(&self) -> Signal {
+        Signal(self.shared.written_ready.clone())
+    }
+
+    /// How many more route changes the writer takes now: [`PENDING_MAX`]
+    /// less those it has yet to take.
+    pub fn room(&self) -> usize {
+        let s = self.shared.state.lock().expect("kernel fib lock");
+        PENDING_MAX.saturating_sub(s.pending.routes.len())
+    }
+
+    /// A handle that waits for the writer to take a batch (to make room).
+    pub fn room_signal(&self) -> Signal {
+        Signal(self.shared.room_ready.clone())
     }
 
     /// Whether every change pushed so far is in the kernel.
@@ -302,6 +329,9 @@ fn write_loop(mut nl: Netlink, shared: &Shared) {
             s.writing = true;
             (take_batch(&mut s), std::mem::take(&mut s.recount))
         };
+        if !batch.routes.is_empty() {
+            shared.room_ready.notify_one();
+        }
         let mut errors = Vec::new();
         let counted = if recount {
             nl.count_own_routes()

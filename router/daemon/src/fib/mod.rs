@@ -646,10 +646,26 @@ impl Fib {
     }
 
     /// Wakes when the kernel FIB wrote prefixes that wait to be advertised.
-    pub fn programmed_signal(&self) -> Option<kernel::WrittenSignal> {
+    pub fn programmed_signal(&self) -> Option<kernel::Signal> {
         self.kernel_forwards()
             .then(|| self.kernel.as_ref().map(KernelFib::written_signal))
             .flatten()
+    }
+
+    /// How many more prefixes the backlog may place now. Only the kernel
+    /// FIB limits it: while it writes a table, the changes it has yet to
+    /// take stay at most [`kernel::PENDING_MAX`] (the XDP FIB runs that far
+    /// ahead of it), and the rest waits in the route owner's backlog.
+    pub fn room(&self) -> usize {
+        match &self.kernel {
+            Some(k) if !self.kernel_summary => k.room(),
+            _ => usize::MAX,
+        }
+    }
+
+    /// Wakes when the kernel FIB took changes and [`Self::room`] grew.
+    pub fn room_signal(&self) -> Option<kernel::Signal> {
+        self.kernel.as_ref().map(KernelFib::room_signal)
     }
 
     /// Whether a previous run's state awaits [`Self::sweep_stale`].

@@ -855,12 +855,30 @@ impl Routing {
         !self.backlog.is_empty()
     }
 
-    /// Places up to `max` of the changes that waited and tells neighbours
-    /// of them. XDP is written before this returns; the kernel FIB in the
-    /// background, and when it is the one forwarding, neighbours hear of a
-    /// prefix once it is written (see `programmed`).
+    /// Whether the data plane takes backlog now: it has some, and the
+    /// kernel FIB is not a full [`crate::fib::kernel::PENDING_MAX`] behind.
+    pub fn can_place(&self) -> bool {
+        !self.backlog.is_empty() && self.fib.as_ref().is_none_or(|f| f.room() > 0)
+    }
+
+    /// Places up to `max` of the changes that waited, as many as the
+    /// data plane has room for ([`crate::fib::Fib::room`]), and tells
+    /// neighbours of them. XDP is written before this returns; the kernel
+    /// FIB in the background, and when it is the one forwarding, neighbours
+    /// hear of a prefix once it is written (see `programmed`).
     pub fn place_backlog(&mut self, max: usize, config: &Config, active: &[bool]) {
-        if self.backlog.is_empty() {
+        let room = self.fib.as_ref().map_or(usize::MAX, crate::fib::Fib::room);
+        self.place_from_backlog(max.min(room), config, active);
+    }
+
+    /// Places the whole backlog whatever the kernel FIB's lag (on the way
+    /// out: the pinned XDP FIB keeps forwarding on it).
+    pub fn place_all_backlog(&mut self, config: &Config, active: &[bool]) {
+        self.place_from_backlog(usize::MAX, config, active);
+    }
+
+    fn place_from_backlog(&mut self, max: usize, config: &Config, active: &[bool]) {
+        if self.backlog.is_empty() || max == 0 {
             return;
         }
         let touched = self.backlog.take(max, Instant::now());
