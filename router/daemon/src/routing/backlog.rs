@@ -4,8 +4,8 @@
 //! what learning it does, so while UPDATEs queue up the route owner only
 //! learns them and collects the prefixes they touched; the data plane
 //! takes them in chunks whenever the session queue is empty, and a chunk
-//! at least as big as each new batch once the oldest change has waited
-//! [`MAX_WAIT`]. A full table then reaches the RIB at learning speed, a
+//! twice as big as each new batch (at most [`OVERDUE_MAX`]) once the
+//! oldest change has waited [`MAX_WAIT`]. A full table then reaches the RIB at learning speed, a
 //! prefix that changes again in the meantime is placed once, a single
 //! change in a quiet moment is placed at once, as before, and no chunk
 //! holds up control requests for long. Neighbours hear of a change only
@@ -35,6 +35,9 @@ pub const MAX_WAIT: Duration = Duration::from_millis(500);
 /// Prefixes placed at a time when the queue is empty (a few milliseconds
 /// of work).
 pub const CHUNK: usize = 8192;
+
+/// The most placed at once when changes are overdue (about 0.1 s of work).
+pub const OVERDUE_MAX: usize = 16 * CHUNK;
 
 /// Runs a chunk is taken from.
 const STRIPES: usize = 16;

@@ -841,8 +841,10 @@ impl Routing {
         if self.fib.as_ref().is_some_and(crate::fib::Fib::programs) {
             if self.backlog.push(touched, Instant::now()) {
                 // Overdue: place more than came in, so the backlog shrinks
-                // even under a flood.
-                let n = backlog::CHUNK.max(2 * touched.len());
+                // even under a flood; but never a table at once (a session
+                // going down touches every prefix it had), which held up
+                // every other event for a second.
+                let n = (2 * touched.len()).clamp(backlog::CHUNK, backlog::OVERDUE_MAX);
                 self.place_backlog(n, config, active);
             }
             return;
