@@ -435,6 +435,7 @@ impl After<'_, '_> {
         out.churn_seconds = Some((done.saturating_sub(open2)) as f64 / 1e9);
         std::thread::sleep(Duration::from_secs(1));
         out.churn_peak_kb = status_kb(self.pid, "VmHWM:").unwrap_or(0);
+        self.settle(spec);
 
         // The second session goes away: its table leaves.
         let lost = now_ns();
@@ -443,6 +444,7 @@ impl After<'_, '_> {
             return;
         };
         out.down_seconds = Some(done.saturating_sub(lost) as f64 / 1e9);
+        self.settle(spec);
 
         // The first feeder withdraws everything.
         let _ = std::fs::write(self.dir.join("withdraw.flag"), b"");
@@ -482,6 +484,28 @@ impl After<'_, '_> {
 
     /// Polls the RIB count until `done`; the time it held, or None with
     /// an error in `out`.
+    /// Each phase starts with the receiver idle: Sluice's data plane has
+    /// taken the previous phase's changes (nothing waits to be placed or
+    /// written to the kernel), so that a row counts the work of its own
+    /// event only. BIRD has no such queue.
+    fn settle(&self, spec: &RunSpec<'_>) {
+        if self.receiver.kind != Kind::Sluice {
+            return;
+        }
+        let deadline = Instant::now() + spec.timeout;
+        while Instant::now() < deadline {
+            let idle = self.receiver.cli(&["status", "--json"]).is_ok_and(|out| {
+                let v: Value = serde_json::from_str(&out).unwrap_or_default();
+                let dp = &v["dataplane"];
+                dp["waiting"] == 0 && dp["kernel_pending"] == 0
+            });
+            if idle {
+                return;
+            }
+            std::thread::sleep(spec.poll);
+        }
+    }
+
     fn poll(
         &self,
         spec: &RunSpec<'_>,

@@ -231,6 +231,13 @@ pub fn status(s: &Status, now: u64) -> String {
             String::new()
         }
     );
+    if d.waiting > 0 {
+        let _ = writeln!(
+            out,
+            "         {} changed prefixes waiting to be placed",
+            d.waiting
+        );
+    }
     out.push('\n');
     out.push_str(&uplinks(&s.uplinks, now));
     out
@@ -710,6 +717,7 @@ mod tests {
                 next_hops: 2,
                 kernel_routes: 900,
                 kernel_pending: 100,
+                waiting: 5000,
                 ..Default::default()
             }),
         };
@@ -722,6 +730,7 @@ metrics  http://127.0.0.1:9179/metrics
 dataplane xdp generic on eth1 (generic), eth2 (generic), fib sluice, kernel_fib full
          eth2: generic, driver has no native XDP
          1000 routes, 2 next-hop groups, 2 next hops; kernel 900 routes, 100 pending
+         5000 changed prefixes waiting to be placed
 
 UPLINK  INTERFACE  STATE    SINCE   OUTBOUND                  PEERS                REASON
 iap-a   eth1       active   10m 3s  ██████████ 100%  12.3k/s  203.0.113.1 AS65001  interface eth1 is up

@@ -358,6 +358,11 @@ pub struct DataplaneStatus {
     /// Kernel routes installed and waiting to be written.
     pub kernel_routes: usize,
     pub kernel_pending: usize,
+    /// Changed prefixes the data plane has yet to take (placed in chunks
+    /// after learning; while a table loads with `kernel_fib: full`, at the
+    /// kernel's pace).
+    #[serde(default)]
+    pub waiting: usize,
     /// Prefixes kept from before a restart until End-of-RIB or the timer.
     pub stale: usize,
     /// Routes the data plane could not program since the start (tbl8

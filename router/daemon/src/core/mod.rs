@@ -530,6 +530,19 @@ impl Core {
         changes
     }
 
+    fn dataplane_status(&self) -> sluice_control::DataplaneStatus {
+        let mut status =
+            self.fib()
+                .map(|f| f.status())
+                .unwrap_or_else(|| sluice_control::DataplaneStatus {
+                    xdp: "off".into(),
+                    reason: Some("off: not started".into()),
+                    ..Default::default()
+                });
+        status.waiting = self.routing.as_ref().map_or(0, |r| r.backlog_len());
+        status
+    }
+
     fn status(&self, now: Instant) -> Status {
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -548,13 +561,7 @@ impl Core {
             },
             metrics: self.metrics_addr.clone(),
             uplinks: self.uplinks(),
-            dataplane: Box::new(self.fib().map(|f| f.status()).unwrap_or_else(|| {
-                sluice_control::DataplaneStatus {
-                    xdp: "off".into(),
-                    reason: Some("off: not started".into()),
-                    ..Default::default()
-                }
-            })),
+            dataplane: Box::new(self.dataplane_status()),
         }
     }
 

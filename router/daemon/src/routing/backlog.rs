@@ -186,6 +186,11 @@ impl Backlog {
         now.duration_since(since) >= MAX_WAIT
     }
 
+    /// Prefixes waiting (a prefix pushed again before a take counts twice).
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.v4.len() == 0 && self.v6.len() == 0
     }

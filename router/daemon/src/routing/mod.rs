@@ -857,6 +857,11 @@ impl Routing {
         !self.backlog.is_empty()
     }
 
+    /// How many changed prefixes wait for the data plane.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
     /// Whether the data plane takes backlog now: it has some, and the
     /// kernel FIB is not a full [`crate::fib::kernel::PENDING_MAX`] behind.
     pub fn can_place(&self) -> bool {
