@@ -248,6 +248,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         let deadline = core.rollback_deadline();
         // Taken anew each time: the data plane may have started since.
         let room = core.room_signal();
+        let can_place = core.can_place();
         tokio::select! {
             Some(ask) = rx.recv() => match ask {
                 control::Ask::Request { request, uid, reply } => {
@@ -286,11 +287,11 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
             // Route changes wait for the data plane while UPDATEs queue
             // up; it takes them a chunk at a time when the queue is empty.
-            _ = std::future::ready(()), if core.can_place() && session_rx.is_empty() => {
+            _ = std::future::ready(()), if can_place && session_rx.is_empty() => {
                 core.place_backlog(routing::BACKLOG_CHUNK);
             }
             // The kernel FIB is a full queue behind: the backlog waits for it.
-            _ = async { room.as_ref().expect("guarded").wait().await }, if room.is_some() && core.has_backlog() && !core.can_place() => {}
+            _ = async { room.as_ref().expect("guarded").wait().await }, if room.is_some() && core.has_backlog() && !can_place => {}
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }

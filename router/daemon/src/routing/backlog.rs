@@ -5,10 +5,10 @@
 //! learns them and collects the prefixes they touched; the data plane
 //! takes them in chunks whenever the session queue is empty, and a chunk
 //! twice as big as each new batch (at most [`OVERDUE_MAX`]) once the
-//! oldest change has waited [`MAX_WAIT`]. A full table then reaches the RIB at learning speed, a
-//! prefix that changes again in the meantime is placed once, a single
-//! change in a quiet moment is placed at once, as before, and no chunk
-//! holds up control requests for long. Neighbours hear of a change only
+//! oldest change has waited [`MAX_WAIT`]. A full table then reaches the
+//! RIB at learning speed, a prefix that changes again in the meantime is
+//! placed once, a single change in a quiet moment is placed at once, as
+//! before, and no chunk holds up control requests for long. Neighbours hear of a change only
 //! once it is placed (suppress until programmed), so the wait delays them
 //! too. Zebra's meta-queue batches between its RIB and the kernel alike.
 //!
@@ -64,8 +64,6 @@ struct Striped<T> {
     /// `keys[..sorted]` is cut into `runs`; the rest came since, unsorted
     /// (so duplicates may exist).
     sorted: usize,
-    /// Keys left in `runs`.
-    live: usize,
 }
 
 impl<T> Default for Striped<T> {
@@ -74,7 +72,6 @@ impl<T> Default for Striped<T> {
             keys: Vec::new(),
             runs: Vec::new(),
             sorted: 0,
-            live: 0,
         }
     }
 }
@@ -85,7 +82,12 @@ impl<T: Ord + Copy> Striped<T> {
     }
 
     fn len(&self) -> usize {
-        self.live + self.keys.len() - self.sorted
+        self.in_runs() + self.keys.len() - self.sorted
+    }
+
+    /// Keys left in the runs.
+    fn in_runs(&self) -> usize {
+        self.runs.iter().map(ExactSizeIterator::len).sum()
     }
 
     /// Up to `n` keys, in order: the last ones of every run in turn.
@@ -97,8 +99,7 @@ impl<T: Ord + Copy> Striped<T> {
             self.cut();
         }
         // Shares as even as the runs' lengths allow, then taken in order.
-        let mut left = n.min(self.live);
-        self.live -= left;
+        let mut left = n.min(self.in_runs());
         let mut shares = vec![0; self.runs.len()];
         while left > 0 {
             let open = self.runs.iter().zip(&shares).filter(|(r, s)| r.len() > **s);
@@ -123,13 +124,11 @@ impl<T: Ord + Copy> Striped<T> {
             *self = Striped::default();
         } else if self.keys.capacity() >= self.len() + 4 * CHUNK {
             // The buffer of a table is mapped on its own (`crate::malloc`):
-            // a shrink unmaps its tail and copies nothing.
-            let whole = self.sorted == self.keys.len();
+            // a shrink unmaps its tail and copies nothing. Nothing came
+            // since the sort above, so what is left is still in order.
             self.close_up();
             self.keys.shrink_to_fit();
-            if whole {
-                self.cut();
-            }
+            self.cut();
         }
     }
 
@@ -146,7 +145,7 @@ impl<T: Ord + Copy> Striped<T> {
         let n = since.len();
         self.keys.copy_within(since, to);
         self.keys.truncate(to + n);
-        (self.sorted, self.live) = (0, 0);
+        self.sorted = 0;
     }
 
     /// Cuts the keys, sorted, into runs.
@@ -156,7 +155,7 @@ impl<T: Ord + Copy> Striped<T> {
             .map(|i| i * len / STRIPES..(i + 1) * len / STRIPES)
             .filter(|r| !r.is_empty())
             .collect();
-        (self.sorted, self.live) = (len, len);
+        self.sorted = len;
     }
 }
 
@@ -192,7 +191,7 @@ impl Backlog {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.v4.len() == 0 && self.v6.len() == 0
+        self.len() == 0
     }
 
     /// Up to `max` prefixes, each prefix once however often it changed,
