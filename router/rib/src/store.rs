@@ -173,8 +173,8 @@ const SHORT6_MAX: u8 = 56;
 /// whose low byte such a length leaves clear, holds the length there. The
 /// keys sort as their [`Key6`] do.
 fn short6(p: &Ipv6Net) -> Option<u64> {
-    let (hi, lo, len) = key6(p);
-    (len <= SHORT6_MAX && lo == 0).then_some(hi | u64::from(len))
+    let (hi, _, len) = key6(p);
+    (len <= SHORT6_MAX).then_some(hi | u64::from(len))
 }
 
 fn unshort6(k: u64) -> Key6 {
