@@ -482,8 +482,6 @@ impl After<'_, '_> {
         }
     }
 
-    /// Polls the RIB count until `done`; the time it held, or None with
-    /// an error in `out`.
     /// Each phase starts with the receiver idle: Sluice's data plane has
     /// taken the previous phase's changes (nothing waits to be placed or
     /// written to the kernel), so that a row counts the work of its own
@@ -506,6 +504,8 @@ impl After<'_, '_> {
         }
     }
 
+    /// Polls the RIB count until `done`; the time it held, or None with
+    /// an error in `out`.
     fn poll(
         &self,
         spec: &RunSpec<'_>,

@@ -209,6 +209,11 @@ impl<'lab> Sluice<'lab> {
             .unwrap_or_default()
     }
 
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().expect("the daemon runs").pid()
+    }
+
     /// SIGTERM, waits for the exit; returns whether it exited 0.
     pub fn stop(&mut self) -> bool {
         self.process

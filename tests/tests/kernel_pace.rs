@@ -108,15 +108,8 @@ dataplane: { xdp: off, kernel_fib: full }
 /// Puts the daemon's kernel FIB writer (its thread `kernel-fib`) at
 /// SCHED_IDLE.
 fn writer_at_idle_priority(sluice: &Sluice<'_>) {
-    let config = sluice.config_path().to_string_lossy().into_owned();
-    let pid = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&config))
-        })
-        .expect("the daemon's process");
+    // `ip netns exec` and `taskset` exec the daemon: the pid is its own.
+    let pid = sluice.pid();
     let tid = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
