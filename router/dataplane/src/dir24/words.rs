@@ -20,6 +20,10 @@ use crate::loader::mmap::MappedWords;
 /// Words per overlay page (4 KiB).
 const PAGE_WORDS: usize = 512;
 
+/// Published pages kept for reuse at most (1 MiB): about what a chunk of
+/// a loading table touches.
+const SPARE_PAGES: usize = 256;
+
 pub(crate) enum Words {
     /// The words, and which of them changed since the last write-out.
     Owned(Vec<u64>, DirtyBits),
@@ -32,6 +36,10 @@ pub(crate) struct Live {
     pages: Vec<Option<Box<[u64; PAGE_WORDS]>>>,
     /// Which of `pages` are there, in the order first written.
     touched: Vec<u32>,
+    /// Pages published, kept for the next changes: a fresh allocation
+    /// maps the zero page and faults again on the first write, which with
+    /// the route owner on the other CPU also flushes its TLB by interrupt.
+    spare: Vec<Box<[u64; PAGE_WORDS]>>,
     /// The map holds what another builder wrote (adopted pins): this one
     /// reads zeros where it has not written, and its first publish
     /// rewrites every page.
@@ -63,6 +71,7 @@ impl Words {
             map,
             pages: (0..pages).map(|_| None).collect(),
             touched: Vec::new(),
+            spare: Vec::new(),
             fresh,
         })
     }
@@ -155,10 +164,16 @@ impl Live {
     /// Page `p` of the overlay, copied from the map on first use.
     fn page(&mut self, p: usize) -> &mut [u64; PAGE_WORDS] {
         let (map, fresh) = (&self.map, self.fresh);
-        let touched = &mut self.touched;
+        let (touched, spare) = (&mut self.touched, &mut self.spare);
         self.pages[p].get_or_insert_with(|| {
             touched.push(p as u32);
-            let mut page = Box::new([0; PAGE_WORDS]);
+            let mut page = match spare.pop() {
+                Some(mut page) => {
+                    page.fill(0);
+                    page
+                }
+                None => Box::new([0; PAGE_WORDS]),
+            };
             if !fresh {
                 let live = &map.words()[page_range(p, map.words().len())];
                 for (w, l) in page.iter_mut().zip(live) {
@@ -193,7 +208,11 @@ impl Live {
             }
         }
         for p in self.touched.drain(..) {
-            self.pages[p as usize] = None;
+            if let Some(page) = self.pages[p as usize].take()
+                && self.spare.len() < SPARE_PAGES
+            {
+                self.spare.push(page);
+            }
         }
     }
 }
