@@ -197,11 +197,6 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         r.cold = !fib.adopting();
         r.fib = Some(fib);
     }
-    let programmed = core
-        .routing
-        .as_ref()
-        .and_then(|r| r.fib.as_ref())
-        .and_then(fib::Fib::programmed_signal);
     let (netlink_tx, mut netlink_rx) = mpsc::channel(64);
     let netlink_task = match link_events {
         Ok(sock) => Some(tokio::spawn(follow_netlink(sock, netlink_tx))),
@@ -248,6 +243,7 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
         let deadline = core.rollback_deadline();
         // Taken anew each time: the data plane may have started since.
         let room = core.room_signal();
+        let programmed = core.programmed_signal();
         let can_place = core.can_place();
         tokio::select! {
             Some(ask) = rx.recv() => match ask {
@@ -287,10 +283,12 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
             }
             // Route changes wait for the data plane while UPDATEs queue
             // up; it takes them a chunk at a time when the queue is empty.
+            // (Not sooner when a writer thread programs them: while a table
+            // loads, parsing UPDATEs keeps the other core busy.)
             _ = std::future::ready(()), if can_place && session_rx.is_empty() => {
                 core.place_backlog(routing::BACKLOG_CHUNK);
             }
-            // The kernel FIB is a full queue behind: the backlog waits for it.
+            // The data plane's queue is full: the backlog waits for room.
             _ = async { room.as_ref().expect("guarded").wait().await }, if room.is_some() && core.has_backlog() && !can_place => {}
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",

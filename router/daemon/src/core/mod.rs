@@ -323,7 +323,16 @@ impl Core {
         self.routing.as_ref().is_some_and(|r| r.can_place())
     }
 
-    /// Wakes when the kernel FIB made room for more route changes.
+    /// Wakes when the data plane programmed prefixes that wait to be
+    /// advertised ([`crate::fib::Fib::take_programmed`]).
+    pub fn programmed_signal(&self) -> Option<crate::fib::kernel::Signal> {
+        self.routing
+            .as_ref()
+            .and_then(|r| r.fib.as_ref())
+            .and_then(crate::fib::Fib::programmed_signal)
+    }
+
+    /// Wakes when the data plane made room for more route changes.
     pub fn room_signal(&self) -> Option<crate::fib::kernel::Signal> {
         self.routing
             .as_ref()

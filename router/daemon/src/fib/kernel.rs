@@ -116,7 +116,7 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
-    /// Prefixes written since the last [`KernelFib::take_written`], when
+    /// Prefixes written since the last [`Handle::take_written`], when
     /// someone waits for them; `written_ready` wakes that someone.
     written: Mutex<Option<Vec<KernelPrefix>>>,
     written_ready: Arc<Notify>,
@@ -134,15 +134,59 @@ pub struct KernelStatus {
     pub last_error: Option<String>,
 }
 
-/// Waits for the writer: to have written prefixes
-/// ([`KernelFib::written_signal`]), or to have taken a batch
-/// ([`KernelFib::room_signal`]).
+/// Waits for a writer: to have written prefixes
+/// ([`Handle::written_signal`]), or to have taken a batch
+/// ([`Handle::room_signal`]); or for either of two such events ([`Self::or`]).
 #[derive(Debug, Clone)]
-pub struct Signal(Arc<Notify>);
+pub struct Signal(Arc<Notify>, Option<Arc<Notify>>);
 
 impl Signal {
+    pub fn new(notify: Arc<Notify>) -> Signal {
+        Signal(notify, None)
+    }
+
+    /// Wakes on this or on `other` (which must be a single one).
+    pub fn or(self, other: Signal) -> Signal {
+        Signal(self.0, Some(other.0))
+    }
+
     pub async fn wait(&self) {
-        self.0.notified().await;
+        match &self.1 {
+            None => self.0.notified().await,
+            Some(other) => tokio::select! {
+                _ = self.0.notified() => {}
+                _ = other.notified() => {}
+            },
+        }
+    }
+}
+
+/// A [`KernelFib`]'s queue as seen from outside the data plane's lock.
+#[derive(Debug, Clone)]
+pub struct Handle(Arc<Shared>);
+
+impl Handle {
+    /// Prefixes written since the last call.
+    pub fn take_written(&self) -> Vec<KernelPrefix> {
+        let mut w = self.0.written.lock().expect("kernel fib lock");
+        w.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// A handle that waits for prefixes to be written.
+    pub fn written_signal(&self) -> Signal {
+        Signal::new(self.0.written_ready.clone())
+    }
+
+    /// How many more route changes the writer takes now: [`PENDING_MAX`]
+    /// less those it has yet to take.
+    pub fn room(&self) -> usize {
+        let s = self.0.state.lock().expect("kernel fib lock");
+        PENDING_MAX.saturating_sub(s.pending.routes.len())
+    }
+
+    /// A handle that waits for the writer to take a batch (to make room).
+    pub fn room_signal(&self) -> Signal {
+        Signal::new(self.0.room_ready.clone())
     }
 }
 
@@ -226,27 +270,10 @@ impl KernelFib {
         w.get_or_insert_with(Vec::new);
     }
 
-    /// Prefixes written since the last call.
-    pub fn take_written(&self) -> Vec<KernelPrefix> {
-        let mut w = self.shared.written.lock().expect("kernel fib lock");
-        w.as_mut().map(std::mem::take).unwrap_or_default()
-    }
-
-    /// A handle that waits for prefixes to be written.
-    pub fn written_signal(&self) -> Signal {
-        Signal(self.shared.written_ready.clone())
-    }
-
-    /// How many more route changes the writer takes now: [`PENDING_MAX`]
-    /// less those it has yet to take.
-    pub fn room(&self) -> usize {
-        let s = self.shared.state.lock().expect("kernel fib lock");
-        PENDING_MAX.saturating_sub(s.pending.routes.len())
-    }
-
-    /// A handle that waits for the writer to take a batch (to make room).
-    pub fn room_signal(&self) -> Signal {
-        Signal(self.shared.room_ready.clone())
+    /// What the route owner asks of the writer while another thread holds
+    /// the data plane: room, and what was written.
+    pub fn handle(&self) -> Handle {
+        Handle(self.shared.clone())
     }
 
     /// Whether every change pushed so far is in the kernel.

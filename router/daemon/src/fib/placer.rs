@@ -9,10 +9,35 @@ use std::net::IpAddr;
 
 use sluice_config::Config;
 use sluice_rib::Rib;
-use sluice_rib::fib::Local;
+use sluice_rib::fib::{Entry, Local};
 use sluice_wire::Prefix;
 
+use super::Placement;
 use super::program::{Port, Programmer};
+
+/// Prefixes looked up together before they are placed ([`Rib::warm`]):
+/// enough for the CPU to overlap their cache misses, few enough that
+/// their table entries are still in cache when each is placed.
+const WARM: usize = 256;
+
+/// The entry of each of `prefixes` under uplink states `active`
+/// ([`Local::placement`]), for [`Placer::place_entry`], appended to `out`.
+pub fn placements(
+    local: &Local,
+    active: &[bool],
+    rib: &Rib,
+    prefixes: &[Prefix],
+    out: &mut Vec<Placement>,
+) {
+    out.reserve(prefixes.len());
+    for part in prefixes.chunks(WARM) {
+        std::hint::black_box(rib.warm(part));
+        out.extend(part.iter().map(|p| {
+            let (entry, yielded) = local.placement(rib, p, active);
+            (*p, entry, yielded)
+        }));
+    }
+}
 
 #[derive(Debug)]
 pub struct Placer {
@@ -44,6 +69,11 @@ impl Placer {
     /// Routes that could not be programmed so far, and the first error.
     pub fn failures(&self) -> (u64, Option<&str>) {
         (self.failed, self.first_failure.as_deref())
+    }
+
+    /// Whether some prefix yielded to a covering route.
+    pub fn suppressing(&self) -> bool {
+        !self.suppressed.is_empty()
     }
 
     pub fn active(&self) -> &[bool] {
@@ -89,12 +119,18 @@ impl Placer {
     /// Places one prefix; true if what the maps hold for it changed.
     pub fn place(&mut self, rib: &Rib, prefix: &Prefix) -> bool {
         let (entry, yielded) = self.local.placement(rib, prefix, &self.active);
+        self.place_entry(prefix, entry.as_ref(), yielded)
+    }
+
+    /// Programs `prefix` with the entry [`Local::placement`] gave it under
+    /// [`Self::active`]; true if what the maps hold for it changed.
+    pub fn place_entry(&mut self, prefix: &Prefix, entry: Option<&Entry>, yielded: bool) -> bool {
         if yielded {
             self.suppressed.insert(*prefix);
         } else {
             self.suppressed.remove(prefix);
         }
-        match self.program.set_route(*prefix, entry.as_ref()) {
+        match self.program.set_route(*prefix, entry) {
             Ok(changed) => changed,
             Err(e) => {
                 self.failed += 1;

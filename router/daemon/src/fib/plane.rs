@@ -1,17 +1,11 @@
-//! The daemon's side of the data plane: the pure [`program::Programmer`]
+//! The data plane itself: the pure [`Programmer`](super::program::Programmer)
 //! fed from the RIB and uplink states, and the appliers that write its
-//! changes into the XDP maps ([`xdp`]) and the kernel.
+//! changes into the XDP maps ([`super::xdp`]) and the kernel.
 //!
-//! Everything runs in the route owner's task and XDP writes are
-//! synchronous (memory stores through the mmap, or one bpf(2) call per
-//! group or next hop), so a route is in the XDP FIB before it is
-//! advertised to anyone (suppress until programmed).
-
-pub mod kernel;
-pub mod placer;
-mod ports;
-pub mod program;
-pub mod xdp;
+//! A plane is used by one thread at a time, behind [`super::Fib`]'s lock.
+//! XDP writes are synchronous (memory stores through the mmap, or one
+//! bpf(2) call per group or next hop), so a route is in the XDP FIB when
+//! the call that placed it returns.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -26,20 +20,19 @@ use sluice_control::{
 use sluice_rib::Rib;
 use sluice_wire::Prefix;
 
+use super::Placement;
+use super::kernel::{self, GROUP_BASE, KernelFib, KernelPrefix};
+use super::placer::{Placer, placements};
+use super::program::{self, Changes, GROUP_DISCARD, GROUP_LOCAL, Port};
+use super::xdp::Xdp;
 use crate::paging::Page;
-use kernel::{GROUP_BASE, KernelFib, KernelPrefix};
-use placer::Placer;
-use program::{Changes, GROUP_DISCARD, GROUP_LOCAL, Port};
-use xdp::Xdp;
 
-/// Prefixes looked up together before they are placed ([`Rib::warm`]):
-/// enough for the CPU to overlap their cache misses, few enough that
-/// their table entries are still in cache when each is placed.
-const WARM: usize = 256;
+/// Prefixes placed and written at a time.
+const PART: usize = 4096;
 
 /// The data plane as the daemon drives it.
 #[derive(Debug)]
-pub struct Fib {
+pub struct Plane {
     /// The pure half: entries under uplink states, and the programmer.
     placer: Placer,
     xdp: Option<Xdp>,
@@ -75,10 +68,10 @@ fn port_of(link: &Link) -> Port {
     }
 }
 
-impl Fib {
+impl Plane {
     /// Sets up the data plane the config asks for, falling back as far as
     /// needed (native → generic → off) and saying why in the status.
-    pub fn start(config: &Config) -> Fib {
+    pub fn start(config: &Config) -> Plane {
         let dp = &config.dataplane;
         let mut status = DataplaneStatus {
             xdp: "off".into(),
@@ -86,7 +79,7 @@ impl Fib {
             kernel_fib: "off".into(),
             ..Default::default()
         };
-        let mut fib = Fib {
+        let mut fib = Plane {
             placer: Placer::new(config),
             xdp: None,
             kernel: None,
@@ -314,7 +307,7 @@ impl Fib {
     }
 
     /// Whether this data plane waits for a configured interface to appear
-    /// and `event` is one: then start it anew ([`Fib::start`]).
+    /// and `event` is one: then start it anew ([`Plane::start`]).
     pub fn should_start(&self, event: &NlEvent) -> bool {
         self.waiting && matches!(event, NlEvent::Link(l) if self.configured(&l.name))
     }
@@ -394,7 +387,7 @@ impl Fib {
     /// Re-evaluates `prefixes` from the RIB and programs the difference.
     /// Returns the prefixes neighbours may hear of now: all of them, unless
     /// the kernel FIB is what forwards, whose changed routes are reported
-    /// once written ([`Self::take_programmed`]).
+    /// once written ([`super::Fib::take_programmed`]).
     pub fn update(&mut self, rib: &Rib, prefixes: &[Prefix]) -> Vec<Prefix> {
         // No data plane, nothing to place: the programmer's per-prefix
         // state would only double the RIB. A data plane that starts later
@@ -403,21 +396,41 @@ impl Fib {
             return prefixes.to_vec();
         }
         let mut now = Vec::new();
-        for part in prefixes.chunks(WARM) {
-            std::hint::black_box(rib.warm(part));
-            for prefix in part {
-                let changed = self.placer.place(rib, prefix);
-                if !self.kernel_forwards()
-                    || !changed
-                    || !self.kernel_route(prefix, self.placer.program.route(prefix))
-                {
-                    now.push(*prefix);
-                }
-            }
+        let mut placed = Vec::new();
+        // In parts: a placement (an entry) is a hundred bytes or so.
+        for part in prefixes.chunks(PART) {
+            placements(
+                &self.placer.local,
+                self.placer.active(),
+                rib,
+                part,
+                &mut placed,
+            );
+            self.program(&placed, Some(&mut now));
+            placed.clear();
         }
         self.placer.covering_changed(rib, prefixes);
         self.flush();
         now
+    }
+
+    /// Programs placements (made from the RIB under [`Self::active`]) and
+    /// writes them; with `now`, adds the prefixes neighbours may hear of
+    /// now, as [`Self::update`] returns them. Without, the caller takes
+    /// them all: it hands over only while the kernel FIB is not the one
+    /// forwarding ([`super::Fib::update`]).
+    pub fn program(&mut self, placements: &[Placement], mut now: Option<&mut Vec<Prefix>>) {
+        for (prefix, entry, yielded) in placements {
+            let changed = self.placer.place_entry(prefix, entry.as_ref(), *yielded);
+            if let Some(now) = now.as_deref_mut()
+                && (!self.kernel_forwards()
+                    || !changed
+                    || !self.kernel_route(prefix, self.placer.program.route(prefix)))
+            {
+                now.push(*prefix);
+            }
+        }
+        self.flush();
     }
 
     /// New uplink states. First the groups that use a changed uplink are
@@ -434,12 +447,12 @@ impl Fib {
         self.flush();
     }
 
-    pub fn set_port(&mut self, name: &str, port: Option<Port>) {
+    fn set_port(&mut self, name: &str, port: Option<Port>) {
         self.placer.program.set_port(name, port);
         self.flush();
     }
 
-    pub fn set_neighbour(&mut self, addr: IpAddr, mac: Option<[u8; 6]>) {
+    fn set_neighbour(&mut self, addr: IpAddr, mac: Option<[u8; 6]>) {
         self.placer.program.set_neighbour(addr, mac);
         self.flush();
     }
@@ -634,38 +647,24 @@ impl Fib {
         self.kernel.is_some() && (self.xdp.is_none() || self.fib_kernel)
     }
 
-    /// Prefixes the kernel FIB wrote since the last call.
-    pub fn take_programmed(&self) -> Vec<Prefix> {
-        let Some(k) = self.kernel.as_ref() else {
-            return Vec::new();
-        };
-        k.take_written()
-            .into_iter()
-            .filter_map(|(addr, len)| Prefix::new(addr, len).ok())
-            .collect()
+    /// The kernel FIB's queue, for the route owner to pace itself by and
+    /// to learn what was written; and whether it paces a loading table
+    /// (`kernel_fib: full`: while it writes a table, the changes it has yet
+    /// to take stay at most [`kernel::PENDING_MAX`]).
+    pub fn kernel_handle(&self) -> Option<(kernel::Handle, bool)> {
+        let k = self.kernel.as_ref()?;
+        Some((k.handle(), !self.kernel_summary))
     }
 
-    /// Wakes when the kernel FIB wrote prefixes that wait to be advertised.
-    pub fn programmed_signal(&self) -> Option<kernel::Signal> {
-        self.kernel_forwards()
-            .then(|| self.kernel.as_ref().map(KernelFib::written_signal))
-            .flatten()
+    /// Whether some prefix yielded to a covering route (only non-active
+    /// uplinks offer it).
+    pub fn suppressing(&self) -> bool {
+        self.placer.suppressing()
     }
 
-    /// How many more prefixes the backlog may place now. Only the kernel
-    /// FIB limits it: while it writes a table, the changes it has yet to
-    /// take stay at most [`kernel::PENDING_MAX`] (the XDP FIB runs that far
-    /// ahead of it), and the rest waits in the route owner's backlog.
-    pub fn room(&self) -> usize {
-        match &self.kernel {
-            Some(k) if !self.kernel_summary => k.room(),
-            _ => usize::MAX,
-        }
-    }
-
-    /// Wakes when the kernel FIB took changes and [`Self::room`] grew.
-    pub fn room_signal(&self) -> Option<kernel::Signal> {
-        self.kernel.as_ref().map(KernelFib::room_signal)
+    /// Uplink states (config order) the FIB is placed for.
+    pub fn active(&self) -> &[bool] {
+        self.placer.active()
     }
 
     /// Whether a previous run's state awaits [`Self::sweep_stale`].

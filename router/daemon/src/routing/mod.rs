@@ -160,6 +160,9 @@ pub struct Routing {
     pub fib: Option<crate::fib::Fib>,
     /// Changes the data plane has yet to take ([`backlog`]).
     backlog: backlog::Backlog,
+    /// Prefixes the data plane reported programmed, being advertised (a
+    /// buffer kept from one report to the next).
+    programmed: Vec<Prefix>,
     /// Cold start: until the FIB holds the uplinks' tables, `announce`
     /// goes out prepended so that a booting router attracts no traffic it
     /// cannot forward yet (FRR's update-delay idea). Off from the start
@@ -189,6 +192,7 @@ impl Routing {
             started: Instant::now(),
             fib: None,
             backlog: backlog::Backlog::default(),
+            programmed: Vec::new(),
             cold: true,
             rpki: config
                 .rpki
@@ -862,17 +866,19 @@ impl Routing {
         self.backlog.len()
     }
 
-    /// Whether the data plane takes backlog now: it has some, and the
-    /// kernel FIB is not a full [`crate::fib::kernel::PENDING_MAX`] behind.
+    /// Whether the data plane takes backlog now: it has some, and room for
+    /// it ([`crate::fib::Fib::room`]: its writer's queue is not full, nor
+    /// the kernel FIB a full [`crate::fib::kernel::PENDING_MAX`] behind).
     pub fn can_place(&self) -> bool {
         !self.backlog.is_empty() && self.fib.as_ref().is_none_or(|f| f.room() > 0)
     }
 
     /// Places up to `max` of the changes that waited, as many as the
     /// data plane has room for ([`crate::fib::Fib::room`]), and tells
-    /// neighbours of them. XDP is written before this returns; the kernel
-    /// FIB in the background, and when it is the one forwarding, neighbours
-    /// hear of a prefix once it is written (see `programmed`).
+    /// neighbours of them once programmed: a chunk is programmed by the
+    /// data plane's writer thread, the kernel FIB is written in the
+    /// background, and neighbours hear of what is not programmed yet when
+    /// it is (see `programmed`).
     pub fn place_backlog(&mut self, max: usize, config: &Config, active: &[bool]) {
         let room = self.fib.as_ref().map_or(usize::MAX, crate::fib::Fib::room);
         self.place_from_backlog(max.min(room), config, active);
@@ -909,11 +915,14 @@ impl Routing {
     /// The kernel FIB, which forwards, has written these prefixes: now
     /// neighbours may hear of them.
     pub fn programmed(&mut self, config: &Config, active: &[bool]) {
-        let Some(fib) = self.fib.as_mut() else { return };
-        let written = fib.take_programmed();
-        if !written.is_empty() {
-            self.advertise(&written, config, active);
+        let Some(fib) = self.fib.as_ref() else { return };
+        let mut programmed = std::mem::take(&mut self.programmed);
+        fib.take_programmed(&mut programmed);
+        if !programmed.is_empty() {
+            self.advertise(&programmed, config, active);
         }
+        programmed.clear();
+        self.programmed = programmed;
     }
 
     /// Sends neighbours that take learned routes the changes of `touched`.
