@@ -371,17 +371,8 @@ impl Dir24 {
     /// by the next [`Self::take_dirty`]. With `fresh`, what the maps hold
     /// was written by another builder (adopted pins): it keeps forwarding
     /// until the first `take_dirty` rewrites all of it.
-    ///
-    /// Its bookkeeping arrays are written through at once, as the maps are
-    /// mapped ([`MappedWords::populate`]): a full table writes every page
-    /// of them anyway, and a page of a zeroed allocation faults twice
-    /// otherwise (mapped to the zero page when read, copied when written),
-    /// with a TLB flush of the other CPUs each time.
     pub(crate) fn live(top: Arc<MappedWords>, tbl8: Arc<MappedWords>, fresh: bool) -> Dir24 {
-        let mut fib = Dir24::with_words(Words::live(top, fresh), Words::live(tbl8, fresh));
-        fib.top_depth.populate();
-        populate(&mut fib.tbl8_depth);
-        fib
+        Dir24::with_words(Words::live(top, fresh), Words::live(tbl8, fresh))
     }
 
     fn with_words(top: Words, tbl8: Words) -> Dir24 {
@@ -865,13 +856,3 @@ fn check_group(group: u16) -> Result<(), Dir24Error> {
 
 #[cfg(test)]
 mod tests;
-
-/// Replaces a zeroed vector by one whose pages are written (see
-/// [`Dir24::live`]): `resize` stores the zeros, where `vec![0; n]` only
-/// maps zeroed pages. (Hidden from the optimizer, which would turn the
-/// stores back into a zeroed allocation.)
-pub(super) fn populate<T: Copy + Default>(v: &mut Vec<T>) {
-    let mut written = Vec::with_capacity(v.len());
-    written.resize(v.len(), std::hint::black_box(T::default()));
-    *v = written;
-}

@@ -279,12 +279,6 @@ impl Dataplane {
         use layout::map as m;
         let fib4_top = mmapped(take(m::FIB4_TOP)?, m::FIB4_TOP, FIB4_TOP_WORDS)?;
         let fib4_tbl8 = mmapped(take(m::FIB4_TBL8)?, m::FIB4_TBL8, FIB4_TBL8_WORDS)?;
-        // A full table touches every page of the DIR-24-8 arrays: map them
-        // writable at once. Only a speed-up, so a kernel without the advice
-        // (before 5.14) goes on without it.
-        for array in [&fib4_top, &fib4_tbl8] {
-            let _ = array.words.populate();
-        }
         let fib4_direct = (dxr_maps.0)
             .map(|map| mmapped(map, m::FIB4_DIRECT, layout::DXR_DIRECT_ENTRIES))
             .transpose()?;
@@ -825,25 +819,6 @@ pub(crate) mod mmap {
                 ptr,
                 len,
             })
-        }
-
-        /// Maps every page of the mapping writable now
-        /// (`MADV_POPULATE_WRITE`), so that filling it takes no page faults.
-        /// A write to a page first mapped for reading otherwise faults
-        /// again, and with the route owner's threads on other CPUs each such
-        /// fault flushes their TLBs by interrupt: 8% of placing a full
-        /// table. Only for a mapping a full table fills anyway: its pages
-        /// count in the RSS from now on.
-        pub(crate) fn populate(&self) -> io::Result<()> {
-            // SAFETY: advice on exactly the mapping made in `window`, which
-            // `self` owns; populating changes no contents.
-            let r =
-                unsafe { libc::madvise(self.base.as_ptr(), self.bytes, libc::MADV_POPULATE_WRITE) };
-            if r == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
         }
 
         /// `len` words of shared anonymous memory, standing in for a map

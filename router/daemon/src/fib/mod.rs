@@ -49,9 +49,11 @@ pub type Placement = (Prefix, Option<Entry>, bool);
 /// handing them over would cost more than it saves.
 const HAND_OVER_MIN: usize = 1024;
 
-/// Placements queued for the writer at most: a few chunks of the backlog
-/// (about a hundred bytes each).
-const QUEUED_MAX: usize = 4 * BACKLOG_CHUNK;
+/// Placements in the writer's queue at most, programmed or not until the
+/// route owner took its report: two chunks of the backlog, one for it to
+/// program while the route owner computes the next (at about 150 bytes a
+/// placement, 2.4 MiB).
+const QUEUED_MAX: usize = 2 * BACKLOG_CHUNK;
 
 /// The data plane as the route owner drives it.
 #[derive(Debug)]

@@ -59,12 +59,6 @@ impl TopDepths {
         }
     }
 
-    /// Writes every page now (see [`super::Dir24::live`]); all entries
-    /// must be without owner.
-    pub(super) fn populate(&mut self) {
-        super::populate(&mut self.nibbles);
-    }
-
     #[inline]
     pub(super) fn code(&self, i: usize) -> u8 {
         (self.nibbles[i >> 1] >> ((i & 1) * 4)) & 15
