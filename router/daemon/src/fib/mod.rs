@@ -334,7 +334,7 @@ impl Fib {
     pub fn room(&self) -> usize {
         // Less than a chunk would be programmed here, not handed over.
         let queued = match self.writer {
-            Some(_) => Some(QUEUED_MAX - self.queue.lock().len)
+            Some(_) => Some(QUEUED_MAX.saturating_sub(self.queue.lock().len))
                 .filter(|&free| free >= BACKLOG_CHUNK)
                 .unwrap_or(0),
             None => usize::MAX,
