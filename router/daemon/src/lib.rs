@@ -278,8 +278,6 @@ async fn serve(opts: RunOptions) -> Result<(), DaemonError> {
                     }
                     changed
                 });
-                // Also polled: the signal may belong to a data plane started later.
-                core.programmed();
             }
             // Route changes wait for the data plane while UPDATEs queue
             // up; it takes them a chunk at a time when the queue is empty.

@@ -325,19 +325,13 @@ impl Core {
 
     /// Wakes when the data plane programmed prefixes that wait to be
     /// advertised ([`crate::fib::Fib::take_programmed`]).
-    pub fn programmed_signal(&self) -> Option<crate::fib::kernel::Signal> {
-        self.routing
-            .as_ref()
-            .and_then(|r| r.fib.as_ref())
-            .and_then(crate::fib::Fib::programmed_signal)
+    pub fn programmed_signal(&self) -> Option<crate::fib::Signal> {
+        self.fib().and_then(crate::fib::Fib::programmed_signal)
     }
 
     /// Wakes when the data plane made room for more route changes.
-    pub fn room_signal(&self) -> Option<crate::fib::kernel::Signal> {
-        self.routing
-            .as_ref()
-            .and_then(|r| r.fib.as_ref())
-            .and_then(crate::fib::Fib::room_signal)
+    pub fn room_signal(&self) -> Option<crate::fib::Signal> {
+        self.fib().and_then(crate::fib::Fib::room_signal)
     }
 
     /// The session queue is empty: the data plane takes up to `max` of the

@@ -22,6 +22,8 @@ use std::thread::JoinHandle;
 
 use tokio::sync::Notify;
 
+use super::Signal;
+
 use sluice_netlink::{Netlink, Route, RouteChange, RouteTarget};
 
 use crate::packed::{Packed, PrefixMap, PrefixSet};
@@ -132,33 +134,6 @@ pub struct KernelStatus {
     pub stale: usize,
     pub errors: u64,
     pub last_error: Option<String>,
-}
-
-/// Waits for a writer: to have written prefixes
-/// ([`Handle::written_signal`]), or to have taken a batch
-/// ([`Handle::room_signal`]); or for either of two such events ([`Self::or`]).
-#[derive(Debug, Clone)]
-pub struct Signal(Arc<Notify>, Option<Arc<Notify>>);
-
-impl Signal {
-    pub fn new(notify: Arc<Notify>) -> Signal {
-        Signal(notify, None)
-    }
-
-    /// Wakes on this or on `other` (which must be a single one).
-    pub fn or(self, other: Signal) -> Signal {
-        Signal(self.0, Some(other.0))
-    }
-
-    pub async fn wait(&self) {
-        match &self.1 {
-            None => self.0.notified().await,
-            Some(other) => tokio::select! {
-                _ = self.0.notified() => {}
-                _ = other.notified() => {}
-            },
-        }
-    }
 }
 
 /// A [`KernelFib`]'s queue as seen from outside the data plane's lock.

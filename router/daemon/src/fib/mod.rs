@@ -37,7 +37,6 @@ use sluice_wire::Prefix;
 use tokio::sync::Notify;
 
 use crate::routing::BACKLOG_CHUNK;
-use kernel::Signal;
 use plane::Plane;
 use program::Port;
 
@@ -54,6 +53,33 @@ const HAND_OVER_MIN: usize = 1024;
 /// program while the route owner computes the next (at about 150 bytes a
 /// placement, 2.4 MiB).
 const QUEUED_MAX: usize = 2 * BACKLOG_CHUNK;
+
+/// Waits for a writer (the kernel FIB's or this module's): to have written
+/// prefixes, or to have taken a batch; or for either of two such events
+/// ([`Self::or`]).
+#[derive(Debug, Clone)]
+pub struct Signal(Arc<Notify>, Option<Arc<Notify>>);
+
+impl Signal {
+    pub fn new(notify: Arc<Notify>) -> Signal {
+        Signal(notify, None)
+    }
+
+    /// Wakes on this or on `other` (which must be a single one).
+    pub fn or(self, other: Signal) -> Signal {
+        Signal(self.0, Some(other.0))
+    }
+
+    pub async fn wait(&self) {
+        match &self.1 {
+            None => self.0.notified().await,
+            Some(other) => tokio::select! {
+                _ = self.0.notified() => {}
+                _ = other.notified() => {}
+            },
+        }
+    }
+}
 
 /// The data plane as the route owner drives it.
 #[derive(Debug)]

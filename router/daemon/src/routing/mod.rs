@@ -912,8 +912,9 @@ impl Routing {
         self.fib = Some(fib);
     }
 
-    /// The kernel FIB, which forwards, has written these prefixes: now
-    /// neighbours may hear of them.
+    /// The data plane programmed prefixes it took in the background (the
+    /// writer's chunks; the kernel FIB's writes when it is what forwards):
+    /// now neighbours may hear of them.
     pub fn programmed(&mut self, config: &Config, active: &[bool]) {
         let Some(fib) = self.fib.as_ref() else { return };
         let mut programmed = std::mem::take(&mut self.programmed);
