@@ -290,10 +290,12 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
     };
     let since_open = |ns: u128| ns.saturating_sub(open_ns) as f64 / 1e9;
 
-    // A poll must not become the receiver's main work: when reading the
-    // count takes longer than a tenth of the interval (GoBGP walks its
-    // whole Adj-RIB-In to count), the next poll waits ten times as long
-    // (at most MAX_POLL).
+    // A poll must not become the receiver's main work: where counting is
+    // work of its own (GoBGP walks its whole Adj-RIB-In to count), the
+    // next poll waits ten times as long as the last one took (at most
+    // MAX_POLL). Elsewhere a slow answer is a busy receiver, not a costly
+    // count, and backing off would only round its time up.
+    let costly = receiver.count_is_costly();
     let mut query_total = Duration::ZERO;
     let mut last_sample = -1.0;
     let mut last_report = Instant::now();
@@ -304,7 +306,7 @@ fn measure_in(lab: &Lab, spec: &RunSpec<'_>) -> Outcome {
         out.polls += 1;
         query_total += took;
         out.slowest_poll = out.slowest_poll.max(took);
-        let next_poll = asked + poll_interval(spec.poll, took);
+        let next_poll = asked + poll_interval(spec.poll, took, costly);
         let t = since_open(now_ns());
         match count {
             Ok(c) => {
@@ -530,7 +532,7 @@ impl After<'_, '_> {
                 out.error = Some(format!("waiting for {what}: count {last:?}\n{peers}"));
                 return None;
             }
-            pause(spec.poll, asked);
+            pause(spec.poll, asked, self.receiver.count_is_costly());
         }
     }
 }
@@ -589,21 +591,24 @@ fn fib_complete(
             ));
             return None;
         }
-        pause(spec.poll, asked);
+        pause(spec.poll, asked, receiver.fib_count_is_costly());
     }
 }
 
-/// From one poll to the next: at least `poll`, and ten times what asking
-/// took (up to [`MAX_POLL`]), so that polling a busy receiver does not
-/// become its main work.
-fn poll_interval(poll: Duration, took: Duration) -> Duration {
+/// From one poll to the next: `poll`, or for a `costly` count at least ten
+/// times what asking took (up to [`MAX_POLL`]), so that polling does not
+/// become the receiver's main work.
+fn poll_interval(poll: Duration, took: Duration, costly: bool) -> Duration {
+    if !costly {
+        return poll;
+    }
     poll.max((took * 10).min(MAX_POLL))
 }
 
 /// Sleeps until the next poll of something asked at `asked`.
-fn pause(poll: Duration, asked: Instant) {
+fn pause(poll: Duration, asked: Instant, costly: bool) {
     let took = asked.elapsed();
-    std::thread::sleep(poll_interval(poll, took).saturating_sub(took));
+    std::thread::sleep(poll_interval(poll, took, costly).saturating_sub(took));
 }
 
 fn now_ns() -> u128 {
