@@ -4,8 +4,8 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sluice_rib::{PathAttrs, PeerInfo, Rib};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use sluice_rib::{PathAttrs, PeerId, PeerInfo, Rib};
 use sluice_wire::Prefix;
 use sluice_wire::update::AS_SEQUENCE;
 
@@ -80,6 +80,36 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+
+    // A session going down: the second of two full feeds leaves, and
+    // every prefix falls back to the first's path. Table-sized, so that
+    // what misses the cache at a full table misses here too.
+    let mut g = c.benchmark_group("rib full table");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(u64::from(TABLE)));
+    g.bench_function("flush the second of two 1M-route peers, 260k sets", |b| {
+        b.iter_batched(
+            || two_feeds(TABLE, 260_000),
+            |mut rib| black_box(rib.flush_peer(PeerId(1)).len()),
+            BatchSize::PerIteration,
+        );
+    });
+    g.finish();
+}
+
+/// Prefixes of a full table.
+const TABLE: u32 = 1_000_000;
+
+/// Two peers with the same `prefixes`, over `sets` attribute sets each.
+fn two_feeds(prefixes: u32, sets: u32) -> Rib {
+    let mut rib = Rib::default();
+    for n in 1..=2 {
+        let id = rib.add_peer(peer(n));
+        for i in 0..prefixes {
+            rib.announce_attrs(id, prefix(i), attrs(n, i % sets));
+        }
+    }
+    rib
 }
 
 criterion_group!(benches, bench);

@@ -4,8 +4,8 @@
 //! IPv6 ones up to a /56 (every prefix of a full table: [`short6`]);
 //! longer IPv6 ones by two `u64`s and the length, each kind in a map of
 //! its own. The common case of a single path is stored inline, in 8
-//! bytes, and the paths of a prefix with more are a list of the map's,
-//! named by its index. A route costs about 17 bytes of table (key, value,
+//! bytes, and the paths of a prefix with more are a pair or a list of
+//! the map's, named by its index ([`paths`]). A route costs about 17 bytes of table (key, value,
 //! control byte) before the map's spare room, where a boxed list beside
 //! the inline path made 25 (an IPv6 one with its whole address, 33).
 
@@ -19,132 +19,9 @@ use sluice_wire::Prefix;
 use crate::page::{Page, smallest_after};
 use crate::table::Path;
 
-/// The paths of one prefix: never empty. One inline, or the index of a
-/// list of two or more in [`Lists`].
-#[derive(Clone, Copy, Debug)]
-enum Paths {
-    One(Path),
-    Many(u32),
-}
+mod paths;
 
-/// The lists of the prefixes with more than one path, reused once freed.
-#[derive(Debug, Default)]
-struct Lists {
-    lists: Vec<Vec<Path>>,
-    free: Vec<u32>,
-}
-
-impl Lists {
-    fn slice<'a>(&'a self, paths: &'a Paths) -> &'a [Path] {
-        match paths {
-            Paths::One(p) => std::slice::from_ref(p),
-            Paths::Many(i) => &self.lists[*i as usize],
-        }
-    }
-
-    fn slice_mut<'a>(&'a mut self, paths: &'a mut Paths) -> &'a mut [Path] {
-        match paths {
-            Paths::One(p) => std::slice::from_mut(p),
-            Paths::Many(i) => &mut self.lists[*i as usize],
-        }
-    }
-
-    fn push(&mut self, paths: &mut Paths, path: Path) {
-        match paths {
-            Paths::One(first) => {
-                let list = vec![*first, path];
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        self.lists[i as usize] = list;
-                        i
-                    }
-                    None => {
-                        self.lists.push(list);
-                        u32::try_from(self.lists.len() - 1).expect("fewer lists than prefixes")
-                    }
-                };
-                *paths = Paths::Many(i);
-            }
-            Paths::Many(i) => self.lists[*i as usize].push(path),
-        }
-    }
-
-    /// Puts `path` into `entry`'s paths, in place of the same peer's
-    /// (returned second); first, whether the prefix is new.
-    fn upsert<K>(&mut self, entry: Entry<'_, K, Paths>, path: Path) -> (bool, Option<Path>) {
-        let mut entry = match entry {
-            Entry::Vacant(v) => {
-                v.insert(Paths::One(path));
-                return (true, None);
-            }
-            Entry::Occupied(o) => o,
-        };
-        let paths = entry.get_mut();
-        let same = |p: &&mut Path| p.peer == path.peer;
-        if let Some(old) = self.slice_mut(paths).iter_mut().find(same) {
-            return (false, Some(std::mem::replace(old, path)));
-        }
-        self.push(paths, path);
-        (false, None)
-    }
-
-    /// [`Self::remove_where`] on `entry`'s paths, removing the entry once
-    /// none is left; true if it went.
-    fn remove_at<K>(
-        &mut self,
-        entry: Entry<'_, K, Paths>,
-        drop: impl FnMut(&Path) -> bool,
-        removed: &mut Vec<Path>,
-    ) -> bool {
-        let Entry::Occupied(mut entry) = entry else {
-            return false;
-        };
-        if self.remove_where(entry.get_mut(), drop, removed) {
-            return false;
-        }
-        entry.remove();
-        true
-    }
-
-    /// Removes the paths `drop` selects into `removed`; false if the prefix
-    /// has no path left.
-    fn remove_where(
-        &mut self,
-        paths: &mut Paths,
-        mut drop: impl FnMut(&Path) -> bool,
-        removed: &mut Vec<Path>,
-    ) -> bool {
-        match paths {
-            Paths::One(p) if drop(p) => {
-                removed.push(*p);
-                false
-            }
-            Paths::One(_) => true,
-            Paths::Many(i) => {
-                let list = &mut self.lists[*i as usize];
-                list.retain(|p| {
-                    let d = drop(p);
-                    if d {
-                        removed.push(*p);
-                    }
-                    !d
-                });
-                if list.len() > 1 {
-                    return true;
-                }
-                let last = std::mem::take(list).pop();
-                self.free.push(*i);
-                match last {
-                    Some(p) => {
-                        *paths = Paths::One(p);
-                        true
-                    }
-                    None => false,
-                }
-            }
-        }
-    }
-}
+use paths::{Lists, Paths};
 
 fn key4(p: &Ipv4Net) -> u64 {
     (u64::from(u32::from(p.network())) << 8) | u64::from(p.prefix_len())
@@ -706,10 +583,11 @@ mod tests {
         m.remove_where(&p, |x| x.peer != PeerId(2), &mut removed);
         assert_eq!(m.get(&p), Some(&[again][..]));
         assert_eq!(removed.len(), 2);
-        // The freed list serves the next prefix with more than one path.
+        // Two paths are a pair, not a list.
         m.upsert(q, path(1));
         m.upsert(q, path(4));
-        assert_eq!(m.lists.lists.len(), 1, "reused");
+        assert_eq!(m.lists.lists.len(), 1);
+        assert_eq!(m.lists.pairs_live(), 1);
         assert_eq!(m.get(&q).unwrap().len(), 2);
         m.for_each_path_mut(|x| x.stale = true);
         assert!(m.iter().flat_map(|(_, v)| v).all(|x| x.stale));
