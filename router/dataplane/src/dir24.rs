@@ -375,6 +375,14 @@ impl Dir24 {
         Dir24::with_words(Words::live(top, fresh), Words::live(tbl8, fresh))
     }
 
+    /// [`Self::live`] over shared anonymous memory in place of the maps:
+    /// the daemon's builder, for benchmarks.
+    pub fn live_in_memory(tbl8_groups: u32) -> Dir24 {
+        let top = MappedWords::anonymous(TOP_WORDS);
+        let tbl8 = MappedWords::anonymous(tbl8_groups as usize * TBL8_GROUP_WORDS);
+        Dir24::live(Arc::new(top), Arc::new(tbl8), false)
+    }
+
     fn with_words(top: Words, tbl8: Words) -> Dir24 {
         assert_eq!(top.len(), TOP_WORDS, "the top level has 2^22 words");
         let tbl8_groups = (tbl8.len() / TBL8_GROUP_WORDS) as u32;
@@ -502,26 +510,53 @@ impl Dir24 {
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
             let mut block = Block::default();
-            for i in lo..hi {
-                // A short owner is shorter than a long prefix; against a
-                // short one, it is this or a longer one (now in `routes`).
-                let c = self.top_depth.code(i);
-                let owner = match c {
-                    SHORT if len > SHORT_MAX => 0,
-                    SHORT => self.short_owner(i, &mut block),
-                    c => depth::long_depth(c),
-                };
-                if owner > depth {
+            // A word (four entries) at a time: one read and at most one
+            // write of the top level for four entries, where a short
+            // prefix's million entries made this loop most of a table's
+            // load.
+            let whole = u64::from(group) * 0x0001_0001_0001_0001;
+            for w in lo / ENTRIES_PER_WORD..hi.div_ceil(ENTRIES_PER_WORD) {
+                let first = w * ENTRIES_PER_WORD;
+                let mut word = self.top.get(w);
+                let before = word;
+                // The common case of a table loading in address order, a
+                // short prefix before its more-specifics: four entries
+                // this prefix takes whole, none a tbl8 group's.
+                if first >= lo
+                    && first + ENTRIES_PER_WORD <= hi
+                    && word & TBL8_FLAGS == 0
+                    && takes_all(self.top_depth.codes4(first), len)
+                {
+                    self.top_depth.set4(first, depth);
+                    if word != whole {
+                        self.top.set(w, whole);
+                    }
                     continue;
                 }
-                self.top_depth.set(i, depth);
-                let cur = get16(&self.top, i);
-                if cur & TBL8_FLAG != 0 {
-                    let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
-                    self.tbl8_cover[g] = group;
-                    self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
-                } else if cur != group {
-                    set16(&mut self.top, i, group);
+                for i in lo.max(first)..hi.min(first + ENTRIES_PER_WORD) {
+                    // A short owner is shorter than a long prefix; against a
+                    // short one, it is this or a longer one (now in `routes`).
+                    let owner = match self.top_depth.code(i) {
+                        SHORT if len > SHORT_MAX => 0,
+                        SHORT => self.short_owner(i, &mut block),
+                        c => depth::long_depth(c),
+                    };
+                    if owner > depth {
+                        continue;
+                    }
+                    self.top_depth.set(i, depth);
+                    let sh = (i & 3) * 16;
+                    let cur = (word >> sh) as u16;
+                    if cur & TBL8_FLAG != 0 {
+                        let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                        self.tbl8_cover[g] = group;
+                        self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
+                    } else {
+                        word = (word & !(0xffff << sh)) | (u64::from(group) << sh);
+                    }
+                }
+                if word != before {
+                    self.top.set(w, word);
                 }
             }
         } else {
@@ -811,6 +846,7 @@ impl Dir24 {
 
     /// The depth of the longest installed prefix of at most [`SHORT_MAX`]
     /// bits covering top entry `i` (0: none), asked once per /10 block.
+    #[inline]
     fn short_owner(&self, i: usize, block: &mut Block) -> u8 {
         let b = i >> SHORT_BLOCK_BITS;
         if block.at != Some(b) {
@@ -837,6 +873,30 @@ impl Dir24 {
         }
         (0, 0)
     }
+}
+
+/// The tbl8 flag of each of a word's four entries.
+const TBL8_FLAGS: u64 = (TBL8_FLAG as u64) * 0x0001_0001_0001_0001;
+
+/// Whether a prefix of length `len` (at most 24) owns every one of four
+/// entries whose depth codes are `codes` ([`TopDepths::codes4`]): each has
+/// no owner or one no longer than it. A short owner's exact length is
+/// not in its code: a prefix that may be shorter leaves those to the
+/// entry-by-entry path.
+#[inline]
+fn takes_all(codes: u16, len: u8) -> bool {
+    let mine = depth::code(len + 1);
+    (0..4).all(|k| {
+        let c = ((codes >> (4 * k)) & 15) as u8;
+        match (c, mine) {
+            (0, _) => true,
+            (SHORT, _) => len > SHORT_MAX,
+            // A long owner, longer than any short prefix.
+            (_, SHORT) => false,
+            // Long codes are ordered as their lengths.
+            (c, mine) => c <= mine,
+        }
+    })
 }
 
 /// The short owner of the /10 block last asked, within one change.

@@ -822,8 +822,7 @@ pub(crate) mod mmap {
         }
 
         /// `len` words of shared anonymous memory, standing in for a map
-        /// in unit tests.
-        #[cfg(test)]
+        /// in unit tests and benchmarks.
         pub(crate) fn anonymous(len: usize) -> Self {
             let bytes = len.div_ceil(PAGE_WORDS) * 4096;
             // SAFETY: a fresh anonymous mapping placed by the kernel; the

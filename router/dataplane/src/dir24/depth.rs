@@ -71,6 +71,21 @@ impl TopDepths {
         *b = (*b & !(15 << sh)) | (code(depth) << sh);
     }
 
+    /// The codes of entries `i..i + 4` (`i` a multiple of four), entry
+    /// `i + k`'s in bits `4k..4k + 4`.
+    #[inline]
+    pub(super) fn codes4(&self, i: usize) -> u16 {
+        u16::from_le_bytes([self.nibbles[i >> 1], self.nibbles[(i >> 1) + 1]])
+    }
+
+    /// Sets entries `i..i + 4` (`i` a multiple of four) to `depth`.
+    #[inline]
+    pub(super) fn set4(&mut self, i: usize, depth: u8) {
+        let c = code(depth) * 0x11;
+        self.nibbles[i >> 1] = c;
+        self.nibbles[(i >> 1) + 1] = c;
+    }
+
     /// Sets entries `lo..hi` to `depth`.
     pub(super) fn fill(&mut self, lo: usize, hi: usize, depth: u8) {
         let mut i = lo;
@@ -115,5 +130,9 @@ mod tests {
             (0..8).map(|i| t.code(i)).collect::<Vec<_>>(),
             [0, 14, 0, 0, 14, 14, SHORT, 0]
         );
+        assert_eq!(t.codes4(0), 0x00e0);
+        assert_eq!(t.codes4(4), u16::from(SHORT) << 8 | 0x00ee);
+        t.set4(4, 13);
+        assert_eq!((0..8).map(|i| t.code(i)).collect::<Vec<_>>()[4..], [2; 4]);
     }
 }
