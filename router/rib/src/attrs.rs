@@ -480,13 +480,34 @@ impl Interner {
     /// The id of `attrs`, with one more reference.
     pub fn intern(&mut self, attrs: PathAttrs) -> AttrId {
         let hash = hash_of(&attrs);
-        let slots = &self.slots;
-        if let Some(&i) = self.index.find(index_hash(hash), |&i| {
-            slots[i as usize].hash == hash && *Self::slot_attrs(slots, i) == attrs
-        }) {
-            self.slots[i as usize].refs += 1;
-            return AttrId(i);
+        match self.find(&attrs, hash) {
+            Some(id) => id,
+            None => self.insert(attrs, hash),
         }
+    }
+
+    /// [`Self::intern`] of a set the caller keeps: copied only if it is
+    /// new (most UPDATEs of a table carry a set already known).
+    pub fn intern_ref(&mut self, attrs: &PathAttrs) -> AttrId {
+        let hash = hash_of(attrs);
+        match self.find(attrs, hash) {
+            Some(id) => id,
+            None => self.insert(attrs.clone(), hash),
+        }
+    }
+
+    /// The id of a set known already, with one more reference.
+    fn find(&mut self, attrs: &PathAttrs, hash: u32) -> Option<AttrId> {
+        let slots = &self.slots;
+        let &i = self.index.find(index_hash(hash), |&i| {
+            slots[i as usize].hash == hash && Self::slot_attrs(slots, i) == attrs
+        })?;
+        self.slots[i as usize].refs += 1;
+        Some(AttrId(i))
+    }
+
+    /// A new set's id, with its first reference.
+    fn insert(&mut self, attrs: PathAttrs, hash: u32) -> AttrId {
         let slot = Slot {
             key: attrs.decision_key(),
             attrs: Some(Arc::new(attrs)),
@@ -618,7 +639,7 @@ mod tests {
     fn interning_shares_and_frees() {
         let mut i = Interner::default();
         let a = i.intern(path(&[1, 2]));
-        let b = i.intern(path(&[1, 2]));
+        let b = i.intern_ref(&path(&[1, 2]));
         let c = i.intern(path(&[3]));
         assert_eq!(a, b);
         assert_ne!(a, c);

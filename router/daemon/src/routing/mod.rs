@@ -722,7 +722,7 @@ impl Routing {
         // A policy that matches on the RPKI state gets it, and the routes
         // as received are kept to be decided again when VRPs change.
         let by_rpki = self.rpki.is_some() && self.policies.uses_rpki(policy.as_ref());
-        let received = (by_rpki && !looped).then(|| self.rib.attrs.intern(base.clone()));
+        let received = (by_rpki && !looped).then(|| self.rib.attrs.intern_ref(&base));
         // The origin AS, for RPKI: the path's last ASN, which import
         // policy leaves alone (it only prepends ours in front).
         let origin = base.origin_as(own_asn);
@@ -757,7 +757,7 @@ impl Routing {
                         self.rib.attrs.retain(id);
                         id
                     }
-                    None => *shared.insert(self.rib.attrs.intern(base.clone())),
+                    None => *shared.insert(self.rib.attrs.intern_ref(&base)),
                 })
             } else {
                 None
