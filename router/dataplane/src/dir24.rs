@@ -378,6 +378,10 @@ impl Dir24 {
     /// [`Self::live`] over shared anonymous memory in place of the maps:
     /// the daemon's builder, for benchmarks.
     pub fn live_in_memory(tbl8_groups: u32) -> Dir24 {
+        assert!(
+            (1..=MAX_TBL8_GROUPS).contains(&tbl8_groups),
+            "1 to {MAX_TBL8_GROUPS} tbl8 groups, asked for {tbl8_groups}"
+        );
         let top = MappedWords::anonymous(TOP_WORDS);
         let tbl8 = MappedWords::anonymous(tbl8_groups as usize * TBL8_GROUP_WORDS);
         Dir24::live(Arc::new(top), Arc::new(tbl8), false)

@@ -88,13 +88,14 @@ impl Lists {
     fn free_pair(&mut self, i: u32) {
         self.free_pairs.push(i);
         // The last pair gone (a session's whole table with it): the pages
-        // go back too, not kept for a table that may never come again.
+        // go back too, not kept for a table that may never come again;
+        // all but the first, so that one prefix going between one path
+        // and two does not allocate a page each time.
         if self.pairs_live() == 0 {
-            *self = Lists {
-                lists: std::mem::take(&mut self.lists),
-                free: std::mem::take(&mut self.free),
-                ..Lists::default()
-            };
+            self.pairs.truncate(1);
+            self.pairs.shrink_to_fit();
+            self.pairs_used = 0;
+            self.free_pairs = Vec::new();
         }
     }
 
@@ -267,8 +268,9 @@ mod tests {
         assert!(lists.remove_where(&mut paths, |p| p.peer == PeerId(1), &mut removed));
         assert!(matches!(paths, Paths::One(p) if p == path(3)));
         assert_eq!(removed, [path(2), path(1)]);
-        // The last pair gone, its page went too.
-        assert!(lists.pairs.is_empty());
+        // The last pair gone, its slots are all free again; one page stays.
+        assert_eq!((lists.pairs.len(), lists.pairs_used), (1, 0));
+        assert!(lists.free_pairs.is_empty());
         lists.push(&mut paths, path(4));
         assert!(!lists.remove_where(&mut paths, |_| true, &mut removed));
         assert_eq!(removed[2..], [path(3), path(4)]);
@@ -293,5 +295,11 @@ mod tests {
         assert!(matches!(again, Paths::Two(5)));
         assert_eq!(lists.slice(&all[PAIRS_PER_PAGE + 2]), [path(1), path(2)]);
         assert_eq!(lists.pairs_live(), PAIRS_PER_PAGE + 3);
+        // Every pair gone: the pages but the first go back.
+        for p in all.iter_mut().chain([&mut again]) {
+            lists.remove_where(p, |p| p.peer == PeerId(2) || p.peer == PeerId(8), &mut removed);
+        }
+        assert_eq!(lists.pairs_live(), 0);
+        assert_eq!(lists.pairs.len(), 1);
     }
 }
