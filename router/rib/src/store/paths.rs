@@ -297,7 +297,11 @@ mod tests {
         assert_eq!(lists.pairs_live(), PAIRS_PER_PAGE + 3);
         // Every pair gone: the pages but the first go back.
         for p in all.iter_mut().chain([&mut again]) {
-            lists.remove_where(p, |p| p.peer == PeerId(2) || p.peer == PeerId(8), &mut removed);
+            lists.remove_where(
+                p,
+                |p| p.peer == PeerId(2) || p.peer == PeerId(8),
+                &mut removed,
+            );
         }
         assert_eq!(lists.pairs_live(), 0);
         assert_eq!(lists.pairs.len(), 1);
