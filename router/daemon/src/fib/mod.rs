@@ -257,12 +257,7 @@ impl Fib {
             })
             .filter(|part| part.iter().all(|(_, _, yielded)| !yielded));
         let Some(part) = part else {
-            let (now, suppressing) = {
-                let mut plane = self.sync();
-                (plane.update(rib, prefixes), plane.suppressing())
-            };
-            self.suppressing = suppressing;
-            return now;
+            return self.change(|plane| plane.update(rib, prefixes));
         };
         let mut q = self.queue.lock();
         q.len += part.len();
@@ -274,21 +269,29 @@ impl Fib {
 
     /// New uplink states ([`Plane::set_active`]).
     pub fn set_active(&mut self, rib: &Rib, active: &[bool]) {
-        let mut plane = self.sync();
-        plane.set_active(rib, active);
-        let placed = (plane.active().to_vec(), plane.suppressing());
-        drop(plane);
-        (self.active, self.suppressing) = placed;
+        self.change(|plane| plane.set_active(rib, active));
     }
 
     /// A new config: static routes and announces may have changed.
     pub fn reconfigure(&mut self, config: &Config, rib: &Rib, paths_changed: bool) {
-        let mut plane = self.sync();
-        plane.reconfigure(config, rib, paths_changed);
-        let placed = (plane.active().to_vec(), plane.suppressing());
-        drop(plane);
-        (self.active, self.suppressing) = placed;
+        self.change(|plane| plane.reconfigure(config, rib, paths_changed));
         self.local = Local::new(config);
+    }
+
+    /// Runs `change` on the plane after what is queued, then keeps what
+    /// entries are computed under as it left them: the uplink states and
+    /// whether some prefix yields to a covering route.
+    fn change<T>(&mut self, change: impl FnOnce(&mut Plane) -> T) -> T {
+        let mut plane = self.sync();
+        let out = change(&mut plane);
+        let active = (plane.active() != self.active.as_slice()).then(|| plane.active().to_vec());
+        let suppressing = plane.suppressing();
+        drop(plane);
+        if let Some(active) = active {
+            self.active = active;
+        }
+        self.suppressing = suppressing;
+        out
     }
 
     /// Interface `name` as the kernel last reported it.
