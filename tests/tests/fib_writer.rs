@@ -8,14 +8,17 @@
 //!   n 10.0.0.2 (neighbour) ─eth2─ r ─eth1─ p 203.0.113.1 (uplink: the table)
 //! ```
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use sluice_e2e::fakepeer::{self, FakePeer, attrs, nlri};
+use sluice_e2e::fakepeer::{attrs, nlri};
 use sluice_e2e::sluice::Sluice;
 use sluice_testns::{Lab, must_be_root, wait_until};
 use sluice_wire::Prefix;
 use sluice_wire::iana::attr::{AS_PATH, FLAG_TRANSITIVE as T, NEXT_HOP, ORIGIN};
+
+mod line;
+use line::{INTERNAL, neighbour, nodes, uplink};
 
 const UP: Duration = Duration::from_secs(15);
 const LOAD: Duration = Duration::from_secs(60);
@@ -53,13 +56,7 @@ fn table(withdraw: bool) -> Vec<u8> {
 fn a_table_the_writer_programs_forwards_and_reaches_neighbours() {
     must_be_root();
     let lab = Lab::new("fibw");
-    let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
-    lab.link(&r, "eth1", &p, "eth1");
-    lab.link(&r, "eth2", &n, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    p.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", "10.0.0.1/30");
-    n.addr("eth1", "10.0.0.2/30");
+    let (r, p, n) = nodes(&lab, INTERNAL);
     n.ip(["route", "add", "default", "via", "10.0.0.1"]);
     p.ip(["route", "add", "10.0.0.0/30", "via", "203.0.113.2"]);
     // The far end of the table's last /24.
@@ -88,18 +85,8 @@ dataplane: { xdp: native, kernel_fib: off }
     );
     let status = sluice.json(&["status"]);
     assert_eq!(status["dataplane"]["xdp"], "native", "{status:#}");
-    let uplink = FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    );
-    let neighbour = FakePeer::connect(
-        n.name(),
-        SocketAddr::from(([10, 0, 0, 1], 179)),
-        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), 30),
-        UP,
-    );
+    let uplink = uplink(&p);
+    let neighbour = neighbour(&n, 30);
     sluice.wait_established("203.0.113.1", UP);
     sluice.wait_established("10.0.0.2", UP);
 

@@ -4,16 +4,19 @@
 //! not sent malformed; a neighbour that stops reading is reset after the
 //! send hold time (RFC 9687) while the uplink's session carries on.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use sluice_e2e::fakepeer::{self, FakePeer, attrs, nlri};
+use sluice_e2e::fakepeer::{FakePeer, attrs, nlri};
 use sluice_e2e::peers::{Announce, Kind, NeighborSpec, Peer, PeerSpec};
 use sluice_e2e::sluice::Sluice;
 use sluice_testns::{Lab, Node, must_be_root, wait_until};
 use sluice_wire::iana::attr::{
     AS_PATH, COMMUNITIES, FLAG_OPTIONAL as O, FLAG_TRANSITIVE as T, NEXT_HOP, ORIGIN,
 };
+
+mod line;
+use line::{INTERNAL, neighbour, nodes, uplink};
 
 const UP: Duration = Duration::from_secs(15);
 const ACT: Duration = Duration::from_secs(10);
@@ -37,42 +40,6 @@ fn update(peer: &FakePeer, prefix: &str, n: u32) {
     peer.update(&[], &attrs(&list), &nlri(&[prefix]));
 }
 
-/// eth2 toward an internal neighbour: Sluice's address, the neighbour's.
-const INTERNAL: (&str, &str) = ("10.0.0.1/30", "10.0.0.2/30");
-
-/// Sluice's node `r` with a peer on eth1 (203.0.113.1/30, Sluice .2) and
-/// another on eth2 with `eth2`'s addresses (Sluice's, the peer's).
-fn site<'l>(lab: &'l Lab, eth2: (&str, &str)) -> (Node<'l>, Node<'l>, Node<'l>) {
-    let (r, p, n) = (lab.node("r"), lab.node("p"), lab.node("n"));
-    lab.link(&r, "eth1", &p, "eth1");
-    lab.link(&r, "eth2", &n, "eth1");
-    r.addr("eth1", "203.0.113.2/30");
-    p.addr("eth1", "203.0.113.1/30");
-    r.addr("eth2", eth2.0);
-    n.addr("eth1", eth2.1);
-    (r, p, n)
-}
-
-/// The fake uplink on `p`: AS 65001, hold time 30 s.
-fn uplink(p: &Node<'_>) -> FakePeer {
-    FakePeer::connect(
-        p.name(),
-        SocketAddr::from(([203, 0, 113, 2], 179)),
-        &fakepeer::open(65001, Ipv4Addr::new(203, 0, 113, 1), 30),
-        UP,
-    )
-}
-
-/// A fake iBGP neighbour on `n` (INTERNAL) with this hold time.
-fn neighbour(n: &Node<'_>, hold: u16) -> FakePeer {
-    FakePeer::connect(
-        n.name(),
-        SocketAddr::from(([10, 0, 0, 1], 179)),
-        &fakepeer::open(64500, Ipv4Addr::new(10, 0, 0, 2), hold),
-        UP,
-    )
-}
-
 /// Small socket buffers between Sluice (`r`) and `n`: a shut window shows
 /// after a few kilobytes.
 fn small_buffers(r: &Node<'_>, n: &Node<'_>) {
@@ -85,7 +52,7 @@ fn small_buffers(r: &Node<'_>, n: &Node<'_>) {
 fn a_path_too_big_for_a_neighbour_is_withdrawn_there_not_sent_malformed() {
     must_be_root();
     let lab = Lab::new("too-big");
-    let (r, p, n) = site(&lab, INTERNAL);
+    let (r, p, n) = nodes(&lab, INTERNAL);
     let sluice = Sluice::start(
         &r,
         "router: { id: 192.0.2.1, asn: 64500 }
@@ -161,7 +128,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn a_neighbour_that_stops_reading_is_reset_after_the_send_hold_time() {
     must_be_root();
     let lab = Lab::new("send-hold");
-    let (r, u, n) = site(&lab, INTERNAL);
+    let (r, u, n) = nodes(&lab, INTERNAL);
     small_buffers(&r, &n);
     // 2000 routes, each with its own MED: one UPDATE each toward the neighbour.
     let mut spec = PeerSpec::new(Kind::Bird, 65001, Ipv4Addr::new(203, 0, 113, 1))
@@ -312,7 +279,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn no_withdrawal_is_lost_while_a_neighbours_queue_is_full() {
     must_be_root();
     let lab = Lab::new("owed");
-    let (r, p, n) = site(&lab, INTERNAL);
+    let (r, p, n) = nodes(&lab, INTERNAL);
     small_buffers(&r, &n);
     let sluice = Sluice::start(
         &r,
@@ -393,7 +360,7 @@ dataplane: { xdp: off, kernel_fib: off }
 fn a_flooding_peer_does_not_make_another_session_late() {
     must_be_root();
     let lab = Lab::new("flood");
-    let (r, p, b) = site(&lab, ("203.0.113.6/30", "203.0.113.5/30"));
+    let (r, p, b) = nodes(&lab, ("203.0.113.6/30", "203.0.113.5/30"));
     // BIRD with a 3 s hold time: one late KEEPALIVE from Sluice and it
     // drops the session.
     let bird = Peer::start(

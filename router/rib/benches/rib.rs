@@ -49,13 +49,14 @@ fn prefix(i: u32) -> Prefix {
     )
 }
 
-/// A RIB with `peers` full feeds of the same prefixes.
-fn filled(peers: u8) -> Rib {
+/// A RIB with `peers` full feeds of the same `prefixes`, over `sets`
+/// attribute sets each.
+fn filled(peers: u8, prefixes: u32, sets: u32) -> Rib {
     let mut rib = Rib::default();
     for n in 1..=peers {
         let id = rib.add_peer(peer(n));
-        for i in 0..PREFIXES {
-            rib.announce_attrs(id, prefix(i), attrs(n, i % SETS));
+        for i in 0..prefixes {
+            rib.announce_attrs(id, prefix(i), attrs(n, i % sets));
         }
     }
     rib
@@ -66,9 +67,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(u64::from(PREFIXES)));
     g.bench_function("announce 100k routes, 5k attribute sets", |b| {
-        b.iter(|| black_box(filled(1)));
+        b.iter(|| black_box(filled(1, PREFIXES, SETS)));
     });
-    let rib = filled(3);
+    let rib = filled(3, PREFIXES, SETS);
     let prefixes: Vec<Prefix> = (0..PREFIXES).map(prefix).collect();
     g.bench_function("select best of 3 paths, 100k prefixes", |b| {
         b.iter(|| {
@@ -89,7 +90,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(u64::from(TABLE)));
     g.bench_function("flush the second of two 1M-route peers, 260k sets", |b| {
         b.iter_batched(
-            || two_feeds(TABLE, 260_000),
+            || filled(2, TABLE, 260_000),
             |mut rib| black_box(rib.flush_peer(PeerId(1)).len()),
             BatchSize::PerIteration,
         );
@@ -99,18 +100,6 @@ fn bench(c: &mut Criterion) {
 
 /// Prefixes of a full table.
 const TABLE: u32 = 1_000_000;
-
-/// Two peers with the same `prefixes`, over `sets` attribute sets each.
-fn two_feeds(prefixes: u32, sets: u32) -> Rib {
-    let mut rib = Rib::default();
-    for n in 1..=2 {
-        let id = rib.add_peer(peer(n));
-        for i in 0..prefixes {
-            rib.announce_attrs(id, prefix(i), attrs(n, i % sets));
-        }
-    }
-    rib
-}
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
