@@ -147,6 +147,31 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // The whole table withdrawn from the daemon's builder, in address
+    // order and chunks as the writer takes them (the build is not timed).
+    g.bench_function("remove_1M_one_by_one_live", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let mut f = Dir24::live_in_memory(DEFAULT_TBL8_GROUPS);
+                for &(p, grp) in &sorted {
+                    f.insert(p, grp).unwrap();
+                }
+                f.take_dirty();
+                let t = Instant::now();
+                for chunk in black_box(&sorted).chunks(8192) {
+                    for &(p, _) in chunk {
+                        f.remove(p);
+                    }
+                    f.take_dirty();
+                }
+                spent += t.elapsed();
+                assert!(f.is_empty());
+            }
+            spent
+        })
+    });
+
     // Incremental updates on the full table: insert 10k new prefixes (the
     // same length mix), then remove them again; only one half is timed.
     g.throughput(Throughput::Elements(churn.len() as u64));

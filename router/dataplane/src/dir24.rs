@@ -325,7 +325,22 @@ pub struct Dir24 {
     /// Installed /24s per block of [`SLASH24_BLOCK`] top entries: a scan
     /// for them reads only the blocks that have some.
     slash24s: Vec<u16>,
+    /// Installed prefixes of each length 17..=23 per /16 ([`mid_slot`]):
+    /// the maps of these lengths are a full table's biggest, and
+    /// [`Dir24::covering`] looks one up only where it has some, where each
+    /// lookup was a cache miss on every withdrawal.
+    mid: Vec<u8>,
     count: usize,
+}
+
+/// Lengths counted per /16 in `Dir24::mid` (at most 128 of them, /23s,
+/// fit a /16, and a `u8`).
+const MID: std::ops::RangeInclusive<u8> = 17..=23;
+
+/// The index of `addr`'s /16 and length `len` (in [`MID`]) in `Dir24::mid`.
+#[inline]
+fn mid_slot(addr: u32, len: u8) -> usize {
+    ((addr >> 16) as usize) << 3 | usize::from(len - MID.start())
 }
 
 /// Top entries per block counted in `Dir24::slash24s` (a /12).
@@ -407,6 +422,7 @@ impl Dir24 {
             capacity: tbl8_groups,
             routes: (0..=32).map(|_| RouteMap::default()).collect(),
             slash24s: vec![0; TOP_ENTRIES / SLASH24_BLOCK],
+            mid: vec![0; 1 << 19],
             count: 0,
         }
     }
@@ -432,7 +448,13 @@ impl Dir24 {
             map.reserve(n);
         }
         for (p, group) in routes {
-            fib.routes[usize::from(p.len)].insert(p.addr, group);
+            if fib.routes[usize::from(p.len)]
+                .insert(p.addr, group)
+                .is_none()
+                && MID.contains(&p.len)
+            {
+                fib.mid[mid_slot(p.addr, p.len)] += 1;
+            }
         }
         fib.count = fib.routes.iter().map(HashMap::len).sum();
         // /24s are written from this map, then kept in the words only.
@@ -510,6 +532,9 @@ impl Dir24 {
             };
             if old.is_none() {
                 self.count += 1;
+                if MID.contains(&len) {
+                    self.mid[mid_slot(addr, len)] += 1;
+                }
             }
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
@@ -601,7 +626,11 @@ impl Dir24 {
             self.slash24s[(addr >> 8) as usize / SLASH24_BLOCK] -= 1;
             old
         } else {
-            self.routes[usize::from(len)].remove(&addr)?
+            let old = self.routes[usize::from(len)].remove(&addr)?;
+            if MID.contains(&len) {
+                self.mid[mid_slot(addr, len)] -= 1;
+            }
+            old
         };
         self.count -= 1;
         let depth = len + 1;
@@ -610,24 +639,50 @@ impl Dir24 {
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
             let mut block = Block::default();
-            for i in lo..hi {
-                // A short entry was this prefix's if no longer short one
-                // (still in `routes`) covers it.
-                let owned = match self.top_depth.code(i) {
-                    SHORT => len <= SHORT_MAX && self.short_owner(i, &mut block) < depth,
-                    c => depth::long_depth(c) == depth,
-                };
-                if !owned {
+            // A word (four entries) at a time, as `replace` writes them.
+            let whole = u64::from(rv) * 0x0001_0001_0001_0001;
+            let mine = depth::code(depth);
+            for w in lo / ENTRIES_PER_WORD..hi.div_ceil(ENTRIES_PER_WORD) {
+                let first = w * ENTRIES_PER_WORD;
+                let mut word = self.top.get(w);
+                let before = word;
+                // The common case: four entries all this prefix's, none a
+                // tbl8 group's. (A short code is this prefix's if no
+                // longer short prefix, still in `routes`, covers the
+                // entries; a word lies in one /10 block.)
+                if first >= lo
+                    && first + ENTRIES_PER_WORD <= hi
+                    && word & TBL8_FLAGS == 0
+                    && self.top_depth.codes4(first) == u16::from(mine) * 0x1111
+                    && (mine != SHORT || self.short_owner(first, &mut block) < depth)
+                {
+                    self.top_depth.set4(first, rd);
+                    if word != whole {
+                        self.top.set(w, whole);
+                    }
                     continue;
                 }
-                self.top_depth.set(i, rd);
-                let cur = get16(&self.top, i);
-                if cur & TBL8_FLAG != 0 {
-                    let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
-                    self.tbl8_cover[g] = rv;
-                    self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
-                } else if cur != rv {
-                    set16(&mut self.top, i, rv);
+                for i in lo.max(first)..hi.min(first + ENTRIES_PER_WORD) {
+                    let owned = match self.top_depth.code(i) {
+                        SHORT => len <= SHORT_MAX && self.short_owner(i, &mut block) < depth,
+                        c => depth::long_depth(c) == depth,
+                    };
+                    if !owned {
+                        continue;
+                    }
+                    self.top_depth.set(i, rd);
+                    let sh = (i & 3) * 16;
+                    let cur = (word >> sh) as u16;
+                    if cur & TBL8_FLAG != 0 {
+                        let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                        self.tbl8_cover[g] = rv;
+                        self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
+                    } else {
+                        word = (word & !(0xffff << sh)) | (u64::from(rv) << sh);
+                    }
+                }
+                if word != before {
+                    self.top.set(w, word);
                 }
             }
         } else {
@@ -867,6 +922,9 @@ impl Dir24 {
     /// (group, depth), or (0, 0).
     fn covering(&self, addr: u32, len: u8) -> (u16, u8) {
         for l in (0..len).rev() {
+            if MID.contains(&l) && self.mid[mid_slot(addr, l)] == 0 {
+                continue;
+            }
             let prefix = Prefix {
                 addr: addr & mask(l),
                 len: l,
