@@ -538,56 +538,23 @@ impl Dir24 {
             }
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
-            let mut block = Block::default();
-            // A word (four entries) at a time: one read and at most one
-            // write of the top level for four entries, where a short
-            // prefix's million entries made this loop most of a table's
-            // load.
-            let whole = u64::from(group) * 0x0001_0001_0001_0001;
-            for w in lo / ENTRIES_PER_WORD..hi.div_ceil(ENTRIES_PER_WORD) {
-                let first = w * ENTRIES_PER_WORD;
-                let mut word = self.top.get(w);
-                let before = word;
-                // The common case of a table loading in address order, a
-                // short prefix before its more-specifics: four entries
-                // this prefix takes whole, none a tbl8 group's.
-                if first >= lo
-                    && first + ENTRIES_PER_WORD <= hi
-                    && word & TBL8_FLAGS == 0
-                    && takes_all(self.top_depth.codes4(first), len)
-                {
-                    self.top_depth.set4(first, depth);
-                    if word != whole {
-                        self.top.set(w, whole);
-                    }
-                    continue;
-                }
-                for i in lo.max(first)..hi.min(first + ENTRIES_PER_WORD) {
-                    // A short owner is shorter than a long prefix; against a
-                    // short one, it is this or a longer one (now in `routes`).
-                    let owner = match self.top_depth.code(i) {
+            // An entry is this prefix's unless a longer prefix owns it. A
+            // short owner is shorter than a long prefix; against a short
+            // one, it is this or a longer one (now in `routes`).
+            self.rewrite_top(
+                lo..hi,
+                (group, depth),
+                |fib, first, _| takes_all(fib.top_depth.codes4(first), len),
+                |fib, i, block| {
+                    let owner = match fib.top_depth.code(i) {
                         SHORT if len > SHORT_MAX => 0,
-                        SHORT => self.short_owner(i, &mut block),
+                        SHORT => fib.short_owner(i, block),
                         c => depth::long_depth(c),
                     };
-                    if owner > depth {
-                        continue;
-                    }
-                    self.top_depth.set(i, depth);
-                    let sh = (i & 3) * 16;
-                    let cur = (word >> sh) as u16;
-                    if cur & TBL8_FLAG != 0 {
-                        let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
-                        self.tbl8_cover[g] = group;
-                        self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d <= depth, group, depth);
-                    } else {
-                        word = (word & !(0xffff << sh)) | (u64::from(group) << sh);
-                    }
-                }
-                if word != before {
-                    self.top.set(w, word);
-                }
-            }
+                    owner <= depth
+                },
+                move |d| d <= depth,
+            );
         } else {
             let i = (addr >> 8) as usize;
             let cur = get16(&self.top, i);
@@ -638,53 +605,23 @@ impl Dir24 {
         if len <= 24 {
             let lo = (addr >> 8) as usize;
             let hi = lo + (1usize << (24 - len));
-            let mut block = Block::default();
-            // A word (four entries) at a time, as `replace` writes them.
-            let whole = u64::from(rv) * 0x0001_0001_0001_0001;
+            // An entry is this prefix's if its depth is. A short code is
+            // if no longer short prefix, still in `routes`, covers the
+            // entry (the same for a whole word: it lies in one /10 block).
             let mine = depth::code(depth);
-            for w in lo / ENTRIES_PER_WORD..hi.div_ceil(ENTRIES_PER_WORD) {
-                let first = w * ENTRIES_PER_WORD;
-                let mut word = self.top.get(w);
-                let before = word;
-                // The common case: four entries all this prefix's, none a
-                // tbl8 group's. (A short code is this prefix's if no
-                // longer short prefix, still in `routes`, covers the
-                // entries; a word lies in one /10 block.)
-                if first >= lo
-                    && first + ENTRIES_PER_WORD <= hi
-                    && word & TBL8_FLAGS == 0
-                    && self.top_depth.codes4(first) == u16::from(mine) * 0x1111
-                    && (mine != SHORT || self.short_owner(first, &mut block) < depth)
-                {
-                    self.top_depth.set4(first, rd);
-                    if word != whole {
-                        self.top.set(w, whole);
-                    }
-                    continue;
-                }
-                for i in lo.max(first)..hi.min(first + ENTRIES_PER_WORD) {
-                    let owned = match self.top_depth.code(i) {
-                        SHORT => len <= SHORT_MAX && self.short_owner(i, &mut block) < depth,
-                        c => depth::long_depth(c) == depth,
-                    };
-                    if !owned {
-                        continue;
-                    }
-                    self.top_depth.set(i, rd);
-                    let sh = (i & 3) * 16;
-                    let cur = (word >> sh) as u16;
-                    if cur & TBL8_FLAG != 0 {
-                        let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
-                        self.tbl8_cover[g] = rv;
-                        self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, |d| d == depth, rv, rd);
-                    } else {
-                        word = (word & !(0xffff << sh)) | (u64::from(rv) << sh);
-                    }
-                }
-                if word != before {
-                    self.top.set(w, word);
-                }
-            }
+            self.rewrite_top(
+                lo..hi,
+                (rv, rd),
+                |fib, first, block| {
+                    fib.top_depth.codes4(first) == u16::from(mine) * 0x1111
+                        && (mine != SHORT || fib.short_owner(first, block) < depth)
+                },
+                |fib, i, block| match fib.top_depth.code(i) {
+                    SHORT => len <= SHORT_MAX && fib.short_owner(i, block) < depth,
+                    c => depth::long_depth(c) == depth,
+                },
+                move |d| d == depth,
+            );
         } else {
             let i = (addr >> 8) as usize;
             let cur = get16(&self.top, i);
@@ -850,6 +787,62 @@ impl Dir24 {
             if v & TBL8_FLAG != 0 {
                 let w = usize::from(v & MAX_NEXT_HOP_GROUP) * TBL8_GROUP_WORDS;
                 self.tbl8.mark(w..w + TBL8_GROUP_WORDS);
+            }
+        }
+    }
+
+    /// Sets the top entries `entries` that `takes` (entry index) to
+    /// (`value`, `depth`); in the tbl8 group an entry points to, the
+    /// entries whose depth `tbl8_takes`. A word (four entries) at a time:
+    /// where `all` (its first entry's index) says all four are taken and
+    /// none points to a tbl8 group, one read and at most one write for
+    /// them, where a short prefix's million entries made an
+    /// entry-by-entry loop most of a table's load.
+    fn rewrite_top(
+        &mut self,
+        entries: Range<usize>,
+        (value, depth): (u16, u8),
+        all: impl Fn(&Self, usize, &mut Block) -> bool,
+        takes: impl Fn(&Self, usize, &mut Block) -> bool,
+        tbl8_takes: impl Fn(u8) -> bool + Copy,
+    ) {
+        let (lo, hi) = (entries.start, entries.end);
+        let mut block = Block::default();
+        let whole = u64::from(value) * 0x0001_0001_0001_0001;
+        for w in lo / ENTRIES_PER_WORD..hi.div_ceil(ENTRIES_PER_WORD) {
+            let first = w * ENTRIES_PER_WORD;
+            let mut word = self.top.get(w);
+            let before = word;
+            // The common case (a table loading or leaving in address
+            // order): four entries taken whole.
+            if first >= lo
+                && first + ENTRIES_PER_WORD <= hi
+                && word & TBL8_FLAGS == 0
+                && all(self, first, &mut block)
+            {
+                self.top_depth.set4(first, depth);
+                if word != whole {
+                    self.top.set(w, whole);
+                }
+                continue;
+            }
+            for i in lo.max(first)..hi.min(first + ENTRIES_PER_WORD) {
+                if !takes(self, i, &mut block) {
+                    continue;
+                }
+                self.top_depth.set(i, depth);
+                let sh = (i & 3) * 16;
+                let cur = (word >> sh) as u16;
+                if cur & TBL8_FLAG != 0 {
+                    let g = usize::from(cur & MAX_NEXT_HOP_GROUP);
+                    self.tbl8_cover[g] = value;
+                    self.tbl8_write_if(g, 0..TBL8_GROUP_ENTRIES, tbl8_takes, value, depth);
+                } else {
+                    word = (word & !(0xffff << sh)) | (u64::from(value) << sh);
+                }
+            }
+            if word != before {
+                self.top.set(w, word);
             }
         }
     }
