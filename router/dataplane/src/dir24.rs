@@ -422,7 +422,7 @@ impl Dir24 {
             capacity: tbl8_groups,
             routes: (0..=32).map(|_| RouteMap::default()).collect(),
             slash24s: vec![0; TOP_ENTRIES / SLASH24_BLOCK],
-            mid: vec![0; 1 << 19],
+            mid: vec![0; mid_slot(u32::MAX, *MID.end()) + 1],
             count: 0,
         }
     }
