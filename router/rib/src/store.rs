@@ -5,22 +5,23 @@
 //! longer IPv6 ones by two `u64`s and the length, each kind in a map of
 //! its own. The common case of a single path is stored inline, in 8
 //! bytes, and the paths of a prefix with more are a pair or a list of
-//! the map's, named by its index ([`paths`]). A route costs about 17 bytes of table (key, value,
-//! control byte) before the map's spare room, where a boxed list beside
-//! the inline path made 25 (an IPv6 one with its whole address, 33).
+//! the map's, named by its index ([`paths`]). A route costs 16 bytes of
+//! table (key and value in one slot, [`flat`]) before the map's spare
+//! room, where a boxed list beside the inline path made 25 (an IPv6 one
+//! with its whole address, 33).
 
-use std::collections::hash_map::Entry;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use rustc_hash::FxHashMap;
 use sluice_wire::Prefix;
 
 use crate::page::{Page, smallest_after};
 use crate::table::Path;
 
+mod flat;
 mod paths;
 
+use flat::{Entry, FlatKey, FlatMap};
 use paths::{Lists, Paths};
 
 fn key4(p: &Ipv4Net) -> u64 {
@@ -63,6 +64,29 @@ fn unkey6((hi, lo, l): Key6) -> Prefix {
     IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(a), l))
 }
 
+/// splitmix64's finalizer: every bit of `k` moves the top bits.
+fn mix64(k: u64) -> u64 {
+    let z = (k ^ (k >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// No IPv4 key (length at most 32) nor short IPv6 one (at most 56) has
+/// 0xff in its length byte.
+impl FlatKey for u64 {
+    const EMPTY: u64 = u64::MAX;
+    fn mix(&self) -> u64 {
+        mix64(*self)
+    }
+}
+
+impl FlatKey for Key6 {
+    const EMPTY: Key6 = (u64::MAX, u64::MAX, u8::MAX);
+    fn mix(&self) -> u64 {
+        mix64(self.0 ^ self.1.rotate_left(29) ^ u64::from(self.2))
+    }
+}
+
 /// Shards of a map that grows to a full table: a hash map doubles all at
 /// once, holding old and new tables together, which at a million IPv4
 /// prefixes was a 34 MB spike on top of the RIB (a quarter of the peak).
@@ -76,7 +100,7 @@ fn unkey6((hi, lo, l): Key6) -> Prefix {
 /// buckets were 48% full.
 #[derive(Debug)]
 struct Sharded<K, V> {
-    shards: Box<[FxHashMap<K, V>]>,
+    shards: Box<[FlatMap<K, V>]>,
 }
 
 const SHARDS: usize = 64;
@@ -113,9 +137,9 @@ const fn grades() -> [u8; 1 << GRADE_BITS] {
     table
 }
 
-/// The shard of a key: the top bits of a multiplicative hash with another
-/// constant than the maps' own Fx hash, so that keys of one shard still
-/// spread over its buckets and control bytes.
+/// The shard of a key: the top bits of a multiplicative hash, apart
+/// from the shards' own ([`mix64`]), so that keys of one shard still
+/// spread over its slots.
 trait ShardKey {
     fn shard(&self) -> usize;
 }
@@ -136,18 +160,22 @@ impl ShardKey for Key6 {
 impl<K, V> Default for Sharded<K, V> {
     fn default() -> Self {
         Sharded {
-            shards: (0..SHARDS).map(|_| FxHashMap::default()).collect(),
+            shards: (0..SHARDS).map(|_| FlatMap::default()).collect(),
         }
     }
 }
 
-impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
+impl<K: ShardKey + FlatKey, V: flat::Filler> Sharded<K, V> {
     fn len(&self) -> usize {
-        self.shards.iter().map(FxHashMap::len).sum()
+        self.shards.iter().map(FlatMap::len).sum()
     }
 
     fn get(&self, k: &K) -> Option<&V> {
         self.shards[k.shard()].get(k)
+    }
+
+    fn prefetch(&self, k: &K) {
+        self.shards[k.shard()].prefetch(k);
     }
 
     fn entry(&mut self, k: K) -> Entry<'_, K, V> {
@@ -155,11 +183,11 @@ impl<K: ShardKey + Eq + std::hash::Hash, V> Sharded<K, V> {
     }
 
     fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.shards.iter().flatten()
+        self.shards.iter().flat_map(FlatMap::iter)
     }
 
     fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.shards.iter_mut().flat_map(FxHashMap::values_mut)
+        self.shards.iter_mut().flat_map(FlatMap::values_mut)
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
@@ -227,6 +255,19 @@ impl PrefixMap {
 
     pub fn get(&self, prefix: &Prefix) -> Option<&[Path]> {
         self.entry(prefix).map(|v| self.lists.slice(v))
+    }
+
+    /// Has the CPU fetch `prefix`'s slot: looking up or inserting many
+    /// prefixes, a caller prefetches some way ahead, and the cache misses
+    /// of a whole window overlap instead of coming one after another.
+    pub fn prefetch(&self, prefix: &Prefix) {
+        match prefix {
+            IpNet::V4(p) => self.v4.prefetch(&key4(p)),
+            IpNet::V6(p) => match short6(p) {
+                Some(k) => self.v6.prefetch(&k),
+                None => self.v6_long.prefetch(&key6(p)),
+            },
+        }
     }
 
     /// Installs `path`, in place of the path of the same peer if there is
@@ -392,13 +433,22 @@ impl PrefixMap {
     /// prefix once, and a prefix never changes part, so a walk may stop
     /// between two parts and go on later without seeing one twice.
     pub fn part(&self, i: usize) -> impl Iterator<Item = (Prefix, &[Path])> {
-        let v4 = self.v4.shards.get(i).into_iter().flatten();
+        let v4 = self.v4.shards.get(i).into_iter().flat_map(FlatMap::iter);
         let j = i.checked_sub(SHARDS);
-        let v6 = j.and_then(|j| self.v6.shards.get(j)).into_iter().flatten();
+        let v6 = j.and_then(|j| self.v6.shards.get(j));
         let v6_long = j.and_then(|j| self.v6_long.shards.get(j));
         v4.map(|(k, v)| (unkey4(*k), v))
-            .chain(v6.map(|(k, v)| (unkey6(unshort6(*k)), v)))
-            .chain(v6_long.into_iter().flatten().map(|(k, v)| (unkey6(*k), v)))
+            .chain(
+                v6.into_iter()
+                    .flat_map(FlatMap::iter)
+                    .map(|(k, v)| (unkey6(unshort6(*k)), v)),
+            )
+            .chain(
+                v6_long
+                    .into_iter()
+                    .flat_map(FlatMap::iter)
+                    .map(|(k, v)| (unkey6(*k), v)),
+            )
             .map(|(p, v)| (p, self.lists.slice(v)))
     }
 }
@@ -437,7 +487,7 @@ mod tests {
             let p = Ipv4Net::new_assert(Ipv4Addr::from((x >> 8) as u32 & !0xff), 24);
             m.upsert(IpNet::V4(p), path(1));
         }
-        let buckets: usize = m.v4.shards.iter().map(|s| s.capacity() * 8 / 7).sum();
+        let buckets: usize = m.v4.shards.iter().map(FlatMap::slots).sum();
         let full = m.v4.len() as f64 / buckets as f64;
         assert!(full > 0.55, "{:.0}% of the buckets in use", full * 100.0);
     }

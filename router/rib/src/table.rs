@@ -11,6 +11,11 @@ use crate::attrs::{AttrId, Interner, PathAttrs};
 use crate::decision::{self, Candidate, PeerInfo, Reason};
 use crate::store::PrefixMap;
 
+/// How far ahead of its use a prefix is prefetched ([`Rib::prefetch`]):
+/// enough misses in flight to fill the memory pipeline, few enough that
+/// the first is still in cache when its turn comes.
+const PREFETCH_AHEAD: usize = 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u16);
 
@@ -165,17 +170,27 @@ impl Rib {
         self.table.get(prefix).unwrap_or_default()
     }
 
-    /// Looks `prefixes` and their paths' attributes up ahead of their
-    /// use; returns how many of those paths have a next hop. One lookup
-    /// does not wait for the one before, so the CPU overlaps their cache
-    /// misses, where work that looks each up in turn waits for every one.
-    pub fn warm(&self, prefixes: &[Prefix]) -> usize {
-        prefixes
-            .iter()
-            .filter_map(|p| self.table.get(p))
-            .flatten()
-            .filter(|p| self.attrs.get(p.attrs).next_hop.is_some())
-            .count()
+    /// Has the CPU fetch where `prefix` is (or would go) in the table.
+    #[inline]
+    pub fn prefetch(&self, prefix: &Prefix) {
+        self.table.prefetch(prefix);
+    }
+
+    /// For a caller at the `k`th of `prefixes`, about to look it up or
+    /// change it: prefetches the one [`PREFETCH_AHEAD`] further on (at the
+    /// first, the whole window before it too), so a full table's lookups
+    /// wait for memory a window at a time, not one by one.
+    #[inline]
+    pub fn prefetch_ahead(&self, prefixes: &[Prefix], k: usize) {
+        if k == 0 {
+            prefixes
+                .iter()
+                .take(PREFETCH_AHEAD)
+                .for_each(|p| self.prefetch(p));
+        }
+        if let Some(p) = prefixes.get(k + PREFETCH_AHEAD) {
+            self.prefetch(p);
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Prefix, &[Path])> {
@@ -310,26 +325,16 @@ mod tests {
     }
 
     #[test]
-    fn warm_finds_the_paths_the_table_has() {
+    fn prefetch_is_only_a_hint() {
         let mut rib = Rib::default();
-        let (a, b) = (rib.add_peer(peer(1)), rib.add_peer(peer(2)));
-        let via = |first_as| PathAttrs {
-            next_hop: Some(IpAddr::from([203, 0, 113, 1])),
-            ..attrs(first_as, 1)
-        };
-        rib.announce_attrs(a, pfx("198.51.100.0/24"), via(65001));
-        rib.announce_attrs(b, pfx("198.51.100.0/24"), via(65002));
-        rib.announce_attrs(a, pfx("2001:db8::/32"), via(65001));
-        rib.announce_attrs(a, pfx("192.0.2.0/24"), attrs(65001, 1));
-        let asked = [
-            "198.51.100.0/24",
-            "198.51.100.0/25",
-            "2001:db8::/32",
-            "::/0",
-            "192.0.2.0/24",
-        ];
-        // Two paths, none, one, none, one without a next hop.
-        assert_eq!(rib.warm(&asked.map(pfx)), 3);
+        let asked = ["198.51.100.0/24", "2001:db8::/32", "2001:db8::1/128"].map(pfx);
+        // Empty maps have no slots to fetch.
+        asked.iter().for_each(|p| rib.prefetch(p));
+        let a = rib.add_peer(peer(1));
+        rib.announce_attrs(a, asked[0], attrs(65001, 1));
+        (0..asked.len()).for_each(|k| rib.prefetch_ahead(&asked, k));
+        assert_eq!(rib.paths(&asked[0]).len(), 1);
+        assert!(rib.paths(&asked[1]).is_empty());
     }
 
     #[test]

@@ -15,11 +15,6 @@ use sluice_wire::Prefix;
 use super::Placement;
 use super::program::{Port, Programmer};
 
-/// Prefixes looked up together before they are placed ([`Rib::warm`]):
-/// enough for the CPU to overlap their cache misses, few enough that
-/// their table entries are still in cache when each is placed.
-const WARM: usize = 256;
-
 /// The entry of each of `prefixes` under uplink states `active`
 /// ([`Local::placement`]), for [`Placer::place_entry`], appended to `out`.
 pub fn placements(
@@ -30,13 +25,11 @@ pub fn placements(
     out: &mut Vec<Placement>,
 ) {
     out.reserve(prefixes.len());
-    for part in prefixes.chunks(WARM) {
-        std::hint::black_box(rib.warm(part));
-        out.extend(part.iter().map(|p| {
-            let (entry, yielded) = local.placement(rib, p, active);
-            (*p, entry, yielded)
-        }));
-    }
+    out.extend(prefixes.iter().enumerate().map(|(k, p)| {
+        rib.prefetch_ahead(prefixes, k);
+        let (entry, yielded) = local.placement(rib, p, active);
+        (*p, entry, yielded)
+    }));
 }
 
 #[derive(Debug)]

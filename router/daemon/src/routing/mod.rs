@@ -670,7 +670,10 @@ impl Routing {
         };
         let four = negotiated.four_octet_as;
         let mut touched = Vec::with_capacity(routes.announce.len() + routes.withdraw.len());
-        for w in &routes.withdraw {
+        // A full table's prefixes are each a cache miss in the RIB: the
+        // next ones are fetched while one is learned.
+        for (k, w) in routes.withdraw.iter().enumerate() {
+            self.rib.prefetch_ahead(&routes.withdraw, k);
             if let Some(r) = self.rpki.as_mut() {
                 r.forget(&mut self.rib, rib_id, w);
             }
@@ -728,7 +731,8 @@ impl Routing {
         let origin = base.origin_as(own_asn);
         // Routes that keep the UPDATE's attributes share one interned set.
         let mut shared = None;
-        for prefix in &routes.announce {
+        for (k, prefix) in routes.announce.iter().enumerate() {
+            self.rib.prefetch_ahead(&routes.announce, k);
             if let (Some(id), Some(r)) = (received, self.rpki.as_mut()) {
                 self.rib.attrs.retain(id);
                 r.keep_imported(&mut self.rib, rib_id, *prefix, id);

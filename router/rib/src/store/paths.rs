@@ -8,7 +8,7 @@
 //! a third of flushing a full table), and a second session's table takes
 //! no `malloc` per prefix. Three or more paths are a `Vec` of their own.
 
-use std::collections::hash_map::Entry;
+use super::flat::{Entry, Filler, FlatKey};
 
 use crate::table::Path;
 
@@ -19,6 +19,11 @@ pub(super) enum Paths {
     One(Path),
     Two(u32),
     Many(u32),
+}
+
+/// What an empty slot of the map holds; never read.
+impl Filler for Paths {
+    const FILLER: Paths = Paths::Many(u32::MAX);
 }
 
 /// Pairs in a page: 64 KiB.
@@ -126,7 +131,7 @@ impl Lists {
 
     /// Puts `path` into `entry`'s paths, in place of the same peer's
     /// (returned second); first, whether the prefix is new.
-    pub(super) fn upsert<K>(
+    pub(super) fn upsert<K: FlatKey>(
         &mut self,
         entry: Entry<'_, K, Paths>,
         path: Path,
@@ -149,7 +154,7 @@ impl Lists {
 
     /// [`Self::remove_where`] on `entry`'s paths, removing the entry once
     /// none is left; true if it went.
-    pub(super) fn remove_at<K>(
+    pub(super) fn remove_at<K: FlatKey>(
         &mut self,
         entry: Entry<'_, K, Paths>,
         drop: impl FnMut(&Path) -> bool,
