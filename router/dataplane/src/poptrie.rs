@@ -52,8 +52,10 @@
 //! [`Poptrie::take_dirty`] (quarantine), so a reader that loaded an old
 //! entry just before finishes on intact nodes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Range;
+
+use rustc_hash::FxHashMap;
 
 use crate::buddy::{Buddy, Run, order_for};
 use crate::dirty::DirtyBits;
@@ -246,9 +248,9 @@ pub struct Poptrie {
     nodes: Nodes,
     leaves: Words,
     /// Each chunk's fan, when its entry is not a group.
-    chunk_fans: HashMap<u32, u32>,
+    chunk_fans: FxHashMap<u32, u32>,
     /// Each slot's (nodes, leaves) runs, when its entry is not a group.
-    slot_runs: HashMap<u32, (Run, Run)>,
+    slot_runs: FxHashMap<u32, (Run, Run)>,
     fan_alloc: Buddy,
     node_alloc: Buddy,
     leaf_alloc: Buddy,
@@ -306,8 +308,8 @@ impl Poptrie {
             fans: Words::new(cap.fans as usize * FAN_ENTRIES / 2, 0),
             nodes: Nodes::new(keep, cap.nodes as usize * NODE_WORDS),
             leaves: Words::new((cap.leaves as usize).div_ceil(4), 0),
-            chunk_fans: HashMap::new(),
-            slot_runs: HashMap::new(),
+            chunk_fans: FxHashMap::default(),
+            slot_runs: FxHashMap::default(),
             fan_alloc: Buddy::new(cap.fans, 0),
             node_alloc: Buddy::new(cap.nodes, MAX_ORDER),
             leaf_alloc: Buddy::new(cap.leaves, MAX_ORDER),

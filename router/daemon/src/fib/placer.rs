@@ -120,7 +120,7 @@ impl Placer {
     pub fn place_entry(&mut self, prefix: &Prefix, entry: Option<&Entry>, yielded: bool) -> bool {
         if yielded {
             self.suppressed.insert(*prefix);
-        } else {
+        } else if !self.suppressed.is_empty() {
             self.suppressed.remove(prefix);
         }
         match self.program.set_route(*prefix, entry) {

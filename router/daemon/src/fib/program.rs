@@ -548,20 +548,27 @@ impl Programmer {
             Some(Entry::Connected) => Some(GROUP_LOCAL),
             Some(Entry::Forward(ways)) => Some(self.acquire(ways)?),
         };
-        // IPv4 with nothing adopted: one DIR-24-8 operation both writes the
-        // route and says what it replaced.
-        if let Prefix::V4(net) = prefix
-            && self.stale.is_empty()
-        {
-            let old = match new {
-                Some(g) => match self.fib4.replace(key4(&net), g) {
+        // With nothing adopted: one operation on the family's FIB both
+        // writes the route and says what it replaced.
+        if self.stale.is_empty() {
+            let old = match (prefix, new) {
+                (Prefix::V4(net), Some(g)) => match self.fib4.replace(key4(&net), g) {
                     Ok(old) => old,
                     Err(e) => {
                         self.release(g);
                         return Err(ProgramError::Fib4(e.to_string()));
                     }
                 },
-                None => self.fib4.take(key4(&net)),
+                (Prefix::V4(net), None) => self.fib4.take(key4(&net)),
+                // An IPv6 length is at most 128: nothing to refuse here;
+                // full arrays show when the applier writes.
+                (Prefix::V6(net), Some(g)) => {
+                    let addr = u128::from(net.network());
+                    self.fib6.insert(addr, net.prefix_len(), g).ok().flatten()
+                }
+                (Prefix::V6(net), None) => self
+                    .fib6
+                    .remove(u128::from(net.network()), net.prefix_len()),
             };
             if let Some(id) = old {
                 self.release(id);
