@@ -63,6 +63,13 @@ enum Part {
     Long,
 }
 
+/// Where `key`, a /25 to /64 of a slot, is in that slot's sorted list
+/// (or would go).
+fn find_mid(list: &[Mid], (addr, len): Key) -> Result<usize, usize> {
+    let hi = (addr >> 64) as u64;
+    list.binary_search_by_key(&(hi, len), |&(h, l, _)| (h, l))
+}
+
 fn part(len: u8) -> Part {
     match u32::from(len) {
         l if l <= ROOT_DEPTH => Part::Short,
@@ -96,11 +103,10 @@ impl Routes {
                     self.mid_slots.insert(slot);
                     Vec::new()
                 });
-                let hi = (key.0 >> 64) as u64;
-                match list.binary_search_by_key(&(hi, key.1), |&(h, l, _)| (h, l)) {
+                match find_mid(list, key) {
                     Ok(i) => Some(std::mem::replace(&mut list[i].2, group)),
                     Err(i) => {
-                        list.insert(i, (hi, key.1, group));
+                        list.insert(i, ((key.0 >> 64) as u64, key.1, group));
                         self.mid_len += 1;
                         None
                     }
@@ -116,11 +122,7 @@ impl Routes {
             Part::Mid => {
                 let slot = slot_of(key.0);
                 let list = self.mid.get_mut(&slot)?;
-                let hi = (key.0 >> 64) as u64;
-                let i = list
-                    .binary_search_by_key(&(hi, key.1), |&(h, l, _)| (h, l))
-                    .ok()?;
-                let (_, _, group) = list.remove(i);
+                let (_, _, group) = list.remove(find_mid(list, key).ok()?);
                 if list.is_empty() {
                     self.mid.remove(&slot);
                     self.mid_slots.remove(&slot);
@@ -137,11 +139,7 @@ impl Routes {
             Part::Long => self.long.get(&long(key)).copied(),
             Part::Mid => {
                 let list = self.mid.get(&slot_of(key.0))?;
-                let hi = (key.0 >> 64) as u64;
-                let i = list
-                    .binary_search_by_key(&(hi, key.1), |&(h, l, _)| (h, l))
-                    .ok()?;
-                Some(list[i].2)
+                Some(list[find_mid(list, key).ok()?].2)
             }
         }
     }
