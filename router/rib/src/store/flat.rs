@@ -62,6 +62,9 @@ pub(super) struct Occupied<'a, K, V> {
 pub(super) struct Vacant<'a, K, V> {
     map: &'a mut FlatMap<K, V>,
     key: K,
+    /// The empty slot the lookup ended on (none in a table without
+    /// slots): where the key goes unless the table grows first.
+    at: Option<usize>,
 }
 
 impl<K: FlatKey, V: Filler> FlatMap<K, V> {
@@ -121,11 +124,19 @@ impl<K: FlatKey, V: Filler> FlatMap<K, V> {
     pub(super) fn entry(&mut self, key: K) -> Entry<'_, K, V> {
         debug_assert!(key != K::EMPTY, "the empty key is never stored");
         if self.slots.is_empty() {
-            return Entry::Vacant(Vacant { map: self, key });
+            return Entry::Vacant(Vacant {
+                map: self,
+                key,
+                at: None,
+            });
         }
         match self.find(&key) {
             Ok(at) => Entry::Occupied(Occupied { map: self, at }),
-            Err(_) => Entry::Vacant(Vacant { map: self, key }),
+            Err(at) => Entry::Vacant(Vacant {
+                map: self,
+                key,
+                at: Some(at),
+            }),
         }
     }
 
@@ -218,11 +229,16 @@ impl<'a, K: FlatKey, V: Filler> Occupied<'a, K, V> {
 impl<'a, K: FlatKey, V: Filler> Vacant<'a, K, V> {
     pub(super) fn insert(self, value: V) {
         let map = self.map;
-        if (map.len + 1) * LOAD_DEN > map.slots.len() * LOAD_NUM {
-            map.grow();
-        }
-        let Err(at) = map.find(&self.key) else {
-            unreachable!("a vacant key is absent");
+        let at = match self.at {
+            Some(at) if (map.len + 1) * LOAD_DEN <= map.slots.len() * LOAD_NUM => at,
+            // Growing moves every key: find the key's slot anew.
+            _ => {
+                map.grow();
+                let Err(at) = map.find(&self.key) else {
+                    unreachable!("a vacant key is absent");
+                };
+                at
+            }
         };
         map.slots[at] = (self.key, value);
         map.len += 1;
