@@ -18,10 +18,29 @@ pub(super) const SHORT_BLOCK_BITS: u32 = 24 - SHORT_MAX as u32;
 /// Codes: 0 none, 1..=14 depths 12..=25 (lengths 11..=24), [`SHORT`].
 const FIRST_LONG_DEPTH: u8 = SHORT_MAX + 2;
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(super) struct TopDepths {
     nibbles: Vec<u8>,
+    /// Which 4 KiB pages of `nibbles` were ever written; the others are
+    /// all zero and never read. A zeroed allocation maps the shared zero
+    /// page on the first read, and the first write after that faults again
+    /// and flushes the TLB of every CPU the process runs on, by interrupt:
+    /// loading a full table did that 2,048 times, the route owner
+    /// interrupted each time. A page whose first access is a store costs
+    /// one plain fault.
+    written: Vec<u64>,
 }
+
+/// Bytes of `TopDepths::nibbles` per page of `TopDepths::written`.
+const PAGE_BITS: u32 = 12;
+
+impl PartialEq for TopDepths {
+    fn eq(&self, other: &Self) -> bool {
+        self.nibbles == other.nibbles
+    }
+}
+
+impl Eq for TopDepths {}
 
 impl std::fmt::Debug for TopDepths {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,27 +73,57 @@ pub(super) const fn long_depth(code: u8) -> u8 {
 impl TopDepths {
     /// `entries` entries (even), all without owner.
     pub(super) fn new(entries: usize) -> TopDepths {
+        let bytes = entries / 2;
         TopDepths {
-            nibbles: vec![0; entries / 2],
+            nibbles: vec![0; bytes],
+            written: vec![0; (bytes >> PAGE_BITS).div_ceil(64) + 1],
+        }
+    }
+
+    /// Whether the page of byte `b` was ever written.
+    #[inline]
+    fn is_written(&self, b: usize) -> bool {
+        let p = b >> PAGE_BITS;
+        self.written[p >> 6] & 1 << (p & 63) != 0
+    }
+
+    /// Marks the pages of bytes `lo..hi` written.
+    #[inline]
+    fn mark(&mut self, lo: usize, hi: usize) {
+        for p in lo >> PAGE_BITS..=(hi.max(lo + 1) - 1) >> PAGE_BITS {
+            self.written[p >> 6] |= 1 << (p & 63);
         }
     }
 
     #[inline]
     pub(super) fn code(&self, i: usize) -> u8 {
+        if !self.is_written(i >> 1) {
+            return 0;
+        }
         (self.nibbles[i >> 1] >> ((i & 1) * 4)) & 15
     }
 
     #[inline]
     pub(super) fn set(&mut self, i: usize, depth: u8) {
         let sh = (i & 1) * 4;
-        let b = &mut self.nibbles[i >> 1];
-        *b = (*b & !(15 << sh)) | (code(depth) << sh);
+        // A page's first access must be a store: see `written`.
+        let old = if self.is_written(i >> 1) {
+            self.nibbles[i >> 1]
+        } else {
+            self.mark(i >> 1, (i >> 1) + 1);
+            0
+        };
+        self.nibbles[i >> 1] = (old & !(15 << sh)) | (code(depth) << sh);
     }
 
     /// The codes of entries `i..i + 4` (`i` a multiple of four), entry
     /// `i + k`'s in bits `4k..4k + 4`.
     #[inline]
     pub(super) fn codes4(&self, i: usize) -> u16 {
+        // Both bytes lie in one page: `i >> 1` is even.
+        if !self.is_written(i >> 1) {
+            return 0;
+        }
         u16::from_le_bytes([self.nibbles[i >> 1], self.nibbles[(i >> 1) + 1]])
     }
 
@@ -82,6 +131,7 @@ impl TopDepths {
     #[inline]
     pub(super) fn set4(&mut self, i: usize, depth: u8) {
         let c = code(depth) * 0x11;
+        self.mark(i >> 1, (i >> 1) + 2);
         self.nibbles[i >> 1] = c;
         self.nibbles[(i >> 1) + 1] = c;
     }
@@ -95,6 +145,9 @@ impl TopDepths {
         }
         let whole = (hi - i) & !1;
         let c = code(depth);
+        if whole > 0 {
+            self.mark(i >> 1, (i + whole) >> 1);
+        }
         self.nibbles[i >> 1..(i + whole) >> 1].fill(c | c << 4);
         i += whole;
         if i < hi {
@@ -134,5 +187,25 @@ mod tests {
         assert_eq!(t.codes4(4), u16::from(SHORT) << 8 | 0x00ee);
         t.set4(4, 13);
         assert_eq!((0..8).map(|i| t.code(i)).collect::<Vec<_>>()[4..], [2; 4]);
+    }
+
+    /// Pages never written read as no owner; each kind of write makes
+    /// its pages read what it wrote, and only those pages.
+    #[test]
+    fn only_written_pages_are_read() {
+        let page = 2 << PAGE_BITS; // entries per page
+        let mut t = TopDepths::new(8 * page);
+        assert!((0..8).all(|p| t.code(p * page) == 0 && t.codes4(p * page) == 0));
+        t.set(page + 1, 25);
+        t.set4(3 * page, 25);
+        t.fill(5 * page - 2, 6 * page + 2, 13);
+        let written: Vec<usize> = (0..8).filter(|&p| t.is_written(p * page / 2)).collect();
+        assert_eq!(written, [1, 3, 4, 5, 6]);
+        assert_eq!(t.code(page + 1), 14);
+        assert_eq!(t.codes4(3 * page), 0xeeee);
+        assert_eq!(t.code(5 * page - 1), 2);
+        assert_eq!(t.code(6 * page + 1), 2);
+        assert_eq!(t.code(6 * page + 2), 0);
+        assert_eq!(t, t.clone());
     }
 }
