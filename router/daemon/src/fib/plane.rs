@@ -488,6 +488,7 @@ impl Plane {
             None => self.placer.program.take(),
         };
         if changes.is_empty() {
+            self.placer.program.recycle(changes);
             return;
         }
         match self.xdp.as_mut() {
@@ -515,6 +516,7 @@ impl Plane {
                 routes,
             );
         }
+        self.placer.program.recycle(changes);
     }
 
     /// Asks the kernel to keep new next hops resolved: XDP-forwarded

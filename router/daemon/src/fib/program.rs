@@ -211,6 +211,10 @@ pub enum ProgramError {
 pub struct Programmer {
     groups: FxHashMap<u16, GroupSlot>,
     by_ways: FxHashMap<Ways, u16>,
+    /// The group [`Self::acquire`] gave last: a loading table's prefixes
+    /// mostly share their ways with the one before, and comparing them
+    /// costs less than hashing them.
+    last: Option<(Ways, u16)>,
     hops: FxHashMap<u16, HopSlot>,
     by_addr: HashMap<IpAddr, u16>,
     group_ids: Ids,
@@ -236,6 +240,9 @@ pub struct Programmer {
     /// appliers write what its `take_dirty` returns.
     pub fib6: Poptrie,
     changes: Changes,
+    /// An emptied route list handed back ([`Self::recycle`]): a chunk's
+    /// list grew to a megabyte from nothing each time.
+    spare_routes: Vec<(Prefix, Option<u16>)>,
 }
 
 impl Programmer {
@@ -243,6 +250,7 @@ impl Programmer {
         let mut p = Programmer {
             groups: FxHashMap::default(),
             by_ways: FxHashMap::default(),
+            last: None,
             hops: FxHashMap::default(),
             by_addr: HashMap::new(),
             // Ids below the reserved ones; 0 means "none" in the maps.
@@ -258,6 +266,7 @@ impl Programmer {
             fib4: Dir24::default(),
             fib6: Poptrie::keeping(FIB6_CAPACITY, Keep::Fresh),
             changes: Changes::default(),
+            spare_routes: Vec::new(),
         };
         p.configure(config);
         p
@@ -609,7 +618,7 @@ impl Programmer {
     pub fn take(&mut self) -> Changes {
         self.group_ids.settle();
         self.hop_ids.settle();
-        std::mem::take(&mut self.changes)
+        self.take_changes()
     }
 
     /// [`Self::take`] when a writer applies the changes later (the
@@ -618,7 +627,26 @@ impl Programmer {
     pub fn take_late(&mut self, idle: bool) -> Changes {
         self.group_ids.settle_late(idle);
         self.hop_ids.settle_late(idle);
-        std::mem::take(&mut self.changes)
+        self.take_changes()
+    }
+
+    fn take_changes(&mut self) -> Changes {
+        let routes = std::mem::take(&mut self.spare_routes);
+        std::mem::replace(
+            &mut self.changes,
+            Changes {
+                routes,
+                ..Changes::default()
+            },
+        )
+    }
+
+    /// Takes back applied changes, to reuse their route list.
+    pub fn recycle(&mut self, mut changes: Changes) {
+        changes.routes.clear();
+        if changes.routes.capacity() > self.spare_routes.capacity() {
+            self.spare_routes = changes.routes;
+        }
     }
 
     fn write_route(&mut self, prefix: Prefix, group: Option<u16>) -> Result<(), ProgramError> {
@@ -649,8 +677,15 @@ impl Programmer {
     }
 
     fn acquire(&mut self, ways: &Ways) -> Result<u16, ProgramError> {
-        if let Some(&id) = self.by_ways.get(ways) {
+        let known = match &self.last {
+            Some((last, id)) if last == ways => Some(*id),
+            _ => self.by_ways.get(ways).copied(),
+        };
+        if let Some(id) = known {
             self.groups.get_mut(&id).expect("indexed group").refs += 1;
+            if self.last.as_ref().is_none_or(|(_, last)| *last != id) {
+                self.last = Some((ways.clone(), id));
+            }
             return Ok(id);
         }
         let id = self
@@ -679,6 +714,7 @@ impl Programmer {
             fallback: false,
         };
         self.by_ways.insert(ways.clone(), id);
+        self.last = Some((ways.clone(), id));
         self.groups.insert(id, slot);
         self.refresh_group(id, true);
         Ok(id)
@@ -695,6 +731,9 @@ impl Programmer {
         }
         let slot = self.groups.remove(&id).expect("a live group");
         self.by_ways.remove(&slot.ways);
+        if self.last.as_ref().is_some_and(|(_, last)| *last == id) {
+            self.last = None;
+        }
         for h in slot.hops {
             self.release_hop(h);
         }

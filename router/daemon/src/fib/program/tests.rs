@@ -159,6 +159,52 @@ fn neighbours_fill_next_hops_and_last_route_frees_everything() {
     assert_eq!(p.route(&prefix), Some(gid));
 }
 
+/// The group `acquire` gave last is remembered until it is freed: the
+/// same ways asked for again get a group of their own, and a freed id
+/// reused for other ways is not handed back for the old ones.
+#[test]
+fn a_freed_group_is_not_remembered_for_its_old_ways() {
+    let way = |addr| Way {
+        next_hop: addr,
+        uplink: None,
+        weight: 1,
+    };
+    let to_a = Entry::Forward(Ways::single(way(A)));
+    let to_b = Entry::Forward(Ways::single(way(B)));
+    let (x, y): (Prefix, Prefix) = (
+        "20.0.0.0/24".parse().unwrap(),
+        "20.0.1.0/24".parse().unwrap(),
+    );
+    let mut p = Programmer::new(&config());
+    p.set_port("eth1", Some(port(11, true)));
+    p.set_port("eth2", Some(port(12, true)));
+    p.set_active(&[true, true]);
+    let member = |p: &Programmer, g| {
+        let (_, group) = p.groups().find(|(id, _)| *id == g).unwrap();
+        p.hop(only_member_of(&group.buckets)).unwrap().addr
+    };
+    p.set_route(x, Some(&to_a)).unwrap();
+    p.set_route(x, None).unwrap();
+    p.set_route(x, Some(&to_a)).unwrap();
+    let ga = p.route(&x).unwrap();
+    assert_eq!(member(&p, ga), A);
+
+    p.set_route(x, None).unwrap();
+    p.take();
+    p.set_route(y, Some(&to_b)).unwrap();
+    let gb = p.route(&y).unwrap();
+    p.set_route(x, Some(&to_a)).unwrap();
+    let again = p.route(&x).unwrap();
+    assert_ne!(again, gb);
+    assert_eq!((member(&p, again), member(&p, gb)), (A, B));
+}
+
+fn only_member_of(buckets: &NhGroup) -> u16 {
+    let first = buckets.buckets[0];
+    assert!(buckets.buckets.iter().all(|&b| b == first));
+    first
+}
+
 #[test]
 fn statics_and_discards() {
     let config = config();
