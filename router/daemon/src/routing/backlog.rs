@@ -51,6 +51,10 @@ pub struct Backlog {
     /// The address's octets, then the length.
     v6: Striped<[u8; 17]>,
     since: Option<Instant>,
+    /// What a take unpacks from, kept: a chunk's buffers are past malloc's
+    /// mmap threshold, so each fresh one faulted its pages in again.
+    taken4: Vec<u64>,
+    taken6: Vec<[u8; 17]>,
 }
 
 /// Keys that are sorted, cut into [`STRIPES`] runs and taken from the end
@@ -194,18 +198,28 @@ impl Backlog {
         self.len() == 0
     }
 
-    /// Up to `max` prefixes, each prefix once however often it changed,
-    /// in `IpNet` order (IPv6 taken first). What stays counts as waiting
-    /// from `now`.
+    /// [`Self::take_into`] a new vector.
+    #[cfg(test)]
     pub fn take(&mut self, max: usize, now: Instant) -> Vec<Prefix> {
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        self.v6.take(max, &mut v6);
-        self.v4.take(max - v6.len(), &mut v4);
-        let mut chunk = Vec::with_capacity(v4.len() + v6.len());
-        chunk.extend(v4.into_iter().map(prefix4));
-        chunk.extend(v6.into_iter().map(prefix6));
-        self.since = (!self.is_empty()).then_some(now);
+        let mut chunk = Vec::new();
+        self.take_into(max, now, &mut chunk);
         chunk
+    }
+
+    /// Up to `max` prefixes into `chunk` (emptied first), each prefix once
+    /// however often it changed, in `IpNet` order (IPv6 taken first). What
+    /// stays counts as waiting from `now`.
+    pub fn take_into(&mut self, max: usize, now: Instant, chunk: &mut Vec<Prefix>) {
+        let (v4, v6) = (&mut self.taken4, &mut self.taken6);
+        v4.clear();
+        v6.clear();
+        self.v6.take(max, v6);
+        self.v4.take(max - v6.len(), v4);
+        chunk.clear();
+        chunk.reserve(v4.len() + v6.len());
+        chunk.extend(v4.iter().copied().map(prefix4));
+        chunk.extend(v6.iter().copied().map(prefix6));
+        self.since = (!self.is_empty()).then_some(now);
     }
 }
 

@@ -163,6 +163,8 @@ pub struct Routing {
     /// Prefixes the data plane reported programmed, being advertised (a
     /// buffer kept from one report to the next).
     programmed: Vec<Prefix>,
+    /// A chunk taken from the backlog, being placed (kept likewise).
+    placing: Vec<Prefix>,
     /// Cold start: until the FIB holds the uplinks' tables, `announce`
     /// goes out prepended so that a booting router attracts no traffic it
     /// cannot forward yet (FRR's update-delay idea). Off from the start
@@ -193,6 +195,7 @@ impl Routing {
             fib: None,
             backlog: backlog::Backlog::default(),
             programmed: Vec::new(),
+            placing: Vec::new(),
             cold: true,
             rpki: config
                 .rpki
@@ -898,12 +901,16 @@ impl Routing {
         if self.backlog.is_empty() || max == 0 {
             return;
         }
-        let touched = self.backlog.take(max, Instant::now());
-        let now = match self.fib.as_mut() {
-            Some(fib) => fib.update(&self.rib, &touched),
-            None => touched,
-        };
-        self.advertise(&now, config, active);
+        let mut touched = std::mem::take(&mut self.placing);
+        self.backlog.take_into(max, Instant::now(), &mut touched);
+        match self.fib.as_mut() {
+            Some(fib) => {
+                let now = fib.update(&self.rib, &touched);
+                self.advertise(&now, config, active);
+            }
+            None => self.advertise(&touched, config, active),
+        }
+        self.placing = touched;
     }
 
     /// Starts the data plane anew (a configured interface appeared after
