@@ -80,7 +80,31 @@ impl<T> Default for Striped<T> {
     }
 }
 
-impl<T: Ord + Copy> Striped<T> {
+/// A packed key, and how a backlog of them sorts.
+trait Key: Ord + Copy {
+    fn sort(keys: &mut [Self]) {
+        keys.sort_unstable();
+    }
+}
+
+impl Key for u64 {}
+
+impl Key for [u8; 17] {
+    /// By the address as one number: the same order as octet by octet,
+    /// without a `memcmp` per comparison (a full IPv6 table's sort took
+    /// half as long again).
+    fn sort(keys: &mut [Self]) {
+        keys.sort_unstable_by_key(|k| {
+            let (addr, len) = k.split_at(16);
+            (
+                u128::from_be_bytes(addr.try_into().expect("16 octets")),
+                len[0],
+            )
+        });
+    }
+}
+
+impl<T: Key> Striped<T> {
     fn push(&mut self, key: T) {
         self.keys.push(key);
     }
@@ -98,7 +122,7 @@ impl<T: Ord + Copy> Striped<T> {
     fn take(&mut self, n: usize, out: &mut Vec<T>) {
         if self.sorted < self.keys.len() {
             self.close_up();
-            self.keys.sort_unstable();
+            T::sort(&mut self.keys);
             self.keys.dedup();
             self.cut();
         }
@@ -354,5 +378,29 @@ mod tests {
             );
         }
         assert_eq!(b.v4.keys.capacity(), 0, "an empty backlog holds nothing");
+    }
+
+    /// IPv6 keys sort as numbers in the order their octets give.
+    #[test]
+    fn ipv6_keys_sort_as_their_octets() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut keys: Vec<[u8; 17]> = (0..5000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut k = [0; 17];
+                // Few distinct first octets: ties go on to later ones.
+                k[0] = (x % 3) as u8;
+                k[7..15].copy_from_slice(&x.to_be_bytes());
+                k[16] = (i % 5) as u8 * 16;
+                k
+            })
+            .collect();
+        keys.extend_from_within(..100);
+        let mut by_octets = keys.clone();
+        by_octets.sort_unstable();
+        Key::sort(&mut keys);
+        assert_eq!(keys, by_octets);
     }
 }
