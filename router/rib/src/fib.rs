@@ -312,9 +312,25 @@ impl Local {
     /// a covering route: such an entry depends on uplink states beyond its
     /// own group, so it is re-evaluated whenever they change.
     pub fn placement(&self, rib: &Rib, prefix: &Prefix, active: &[bool]) -> (Option<Entry>, bool) {
-        let live = Live { local: self, rib };
-        let (entry, yielded) = self.placement_in(&live, prefix, active);
-        (entry.map(Cow::into_owned), yielded)
+        // `placement_in` over `Live`, without its `Cow`: a loading table
+        // computes a million of these, and each layer moved the entry.
+        let Some(entry) = self.entry(rib, prefix) else {
+            return (None, false);
+        };
+        let ok = |w: &Way| {
+            w.uplink
+                .is_none_or(|u| active.get(u).copied().unwrap_or(false))
+        };
+        if let Entry::Forward(ways) = &entry
+            && !ways.any_usable(ok)
+            && self.covered(&Live { local: self, rib }, prefix, ok)
+        {
+            return (
+                self.announce.contains(prefix).then_some(Entry::Discard),
+                true,
+            );
+        }
+        (Some(entry), false)
     }
 
     /// [`Self::placement`], with the entries of `prefix` and the prefixes
