@@ -317,18 +317,8 @@ impl Local {
         let Some(entry) = self.entry(rib, prefix) else {
             return (None, false);
         };
-        let ok = |w: &Way| {
-            w.uplink
-                .is_none_or(|u| active.get(u).copied().unwrap_or(false))
-        };
-        if let Entry::Forward(ways) = &entry
-            && !ways.any_usable(ok)
-            && self.covered(&Live { local: self, rib }, prefix, ok)
-        {
-            return (
-                self.announce.contains(prefix).then_some(Entry::Discard),
-                true,
-            );
+        if self.yields(&Live { local: self, rib }, prefix, &entry, active) {
+            return (self.discard(prefix), true);
         }
         (Some(entry), false)
     }
@@ -345,21 +335,34 @@ impl Local {
         let Some(entry) = entries.entry(prefix) else {
             return (None, false);
         };
+        if self.yields(entries, prefix, &entry, active) {
+            return (self.discard(prefix).map(Cow::Owned), true);
+        }
+        (Some(entry), false)
+    }
+
+    /// Whether `prefix`, whose entry is `entry`, yields to a covering
+    /// route under uplink states `active`: none of its ways is usable and
+    /// a usable route covers it.
+    fn yields(
+        &self,
+        entries: &impl Entries,
+        prefix: &Prefix,
+        entry: &Entry,
+        active: &[bool],
+    ) -> bool {
         let ok = |w: &Way| {
             w.uplink
                 .is_none_or(|u| active.get(u).copied().unwrap_or(false))
         };
-        if let Entry::Forward(ways) = entry.as_ref()
-            && !ways.any_usable(ok)
+        matches!(entry, Entry::Forward(ways) if !ways.any_usable(ok))
             && self.covered(entries, prefix, ok)
-        {
-            let discard = self
-                .announce
-                .contains(prefix)
-                .then_some(Cow::Owned(Entry::Discard));
-            return (discard, true);
-        }
-        (Some(entry), false)
+    }
+
+    /// What a prefix that yields keeps: an announced aggregate its
+    /// discard route.
+    fn discard(&self, prefix: &Prefix) -> Option<Entry> {
+        self.announce.contains(prefix).then_some(Entry::Discard)
     }
 
     fn covered(&self, entries: &impl Entries, prefix: &Prefix, ok: impl Fn(&Way) -> bool) -> bool {
