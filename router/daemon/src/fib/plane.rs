@@ -487,14 +487,18 @@ impl Plane {
             Some(k) => self.placer.program.take_late(k.idle()),
             None => self.placer.program.take(),
         };
-        if changes.is_empty() {
-            self.placer.program.recycle(changes);
-            return;
+        if !changes.is_empty() {
+            self.write(&changes);
         }
+        self.placer.program.recycle(changes);
+    }
+
+    /// Writes `changes` into the XDP maps and hands them to the kernel FIB.
+    fn write(&mut self, changes: &Changes) {
         match self.xdp.as_mut() {
             Some(x) => {
                 let program = &mut self.placer.program;
-                x.apply(&changes, &mut program.fib4, &mut program.fib6);
+                x.apply(changes, &mut program.fib4, &mut program.fib6);
             }
             None => {
                 // No maps to write: only the route record counts.
@@ -502,7 +506,7 @@ impl Plane {
                 self.placer.program.fib6.take_dirty();
             }
         }
-        self.manage_neighbours(&changes);
+        self.manage_neighbours(changes);
         if self.kernel.is_some() {
             let routes: Vec<(Prefix, Option<u16>)> = changes
                 .routes
@@ -516,7 +520,6 @@ impl Plane {
                 routes,
             );
         }
-        self.placer.program.recycle(changes);
     }
 
     /// Asks the kernel to keep new next hops resolved: XDP-forwarded
