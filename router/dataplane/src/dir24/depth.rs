@@ -87,10 +87,11 @@ impl TopDepths {
         self.written[p >> 6] & 1 << (p & 63) != 0
     }
 
-    /// Marks the pages of bytes `lo..hi` written.
+    /// Marks the pages of bytes `lo..hi` (not empty) written.
     #[inline]
     fn mark(&mut self, lo: usize, hi: usize) {
-        for p in lo >> PAGE_BITS..=(hi.max(lo + 1) - 1) >> PAGE_BITS {
+        debug_assert!(lo < hi, "an empty range {lo}..{hi}");
+        for p in lo >> PAGE_BITS..=(hi - 1) >> PAGE_BITS {
             self.written[p >> 6] |= 1 << (p & 63);
         }
     }

@@ -56,11 +56,20 @@ fn unlong(k: &Long) -> Key {
     (u128::from_be_bytes(a), k[16])
 }
 
-/// Which part keeps a prefix of length `len`.
+/// The parts of [`Routes`].
 enum Part {
     Short,
     Mid,
     Long,
+}
+
+/// Which part keeps a prefix of length `len`.
+fn part(len: u8) -> Part {
+    match u32::from(len) {
+        l if l <= ROOT_DEPTH => Part::Short,
+        l if l <= 64 => Part::Mid,
+        _ => Part::Long,
+    }
 }
 
 /// Where `key`, a /25 to /64 of a slot, is in that slot's sorted list
@@ -68,14 +77,6 @@ enum Part {
 fn find_mid(list: &[Mid], (addr, len): Key) -> Result<usize, usize> {
     let hi = (addr >> 64) as u64;
     list.binary_search_by_key(&(hi, len), |&(h, l, _)| (h, l))
-}
-
-fn part(len: u8) -> Part {
-    match u32::from(len) {
-        l if l <= ROOT_DEPTH => Part::Short,
-        l if l <= 64 => Part::Mid,
-        _ => Part::Long,
-    }
 }
 
 /// Prefixes (host bits clear) to groups.
