@@ -24,7 +24,15 @@ static __always_inline __u32 fib4_entry(void *map, __u32 index)
 
 static __always_inline __u32 fib4_lookup(__u32 daddr /* host order */)
 {
-	__u32 v = fib4_entry(&fib4_top, daddr >> 8);
+	__u32 i = daddr >> 8, word = i / FIB4_CODES_PER_WORD, code, v;
+	__u64 *codes = bpf_map_lookup_elem(&fib4_codes, &word);
+
+	if (!codes)
+		return 0;
+	code = (*codes >> (4 * (i & (FIB4_CODES_PER_WORD - 1)))) & 0xf;
+	if (code != FIB4_CODE_TOP)
+		return fib4_entry(&fib4_codes, FIB4_CODE_WORDS * FIB4_ENTRIES_PER_WORD + code);
+	v = fib4_entry(&fib4_top, i);
 
 	if (v & FIB4_TBL8_FLAG) {
 		v = fib4_entry(&fib4_tbl8, (v & FIB4_VALUE_MASK) * 256 + (daddr & 0xff));

@@ -141,6 +141,14 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fib4_tbl8 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FIB4_CODE_WORDS + FIB4_PALETTE_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fib4_codes SEC(".maps");
+
 #ifdef SLUICE_DXR
 /* Only in the build that measures the structures the FIB did not choose
  * (sluice-dxr.o): DXR against DIR-24-8, the LPM trie against fib6_*. */

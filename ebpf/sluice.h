@@ -27,6 +27,22 @@
 #define FIB4_TBL8_FLAG     0x8000u
 #define FIB4_VALUE_MASK    0x7fffu
 
+/* ---- IPv4 FIB, the top level's codes --------------------------------------
+ * fib4_codes holds a 4-bit code per top entry, sixteen per u64 element
+ * (entry i: element i >> 4, bits 4 * (i & 15) .. +3), then the palette:
+ * FIB4_PALETTE_WORDS elements of four u16 entries (slot s: element
+ * FIB4_CODE_WORDS + (s >> 2), bits 16 * (s & 3)). A code other than
+ * FIB4_CODE_TOP is the slot holding the entry (slot 0 always holds 0, no
+ * route); FIB4_CODE_TOP says read fib4_top (a tbl8 group, or a next-hop
+ * group the palette has no slot for). A random destination then reads an
+ * 8 MiB array, not the 32 MiB top level: fewer pages and cache lines.
+ * An entry is written to fib4_top before its code. */
+#define FIB4_CODES_PER_WORD 16u
+#define FIB4_CODE_WORDS    (FIB4_TOP_ENTRIES / FIB4_CODES_PER_WORD)
+#define FIB4_PALETTE_SLOTS 16u
+#define FIB4_PALETTE_WORDS (FIB4_PALETTE_SLOTS / FIB4_ENTRIES_PER_WORD)
+#define FIB4_CODE_TOP      15u
+
 /* ---- IPv4 FIB, DXR ranges (FIB_MODE_DXR, SLUICE_DXR builds only) --------
  * fib4_direct: one u64 per /18 chunk (index daddr >> 14): bit 63 set = the
  * group for the whole chunk (bits 0..15); else bits 0..31 index the chunk's

@@ -28,6 +28,11 @@
 //! A lookup is therefore at most two reads; [`lookup_in`] is the reference
 //! implementation (it is what [`Dir24::lookup`] runs).
 //!
+//! The program reads a 4-bit code per top entry first (`fib4_codes`, see
+//! `codes.rs`): a palette slot holding the entry, or "read `top`". The
+//! kernel's maps get their codes with their top words, whoever writes them
+//! (a live builder's `take_dirty`, or the loader).
+//!
 //! # Updating a live map
 //!
 //! [`Dir24::take_dirty`] returns the word ranges of `top` and `tbl8` that
@@ -58,12 +63,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::loader::mmap::MappedWords;
+pub(crate) use codes::{Codes, WORDS as CODE_WORDS};
 use depth::{SHORT, SHORT_BLOCK_BITS, SHORT_MAX, TopDepths};
 use words::Words;
 
+mod codes;
 mod depth;
 mod words;
 
@@ -382,12 +389,21 @@ impl Dir24 {
     }
 
     /// An empty FIB whose words are the kernel's maps `top` and `tbl8`
-    /// (2^22 and a multiple of 64 words): a change is written into them
-    /// by the next [`Self::take_dirty`]. With `fresh`, what the maps hold
-    /// was written by another builder (adopted pins): it keeps forwarding
-    /// until the first `take_dirty` rewrites all of it.
-    pub(crate) fn live(top: Arc<MappedWords>, tbl8: Arc<MappedWords>, fresh: bool) -> Dir24 {
-        Dir24::with_words(Words::live(top, fresh), Words::live(tbl8, fresh))
+    /// (2^22 and a multiple of 64 words), with the top level's `codes`: a
+    /// change is written into them by the next [`Self::take_dirty`]. With
+    /// `fresh`, what the maps hold was written by another builder (adopted
+    /// pins): it keeps forwarding until the first `take_dirty` rewrites all
+    /// of it.
+    pub(crate) fn live(
+        top: Arc<MappedWords>,
+        tbl8: Arc<MappedWords>,
+        codes: Arc<Mutex<Codes>>,
+        fresh: bool,
+    ) -> Dir24 {
+        Dir24::with_words(
+            Words::live(top, Some(codes), fresh),
+            Words::live(tbl8, None, fresh),
+        )
     }
 
     /// [`Self::live`] over shared anonymous memory in place of the maps:
@@ -399,7 +415,8 @@ impl Dir24 {
         );
         let top = MappedWords::anonymous(TOP_WORDS);
         let tbl8 = MappedWords::anonymous(tbl8_groups as usize * TBL8_GROUP_WORDS);
-        Dir24::live(Arc::new(top), Arc::new(tbl8), false)
+        let codes = Arc::new(Mutex::new(Codes::in_memory()));
+        Dir24::live(Arc::new(top), Arc::new(tbl8), codes, false)
     }
 
     fn with_words(top: Words, tbl8: Words) -> Dir24 {

@@ -17,6 +17,9 @@ pub mod map {
     pub const FIB4_TOP: &str = "fib4_top";
     /// IPv4 DIR-24-8 second level: `ARRAY` of u64 words, `BPF_F_MMAPABLE`.
     pub const FIB4_TBL8: &str = "fib4_tbl8";
+    /// IPv4 DIR-24-8 top level's 4-bit codes and their palette: `ARRAY`
+    /// of u64 words, `BPF_F_MMAPABLE` (see [`crate::dir24`]).
+    pub const FIB4_CODES: &str = "fib4_codes";
     /// IPv4 DXR direct table: `ARRAY` of u64, `BPF_F_MMAPABLE` (only in
     /// the DXR build, [`crate::loader::OBJECT_DXR`]; not in [`ALL`]).
     pub const FIB4_DIRECT: &str = "fib4_direct";
@@ -75,9 +78,10 @@ pub mod map {
     /// `ARRAY` of one `struct settings` (fib mode).
     pub const SETTINGS: &str = "settings";
     /// Every map of the program.
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 20] = [
         FIB4_TOP,
         FIB4_TBL8,
+        FIB4_CODES,
         FIB6_DIRECT,
         FIB6_FANS,
         FIB6_NODES,
@@ -152,7 +156,7 @@ pub mod map {
 
     /// Every map's definition, in [`ALL`] order (tests/layout.rs checks
     /// them against the object).
-    pub const SPECS: [Spec; 19] = [
+    pub const SPECS: [Spec; 20] = [
         spec(
             FIB4_TOP,
             TYPE_ARRAY,
@@ -167,6 +171,14 @@ pub mod map {
             4,
             8,
             FIB4_TBL8_WORDS as u32,
+            F_MMAPABLE,
+        ),
+        spec(
+            FIB4_CODES,
+            TYPE_ARRAY,
+            4,
+            8,
+            (FIB4_CODE_WORDS + FIB4_PALETTE_WORDS) as u32,
             F_MMAPABLE,
         ),
         spec(
@@ -281,6 +293,17 @@ pub const FIB4_TBL8_FLAG: u16 = 0x8000;
 /// Mask of an entry's group (next-hop group or tbl8 group).
 pub const FIB4_VALUE_MASK: u16 = 0x7fff;
 
+/// 4-bit codes packed into one u64 word of `fib4_codes`.
+pub const FIB4_CODES_PER_WORD: usize = 16;
+/// u64 elements of `fib4_codes` holding codes (the palette follows).
+pub const FIB4_CODE_WORDS: usize = FIB4_TOP_ENTRIES / FIB4_CODES_PER_WORD;
+/// Slots of the palette a code names.
+pub const FIB4_PALETTE_SLOTS: usize = 16;
+/// u64 elements of the palette, after the codes.
+pub const FIB4_PALETTE_WORDS: usize = FIB4_PALETTE_SLOTS / FIB4_ENTRIES_PER_WORD;
+/// The code that says: read `fib4_top`.
+pub const FIB4_CODE_TOP: u8 = 15;
+
 /// Element index and bit shift of logical entry `index` in a packed array.
 pub const fn fib4_position(index: usize) -> (usize, u32) {
     (
@@ -317,6 +340,23 @@ pub fn fib4_lookup(top: &[u64], tbl8: &[u64], addr: std::net::Ipv4Addr) -> u16 {
         v if v & FIB4_TBL8_FLAG != 0 => 0,
         v => v,
     }
+}
+
+/// The program's IPv4 lookup with the top level's codes (`codes`: the
+/// whole `fib4_codes` array, palette included): what [`fib4_lookup`]
+/// answers, when the codes agree with `top`.
+pub fn fib4_lookup_coded(
+    codes: &[u64],
+    top: &[u64],
+    tbl8: &[u64],
+    addr: std::net::Ipv4Addr,
+) -> u16 {
+    let index = (u32::from(addr) >> 8) as usize;
+    let code = (codes[index / FIB4_CODES_PER_WORD] >> (4 * (index % FIB4_CODES_PER_WORD))) & 0xf;
+    if code != u64::from(FIB4_CODE_TOP) {
+        return fib4_get(&codes[FIB4_CODE_WORDS..], code as usize);
+    }
+    fib4_lookup(top, tbl8, addr)
 }
 
 // ---- IPv6 FIB -----------------------------------------------------------------

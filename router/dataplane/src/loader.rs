@@ -13,14 +13,14 @@
 //! data-plane driver.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aya::maps::{Array, DevMapHash, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray};
 use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader, include_bytes_aligned};
 
-use crate::dir24::{Dir24, Dirty};
+use crate::dir24::{Codes, Dir24, Dirty};
 use crate::dxr::{Dxr, DxrDirty};
 use crate::fib6::Fib6;
 use crate::layout::{
@@ -192,6 +192,9 @@ pub(crate) struct MappedArray {
 pub struct Dataplane {
     fib4_top: MappedArray,
     fib4_tbl8: MappedArray,
+    /// `fib4_codes` and what its codes name, shared with a
+    /// [`Self::live_fib4`] builder (one writer at a time).
+    fib4_codes: Arc<Mutex<Codes>>,
     /// The DXR maps, in the DXR build only.
     fib4_direct: Option<MappedArray>,
     fib4_ranges: Option<MappedArray>,
@@ -279,6 +282,8 @@ impl Dataplane {
         use layout::map as m;
         let fib4_top = mmapped(take(m::FIB4_TOP)?, m::FIB4_TOP, FIB4_TOP_WORDS)?;
         let fib4_tbl8 = mmapped(take(m::FIB4_TBL8)?, m::FIB4_TBL8, FIB4_TBL8_WORDS)?;
+        let codes = Array::try_from(take(m::FIB4_CODES)?).map_err(map_err(m::FIB4_CODES))?;
+        let fib4_codes = Arc::new(Mutex::new(Codes::of_map(codes)));
         let fib4_direct = (dxr_maps.0)
             .map(|map| mmapped(map, m::FIB4_DIRECT, layout::DXR_DIRECT_ENTRIES))
             .transpose()?;
@@ -313,6 +318,7 @@ impl Dataplane {
         Ok(Self {
             fib4_top,
             fib4_tbl8,
+            fib4_codes,
             fib4_direct,
             fib4_ranges,
             pop4,
@@ -512,15 +518,38 @@ impl Dataplane {
         Dir24::live(
             Arc::clone(&self.fib4_top.words),
             Arc::clone(&self.fib4_tbl8.words),
+            Arc::clone(&self.fib4_codes),
             fresh,
         )
     }
 
     /// Writes `words` into `fib4_top` from word `first` on (word i holds
-    /// the entries of /24s 4i..4i+3); returns how many changed. Point no
-    /// entry at a tbl8 group before that group is written.
+    /// the entries of /24s 4i..4i+3), and their codes; returns how many
+    /// changed. Point no entry at a tbl8 group before that group is
+    /// written.
     pub fn write_fib4_top(&mut self, first: usize, words: &[u64]) -> Result<usize, Error> {
-        Self::write_words(layout::map::FIB4_TOP, &self.fib4_top.words, first, words)
+        let changed = self.write_top(first, words)?;
+        self.codes().end_batch();
+        Ok(changed)
+    }
+
+    /// [`Self::write_fib4_top`] within a batch: every word's codes are
+    /// written after it, whether the word changed or not (the codes of
+    /// maps of unknown content are made to agree too).
+    fn write_top(&self, first: usize, words: &[u64]) -> Result<usize, Error> {
+        let changed = Self::write_words(layout::map::FIB4_TOP, &self.fib4_top.words, first, words)?;
+        self.codes().store_all(first, words);
+        Ok(changed)
+    }
+
+    /// `fib4_codes` words that could not be written so far (their entries
+    /// read stale codes).
+    pub fn fib4_code_failures(&self) -> u64 {
+        self.codes().failures()
+    }
+
+    fn codes(&self) -> MutexGuard<'_, Codes> {
+        self.fib4_codes.lock().expect("fib4 codes lock")
     }
 
     /// Writes `words` into `fib4_tbl8` from word `first` on (group g holds
@@ -566,8 +595,9 @@ impl Dataplane {
         }
         for r in &dirty.top {
             let (start, end) = (r.start as usize, r.end as usize);
-            sync.top_words += self.write_fib4_top(start, &top[start..end])?;
+            sync.top_words += self.write_top(start, &top[start..end])?;
         }
+        self.codes().end_batch();
         Ok(sync)
     }
 
@@ -647,7 +677,20 @@ impl Dataplane {
                 .get(word)
                 .map_or(0, |w| (w.load(Ordering::Acquire) >> shift) as u16)
         };
-        let v = read(&self.fib4_top, (a >> 8) as usize);
+        let index = (a >> 8) as usize;
+        let coded = {
+            let mut codes = self.codes();
+            let word = codes.word(index / layout::FIB4_CODES_PER_WORD);
+            let code = (word >> (4 * (index % layout::FIB4_CODES_PER_WORD))) & 0xf;
+            (code != u64::from(layout::FIB4_CODE_TOP)).then(|| {
+                let palette = codes.word(layout::FIB4_CODE_WORDS + code as usize / 4);
+                (palette >> (16 * (code % 4))) as u16
+            })
+        };
+        if let Some(v) = coded {
+            return v;
+        }
+        let v = read(&self.fib4_top, index);
         if v & layout::FIB4_TBL8_FLAG == 0 {
             return v;
         }
@@ -670,6 +713,14 @@ impl Dataplane {
         &[std::sync::atomic::AtomicU64],
     ) {
         (self.fib4_top.words.words(), self.fib4_tbl8.words.words())
+    }
+
+    /// `fib4_codes`, palette included, as the program reads it.
+    pub fn fib4_codes_words(&self) -> Vec<u64> {
+        let mut codes = self.codes();
+        (0..crate::dir24::CODE_WORDS)
+            .map(|w| codes.word(w))
+            .collect()
     }
 
     /// Reads `fib4_top` word `index` through the mapping.

@@ -190,6 +190,16 @@ impl Dataplane {
             }
             loader.map_pin_path(spec.name, path);
         }
+        // Some maps pinned and others not: pins of a layout without them
+        // (an upgrade that added a map). The program would read a fresh,
+        // empty one beside the adopted FIB, so that is another layout too.
+        if let (Some(_), Some(&missing)) = (adopted.reused.first(), adopted.created.first()) {
+            return Err(Error::PinnedLayout {
+                map: missing,
+                path: pin_dir.join(missing),
+                problem: "not pinned beside the other maps (pins of another layout)".into(),
+            });
+        }
         let dp = Self::load_with(&mut loader)?;
         Ok((dp, adopted))
     }

@@ -171,4 +171,16 @@ fn pins_of_another_layout_are_refused_naming_the_map() {
     // Nothing was pinned next to it.
     let names: Vec<_> = std::fs::read_dir(&b).unwrap().collect();
     assert_eq!(names.len(), 1);
+
+    // Pins of a layout that lacked a map (an upgrade that adds one): the
+    // program would read that map empty beside the adopted FIB.
+    std::fs::remove_file(a.join(map::FIB4_CODES)).unwrap();
+    std::fs::remove_file(a.join(map::OWN4)).ok();
+    let err = Dataplane::open(&a).expect_err("a map of the layout is not pinned");
+    match &err {
+        Error::PinnedLayout { map: m, .. } => assert_eq!(*m, map::FIB4_CODES),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("another layout"), "{err}");
+    assert!(!a.join(map::FIB4_CODES).exists(), "nothing pinned");
 }

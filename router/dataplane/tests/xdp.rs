@@ -559,6 +559,61 @@ fn dir24_8_lookups_of_8_24_25_and_32_routes() {
 
 #[test]
 #[ignore = "needs root: BPF"]
+fn dir24_8_codes_name_palette_slots_and_fall_back_to_the_top_level() {
+    // 20 groups on 20 /24s: 14 get palette slots, the rest are read from
+    // the top level; the program forwards all of them the same.
+    let mut f = Fixture::new();
+    let hop = |g: u16| (g % 4) + 1;
+    let set_groups = |f: &mut Fixture, groups: std::ops::RangeInclusive<u16>| {
+        for g in groups {
+            f.dp.set_group(g, &NhGroup::with_members(&[(hop(g), 1)]).unwrap())
+                .unwrap();
+        }
+    };
+    let check = |f: &Fixture, groups: std::ops::RangeInclusive<u16>| {
+        let codes = f.dp.fib4_codes_words();
+        let (mut coded, mut top) = (0, 0);
+        for g in groups {
+            let dst = [10, 0, g as u8, 1];
+            assert_eq!(f.dp.lookup4(dst.into()), g, "lookup4 {dst:?}");
+            let frame = V4::udp([192, 0, 2, 1], dst).frame(1, 2);
+            assert_eq!(f.forwarded_to(&frame), hop(g), "group {g}");
+            let index = 0x0a0000 | usize::from(g);
+            match (codes[index / 16] >> (4 * (index % 16))) & 0xf {
+                15 => top += 1,
+                _ => coded += 1,
+            }
+        }
+        (coded, top)
+    };
+    set_groups(&mut f, 6..=45);
+    for g in 6..=25u16 {
+        f.route4([10, 0, g as u8, 0], 24, g);
+    }
+    assert_eq!(check(&f, 6..=25), (14, 6));
+    // Ten groups leave. The first new one finds no slot and has the codes
+    // scanned at its batch's end; the freed slots are given out a batch
+    // later (each route here is a batch), so the second new one waits too,
+    // until the third and fourth rewrite the top word the four share.
+    for g in 6..=15u16 {
+        f.unroute4([10, 0, g as u8, 0], 24);
+    }
+    // Groups 20..25 had the codes scanned just now; the next scan may come
+    // a second later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for g in 36..=45u16 {
+        f.route4([10, 0, g as u8, 0], 24, g);
+    }
+    assert_eq!(check(&f, 36..=45), (10, 0));
+    assert_eq!(check(&f, 16..=25), (4, 6));
+    f.expect(
+        &V4::udp([192, 0, 2, 1], [10, 0, 6, 1]).frame(1, 2),
+        Verdict::PassNoRoute,
+    );
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
 fn dir24_8_words_written_by_hand_per_the_layout() {
     // Independent of the builder: 192.168.1.0/24 -> group 3 in the top
     // level; 192.168.2.0/24 through the last tbl8 group, .77/32 -> group 4,

@@ -89,6 +89,8 @@ pub struct Xdp {
     pub retired: HashMap<IpAddr, u64>,
     /// Something could not be written (logged once; shown in status).
     pub trouble: Option<String>,
+    /// `fib4_codes` words not written, as last reported.
+    code_failures: u64,
 }
 
 impl std::fmt::Debug for Xdp {
@@ -208,6 +210,7 @@ impl Xdp {
             hop_addrs: HashMap::new(),
             retired: HashMap::new(),
             trouble: None,
+            code_failures: 0,
         };
         if let Err(e) = xdp.local_settings(config) {
             notes.push(e);
@@ -519,6 +522,13 @@ impl Xdp {
             && let Err(e) = self.plane.write_fib4_dirty(fib4, &dirty)
         {
             self.note(format!("IPv4 FIB: {e}"));
+        }
+        let failures = self.plane.fib4_code_failures();
+        if failures > self.code_failures {
+            self.code_failures = failures;
+            self.note(format!(
+                "IPv4 FIB: {failures} words of fib4_codes could not be written"
+            ));
         }
         // IPv6: the slots the batch touched, rebuilt and written once.
         let dirty = fib6.take_dirty();

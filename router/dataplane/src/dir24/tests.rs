@@ -524,6 +524,17 @@ fn words(m: &MappedWords) -> Vec<u64> {
     m.words().iter().map(|w| w.load(Relaxed)).collect()
 }
 
+/// The program's lookup: the codes first, then the words.
+fn coded_lookup(codes: &MappedWords, top: &MappedWords, tbl8: &MappedWords, addr: u32) -> u16 {
+    let index = (addr >> 8) as usize;
+    let code = (codes.words()[index / 16].load(Relaxed) >> (4 * (index % 16))) & 0xf;
+    if code == u64::from(crate::layout::FIB4_CODE_TOP) {
+        return map_lookup(top, tbl8, addr);
+    }
+    let palette = codes.words()[crate::layout::FIB4_CODE_WORDS + code as usize / 4].load(Relaxed);
+    (palette >> (16 * (code % 4))) as u16
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -544,7 +555,14 @@ proptest! {
             top.words()[w].store(v, Relaxed);
         }
         let fresh = !leftovers.is_empty();
-        let mut live = Dir24::live(Arc::clone(&top), Arc::clone(&tbl8), fresh);
+        // The leftovers' codes, as the builder that left them wrote them.
+        let code_words = Arc::new(MappedWords::anonymous(CODE_WORDS));
+        let mut codes = Codes::over(Arc::clone(&code_words));
+        for &(w, _) in &leftovers {
+            codes.store(w, top.words()[w].load(Relaxed));
+        }
+        let codes = Arc::new(std::sync::Mutex::new(Codes::over(Arc::clone(&code_words))));
+        let mut live = Dir24::live(Arc::clone(&top), Arc::clone(&tbl8), codes, fresh);
         let mut owned = Dir24::new(CAP);
         let mut shadow_top = vec![0u64; TOP_WORDS];
         let mut shadow_tbl8 = vec![0u64; CAP as usize * TBL8_GROUP_WORDS];
@@ -575,10 +593,9 @@ proptest! {
                     prop_assert!(live.take_dirty().is_empty());
                     published = true;
                     for addr in probes(&model, &extra) {
-                        prop_assert_eq!(
-                            map_lookup(&top, &tbl8, addr),
-                            lookup_in(&shadow_top, &shadow_tbl8, addr)
-                        );
+                        let want = lookup_in(&shadow_top, &shadow_tbl8, addr);
+                        prop_assert_eq!(map_lookup(&top, &tbl8, addr), want);
+                        prop_assert_eq!(coded_lookup(&code_words, &top, &tbl8, addr), want);
                     }
                 }
             }
@@ -587,16 +604,30 @@ proptest! {
             }
         }
         if !published {
-            // Nothing written yet: the maps hold what they held.
+            // Nothing written yet: the maps hold what they held, and the
+            // codes still agree with them.
             let held: std::collections::HashMap<usize, u64> = leftovers.iter().copied().collect();
-            for (w, v) in held {
+            for (&w, &v) in &held {
                 prop_assert_eq!(top.words()[w].load(Relaxed), v);
+                for k in 0..4 {
+                    let addr = ((w * 4 + k) as u32) << 8;
+                    prop_assert_eq!(
+                        coded_lookup(&code_words, &top, &tbl8, addr),
+                        map_lookup(&top, &tbl8, addr)
+                    );
+                }
             }
         }
         apply(&mut shadow_top, &mut shadow_tbl8, &mut owned);
         live.take_dirty();
         prop_assert!(words(&top) == shadow_top);
         prop_assert!(words(&tbl8) == shadow_tbl8);
+        for addr in probes(&model, &extra).into_iter().chain(leftovers.iter().map(|&(w, _)| (w as u32) << 10)) {
+            prop_assert_eq!(
+                coded_lookup(&code_words, &top, &tbl8, addr),
+                lookup_in(&shadow_top, &shadow_tbl8, addr)
+            );
+        }
         // A clone is a snapshot of its own.
         let snapshot = live.clone();
         prop_assert!(!snapshot.is_live());

@@ -11,9 +11,10 @@
 //! copy while it lasts, as the builder always did.
 
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
+use super::codes::Codes;
 use crate::dirty::DirtyBits;
 use crate::loader::mmap::MappedWords;
 
@@ -44,6 +45,8 @@ pub(crate) struct Live {
     /// reads zeros where it has not written, and its first publish
     /// rewrites every page.
     fresh: bool,
+    /// The top level's codes, written after each word that changed.
+    codes: Option<Arc<Mutex<Codes>>>,
 }
 
 impl Clone for Words {
@@ -65,7 +68,13 @@ impl Words {
         Words::Owned(vec![0; len], DirtyBits::new(len))
     }
 
-    pub(crate) fn live(map: Arc<MappedWords>, fresh: bool) -> Words {
+    /// The words of `map`; `codes` for the top level, whose codes follow
+    /// its words.
+    pub(crate) fn live(
+        map: Arc<MappedWords>,
+        codes: Option<Arc<Mutex<Codes>>>,
+        fresh: bool,
+    ) -> Words {
         let pages = map.words().len().div_ceil(PAGE_WORDS);
         Words::Live(Live {
             map,
@@ -73,6 +82,7 @@ impl Words {
             touched: Vec::new(),
             spare: Vec::new(),
             fresh,
+            codes,
         })
     }
 
@@ -186,13 +196,26 @@ impl Live {
 
     fn publish(&mut self) {
         let words = self.map.words();
-        let store = |p: usize, page: Option<&[u64; PAGE_WORDS]>| {
-            let live = &words[page_range(p, words.len())];
-            for (i, w) in live.iter().enumerate() {
+        let mut codes = self
+            .codes
+            .as_ref()
+            .map(|c| c.lock().expect("fib4 codes lock"));
+        let fresh = self.fresh;
+        let mut store = |p: usize, page: Option<&[u64; PAGE_WORDS]>| {
+            let range = page_range(p, words.len());
+            let (first, len) = (range.start, range.len());
+            let mut changed = fresh; // a fresh builder's codes are another's too
+            for (i, w) in words[range].iter().enumerate() {
                 let v = page.map_or(0, |page| page[i]);
                 if w.load(Ordering::Relaxed) != v {
                     w.store(v, Ordering::Release);
+                    changed = true;
                 }
+            }
+            if let Some(codes) = codes.as_deref_mut()
+                && changed
+            {
+                codes.store_all(first, &page.unwrap_or(&[0; PAGE_WORDS])[..len]);
             }
         };
         if self.fresh {
@@ -207,6 +230,10 @@ impl Live {
                 store(p as usize, self.pages[p as usize].as_deref());
             }
         }
+        if let Some(codes) = codes.as_deref_mut() {
+            codes.end_batch();
+        }
+        drop(codes);
         for p in self.touched.drain(..) {
             if let Some(page) = self.pages[p as usize].take()
                 && self.spare.len() < SPARE_PAGES
