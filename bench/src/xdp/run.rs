@@ -76,7 +76,8 @@ pub struct TableRun {
     /// Prefixes per length.
     pub mix: Vec<(u8, usize)>,
     pub destinations: usize,
-    pub kernel_load: Duration,
+    /// None when no mode needed the kernel FIB.
+    pub kernel_load: Option<Duration>,
     pub fib_build: Duration,
     pub fib_write: Duration,
     pub dxr_build: Duration,
@@ -140,17 +141,28 @@ pub fn run_table(spec: &TableSpec, log: &dyn Fn(&str)) -> Result<TableRun, Strin
     let lab = Lab::new("xdpfwd");
     let topo = Topology::new(&lab);
     let mut tg = load_traffic(&topo, &spec.dsts)?;
-    log(&format!(
-        "{}: loading {} routes into fwd's kernel FIB (ip -batch)",
-        spec.label,
-        spec.routes.len()
-    ));
-    let kernel_load = topo.load_kernel_routes(&spec.routes)?;
-    log(&format!(
-        "{}: kernel FIB loaded in {:.1} s; loading the Sluice FIB",
-        spec.label,
-        kernel_load.as_secs_f64()
-    ));
+    // Only the modes that forward on the kernel FIB need it (and its
+    // million routes keep the machine busy for a minute when torn down).
+    let kernel_load = if spec
+        .modes
+        .iter()
+        .any(|m| matches!(m, Mode::FibLookup | Mode::Kernel))
+    {
+        log(&format!(
+            "{}: loading {} routes into fwd's kernel FIB (ip -batch)",
+            spec.label,
+            spec.routes.len()
+        ));
+        let took = topo.load_kernel_routes(&spec.routes)?;
+        log(&format!(
+            "{}: kernel FIB loaded in {:.1} s; loading the Sluice FIB",
+            spec.label,
+            took.as_secs_f64()
+        ));
+        Some(took)
+    } else {
+        None
+    };
     // Declared after the lab: detached and freed before the namespaces go.
     let mut fwd = Forwarder::new(&topo, &spec.routes, spec.groups)?;
     let mut run = TableRun {
