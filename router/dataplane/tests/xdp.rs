@@ -614,6 +614,45 @@ fn dir24_8_codes_name_palette_slots_and_fall_back_to_the_top_level() {
 
 #[test]
 #[ignore = "needs root: BPF"]
+fn dir24_8_codes_agree_with_a_whole_top_level_written_at_once() {
+    // Every top word, through every window of fib4_codes: 20 groups (some
+    // without a slot) and empty entries; lookups read the codes first.
+    let mut f = Fixture::new();
+    let mut x = 0x1234_5678u32;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let top: Vec<u64> = (0..FIB4_TOP_WORDS)
+        .map(|_| {
+            let v = u64::from(next() % 21);
+            if next() % 4 == 0 {
+                (0..4).fold(0, |w, k| w | u64::from(next() % 21) << (16 * k))
+            } else {
+                v * 0x0001_0001_0001_0001
+            }
+        })
+        .collect();
+    f.dp.sync_fib4(&top, &[]).unwrap();
+    for _ in 0..20_000 {
+        let addr = Ipv4Addr::from(next());
+        assert_eq!(
+            f.dp.lookup4(addr),
+            layout::fib4_lookup(&top, &[], addr),
+            "{addr}"
+        );
+    }
+    let codes = f.dp.fib4_codes_words();
+    let escaped = (0..FIB4_TOP_WORDS * 4)
+        .filter(|&i| (codes[i / 16] >> (4 * (i % 16))) & 0xf == 15)
+        .count();
+    assert!(escaped > 0, "groups beyond the palette are read from the top level");
+}
+
+#[test]
+#[ignore = "needs root: BPF"]
 fn dir24_8_words_written_by_hand_per_the_layout() {
     // Independent of the builder: 192.168.1.0/24 -> group 3 in the top
     // level; 192.168.2.0/24 through the last tbl8 group, .77/32 -> group 4,

@@ -88,6 +88,18 @@ impl Store {
         }
     }
 
+    /// Mapped words `w..w + n`, all in one window.
+    fn mapped_run(&mut self, w: usize, n: usize) -> Option<&[std::sync::atomic::AtomicU64]> {
+        self.mapped(w)?;
+        match self {
+            Store::Whole(map) => map.words().get(w..w + n),
+            Store::Map { window, .. } => {
+                let (first, m) = window.as_ref()?;
+                m.words().get(w - first..w - first + n)
+            }
+        }
+    }
+
     fn load(&mut self, w: usize) -> u64 {
         if let Some(word) = self.mapped(w) {
             return word.load(Ordering::Acquire);
@@ -202,24 +214,46 @@ impl Codes {
     /// Top words `first..` now hold `words`: [`Self::store`] for each,
     /// a codes word (four top words) at a time.
     pub(crate) fn store_all(&mut self, first: usize, words: &[u64]) {
-        let mut w = first;
+        /// Codes words computed before they are written, in one window.
+        const CHUNK: usize = 256;
         let end = first + words.len();
+        let mut w = first;
+        let mut buf = [0u64; CHUNK];
         while w < end {
             if !w.is_multiple_of(TOP_WORDS_PER_WORD) || w + TOP_WORDS_PER_WORD > end {
                 self.store(w, words[w - first]);
                 w += 1;
                 continue;
             }
-            let mut next = 0u64;
-            for (k, &word) in words[w - first..w - first + TOP_WORDS_PER_WORD]
-                .iter()
-                .enumerate()
-            {
-                next |= u64::from(self.encode(word)) << (16 * k);
+            let cw = w / TOP_WORDS_PER_WORD;
+            let n = ((end - w) / TOP_WORDS_PER_WORD)
+                .min(CHUNK)
+                .min(WINDOW_WORDS - cw % WINDOW_WORDS);
+            for (k, next) in buf[..n].iter_mut().enumerate() {
+                let at = w - first + k * TOP_WORDS_PER_WORD;
+                *next = words[at..at + TOP_WORDS_PER_WORD]
+                    .iter()
+                    .enumerate()
+                    .fold(0, |next, (i, &word)| {
+                        next | u64::from(self.encode(word)) << (16 * i)
+                    });
             }
-            let held = self.store.load(w / TOP_WORDS_PER_WORD);
-            self.replace(w / TOP_WORDS_PER_WORD, held, next);
-            w += TOP_WORDS_PER_WORD;
+            match self.store.mapped_run(cw, n) {
+                Some(run) => {
+                    for (slot, &next) in run.iter().zip(&buf[..n]) {
+                        if slot.load(Ordering::Relaxed) != next {
+                            slot.store(next, Ordering::Release);
+                        }
+                    }
+                }
+                None => {
+                    for (k, &next) in buf[..n].iter().enumerate() {
+                        let held = self.store.load(cw + k);
+                        self.replace(cw + k, held, next);
+                    }
+                }
+            }
+            w += n * TOP_WORDS_PER_WORD;
         }
     }
 
@@ -455,7 +489,7 @@ mod tests {
     #[test]
     fn storing_a_range_codes_as_storing_each_word() {
         let mut x = 0x2545_f491u32;
-        let mut words = vec![0u64; 999];
+        let mut words = vec![0u64; 2999];
         for w in &mut words {
             for k in 0..4 {
                 x ^= x << 13;
