@@ -40,8 +40,8 @@ pub(crate) const WORDS: usize = FIB4_CODE_WORDS + FIB4_PALETTE_WORDS;
 /// How often the codes may be scanned for free slots at most.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
 
-/// Words of the map mapped at a time (64 pages).
-const WINDOW_WORDS: usize = 64 * 512;
+/// Words of the map mapped at a time (8 pages).
+const WINDOW_WORDS: usize = 8 * 512;
 
 /// Where the codes live.
 enum Store {
@@ -229,14 +229,17 @@ impl Codes {
             let n = ((end - w) / TOP_WORDS_PER_WORD)
                 .min(CHUNK)
                 .min(WINDOW_WORDS - cw % WINDOW_WORDS);
+            // Runs of equal words (a short prefix's fill) encode once.
+            let mut last = (u64::MAX, 0u16);
             for (k, next) in buf[..n].iter_mut().enumerate() {
                 let at = w - first + k * TOP_WORDS_PER_WORD;
-                *next = words[at..at + TOP_WORDS_PER_WORD]
-                    .iter()
-                    .enumerate()
-                    .fold(0, |next, (i, &word)| {
-                        next | u64::from(self.encode(word)) << (16 * i)
-                    });
+                *next = 0;
+                for (i, &word) in words[at..at + TOP_WORDS_PER_WORD].iter().enumerate() {
+                    if word != last.0 {
+                        last = (word, self.encode(word));
+                    }
+                    *next |= u64::from(last.1) << (16 * i);
+                }
             }
             match self.store.mapped_run(cw, n) {
                 Some(run) => {
@@ -258,6 +261,7 @@ impl Codes {
     }
 
     /// The four codes of a top word.
+    #[inline]
     fn encode(&mut self, word: u64) -> u16 {
         // A prefix of /23 or shorter fills whole words with one entry.
         let first = word as u16;
@@ -315,6 +319,7 @@ impl Codes {
 
     /// The code of top entry `entry`, giving its group a free slot if one
     /// is reusable (written to the map's palette before any code names it).
+    #[inline]
     fn code(&mut self, entry: u16) -> u8 {
         if entry == 0 {
             return 0;
@@ -324,8 +329,10 @@ impl Codes {
         }
         let slot = self.slot_of[usize::from(entry)];
         if slot != NONE {
-            self.unnamed &= !(1 << slot);
-            self.reusable &= !(1 << slot);
+            if (self.unnamed | self.reusable) & (1 << slot) != 0 {
+                self.unnamed &= !(1 << slot);
+                self.reusable &= !(1 << slot);
+            }
             return slot;
         }
         let free = (self.reusable | !self.used) & !((1u16 << FIB4_CODE_TOP) | 1);
