@@ -648,7 +648,10 @@ fn dir24_8_codes_agree_with_a_whole_top_level_written_at_once() {
     let escaped = (0..FIB4_TOP_WORDS * 4)
         .filter(|&i| (codes[i / 16] >> (4 * (i % 16))) & 0xf == 15)
         .count();
-    assert!(escaped > 0, "groups beyond the palette are read from the top level");
+    assert!(
+        escaped > 0,
+        "groups beyond the palette are read from the top level"
+    );
 }
 
 #[test]
