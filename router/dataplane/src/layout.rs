@@ -342,6 +342,27 @@ pub fn fib4_lookup(top: &[u64], tbl8: &[u64], addr: std::net::Ipv4Addr) -> u16 {
     }
 }
 
+/// Element index and bit shift of top entry `index`'s code in
+/// `fib4_codes`.
+pub const fn fib4_code_position(index: usize) -> (usize, u32) {
+    (
+        index / FIB4_CODES_PER_WORD,
+        4 * (index % FIB4_CODES_PER_WORD) as u32,
+    )
+}
+
+/// Element index and bit shift of palette slot `slot` in `fib4_codes`
+/// (the u16 entries after the codes, packed as the top level's).
+pub const fn fib4_palette_position(slot: usize) -> (usize, u32) {
+    fib4_position(FIB4_CODE_WORDS * FIB4_ENTRIES_PER_WORD + slot)
+}
+
+/// Top entry `index`'s code in `codes` (the `fib4_codes` words).
+pub fn fib4_code(codes: &[u64], index: usize) -> u8 {
+    let (word, shift) = fib4_code_position(index);
+    ((codes[word] >> shift) & 0xf) as u8
+}
+
 /// The program's IPv4 lookup with the top level's codes (`codes`: the
 /// whole `fib4_codes` array, palette included): what [`fib4_lookup`]
 /// answers, when the codes agree with `top`.
@@ -351,12 +372,13 @@ pub fn fib4_lookup_coded(
     tbl8: &[u64],
     addr: std::net::Ipv4Addr,
 ) -> u16 {
-    let index = (u32::from(addr) >> 8) as usize;
-    let code = (codes[index / FIB4_CODES_PER_WORD] >> (4 * (index % FIB4_CODES_PER_WORD))) & 0xf;
-    if code != u64::from(FIB4_CODE_TOP) {
-        return fib4_get(&codes[FIB4_CODE_WORDS..], code as usize);
+    match fib4_code(codes, (u32::from(addr) >> 8) as usize) {
+        FIB4_CODE_TOP => fib4_lookup(top, tbl8, addr),
+        code => {
+            let (word, shift) = fib4_palette_position(code.into());
+            (codes[word] >> shift) as u16
+        }
     }
-    fib4_lookup(top, tbl8, addr)
 }
 
 // ---- IPv6 FIB -----------------------------------------------------------------

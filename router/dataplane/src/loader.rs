@@ -680,11 +680,11 @@ impl Dataplane {
         let index = (a >> 8) as usize;
         let coded = {
             let mut codes = self.codes();
-            let word = codes.word(index / layout::FIB4_CODES_PER_WORD);
-            let code = (word >> (4 * (index % layout::FIB4_CODES_PER_WORD))) & 0xf;
-            (code != u64::from(layout::FIB4_CODE_TOP)).then(|| {
-                let palette = codes.word(layout::FIB4_CODE_WORDS + code as usize / 4);
-                (palette >> (16 * (code % 4))) as u16
+            let (word, shift) = layout::fib4_code_position(index);
+            let code = ((codes.word(word) >> shift) & 0xf) as u8;
+            (code != layout::FIB4_CODE_TOP).then(|| {
+                let (word, shift) = layout::fib4_palette_position(code.into());
+                (codes.word(word) >> shift) as u16
             })
         };
         if let Some(v) = coded {

@@ -579,8 +579,8 @@ fn dir24_8_codes_name_palette_slots_and_fall_back_to_the_top_level() {
             let frame = V4::udp([192, 0, 2, 1], dst).frame(1, 2);
             assert_eq!(f.forwarded_to(&frame), hop(g), "group {g}");
             let index = 0x0a0000 | usize::from(g);
-            match (codes[index / 16] >> (4 * (index % 16))) & 0xf {
-                15 => top += 1,
+            match layout::fib4_code(&codes, index) {
+                layout::FIB4_CODE_TOP => top += 1,
                 _ => coded += 1,
             }
         }
@@ -636,17 +636,19 @@ fn dir24_8_codes_agree_with_a_whole_top_level_written_at_once() {
         })
         .collect();
     f.dp.sync_fib4(&top, &[]).unwrap();
+    let codes = f.dp.fib4_codes_words();
     for _ in 0..20_000 {
         let addr = Ipv4Addr::from(next());
+        let want = layout::fib4_lookup(&top, &[], addr);
+        assert_eq!(f.dp.lookup4(addr), want, "{addr}");
         assert_eq!(
-            f.dp.lookup4(addr),
-            layout::fib4_lookup(&top, &[], addr),
+            layout::fib4_lookup_coded(&codes, &top, &[], addr),
+            want,
             "{addr}"
         );
     }
-    let codes = f.dp.fib4_codes_words();
     let escaped = (0..FIB4_TOP_WORDS * 4)
-        .filter(|&i| (codes[i / 16] >> (4 * (i % 16))) & 0xf == 15)
+        .filter(|&i| layout::fib4_code(&codes, i) == layout::FIB4_CODE_TOP)
         .count();
     assert!(
         escaped > 0,

@@ -27,6 +27,7 @@ use aya::maps::{Array, IterableMap, MapData};
 use super::{MAX_NEXT_HOP_GROUP, TBL8_FLAG};
 use crate::layout::{
     FIB4_CODE_TOP, FIB4_CODE_WORDS, FIB4_CODES_PER_WORD, FIB4_PALETTE_SLOTS, FIB4_PALETTE_WORDS,
+    fib4_palette_position,
 };
 use crate::loader::mmap::MappedWords;
 
@@ -182,8 +183,8 @@ impl Codes {
             failed: 0,
         };
         for s in 1..usize::from(FIB4_CODE_TOP) {
-            let word = codes.store.load(FIB4_CODE_WORDS + s / 4);
-            let v = (word >> (16 * (s % 4))) as u16;
+            let (w, shift) = fib4_palette_position(s);
+            let v = (codes.store.load(w) >> shift) as u16;
             codes.palette[s] = v;
             if v == 0 || v & TBL8_FLAG != 0 {
                 continue;
@@ -343,8 +344,7 @@ impl Codes {
         let s = free.trailing_zeros() as u8;
         // The palette word first: no code names the slot before it holds
         // the group.
-        let w = FIB4_CODE_WORDS + usize::from(s) / 4;
-        let shift = 16 * (usize::from(s) % 4);
+        let (w, shift) = fib4_palette_position(s.into());
         let held = self.store.load(w);
         let word = (held & !(0xffff << shift)) | (u64::from(entry) << shift);
         if !self.store.put(w, word) {
@@ -387,9 +387,7 @@ mod tests {
         top
     }
 
-    fn code_of(words: &[u64], index: usize) -> u8 {
-        ((words[index / FIB4_CODES_PER_WORD] >> (4 * (index % FIB4_CODES_PER_WORD))) & 0xf) as u8
-    }
+    use layout::fib4_code as code_of;
 
     #[test]
     fn groups_get_slots_and_tbl8_entries_read_the_top_level() {

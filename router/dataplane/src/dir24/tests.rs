@@ -526,13 +526,14 @@ fn words(m: &MappedWords) -> Vec<u64> {
 
 /// The program's lookup: the codes first, then the words.
 fn coded_lookup(codes: &MappedWords, top: &MappedWords, tbl8: &MappedWords, addr: u32) -> u16 {
-    let index = (addr >> 8) as usize;
-    let code = (codes.words()[index / 16].load(Relaxed) >> (4 * (index % 16))) & 0xf;
-    if code == u64::from(crate::layout::FIB4_CODE_TOP) {
+    use crate::layout::{FIB4_CODE_TOP, fib4_code_position, fib4_palette_position};
+    let (word, shift) = fib4_code_position((addr >> 8) as usize);
+    let code = ((codes.words()[word].load(Relaxed) >> shift) & 0xf) as u8;
+    if code == FIB4_CODE_TOP {
         return map_lookup(top, tbl8, addr);
     }
-    let palette = codes.words()[crate::layout::FIB4_CODE_WORDS + code as usize / 4].load(Relaxed);
-    (palette >> (16 * (code % 4))) as u16
+    let (word, shift) = fib4_palette_position(code.into());
+    (codes.words()[word].load(Relaxed) >> shift) as u16
 }
 
 proptest! {
